@@ -1,0 +1,31 @@
+"""kmcore: the k-means kernels of dynkm.
+
+Cython/OpenMP kernels for float32 and float64, with sample weights, that never
+form an n_samples x n_clusters matrix (except :func:`pairwise_sqdist`, whose
+output is that matrix). Each function validates its input and allocates its
+output; results for a fixed input are bitwise the same for any ``n_threads``
+(rows are independent, and every sum runs in a fixed order). The distances
+use BLAS through scipy, limited to one thread inside our OpenMP regions.
+"""
+
+from kmcore._parallel import openmp_enabled
+from kmcore._threads import effective_n_threads
+from kmcore.assignment import LloydStep, assign, lloyd_step
+from kmcore.centers import update_centers
+from kmcore.distances import pairwise_sqdist, row_norms
+from kmcore.seeding import farthest_first, kmeans_plusplus
+from kmcore.split import split_two
+
+__all__ = [
+    "LloydStep",
+    "assign",
+    "effective_n_threads",
+    "farthest_first",
+    "kmeans_plusplus",
+    "lloyd_step",
+    "openmp_enabled",
+    "pairwise_sqdist",
+    "row_norms",
+    "split_two",
+    "update_centers",
+]

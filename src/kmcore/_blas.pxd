@@ -1,0 +1,77 @@
+# Inline BLAS wrappers shared by the kernels (a .pxd only: each module that
+# cimports it gets its own inlined copy, no cross-module call).
+#
+# BLAS is column-major. A row-major (m, d) array is a column-major (d, m) one,
+# so the row-major product C = alpha * A @ B.T is computed as the column-major
+# C.T = alpha * B.T' @ A' with B transposed: gemm("T", "N", n, m, d, ...).
+
+from cython cimport floating
+from scipy.linalg.cython_blas cimport sgemm, dgemm, sdot, ddot
+
+
+cdef inline void gemm_abt(
+    const floating* A,   # IN  (m, d) row-major, rows contiguous
+    int m,
+    const floating* B,   # IN  (n, d) row-major, rows contiguous
+    int n,
+    int d,
+    floating alpha,
+    floating* C,         # OUT (m, n) row-major with row stride ldc: alpha * A @ B.T
+    int ldc,
+) noexcept nogil:
+    """C = alpha * A @ B.T for row-major A, B, C (BLAS gemm, beta = 0)."""
+    cdef char trans = b"T"
+    cdef char notrans = b"N"
+    cdef floating beta = 0.0
+    if m == 0 or n == 0:
+        return
+    if floating is float:
+        sgemm(&trans, &notrans, &n, &m, &d, &alpha, <float*> B, &d,
+              <float*> A, &d, &beta, C, &ldc)
+    else:
+        dgemm(&trans, &notrans, &n, &m, &d, &alpha, <double*> B, &d,
+              <double*> A, &d, &beta, C, &ldc)
+
+
+cdef inline floating dot(
+    const floating* a,   # IN (d,)
+    const floating* b,   # IN (d,)
+    int d,
+) noexcept nogil:
+    """a . b by BLAS (vectorised whatever the compiler flags)."""
+    cdef int one = 1
+    if floating is float:
+        return sdot(&d, <float*> a, &one, <float*> b, &one)
+    else:
+        return ddot(&d, <double*> a, &one, <double*> b, &one)
+
+
+cdef inline double sqdist(
+    const floating* a,   # IN (d,)
+    const floating* b,   # IN (d,)
+    Py_ssize_t d,
+) noexcept nogil:
+    """||a - b||^2 summed directly (no cancellation), four partial sums.
+
+    The GEMM expansion ||a||^2 - 2 a.b + ||b||^2 loses all digits when a is
+    close to b in float32; this is used once per row, for the chosen center,
+    so the distances and inertia we report are accurate.
+    """
+    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, t
+    cdef Py_ssize_t j = 0
+    cdef Py_ssize_t d4 = d - d % 4
+    while j < d4:
+        t = <double> a[j] - b[j]
+        s0 += t * t
+        t = <double> a[j + 1] - b[j + 1]
+        s1 += t * t
+        t = <double> a[j + 2] - b[j + 2]
+        s2 += t * t
+        t = <double> a[j + 3] - b[j + 3]
+        s3 += t * t
+        j += 4
+    while j < d:
+        t = <double> a[j] - b[j]
+        s0 += t * t
+        j += 1
+    return (s0 + s1) + (s2 + s3)

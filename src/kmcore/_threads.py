@@ -1,0 +1,72 @@
+"""Thread counts, BLAS threading and cache-sized blocks for the kernels."""
+
+import contextlib
+import os
+
+from kmcore._parallel import omp_max_threads, openmp_enabled
+from kmcore._validation import check_positive_int
+
+_controller = None
+
+
+def physical_cores():
+    """Number of physical cores this process may run on (SMT siblings counted once)."""
+    try:
+        cpus = os.sched_getaffinity(0)
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+    cores = set()
+    for cpu in cpus:
+        base = f"/sys/devices/system/cpu/cpu{cpu}/topology/"
+        try:
+            with open(base + "physical_package_id") as f:
+                package = f.read().strip()
+            with open(base + "core_id") as f:
+                core = f.read().strip()
+        except OSError:
+            return len(cpus)
+        cores.add((package, core))
+    return max(1, len(cores))
+
+
+def effective_n_threads(n_threads=None):
+    """Threads a kernel will use.
+
+    None means ``OMP_NUM_THREADS`` when it is set, else the physical cores.
+    Without OpenMP in this build the answer is always 1.
+    """
+    if n_threads is None:
+        n = omp_max_threads() if "OMP_NUM_THREADS" in os.environ else physical_cores()
+    else:
+        n = check_positive_int(n_threads, "n_threads")
+    return n if openmp_enabled() else 1
+
+
+def blas_single_threaded():
+    """Context in which BLAS runs on one thread (our OpenMP threads call it).
+
+    Without this, every OpenMP thread's GEMM would start BLAS's own threads and
+    oversubscribe the cores. numpy and scipy each bundle an OpenBLAS;
+    threadpoolctl limits both.
+    """
+    global _controller
+    if _controller is None:
+        from threadpoolctl import ThreadpoolController
+
+        _controller = ThreadpoolController()
+    if not _controller.select(user_api="blas").lib_controllers:
+        return contextlib.nullcontext()
+    return _controller.limit(limits=1, user_api="blas")
+
+
+def block_sizes(n_samples, n_features, n_centers, itemsize):
+    """Rows of X and centers per GEMM block of the fused assignment.
+
+    The centers are taken at most 1024 at a time; the rows so that the
+    distance block (rows x centers) stays within 256 KiB and the rows of X
+    within 1 MiB, i.e. in a core's L2, for the argmin that follows the GEMM.
+    """
+    k_block = min(n_centers, 1024)
+    rows = min((256 << 10) // (k_block * itemsize), (1 << 20) // (n_features * itemsize))
+    rows = max(16, min(rows, 4096)) // 8 * 8
+    return min(rows, n_samples), k_block

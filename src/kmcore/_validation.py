@@ -1,0 +1,136 @@
+"""Input checks shared by the public kernels: clear errors naming the argument."""
+
+import numbers
+
+import numpy as np
+import scipy.sparse as sp
+
+# Rows per slice when scanning for NaN/inf after a non-finite sum (bounded memory).
+_FINITE_SCAN_ROWS = 65536
+
+
+def check_data(X, name="X", dtype=None):
+    """Return ``X`` as a C-contiguous float32/float64 2-D array, checked.
+
+    float32 and float64 are kept (``dtype`` forces one); integer and boolean
+    input becomes float64. C-contiguous input, read-only and memory-mapped
+    arrays included, is used without a copy; other layouts are copied once.
+
+    Raises
+    ------
+    TypeError
+        Sparse, complex, object or non-numeric input.
+    ValueError
+        Not 2-D, no rows or no columns, NaN or infinity.
+    """
+    if sp.issparse(X):
+        raise TypeError(
+            f"{name}: sparse input is not supported by this kernel; pass a dense array"
+        )
+    X = np.asarray(X)
+    if X.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}")
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array (n_samples, n_features), got shape {X.shape}")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"{name} is empty: shape {X.shape}")
+    if dtype is None:
+        dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
+    X = np.ascontiguousarray(X, dtype=dtype)
+    assert_finite(X, name)
+    return X
+
+
+def assert_finite(X, name):
+    """Raise ValueError if ``X`` holds NaN or infinity (one summing pass when clean)."""
+    if np.isfinite(np.sum(X, dtype=np.float64)):
+        return
+    flat = X.reshape(X.shape[0], -1) if X.ndim > 1 else X.reshape(-1, 1)
+    for start in range(0, flat.shape[0], _FINITE_SCAN_ROWS):
+        bad = ~np.isfinite(flat[start:start + _FINITE_SCAN_ROWS])
+        if bad.any():
+            row = start + int(np.flatnonzero(bad.any(axis=1))[0])
+            raise ValueError(f"{name} contains NaN or infinity (first in row {row})")
+
+
+def check_vector(v, name, n, dtype):
+    """Return a length-``n`` contiguous vector of ``dtype``, finite."""
+    if sp.issparse(v):
+        raise TypeError(f"{name}: sparse input is not supported")
+    v = np.asarray(v)
+    if v.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {v.dtype}")
+    if v.shape != (n,):
+        raise ValueError(f"{name} must have shape ({n},), got {v.shape}")
+    v = np.ascontiguousarray(v, dtype=dtype)
+    assert_finite(v, name)
+    return v
+
+
+def check_sample_weight(sample_weight, n, dtype):
+    """Validate weights: None stays None (unit weights); else non-negative, some positive."""
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, numbers.Number):
+        sample_weight = np.full(n, sample_weight)
+    w = check_vector(sample_weight, "sample_weight", n, dtype)
+    if (w < 0).any():
+        raise ValueError("sample_weight must be non-negative")
+    if not (w > 0).any():
+        raise ValueError("sample_weight must have at least one positive entry")
+    return w
+
+
+def check_centers(centers, n_features, dtype, name="centers"):
+    """Validate a (k, n_features) array of centers, cast to the data's dtype."""
+    centers = check_data(centers, name, dtype=dtype)
+    if centers.shape[1] != n_features:
+        raise ValueError(
+            f"{name} has {centers.shape[1]} features but the data has {n_features}"
+        )
+    return centers
+
+
+def check_n_clusters(n_clusters, n_samples, name="n_clusters"):
+    """Validate a cluster count: an integer with 1 <= n_clusters <= n_samples."""
+    if isinstance(n_clusters, (bool, np.bool_)) or not isinstance(n_clusters, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {n_clusters!r}")
+    if n_clusters < 1:
+        raise ValueError(f"{name} must be >= 1, got {n_clusters}")
+    if n_clusters > n_samples:
+        raise ValueError(f"n_samples={n_samples} should be >= {name}={n_clusters}")
+    return int(n_clusters)
+
+
+def check_positive_int(value, name):
+    """Validate an integer >= 1."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return int(value)
+
+
+def check_sqnorms(sqnorms, name, n, dtype):
+    """Validate precomputed squared norms (None means: compute them)."""
+    if sqnorms is None:
+        return None
+    v = check_vector(sqnorms, name, n, dtype)
+    if (v < 0).any():
+        raise ValueError(f"{name} must be non-negative")
+    return v
+
+
+def check_random_state(seed):
+    """Turn None, an int or a RandomState into a numpy RandomState.
+
+    None gives numpy's global RandomState, as in scikit-learn, so that code
+    seeding numpy globally is reproducible.
+    """
+    if seed is None:
+        return np.random.mtrand._rand
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, (bool, np.bool_)):
+        return np.random.RandomState(int(seed))
+    if isinstance(seed, np.random.RandomState):
+        return seed
+    raise TypeError(f"random_state must be None, an int or a numpy RandomState, got {seed!r}")

@@ -1,0 +1,161 @@
+"""Nearest-center assignment and the fused Lloyd step."""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from kmcore import _assign
+from kmcore._threads import blas_single_threaded, block_sizes, effective_n_threads
+from kmcore._validation import check_centers, check_data, check_sample_weight, check_sqnorms
+from kmcore.centers import _means, _unit_or, _weighted_sums
+from kmcore.distances import _row_norms
+
+
+def assign(X, centers, x_sqnorms=None, n_threads=None):
+    """Nearest center of every row and the squared distance to it.
+
+    One fused pass: a GEMM on a cache-sized block of rows and centers, then
+    the argmin while the block is hot. Memory is O(threads x block), never
+    n_samples x n_clusters. Ties go to the lowest center index.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        float32 stays float32; other real types become float64.
+    centers : array-like of shape (n_clusters, n_features)
+        Cast to X's dtype.
+    x_sqnorms : array-like of shape (n_samples,), default=None
+        Precomputed squared row norms of X (reuse them across calls).
+    n_threads : int, default=None
+        OpenMP threads; None means the physical cores (or ``OMP_NUM_THREADS``).
+        Each row is computed on its own: the result is bitwise the same for
+        any thread count.
+
+    Returns
+    -------
+    labels : ndarray of shape (n_samples,), intp
+    min_sqdist : ndarray of shape (n_samples,), X's dtype
+        ``||x - c||^2`` for the chosen center, by the GEMM expansion, clamped
+        at 0 (so ``min_sqdist.sum()`` is the inertia).
+    """
+    X = check_data(X, "X")
+    centers = check_centers(centers, X.shape[1], X.dtype)
+    x_sqnorms = check_sqnorms(x_sqnorms, "x_sqnorms", X.shape[0], X.dtype)
+    n_threads = effective_n_threads(n_threads)
+    if x_sqnorms is None:
+        x_sqnorms = _row_norms(X, True, n_threads)
+    labels, min_sqdist, _ = _assign_rows(X, x_sqnorms, centers, None, n_threads)
+    return labels, min_sqdist
+
+
+def _assign_rows(X, x_sqnorms, centers, sample_weight, n_threads):
+    """labels, min_sqdist and weighted inertia for validated, contiguous input."""
+    n, d = X.shape
+    chunk_rows, k_block = block_sizes(n, d, centers.shape[0], X.dtype.itemsize)
+    n_chunks = -(-n // chunk_rows)
+    labels = np.empty(n, dtype=np.intp)
+    min_sqdist = np.empty(n, dtype=X.dtype)
+    chunk_inertia = np.empty(n_chunks, dtype=np.float64)
+    buffers = np.empty((min(n_threads, n_chunks), chunk_rows * k_block), dtype=X.dtype)
+    c_sqnorms = _row_norms(centers, True, n_threads)
+    with blas_single_threaded():
+        _assign._assign_chunked(
+            X, x_sqnorms, centers, c_sqnorms, _unit_or(sample_weight, X.dtype),
+            buffers, labels, min_sqdist, chunk_inertia, chunk_rows, k_block,
+            buffers.shape[0],
+        )
+    # Chunks are added in order: the inertia does not depend on the thread count.
+    return labels, min_sqdist, float(chunk_inertia.sum())
+
+
+class LloydStep(NamedTuple):
+    """Result of one Lloyd iteration (see :func:`lloyd_step`)."""
+
+    labels: np.ndarray
+    """Nearest *old* center of every row (intp)."""
+    centers: np.ndarray
+    """New centers: weighted means of the clusters (X's dtype)."""
+    weight_in_clusters: np.ndarray
+    """Total sample weight of each new cluster (float64)."""
+    inertia: float
+    """Weighted sum of squared distances to the old centers."""
+    center_shift: np.ndarray
+    """Euclidean distance each center moved."""
+    n_relocated: int
+    """Empty clusters given a far point."""
+
+
+def lloyd_step(X, centers, sample_weight=None, x_sqnorms=None, relocate_empty=True, n_threads=None):
+    """One Lloyd iteration: assign every row, then move every center to its mean.
+
+    The E-step is :func:`assign`; the M-step accumulates the weighted sums in
+    float64, each cluster by one thread in row order (no lock, no per-thread
+    K x D buffers), so the result is bitwise the same for any thread count.
+
+    Empty clusters (no weight after assignment), when ``relocate_empty``: the
+    rows farthest from their center are moved into them, farthest first (ties
+    to the lower row index), each empty cluster in index order taking the next
+    one, as scikit-learn does; nothing is relocated when every row sits on its
+    center. A cluster left with no members keeps its old center.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    centers : array-like of shape (n_clusters, n_features)
+        Current centers (cast to X's dtype).
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative weights; None means 1 for every row.
+    x_sqnorms : array-like of shape (n_samples,), default=None
+        Precomputed squared row norms of X.
+    relocate_empty : bool, default=True
+        Relocate empty clusters as above; if False they keep their old center.
+    n_threads : int, default=None
+        OpenMP threads; None means the physical cores.
+
+    Returns
+    -------
+    LloydStep
+        ``labels, centers, weight_in_clusters, inertia, center_shift, n_relocated``.
+    """
+    X = check_data(X, "X")
+    centers = check_centers(centers, X.shape[1], X.dtype)
+    sample_weight = check_sample_weight(sample_weight, X.shape[0], X.dtype)
+    x_sqnorms = check_sqnorms(x_sqnorms, "x_sqnorms", X.shape[0], X.dtype)
+    n_threads = effective_n_threads(n_threads)
+    if x_sqnorms is None:
+        x_sqnorms = _row_norms(X, True, n_threads)
+    return _lloyd_step(X, x_sqnorms, centers, sample_weight, relocate_empty, n_threads)
+
+
+def _lloyd_step(X, x_sqnorms, centers, sample_weight, relocate_empty, n_threads):
+    """lloyd_step on validated input."""
+    labels, min_sqdist, inertia = _assign_rows(X, x_sqnorms, centers, sample_weight, n_threads)
+    sums, weights, counts = _weighted_sums(X, labels, centers.shape[0], sample_weight, n_threads)
+    n_relocated = 0
+    if relocate_empty:
+        n_relocated = _relocate_empty(X, sample_weight, labels, min_sqdist, sums, weights, counts)
+    # A cluster without members keeps its old center (relocation may leave
+    # float residue in its weight, so membership decides, not the weight).
+    new_centers = _means(sums, np.where(counts > 0, weights, 0.0), centers, X.dtype)
+    shift = np.sqrt(((new_centers.astype(np.float64) - centers) ** 2).sum(axis=1))
+    return LloydStep(labels, new_centers, weights, inertia, shift, n_relocated)
+
+
+def _relocate_empty(X, sample_weight, labels, min_sqdist, sums, weights, counts):
+    """Move the farthest rows into empty clusters (in place on sums/weights/counts)."""
+    empty = np.flatnonzero(counts == 0)
+    if empty.size == 0 or min_sqdist.max() == 0:
+        return 0
+    # Farthest first; a stable sort on -distance breaks ties by lower index.
+    far = np.argsort(-min_sqdist, kind="stable")[: empty.size]
+    for cluster, row in zip(empty, far):
+        w = 1.0 if sample_weight is None else float(sample_weight[row])
+        x = X[row].astype(np.float64)
+        old = labels[row]
+        sums[old] -= w * x
+        weights[old] -= w
+        counts[old] -= 1
+        sums[cluster] = w * x
+        weights[cluster] = w
+        counts[cluster] = 1
+    return int(empty.size)

@@ -1,0 +1,128 @@
+"""Two-way split (2-means) of a subset of rows."""
+
+import numpy as np
+
+from kmcore import _seeding, _split
+from kmcore._threads import effective_n_threads
+from kmcore._validation import (
+    check_data,
+    check_positive_int,
+    check_random_state,
+    check_sample_weight,
+)
+from kmcore.centers import _unit_or
+
+# Below this many members the split runs on one thread: thread start-up would
+# cost more than the work (the streaming mode splits clusters of ~150 rows).
+_PARALLEL_MIN_MEMBERS = 4096
+
+
+def split_two(X, indices=None, sample_weight=None, max_iter=50, random_state=None,
+              n_threads=None):
+    """Split the rows named by ``indices`` in two by 2-means, without copying X.
+
+    Seeded by greedy k-means++ on the subset (2 trials), then Lloyd iterations
+    where the nearest-center test is one hyperplane test per row (a dot
+    product, no distances), until no row changes side or ``max_iter``.
+
+    When the members cannot be separated (all identical, or a side ends
+    empty) they are cut by position instead: the first half (by total count)
+    on side 0, the rest on side 1, so both sides always have members when
+    there are at least two.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    indices : array-like of int of shape (m,), default=None
+        Rows of X to split (m >= 2); None means all rows.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Weights of the rows of X (indexed like X, not like ``indices``).
+    max_iter : int, default=50
+    random_state : None, int or numpy.random.RandomState, default=None
+    n_threads : int, default=None
+        OpenMP threads for large subsets; the result does not depend on it.
+
+    Returns
+    -------
+    centers : ndarray of shape (2, n_features), X's dtype
+        Weighted means of the two sides.
+    labels : ndarray of shape (m,), intp
+        Side (0 or 1) of each member, in the order of ``indices``.
+    """
+    X = check_data(X, "X")
+    n = X.shape[0]
+    if indices is None:
+        indices = np.arange(n, dtype=np.intp)
+    else:
+        indices = np.asarray(indices)
+        if indices.dtype.kind not in "iu" or indices.ndim != 1:
+            raise TypeError("indices must be a 1-D array of integers")
+        if indices.size and (indices.min() < 0 or indices.max() >= n):
+            raise ValueError(f"indices must lie in [0, {n})")
+        indices = np.ascontiguousarray(indices, dtype=np.intp)
+    if indices.shape[0] < 2:
+        raise ValueError(f"split_two needs at least 2 rows, got {indices.shape[0]}")
+    sample_weight = check_sample_weight(sample_weight, n, X.dtype)
+    member_weight = None if sample_weight is None else np.ascontiguousarray(sample_weight[indices])
+    if member_weight is not None and not (member_weight > 0).any():
+        raise ValueError("sample_weight is zero on every row named by indices")
+    max_iter = check_positive_int(max_iter, "max_iter")
+    n_threads = effective_n_threads(n_threads)
+    return _split_two(X, indices, member_weight, max_iter, check_random_state(random_state),
+                      n_threads)
+
+
+def _split_two(X, indices, member_weight, max_iter, rng, n_threads):
+    """split_two on validated input (``member_weight`` aligned with ``indices``)."""
+    m, d = indices.shape[0], X.shape[1]
+    if m < _PARALLEL_MIN_MEMBERS:
+        n_threads = 1
+    weight = _unit_or(member_weight, X.dtype)
+    centers = np.empty((2, d), dtype=X.dtype)
+    labels = np.empty(m, dtype=np.intp)
+    if _seed_two(X, indices, member_weight, rng, centers, n_threads):
+        weights = np.empty(2, dtype=np.float64)
+        _split._two_means(X, indices, weight, centers, np.empty(d, dtype=X.dtype), labels,
+                          np.empty((2, d), dtype=np.float64), weights, max_iter, n_threads)
+        if (weights > 0).all():
+            return centers, labels
+    # Inseparable members: cut by position.
+    labels[: m // 2] = 0
+    labels[m // 2:] = 1
+    w = np.ones(m) if member_weight is None else member_weight.astype(np.float64)
+    for side in (0, 1):
+        rows = labels == side
+        total = w[rows].sum()
+        members = X[indices[rows]].astype(np.float64)
+        centers[side] = (w[rows] @ members) / total if total > 0 else members.mean(axis=0)
+    return centers, labels
+
+
+def _seed_two(X, indices, member_weight, rng, centers, n_threads):
+    """Greedy k-means++ with 2 trials on the members; False if all coincide."""
+    m = indices.shape[0]
+    p = np.full(m, 1.0 / m) if member_weight is None else member_weight / member_weight.sum()
+    first = indices[int(rng.choice(m, p=p))]
+    centers[0] = X[first]
+    closest = np.empty(m, dtype=X.dtype)
+    _split._member_sqdist(X, indices, centers[0], closest, n_threads)
+    w = np.ones(m) if member_weight is None else member_weight
+    pot = float(w @ closest)
+    if pot <= 0:
+        return False
+    targets = rng.uniform(size=2) * pot
+    order = np.argsort(targets, kind="stable")
+    drawn = np.empty(2, dtype=np.intp)
+    _seeding._sample_by_potential(closest, _unit_or(member_weight, X.dtype),
+                                  np.ascontiguousarray(targets[order]), drawn)
+    trials = np.empty(2, dtype=np.intp)
+    trials[order] = drawn
+    dist = np.empty(m, dtype=X.dtype)
+    best_pot, best = np.inf, trials[0]
+    for t in trials:
+        _split._member_sqdist(X, indices, X[indices[t]], dist, n_threads)
+        trial_pot = float(w @ np.minimum(closest, dist))
+        if trial_pot < best_pot:
+            best_pot, best = trial_pot, t
+    centers[1] = X[indices[best]]
+    return True
