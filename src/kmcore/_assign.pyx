@@ -1,20 +1,64 @@
-"""Fused GEMM + argmin: nearest center and its squared distance for every row.
+"""Fused GEMM + argmin (+ optional M-step sums): the E-step of Lloyd's algorithm.
 
 No N x K matrix is ever formed: rows are taken ``chunk_rows`` at a time and
-centers ``k_block`` at a time, the cross terms of one block land in a
-thread-local buffer sized to stay in cache, and the running minimum is kept
-per row. Every row's result depends only on that row and the centers, so the
-labels are the same for any thread count; the inertia is summed per chunk and
-the chunks are added in order afterwards, so it is too.
+centers ``k_block`` at a time; the cross terms of one block land in a
+thread-local buffer and the running minimum is kept per row.
+
+Rows are grouped into a fixed number of contiguous *slices*; a slice is the
+unit of parallel work and owns its inertia and (optionally) its partial
+cluster sums, accumulated in row order while the rows are still in cache.
+The slice count never depends on the thread count and the slices are reduced
+in order, so labels, inertia and sums are bitwise the same for any number of
+threads.
 """
 
 from cython cimport floating
 from cython.parallel cimport prange, threadid
 from libc.math cimport INFINITY
 
-from kmcore._blas cimport gemm_abt
+from kmcore._common cimport add_scaled_row, gemm_abt
 
 ctypedef Py_ssize_t intp_t
+
+
+cdef void _nearest_in_chunk(
+    const floating[:, ::1] X,              # IN  (n, d)
+    const floating[:, ::1] centers,        # IN  (k, d)
+    const floating[::1] c_sqnorms,         # IN  (k,)
+    Py_ssize_t start,
+    Py_ssize_t end,
+    Py_ssize_t k_block,
+    floating* buf,                         # OUT (k_block * (end - start)) scratch
+    intp_t* labels,                        # OUT (end - start) nearest center
+    floating* best,                        # OUT (end - start) ||c||^2 - 2 x.c of it
+) noexcept nogil:
+    """Nearest center of rows ``start:end`` by blocks of ``k_block`` centers.
+
+    The block is center-major (``buf[j * m + i]``) so the scan below runs
+    over rows for a fixed center: independent lanes the compiler vectorises.
+    Strict ``<`` keeps the lowest index on ties, as ``numpy.argmin``.
+    """
+    cdef Py_ssize_t m = end - start, k = centers.shape[0]
+    cdef Py_ssize_t i, j, j0 = 0, kb
+    cdef int d = X.shape[1]
+    cdef floating v, cj
+    cdef const floating* row
+    for i in range(m):
+        best[i] = INFINITY
+        labels[i] = 0
+    while j0 < k:
+        kb = min(k_block, k - j0)
+        # buf[j * m + i] = -2 c_{j0 + j} . x_{start + i}
+        gemm_abt(&centers[j0, 0], <int> kb, &X[start, 0], <int> m, d, -2.0, buf, <int> m)
+        for j in range(kb):
+            cj = c_sqnorms[j0 + j]
+            row = buf + j * m
+            for i in range(m):
+                v = row[i] + cj
+                if v < best[i]:
+                    best[i] = v
+                    labels[i] = j0 + j
+        j0 += kb
 
 
 def _assign_chunked(
@@ -23,20 +67,20 @@ def _assign_chunked(
     const floating[:, ::1] centers,        # IN  (k, d)
     const floating[::1] c_sqnorms,         # IN  (k,)
     const floating[::1] sample_weight,     # IN  (n,), or (0,) for unit weights
-    floating[:, ::1] buffers,              # OUT (n_threads, chunk_rows * k_block) scratch
+    floating[:, ::1] buffers,              # OUT (n_workers, chunk_rows * k_block) scratch
     intp_t[::1] labels,                    # OUT (n,)
     floating[::1] min_sqdist,              # OUT (n,)
-    double[::1] chunk_inertia,             # OUT (n_chunks,)
+    double[::1] slice_inertia,             # OUT (n_slices,)
+    double[:, :, ::1] slice_sums,          # OUT (n_slices, k, d), or (0, 0, 0): no sums
+    double[:, ::1] slice_weights,          # OUT (n_slices, k), or (0, 0)
     Py_ssize_t chunk_rows,
     Py_ssize_t k_block,
     int n_threads,
 ):
-    """Label every row with its nearest center and record the squared distance.
+    """Label every row with its nearest center; optionally sum the clusters.
 
-    The argmin is taken over ``||c||^2 - 2 x.c`` (``||x||^2`` does not change
-    which center wins); ``||x||^2`` is added back to the row minimum, clamped
-    at 0, to give the true squared distance. Ties go to the lowest center
-    index, as with ``numpy.argmin``.
+    The argmin is taken over ``||c||^2 - 2 x.c``; ``||x||^2`` is added back to
+    the row minimum, clamped at 0, to give the true squared distance.
 
     Parameters
     ----------
@@ -44,53 +88,50 @@ def _assign_chunked(
     x_sqnorms : squared row norms of X
     centers : ndarray of shape (k, d), C-contiguous
     c_sqnorms : squared row norms of centers
-    sample_weight : weights of the rows for ``chunk_inertia``; empty means 1
-    buffers : scratch, one row per thread, ``chunk_rows * k_block`` long
+    sample_weight : row weights; empty means 1
+    buffers : scratch, one row per worker thread (at least ``n_threads`` rows)
     labels : receives the index of the nearest center
     min_sqdist : receives the squared distance to it
-    chunk_inertia : receives sum(w * min_sqdist) of each chunk, in float64
-    chunk_rows, k_block : block sizes (rows of X, centers) of one GEMM call
+    slice_inertia : receives sum(w * min_sqdist) over each slice, in float64;
+        its length is the number of slices
+    slice_sums, slice_weights : when not empty, receive each slice's per-cluster
+        sums of ``w * x`` and of ``w`` (the fused M-step)
+    chunk_rows, k_block : rows of X and centers per GEMM call
     n_threads : int
         OpenMP threads; BLAS must be limited to one thread by the caller.
     """
-    cdef Py_ssize_t n = X.shape[0], k = centers.shape[0]
-    cdef int d = X.shape[1]
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1]
+    cdef Py_ssize_t n_slices = slice_inertia.shape[0]
     cdef bint weighted = sample_weight.shape[0] > 0
+    cdef bint fused = slice_sums.shape[0] > 0
     cdef Py_ssize_t n_chunks = (n + chunk_rows - 1) // chunk_rows
-    cdef Py_ssize_t c, i, j, j0, kb, start, end, best_j
+    cdef Py_ssize_t s, c, i, lab, start, end
     cdef floating* buf
-    cdef floating v, best
-    cdef double s, dist
+    cdef double dist, w, inertia
     with nogil:
-        for c in prange(n_chunks, schedule="static", num_threads=n_threads):
+        for s in prange(n_slices, schedule="dynamic", num_threads=n_threads):
             buf = &buffers[threadid(), 0]
-            start = c * chunk_rows
-            end = min(start + chunk_rows, n)
-            for i in range(start, end):
-                min_sqdist[i] = INFINITY
-                labels[i] = 0
-            j0 = 0
-            while j0 < k:
-                kb = min(k_block, k - j0)
-                # buf[(i - start) * kb + j] = -2 x_i . c_{j0 + j}
-                gemm_abt(&X[start, 0], <int> (end - start), &centers[j0, 0],
-                         <int> kb, d, -2.0, buf, <int> kb)
+            inertia = 0.0
+            if fused:
+                # Explicit loops: slicing a memoryview here would take the GIL.
+                for lab in range(slice_weights.shape[1]):
+                    slice_weights[s, lab] = 0.0
+                    for i in range(d):
+                        slice_sums[s, lab, i] = 0.0
+            for c in range(s * n_chunks // n_slices, (s + 1) * n_chunks // n_slices):
+                start = c * chunk_rows
+                end = min(start + chunk_rows, n)
+                _nearest_in_chunk(X, centers, c_sqnorms, start, end, k_block, buf,
+                                  &labels[start], &min_sqdist[start])
                 for i in range(start, end):
-                    best = min_sqdist[i]
-                    best_j = labels[i]
-                    for j in range(kb):
-                        v = buf[(i - start) * kb + j] + c_sqnorms[j0 + j]
-                        if v < best:
-                            best = v
-                            best_j = j0 + j
-                    min_sqdist[i] = best
-                    labels[i] = best_j
-                j0 = j0 + kb
-            s = 0.0
-            for i in range(start, end):
-                dist = <double> x_sqnorms[i] + min_sqdist[i]
-                if dist < 0:
-                    dist = 0
-                min_sqdist[i] = <floating> dist
-                s = s + (dist * sample_weight[i] if weighted else dist)
-            chunk_inertia[c] = s
+                    dist = <double> x_sqnorms[i] + min_sqdist[i]
+                    if dist < 0:
+                        dist = 0
+                    min_sqdist[i] = <floating> dist
+                    w = sample_weight[i] if weighted else 1.0
+                    inertia = inertia + w * dist
+                    if fused:
+                        lab = labels[i]
+                        slice_weights[s, lab] += w
+                        add_scaled_row(&slice_sums[s, lab, 0], &X[i, 0], w, d)
+            slice_inertia[s] = inertia

@@ -7,7 +7,7 @@ preallocated outputs.
 from cython cimport floating
 from cython.parallel cimport prange
 
-from kmcore._blas cimport gemm_abt, dot
+from kmcore._common cimport gemm_abt, dot
 
 
 def _row_sqnorms(

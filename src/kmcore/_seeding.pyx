@@ -9,7 +9,7 @@ current closest distances and the weighted potential of each candidate.
 from cython cimport floating
 from cython.parallel cimport prange, threadid
 
-from kmcore._blas cimport gemm_abt
+from kmcore._common cimport gemm_abt
 
 ctypedef Py_ssize_t intp_t
 

@@ -8,7 +8,7 @@ so an iteration costs one dot product per member (a GEMV), no distances.
 from cython cimport floating
 from cython.parallel cimport prange
 
-from kmcore._blas cimport dot, sqdist
+from kmcore._common cimport dot, sqdist
 
 ctypedef Py_ssize_t intp_t
 

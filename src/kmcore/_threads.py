@@ -60,13 +60,15 @@ def blas_single_threaded():
 
 
 def block_sizes(n_samples, n_features, n_centers, itemsize):
-    """Rows of X and centers per GEMM block of the fused assignment.
+    """Rows of X and centers per GEMM call of the fused assignment.
 
-    The centers are taken at most 1024 at a time; the rows so that the
-    distance block (rows x centers) stays within 256 KiB and the rows of X
-    within 1 MiB, i.e. in a core's L2, for the argmin that follows the GEMM.
+    Centers are taken at most 1024 at a time and rows so that the distance
+    block stays within 2 MiB (512 rows for float32 at 1024 centers). Larger
+    row blocks amortise BLAS's packing of the centers, which it redoes at
+    every call; measured on MNIST (d=784), 512 rows is within noise of the
+    best for k = 10, 256 and 1024, and a 2 MiB block still sits in L2 for
+    the argmin scan that follows each GEMM.
     """
     k_block = min(n_centers, 1024)
-    rows = min((256 << 10) // (k_block * itemsize), (1 << 20) // (n_features * itemsize))
-    rows = max(16, min(rows, 4096)) // 8 * 8
+    rows = max(64, min(512, (2 << 20) // (k_block * itemsize)))
     return min(rows, n_samples), k_block

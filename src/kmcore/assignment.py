@@ -44,28 +44,48 @@ def assign(X, centers, x_sqnorms=None, n_threads=None):
     n_threads = effective_n_threads(n_threads)
     if x_sqnorms is None:
         x_sqnorms = _row_norms(X, True, n_threads)
-    labels, min_sqdist, _ = _assign_rows(X, x_sqnorms, centers, None, n_threads)
+    labels, min_sqdist, _, _ = _assign_rows(X, x_sqnorms, centers, None, n_threads)
     return labels, min_sqdist
 
 
-def _assign_rows(X, x_sqnorms, centers, sample_weight, n_threads):
-    """labels, min_sqdist and weighted inertia for validated, contiguous input."""
+# Row slices of the E-step: the unit of parallel work, fixed so that results
+# never depend on the thread count (more threads than slices would idle).
+_N_SLICES = 8
+# The M-step is fused into the E-step (per-slice float64 sums) while the
+# slices' sums take at most this much memory; beyond, a second pass sums them.
+_FUSED_SUMS_BYTES = 32 << 20
+
+
+def _assign_rows(X, x_sqnorms, centers, sample_weight, n_threads, with_sums=False):
+    """E-step on validated, contiguous input.
+
+    Returns labels, min_sqdist, weighted inertia and, when ``with_sums`` and
+    the fused M-step fits in memory, the float64 per-cluster sums and weights
+    (else None).
+    """
     n, d = X.shape
-    chunk_rows, k_block = block_sizes(n, d, centers.shape[0], X.dtype.itemsize)
-    n_chunks = -(-n // chunk_rows)
+    k = centers.shape[0]
+    chunk_rows, k_block = block_sizes(n, d, k, X.dtype.itemsize)
+    n_slices = min(_N_SLICES, -(-n // chunk_rows))
+    fused = with_sums and n_slices * k * d * 8 <= _FUSED_SUMS_BYTES
+    n_workers = min(n_threads, n_slices)
     labels = np.empty(n, dtype=np.intp)
     min_sqdist = np.empty(n, dtype=X.dtype)
-    chunk_inertia = np.empty(n_chunks, dtype=np.float64)
-    buffers = np.empty((min(n_threads, n_chunks), chunk_rows * k_block), dtype=X.dtype)
+    slice_inertia = np.empty(n_slices, dtype=np.float64)
+    slice_sums = np.empty((n_slices, k, d) if fused else (0, 0, 0), dtype=np.float64)
+    slice_weights = np.empty((n_slices, k) if fused else (0, 0), dtype=np.float64)
+    buffers = np.empty((n_workers, chunk_rows * k_block), dtype=X.dtype)
     c_sqnorms = _row_norms(centers, True, n_threads)
     with blas_single_threaded():
         _assign._assign_chunked(
             X, x_sqnorms, centers, c_sqnorms, _unit_or(sample_weight, X.dtype),
-            buffers, labels, min_sqdist, chunk_inertia, chunk_rows, k_block,
-            buffers.shape[0],
+            buffers, labels, min_sqdist, slice_inertia, slice_sums, slice_weights,
+            chunk_rows, k_block, n_workers,
         )
-    # Chunks are added in order: the inertia does not depend on the thread count.
-    return labels, min_sqdist, float(chunk_inertia.sum())
+    # Slices are added in order: nothing here depends on the thread count.
+    inertia = float(slice_inertia.sum())
+    sums = (slice_sums.sum(axis=0), slice_weights.sum(axis=0)) if fused else None
+    return labels, min_sqdist, inertia, sums
 
 
 class LloydStep(NamedTuple):
@@ -88,9 +108,12 @@ class LloydStep(NamedTuple):
 def lloyd_step(X, centers, sample_weight=None, x_sqnorms=None, relocate_empty=True, n_threads=None):
     """One Lloyd iteration: assign every row, then move every center to its mean.
 
-    The E-step is :func:`assign`; the M-step accumulates the weighted sums in
-    float64, each cluster by one thread in row order (no lock, no per-thread
-    K x D buffers), so the result is bitwise the same for any thread count.
+    The E-step is :func:`assign`. The M-step accumulates the weighted sums in
+    float64: while K x D is small, in the same pass (each of 8 fixed row
+    slices sums its rows while they are in cache, then the slices are added
+    in order); otherwise in a second pass where each cluster is summed by one
+    thread in row order. Neither takes a lock, and the result is bitwise the
+    same for any thread count.
 
     Empty clusters (no weight after assignment), when ``relocate_empty``: the
     rows farthest from their center are moved into them, farthest first (ties
@@ -129,8 +152,15 @@ def lloyd_step(X, centers, sample_weight=None, x_sqnorms=None, relocate_empty=Tr
 
 def _lloyd_step(X, x_sqnorms, centers, sample_weight, relocate_empty, n_threads):
     """lloyd_step on validated input."""
-    labels, min_sqdist, inertia = _assign_rows(X, x_sqnorms, centers, sample_weight, n_threads)
-    sums, weights, counts = _weighted_sums(X, labels, centers.shape[0], sample_weight, n_threads)
+    k = centers.shape[0]
+    labels, min_sqdist, inertia, fused = _assign_rows(
+        X, x_sqnorms, centers, sample_weight, n_threads, with_sums=True
+    )
+    if fused is not None:
+        sums, weights = fused
+        counts = np.bincount(labels, minlength=k)
+    else:
+        sums, weights, counts = _weighted_sums(X, labels, k, sample_weight, n_threads)
     n_relocated = 0
     if relocate_empty:
         n_relocated = _relocate_empty(X, sample_weight, labels, min_sqdist, sums, weights, counts)

@@ -1,4 +1,4 @@
-# Inline BLAS wrappers shared by the kernels (a .pxd only: each module that
+# Inline helpers shared by the kernels: BLAS wrappers, exact distances, row sums (a .pxd only: each module that
 # cimports it gets its own inlined copy, no cross-module call).
 #
 # BLAS is column-major. A row-major (m, d) array is a column-major (d, m) one,
@@ -75,3 +75,15 @@ cdef inline double sqdist(
         s0 += t * t
         j += 1
     return (s0 + s1) + (s2 + s3)
+
+
+cdef inline void add_scaled_row(
+    double* acc,         # INOUT (d,) float64 accumulator
+    const floating* x,   # IN    (d,)
+    double w,
+    Py_ssize_t d,
+) noexcept nogil:
+    """acc += w * x, accumulated in float64 (element-wise: the compiler vectorises it)."""
+    cdef Py_ssize_t j
+    for j in range(d):
+        acc[j] += w * x[j]
