@@ -1,0 +1,11 @@
+"""dynkm: exact, fast and streaming k-means with a scikit-learn API.
+
+The estimators run on the :mod:`kmcore` kernels (Cython + OpenMP + BLAS).
+"""
+
+from dynkm.kmeans import KMeans
+from dynkm.metrics import purity
+
+__version__ = "0.1.0"
+
+__all__ = ["KMeans", "purity"]

@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import threading
 
 from kmcore._parallel import omp_max_threads, openmp_enabled
 from kmcore._validation import check_positive_int
@@ -42,21 +43,37 @@ def effective_n_threads(n_threads=None):
     return n if openmp_enabled() else 1
 
 
+_blas_lock = threading.Lock()
+_blas_depth = 0
+
+
+@contextlib.contextmanager
 def blas_single_threaded():
     """Context in which BLAS runs on one thread (our OpenMP threads call it).
 
     Without this, every OpenMP thread's GEMM would start BLAS's own threads and
     oversubscribe the cores. numpy and scipy each bundle an OpenBLAS;
-    threadpoolctl limits both.
+    threadpoolctl limits both. Nested uses are free: only the outermost one
+    changes (and later restores) the BLAS setting, so an estimator enters it
+    once per fit instead of once per kernel call.
     """
-    global _controller
-    if _controller is None:
-        from threadpoolctl import ThreadpoolController
+    global _controller, _blas_depth
+    with _blas_lock:
+        outer = _blas_depth == 0
+        _blas_depth += 1
+    try:
+        if not outer:
+            yield
+            return
+        if _controller is None:
+            from threadpoolctl import ThreadpoolController
 
-        _controller = ThreadpoolController()
-    if not _controller.select(user_api="blas").lib_controllers:
-        return contextlib.nullcontext()
-    return _controller.limit(limits=1, user_api="blas")
+            _controller = ThreadpoolController()
+        with _controller.limit(limits=1, user_api="blas"):
+            yield
+    finally:
+        with _blas_lock:
+            _blas_depth -= 1
 
 
 def block_sizes(n_samples, n_features, n_centers, itemsize):

@@ -77,7 +77,7 @@ def check_sample_weight(sample_weight, n, dtype):
     if (w < 0).any():
         raise ValueError("sample_weight must be non-negative")
     if not (w > 0).any():
-        raise ValueError("sample_weight must have at least one positive entry")
+        raise ValueError("sample_weight is zero everywhere: at least one weight must be positive")
     return w
 
 

@@ -1,0 +1,298 @@
+"""Static k-means: Lloyd's algorithm on the kmcore kernels."""
+
+import time
+import warnings
+
+import numpy as np
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    ClusterMixin,
+    TransformerMixin,
+)
+from sklearn.utils.validation import check_is_fitted
+
+from dynkm._validation import check_float, check_int, validate_X, validated_weights
+from kmcore._threads import blas_single_threaded, effective_n_threads
+from kmcore._validation import check_centers, check_random_state
+from kmcore.assignment import _assign_rows, _lloyd_step
+from kmcore.distances import _row_norms, pairwise_sqdist
+from kmcore.seeding import _farthest_first, _kmeans_plusplus
+
+_INITS = ("k-means++", "random", "farthest")
+# Rows per slice when computing the data's variance (bounded temporary memory).
+_VARIANCE_ROWS = 8192
+
+
+class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
+    """K-means clustering by Lloyd's algorithm, exact, on the kmcore kernels.
+
+    From the same initial centers it computes the same iterations as
+    scikit-learn's ``KMeans(algorithm="lloyd")``: same labels, same centers up
+    to rounding, same stopping rule. Each iteration is one fused pass over the
+    data (GEMM + argmin + per-cluster sums), never an n_samples x n_clusters
+    matrix, and its result is bitwise the same for any ``n_threads``.
+
+    Parameters
+    ----------
+    n_clusters : int, default=8
+        Number of clusters.
+    init : {"k-means++", "random", "farthest"}, callable or array-like, default="k-means++"
+        Initial centers. "k-means++": greedy k-means++ (``kmcore.kmeans_plusplus``,
+        ``2 + ln k`` trials per center); "random": ``n_clusters`` distinct rows
+        drawn with probability proportional to their weight; "farthest":
+        farthest-first traversal from a random row (``kmcore.farthest_first``);
+        an array of shape (n_clusters, n_features): those centers; a callable
+        ``init(X, n_clusters, random_state) -> centers``.
+    n_init : "auto" or int, default="auto"
+        Runs from different initialisations; the lowest inertia wins. "auto"
+        means 10 for "random" and callables, 1 otherwise; an array init runs once.
+    max_iter : int, default=300
+        Maximum Lloyd iterations of one run.
+    tol : float, default=1e-4
+        Relative tolerance as in scikit-learn: a run stops when the sum of
+        squared center moves of an iteration is at most ``tol`` times the mean
+        per-feature variance of X. A run also stops ("strict convergence")
+        when no label changes.
+    check_every : int, default=1
+        Test convergence only every ``check_every`` iterations (and at the
+        last). The test is cheap here; this keeps S2's behaviour available.
+    random_state : None, int or numpy.random.RandomState, default=None
+        Seeds the initialisation. The same value gives the same result.
+    n_threads : int, default=None
+        OpenMP threads of the kernels; None means the physical cores (or
+        ``OMP_NUM_THREADS``). Results do not depend on it.
+    verbose : int, default=0
+        Print one line per iteration when > 0.
+
+    Attributes
+    ----------
+    cluster_centers_ : ndarray of shape (n_clusters, n_features)
+        Centers, in X's dtype (float32 stays float32).
+    labels_ : ndarray of shape (n_samples,)
+        Nearest center of every training row.
+    inertia_ : float
+        Weighted sum of squared distances of the rows to their center.
+    n_iter_ : int
+        Iterations of the best run.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when X had feature names.
+    history_ : dict of ndarray
+        Per iteration of the best run: ``objective`` (inertia against the
+        centers the iteration started from), ``center_shift`` (sum of squared
+        center moves), ``seconds``, ``n_relocated`` (empty clusters refilled),
+        ``imbalance`` (k * sum(w_c^2) / (sum w)^2, 1 when balanced); and
+        ``init_seconds`` (float).
+    """
+
+    def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto", max_iter=300,
+                 tol=1e-4, check_every=1, random_state=None, n_threads=None, verbose=0):
+        self.n_clusters = n_clusters
+        self.init = init
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.check_every = check_every
+        self.random_state = random_state
+        self.n_threads = n_threads
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y=None, sample_weight=None):
+        """Compute the clustering.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Dense data; float32 is kept, other real types become float64.
+            Read-only and memory-mapped arrays are used without a copy.
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; None means 1 for every row.
+
+        Returns
+        -------
+        self
+        """
+        params = self._check_params()
+        X = validate_X(self, X, reset=True)
+        n_clusters = params["n_clusters"]
+        if X.shape[0] < n_clusters:
+            raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={n_clusters}.")
+        sample_weight = validated_weights(sample_weight, X)
+        init = self._check_init(X)
+        n_init = 1 if isinstance(init, np.ndarray) else params["n_init"]
+        rng = check_random_state(self.random_state)
+        n_threads = effective_n_threads(self.n_threads)
+        x_sqnorms = _row_norms(X, True, n_threads)
+        tol = params["tol"] * _mean_variance(X) if params["tol"] > 0 else 0.0
+
+        best = None
+        with blas_single_threaded():
+            for _ in range(n_init):
+                best = self._run_once(X, x_sqnorms, sample_weight, init, rng, n_threads, tol,
+                                      params, best)
+        self.cluster_centers_ = best["centers"]
+        self.labels_ = best["labels"]
+        self.inertia_ = best["inertia"]
+        self.n_iter_ = best["n_iter"]
+        self.history_ = best["history"]
+        self._n_features_out = n_clusters
+        return self
+
+    def _run_once(self, X, x_sqnorms, sample_weight, init, rng, n_threads, tol, params, best):
+        """Initialise and run Lloyd once; return the better of this run and ``best``."""
+        t0 = time.perf_counter()
+        centers = self._initial_centers(X, x_sqnorms, sample_weight, init, rng, n_threads)
+        init_seconds = time.perf_counter() - t0
+        run = _lloyd(X, x_sqnorms, sample_weight, centers, params["max_iter"], tol,
+                     params["check_every"], n_threads, self.verbose)
+        run["history"]["init_seconds"] = init_seconds
+        return run if best is None or run["inertia"] < best["inertia"] else best
+
+    def _check_params(self):
+        n_init = self.n_init
+        if isinstance(n_init, str):
+            if n_init != "auto":
+                raise ValueError(f"n_init must be 'auto' or an integer >= 1, got {n_init!r}")
+            random_init = (isinstance(self.init, str) and self.init == "random") or callable(self.init)
+            n_init = 10 if random_init else 1
+        else:
+            n_init = check_int(n_init, "n_init")
+        check_int(int(self.verbose) if isinstance(self.verbose, bool) else self.verbose,
+                  "verbose", low=0)
+        return {
+            "n_clusters": check_int(self.n_clusters, "n_clusters"),
+            "n_init": n_init,
+            "max_iter": check_int(self.max_iter, "max_iter"),
+            "tol": check_float(self.tol, "tol"),
+            "check_every": check_int(self.check_every, "check_every"),
+        }
+
+    def _check_init(self, X):
+        init = self.init
+        if isinstance(init, str):
+            if init not in _INITS:
+                raise ValueError(f"init must be one of {_INITS}, an array or a callable, got {init!r}")
+            return init
+        if callable(init):
+            return init
+        centers = check_centers(init, X.shape[1], X.dtype, name="init")
+        if centers.shape[0] != self.n_clusters:
+            raise ValueError(
+                f"init has {centers.shape[0]} centers but n_clusters={self.n_clusters}"
+            )
+        if self.n_init not in ("auto", 1):
+            warnings.warn(
+                "Explicit initial centers were given: performing only one init (n_init=1).",
+                RuntimeWarning, stacklevel=3,
+            )
+        return centers
+
+    def _initial_centers(self, X, x_sqnorms, sample_weight, init, rng, n_threads):
+        k = self.n_clusters
+        if isinstance(init, np.ndarray):
+            return init.copy()
+        if init == "k-means++":
+            return _kmeans_plusplus(X, x_sqnorms, k, sample_weight, 2 + int(np.log(k)), rng,
+                                    n_threads)[0]
+        if init == "farthest":
+            return _farthest_first(X, x_sqnorms, k, sample_weight, rng, n_threads)[0]
+        if init == "random":
+            p = None if sample_weight is None else sample_weight / sample_weight.sum()
+            p = np.full(X.shape[0], 1.0 / X.shape[0]) if p is None else p
+            return X[rng.choice(X.shape[0], size=k, replace=False, p=p)]
+        centers = init(X, k, random_state=rng)
+        centers = check_centers(centers, X.shape[1], X.dtype, name="init(X, ...) result")
+        if centers.shape[0] != k:
+            raise ValueError(f"init(X, ...) returned {centers.shape[0]} centers, expected {k}")
+        return centers
+
+    # -------------------------------------------------------------- predict
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit and return the labels of X (``fit(X).labels_``)."""
+        return self.fit(X, sample_weight=sample_weight).labels_
+
+    def predict(self, X):
+        """Index of the nearest center of every row of X."""
+        return self._assign(X)[0]
+
+    def transform(self, X):
+        """Euclidean distances to every center, shape (n_samples, n_clusters).
+
+        This is the n_samples x n_clusters matrix by definition; use
+        :meth:`predict` for labels, which never forms it.
+        """
+        check_is_fitted(self)
+        X = validate_X(self, X, reset=False)
+        D = pairwise_sqdist(X, self.cluster_centers_.astype(X.dtype, copy=False),
+                            n_threads=effective_n_threads(self.n_threads))
+        return np.sqrt(D, out=D)
+
+    def fit_transform(self, X, y=None, sample_weight=None):
+        """Fit and return :meth:`transform` of X."""
+        return self.fit(X, sample_weight=sample_weight).transform(X)
+
+    def score(self, X, y=None, sample_weight=None):
+        """Opposite of the weighted inertia of X against the fitted centers."""
+        return -self._assign(X, sample_weight)[2]
+
+    def _assign(self, X, sample_weight=None):
+        check_is_fitted(self)
+        X = validate_X(self, X, reset=False)
+        sample_weight = validated_weights(sample_weight, X)
+        n_threads = effective_n_threads(self.n_threads)
+        centers = np.ascontiguousarray(self.cluster_centers_, dtype=X.dtype)
+        return _assign_rows(X, _row_norms(X, True, n_threads), centers, sample_weight, n_threads)
+
+
+def _lloyd(X, x_sqnorms, sample_weight, centers, max_iter, tol, check_every, n_threads, verbose):
+    """One run of Lloyd's algorithm from ``centers`` (scikit-learn's stopping rule)."""
+    history = {key: [] for key in ("objective", "center_shift", "seconds", "n_relocated", "imbalance")}
+    labels_old = None
+    strict = False
+    for i in range(max_iter):
+        t0 = time.perf_counter()
+        step = _lloyd_step(X, x_sqnorms, centers, sample_weight, True, n_threads)
+        centers = step.centers
+        shift = float((step.center_shift ** 2).sum())
+        w = step.weight_in_clusters
+        history["objective"].append(step.inertia)
+        history["center_shift"].append(shift)
+        history["n_relocated"].append(step.n_relocated)
+        history["imbalance"].append(len(w) * float(w @ w) / float(w.sum()) ** 2)
+        history["seconds"].append(time.perf_counter() - t0)
+        if verbose:
+            print(f"iteration {i}: objective {step.inertia:.6g}, center shift {shift:.3g}, "
+                  f"{history['seconds'][-1]:.3f} s")
+        if (i + 1) % check_every == 0 or i == max_iter - 1:
+            if labels_old is not None and step.n_relocated == 0 and np.array_equal(step.labels, labels_old):
+                # Same partition as the iteration before: the centers did not move.
+                strict = True
+                if verbose:
+                    print(f"converged at iteration {i}: no label changed")
+                break
+            if shift <= tol:
+                if verbose:
+                    print(f"converged at iteration {i}: center shift {shift:.3g} <= {tol:.3g}")
+                break
+        labels_old = step.labels
+    if strict:
+        labels, inertia = step.labels, step.inertia
+    else:
+        # Labels of the final centers (the last step labelled against the previous ones).
+        labels, _, inertia, _ = _assign_rows(X, x_sqnorms, centers, sample_weight, n_threads)
+    history = {key: np.asarray(values) for key, values in history.items()}
+    return {"centers": centers, "labels": labels, "inertia": inertia, "n_iter": i + 1,
+            "history": history}
+
+
+def _mean_variance(X):
+    """Mean over features of the per-feature variance, in float64, by row slices."""
+    mean = X.mean(axis=0, dtype=np.float64)
+    sq = np.zeros(X.shape[1], dtype=np.float64)
+    for start in range(0, X.shape[0], _VARIANCE_ROWS):
+        diff = X[start:start + _VARIANCE_ROWS].astype(np.float64) - mean
+        sq += np.einsum("ij,ij->j", diff, diff)
+    return float(sq.mean() / X.shape[0])
