@@ -80,6 +80,7 @@ directives = {
     "initializedcheck": debug,
     "cdivision": True,
     "embedsignature": True,
+    "autotestdict": False,  # no __test__ dict: the .pyi stubs are the interface
 }
 
 extensions = [

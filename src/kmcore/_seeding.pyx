@@ -51,30 +51,34 @@ def _candidate_distances(
     cdef int d = X.shape[1]
     cdef bint weighted = sample_weight.shape[0] > 0
     cdef Py_ssize_t n_chunks = (n + chunk_rows - 1) // chunk_rows
-    cdef Py_ssize_t c, i, l, start, end
+    cdef Py_ssize_t c, i, l, m, start, end
     cdef floating* buf
-    cdef floating v
-    cdef double w
+    cdef floating* row
+    cdef floating v, cl
+    cdef double pot
     with nogil:
         for c in prange(n_chunks, schedule="static", num_threads=n_threads):
             buf = &buffers[threadid(), 0]
             start = c * chunk_rows
             end = min(start + chunk_rows, n)
-            # buf[(i - start) * L + l] = -2 x_i . cand_l
-            gemm_abt(&X[start, 0], <int> (end - start), &candidates[0, 0],
-                     <int> L, d, -2.0, buf, <int> L)
+            m = end - start
+            # Center-major block, buf[l * m + i] = -2 cand_l . x_{start + i}, so
+            # the loop below runs contiguously over rows (vectorisable).
+            gemm_abt(&candidates[0, 0], <int> L, &X[start, 0], <int> m, d, -2.0,
+                     buf, <int> m)
             for l in range(L):
-                chunk_pots[c, l] = 0
-            for i in range(start, end):
-                w = sample_weight[i] if weighted else 1.0
-                for l in range(L):
-                    v = buf[(i - start) * L + l] + x_sqnorms[i] + cand_sqnorms[l]
+                cl = cand_sqnorms[l]
+                row = buf + l * m
+                pot = 0.0
+                for i in range(m):
+                    v = row[i] + x_sqnorms[start + i] + cl
                     if v < 0:
                         v = 0
-                    if closest[i] < v:
-                        v = closest[i]
-                    dist[l, i] = v
-                    chunk_pots[c, l] += w * v
+                    if closest[start + i] < v:
+                        v = closest[start + i]
+                    dist[l, start + i] = v
+                    pot = pot + (sample_weight[start + i] if weighted else 1.0) * v
+                chunk_pots[c, l] = pot
 
 
 def _sample_by_potential(

@@ -1,0 +1,47 @@
+"""Benchmark data and thread settings.
+
+Benchmarks pin every library to the same thread count (``DYNKM_BENCH_THREADS``,
+default 2: this project's reference machine) and run one at a time: parallel
+benchmark jobs make timings meaningless on a 2-core machine.
+"""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+THREADS = int(os.environ.get("DYNKM_BENCH_THREADS", "2"))
+_SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mnist"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def pinned_threads():
+    """numpy/scipy BLAS and OpenMP (faiss) on THREADS threads for the whole session."""
+    try:
+        import faiss
+
+        faiss.omp_set_num_threads(THREADS)
+    except ImportError:
+        pass
+    with threadpool_limits(limits=THREADS):
+        yield
+
+
+@pytest.fixture(scope="session")
+def mnist_like():
+    """60000 x 784 float32: MNIST's training images when found, else random of that shape."""
+    from dynkm.datasets import load_mnist, mnist_dir
+
+    folder = mnist_dir(os.environ.get("DYNKM_MNIST")) or mnist_dir(_SHARED_MNIST)
+    if folder is not None:
+        return load_mnist(folder, "train")[0], "MNIST"
+    rng = np.random.default_rng(0)
+    return rng.uniform(0, 255, size=(60000, 784)).astype(np.float32), "random 60000x784"
+
+
+def initial_centers(X, k, seed=0):
+    """k distinct rows of X as float32 C-contiguous centers."""
+    rows = np.random.default_rng(seed).choice(X.shape[0], k, replace=False)
+    return np.ascontiguousarray(X[rows], dtype=np.float32)

@@ -1,0 +1,12 @@
+import numpy as np
+from numpy.typing import NDArray
+
+def _weighted_sums(
+    X: NDArray[np.floating],
+    labels: NDArray[np.intp],
+    sample_weight: NDArray[np.floating],
+    part_bounds: NDArray[np.intp],
+    sums: NDArray[np.float64],
+    weight_in_clusters: NDArray[np.float64],
+    n_threads: int,
+) -> None: ...

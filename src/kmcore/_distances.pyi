@@ -1,0 +1,13 @@
+import numpy as np
+from numpy.typing import NDArray
+
+def _row_sqnorms(X: NDArray[np.floating], out: NDArray[np.floating], n_threads: int) -> None: ...
+def _pairwise_sqdist(
+    X: NDArray[np.floating],
+    x_sqnorms: NDArray[np.floating],
+    Y: NDArray[np.floating],
+    y_sqnorms: NDArray[np.floating],
+    out: NDArray[np.floating],
+    chunk_rows: int,
+    n_threads: int,
+) -> None: ...
