@@ -16,7 +16,7 @@ from cython cimport floating
 from cython.parallel cimport prange, threadid
 from libc.math cimport INFINITY
 
-from kmcore._common cimport add_scaled_row, gemm_abt
+from kmcore._common cimport add_scaled_row, gemm_abt, sqdist
 
 ctypedef Py_ssize_t intp_t
 
@@ -73,6 +73,7 @@ def _assign_chunked(
     double[::1] slice_inertia,             # OUT (n_slices,)
     double[:, :, ::1] slice_sums,          # OUT (n_slices, k, d), or (0, 0, 0): no sums
     double[:, ::1] slice_weights,          # OUT (n_slices, k), or (0, 0)
+    double exact_below,
     Py_ssize_t chunk_rows,
     Py_ssize_t k_block,
     int n_threads,
@@ -80,7 +81,11 @@ def _assign_chunked(
     """Label every row with its nearest center; optionally sum the clusters.
 
     The argmin is taken over ``||c||^2 - 2 x.c``; ``||x||^2`` is added back to
-    the row minimum, clamped at 0, to give the true squared distance.
+    the row minimum to give the squared distance. Where that distance is below
+    ``exact_below * (||x||^2 + ||c||^2)`` the expansion has cancelled most of
+    its digits (data far from the origin, a row on its center), and the
+    distance is recomputed directly as sum((x - c)^2), so the distances and
+    inertia reported are accurate in float32 too.
 
     Parameters
     ----------
@@ -96,6 +101,7 @@ def _assign_chunked(
         its length is the number of slices
     slice_sums, slice_weights : when not empty, receive each slice's per-cluster
         sums of ``w * x`` and of ``w`` (the fused M-step)
+    exact_below : relative threshold of the direct recomputation (see above)
     chunk_rows, k_block : rows of X and centers per GEMM call
     n_threads : int
         OpenMP threads; BLAS must be limited to one thread by the caller.
@@ -125,8 +131,9 @@ def _assign_chunked(
                                   &labels[start], &min_sqdist[start])
                 for i in range(start, end):
                     dist = <double> x_sqnorms[i] + min_sqdist[i]
-                    if dist < 0:
-                        dist = 0
+                    if dist < exact_below * (<double> x_sqnorms[i] + c_sqnorms[labels[i]]):
+                        # The expansion cancelled most digits: recompute directly.
+                        dist = sqdist(&X[i, 0], &centers[labels[i], 0], d)
                     min_sqdist[i] = <floating> dist
                     w = sample_weight[i] if weighted else 1.0
                     inertia = inertia + w * dist

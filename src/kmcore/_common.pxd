@@ -53,9 +53,9 @@ cdef inline double sqdist(
 ) noexcept nogil:
     """||a - b||^2 summed directly (no cancellation), four partial sums.
 
-    The GEMM expansion ||a||^2 - 2 a.b + ||b||^2 loses all digits when a is
-    close to b in float32; this is used once per row, for the chosen center,
-    so the distances and inertia we report are accurate.
+    The GEMM expansion ||a||^2 - 2 a.b + ||b||^2 loses its digits when
+    ||a - b||^2 is small against ||a||^2 + ||b||^2; the assignment falls back
+    to this for those rows, and the split uses it for member distances.
     """
     cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, t
     cdef Py_ssize_t j = 0

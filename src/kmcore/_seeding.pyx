@@ -89,10 +89,12 @@ def _sample_by_potential(
 ):
     """Rows drawn with probability proportional to ``w * closest``.
 
-    For each target t, the first i whose cumulative sum of ``w * closest``
-    (in float64, in row order) reaches t: ``numpy.searchsorted(cumsum, t)``
-    without building the cumulative sum. Targets past the total (rounding)
-    give the last row with positive weight.
+    For each target t, the first row of positive ``w * closest`` whose
+    cumulative sum (in float64, in row order) reaches t: for t > 0 that is
+    ``numpy.searchsorted(cumsum, t)``, without building the cumulative sum.
+    Targets past the total (rounding) give the last row of positive
+    ``w * closest``; when every row has ``w * closest == 0`` (every row sits
+    on a center) the last row of positive weight is returned.
 
     Parameters
     ----------
@@ -103,18 +105,23 @@ def _sample_by_potential(
     """
     cdef Py_ssize_t n = closest.shape[0], L = sorted_targets.shape[0]
     cdef bint weighted = sample_weight.shape[0] > 0
-    cdef Py_ssize_t i = 0, l = 0, last_positive = n - 1
-    cdef double acc = 0.0, p
+    cdef Py_ssize_t i = 0, l = 0, last_positive = -1, last_weighted = n - 1
+    cdef double acc = 0.0, p, w
     with nogil:
         while l < L and i < n:
-            p = closest[i] * (sample_weight[i] if weighted else 1.0)
-            acc = acc + p
+            w = sample_weight[i] if weighted else 1.0
+            p = closest[i] * w
             if p > 0:
+                acc = acc + p
                 last_positive = i
-            while l < L and acc >= sorted_targets[l]:
-                out[l] = i
-                l = l + 1
+                while l < L and acc >= sorted_targets[l]:
+                    out[l] = i
+                    l = l + 1
+            elif w > 0:
+                last_weighted = i
             i = i + 1
+        if last_positive >= 0:
+            last_weighted = last_positive
         while l < L:
-            out[l] = last_positive
+            out[l] = last_weighted
             l = l + 1

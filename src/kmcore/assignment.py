@@ -35,8 +35,10 @@ def assign(X, centers, x_sqnorms=None, n_threads=None):
     -------
     labels : ndarray of shape (n_samples,), intp
     min_sqdist : ndarray of shape (n_samples,), X's dtype
-        ``||x - c||^2`` for the chosen center, by the GEMM expansion, clamped
-        at 0 (so ``min_sqdist.sum()`` is the inertia).
+        ``||x - c||^2`` for the chosen center (so ``min_sqdist.sum()`` is the
+        inertia): by the GEMM expansion where it is accurate, recomputed
+        directly where the expansion cancelled (distance small against
+        ``||x||^2 + ||c||^2``), so it is accurate in float32 too.
     """
     X = check_data(X, "X")
     centers = check_centers(centers, X.shape[1], X.dtype)
@@ -54,6 +56,11 @@ _N_SLICES = 8
 # The M-step is fused into the E-step (per-slice float64 sums) while the
 # slices' sums take at most this much memory; beyond, a second pass sums them.
 _FUSED_SUMS_BYTES = 32 << 20
+# Distances below this fraction of ||x||^2 + ||c||^2 are recomputed directly:
+# the expansion's rounding error is about 2 eps (||x||^2 + ||c||^2), so what
+# is kept from it has a relative error below 2 eps / threshold (about 1e-5
+# in float32, 1e-10 in float64).
+_EXACT_BELOW = {np.dtype(np.float32): 1e-2, np.dtype(np.float64): 1e-6}
 
 
 def _assign_rows(X, x_sqnorms, centers, sample_weight, n_threads, with_sums=False):
@@ -80,7 +87,7 @@ def _assign_rows(X, x_sqnorms, centers, sample_weight, n_threads, with_sums=Fals
         _assign._assign_chunked(
             X, x_sqnorms, centers, c_sqnorms, _unit_or(sample_weight, X.dtype),
             buffers, labels, min_sqdist, slice_inertia, slice_sums, slice_weights,
-            chunk_rows, k_block, n_workers,
+            _EXACT_BELOW[X.dtype], chunk_rows, k_block, n_workers,
         )
     # Slices are added in order: nothing here depends on the thread count.
     inertia = float(slice_inertia.sum())
@@ -116,10 +123,11 @@ def lloyd_step(X, centers, sample_weight=None, x_sqnorms=None, relocate_empty=Tr
     same for any thread count.
 
     Empty clusters (no weight after assignment), when ``relocate_empty``: the
-    rows farthest from their center are moved into them, farthest first (ties
-    to the lower row index), each empty cluster in index order taking the next
-    one, as scikit-learn does; nothing is relocated when every row sits on its
-    center. A cluster left with no members keeps its old center.
+    rows of positive weight farthest from their center are moved into them,
+    farthest first (ties to the lower row index), each empty cluster in index
+    order taking the next one, as scikit-learn does; nothing is relocated when
+    every row sits on its center. A cluster that ends with no weight keeps its
+    old center (and reports weight 0).
 
     Parameters
     ----------
@@ -158,34 +166,40 @@ def _lloyd_step(X, x_sqnorms, centers, sample_weight, relocate_empty, n_threads)
     )
     if fused is not None:
         sums, weights = fused
-        counts = np.bincount(labels, minlength=k)
     else:
-        sums, weights, counts = _weighted_sums(X, labels, k, sample_weight, n_threads)
+        sums, weights, _ = _weighted_sums(X, labels, k, sample_weight, n_threads)
     n_relocated = 0
     if relocate_empty:
-        n_relocated = _relocate_empty(X, sample_weight, labels, min_sqdist, sums, weights, counts)
-    # A cluster without members keeps its old center (relocation may leave
-    # float residue in its weight, so membership decides, not the weight).
-    new_centers = _means(sums, np.where(counts > 0, weights, 0.0), centers, X.dtype)
+        n_relocated = _relocate_empty(X, sample_weight, labels, min_sqdist, sums, weights)
+    new_centers = _means(sums, weights, centers, X.dtype)
     shift = np.sqrt(((new_centers.astype(np.float64) - centers) ** 2).sum(axis=1))
     return LloydStep(labels, new_centers, weights, inertia, shift, n_relocated)
 
 
-def _relocate_empty(X, sample_weight, labels, min_sqdist, sums, weights, counts):
-    """Move the farthest rows into empty clusters (in place on sums/weights/counts)."""
-    empty = np.flatnonzero(counts == 0)
-    if empty.size == 0 or min_sqdist.max() == 0:
+def _relocate_empty(X, sample_weight, labels, min_sqdist, sums, weights):
+    """Move the farthest rows into clusters of zero weight (in place on sums/weights)."""
+    empty = np.flatnonzero(weights == 0)
+    if empty.size == 0:
         return 0
+    # Only rows of positive weight off their center can fill a cluster.
+    dist = min_sqdist if sample_weight is None else np.where(sample_weight > 0, min_sqdist, 0)
     # Farthest first; a stable sort on -distance breaks ties by lower index.
-    far = np.argsort(-min_sqdist, kind="stable")[: empty.size]
+    far = np.argsort(-dist, kind="stable")[: empty.size]
+    far = far[dist[far] > 0]
     for cluster, row in zip(empty, far):
         w = 1.0 if sample_weight is None else float(sample_weight[row])
         x = X[row].astype(np.float64)
         old = labels[row]
         sums[old] -= w * x
         weights[old] -= w
-        counts[old] -= 1
         sums[cluster] = w * x
         weights[cluster] = w
-        counts[cluster] = 1
-    return int(empty.size)
+    # A donor left with no weight must read 0, not the subtraction's rounding.
+    moved = np.zeros(labels.shape[0], dtype=bool)
+    moved[far] = True
+    for old in np.unique(labels[far]):
+        rest = (labels == old) & ~moved
+        if not (rest.any() if sample_weight is None else (sample_weight[rest] > 0).any()):
+            weights[old] = 0.0
+            sums[old] = 0.0
+    return int(far.size)
