@@ -16,8 +16,8 @@ from dynkm._validation import check_float, check_int, validate_X, validated_weig
 from kmcore._threads import blas_single_threaded, effective_n_threads
 from kmcore._validation import check_centers, check_random_state
 from kmcore.assignment import _assign_rows, _lloyd_step
-from kmcore.distances import _row_norms, pairwise_sqdist
-from kmcore.seeding import _farthest_first, _kmeans_plusplus
+from kmcore.distances import _pairwise_sqdist, _row_norms
+from kmcore.seeding import _farthest_first, _kmeans_plusplus, row_probabilities
 
 _INITS = ("k-means++", "random", "farthest")
 # Rows per slice when computing the data's variance (bounded temporary memory).
@@ -200,8 +200,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         if init == "farthest":
             return _farthest_first(X, x_sqnorms, k, sample_weight, rng, n_threads)[0]
         if init == "random":
-            p = None if sample_weight is None else sample_weight / sample_weight.sum()
-            p = np.full(X.shape[0], 1.0 / X.shape[0]) if p is None else p
+            p = row_probabilities(X.shape[0], sample_weight)
             return X[rng.choice(X.shape[0], size=k, replace=False, p=p)]
         centers = init(X, k, random_state=rng)
         centers = check_centers(centers, X.shape[1], X.dtype, name="init(X, ...) result")
@@ -226,8 +225,10 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         """
         check_is_fitted(self)
         X = validate_X(self, X, reset=False)
-        D = pairwise_sqdist(X, self.cluster_centers_.astype(X.dtype, copy=False),
-                            n_threads=effective_n_threads(self.n_threads))
+        n_threads = effective_n_threads(self.n_threads)
+        centers = np.ascontiguousarray(self.cluster_centers_, dtype=X.dtype)
+        D = _pairwise_sqdist(X, _row_norms(X, True, n_threads), centers,
+                             _row_norms(centers, True, n_threads), n_threads)
         return np.sqrt(D, out=D)
 
     def fit_transform(self, X, y=None, sample_weight=None):

@@ -72,12 +72,18 @@ def pairwise_sqdist(X, Y, x_sqnorms=None, y_sqnorms=None, n_threads=None, out=No
     if y_sqnorms is None:
         y_sqnorms = _row_norms(Y, True, n_threads)
     shape = (X.shape[0], Y.shape[0])
+    if out is not None:
+        if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != X.dtype:
+            raise ValueError(f"out must be an ndarray of shape {shape} and dtype {X.dtype}")
+        if not out.flags.c_contiguous or not out.flags.writeable:
+            raise ValueError("out must be C-contiguous and writeable")
+    return _pairwise_sqdist(X, x_sqnorms, Y, y_sqnorms, n_threads, out)
+
+
+def _pairwise_sqdist(X, x_sqnorms, Y, y_sqnorms, n_threads, out=None):
+    """pairwise_sqdist on validated input."""
     if out is None:
-        out = np.empty(shape, dtype=X.dtype)
-    elif not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != X.dtype:
-        raise ValueError(f"out must be an ndarray of shape {shape} and dtype {X.dtype}")
-    elif not out.flags.c_contiguous or not out.flags.writeable:
-        raise ValueError("out must be C-contiguous and writeable")
+        out = np.empty((X.shape[0], Y.shape[0]), dtype=X.dtype)
     with blas_single_threaded():
         _distances._pairwise_sqdist(
             X, x_sqnorms, Y, y_sqnorms, out, _PAIRWISE_CHUNK_ROWS, n_threads

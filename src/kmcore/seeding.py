@@ -146,9 +146,17 @@ def _farthest_first(X, x_sqnorms, n_clusters, sample_weight, rng, n_threads):
 
 
 def _first_center(n, sample_weight, rng):
-    # Always with p, as scikit-learn does, so both consume the RandomState alike.
-    p = np.full(n, 1.0 / n) if sample_weight is None else sample_weight / sample_weight.sum()
-    return int(rng.choice(n, p=p))
+    return int(rng.choice(n, p=row_probabilities(n, sample_weight)))
+
+
+def row_probabilities(n, sample_weight):
+    """Probability of drawing each row: proportional to its weight, uniform without.
+
+    Always an explicit vector, as scikit-learn passes to ``RandomState.choice``:
+    with and without ``p`` the RandomState is consumed differently, and the
+    same ``random_state`` must give the same draws as scikit-learn.
+    """
+    return np.full(n, 1.0 / n) if sample_weight is None else sample_weight / sample_weight.sum()
 
 
 class _CandidatePass:

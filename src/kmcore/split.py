@@ -11,6 +11,7 @@ from kmcore._validation import (
     check_sample_weight,
 )
 from kmcore.centers import _unit_or
+from kmcore.seeding import row_probabilities
 
 # Below this many members the split runs on one thread: thread start-up would
 # cost more than the work (the streaming mode splits clusters of ~150 rows).
@@ -101,8 +102,7 @@ def _split_two(X, indices, member_weight, max_iter, rng, n_threads):
 def _seed_two(X, indices, member_weight, rng, centers, n_threads):
     """Greedy k-means++ with 2 trials on the members; False if all coincide."""
     m = indices.shape[0]
-    p = np.full(m, 1.0 / m) if member_weight is None else member_weight / member_weight.sum()
-    first = indices[int(rng.choice(m, p=p))]
+    first = indices[int(rng.choice(m, p=row_probabilities(m, member_weight)))]
     centers[0] = X[first]
     closest = np.empty(m, dtype=X.dtype)
     _split._member_sqdist(X, indices, centers[0], closest, n_threads)

@@ -1,0 +1,99 @@
+"""Print the ratio tables of a pytest-benchmark JSON file as Markdown.
+
+    python benchmarks/report.py benchmarks/results/foundation.json [more.json ...]
+
+Every ratio is between timings of the same run (medians), never against
+numbers from another run: the machines are shared and absolute seconds drift.
+"""
+
+import json
+import re
+import sys
+
+
+def load(paths):
+    """{test function name: {param: stats}} and the machine description."""
+    results, machine = {}, None
+    for path in paths:
+        with open(path) as f:
+            data = json.load(f)
+        info = data.get("machine_info", {})
+        cpu = info.get("cpu", {})
+        machine = f"{cpu.get('brand_raw', 'unknown CPU')}, {cpu.get('count', '?')} logical cores"
+        for bench in data["benchmarks"]:
+            base = re.sub(r"\[.*\]$", "", bench["name"])
+            param = bench.get("param") or ""
+            results.setdefault(base, {})[param] = bench
+    return results, machine
+
+
+def median(results, test, param=""):
+    bench = results.get(test, {}).get(str(param))
+    return None if bench is None else bench["stats"]["median"]
+
+
+def fmt_ms(seconds):
+    return "—" if seconds is None else f"{seconds * 1e3:.1f}"
+
+
+def fmt_ratio(a, b):
+    return "—" if a is None or b is None else f"{a / b:.2f}"
+
+
+def lloyd_table(results):
+    read = median(results, "test_read_pass")
+    rows = [
+        "| k | dynkm ms | sklearn ms | faiss ms | GEMM ms | dynkm / sklearn | dynkm / faiss "
+        "| dynkm / GEMM | dynkm / read pass |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for k in sorted({int(p) for p in results.get("test_lloyd_dynkm", {})}):
+        ours = median(results, "test_lloyd_dynkm", k)
+        sk = median(results, "test_lloyd_sklearn", k)
+        fa = median(results, "test_lloyd_faiss", k)
+        gemm = median(results, "test_lloyd_gemm_bound", k)
+        rows.append(
+            f"| {k} | {fmt_ms(ours)} | {fmt_ms(sk)} | {fmt_ms(fa)} | {fmt_ms(gemm)} "
+            f"| {fmt_ratio(ours, sk)} | {fmt_ratio(ours, fa)} | {fmt_ratio(ours, gemm)} "
+            f"| {fmt_ratio(ours, read)} |"
+        )
+    rows.append(f"\nRead pass over X (`X.sum(axis=0)`): {fmt_ms(read)} ms.")
+    return "\n".join(rows)
+
+
+def seeding_table(results):
+    rows = ["| k | dynkm s | sklearn s | sklearn / dynkm |", "|---|---|---|---|"]
+    for k in sorted({int(p) for p in results.get("test_kmeanspp_dynkm", {})}):
+        ours = median(results, "test_kmeanspp_dynkm", k)
+        sk = median(results, "test_kmeanspp_sklearn", k)
+        rows.append(f"| {k} | {ours:.2f} | {'—' if sk is None else f'{sk:.2f}'} "
+                    f"| {fmt_ratio(sk, ours)} |")
+    return "\n".join(rows)
+
+
+def memory_line(results):
+    bench = results.get("test_fit_peak_memory", {}).get("")
+    if bench is None:
+        return ""
+    info = bench["extra_info"]
+    return (f"Peak memory of `KMeans(1000).fit` on 1,000,000 x 128 float32 "
+            f"({info['data_mb']:.0f} MB of data, k-means++ then {info['n_iter']} iterations): "
+            f"{info['extra_mb']:.1f} MB beyond the data.")
+
+
+def main(paths):
+    results, machine = load(paths)
+    print(f"Machine: {machine}\n")
+    if "test_lloyd_dynkm" in results:
+        print("One Lloyd iteration, 60000 x 784 float32 (medians):\n")
+        print(lloyd_table(results) + "\n")
+    if "test_kmeanspp_dynkm" in results:
+        print("Greedy k-means++ (same n_local_trials):\n")
+        print(seeding_table(results) + "\n")
+    line = memory_line(results)
+    if line:
+        print(line)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
