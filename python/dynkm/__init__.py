@@ -3,9 +3,10 @@
 The estimators run on the :mod:`kmcore` kernels (Cython + OpenMP + BLAS).
 """
 
+from dynkm.dynamic import DynamicKMeans
 from dynkm.kmeans import KMeans
 from dynkm.metrics import purity
 
 __version__ = "0.1.0"
 
-__all__ = ["KMeans", "purity"]
+__all__ = ["DynamicKMeans", "KMeans", "purity"]

@@ -1,0 +1,538 @@
+"""Streaming k-means with split and merge: the dynamic mode.
+
+Batches of a stream arrive. The first is clustered with k-means++ into
+``k_init`` clusters; every later point goes to its nearest center and the
+centers move to the weighted mean of their members; a cluster heavier than
+``max_size`` is split in two by 2-means of its members until every part fits;
+a cluster lighter than ``min_size`` merges into its nearest cluster when the
+result fits ``max_size``.
+
+The state is O(K x D) running sums per cluster, so a batch costs O(batch x K x D)
+for the assignment plus the split and merge work, never O(points seen). The
+loss (sum of squared distances of every point seen to its center) is kept
+exactly by Welford-style merges of per-cluster second moments.
+"""
+
+import pickle
+import time
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from dynkm._validation import check_float, check_int, validate_X, validated_weights
+from dynkm.kmeans import KMeans
+from kmcore._threads import blas_single_threaded, effective_n_threads
+from kmcore._validation import check_random_state
+from kmcore.assignment import _assign_rows
+from kmcore.distances import _pairwise_sqdist, _row_norms
+from kmcore.split import _split_two
+
+_TIME_UNITS = ("batches", "points")
+# Lloyd iterations of one two-way split (it converges in a handful).
+_SPLIT_MAX_ITER = 50
+
+
+class DynamicKMeans(TransformerMixin, ClusterMixin, BaseEstimator):
+    """Streaming k-means whose number of clusters follows the data.
+
+    Parameters
+    ----------
+    min_size : float, default=60
+        A cluster lighter than this (total sample weight; the member count
+        with unit weights) merges into its nearest cluster when the merged
+        cluster fits ``max_size``. Merging starts from the second batch.
+    max_size : float, default=150
+        A cluster heavier than this is split in two (2-means of its members,
+        ``kmcore.split_two``), repeatedly, until every part fits.
+    batch_size : int, default=100
+        Rows per batch when :meth:`fit` streams an array.
+    k_init : int, default=None
+        Clusters of the first batch; None means
+        ``max(1, len(batch) // ((min_size + max_size) // 2))``.
+    merge : bool, default=True
+        Merge light clusters as above.
+    refine_iter : int, default=0
+        Lloyd iterations over all retained points after each batch, to adjust
+        earlier assignments (needs ``keep_data``). Each costs O(points seen x K
+        x D): useful on short streams, off by default.
+    decay_factor : float, default=1.0
+        Forgetting, as Spark's StreamingKMeans: before a batch is added, the
+        weight of everything seen is multiplied by ``decay_factor`` per time
+        unit. 1 keeps everything; 0 keeps only the newest batch.
+    half_life : float, default=None
+        Alternative to ``decay_factor``: the time (in ``time_unit``) after
+        which a point's weight has halved.
+    time_unit : {"batches", "points"}, default="batches"
+        What one step of decay is: a batch, or a point (a batch of n points
+        then decays the past by ``decay_factor ** n``).
+    keep_data : bool, default=True
+        Keep the rows seen: needed to split clusters by 2-means of their
+        members, for ``labels_`` and for ``refine_iter``. Without it a cluster
+        is split by moving two copies of its center apart along the direction
+        of its largest spread estimate, with the sums halved (an approximation).
+    random_state : None, int or numpy.random.RandomState, default=None
+        Seeds k-means++ and the splits. Same seed and same batches give the
+        same result.
+    n_threads : int, default=None
+        OpenMP threads of the kernels; results do not depend on it.
+    verbose : int, default=0
+        Print one line per batch when > 0.
+
+    Attributes
+    ----------
+    cluster_centers_ : ndarray of shape (n_clusters_, n_features)
+        Weighted means of the clusters (X's dtype).
+    cluster_ids_ : ndarray of shape (n_clusters_,)
+        Stable identity of each row of ``cluster_centers_``: an ID never changes
+        while its cluster lives (a split keeps it on the half nearer the old
+        center, a merge on the cluster absorbing the other) and is never reused.
+        Rows move when a cluster is removed; IDs do not.
+    counts_ : ndarray of shape (n_clusters_,)
+        Weight of each cluster (decayed, when forgetting).
+    n_clusters_ : int
+    labels_ : ndarray of shape (n_points_seen,)
+        Row of ``cluster_centers_`` of every point seen (needs ``keep_data``).
+    history_ : dict of lists
+        Per batch: ``loss`` (weighted SSE of all points seen against their
+        centers, exact, decayed when forgetting), ``n_clusters``, ``seconds``
+        (cumulative), ``n_splits``, ``n_merges``, ``n_seen``.
+    events_ : list of tuple
+        ``(batch, "split", parent_id, new_id)`` and
+        ``(batch, "merge", absorbed_id, into_id)``, in order.
+    n_features_in_ : int
+    """
+
+    def __init__(self, min_size=60, max_size=150, batch_size=100, k_init=None, merge=True,
+                 refine_iter=0, decay_factor=1.0, half_life=None, time_unit="batches",
+                 keep_data=True, random_state=None, n_threads=None, verbose=0):
+        self.min_size = min_size
+        self.max_size = max_size
+        self.batch_size = batch_size
+        self.k_init = k_init
+        self.merge = merge
+        self.refine_iter = refine_iter
+        self.decay_factor = decay_factor
+        self.half_life = half_life
+        self.time_unit = time_unit
+        self.keep_data = keep_data
+        self.random_state = random_state
+        self.n_threads = n_threads
+        self.verbose = verbose
+
+    # ------------------------------------------------------------ streaming
+    def fit(self, X, y=None, sample_weight=None):
+        """Stream X from its first row in batches of ``batch_size`` (state reset)."""
+        batch_size = check_int(self.batch_size, "batch_size")
+        X = validate_X(self, X, reset=True)
+        sample_weight = validated_weights(sample_weight, X)
+        self._reset()
+        for start in range(0, X.shape[0], batch_size):
+            w = None if sample_weight is None else sample_weight[start:start + batch_size]
+            self._partial_fit(X[start:start + batch_size], w)
+        return self
+
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Add one batch.
+
+        Input is validated before anything changes: a batch with NaN/inf, the
+        wrong width, no rows or bad weights raises and leaves the model
+        exactly as it was.
+        """
+        first = not hasattr(self, "_centers")
+        X = validate_X(self, X, reset=first)
+        sample_weight = validated_weights(sample_weight, X)
+        if first:
+            self._reset()
+        self._partial_fit(X, sample_weight)
+        return self
+
+    def _reset(self):
+        p = self._params()
+        self._p = p
+        self._rng = check_random_state(self.random_state)
+        self._n_threads = effective_n_threads(self.n_threads)
+        self._centers = None
+        self._sums = self._weights = self._m2 = None
+        self._ids = np.empty(0, dtype=np.int64)
+        self._row_of_id = np.empty(0, dtype=np.intp)
+        self._next_id = 0
+        self._n_batches = 0
+        self._now = 0.0
+        self._seconds = 0.0
+        self._data = self._point_ids = self._point_w = self._point_t = None
+        self._n_seen = 0
+        self._members = {}
+        self.history_ = {k: [] for k in ("loss", "n_clusters", "seconds", "n_splits",
+                                          "n_merges", "n_seen")}
+        self.events_ = []
+
+    def _params(self):
+        min_size = check_float(self.min_size, "min_size")
+        max_size = check_float(self.max_size, "max_size")
+        if max_size < 1 or min_size > max_size:
+            raise ValueError(f"need 1 <= max_size and min_size <= max_size, got "
+                             f"min_size={min_size}, max_size={max_size}")
+        if self.time_unit not in _TIME_UNITS:
+            raise ValueError(f"time_unit must be one of {_TIME_UNITS}, got {self.time_unit!r}")
+        if self.half_life is not None:
+            decay = 0.5 ** (1.0 / check_float(self.half_life, "half_life", low=1e-300))
+        else:
+            decay = check_float(self.decay_factor, "decay_factor")
+            if decay > 1:
+                raise ValueError(f"decay_factor must be in [0, 1], got {decay}")
+        refine = check_int(self.refine_iter, "refine_iter", low=0)
+        if refine and not self.keep_data:
+            raise ValueError("refine_iter > 0 needs keep_data=True (it revisits the points)")
+        k_init = None if self.k_init is None else check_int(self.k_init, "k_init")
+        check_int(self.batch_size, "batch_size")
+        return {"min_size": min_size, "max_size": max_size, "decay": decay, "refine": refine,
+                "k_init": k_init}
+
+    def _partial_fit(self, X, sample_weight):
+        t0 = time.perf_counter()
+        n_splits = len(self.events_)
+        with blas_single_threaded():
+            self._decay(X.shape[0])
+            point_ids = self._store(X, sample_weight)
+            if self._centers is None:
+                self._first_batch(X, sample_weight, point_ids)
+            else:
+                self._add_batch(X, sample_weight, point_ids)
+            self._split_heavy()
+            if self._p["refine"]:
+                self._refine(self._p["refine"])
+                self._split_heavy()
+            if self.merge and self._n_batches > 0:
+                self._merge_light()
+        self._n_batches += 1
+        self._seconds += time.perf_counter() - t0
+        events = self.events_[n_splits:]
+        h = self.history_
+        h["loss"].append(float(self._m2.sum()))
+        h["n_clusters"].append(len(self._ids))
+        h["seconds"].append(self._seconds)
+        h["n_splits"].append(sum(e[1] == "split" for e in events))
+        h["n_merges"].append(sum(e[1] == "merge" for e in events))
+        h["n_seen"].append(self._n_seen)
+        if self.verbose:
+            print(f"batch {self._n_batches}: {h['n_clusters'][-1]} clusters, loss "
+                  f"{h['loss'][-1]:.6g}, +{h['n_splits'][-1]} splits, "
+                  f"+{h['n_merges'][-1]} merges, {self._seconds:.3f} s")
+
+    # ---------------------------------------------------------------- state
+    def _decay(self, n_new):
+        """Discount the past (Spark semantics) before the batch is added."""
+        steps = 1 if self.time_unit == "batches" else n_new
+        if self._centers is not None and self._p["decay"] < 1:
+            a = self._p["decay"] ** steps
+            self._sums *= a
+            self._weights *= a
+            self._m2 *= a
+        if self._centers is not None:
+            self._now += steps
+
+    def _store(self, X, sample_weight):
+        """Append the batch to the retained rows; return the points' indices."""
+        n, start = X.shape[0], self._n_seen
+        self._n_seen += n
+        if not self.keep_data:
+            return None
+        if self._data is None:
+            cap = max(1024, 2 * n)
+            self._data = np.empty((cap, X.shape[1]), dtype=X.dtype)
+            self._point_ids = np.empty(cap, dtype=np.int64)
+            self._point_w = np.empty(cap, dtype=np.float64)
+            self._point_t = np.empty(cap, dtype=np.float64)
+        elif start + n > self._data.shape[0]:
+            cap = max(2 * self._data.shape[0], start + n)
+            for name in ("_data", "_point_ids", "_point_w", "_point_t"):
+                old = getattr(self, name)
+                new = np.empty((cap,) + old.shape[1:], dtype=old.dtype)
+                new[:start] = old[:start]
+                setattr(self, name, new)
+        self._data[start:start + n] = X
+        self._point_w[start:start + n] = 1.0 if sample_weight is None else sample_weight
+        self._point_t[start:start + n] = self._now
+        return np.arange(start, start + n, dtype=np.intp)
+
+    def _first_batch(self, X, sample_weight, point_ids):
+        p = self._p
+        k = p["k_init"] or max(1, X.shape[0] // int((p["min_size"] + p["max_size"]) // 2))
+        k = min(k, X.shape[0])
+        km = KMeans(k, n_init=1, random_state=self._rng, n_threads=self._n_threads)
+        km.fit(X, sample_weight=sample_weight)
+        d = X.shape[1]
+        self._centers = np.empty((0, d), dtype=X.dtype)
+        self._sums = np.empty((0, d))
+        self._weights = np.empty(0)
+        self._m2 = np.empty(0)
+        self._add_clusters(k)
+        # Absorbing against the k-means centers keeps the moments exact
+        # (the update measures the batch against the current center).
+        self._centers[:] = km.cluster_centers_
+        dist = ((X - km.cluster_centers_[km.labels_]) ** 2).sum(axis=1)
+        self._absorb(X, sample_weight, km.labels_, dist, point_ids)
+
+    def _add_batch(self, X, sample_weight, point_ids):
+        labels, dist, _, _ = _assign_rows(X, _row_norms(X, True, self._n_threads), self._centers,
+                                          sample_weight, self._n_threads)
+        self._absorb(X, sample_weight, labels, dist, point_ids)
+
+    def _absorb(self, X, sample_weight, rows, dist, point_ids):
+        """Add points labelled with cluster rows; ``dist``: squared distance to the
+        current center of their row. Updates sums, weights, exact second moments."""
+        w = np.ones(X.shape[0]) if sample_weight is None else sample_weight.astype(np.float64)
+        order = np.argsort(rows, kind="stable")
+        sorted_rows = rows[order]
+        starts = np.flatnonzero(np.r_[True, sorted_rows[1:] != sorted_rows[:-1]])
+        touched = sorted_rows[starts]
+        wb = np.add.reduceat(w[order], starts)
+        sb = np.add.reduceat(X[order] * w[order, None], starts, axis=0)
+        db = np.add.reduceat(w[order] * dist[order], starts)
+        # Welford: M2' = M2 + D_b - (W_b^2 / W') ||mean_b - c||^2, where D_b is the
+        # batch's weighted squared distance to the current center c (the mean of
+        # the old members; any c when the cluster was empty, since then W = 0).
+        W = self._weights[touched] + wb
+        gap = ((sb / wb[:, None] - self._centers[touched]) ** 2).sum(axis=1)
+        self._m2[touched] += np.maximum(db - wb ** 2 / W * gap, 0.0)
+        self._weights[touched] = W
+        self._sums[touched] += sb
+        self._centers[touched] = self._sums[touched] / W[:, None]
+        if point_ids is not None:
+            ids = self._ids[rows]
+            self._point_ids[point_ids] = ids
+            for cluster_id, members in zip(ids[order][starts],
+                                           np.split(point_ids[order], starts[1:])):
+                self._members.setdefault(int(cluster_id), []).append(members)
+
+    def _add_clusters(self, n):
+        """Append n empty cluster rows with fresh IDs; return their rows."""
+        k, d = self._centers.shape
+        self._centers = np.concatenate([self._centers, np.zeros((n, d), self._centers.dtype)])
+        self._sums = np.concatenate([self._sums, np.zeros((n, d))])
+        self._weights = np.concatenate([self._weights, np.zeros(n)])
+        self._m2 = np.concatenate([self._m2, np.zeros(n)])
+        new_ids = np.arange(self._next_id, self._next_id + n, dtype=np.int64)
+        self._next_id += n
+        self._ids = np.concatenate([self._ids, new_ids])
+        self._row_of_id = np.concatenate([self._row_of_id, np.arange(k, k + n, dtype=np.intp)])
+        return np.arange(k, k + n)
+
+    def _remove_row(self, row):
+        """Drop a cluster row: the last row moves into it (its ID is kept)."""
+        last = len(self._ids) - 1
+        self._row_of_id[self._ids[row]] = -1
+        if row != last:
+            for name in ("_centers", "_sums", "_weights", "_m2", "_ids"):
+                arr = getattr(self, name)
+                arr[row] = arr[last]
+            self._row_of_id[self._ids[row]] = row
+        for name in ("_centers", "_sums", "_weights", "_m2", "_ids"):
+            setattr(self, name, getattr(self, name)[:last])
+
+    def _member_rows(self, cluster_id):
+        parts = self._members.get(cluster_id, [])
+        members = np.concatenate(parts) if len(parts) > 1 else (parts[0] if parts else
+                                                                 np.empty(0, np.intp))
+        self._members[cluster_id] = [members]
+        return members
+
+    def _n_members(self, cluster_id):
+        return sum(len(part) for part in self._members.get(cluster_id, []))
+
+    def _effective_weights(self, members):
+        """Sample weight times decay since arrival, for retained points."""
+        w = self._point_w[members]
+        if self._p["decay"] < 1:
+            w = w * self._p["decay"] ** (self._now - self._point_t[members])
+        return w
+
+    # ----------------------------------------------------- split and merge
+    def _split_heavy(self):
+        max_size = self._p["max_size"]
+        heavy = [int(i) for i in self._ids[self._weights > max_size]]
+        while heavy:
+            cluster_id = heavy.pop()
+            if self.keep_data and self._n_members(cluster_id) < 2:
+                continue  # one point heavier than max_size: nothing to split
+            row = self._row_of_id[cluster_id]
+            new_row = self._split(row)
+            for r in (row, new_row):
+                if self._weights[r] > max_size:
+                    heavy.append(int(self._ids[r]))
+
+    def _split(self, row):
+        """Split cluster ``row`` in two; the half nearer the old center keeps the ID."""
+        parent = int(self._ids[row])
+        new_row = self._add_clusters(1)[0]
+        new_id = int(self._ids[new_row])
+        if self.keep_data:
+            members = self._member_rows(parent)
+            w = self._effective_weights(members)
+            X = self._data
+            centers2, side = _split_two(X, members, w.astype(X.dtype), _SPLIT_MAX_ITER,
+                                        self._rng, self._n_threads)
+            keep = int(np.argmin(((centers2 - self._centers[row]) ** 2).sum(axis=1)))
+            for half, r in ((keep, row), (1 - keep, new_row)):
+                m, wm = members[side == half], w[side == half]
+                x = X[m].astype(np.float64)
+                s = wm @ x
+                mean = s / wm.sum()
+                self._sums[r], self._weights[r] = s, wm.sum()
+                self._centers[r] = mean
+                self._m2[r] = float(wm @ ((x - mean) ** 2).sum(axis=1))
+            moved = members[side != keep]
+            self._members[parent] = [members[side == keep]]
+            self._members[new_id] = [moved]
+            self._point_ids[moved] = new_id
+        else:
+            # No members to cluster: two copies of the center, moved apart along
+            # the spread estimate (sqrt of the mean squared radius), share the sums.
+            spread = np.sqrt(self._m2[row] / max(self._weights[row], 1e-300))
+            direction = self._rng.normal(size=self._centers.shape[1])
+            direction *= spread / max(np.linalg.norm(direction), 1e-300)
+            c = self._centers[row].astype(np.float64)
+            self._weights[row] /= 2
+            self._weights[new_row] = self._weights[row]
+            self._m2[row] /= 2
+            self._m2[new_row] = self._m2[row]
+            for r, sign in ((row, 1.0), (new_row, -1.0)):
+                self._centers[r] = c + sign * direction
+                self._sums[r] = self._weights[r] * (c + sign * direction)
+        self.events_.append((self._n_batches, "split", parent, new_id))
+        return new_row
+
+    def _merge_light(self):
+        p = self._p
+        while True:
+            light = np.flatnonzero(self._weights < p["min_size"])
+            if light.size == 0 or len(self._ids) < 2:
+                return
+            merged = False
+            for row in light[np.argsort(self._weights[light], kind="stable")]:
+                row = self._row_of_id[self._ids[row]]
+                fits = self._weights + self._weights[row] <= p["max_size"]
+                fits[row] = False
+                if not fits.any():
+                    continue
+                d = ((self._centers - self._centers[row]) ** 2).sum(axis=1)
+                d[~fits] = np.inf
+                into = int(np.argmin(d))
+                self._merge(row, into)
+                merged = True
+                break
+            if not merged:
+                return
+
+    def _merge(self, row, into):
+        """Merge cluster ``row`` into cluster ``into`` (which keeps its ID)."""
+        absorbed, kept = int(self._ids[row]), int(self._ids[into])
+        wa, wb = self._weights[row], self._weights[into]
+        W = wa + wb
+        if W > 0:
+            gap = float(((self._sums[row] / max(wa, 1e-300) - self._sums[into] / max(wb, 1e-300))
+                         ** 2).sum()) if wa > 0 and wb > 0 else 0.0
+            self._m2[into] += self._m2[row] + wa * wb / W * gap
+            self._sums[into] += self._sums[row]
+            self._weights[into] = W
+            self._centers[into] = self._sums[into] / W
+        if self.keep_data:
+            moved = self._member_rows(absorbed)
+            self._point_ids[moved] = kept
+            self._members.setdefault(kept, []).append(moved)
+            del self._members[absorbed]
+        self._remove_row(row)
+        self.events_.append((self._n_batches, "merge", absorbed, kept))
+
+    def _refine(self, n_iter):
+        """Lloyd iterations over every retained point; sums and moments rebuilt."""
+        n = self._n_seen
+        X = self._data[:n]
+        w = self._effective_weights(np.arange(n))
+        xn = _row_norms(X, True, self._n_threads)
+        for _ in range(n_iter):
+            rows, dist, _, _ = _assign_rows(X, xn, self._centers, w.astype(X.dtype),
+                                            self._n_threads)
+            self._sums[:] = 0.0
+            self._weights[:] = 0.0
+            self._m2[:] = 0.0
+            self._members = {}
+            self._absorb(X, w, rows, dist, np.arange(n, dtype=np.intp))
+
+    # ------------------------------------------------------------- predict
+    def predict(self, X):
+        """Row of ``cluster_centers_`` nearest to every row of X."""
+        return self._assign(X)[0]
+
+    def transform(self, X):
+        """Euclidean distances to every center, shape (n_samples, n_clusters_)."""
+        check_is_fitted(self, "cluster_centers_")
+        X = validate_X(self, X, reset=False)
+        n_threads = effective_n_threads(self.n_threads)
+        centers = np.ascontiguousarray(self._centers, dtype=X.dtype)
+        D = _pairwise_sqdist(X, _row_norms(X, True, n_threads), centers,
+                             _row_norms(centers, True, n_threads), n_threads)
+        return np.sqrt(D, out=D)
+
+    def score(self, X, y=None, sample_weight=None):
+        """Opposite of the weighted SSE of X against its nearest centers."""
+        return -self._assign(X, sample_weight)[2]
+
+    def _assign(self, X, sample_weight=None):
+        check_is_fitted(self, "cluster_centers_")
+        X = validate_X(self, X, reset=False)
+        sample_weight = validated_weights(sample_weight, X)
+        n_threads = effective_n_threads(self.n_threads)
+        centers = np.ascontiguousarray(self._centers, dtype=X.dtype)
+        return _assign_rows(X, _row_norms(X, True, n_threads), centers, sample_weight, n_threads)
+
+    # ---------------------------------------------------------- attributes
+    @property
+    def cluster_centers_(self):
+        self._check_started()
+        return self._centers
+
+    @property
+    def cluster_ids_(self):
+        self._check_started()
+        return self._ids
+
+    @property
+    def counts_(self):
+        self._check_started()
+        return self._weights
+
+    @property
+    def n_clusters_(self):
+        self._check_started()
+        return len(self._ids)
+
+    @property
+    def labels_(self):
+        self._check_started()
+        if not self.keep_data:
+            raise AttributeError("labels_ needs keep_data=True")
+        return self._row_of_id[self._point_ids[: self._n_seen]]
+
+    def _check_started(self):
+        if getattr(self, "_centers", None) is None:
+            raise AttributeError("this DynamicKMeans has seen no data yet")
+
+    def __sklearn_is_fitted__(self):
+        return getattr(self, "_centers", None) is not None
+
+    # --------------------------------------------------------- persistence
+    def save(self, path):
+        """Write the model (state, history and retained data) to ``path``."""
+        with open(path, "wb") as f:
+            pickle.dump(self, f, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @classmethod
+    def load(cls, path):
+        """Read a model written by :meth:`save`; it resumes the stream exactly."""
+        with open(path, "rb") as f:
+            model = pickle.load(f)
+        if not isinstance(model, cls):
+            raise TypeError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
+        return model
