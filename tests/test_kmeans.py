@@ -264,6 +264,6 @@ def test_check_estimator():
 def test_command_line_runs(capsys):
     from dynkm.__main__ import main
 
-    assert main(["--n-init", "2"]) == 0
+    assert main(["kmeans", "--n-init", "2"]) == 0
     out = capsys.readouterr().out
     assert "dynkm.KMeans" in out and "sklearn KMeans" in out and "purity" in out

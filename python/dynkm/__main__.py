@@ -1,25 +1,139 @@
-"""The ``dynkm`` command: cluster a built-in dataset and report the result."""
+"""The ``dynkm`` command.
+
+``dynkm`` (or ``dynkm compare``) streams a dataset through DynamicKMeans,
+fits a static k-means of the same k, prints the summary and writes
+``report.json``, ``report.md`` and the plots into ``--out``.
+``dynkm kmeans`` fits the static KMeans on the digits next to scikit-learn's.
+"""
 
 import argparse
+import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
+BUILTIN = ("digits", "blobs", "mnist")
+FORMATS = ("idx", "fvecs", "npy")
+
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="dynkm",
-        description="Fit dynkm.KMeans on scikit-learn's digits (1797 x 64, bundled) "
-        "and print inertia, time and purity next to scikit-learn's KMeans.",
-    )
-    parser.add_argument("--n-clusters", type=int, default=10, help="clusters (default 10)")
-    parser.add_argument("--n-init", type=int, default=10, help="k-means++ runs (default 10)")
-    parser.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
-    parser.add_argument("--n-threads", type=int, default=None,
-                        help="OpenMP threads (default: physical cores)")
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in ("compare", "kmeans", "-h", "--help"):
+        argv.insert(0, "compare")
+    args = _parser().parse_args(argv)
+    return args.run(args)
 
+
+def _parser():
+    parser = argparse.ArgumentParser(prog="dynkm", description=__doc__.split("\n\n")[1])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    cmp_ = sub.add_parser("compare", help="dynamic vs static k-means (the default)")
+    cmp_.add_argument("--data", default="digits",
+                      help=f"one of {', '.join(BUILTIN)} or a file path (default digits)")
+    cmp_.add_argument("--format", choices=FORMATS, default=None,
+                      help="format of a data file (default: from its extension)")
+    cmp_.add_argument("--mnist-dir", default=None,
+                      help="MNIST folder for --data mnist (default $DYNKM_MNIST)")
+    cmp_.add_argument("--batch-size", type=int, default=100)
+    cmp_.add_argument("--min-size", type=float, default=60)
+    cmp_.add_argument("--max-size", type=float, default=150)
+    cmp_.add_argument("--static", choices=("dynkm", "faiss", "sklearn"), default="dynkm")
+    cmp_.add_argument("--static-max-iter", type=int, default=100)
+    cmp_.add_argument("--random-state", type=int, default=0)
+    cmp_.add_argument("--n-threads", type=int, default=None)
+    cmp_.add_argument("--out", default="dynkm-out", help="output folder (default dynkm-out)")
+    cmp_.add_argument("--no-plots", action="store_true", help="write the reports only")
+    cmp_.set_defaults(run=_run_compare)
+
+    km = sub.add_parser("kmeans", help="static KMeans on the digits next to scikit-learn")
+    km.add_argument("--n-clusters", type=int, default=10)
+    km.add_argument("--n-init", type=int, default=10)
+    km.add_argument("--random-state", type=int, default=0)
+    km.add_argument("--n-threads", type=int, default=None)
+    km.set_defaults(run=_run_kmeans)
+    return parser
+
+
+def load_data(name, fmt=None, mnist_dir=None):
+    """(X, display name) for a built-in dataset name or a file path."""
+    if name == "digits":
+        from sklearn.datasets import load_digits
+
+        return load_digits().data.astype(np.float64), "digits (1797 x 64)"
+    if name == "blobs":
+        from sklearn.datasets import make_blobs
+
+        X, _ = make_blobs(20000, n_features=32, centers=50, cluster_std=2.0, random_state=0)
+        return X.astype(np.float32), "blobs (20000 x 32)"
+    if name == "mnist":
+        from dynkm.datasets import MNIST_ENV, load_mnist
+
+        X, _ = load_mnist(mnist_dir or os.environ.get(MNIST_ENV), "all")
+        return X, f"MNIST train+test ({X.shape[0]} x {X.shape[1]})"
+    path = Path(name)
+    if not path.exists():
+        raise SystemExit(f"dynkm: --data {name!r} is neither one of {BUILTIN} nor a file")
+    fmt = fmt or {".npy": "npy", ".fvecs": "fvecs"}.get(path.suffix, "idx")
+    if fmt == "npy":
+        X = np.load(path, mmap_mode="r")
+    elif fmt == "fvecs":
+        from dynkm.datasets import read_fvecs
+
+        X = read_fvecs(path)
+    else:
+        from dynkm.datasets import read_idx
+
+        X = read_idx(path)
+        X = X.reshape(X.shape[0], -1)
+    return X, f"{path.name} ({X.shape[0]} x {X.shape[1] if X.ndim > 1 else 1})"
+
+
+class _Progress:
+    """A one-line progress bar over batches on stderr (no dependency)."""
+
+    def __init__(self, label, stream=None, width=30):
+        self.label, self.width = label, width
+        self.stream = sys.stderr if stream is None else stream
+        self.t0 = time.perf_counter()
+        self.shown = -1
+
+    def __call__(self, done, total):
+        step = done * self.width // total
+        if step == self.shown and done != total:
+            return
+        self.shown = step
+        bar = "#" * step + "-" * (self.width - step)
+        self.stream.write(f"\r{self.label} [{bar}] {done}/{total} batches "
+                          f"{time.perf_counter() - self.t0:.1f} s")
+        if done == total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def _run_compare(args):
+    from dynkm.compare import compare
+
+    X, name = load_data(args.data, args.format, args.mnist_dir)
+    result = compare(X, data_name=name, batch_size=args.batch_size, min_size=args.min_size,
+                     max_size=args.max_size, static=args.static,
+                     static_max_iter=args.static_max_iter, random_state=args.random_state,
+                     n_threads=args.n_threads, on_batch=_Progress("dynamic"))
+    written = list(result.save(args.out))
+    if not args.no_plots:
+        from dynkm.plot import plot_comparison
+
+        written += plot_comparison(result, args.out)
+    print(f"{name}: batches of {args.batch_size}, sizes [{args.min_size:g}, {args.max_size:g}], "
+          f"static = {args.static}")
+    print(result.to_text())
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def _run_kmeans(args):
     from sklearn.cluster import KMeans as SKKMeans
     from sklearn.datasets import load_digits
 

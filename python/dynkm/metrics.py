@@ -3,7 +3,9 @@
 import numpy as np
 from sklearn.metrics.cluster import contingency_matrix
 
-__all__ = ["purity"]
+from kmcore import assign
+
+__all__ = ["center_distance", "purity"]
 
 
 def purity(labels_true, labels_pred):
@@ -35,3 +37,25 @@ def purity(labels_true, labels_pred):
         raise ValueError("labels_true is empty")
     table = contingency_matrix(labels_true, labels_pred, sparse=True)
     return float(table.max(axis=0).sum() / labels_true.size)
+
+
+def center_distance(centers_from, centers_to):
+    """Mean distance from each center of ``centers_from`` to its nearest in ``centers_to``.
+
+    S0's comparison of a dynamic and a static clustering: how far, on
+    average, each dynamic center lies from the closest static one. Not
+    symmetric; 0 when every center of ``centers_from`` is also in ``centers_to``.
+
+    Parameters
+    ----------
+    centers_from : array-like of shape (k1, n_features)
+    centers_to : array-like of shape (k2, n_features)
+
+    Returns
+    -------
+    float
+    """
+    a = np.asarray(centers_from, dtype=np.float64)
+    b = np.asarray(centers_to, dtype=np.float64)
+    _, sqdist = assign(a, b)
+    return float(np.sqrt(sqdist).mean())
