@@ -81,6 +81,29 @@ def memory_line(results):
             f"{info['extra_mb']:.1f} MB beyond the data.")
 
 
+def stream_table(results):
+    rows = ["| stream | dynkm s | points / s | final k | loss / static loss | static s |",
+            "|---|---|---|---|---|---|"]
+    for test, label in [("test_stream_mnist", "MNIST 70000 x 784, batches of 100"),
+                        ("test_stream_1m_mixture", "1,000,000 x 128, batches of 10,000")]:
+        bench = results.get(test, {}).get("")
+        if bench is None:
+            continue
+        info = bench["extra_info"]
+        rows.append(f"| {label} | {bench['stats']['median']:.1f} | "
+                    f"{info['points_per_second']:,.0f} | {info['n_clusters']} | "
+                    f"{info['loss_ratio']:.3f} | {info['static_seconds']:.1f} |")
+    seed = median(results, "test_seed_prefix")
+    ours = median(results, "test_dynkm_prefix")
+    if seed is not None and ours is not None:
+        points = results["test_seed_prefix"][""]["extra_info"]["points"]
+        rows.append(f"\nOn the first {points} points of the MNIST stream the seed's per-point "
+                    f"algorithm takes {seed:.2f} s, DynamicKMeans {ours:.3f} s: "
+                    f"{seed / ours:.0f}x faster (and the seed's cost per batch grows with "
+                    f"the points seen).")
+    return "\n".join(rows)
+
+
 def main(paths):
     results, machine = load(paths)
     print(f"Machine: {machine}\n")
@@ -90,6 +113,9 @@ def main(paths):
     if "test_kmeanspp_dynkm" in results:
         print("Greedy k-means++ (same n_local_trials):\n")
         print(seeding_table(results) + "\n")
+    if "test_stream_mnist" in results or "test_seed_prefix" in results:
+        print("Streaming (DynamicKMeans, min_size 60, max_size 150):\n")
+        print(stream_table(results) + "\n")
     line = memory_line(results)
     if line:
         print(line)

@@ -1,12 +1,29 @@
-"""Data readers and the datasets dynkm's examples use."""
+"""Data readers and the datasets dynkm's examples use.
+
+Readers: MNIST's IDX format (:func:`read_idx`, :func:`load_mnist`) and the
+SIFT / ANN-benchmark ``.fvecs`` / ``.ivecs`` / ``.bvecs`` formats
+(:func:`read_fvecs` and friends, with writers for making such files).
+
+Generators: the synthetic data sets of the original k-means notebook ("S1"),
+vectorised and seeded (:func:`make_rings`, :func:`make_blobs_streak`,
+:func:`make_high_dim`).
+"""
 
 import gzip
+import numbers
 import os
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["read_idx", "load_mnist", "MNIST_ENV"]
+from dynkm._validation import check_float, check_int
+
+__all__ = [
+    "read_idx", "load_mnist", "mnist_dir", "MNIST_ENV",
+    "read_fvecs", "read_ivecs", "read_bvecs",
+    "write_fvecs", "write_ivecs", "write_bvecs",
+    "make_rings", "make_blobs_streak", "make_high_dim",
+]
 
 #: Environment variable naming the folder with MNIST's four IDX files.
 MNIST_ENV = "DYNKM_MNIST"
@@ -57,11 +74,15 @@ def read_idx(path):
 
 
 def mnist_dir(path=None):
-    """The MNIST folder: ``path``, else ``$DYNKM_MNIST``; None if neither holds the files."""
-    for candidate in (path, os.environ.get(MNIST_ENV)):
-        if candidate and all(_find(Path(candidate), name) for pair in _MNIST_FILES.values()
-                             for name in pair):
-            return Path(candidate)
+    """The MNIST folder: ``path`` if given, else ``$DYNKM_MNIST``; None if it lacks the files.
+
+    An explicit ``path`` is never replaced by the environment variable: a
+    wrong path must not silently load another copy.
+    """
+    candidate = path if path is not None else os.environ.get(MNIST_ENV)
+    if candidate and all(_find(Path(candidate), name) for pair in _MNIST_FILES.values()
+                         for name in pair):
+        return Path(candidate)
     return None
 
 
@@ -103,3 +124,377 @@ def _find(folder, name):
         if candidate.is_file():
             return candidate
     return None
+
+
+# ---------------------------------------------------------------------------
+# .fvecs / .ivecs / .bvecs (SIFT / ANN-benchmark formats)
+# ---------------------------------------------------------------------------
+
+# Format name -> little-endian dtype of the values that follow each record's
+# int32 dimension field.
+_VECS_DTYPES = {"fvecs": np.dtype("<f4"), "ivecs": np.dtype("<i4"), "bvecs": np.dtype("u1")}
+
+# Records whose dimension fields are compared per vectorised step (bounds the
+# temporaries of the check on files with billions of records).
+_CHECK_CHUNK = 1 << 22
+# Bytes read per step by the in-memory (mmap=False) reader.
+_READ_CHUNK = 1 << 26
+
+
+def _record_dtype(d, values):
+    """The packed record: int32 dimension, then d values (no padding)."""
+    return np.dtype([("d", "<i4"), ("v", values, (d,))])
+
+
+def _check_dims(dims, d, path, record, first=0):
+    """Raise if some entry of ``dims`` (records first, first+1, ...) is not d."""
+    for start in range(0, dims.shape[0], _CHECK_CHUNK):
+        block = dims[start:start + _CHECK_CHUNK]
+        bad = np.flatnonzero(block != d)
+        if bad.size:
+            i = first + start + int(bad[0])
+            raise ValueError(
+                f"{path}: record {i} at offset {i * record} has dimension "
+                f"{int(block[bad[0]])}, expected {d} (the first record's)"
+            )
+
+
+def _read_vecs(path, fmt, mmap):
+    path = Path(os.fspath(path))
+    values = _VECS_DTYPES[fmt]
+    size = path.stat().st_size
+    if size == 0:
+        raise ValueError(f"{path}: empty {fmt} file (no record at offset 0)")
+    if size < 4:
+        raise ValueError(
+            f"{path}: incomplete record 0 at offset 0: the file has {size} bytes, "
+            f"the int32 dimension field alone needs 4"
+        )
+    with open(path, "rb") as f:
+        d = int(np.frombuffer(f.read(4), "<i4")[0])
+    if d <= 0:
+        raise ValueError(f"{path}: invalid dimension {d} at offset 0 (must be >= 1)")
+    record = 4 + d * values.itemsize
+    n, tail = divmod(size, record)
+    rec = _record_dtype(d, values)
+
+    if mmap:
+        X = None
+        if n:
+            mm = np.memmap(path, dtype=rec, mode="r", shape=(n,))
+            # A wrong dimension earlier in the file is the real cause of a
+            # ragged size, so report it before the incomplete tail.
+            _check_dims(mm["d"], d, path, record)
+            X = mm["v"]
+    else:
+        X = np.empty((n, d), dtype=values.newbyteorder("="))
+        per_step = max(1, _READ_CHUNK // record)
+        with open(path, "rb") as f:
+            for start in range(0, n, per_step):
+                block = np.fromfile(f, dtype=rec, count=min(per_step, n - start))
+                _check_dims(block["d"], d, path, record, first=start)
+                X[start:start + block.shape[0]] = block["v"]
+    if tail:
+        raise ValueError(
+            f"{path}: incomplete record {n} at offset {n * record}: {tail} bytes left, "
+            f"a record of dimension {d} takes {record} bytes (4 + {d} * {values.itemsize})"
+        )
+    return X
+
+
+_READ_DOC = """Read a ``.{fmt}`` file ({what} vectors, SIFT / ANN-benchmark format).
+
+    Each record is a little-endian int32 dimension ``d`` followed by ``d``
+    {what} values; every record must have the first record's ``d``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    mmap : bool, default=True
+        If True, map the file read-only and return a view into the mapping:
+        no copy is made and pages are read on demand. If False, read the
+        file into a new C-contiguous, writable, native-endian array.
+
+    Returns
+    -------
+    X : ndarray of shape (n, d), {dtype}
+        With ``mmap=True`` a read-only :class:`numpy.memmap` view that skips
+        the dimension column, so it is **not contiguous** when ``n > 1``
+        (row stride ``4 + d * {itemsize}`` bytes); ``np.ascontiguousarray(X)``
+        copies it into memory. Estimators that need C-ordered data (such as
+        :class:`dynkm.KMeans`) make that copy themselves. The mapping stays
+        open while ``X`` or a view of it is alive.
+
+    Raises
+    ------
+    ValueError
+        Naming the file and the byte offset: empty file; dimension ``d <= 0``
+        (offset 0); a record whose dimension differs from the first one's
+        (its index and offset); a file size that is not a whole number of
+        records (index and offset of the incomplete last record).
+    FileNotFoundError
+        If the file does not exist.
+
+    See Also
+    --------
+    write_{fmt} : Write such a file.
+
+    Notes
+    -----
+    The dimension fields are checked in vectorised blocks; for a large file
+    with ``mmap=True`` this touches every page of the file once.
+"""
+
+
+def read_fvecs(path, mmap=True):
+    return _read_vecs(path, "fvecs", mmap)
+
+
+def read_ivecs(path, mmap=True):
+    return _read_vecs(path, "ivecs", mmap)
+
+
+def read_bvecs(path, mmap=True):
+    return _read_vecs(path, "bvecs", mmap)
+
+
+read_fvecs.__doc__ = _READ_DOC.format(fmt="fvecs", what="float32", dtype="float32",
+                                      itemsize=4)
+read_ivecs.__doc__ = _READ_DOC.format(fmt="ivecs", what="int32", dtype="int32", itemsize=4)
+read_bvecs.__doc__ = _READ_DOC.format(fmt="bvecs", what="uint8", dtype="uint8", itemsize=1)
+
+
+def _write_vecs(path, X, fmt):
+    values = _VECS_DTYPES[fmt]
+    X = np.asarray(X)
+    if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1:
+        raise ValueError(
+            f"{path}: X must be 2-D with at least one row and one column to write "
+            f"{fmt}, got shape {X.shape}"
+        )
+    if X.dtype.kind not in "biuf":
+        raise TypeError(f"{path}: X must be numeric to write {fmt}, got dtype {X.dtype}")
+    if values.kind in "iu" and X.dtype.kind != "b":
+        info = np.iinfo(values)
+        if X.dtype.kind == "f" and not np.all(np.isfinite(X) & (X == np.round(X))):
+            raise ValueError(f"{path}: X has non-integer values, {fmt} stores {values}")
+        if X.min() < info.min or X.max() > info.max:
+            raise ValueError(
+                f"{path}: X values {X.min()}..{X.max()} are outside {fmt}'s "
+                f"range {info.min}..{info.max}"
+            )
+    n, d = X.shape
+    out = np.empty(n, dtype=_record_dtype(d, values))
+    out["d"] = d
+    out["v"] = X
+    out.tofile(os.fspath(path))
+
+
+_WRITE_DOC = """Write the rows of ``X`` as a ``.{fmt}`` file ({what} values).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file (overwritten).
+    X : array-like of shape (n, d)
+        ``n >= 1`` rows, ``d >= 1`` columns.{extra}
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is not 2-D with ``n, d >= 1``{raise_extra}.
+    TypeError
+        If ``X`` is not numeric.
+
+    See Also
+    --------
+    read_{fmt} : Read such a file.
+"""
+
+
+def write_fvecs(path, X):
+    _write_vecs(path, X, "fvecs")
+
+
+def write_ivecs(path, X):
+    _write_vecs(path, X, "ivecs")
+
+
+def write_bvecs(path, X):
+    _write_vecs(path, X, "bvecs")
+
+
+write_fvecs.__doc__ = _WRITE_DOC.format(
+    fmt="fvecs", what="float32", raise_extra="",
+    extra=" Values are rounded to float32.")
+write_ivecs.__doc__ = _WRITE_DOC.format(
+    fmt="ivecs", what="int32", raise_extra=", or has non-integer or out-of-range values",
+    extra=" Values must be integers in int32's range.")
+write_bvecs.__doc__ = _WRITE_DOC.format(
+    fmt="bvecs", what="uint8", raise_extra=", or has non-integer or out-of-range values",
+    extra=" Values must be integers in 0..255.")
+
+
+# ---------------------------------------------------------------------------
+# Synthetic data sets (the original notebook's gen1, gen2, gen3)
+# ---------------------------------------------------------------------------
+
+def _rng(random_state):
+    """A Generator or RandomState to draw from (int/None: ``np.random.default_rng``)."""
+    if isinstance(random_state, (np.random.Generator, np.random.RandomState)):
+        return random_state
+    if isinstance(random_state, (bool, np.bool_)) or not (
+            random_state is None or isinstance(random_state, numbers.Integral)):
+        raise TypeError(
+            "random_state must be None, an int, a numpy Generator or RandomState, "
+            f"got {random_state!r}"
+        )
+    return np.random.default_rng(random_state)
+
+
+def _component_sizes(n_samples, n_components):
+    """n // k points per component, the remainder going to the first (as in S1's gen3)."""
+    sizes = np.full(n_components, n_samples // n_components, dtype=np.int64)
+    sizes[0] += n_samples % n_components
+    return sizes
+
+
+def _labels(sizes):
+    return np.repeat(np.arange(sizes.shape[0], dtype=np.int64), sizes)
+
+
+# Nominal radii of make_rings's components (outer ring, centre).
+_RINGS_RADII = (2.0, 0.0)
+
+
+def make_rings(n_samples=300, noise=(0.2, 0.25), random_state=None):
+    """Two noisy concentric "rings" in 2-D: radius 2 around a blob at radius 0.
+
+    Each point is ``r * (cos a, sin a)`` with ``a`` uniform on ``[0, 2 pi)`` and
+    ``r = radius + noise * N(0, 1)``; the radii are 2 (component 0) and 0
+    (component 1), as in the original notebook (``gen2(N, 1/5, 2)`` and
+    ``gen2(N, 1/4, 0)``).
+
+    Parameters
+    ----------
+    n_samples : int, default=300
+        Total number of points, at least 2; each component gets
+        ``n_samples // 2`` and the first one the remainder.
+    noise : float or pair of float, default=(0.2, 0.25)
+        Standard deviation of the radius of the outer ring and of the centre
+        blob; a single number is used for both.
+    random_state : None, int, numpy.random.Generator or RandomState, default=None
+        Seed (``np.random.default_rng`` semantics for None/int) or generator to
+        draw from; a generator passed in is advanced.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, 2), float64
+    y : ndarray of shape (n_samples,), int64
+        Component of each point (0: ring of radius 2, 1: centre), in blocks:
+        all 0s first.
+
+    Notes
+    -----
+    The "ring" of radius 0 is a disc: its signed radius is ``N(0, noise)``,
+    so the distance to the origin is half-normal (mean ``noise * sqrt(2/pi)``)
+    and the density peaks at the centre.
+    """
+    n_samples = check_int(n_samples, "n_samples", low=2)
+    noise = np.asarray(noise, dtype=np.float64)
+    if noise.ndim == 0:
+        noise = np.full(2, noise)
+    if noise.shape != (2,):
+        raise ValueError(f"noise must be a number or a pair, got shape {noise.shape}")
+    noise = np.array([check_float(float(value), "noise") for value in noise])
+    rng = _rng(random_state)
+    y = _labels(_component_sizes(n_samples, 2))
+    angle = 2 * np.pi * rng.random(n_samples)
+    radius = np.asarray(_RINGS_RADII)[y] + noise[y] * rng.standard_normal(n_samples)
+    X = np.column_stack([radius * np.cos(angle), radius * np.sin(angle)])
+    return X, y
+
+
+def make_blobs_streak(n_samples=300, random_state=None):
+    """Two small Gaussian blobs and a curved streak in 2-D (the notebook's gen1).
+
+    Component 0: ``N((0, 0), (1/3)^2 I)``; component 1: ``N((2, 2), (1/3)^2 I)``;
+    component 2 (the streak): ``x = 1.5 + 3 |z1|``, ``y = (z2 - 3) / x`` with
+    ``z1, z2 ~ N(0, 1)``, a band below the x axis that flattens out as ``x``
+    grows (``x >= 1.5``, ``y ~ -3 / x``).
+
+    Parameters
+    ----------
+    n_samples : int, default=300
+        Total number of points, at least 3; each component gets
+        ``n_samples // 3`` and the first one the remainder.
+    random_state : None, int, numpy.random.Generator or RandomState, default=None
+        Seed (``np.random.default_rng`` semantics for None/int) or generator to
+        draw from; a generator passed in is advanced.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, 2), float64
+    y : ndarray of shape (n_samples,), int64
+        Component of each point (0, 1: blobs, 2: streak), in blocks.
+    """
+    n_samples = check_int(n_samples, "n_samples", low=3)
+    rng = _rng(random_state)
+    y = _labels(_component_sizes(n_samples, 3))
+    Z = rng.standard_normal((n_samples, 2))
+    X = np.where((y == 1)[:, None], 2.0, 0.0) + Z / 3
+    streak = y == 2
+    sx = 1.5 + 3 * np.abs(Z[streak, 0])
+    X[streak, 0] = sx
+    X[streak, 1] = (Z[streak, 1] - 3) / sx
+    return X, y
+
+
+def make_high_dim(n_samples=1000, n_features=100, n_clusters=10, scale=10,
+                  random_state=None):
+    """Gaussian clusters in many dimensions (after the notebook's gen3).
+
+    Each cluster has a centre drawn from ``N(0, scale^2 I)``; its points are
+    the centre plus ``N(0, I)`` noise.
+
+    Parameters
+    ----------
+    n_samples : int, default=1000
+        Total number of points, at least ``n_clusters``; each cluster gets
+        ``n_samples // n_clusters`` and the first one the remainder (as in
+        gen3).
+    n_features : int, default=100
+        Dimension.
+    n_clusters : int, default=10
+        Number of clusters.
+    scale : float, default=10
+        Standard deviation of the centres' coordinates (gen3's ``d``); the
+        within-cluster noise has unit standard deviation.
+    random_state : None, int, numpy.random.Generator or RandomState, default=None
+        Seed (``np.random.default_rng`` semantics for None/int) or generator to
+        draw from; a generator passed in is advanced.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features), float64
+    y : ndarray of shape (n_samples,), int64
+        Cluster of each point, in blocks.
+
+    Notes
+    -----
+    The notebook's gen3 adds ``numpy.random.randn(N_i, 1) * d``: one random
+    offset **per point** (broadcast along the diagonal), not per cluster, so
+    its "clusters" all have the same distribution and its labels carry no
+    structure. This function draws one centre per cluster instead, which is
+    what the cluster count and the labels are for.
+    """
+    n_features = check_int(n_features, "n_features")
+    n_clusters = check_int(n_clusters, "n_clusters")
+    n_samples = check_int(n_samples, "n_samples", low=n_clusters)
+    scale = check_float(scale, "scale")
+    rng = _rng(random_state)
+    y = _labels(_component_sizes(n_samples, n_clusters))
+    centers = scale * rng.standard_normal((n_clusters, n_features))
+    X = centers[y] + rng.standard_normal((n_samples, n_features))
+    return X, y
