@@ -154,6 +154,8 @@ class DynamicKMeans(TransformerMixin, ClusterMixin, BaseEstimator):
         self._n_threads = effective_n_threads(self.n_threads)
         self._centers = None
         self._sums = self._weights = self._m2 = None
+        self._buffers = None
+        self._k = 0
         self._ids = np.empty(0, dtype=np.int64)
         self._row_of_id = np.empty(0, dtype=np.intp)
         self._next_id = 0
@@ -262,11 +264,7 @@ class DynamicKMeans(TransformerMixin, ClusterMixin, BaseEstimator):
         k = min(k, X.shape[0])
         km = KMeans(k, n_init=1, random_state=self._rng, n_threads=self._n_threads)
         km.fit(X, sample_weight=sample_weight)
-        d = X.shape[1]
-        self._centers = np.empty((0, d), dtype=X.dtype)
-        self._sums = np.empty((0, d))
-        self._weights = np.empty(0)
-        self._m2 = np.empty(0)
+        self._buffers = _ClusterBuffers(X.shape[1], X.dtype, capacity=max(64, 2 * k))
         self._add_clusters(k)
         # Absorbing against the k-means centers keeps the moments exact
         # (the update measures the batch against the current center).
@@ -308,28 +306,52 @@ class DynamicKMeans(TransformerMixin, ClusterMixin, BaseEstimator):
 
     def _add_clusters(self, n):
         """Append n empty cluster rows with fresh IDs; return their rows."""
-        k, d = self._centers.shape
-        self._centers = np.concatenate([self._centers, np.zeros((n, d), self._centers.dtype)])
-        self._sums = np.concatenate([self._sums, np.zeros((n, d))])
-        self._weights = np.concatenate([self._weights, np.zeros(n)])
-        self._m2 = np.concatenate([self._m2, np.zeros(n)])
-        new_ids = np.arange(self._next_id, self._next_id + n, dtype=np.int64)
+        k = self._k
+        self._buffers.reserve(k + n)
+        self._k = k + n
+        self._refresh_views()
+        new = slice(k, k + n)
+        self._centers[new] = 0
+        self._sums[new] = 0.0
+        self._weights[new] = 0.0
+        self._m2[new] = 0.0
+        self._ids[new] = np.arange(self._next_id, self._next_id + n)
         self._next_id += n
-        self._ids = np.concatenate([self._ids, new_ids])
         self._row_of_id = np.concatenate([self._row_of_id, np.arange(k, k + n, dtype=np.intp)])
         return np.arange(k, k + n)
 
     def _remove_row(self, row):
         """Drop a cluster row: the last row moves into it (its ID is kept)."""
-        last = len(self._ids) - 1
+        last = self._k - 1
         self._row_of_id[self._ids[row]] = -1
         if row != last:
-            for name in ("_centers", "_sums", "_weights", "_m2", "_ids"):
-                arr = getattr(self, name)
+            for arr in (self._centers, self._sums, self._weights, self._m2, self._ids):
                 arr[row] = arr[last]
             self._row_of_id[self._ids[row]] = row
+        self._k = last
+        self._refresh_views()
+
+    def _refresh_views(self):
+        """Point the state attributes at the live rows of the buffers."""
+        b, k = self._buffers, self._k
+        self._centers, self._sums, self._weights = b.centers[:k], b.sums[:k], b.weights[:k]
+        self._m2, self._ids = b.m2[:k], b.ids[:k]
+
+    def __getstate__(self):
+        # The state arrays are views of the buffers: pickle the buffers only
+        # and rebuild the views on load, so that they stay views.
+        state = super().__getstate__()
         for name in ("_centers", "_sums", "_weights", "_m2", "_ids"):
-            setattr(self, name, getattr(self, name)[:last])
+            state.pop(name, None)
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if getattr(self, "_buffers", None) is not None:
+            self._refresh_views()
+        elif "_k" in state:
+            self._centers = self._sums = self._weights = self._m2 = None
+            self._ids = np.empty(0, dtype=np.int64)
 
     def _member_rows(self, cluster_id):
         parts = self._members.get(cluster_id, [])
@@ -411,7 +433,6 @@ class DynamicKMeans(TransformerMixin, ClusterMixin, BaseEstimator):
                 return
             merged = False
             for row in light[np.argsort(self._weights[light], kind="stable")]:
-                row = self._row_of_id[self._ids[row]]
                 fits = self._weights + self._weights[row] <= p["max_size"]
                 fits[row] = False
                 if not fits.any():
@@ -488,20 +509,21 @@ class DynamicKMeans(TransformerMixin, ClusterMixin, BaseEstimator):
         return _assign_rows(X, _row_norms(X, True, n_threads), centers, sample_weight, n_threads)
 
     # ---------------------------------------------------------- attributes
+    # Snapshots: the live state keeps changing with every batch.
     @property
     def cluster_centers_(self):
         self._check_started()
-        return self._centers
+        return self._centers.copy()
 
     @property
     def cluster_ids_(self):
         self._check_started()
-        return self._ids
+        return self._ids.copy()
 
     @property
     def counts_(self):
         self._check_started()
-        return self._weights
+        return self._weights.copy()
 
     @property
     def n_clusters_(self):
@@ -536,3 +558,26 @@ class DynamicKMeans(TransformerMixin, ClusterMixin, BaseEstimator):
         if not isinstance(model, cls):
             raise TypeError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
         return model
+
+
+class _ClusterBuffers:
+    """Per-cluster state with spare capacity: adding a cluster is amortised O(D)."""
+
+    def __init__(self, n_features, dtype, capacity):
+        self.centers = np.zeros((capacity, n_features), dtype=dtype)
+        self.sums = np.zeros((capacity, n_features))
+        self.weights = np.zeros(capacity)
+        self.m2 = np.zeros(capacity)
+        self.ids = np.zeros(capacity, dtype=np.int64)
+
+    def reserve(self, n_rows):
+        """Make room for n_rows clusters (doubling), keeping the contents."""
+        capacity = self.weights.shape[0]
+        if n_rows <= capacity:
+            return
+        capacity = max(2 * capacity, n_rows)
+        for name in ("centers", "sums", "weights", "m2", "ids"):
+            old = getattr(self, name)
+            new = np.zeros((capacity,) + old.shape[1:], dtype=old.dtype)
+            new[: old.shape[0]] = old
+            setattr(self, name, new)
