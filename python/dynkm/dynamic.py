@@ -40,8 +40,10 @@ class DynamicKMeans(TransformerMixin, ClusterMixin, BaseEstimator):
     ----------
     min_size : float, default=60
         A cluster lighter than this (total sample weight; the member count
-        with unit weights) merges into its nearest cluster when the merged
-        cluster fits ``max_size``. Merging starts from the second batch.
+        with unit weights) merges into the nearest cluster (by center distance)
+        among those it fits with, i.e. whose merged weight is at most
+        ``max_size``; it stays if there is none. Lightest clusters merge first;
+        merging starts from the second batch.
     max_size : float, default=150
         A cluster heavier than this is split in two (2-means of its members,
         ``kmcore.split_two``), repeatedly, until every part fits.
@@ -137,10 +139,16 @@ class DynamicKMeans(TransformerMixin, ClusterMixin, BaseEstimator):
 
         Input is validated before anything changes: a batch with NaN/inf, the
         wrong width, no rows or bad weights raises and leaves the model
-        exactly as it was.
+        exactly as it was. Batches are cast to the dtype of the first batch.
         """
-        first = not hasattr(self, "_centers")
+        first = getattr(self, "_centers", None) is None
         X = validate_X(self, X, reset=first)
+        if not first and X.dtype != self._centers.dtype:
+            # The model keeps the dtype of its first batch (float32 stays float32).
+            with np.errstate(over="ignore"):
+                X = X.astype(self._centers.dtype)
+            if not np.isfinite(X).all():
+                raise ValueError(f"X does not fit in {X.dtype}: it overflows to infinity")
         sample_weight = validated_weights(sample_weight, X)
         if first:
             self._reset()
@@ -260,7 +268,8 @@ class DynamicKMeans(TransformerMixin, ClusterMixin, BaseEstimator):
 
     def _first_batch(self, X, sample_weight, point_ids):
         p = self._p
-        k = p["k_init"] or max(1, X.shape[0] // int((p["min_size"] + p["max_size"]) // 2))
+        typical = max(1, int((p["min_size"] + p["max_size"]) // 2))
+        k = p["k_init"] or max(1, X.shape[0] // typical)
         k = min(k, X.shape[0])
         km = KMeans(k, n_init=1, random_state=self._rng, n_threads=self._n_threads)
         km.fit(X, sample_weight=sample_weight)
@@ -291,12 +300,15 @@ class DynamicKMeans(TransformerMixin, ClusterMixin, BaseEstimator):
         # Welford: M2' = M2 + D_b - (W_b^2 / W') ||mean_b - c||^2, where D_b is the
         # batch's weighted squared distance to the current center c (the mean of
         # the old members; any c when the cluster was empty, since then W = 0).
-        W = self._weights[touched] + wb
-        gap = ((sb / wb[:, None] - self._centers[touched]) ** 2).sum(axis=1)
-        self._m2[touched] += np.maximum(db - wb ** 2 / W * gap, 0.0)
-        self._weights[touched] = W
-        self._sums[touched] += sb
-        self._centers[touched] = self._sums[touched] / W[:, None]
+        # Clusters that receive only zero-weight rows gain members but no mass.
+        mass = wb > 0
+        t, wb, sb, db = touched[mass], wb[mass], sb[mass], db[mass]
+        W = self._weights[t] + wb
+        gap = ((sb / wb[:, None] - self._centers[t]) ** 2).sum(axis=1)
+        self._m2[t] += np.maximum(db - wb ** 2 / W * gap, 0.0)
+        self._weights[t] = W
+        self._sums[t] += sb
+        self._centers[t] = self._sums[t] / W[:, None]
         if point_ids is not None:
             ids = self._ids[rows]
             self._point_ids[point_ids] = ids
@@ -340,7 +352,7 @@ class DynamicKMeans(TransformerMixin, ClusterMixin, BaseEstimator):
     def __getstate__(self):
         # The state arrays are views of the buffers: pickle the buffers only
         # and rebuild the views on load, so that they stay views.
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # a copy: the base returns __dict__ itself
         for name in ("_centers", "_sums", "_weights", "_m2", "_ids"):
             state.pop(name, None)
         return state
@@ -399,9 +411,10 @@ class DynamicKMeans(TransformerMixin, ClusterMixin, BaseEstimator):
             for half, r in ((keep, row), (1 - keep, new_row)):
                 m, wm = members[side == half], w[side == half]
                 x = X[m].astype(np.float64)
-                s = wm @ x
-                mean = s / wm.sum()
-                self._sums[r], self._weights[r] = s, wm.sum()
+                s, total = wm @ x, wm.sum()
+                # A half of weightless (fully decayed) members has no weighted mean.
+                mean = s / total if total > 0 else x.mean(axis=0)
+                self._sums[r], self._weights[r] = s, total
                 self._centers[r] = mean
                 self._m2[r] = float(wm @ ((x - mean) ** 2).sum(axis=1))
             moved = members[side != keep]
