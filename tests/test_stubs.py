@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-EXTENSIONS = ["_parallel", "_distances", "_assign", "_centers", "_seeding", "_split"]
+EXTENSIONS = ["_parallel", "_distances", "_assign", "_centers", "_seeding", "_split", "_soft"]
 
 
 def test_stubs_match_extensions():

@@ -121,7 +121,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         if X.shape[0] < n_clusters:
             raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={n_clusters}.")
         sample_weight = validated_weights(sample_weight, X)
-        init = self._check_init(X)
+        init = check_init(self.init, X, n_clusters, self.n_init)
         n_init = 1 if isinstance(init, np.ndarray) else params["n_init"]
         rng = check_random_state(self.random_state)
         n_threads = effective_n_threads(self.n_threads)
@@ -144,7 +144,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
     def _run_once(self, X, x_sqnorms, sample_weight, init, rng, n_threads, tol, params, best):
         """Initialise and run Lloyd once; return the better of this run and ``best``."""
         t0 = time.perf_counter()
-        centers = self._initial_centers(X, x_sqnorms, sample_weight, init, rng, n_threads)
+        centers = initial_centers(X, x_sqnorms, self.n_clusters, sample_weight, init, rng,
+                                  n_threads)
         init_seconds = time.perf_counter() - t0
         run = _lloyd(X, x_sqnorms, sample_weight, centers, params["max_iter"], tol,
                      params["check_every"], n_threads, self.verbose)
@@ -169,44 +170,6 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
             "tol": check_float(self.tol, "tol"),
             "check_every": check_int(self.check_every, "check_every"),
         }
-
-    def _check_init(self, X):
-        init = self.init
-        if isinstance(init, str):
-            if init not in _INITS:
-                raise ValueError(f"init must be one of {_INITS}, an array or a callable, got {init!r}")
-            return init
-        if callable(init):
-            return init
-        centers = check_centers(init, X.shape[1], X.dtype, name="init")
-        if centers.shape[0] != self.n_clusters:
-            raise ValueError(
-                f"init has {centers.shape[0]} centers but n_clusters={self.n_clusters}"
-            )
-        if self.n_init not in ("auto", 1):
-            warnings.warn(
-                "Explicit initial centers were given: performing only one init (n_init=1).",
-                RuntimeWarning, stacklevel=3,
-            )
-        return centers
-
-    def _initial_centers(self, X, x_sqnorms, sample_weight, init, rng, n_threads):
-        k = self.n_clusters
-        if isinstance(init, np.ndarray):
-            return init.copy()
-        if init == "k-means++":
-            return _kmeans_plusplus(X, x_sqnorms, k, sample_weight, 2 + int(np.log(k)), rng,
-                                    n_threads)[0]
-        if init == "farthest":
-            return _farthest_first(X, x_sqnorms, k, sample_weight, rng, n_threads)[0]
-        if init == "random":
-            p = row_probabilities(X.shape[0], sample_weight)
-            return X[rng.choice(X.shape[0], size=k, replace=False, p=p)]
-        centers = init(X, k, random_state=rng)
-        centers = check_centers(centers, X.shape[1], X.dtype, name="init(X, ...) result")
-        if centers.shape[0] != k:
-            raise ValueError(f"init(X, ...) returned {centers.shape[0]} centers, expected {k}")
-        return centers
 
     # -------------------------------------------------------------- predict
     def fit_predict(self, X, y=None, sample_weight=None):
@@ -246,6 +209,48 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         n_threads = effective_n_threads(self.n_threads)
         centers = np.ascontiguousarray(self.cluster_centers_, dtype=X.dtype)
         return _assign_rows(X, _row_norms(X, True, n_threads), centers, sample_weight, n_threads)
+
+
+def check_init(init, X, n_clusters, n_init):
+    """Validate an ``init`` parameter: a known name, a callable, or (k, d) centers.
+
+    Arrays are returned cast to X's dtype; a warning says that explicit
+    centers run once when ``n_init`` asks for more.
+    """
+    if isinstance(init, str):
+        if init not in _INITS:
+            raise ValueError(f"init must be one of {_INITS}, an array or a callable, got {init!r}")
+        return init
+    if callable(init):
+        return init
+    centers = check_centers(init, X.shape[1], X.dtype, name="init")
+    if centers.shape[0] != n_clusters:
+        raise ValueError(f"init has {centers.shape[0]} centers but n_clusters={n_clusters}")
+    if n_init not in ("auto", 1):
+        warnings.warn(
+            "Explicit initial centers were given: performing only one init (n_init=1).",
+            RuntimeWarning, stacklevel=3,
+        )
+    return centers
+
+
+def initial_centers(X, x_sqnorms, n_clusters, sample_weight, init, rng, n_threads):
+    """Initial centers from a checked ``init`` (see :func:`check_init`)."""
+    if isinstance(init, np.ndarray):
+        return init.copy()
+    if init == "k-means++":
+        return _kmeans_plusplus(X, x_sqnorms, n_clusters, sample_weight,
+                                2 + int(np.log(n_clusters)), rng, n_threads)[0]
+    if init == "farthest":
+        return _farthest_first(X, x_sqnorms, n_clusters, sample_weight, rng, n_threads)[0]
+    if init == "random":
+        p = row_probabilities(X.shape[0], sample_weight)
+        return X[rng.choice(X.shape[0], size=n_clusters, replace=False, p=p)]
+    centers = init(X, n_clusters, random_state=rng)
+    centers = check_centers(centers, X.shape[1], X.dtype, name="init(X, ...) result")
+    if centers.shape[0] != n_clusters:
+        raise ValueError(f"init(X, ...) returned {centers.shape[0]} centers, expected {n_clusters}")
+    return centers
 
 
 def _lloyd(X, x_sqnorms, sample_weight, centers, max_iter, tol, check_every, n_threads, verbose):

@@ -14,6 +14,7 @@ from kmcore.assignment import LloydStep, assign, lloyd_step
 from kmcore.centers import update_centers
 from kmcore.distances import pairwise_sqdist, row_norms
 from kmcore.seeding import farthest_first, kmeans_plusplus
+from kmcore.soft import soft_assign, soft_update
 from kmcore.split import split_two
 
 __all__ = [
@@ -26,6 +27,8 @@ __all__ = [
     "openmp_enabled",
     "pairwise_sqdist",
     "row_norms",
+    "soft_assign",
+    "soft_update",
     "split_two",
     "update_centers",
 ]

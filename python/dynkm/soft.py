@@ -1,0 +1,247 @@
+"""Soft k-means: responsibilities softmax(-beta d^2), centers as weighted means."""
+
+import time
+
+import numpy as np
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    ClusterMixin,
+    TransformerMixin,
+)
+from sklearn.utils.validation import check_is_fitted
+
+from dynkm._validation import check_float, check_int, validate_X, validated_weights
+from dynkm.kmeans import _mean_variance, check_init, initial_centers
+from kmcore._threads import blas_single_threaded, effective_n_threads
+from kmcore._validation import check_random_state
+from kmcore.assignment import _assign_rows
+from kmcore.centers import _means
+from kmcore.distances import _pairwise_sqdist, _row_norms
+from kmcore.soft import _soft_assign, _soft_sums, check_beta
+
+# Rows per block of the full-batch E+M pass: memory O(block x k), never n x k.
+_BLOCK_ROWS = 8192
+
+
+class SoftKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
+    """Soft k-means: every point belongs to every center with a responsibility.
+
+    ``r_ij = softmax_j(-beta ||x_i - c_j||^2)`` (computed with the log-sum-exp
+    shift: never NaN, for any beta > 0) and ``c_j = sum_i w_i r_ij x_i /
+    sum_i w_i r_ij``. Large beta tends to hard k-means (Lloyd), small beta
+    pulls every center to the global mean.
+
+    Parameters
+    ----------
+    n_clusters : int, default=8
+    beta : float, default=1.0
+        Inverse temperature (> 0), in units of 1 / squared distance: scale the
+        data (e.g. standardize) before comparing betas across datasets.
+    init : {"k-means++", "random", "farthest"}, callable or array-like, default="k-means++"
+        As in :class:`dynkm.KMeans`.
+    max_iter : int, default=100
+        EM iterations (full batch), or epochs over the data (``batch_size`` set).
+    tol : float, default=1e-4
+        Stop when the sum of squared center moves of an iteration (epoch) is at
+        most ``tol`` times the mean per-feature variance of X.
+    batch_size : int, default=None
+        None: full-batch EM (each iteration one pass over X by blocks of rows).
+        An int: mini-batch soft updates, each center moving toward the batch's
+        weighted mean with learning rate (its batch mass) / (its total mass so
+        far), as Sculley's mini-batch k-means with soft counts; batches are
+        taken in a random order each epoch.
+    random_state : None, int or numpy.random.RandomState, default=None
+    n_threads : int, default=None
+        OpenMP threads; results do not depend on it.
+    verbose : int, default=0
+
+    Attributes
+    ----------
+    cluster_centers_ : ndarray of shape (n_clusters, n_features)
+    labels_ : ndarray of shape (n_samples,)
+        Center of highest responsibility (the nearest center) of every row.
+    inertia_ : float
+        Hard SSE of the rows against the center of their label.
+    n_iter_ : int
+    mass_ : ndarray of shape (n_clusters,)
+        Total responsibility accumulated by each center (mini-batch counts).
+    history_ : dict of ndarray
+        Per iteration (epoch): ``objective`` (weighted expected distortion
+        sum_i w_i sum_j r_ij ||x_i - c_j||^2), ``center_shift``, ``seconds``.
+    n_features_in_ : int
+    """
+
+    def __init__(self, n_clusters=8, *, beta=1.0, init="k-means++", max_iter=100, tol=1e-4,
+                 batch_size=None, random_state=None, n_threads=None, verbose=0):
+        self.n_clusters = n_clusters
+        self.beta = beta
+        self.init = init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.batch_size = batch_size
+        self.random_state = random_state
+        self.n_threads = n_threads
+        self.verbose = verbose
+
+    def _check_params(self):
+        return {
+            "n_clusters": check_int(self.n_clusters, "n_clusters"),
+            "beta": check_beta(self.beta),
+            "max_iter": check_int(self.max_iter, "max_iter"),
+            "tol": check_float(self.tol, "tol"),
+            "batch_size": None if self.batch_size is None else check_int(self.batch_size,
+                                                                          "batch_size"),
+        }
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Fit the centers by EM (or mini-batch soft updates); see the class doc."""
+        p = self._check_params()
+        X = validate_X(self, X, reset=True)
+        k = p["n_clusters"]
+        if X.shape[0] < k:
+            raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={k}.")
+        w = validated_weights(sample_weight, X)
+        init = check_init(self.init, X, k, 1)
+        rng = check_random_state(self.random_state)
+        n_threads = effective_n_threads(self.n_threads)
+        xn = _row_norms(X, True, n_threads)
+        tol = p["tol"] * _mean_variance(X) if p["tol"] > 0 else 0.0
+        history = {"objective": [], "center_shift": [], "seconds": []}
+        with blas_single_threaded():
+            centers = initial_centers(X, xn, k, w, init, rng, n_threads)
+            mass = np.zeros(k)
+            for it in range(p["max_iter"]):
+                t0 = time.perf_counter()
+                if p["batch_size"] is None:
+                    new, mass, objective = _em_step(X, xn, centers, p["beta"], w, n_threads)
+                else:
+                    new, mass, objective = _minibatch_epoch(X, xn, centers, mass, p["beta"], w,
+                                                            p["batch_size"], rng, n_threads)
+                shift = float(((new.astype(np.float64) - centers) ** 2).sum())
+                centers = new
+                history["objective"].append(objective)
+                history["center_shift"].append(shift)
+                history["seconds"].append(time.perf_counter() - t0)
+                if self.verbose:
+                    print(f"iteration {it}: objective {objective:.6g}, center shift {shift:.3g}")
+                if shift <= tol:
+                    break
+            labels, _, inertia, _ = _assign_rows(X, xn, centers, w, n_threads)
+        self.cluster_centers_ = centers
+        self.labels_ = labels
+        self.inertia_ = inertia
+        self.mass_ = mass
+        self.n_iter_ = it + 1
+        self.history_ = {key: np.asarray(v) for key, v in history.items()}
+        self._n_features_out = k
+        return self
+
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """One mini-batch soft update with this batch (initialising on the first call).
+
+        Input is validated before any change; the first batch needs at least
+        ``n_clusters`` rows.
+        """
+        p = self._check_params()
+        first = not hasattr(self, "cluster_centers_")
+        X = validate_X(self, X, reset=first)
+        w = validated_weights(sample_weight, X)
+        n_threads = effective_n_threads(self.n_threads)
+        k = p["n_clusters"]
+        with blas_single_threaded():
+            xn = _row_norms(X, True, n_threads)
+            if first:
+                if X.shape[0] < k:
+                    raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={k}.")
+                init = check_init(self.init, X, k, 1)
+                self._rng = check_random_state(self.random_state)
+                centers = initial_centers(X, xn, k, w, init, self._rng, n_threads)
+                mass = np.zeros(k)
+            else:
+                centers = self.cluster_centers_.astype(X.dtype, copy=False)
+                mass = self.mass_
+            centers, mass, _ = _minibatch_step(X, xn, centers, mass, p["beta"], w, n_threads)
+        self.cluster_centers_ = centers
+        self.mass_ = mass
+        self.n_iter_ = getattr(self, "n_iter_", 0) + 1
+        self._n_features_out = k
+        return self
+
+    # -------------------------------------------------------------- predict
+    def predict(self, X):
+        """Center of highest responsibility (the nearest center) of every row."""
+        return self._assign(X)[0]
+
+    def predict_proba(self, X):
+        """Responsibilities of every center for every row (rows sum to 1)."""
+        check_is_fitted(self)
+        X = validate_X(self, X, reset=False)
+        n_threads = effective_n_threads(self.n_threads)
+        centers = np.ascontiguousarray(self.cluster_centers_, dtype=X.dtype)
+        return _soft_assign(X, _row_norms(X, True, n_threads), centers, check_beta(self.beta),
+                            None, n_threads)[0]
+
+    def transform(self, X):
+        """Euclidean distances to every center, shape (n_samples, n_clusters)."""
+        check_is_fitted(self)
+        X = validate_X(self, X, reset=False)
+        n_threads = effective_n_threads(self.n_threads)
+        centers = np.ascontiguousarray(self.cluster_centers_, dtype=X.dtype)
+        D = _pairwise_sqdist(X, _row_norms(X, True, n_threads), centers,
+                             _row_norms(centers, True, n_threads), n_threads)
+        return np.sqrt(D, out=D)
+
+    def score(self, X, y=None, sample_weight=None):
+        """Opposite of the hard SSE of X against its nearest centers."""
+        return -self._assign(X, sample_weight)[2]
+
+    def _assign(self, X, sample_weight=None):
+        check_is_fitted(self)
+        X = validate_X(self, X, reset=False)
+        w = validated_weights(sample_weight, X)
+        n_threads = effective_n_threads(self.n_threads)
+        centers = np.ascontiguousarray(self.cluster_centers_, dtype=X.dtype)
+        return _assign_rows(X, _row_norms(X, True, n_threads), centers, w, n_threads)
+
+
+def _em_step(X, xn, centers, beta, w, n_threads):
+    """One EM iteration by blocks of rows: new centers, masses, expected distortion."""
+    k = centers.shape[0]
+    sums, mass, objective = np.zeros((k, X.shape[1])), np.zeros(k), 0.0
+    buf = np.empty((min(_BLOCK_ROWS, X.shape[0]), k), dtype=X.dtype)
+    for start in range(0, X.shape[0], _BLOCK_ROWS):
+        block = slice(start, start + _BLOCK_ROWS)
+        wb = None if w is None else w[block]
+        Xb = X[block]
+        R, obj = _soft_assign(Xb, xn[block], centers, beta, wb, n_threads, buf[: Xb.shape[0]])
+        s, m = _soft_sums(Xb, R, wb)
+        sums += s
+        mass += m
+        objective += obj
+    # A center without mass (all its responsibilities underflowed) stays put.
+    return _means(sums, mass, centers, X.dtype), mass, objective
+
+
+def _minibatch_step(X, xn, centers, mass, beta, w, n_threads):
+    """Move each center toward the batch's weighted mean, rate batch mass / total mass."""
+    R, objective = _soft_assign(X, xn, centers, beta, w, n_threads)
+    sums, batch_mass = _soft_sums(X, R, w)
+    mass = mass + batch_mass
+    moved = batch_mass > 0
+    new = centers.astype(np.float64)
+    new[moved] += (sums[moved] - batch_mass[moved, None] * new[moved]) / mass[moved, None]
+    return new.astype(X.dtype), mass, objective
+
+
+def _minibatch_epoch(X, xn, centers, mass, beta, w, batch_size, rng, n_threads):
+    """One pass over X in batches taken in a random order."""
+    objective = 0.0
+    order = rng.permutation(-(-X.shape[0] // batch_size))
+    for b in order:
+        rows = slice(b * batch_size, (b + 1) * batch_size)
+        wb = None if w is None else w[rows]
+        centers, mass, obj = _minibatch_step(X[rows], xn[rows], centers, mass, beta, wb,
+                                             n_threads)
+        objective += obj
+    return centers, mass, objective

@@ -1,0 +1,136 @@
+"""Soft (fuzzy) assignment and the weighted-center update of soft k-means."""
+
+import numpy as np
+
+from kmcore import _soft
+from kmcore._threads import blas_single_threaded, effective_n_threads
+from kmcore._validation import (
+    check_centers,
+    check_data,
+    check_sample_weight,
+    check_sqnorms,
+)
+from kmcore.centers import _means, _unit_or
+from kmcore.distances import _row_norms
+
+# Rows per GEMM call of soft_assign and per partial product of soft_update.
+_SOFT_CHUNK_ROWS = 1024
+
+
+def soft_assign(X, centers, beta, x_sqnorms=None, n_threads=None, out=None):
+    """Responsibilities ``softmax(-beta * ||x - c||^2)`` of every center for every row.
+
+    Computed by blocks of rows (one GEMM each) and normalised with the
+    nearest center's distance as shift (log-sum-exp): finite and summing to 1
+    for every beta > 0, from 1e-6 to 1e6 and beyond, whatever the scale of
+    the data. Large beta tends to the hard (nearest-center) assignment.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    centers : array-like of shape (n_clusters, n_features)
+    beta : float > 0
+        Inverse temperature.
+    x_sqnorms : array-like of shape (n_samples,), default=None
+        Precomputed squared row norms of X.
+    n_threads : int, default=None
+        OpenMP threads; rows are independent: the result does not depend on it.
+    out : ndarray of shape (n_samples, n_clusters), default=None
+        C-contiguous, writeable, X's dtype: filled and returned.
+
+    Returns
+    -------
+    resp : ndarray of shape (n_samples, n_clusters), X's dtype
+    """
+    X = check_data(X, "X")
+    centers = check_centers(centers, X.shape[1], X.dtype)
+    beta = check_beta(beta)
+    x_sqnorms = check_sqnorms(x_sqnorms, "x_sqnorms", X.shape[0], X.dtype)
+    n_threads = effective_n_threads(n_threads)
+    shape = (X.shape[0], centers.shape[0])
+    if out is not None and (not isinstance(out, np.ndarray) or out.shape != shape
+                            or out.dtype != X.dtype or not out.flags.c_contiguous
+                            or not out.flags.writeable):
+        raise ValueError(f"out must be a writeable C-contiguous ndarray of shape {shape} "
+                         f"and dtype {X.dtype}")
+    if x_sqnorms is None:
+        x_sqnorms = _row_norms(X, True, n_threads)
+    return _soft_assign(X, x_sqnorms, centers, beta, None, n_threads, out)[0]
+
+
+def check_beta(beta):
+    """beta must be a finite real number > 0."""
+    if isinstance(beta, (bool, np.bool_)) or not np.isscalar(beta) or not np.isreal(beta):
+        raise TypeError(f"beta must be a real number, got {beta!r}")
+    if not np.isfinite(beta) or beta <= 0:
+        raise ValueError(f"beta must be finite and > 0, got {beta}")
+    return float(beta)
+
+
+def _soft_assign(X, x_sqnorms, centers, beta, sample_weight, n_threads, out=None):
+    """Responsibilities and the weighted expected distortion (validated input)."""
+    n = X.shape[0]
+    if out is None:
+        out = np.empty((n, centers.shape[0]), dtype=X.dtype)
+    chunk_rows = min(_SOFT_CHUNK_ROWS, n)
+    chunk_objective = np.empty(-(-n // chunk_rows), dtype=np.float64)
+    with blas_single_threaded():
+        _soft._soft_assign(X, x_sqnorms, centers, _row_norms(centers, True, n_threads), beta,
+                           _unit_or(sample_weight, X.dtype), out, chunk_objective, chunk_rows,
+                           n_threads)
+    return out, float(chunk_objective.sum())
+
+
+def soft_update(X, resp, sample_weight=None, centers_old=None):
+    """Weighted centers ``(R^T W X) / (R^T W 1)`` of soft k-means.
+
+    The products run by blocks of rows through BLAS and are accumulated in
+    float64 (also for float32 data).
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    resp : array-like of shape (n_samples, n_clusters)
+        Non-negative responsibilities (rows usually sum to 1).
+    sample_weight : array-like of shape (n_samples,), default=None
+    centers_old : array-like of shape (n_clusters, n_features), default=None
+        A center that receives no mass (all its responsibilities are 0, e.g.
+        underflowed at a large beta) keeps its row of ``centers_old``; without
+        ``centers_old`` it is NaN. Check ``mass``.
+
+    Returns
+    -------
+    centers : ndarray of shape (n_clusters, n_features), X's dtype
+    mass : ndarray of shape (n_clusters,), float64
+        Total (weighted) responsibility of each center.
+    """
+    X = check_data(X, "X")
+    resp = check_data(resp, "resp", dtype=X.dtype)
+    if resp.shape[0] != X.shape[0]:
+        raise ValueError(f"resp has {resp.shape[0]} rows but X has {X.shape[0]}")
+    if (resp < 0).any():
+        raise ValueError("resp must be non-negative")
+    sample_weight = check_sample_weight(sample_weight, X.shape[0], X.dtype)
+    k = resp.shape[1]
+    if centers_old is None:
+        fill = np.full((k, X.shape[1]), np.nan)
+    else:
+        fill = check_centers(centers_old, X.shape[1], X.dtype, "centers_old")
+        if fill.shape[0] != k:
+            raise ValueError(f"centers_old must have {k} rows, got {fill.shape[0]}")
+    sums, mass = _soft_sums(X, resp, sample_weight)
+    return _means(sums, mass, fill, X.dtype), mass
+
+
+def _soft_sums(X, resp, sample_weight):
+    """float64 ``R^T W X`` and ``R^T W 1``, by blocks of rows (validated input)."""
+    k = resp.shape[1]
+    sums = np.zeros((k, X.shape[1]))
+    mass = np.zeros(k)
+    for start in range(0, X.shape[0], _SOFT_CHUNK_ROWS):
+        R = resp[start:start + _SOFT_CHUNK_ROWS]
+        if sample_weight is not None:
+            R = R * sample_weight[start:start + _SOFT_CHUNK_ROWS, None]
+        sums += R.T @ X[start:start + _SOFT_CHUNK_ROWS]
+        mass += R.sum(axis=0, dtype=np.float64)
+    return sums, mass
