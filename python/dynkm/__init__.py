@@ -5,9 +5,9 @@ The estimators run on the :mod:`kmcore` kernels (Cython + OpenMP + BLAS).
 
 from dynkm.dynamic import DynamicKMeans
 from dynkm.kmeans import KMeans
-from dynkm.metrics import purity
+from dynkm.metrics import gini, inertia, purity
 from dynkm.soft import SoftKMeans
 
 __version__ = "0.1.0"
 
-__all__ = ["DynamicKMeans", "KMeans", "SoftKMeans", "purity"]
+__all__ = ["DynamicKMeans", "KMeans", "SoftKMeans", "gini", "inertia", "purity"]
