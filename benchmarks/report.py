@@ -104,6 +104,14 @@ def stream_table(results):
     return "\n".join(rows)
 
 
+def pair_table(results, ours_test, peer_test, peer_name, unit_ms=True):
+    rows = [f"| k | dynkm ms | {peer_name} ms | dynkm / {peer_name} |", "|---|---|---|---|"]
+    for k in sorted({int(p) for p in results.get(ours_test, {})}):
+        ours, peer = median(results, ours_test, k), median(results, peer_test, k)
+        rows.append(f"| {k} | {fmt_ms(ours)} | {fmt_ms(peer)} | {fmt_ratio(ours, peer)} |")
+    return "\n".join(rows)
+
+
 def main(paths):
     results, machine = load(paths)
     print(f"Machine: {machine}\n")
@@ -116,6 +124,14 @@ def main(paths):
     if "test_stream_mnist" in results or "test_seed_prefix" in results:
         print("Streaming (DynamicKMeans, min_size 60, max_size 150):\n")
         print(stream_table(results) + "\n")
+    if "test_soft_assign_dynkm" in results:
+        print("soft_assign, 60000 x 784 float32, beta = 1 (medians):\n")
+        print(pair_table(results, "test_soft_assign_dynkm", "test_soft_assign_numpy", "NumPy")
+              + "\n")
+    if "test_minibatch_epoch_dynkm" in results:
+        print("One mini-batch epoch (batch 1024) from the same centers (medians):\n")
+        print(pair_table(results, "test_minibatch_epoch_dynkm", "test_minibatch_epoch_sklearn",
+                         "sklearn") + "\n")
     line = memory_line(results)
     if line:
         print(line)

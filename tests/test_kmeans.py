@@ -169,6 +169,7 @@ def test_callable_init_and_explicit_init_runs_once(digits):
 
     km = KMeans(5, init=pick, n_init=2).fit(X)
     assert seen == [5, 5]
+    np.testing.assert_array_equal(km.cluster_centers_, KMeans(5, init=X[:5]).fit(X).cluster_centers_)
     with pytest.warns(RuntimeWarning, match="only one init"):
         KMeans(5, init=X[:5], n_init=3).fit(X)
 

@@ -6,8 +6,9 @@ The estimators run on the :mod:`kmcore` kernels (Cython + OpenMP + BLAS).
 from dynkm.dynamic import DynamicKMeans
 from dynkm.kmeans import KMeans
 from dynkm.metrics import gini, inertia, purity
+from dynkm.minibatch import MiniBatchKMeans
 from dynkm.soft import SoftKMeans
 
 __version__ = "0.1.0"
 
-__all__ = ["DynamicKMeans", "KMeans", "SoftKMeans", "gini", "inertia", "purity"]
+__all__ = ["DynamicKMeans", "KMeans", "MiniBatchKMeans", "SoftKMeans", "gini", "inertia", "purity"]

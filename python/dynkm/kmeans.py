@@ -10,13 +10,13 @@ from sklearn.base import (
     ClusterMixin,
     TransformerMixin,
 )
-from sklearn.utils.validation import check_is_fitted
 
+from dynkm._base import CentersMixin
 from dynkm._validation import check_float, check_int, validate_X, validated_weights
 from kmcore._threads import blas_single_threaded, effective_n_threads
 from kmcore._validation import check_centers, check_random_state
 from kmcore.assignment import _assign_rows, _lloyd_step
-from kmcore.distances import _pairwise_sqdist, _row_norms
+from kmcore.distances import _row_norms
 from kmcore.seeding import _farthest_first, _kmeans_plusplus, row_probabilities
 
 _INITS = ("k-means++", "random", "farthest")
@@ -24,7 +24,8 @@ _INITS = ("k-means++", "random", "farthest")
 _VARIANCE_ROWS = 8192
 
 
-class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
+class KMeans(CentersMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
+             BaseEstimator):
     """K-means clustering by Lloyd's algorithm, exact, on the kmcore kernels.
 
     From the same initial centers it computes the same iterations as
@@ -170,46 +171,6 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
             "tol": check_float(self.tol, "tol"),
             "check_every": check_int(self.check_every, "check_every"),
         }
-
-    # -------------------------------------------------------------- predict
-    def fit_predict(self, X, y=None, sample_weight=None):
-        """Fit and return the labels of X (``fit(X).labels_``)."""
-        return self.fit(X, sample_weight=sample_weight).labels_
-
-    def predict(self, X):
-        """Index of the nearest center of every row of X."""
-        return self._assign(X)[0]
-
-    def transform(self, X):
-        """Euclidean distances to every center, shape (n_samples, n_clusters).
-
-        This is the n_samples x n_clusters matrix by definition; use
-        :meth:`predict` for labels, which never forms it.
-        """
-        check_is_fitted(self)
-        X = validate_X(self, X, reset=False)
-        n_threads = effective_n_threads(self.n_threads)
-        centers = np.ascontiguousarray(self.cluster_centers_, dtype=X.dtype)
-        D = _pairwise_sqdist(X, _row_norms(X, True, n_threads), centers,
-                             _row_norms(centers, True, n_threads), n_threads)
-        return np.sqrt(D, out=D)
-
-    def fit_transform(self, X, y=None, sample_weight=None):
-        """Fit and return :meth:`transform` of X."""
-        return self.fit(X, sample_weight=sample_weight).transform(X)
-
-    def score(self, X, y=None, sample_weight=None):
-        """Opposite of the weighted inertia of X against the fitted centers."""
-        return -self._assign(X, sample_weight)[2]
-
-    def _assign(self, X, sample_weight=None):
-        check_is_fitted(self)
-        X = validate_X(self, X, reset=False)
-        sample_weight = validated_weights(sample_weight, X)
-        n_threads = effective_n_threads(self.n_threads)
-        centers = np.ascontiguousarray(self.cluster_centers_, dtype=X.dtype)
-        return _assign_rows(X, _row_norms(X, True, n_threads), centers, sample_weight, n_threads)
-
 
 def check_init(init, X, n_clusters, n_init):
     """Validate an ``init`` parameter: a known name, a callable, or (k, d) centers.

@@ -9,22 +9,23 @@ from sklearn.base import (
     ClusterMixin,
     TransformerMixin,
 )
-from sklearn.utils.validation import check_is_fitted
 
+from dynkm._base import CentersMixin
 from dynkm._validation import check_float, check_int, validate_X, validated_weights
 from dynkm.kmeans import _mean_variance, check_init, initial_centers
 from kmcore._threads import blas_single_threaded, effective_n_threads
 from kmcore._validation import check_random_state
 from kmcore.assignment import _assign_rows
 from kmcore.centers import _means
-from kmcore.distances import _pairwise_sqdist, _row_norms
+from kmcore.distances import _row_norms
 from kmcore.soft import _soft_assign, _soft_sums, check_beta
 
 # Rows per block of the full-batch E+M pass: memory O(block x k), never n x k.
 _BLOCK_ROWS = 8192
 
 
-class SoftKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
+class SoftKMeans(CentersMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
+                 BaseEstimator):
     """Soft k-means: every point belongs to every center with a responsibility.
 
     ``r_ij = softmax_j(-beta ||x_i - c_j||^2)`` (computed with the log-sum-exp
@@ -169,40 +170,11 @@ class SoftKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
         return self
 
     # -------------------------------------------------------------- predict
-    def predict(self, X):
-        """Center of highest responsibility (the nearest center) of every row."""
-        return self._assign(X)[0]
-
     def predict_proba(self, X):
         """Responsibilities of every center for every row (rows sum to 1)."""
-        check_is_fitted(self)
-        X = validate_X(self, X, reset=False)
-        n_threads = effective_n_threads(self.n_threads)
-        centers = np.ascontiguousarray(self.cluster_centers_, dtype=X.dtype)
+        X, centers, n_threads = self._prepare(X)
         return _soft_assign(X, _row_norms(X, True, n_threads), centers, check_beta(self.beta),
                             None, n_threads)[0]
-
-    def transform(self, X):
-        """Euclidean distances to every center, shape (n_samples, n_clusters)."""
-        check_is_fitted(self)
-        X = validate_X(self, X, reset=False)
-        n_threads = effective_n_threads(self.n_threads)
-        centers = np.ascontiguousarray(self.cluster_centers_, dtype=X.dtype)
-        D = _pairwise_sqdist(X, _row_norms(X, True, n_threads), centers,
-                             _row_norms(centers, True, n_threads), n_threads)
-        return np.sqrt(D, out=D)
-
-    def score(self, X, y=None, sample_weight=None):
-        """Opposite of the hard SSE of X against its nearest centers."""
-        return -self._assign(X, sample_weight)[2]
-
-    def _assign(self, X, sample_weight=None):
-        check_is_fitted(self)
-        X = validate_X(self, X, reset=False)
-        w = validated_weights(sample_weight, X)
-        n_threads = effective_n_threads(self.n_threads)
-        centers = np.ascontiguousarray(self.cluster_centers_, dtype=X.dtype)
-        return _assign_rows(X, _row_norms(X, True, n_threads), centers, w, n_threads)
 
 
 def _em_step(X, xn, centers, beta, w, n_threads):

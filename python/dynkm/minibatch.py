@@ -1,0 +1,544 @@
+"""Mini-batch k-means (Sculley, 2010) on the kmcore kernels.
+
+Each step draws a batch of rows, labels it with the fused assignment kernel
+(which also returns the batch's per-cluster float64 sums in the same pass) and
+moves every center that received weight towards the batch mean of its rows
+with a per-center learning rate: 1 / (total weight the center has received).
+The steps, the draws from the RandomState, the low-count reassignment and the
+stopping rules are scikit-learn's ``MiniBatchKMeans``; see the class docstring
+for where this one differs.
+"""
+
+import math
+import time
+import warnings
+
+import numpy as np
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    ClusterMixin,
+    TransformerMixin,
+)
+
+from dynkm._base import CentersMixin
+from dynkm._validation import check_float, check_int, validate_X, validated_weights
+from dynkm.kmeans import _mean_variance, check_init, initial_centers
+from kmcore._threads import blas_single_threaded, effective_n_threads
+from kmcore._validation import check_random_state
+from kmcore.assignment import _assign_rows
+from kmcore.centers import _weighted_sums
+from kmcore.distances import _row_norms
+
+# Attributes that scikit-learn's validate_data sets when it resets.
+_DATA_ATTRS = ("n_features_in_", "feature_names_in_")
+_HISTORY_KEYS = ("batch_inertia", "ewa_inertia", "center_shift", "seconds", "n_reassigned")
+# A step whose distance work (rows x centers x features) is below this runs on
+# one thread: waking a second OpenMP thread costs more than the work (up to a
+# scheduler time slice on a busy machine), and a step calls several kernels.
+# Results do not depend on the thread count, so this changes only the speed.
+_SERIAL_WORK = 1 << 20
+
+
+class MiniBatchKMeans(CentersMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+                      ClusterMixin, BaseEstimator):
+    """Mini-batch k-means: Sculley's algorithm with per-center learning rates.
+
+    Each step draws ``batch_size`` rows with replacement, with probability
+    proportional to their weight, labels them with the fused GEMM + argmin
+    kernel (which sums each cluster's rows in the same pass) and updates every
+    center ``j`` that received batch weight ``b_j > 0``::
+
+        counts_[j] += b_j
+        c_j += (sum of the batch rows of j - b_j * c_j) / counts_[j]
+
+    i.e. ``c_j`` is the running weighted mean of every row it has been given.
+    Centers whose accumulated weight falls below ``reassignment_ratio`` times
+    the largest are moved to random rows of the current batch. This is
+    scikit-learn's ``MiniBatchKMeans``: with float64 data, the same initial
+    centers and the same ``random_state`` it draws the same batches and makes
+    the same steps (tested: same centers up to rounding). Results are bitwise
+    the same for any ``n_threads``.
+
+    Parameters
+    ----------
+    n_clusters : int, default=8
+        Number of clusters.
+    batch_size : int, default=1024
+        Rows per step (capped at the number of rows of X in :meth:`fit`).
+    max_iter : int, default=100
+        Maximum number of epochs over X in :meth:`fit`: at most
+        ``max_iter * n_samples // batch_size`` steps.
+    init : {"k-means++", "random", "farthest"}, callable or array-like, default="k-means++"
+        Initial centers, computed on a random subsample of ``init_size`` rows.
+        "k-means++": greedy k-means++ (``kmcore.kmeans_plusplus``, ``2 + ln k``
+        trials per center); "random": ``n_clusters`` distinct rows drawn with
+        probability proportional to their weight; "farthest": farthest-first
+        traversal from a random row (``kmcore.farthest_first``); an array of
+        shape (n_clusters, n_features): those centers; a callable
+        ``init(X, n_clusters, random_state) -> centers``.
+    init_size : int, default=None
+        Rows drawn (uniformly, with replacement) to compute each
+        initialisation on, and to compare the initialisations on when
+        ``n_init > 1``. None means ``3 * batch_size`` (at least
+        ``3 * n_clusters``); a value below ``n_clusters`` is raised to
+        ``3 * n_clusters`` with a warning; it is capped at the number of rows.
+    n_init : "auto" or int, default="auto"
+        Initialisations to try; the one with the lowest inertia on the
+        ``init_size`` rows wins. "auto" means 3 for "random" and callables,
+        1 otherwise; an array init runs once. :meth:`partial_fit` always
+        initialises once.
+    reassignment_ratio : float, default=0.01
+        Every ``10 * n_clusters`` rows seen (and at every step while a center
+        has received no weight), the centers whose accumulated weight is below
+        ``reassignment_ratio`` times the largest (at most half the batch size
+        of them, the lightest) are moved to distinct random rows of the
+        current batch, and their weight is set to the smallest weight of the
+        others. 0 disables this.
+    max_no_improvement : int or None, default=10
+        Stop :meth:`fit` after this many consecutive steps without a new
+        minimum of the smoothed batch inertia (an exponentially weighted
+        average of the per-row batch inertia with
+        ``alpha = min(1, 2 * batch_size / (n_samples + 1))``). None disables it.
+    tol : float, default=0.0
+        Stop :meth:`fit` when the sum of squared center moves of a step is at
+        most ``tol`` times the mean per-feature variance of X (scikit-learn's
+        definition). 0 disables it.
+    random_state : None, int or numpy.random.RandomState, default=None
+        Seeds the initialisation, the batches and the reassignments. The same
+        value gives the same result.
+    n_threads : int, default=None
+        OpenMP threads of the kernels; None means the physical cores (or
+        ``OMP_NUM_THREADS``). Results do not depend on it.
+    verbose : int, default=0
+        Print one line per step when > 0.
+
+    Attributes
+    ----------
+    cluster_centers_ : ndarray of shape (n_clusters, n_features)
+        Centers, in X's dtype (float32 stays float32).
+    counts_ : ndarray of shape (n_clusters,)
+        Weight each center has accumulated (its inverse learning rate),
+        float64, reassignment resets included.
+    labels_ : ndarray of shape (n_samples,)
+        After :meth:`fit`: nearest center of every row of X (one full pass);
+        after :meth:`partial_fit`: of every row of the last batch.
+    inertia_ : float
+        Weighted sum of squared distances of the rows of X (after
+        :meth:`partial_fit`: of the last batch) to their nearest center.
+    n_steps_ : int
+        Steps made (mini-batches processed), :meth:`partial_fit` included.
+    n_iter_ : int
+        Epochs started by the last :meth:`fit`:
+        ``ceil(steps * batch_size / n_samples)``.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when X had feature names.
+    history_ : dict
+        Lists with one entry per step: ``batch_inertia`` (weighted inertia of
+        the batch against the centers the step started from, divided by the
+        batch's total weight), ``ewa_inertia`` (the smoothed value the
+        ``max_no_improvement`` rule watches; NaN at the first step of a fit
+        and in :meth:`partial_fit`), ``center_shift`` (sum of squared center
+        moves, reassignments included), ``seconds``, ``n_reassigned``; and
+        ``init_seconds`` (float).
+
+    Notes
+    -----
+    Differences from scikit-learn's ``MiniBatchKMeans``: ``counts_`` is kept
+    in float64 for float32 data too (scikit-learn keeps it in X's dtype, where
+    it stops growing past 2**24); the rows counted towards the next
+    reassignment in :meth:`partial_fit` are the rows of each batch (scikit-learn
+    counts the first batch's size every time); sparse input is not supported;
+    there is no ``compute_labels`` (labels are always computed) and there is a
+    "farthest" init.
+
+    References
+    ----------
+    D. Sculley, "Web-scale k-means clustering", WWW 2010.
+    """
+
+    def __init__(self, n_clusters=8, *, batch_size=1024, max_iter=100, init="k-means++",
+                 init_size=None, n_init="auto", reassignment_ratio=0.01,
+                 max_no_improvement=10, tol=0.0, random_state=None, n_threads=None,
+                 verbose=0):
+        self.n_clusters = n_clusters
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.init = init
+        self.init_size = init_size
+        self.n_init = n_init
+        self.reassignment_ratio = reassignment_ratio
+        self.max_no_improvement = max_no_improvement
+        self.tol = tol
+        self.random_state = random_state
+        self.n_threads = n_threads
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y=None, sample_weight=None):
+        """Compute the clustering by mini-batch steps over X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Dense data; float32 is kept, other real types become float64.
+            Read-only and memory-mapped arrays are used without a copy.
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; None means 1 for every row. Batches are
+            drawn with probability proportional to the weights (each drawn
+            row then counts once); the initialisation and ``inertia_`` use them.
+
+        Returns
+        -------
+        self
+        """
+        params = self._check_params()
+        n_threads = effective_n_threads(self.n_threads)
+        X = validate_X(self, X, reset=True)
+        n, k = X.shape[0], params["n_clusters"]
+        if n < k:
+            raise ValueError(f"n_samples={n} should be >= n_clusters={k}.")
+        sample_weight = validated_weights(sample_weight, X)
+        init = check_init(self.init, X, self.n_clusters, self.n_init)
+        n_init = 1 if isinstance(init, np.ndarray) else params["n_init"]
+        batch_size, init_size = self._sizes(n, params)
+        rng = check_random_state(self.random_state)
+        tol = params["tol"] * _mean_variance(X) if params["tol"] > 0 else 0.0
+        x_sqnorms = _row_norms(X, True, n_threads)
+        ratio = params["reassignment_ratio"]
+        step_threads = _step_threads(batch_size, k, X.shape[1], n_threads)
+
+        with blas_single_threaded():
+            t0 = time.perf_counter()
+            centers = self._best_init(X, x_sqnorms, sample_weight, init, n_init, init_size,
+                                      rng, _step_threads(init_size, k, X.shape[1], n_threads))
+            history = {key: [] for key in _HISTORY_KEYS}
+            history["init_seconds"] = time.perf_counter() - t0
+
+            counts = np.zeros(k, dtype=np.float64)
+            since_reassign = 0
+            convergence = _Convergence(batch_size, n, tol, params["max_no_improvement"])
+            n_steps = (params["max_iter"] * n) // batch_size
+            cdf = _draw_cdf(n, sample_weight, X.dtype)
+            for i in range(n_steps):
+                t0 = time.perf_counter()
+                # RandomState.choice(n, batch_size, p=w / w.sum()), as scikit-learn
+                # draws, without recomputing the cumulative sum at every step.
+                rows = cdf.searchsorted(rng.random_sample(batch_size), side="right")
+                since_reassign, reassign = _reassign_due(since_reassign, batch_size, counts)
+                step = _minibatch_step(X[rows], x_sqnorms[rows], None, centers, counts, rng,
+                                       reassign, ratio, step_threads)
+                centers, counts = step["centers"], step["counts"]
+                batch_inertia = step["inertia"] / batch_size
+                stop = convergence.update(i, batch_inertia, step["center_shift"])
+                _record(history, batch_inertia, convergence.ewa, step, time.perf_counter() - t0)
+                if self.verbose:
+                    print(f"Minibatch step {i + 1}/{n_steps}: mean batch inertia "
+                          f"{batch_inertia:.6g}, ewa inertia {convergence.ewa:.6g}, "
+                          f"reassigned {step['n_reassigned']}")
+                if stop:
+                    if self.verbose:
+                        print(f"Converged ({stop}) at step {i + 1}/{n_steps}")
+                    break
+            labels, _, inertia, _ = _assign_rows(X, x_sqnorms, centers, sample_weight, n_threads)
+
+        self.cluster_centers_ = centers
+        self.counts_ = counts
+        self.labels_ = labels
+        self.inertia_ = inertia
+        self.n_steps_ = i + 1
+        self.n_iter_ = math.ceil((i + 1) * batch_size / n)
+        self.history_ = history
+        self._rng = rng
+        self._since_reassign = since_reassign
+        self._n_features_out = k
+        return self
+
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """One mini-batch step on X (initialising the centers from X on the first call).
+
+        Everything is validated before anything changes: a bad batch (NaN or
+        infinity, the wrong width, no rows, bad weights) or a bad parameter
+        raises and leaves the model exactly as it was. Later batches are cast
+        to the dtype of the first one.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_batch, n_features)
+            The first batch needs at least ``n_clusters`` rows.
+        y : ignored
+        sample_weight : array-like of shape (n_batch,), default=None
+            Non-negative weights of the batch's rows; None means 1 for every row.
+
+        Returns
+        -------
+        self
+        """
+        first = not hasattr(self, "cluster_centers_")
+        params = self._check_params()
+        n_threads = effective_n_threads(self.n_threads)
+        X, sample_weight, init = self._validate_batch(X, sample_weight, first, params)
+
+        t0 = time.perf_counter()
+        n_threads = _step_threads(X.shape[0], params["n_clusters"] if first
+                                  else self.cluster_centers_.shape[0], X.shape[1], n_threads)
+        x_sqnorms = _row_norms(X, True, n_threads)
+        with blas_single_threaded():
+            if first:
+                rng = check_random_state(self.random_state)
+                _, init_size = self._sizes(X.shape[0], params)
+                centers = self._initial_centers(X, x_sqnorms, sample_weight, init, init_size,
+                                                rng, n_threads)
+                counts = np.zeros(params["n_clusters"], dtype=np.float64)
+                since_reassign, n_steps = 0, 0
+                init_seconds = time.perf_counter() - t0
+                t0 = time.perf_counter()
+            else:
+                rng, centers, counts = self._rng, self.cluster_centers_, self.counts_
+                since_reassign, n_steps = self._since_reassign, self.n_steps_
+            since_reassign, reassign = _reassign_due(since_reassign, X.shape[0], counts)
+            step = _minibatch_step(X, x_sqnorms, sample_weight, centers, counts, rng, reassign,
+                                   params["reassignment_ratio"], n_threads)
+            labels, _, inertia, _ = _assign_rows(X, x_sqnorms, step["centers"], sample_weight,
+                                                 n_threads)
+        batch_weight = X.shape[0] if sample_weight is None else float(sample_weight.sum())
+
+        # Nothing below can fail: the model changes all at once.
+        if first:
+            self.history_ = {key: [] for key in _HISTORY_KEYS}
+            self.history_["init_seconds"] = init_seconds
+            self._n_features_out = centers.shape[0]
+        _record(self.history_, step["inertia"] / batch_weight, np.nan, step,
+                time.perf_counter() - t0)
+        self.cluster_centers_ = step["centers"]
+        self.counts_ = step["counts"]
+        self.labels_ = labels
+        self.inertia_ = inertia
+        self.n_steps_ = n_steps + 1
+        self._rng = rng
+        self._since_reassign = since_reassign
+        if self.verbose:
+            print(f"Minibatch step {self.n_steps_}: mean batch inertia "
+                  f"{self.history_['batch_inertia'][-1]:.6g}, reassigned {step['n_reassigned']}")
+        return self
+
+    def _validate_batch(self, X, sample_weight, first, params):
+        """Checked batch, weights and (first call) init; on error the model is as before."""
+        saved = {name: vars(self)[name] for name in _DATA_ATTRS if name in vars(self)}
+        try:
+            X = validate_X(self, X, reset=first)
+            init = None
+            if first:
+                k = params["n_clusters"]
+                if X.shape[0] < k:
+                    raise ValueError(
+                        f"n_samples={X.shape[0]} should be >= n_clusters={k} in the first "
+                        "batch (the centers are initialised from it)."
+                    )
+                init = check_init(self.init, X, self.n_clusters, self.n_init)
+            else:
+                X = self._as_model_dtype(X)
+            sample_weight = validated_weights(sample_weight, X)
+        except BaseException:
+            for name in _DATA_ATTRS:
+                if name in saved:
+                    setattr(self, name, saved[name])
+                elif name in vars(self):
+                    delattr(self, name)
+            raise
+        return X, sample_weight, init
+
+    def _as_model_dtype(self, X):
+        """The batch in the dtype of the centers (that of the first batch or of fit's X)."""
+        dtype = self.cluster_centers_.dtype
+        if X.dtype == dtype:
+            return X
+        with np.errstate(over="ignore"):
+            X = X.astype(dtype)
+        if not np.isfinite(X).all():
+            raise ValueError(f"X does not fit in {dtype}: it overflows to infinity")
+        return X
+
+    # ------------------------------------------------------ parameter checks
+    def _check_params(self):
+        n_init = self.n_init
+        if isinstance(n_init, str):
+            if n_init != "auto":
+                raise ValueError(f"n_init must be 'auto' or an integer >= 1, got {n_init!r}")
+            random_init = (isinstance(self.init, str) and self.init == "random") or callable(self.init)
+            n_init = 3 if random_init else 1
+        else:
+            n_init = check_int(n_init, "n_init")
+        check_int(int(self.verbose) if isinstance(self.verbose, bool) else self.verbose,
+                  "verbose", low=0)
+        init_size = None if self.init_size is None else check_int(self.init_size, "init_size")
+        max_no_improvement = self.max_no_improvement
+        if max_no_improvement is not None:
+            max_no_improvement = check_int(max_no_improvement, "max_no_improvement", low=0)
+        return {
+            "n_clusters": check_int(self.n_clusters, "n_clusters"),
+            "batch_size": check_int(self.batch_size, "batch_size"),
+            "max_iter": check_int(self.max_iter, "max_iter"),
+            "n_init": n_init,
+            "init_size": init_size,
+            "reassignment_ratio": check_float(self.reassignment_ratio, "reassignment_ratio"),
+            "max_no_improvement": max_no_improvement,
+            "tol": check_float(self.tol, "tol"),
+        }
+
+    def _sizes(self, n, params):
+        """Batch size and init size for n rows, as scikit-learn computes them."""
+        k = params["n_clusters"]
+        batch_size = min(params["batch_size"], n)
+        init_size = params["init_size"]
+        if init_size is None:
+            init_size = 3 * batch_size
+            if init_size < k:
+                init_size = 3 * k
+        elif init_size < k:
+            warnings.warn(
+                f"init_size={init_size} should be larger than n_clusters={k}. "
+                "Setting it to min(3*n_clusters, n_samples)",
+                RuntimeWarning, stacklevel=3,
+            )
+            init_size = 3 * k
+        return batch_size, min(init_size, n)
+
+    # -------------------------------------------------------- initialisation
+    def _best_init(self, X, x_sqnorms, sample_weight, init, n_init, init_size, rng, n_threads):
+        """Best of ``n_init`` initialisations by inertia on ``init_size`` random rows."""
+        n = X.shape[0]
+        # Drawn even for one init: the RandomState then runs as scikit-learn's.
+        valid = rng.randint(0, n, init_size)
+        best, best_inertia = None, None
+        for run in range(n_init):
+            centers = self._initial_centers(X, x_sqnorms, sample_weight, init, init_size, rng,
+                                            n_threads)
+            if n_init == 1:
+                return centers
+            inertia = _assign_rows(X[valid], x_sqnorms[valid], centers,
+                                   None if sample_weight is None else sample_weight[valid],
+                                   n_threads)[2]
+            if self.verbose:
+                print(f"Inertia for init {run + 1}/{n_init}: {inertia:.6g}")
+            if best_inertia is None or inertia < best_inertia:
+                best, best_inertia = centers, inertia
+        return best
+
+    def _initial_centers(self, X, x_sqnorms, sample_weight, init, init_size, rng, n_threads):
+        """One initialisation, on ``init_size`` rows drawn with replacement."""
+        if init_size < X.shape[0]:
+            # Drawn before looking at init, as scikit-learn does, for the same RandomState use.
+            rows = rng.randint(0, X.shape[0], init_size)
+            X, x_sqnorms = X[rows], x_sqnorms[rows]
+            sample_weight = None if sample_weight is None else sample_weight[rows]
+        return initial_centers(X, x_sqnorms, self.n_clusters, sample_weight, init, rng, n_threads)
+
+
+class _Convergence:
+    """scikit-learn's stopping rules of MiniBatchKMeans.fit (``_mini_batch_convergence``).
+
+    The first step is ignored (its inertia is the initialisation's). From the
+    second on, the per-row batch inertia is smoothed by an exponentially
+    weighted average; fitting stops when a step moves the centers by at most
+    ``tol`` (sum of squares), or when the average has not reached a new
+    minimum for ``max_no_improvement`` steps.
+    """
+
+    def __init__(self, batch_size, n_samples, tol, max_no_improvement):
+        self.alpha = min(1.0, batch_size * 2.0 / (n_samples + 1))
+        self.tol = tol
+        self.max_no_improvement = max_no_improvement
+        self.ewa = np.nan
+        self.ewa_min = None
+        self.no_improvement = 0
+
+    def update(self, step, batch_inertia, center_shift):
+        """Why fitting stops after ``step`` (0-based), or None."""
+        if step == 0:
+            return None
+        if np.isnan(self.ewa):
+            self.ewa = batch_inertia
+        else:
+            self.ewa = self.ewa * (1 - self.alpha) + batch_inertia * self.alpha
+        if self.tol > 0.0 and center_shift <= self.tol:
+            return "small center change"
+        if self.ewa_min is None or self.ewa < self.ewa_min:
+            self.no_improvement, self.ewa_min = 0, self.ewa
+        else:
+            self.no_improvement += 1
+        if self.max_no_improvement is not None and self.no_improvement >= self.max_no_improvement:
+            return "no improvement of the smoothed inertia"
+        return None
+
+
+def _draw_cdf(n, sample_weight, dtype):
+    """Cumulative draw probabilities exactly as ``RandomState.choice(n, p=w / w.sum())``
+    computes them from scikit-learn's weights (X's dtype; ones without weights)."""
+    w = np.ones(n, dtype=dtype) if sample_weight is None else sample_weight
+    cdf = (w / np.sum(w)).astype(np.float64).cumsum()
+    cdf /= cdf[-1]
+    return cdf
+
+
+def _step_threads(n_rows, n_clusters, n_features, n_threads):
+    """Threads for kernels on ``n_rows`` rows: 1 when the work is small (see _SERIAL_WORK)."""
+    return n_threads if n_rows * n_clusters * n_features >= _SERIAL_WORK else 1
+
+
+def _reassign_due(since_reassign, n_rows, counts):
+    """scikit-learn's schedule: reassign every 10 * n_clusters rows, or while a count is 0."""
+    since_reassign += n_rows
+    if (counts == 0).any() or since_reassign >= 10 * counts.shape[0]:
+        return 0, True
+    return since_reassign, False
+
+
+def _minibatch_step(X, x_sqnorms, sample_weight, centers, counts, rng, reassign, ratio,
+                    n_threads):
+    """One step of Sculley's update on a validated batch; the inputs are not modified.
+
+    Returns a dict: new ``centers`` (X's dtype), ``counts`` (float64),
+    ``inertia`` (weighted, against the old centers), ``center_shift`` (sum of
+    squared moves) and ``n_reassigned``.
+    """
+    k = centers.shape[0]
+    labels, _, inertia, fused = _assign_rows(X, x_sqnorms, centers, sample_weight, n_threads,
+                                             with_sums=True)
+    if fused is not None:
+        sums, batch_weight = fused
+    else:
+        sums, batch_weight, _ = _weighted_sums(X, labels, k, sample_weight, n_threads)
+    counts = counts + batch_weight
+    hit = batch_weight > 0
+    new = centers.astype(np.float64)
+    new[hit] += (sums[hit] - batch_weight[hit, None] * new[hit]) / counts[hit, None]
+
+    n_reassigned = 0
+    if reassign and ratio > 0:
+        # scikit-learn's rule (_mini_batch_step), including its RandomState calls.
+        n = X.shape[0]
+        to_reassign = counts < ratio * counts.max()
+        if to_reassign.sum() > 0.5 * n:
+            # At most half the batch: keep the heaviest.
+            to_reassign[np.argsort(counts)[int(0.5 * n):]] = False
+        n_reassigned = int(to_reassign.sum())
+        if n_reassigned:
+            new[to_reassign] = X[rng.choice(n, replace=False, size=n_reassigned)]
+        if n_reassigned and not to_reassign.all():
+            # Not too small, or they would be reassigned again at once.
+            counts[to_reassign] = counts[~to_reassign].min()
+    new_centers = new.astype(centers.dtype)
+    shift = float(((new_centers - centers.astype(np.float64)) ** 2).sum())
+    return {"centers": new_centers, "counts": counts, "inertia": inertia,
+            "center_shift": shift, "n_reassigned": n_reassigned}
+
+
+def _record(history, batch_inertia, ewa, step, seconds):
+    history["batch_inertia"].append(float(batch_inertia))
+    history["ewa_inertia"].append(float(ewa))
+    history["center_shift"].append(step["center_shift"])
+    history["seconds"].append(seconds)
+    history["n_reassigned"].append(step["n_reassigned"])
