@@ -132,7 +132,8 @@ def default_factories(n_threads=None, n_init=10, max_iter=300):
     def soft(k, beta):
         from dynkm.soft import SoftKMeans
 
-        return SoftKMeans(k, beta=beta, random_state=0, **threads(SoftKMeans))
+        # The same restarts as KMeans: the purity target compares the two.
+        return SoftKMeans(k, beta=beta, n_init=n_init, random_state=0, **threads(SoftKMeans))
 
     return {"kmeans": kmeans, "minibatch": minibatch, "soft": soft}
 

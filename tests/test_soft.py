@@ -160,3 +160,16 @@ def test_check_estimator():
             ),
         },
     )
+
+
+def test_n_init_keeps_the_best_run(standardized):
+    X, _ = standardized
+    single = SoftKMeans(6, beta=1.0, n_init=1, init="random", random_state=3).fit(X)
+    several = SoftKMeans(6, beta=1.0, n_init=4, init="random", random_state=3).fit(X)
+    # The first of the four runs is the single run (same RandomState sequence).
+    assert several.inertia_ <= single.inertia_
+    runs = [SoftKMeans(6, beta=1.0, init=X[rows].copy()).fit(X).inertia_
+            for rows in np.random.RandomState(3).randint(0, len(X), (4, 6))]
+    assert several.inertia_ <= max(runs) + 1e-9 * max(runs)
+    with pytest.raises(ValueError, match="n_init"):
+        SoftKMeans(6, n_init="x").fit(X)

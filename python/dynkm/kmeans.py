@@ -154,14 +154,7 @@ class KMeans(CentersMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cl
         return run if best is None or run["inertia"] < best["inertia"] else best
 
     def _check_params(self):
-        n_init = self.n_init
-        if isinstance(n_init, str):
-            if n_init != "auto":
-                raise ValueError(f"n_init must be 'auto' or an integer >= 1, got {n_init!r}")
-            random_init = (isinstance(self.init, str) and self.init == "random") or callable(self.init)
-            n_init = 10 if random_init else 1
-        else:
-            n_init = check_int(n_init, "n_init")
+        n_init = resolve_n_init(self.n_init, self.init)
         check_int(int(self.verbose) if isinstance(self.verbose, bool) else self.verbose,
                   "verbose", low=0)
         return {
@@ -171,6 +164,16 @@ class KMeans(CentersMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cl
             "tol": check_float(self.tol, "tol"),
             "check_every": check_int(self.check_every, "check_every"),
         }
+
+def resolve_n_init(n_init, init):
+    """Runs for ``n_init``: "auto" is 10 for "random" and callables, 1 otherwise."""
+    if isinstance(n_init, str):
+        if n_init != "auto":
+            raise ValueError(f"n_init must be 'auto' or an integer >= 1, got {n_init!r}")
+        random_init = (isinstance(init, str) and init == "random") or callable(init)
+        return 10 if random_init else 1
+    return check_int(n_init, "n_init")
+
 
 def check_init(init, X, n_clusters, n_init):
     """Validate an ``init`` parameter: a known name, a callable, or (k, d) centers.

@@ -12,7 +12,7 @@ from sklearn.base import (
 
 from dynkm._base import CentersMixin
 from dynkm._validation import check_float, check_int, validate_X, validated_weights
-from dynkm.kmeans import _mean_variance, check_init, initial_centers
+from dynkm.kmeans import _mean_variance, check_init, initial_centers, resolve_n_init
 from kmcore._threads import blas_single_threaded, effective_n_threads
 from kmcore._validation import check_random_state
 from kmcore.assignment import _assign_rows
@@ -41,6 +41,9 @@ class SoftKMeans(CentersMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         data (e.g. standardize) before comparing betas across datasets.
     init : {"k-means++", "random", "farthest"}, callable or array-like, default="k-means++"
         As in :class:`dynkm.KMeans`.
+    n_init : "auto" or int, default="auto"
+        Runs from different initialisations; the lowest ``inertia_`` wins.
+        "auto": 10 for "random" and callables, 1 otherwise, as in KMeans.
     max_iter : int, default=100
         EM iterations (full batch), or epochs over the data (``batch_size`` set).
     tol : float, default=1e-4
@@ -73,11 +76,12 @@ class SoftKMeans(CentersMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
     n_features_in_ : int
     """
 
-    def __init__(self, n_clusters=8, *, beta=1.0, init="k-means++", max_iter=100, tol=1e-4,
-                 batch_size=None, random_state=None, n_threads=None, verbose=0):
+    def __init__(self, n_clusters=8, *, beta=1.0, init="k-means++", n_init="auto", max_iter=100,
+                 tol=1e-4, batch_size=None, random_state=None, n_threads=None, verbose=0):
         self.n_clusters = n_clusters
         self.beta = beta
         self.init = init
+        self.n_init = n_init
         self.max_iter = max_iter
         self.tol = tol
         self.batch_size = batch_size
@@ -89,6 +93,7 @@ class SoftKMeans(CentersMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         return {
             "n_clusters": check_int(self.n_clusters, "n_clusters"),
             "beta": check_beta(self.beta),
+            "n_init": resolve_n_init(self.n_init, self.init),
             "max_iter": check_int(self.max_iter, "max_iter"),
             "tol": check_float(self.tol, "tol"),
             "batch_size": None if self.batch_size is None else check_int(self.batch_size,
@@ -96,47 +101,62 @@ class SoftKMeans(CentersMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         }
 
     def fit(self, X, y=None, sample_weight=None):
-        """Fit the centers by EM (or mini-batch soft updates); see the class doc."""
+        """Fit the centers by EM (or mini-batch soft updates); see the class doc.
+
+        With ``n_init`` > 1 the run of lowest ``inertia_`` is kept.
+        """
         p = self._check_params()
         X = validate_X(self, X, reset=True)
         k = p["n_clusters"]
         if X.shape[0] < k:
             raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={k}.")
         w = validated_weights(sample_weight, X)
-        init = check_init(self.init, X, k, 1)
+        init = check_init(self.init, X, k, self.n_init)
+        n_init = 1 if isinstance(init, np.ndarray) else p["n_init"]
         rng = check_random_state(self.random_state)
         n_threads = effective_n_threads(self.n_threads)
         xn = _row_norms(X, True, n_threads)
         tol = p["tol"] * _mean_variance(X) if p["tol"] > 0 else 0.0
-        history = {"objective": [], "center_shift": [], "seconds": []}
+        best = None
         with blas_single_threaded():
-            centers = initial_centers(X, xn, k, w, init, rng, n_threads)
-            mass = np.zeros(k)
-            for it in range(p["max_iter"]):
-                t0 = time.perf_counter()
-                if p["batch_size"] is None:
-                    new, mass, objective = _em_step(X, xn, centers, p["beta"], w, n_threads)
-                else:
-                    new, mass, objective = _minibatch_epoch(X, xn, centers, mass, p["beta"], w,
-                                                            p["batch_size"], rng, n_threads)
-                shift = float(((new.astype(np.float64) - centers) ** 2).sum())
-                centers = new
-                history["objective"].append(objective)
-                history["center_shift"].append(shift)
-                history["seconds"].append(time.perf_counter() - t0)
-                if self.verbose:
-                    print(f"iteration {it}: objective {objective:.6g}, center shift {shift:.3g}")
-                if shift <= tol:
-                    break
-            labels, _, inertia, _ = _assign_rows(X, xn, centers, w, n_threads)
-        self.cluster_centers_ = centers
-        self.labels_ = labels
-        self.inertia_ = inertia
-        self.mass_ = mass
-        self.n_iter_ = it + 1
-        self.history_ = {key: np.asarray(v) for key, v in history.items()}
+            for _ in range(n_init):
+                run = self._run_once(X, xn, w, init, rng, tol, p, n_threads)
+                if best is None or run["inertia"] < best["inertia"]:
+                    best = run
+        self.cluster_centers_ = best["centers"]
+        self.labels_ = best["labels"]
+        self.inertia_ = best["inertia"]
+        self.mass_ = best["mass"]
+        self.n_iter_ = best["n_iter"]
+        self.history_ = best["history"]
         self._n_features_out = k
         return self
+
+    def _run_once(self, X, xn, w, init, rng, tol, p, n_threads):
+        """One initialisation and its iterations."""
+        k = p["n_clusters"]
+        history = {"objective": [], "center_shift": [], "seconds": []}
+        centers = initial_centers(X, xn, k, w, init, rng, n_threads)
+        mass = np.zeros(k)
+        for it in range(p["max_iter"]):
+            t0 = time.perf_counter()
+            if p["batch_size"] is None:
+                new, mass, objective = _em_step(X, xn, centers, p["beta"], w, n_threads)
+            else:
+                new, mass, objective = _minibatch_epoch(X, xn, centers, mass, p["beta"], w,
+                                                        p["batch_size"], rng, n_threads)
+            shift = float(((new.astype(np.float64) - centers) ** 2).sum())
+            centers = new
+            history["objective"].append(objective)
+            history["center_shift"].append(shift)
+            history["seconds"].append(time.perf_counter() - t0)
+            if self.verbose:
+                print(f"iteration {it}: objective {objective:.6g}, center shift {shift:.3g}")
+            if shift <= tol:
+                break
+        labels, _, inertia, _ = _assign_rows(X, xn, centers, w, n_threads)
+        return {"centers": centers, "labels": labels, "inertia": inertia, "mass": mass,
+                "n_iter": it + 1, "history": {key: np.asarray(v) for key, v in history.items()}}
 
     def partial_fit(self, X, y=None, sample_weight=None):
         """One mini-batch soft update with this batch (initialising on the first call).
