@@ -7,6 +7,7 @@ def _soft_assign(
     centers: NDArray[np.floating],
     c_sqnorms: NDArray[np.floating],
     beta: float,
+    underflow: float,
     sample_weight: NDArray[np.floating],
     out: NDArray[np.floating],
     chunk_objective: NDArray[np.float64],

@@ -21,6 +21,7 @@ def _soft_assign(
     const floating[:, ::1] centers,        # IN  (k, d)
     const floating[::1] c_sqnorms,         # IN  (k,)
     double beta,
+    double underflow,
     const floating[::1] sample_weight,     # IN  (n,), or (0,) for unit weights
     floating[:, ::1] out,                  # OUT (n, k) responsibilities
     double[::1] chunk_objective,           # OUT (n_chunks,)
@@ -35,6 +36,9 @@ def _soft_assign(
     centers, c_sqnorms : centers and their squared row norms
     beta : float > 0
         Inverse temperature; large beta tends to hard assignment.
+    underflow : float
+        Exponents ``beta (d - d_min)`` beyond this give 0 in the output dtype
+        (about 104 for float32, 746 for float64): exp is not called for them.
     sample_weight : row weights for the objective; empty means 1
     out : receives the responsibilities (rows sum to 1)
     chunk_objective : receives, per chunk of rows, the weighted expected
@@ -48,7 +52,7 @@ def _soft_assign(
     cdef bint weighted = sample_weight.shape[0] > 0
     cdef Py_ssize_t n_chunks = (n + chunk_rows - 1) // chunk_rows
     cdef Py_ssize_t c, i, j, start, end
-    cdef double dist, dmin, e, total, expected, obj
+    cdef double dist, dmin, e, total, expected, obj, arg
     with nogil:
         for c in prange(n_chunks, schedule="static", num_threads=n_threads):
             start = c * chunk_rows
@@ -69,7 +73,9 @@ def _soft_assign(
                 total = 0.0
                 expected = 0.0
                 for j in range(k):
-                    e = exp(-beta * (out[i, j] - dmin))
+                    arg = beta * (out[i, j] - dmin)
+                    # Past ``underflow`` exp rounds to 0 in the output dtype: skip it.
+                    e = exp(-arg) if arg < underflow else 0.0
                     total = total + e
                     expected = expected + e * out[i, j]
                     out[i, j] = <floating> e

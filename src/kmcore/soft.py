@@ -15,6 +15,9 @@ from kmcore.distances import _row_norms
 
 # Rows per GEMM call of soft_assign and per partial product of soft_update.
 _SOFT_CHUNK_ROWS = 1024
+# exp(-x) is below half the smallest subnormal of the dtype (so it rounds to 0,
+# and so does its share of a row sum >= 1) for x beyond these.
+_UNDERFLOW = {np.dtype(np.float32): 104.0, np.dtype(np.float64): 746.0}
 
 
 def soft_assign(X, centers, beta, x_sqnorms=None, n_threads=None, out=None):
@@ -76,8 +79,8 @@ def _soft_assign(X, x_sqnorms, centers, beta, sample_weight, n_threads, out=None
     chunk_objective = np.empty(-(-n // chunk_rows), dtype=np.float64)
     with blas_single_threaded():
         _soft._soft_assign(X, x_sqnorms, centers, _row_norms(centers, True, n_threads), beta,
-                           _unit_or(sample_weight, X.dtype), out, chunk_objective, chunk_rows,
-                           n_threads)
+                           _UNDERFLOW[X.dtype], _unit_or(sample_weight, X.dtype), out,
+                           chunk_objective, chunk_rows, n_threads)
     return out, float(chunk_objective.sum())
 
 
