@@ -132,8 +132,9 @@ def default_factories(n_threads=None, n_init=10, max_iter=300):
     def soft(k, beta):
         from dynkm.soft import SoftKMeans
 
-        # The same restarts as KMeans: the purity target compares the two.
-        return SoftKMeans(k, beta=beta, n_init=n_init, random_state=0, **threads(SoftKMeans))
+        # The same restarts and iteration cap as KMeans: the purity target compares them.
+        return SoftKMeans(k, beta=beta, n_init=n_init, max_iter=max_iter, random_state=0,
+                          **threads(SoftKMeans))
 
     return {"kmeans": kmeans, "minibatch": minibatch, "soft": soft}
 

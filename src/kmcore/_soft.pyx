@@ -10,7 +10,7 @@ any beta > 0 (S3's soft k-means divided by sums that had underflowed to 0).
 
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport exp
+from libc.math cimport exp, expf
 
 from kmcore._common cimport gemm_abt
 
@@ -75,7 +75,14 @@ def _soft_assign(
                 for j in range(k):
                     arg = beta * (out[i, j] - dmin)
                     # Past ``underflow`` exp rounds to 0 in the output dtype: skip it.
-                    e = exp(-arg) if arg < underflow else 0.0
+                    # float32 output needs only expf (about twice as fast); the sums
+                    # stay in float64.
+                    if arg >= underflow:
+                        e = 0.0
+                    elif floating is float:
+                        e = expf(<float> -arg)
+                    else:
+                        e = exp(-arg)
                     total = total + e
                     expected = expected + e * out[i, j]
                     out[i, j] = <floating> e
