@@ -117,17 +117,9 @@ class KMeans(CentersMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cl
         self
         """
         params = self._check_params()
-        X = validate_X(self, X, reset=True)
         n_clusters = params["n_clusters"]
-        if X.shape[0] < n_clusters:
-            raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={n_clusters}.")
-        sample_weight = validated_weights(sample_weight, X)
-        init = check_init(self.init, X, n_clusters, self.n_init)
-        n_init = 1 if isinstance(init, np.ndarray) else params["n_init"]
-        rng = check_random_state(self.random_state)
-        n_threads = effective_n_threads(self.n_threads)
-        x_sqnorms = _row_norms(X, True, n_threads)
-        tol = params["tol"] * _mean_variance(X) if params["tol"] > 0 else 0.0
+        X, sample_weight, init, n_init, rng, n_threads, x_sqnorms, tol = prepare_fit(
+            self, X, sample_weight, params)
 
         best = None
         with blas_single_threaded():
@@ -164,6 +156,27 @@ class KMeans(CentersMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cl
             "tol": check_float(self.tol, "tol"),
             "check_every": check_int(self.check_every, "check_every"),
         }
+
+def prepare_fit(estimator, X, sample_weight, params):
+    """What every restartable fit checks and computes first.
+
+    Returns X (validated), the weights, the checked init, the number of runs,
+    the RandomState, the thread count, the squared row norms and the absolute
+    tolerance (``params["tol"]`` times the mean per-feature variance).
+    """
+    X = validate_X(estimator, X, reset=True)
+    k = params["n_clusters"]
+    if X.shape[0] < k:
+        raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={k}.")
+    sample_weight = validated_weights(sample_weight, X)
+    init = check_init(estimator.init, X, k, estimator.n_init)
+    n_init = 1 if isinstance(init, np.ndarray) else params["n_init"]
+    rng = check_random_state(estimator.random_state)
+    n_threads = effective_n_threads(estimator.n_threads)
+    x_sqnorms = _row_norms(X, True, n_threads)
+    tol = params["tol"] * _mean_variance(X) if params["tol"] > 0 else 0.0
+    return X, sample_weight, init, n_init, rng, n_threads, x_sqnorms, tol
+
 
 def resolve_n_init(n_init, init):
     """Runs for ``n_init``: "auto" is 10 for "random" and callables, 1 otherwise."""

@@ -12,7 +12,7 @@ from sklearn.base import (
 
 from dynkm._base import CentersMixin
 from dynkm._validation import check_float, check_int, validate_X, validated_weights
-from dynkm.kmeans import _mean_variance, check_init, initial_centers, resolve_n_init
+from dynkm.kmeans import check_init, initial_centers, prepare_fit, resolve_n_init
 from kmcore._threads import blas_single_threaded, effective_n_threads
 from kmcore._validation import check_random_state
 from kmcore.assignment import _assign_rows
@@ -106,17 +106,8 @@ class SoftKMeans(CentersMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         With ``n_init`` > 1 the run of lowest ``inertia_`` is kept.
         """
         p = self._check_params()
-        X = validate_X(self, X, reset=True)
         k = p["n_clusters"]
-        if X.shape[0] < k:
-            raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={k}.")
-        w = validated_weights(sample_weight, X)
-        init = check_init(self.init, X, k, self.n_init)
-        n_init = 1 if isinstance(init, np.ndarray) else p["n_init"]
-        rng = check_random_state(self.random_state)
-        n_threads = effective_n_threads(self.n_threads)
-        xn = _row_norms(X, True, n_threads)
-        tol = p["tol"] * _mean_variance(X) if p["tol"] > 0 else 0.0
+        X, w, init, n_init, rng, n_threads, xn, tol = prepare_fit(self, X, sample_weight, p)
         best = None
         with blas_single_threaded():
             for _ in range(n_init):
