@@ -353,17 +353,15 @@ class DynamicKMeans(TransformerMixin, ClusterMixin, BaseEstimator):
         # The state arrays are views of the buffers: pickle the buffers only
         # and rebuild the views on load, so that they stay views.
         state = dict(super().__getstate__())  # a copy: the base returns __dict__ itself
-        for name in ("_centers", "_sums", "_weights", "_m2", "_ids"):
-            state.pop(name, None)
+        if state.get("_buffers") is not None:
+            for name in ("_centers", "_sums", "_weights", "_m2", "_ids"):
+                del state[name]
         return state
 
     def __setstate__(self, state):
         super().__setstate__(state)
         if getattr(self, "_buffers", None) is not None:
             self._refresh_views()
-        elif "_k" in state:
-            self._centers = self._sums = self._weights = self._m2 = None
-            self._ids = np.empty(0, dtype=np.int64)
 
     def _member_rows(self, cluster_id):
         parts = self._members.get(cluster_id, [])
