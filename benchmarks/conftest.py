@@ -45,3 +45,16 @@ def initial_centers(X, k, seed=0):
     """k distinct rows of X as float32 C-contiguous centers."""
     rows = np.random.default_rng(seed).choice(X.shape[0], k, replace=False)
     return np.ascontiguousarray(X[rows], dtype=np.float32)
+
+
+def gaussian_mixture(n_samples, n_features, n_components, seed=0):
+    """float32 rows from a mixture of unit Gaussians with N(0, 10^2) means, built in slices."""
+    rng = np.random.default_rng(seed)
+    means = rng.normal(0, 10, size=(n_components, n_features)).astype(np.float32)
+    X = np.empty((n_samples, n_features), dtype=np.float32)
+    step = 100_000
+    for start in range(0, n_samples, step):
+        m = min(step, n_samples - start)
+        rows = rng.integers(0, n_components, m)
+        X[start:start + m] = means[rows] + rng.normal(size=(m, n_features)).astype(np.float32)
+    return X

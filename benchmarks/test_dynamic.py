@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import THREADS
+from conftest import THREADS, gaussian_mixture
 from seed_dyncluster import SeedDynCluster
 
 from dynkm import DynamicKMeans, KMeans
@@ -36,13 +36,7 @@ def mnist_stream(mnist_like):
 @pytest.fixture(scope="module")
 def mixture_1m():
     """1,000,000 x 128 float32 from a mixture of 200 unit Gaussians."""
-    rng = np.random.default_rng(0)
-    means = rng.normal(0, 10, size=(200, 128)).astype(np.float32)
-    X = np.empty((1_000_000, 128), dtype=np.float32)
-    for start in range(0, X.shape[0], 100_000):
-        rows = rng.integers(0, 200, 100_000)
-        X[start:start + 100_000] = means[rows] + rng.normal(size=(100_000, 128)).astype(np.float32)
-    return X
+    return gaussian_mixture(1_000_000, 128, 200)
 
 
 def _stream(X, batch_size):

@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -18,8 +19,7 @@ LIMIT_MB = 64
 
 SCRIPT = textwrap.dedent(
     """
-    import json, time
-    import numpy as np
+    import json, sys, time
     from dynkm import KMeans
 
     def status(key):
@@ -27,12 +27,9 @@ SCRIPT = textwrap.dedent(
             for line in f:
                 if line.startswith(key + ":"):
                     return int(line.split()[1]) * 1024
-    rng = np.random.default_rng(0)
-    means = rng.normal(0, 10, size=(50, 128)).astype(np.float32)
-    X = np.empty((1_000_000, 128), dtype=np.float32)
-    for start in range(0, X.shape[0], 100_000):
-        rows = rng.integers(0, 50, 100_000)
-        X[start:start + 100_000] = means[rows] + rng.normal(size=(100_000, 128)).astype(np.float32)
+    sys.path.insert(0, {bench_dir!r})
+    from conftest import gaussian_mixture
+    X = gaussian_mixture(1_000_000, 128, 50)
     KMeans(8, max_iter=1, n_threads={threads}).fit(X[:5000])  # load BLAS/OpenMP pools first
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")
@@ -53,7 +50,8 @@ def test_fit_peak_memory(benchmark):
     from conftest import THREADS
 
     def run():
-        out = subprocess.run([sys.executable, "-c", SCRIPT.format(threads=THREADS, max_iter=5)],
+        out = subprocess.run([sys.executable, "-c", SCRIPT.format(threads=THREADS, max_iter=5,
+                                                             bench_dir=str(Path(__file__).parent))],
                              capture_output=True, text=True, check=True)
         return json.loads(out.stdout.strip().splitlines()[-1])
 
