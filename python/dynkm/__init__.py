@@ -3,6 +3,7 @@
 The estimators run on the :mod:`kmcore` kernels (Cython + OpenMP + BLAS).
 """
 
+from dynkm.classifier import ClusterLabelClassifier, KMeansClassifier
 from dynkm.dynamic import DynamicKMeans
 from dynkm.kmeans import KMeans
 from dynkm.metrics import gini, inertia, purity
@@ -11,4 +12,14 @@ from dynkm.soft import SoftKMeans
 
 __version__ = "0.1.0"
 
-__all__ = ["DynamicKMeans", "KMeans", "MiniBatchKMeans", "SoftKMeans", "gini", "inertia", "purity"]
+__all__ = [
+    "ClusterLabelClassifier",
+    "DynamicKMeans",
+    "KMeans",
+    "KMeansClassifier",
+    "MiniBatchKMeans",
+    "SoftKMeans",
+    "gini",
+    "inertia",
+    "purity",
+]

@@ -230,14 +230,20 @@ def initial_centers(X, x_sqnorms, n_clusters, sample_weight, init, rng, n_thread
     return centers
 
 
-def _lloyd(X, x_sqnorms, sample_weight, centers, max_iter, tol, check_every, n_threads, verbose):
-    """One run of Lloyd's algorithm from ``centers`` (scikit-learn's stopping rule)."""
+def _lloyd(X, x_sqnorms, sample_weight, centers, max_iter, tol, check_every, n_threads, verbose,
+           step_fn=_lloyd_step, assign_fn=_assign_rows):
+    """One run of Lloyd's algorithm from ``centers`` (scikit-learn's stopping rule).
+
+    ``step_fn`` and ``assign_fn`` have the signatures of kmcore's ``_lloyd_step``
+    and ``_assign_rows`` (the defaults); the classifier passes sparse and
+    spherical variants.
+    """
     history = {key: [] for key in ("objective", "center_shift", "seconds", "n_relocated", "imbalance")}
     labels_old = None
     strict = False
     for i in range(max_iter):
         t0 = time.perf_counter()
-        step = _lloyd_step(X, x_sqnorms, centers, sample_weight, True, n_threads)
+        step = step_fn(X, x_sqnorms, centers, sample_weight, True, n_threads)
         centers = step.centers
         shift = float((step.center_shift ** 2).sum())
         w = step.weight_in_clusters
@@ -265,7 +271,7 @@ def _lloyd(X, x_sqnorms, sample_weight, centers, max_iter, tol, check_every, n_t
         labels, inertia = step.labels, step.inertia
     else:
         # Labels of the final centers (the last step labelled against the previous ones).
-        labels, _, inertia, _ = _assign_rows(X, x_sqnorms, centers, sample_weight, n_threads)
+        labels, _, inertia, _ = assign_fn(X, x_sqnorms, centers, sample_weight, n_threads)
     history = {key: np.asarray(values) for key, values in history.items()}
     return {"centers": centers, "labels": labels, "inertia": inertia, "n_iter": i + 1,
             "history": history}

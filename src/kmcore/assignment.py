@@ -168,6 +168,13 @@ def _lloyd_step(X, x_sqnorms, centers, sample_weight, relocate_empty, n_threads)
         sums, weights = fused
     else:
         sums, weights, _ = _weighted_sums(X, labels, k, sample_weight, n_threads)
+    return _finish_step(X, sample_weight, centers, labels, min_sqdist, inertia, sums, weights,
+                        relocate_empty)
+
+
+def _finish_step(X, sample_weight, centers, labels, min_sqdist, inertia, sums, weights,
+                 relocate_empty):
+    """The M-step's end from float64 sums and weights: relocation, means, shifts."""
     n_relocated = 0
     if relocate_empty:
         n_relocated = _relocate_empty(X, sample_weight, labels, min_sqdist, sums, weights)
@@ -188,7 +195,9 @@ def _relocate_empty(X, sample_weight, labels, min_sqdist, sums, weights):
     far = far[dist[far] > 0]
     for cluster, row in zip(empty, far):
         w = 1.0 if sample_weight is None else float(sample_weight[row])
-        x = X[row].astype(np.float64)
+        x = X[row]
+        # A scipy sparse X (dynkm's classifier) gives a 1 x d matrix here.
+        x = (x.toarray().ravel() if hasattr(x, "toarray") else x).astype(np.float64)
         old = labels[row]
         sums[old] -= w * x
         weights[old] -= w

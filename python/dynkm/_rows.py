@@ -1,0 +1,119 @@
+"""Rows as the classifier sees them: dense (kmcore kernels) or scipy CSR, raw or unit-norm.
+
+The dense functions are kmcore's. The CSR ones keep the same signatures and
+results, computed by scipy's sparse products on blocks of rows, so a CSR
+matrix is never densified: the largest dense temporary is one block of
+``_BLOCK_CELLS`` row-by-center distances, and the centers themselves.
+The spherical wrapper turns any Lloyd step into spherical k-means (unit-norm
+centers) for the cosine distance.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+from dynkm.kmeans import _mean_variance
+from kmcore.assignment import _assign_rows, _finish_step, _lloyd_step
+from kmcore.centers import _weighted_sums
+from kmcore.distances import _pairwise_sqdist, _row_norms
+
+# Row-by-center cells of one dense distance block of a CSR matrix (32 MB in float64).
+_BLOCK_CELLS = 1 << 22
+
+
+def row_norms(X, n_threads):
+    """Squared Euclidean norm of every row, in X's dtype."""
+    if sp.issparse(X):
+        return np.asarray(X.multiply(X).sum(axis=1), dtype=X.dtype).ravel()
+    return _row_norms(X, True, n_threads)
+
+
+def unit_rows(X, n_threads):
+    """A copy of X with every nonzero row scaled to unit norm (zero rows stay zero)."""
+    norms = np.sqrt(row_norms(X, n_threads))
+    scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+    if sp.issparse(X):
+        return sp.csr_matrix(sp.diags(scale) @ X, dtype=X.dtype)
+    return X * scale[:, None]
+
+
+def unit_centers(centers):
+    """Centers scaled to unit norm; an all-zero center stays zero."""
+    norms = np.linalg.norm(centers, axis=1, keepdims=True)
+    return np.divide(centers, norms, out=np.zeros_like(centers), where=norms > 0)
+
+
+def dense_rows(X, rows):
+    """Rows of X as a dense float array (for the few rows that become centers)."""
+    block = X[rows]
+    return block.toarray() if sp.issparse(block) else np.array(block)
+
+
+def row_blocks(n_rows, n_centers):
+    """(start, stop) of row blocks with at most ``_BLOCK_CELLS`` distances each."""
+    step = max(1, _BLOCK_CELLS // max(n_centers, 1))
+    return [(start, min(n_rows, start + step)) for start in range(0, n_rows, step)]
+
+
+def sqdist_block(X, x_sqnorms, centers, c_sqnorms, n_threads):
+    """Dense squared distances from (a block of) rows to every center, clamped at 0."""
+    if not sp.issparse(X):
+        return _pairwise_sqdist(X, x_sqnorms, centers, c_sqnorms, n_threads)
+    D = np.asarray(X @ centers.T, dtype=X.dtype)
+    D *= -2
+    D += x_sqnorms[:, None]
+    D += c_sqnorms[None, :]
+    return np.maximum(D, 0, out=D)
+
+
+def assign_rows(X, x_sqnorms, centers, sample_weight, n_threads):
+    """kmcore's ``_assign_rows`` (labels, min_sqdist, inertia, None), dense or CSR."""
+    if not sp.issparse(X):
+        return _assign_rows(X, x_sqnorms, centers, sample_weight, n_threads)
+    n = X.shape[0]
+    labels = np.empty(n, dtype=np.intp)
+    min_sqdist = np.empty(n, dtype=X.dtype)
+    c_sqnorms = row_norms(centers, n_threads)
+    for start, stop in row_blocks(n, centers.shape[0]):
+        D = sqdist_block(X[start:stop], x_sqnorms[start:stop], centers, c_sqnorms, n_threads)
+        labels[start:stop] = D.argmin(axis=1)
+        min_sqdist[start:stop] = D[np.arange(stop - start), labels[start:stop]]
+    w = np.ones(n) if sample_weight is None else sample_weight
+    return labels, min_sqdist, float(np.dot(w.astype(np.float64), min_sqdist)), None
+
+
+def weighted_sums(X, labels, n_clusters, sample_weight, n_threads):
+    """float64 per-cluster sums and weights, dense (kmcore) or CSR (one sparse product)."""
+    if not sp.issparse(X):
+        return _weighted_sums(X, labels, n_clusters, sample_weight, n_threads)[:2]
+    n = X.shape[0]
+    w = np.ones(n) if sample_weight is None else sample_weight.astype(np.float64)
+    member = sp.csr_matrix((w, (labels, np.arange(n))), shape=(n_clusters, n))
+    sums = np.asarray((member @ X.astype(np.float64)).toarray())
+    return sums, np.bincount(labels, weights=w, minlength=n_clusters)
+
+
+def lloyd_step(X, x_sqnorms, centers, sample_weight, relocate_empty, n_threads):
+    """kmcore's ``_lloyd_step`` (a LloydStep), dense (fused kernel) or CSR."""
+    if not sp.issparse(X):
+        return _lloyd_step(X, x_sqnorms, centers, sample_weight, relocate_empty, n_threads)
+    labels, min_sqdist, inertia, _ = assign_rows(X, x_sqnorms, centers, sample_weight, n_threads)
+    sums, weights = weighted_sums(X, labels, centers.shape[0], sample_weight, n_threads)
+    return _finish_step(X, sample_weight, centers, labels, min_sqdist, inertia, sums, weights,
+                        relocate_empty)
+
+
+def spherical_lloyd_step(X, x_sqnorms, centers, sample_weight, relocate_empty, n_threads):
+    """One step of spherical k-means on unit rows: the Lloyd step, then unit centers."""
+    step = lloyd_step(X, x_sqnorms, centers, sample_weight, relocate_empty, n_threads)
+    new_centers = unit_centers(step.centers)
+    shift = np.sqrt(((new_centers.astype(np.float64) - centers) ** 2).sum(axis=1))
+    return step._replace(centers=new_centers, center_shift=shift)
+
+
+def mean_variance(X):
+    """Mean over features of the per-feature variance (scikit-learn's tol scale)."""
+    if not sp.issparse(X):
+        return _mean_variance(X)
+    mean = np.asarray(X.mean(axis=0, dtype=np.float64)).ravel()
+    mean_sq = np.asarray(X.multiply(X).mean(axis=0, dtype=np.float64)).ravel()
+    return float(np.mean(mean_sq - mean ** 2))
