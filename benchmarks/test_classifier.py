@@ -115,11 +115,12 @@ def test_prototypes_faiss(benchmark, mnist, distance):
 
 
 # ---------------------------------------------------------- unsupervised
+@pytest.mark.parametrize("distance", ["euclidean", "cosine"])
 @pytest.mark.benchmark(group="mnist_unsupervised")
-def test_cluster_label_dynkm(benchmark, mnist):
+def test_cluster_label_dynkm(benchmark, mnist, distance):
     Xtr, ytr, Xte, yte = mnist
-    model = ClusterLabelClassifier(N_CLUSTERS, init="random", max_iter=N_ITER, tol=0,
-                                   random_state=0, n_threads=THREADS)
+    model = ClusterLabelClassifier(N_CLUSTERS, init="random", distance=distance,
+                                   max_iter=N_ITER, tol=0, random_state=0, n_threads=THREADS)
     _measure(benchmark, lambda: model.fit(Xtr, ytr), lambda m: m.predict(Xte), yte)
 
 

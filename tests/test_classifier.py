@@ -1015,6 +1015,38 @@ def test_cluster_label_weights(digits_split):
     assert (tilted.cluster_labels_ == 1).sum() > (unweighted.cluster_labels_ == 1).sum()
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cluster_label_cosine_csr_equals_dense(digits_split, dtype):
+    Xtr, Xte, ytr, _ = digits_split
+    Xtr, Xte = _untie(Xtr).astype(dtype), _untie(Xte, 1).astype(dtype)
+    dense = ClusterLabelClassifier(30, distance="cosine", random_state=0, n_threads=1)
+    dense.fit(Xtr, ytr)
+    csr = ClusterLabelClassifier(30, distance="cosine", random_state=0, n_threads=1)
+    csr.fit(sp.csr_matrix(Xtr), ytr)
+    rtol = 1e-4 if dtype == np.float32 else 1e-9
+    np.testing.assert_allclose(csr.cluster_centers_, dense.cluster_centers_, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(np.linalg.norm(dense.cluster_centers_, axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(csr.predict(sp.csr_matrix(Xte)), dense.predict(Xte))
+    # Spherical: scaling a row changes nothing.
+    scale = np.random.default_rng(2).uniform(0.1, 10.0, (len(Xte), 1)).astype(dtype)
+    np.testing.assert_array_equal(dense.predict(Xte * scale), dense.predict(Xte))
+    assert dense.cluster_centers_.dtype == dtype
+
+
+def test_cluster_label_n_init_and_errors(digits_split):
+    Xtr, _, ytr, _ = digits_split
+    one = ClusterLabelClassifier(20, random_state=0, n_threads=1).fit(Xtr, ytr)
+    best = ClusterLabelClassifier(20, n_init=4, random_state=0, n_threads=1).fit(Xtr, ytr)
+    # The first of the 4 runs is the single run: the best cannot be worse.
+    assert best.inertia_ <= one.inertia_
+    with pytest.raises(ValueError, match="n_clusters"):
+        ClusterLabelClassifier(len(ytr) + 1, n_threads=1).fit(Xtr, ytr)
+    with pytest.raises(ValueError, match="distance"):
+        ClusterLabelClassifier(5, distance="manhattan").fit(Xtr, ytr)
+    with pytest.raises(ValueError, match="init"):
+        ClusterLabelClassifier(5, init="farthest").fit(Xtr, ytr)
+
+
 # ------------------------------------------------------------ MNIST
 
 
