@@ -968,6 +968,17 @@ def test_thread_independent(params):
     np.testing.assert_array_equal(one.predict_proba(X), two.predict_proba(X))
 
 
+def test_class_parallel_equals_sequential():
+    # 8 classes on 2 threads run as 2 workers of 1 thread each; 1 thread runs them in turn.
+    X, y = make_blobs(4000, n_features=8, centers=16, cluster_std=2.0, random_state=1)
+    y = y % 8
+    one = _clf(3, random_state=2, n_threads=1, max_iter=10).fit(X, y)
+    two = _clf(3, random_state=2, n_threads=2, max_iter=10).fit(X, y)
+    np.testing.assert_array_equal(one.prototypes_, two.prototypes_)
+    np.testing.assert_array_equal(one.n_iter_, two.n_iter_)
+    assert one.scale_ == two.scale_
+
+
 # ------------------------------------------------------------ ClusterLabelClassifier
 
 

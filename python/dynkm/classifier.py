@@ -1,5 +1,7 @@
 """Classification by k-means: several prototypes per class, or cluster-then-label."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
@@ -311,18 +313,22 @@ class KMeansClassifier(ClassifierMixin, BaseEstimator):
 
         order = np.argsort(y_idx, kind="stable")
         bounds = np.searchsorted(y_idx[order], np.arange(len(classes) + 1))
-        protos, labels, weights, n_iter = [], [], [], []
-        inertia = 0.0
+        # One seed per class, drawn up front: each class's result depends on
+        # neither the order in which classes run nor the number of threads.
+        seeds = rng.randint(np.iinfo(np.int32).max, size=len(classes))
+
+        def fit_class(c, threads):
+            rows = order[bounds[c]:bounds[c + 1]]
+            return self._fit_class(X[rows], None if w is None else w[rows], targets[c], p,
+                                   np.random.RandomState(seeds[c]), threads)
+
         with blas_single_threaded():
-            for c in range(len(classes)):
-                rows = order[bounds[c]:bounds[c + 1]]
-                run = self._fit_class(X[rows], None if w is None else w[rows], targets[c],
-                                      p, rng, n_threads)
-                protos.append(run["centers"])
-                labels.append(np.full(len(run["centers"]), c, dtype=np.intp))
-                weights.append(run["weights"])
-                n_iter.append(run["n_iter"])
-                inertia += run["inertia"]
+            runs = _per_class(fit_class, len(classes), n_threads)
+            protos = [run["centers"] for run in runs]
+            labels = [np.full(len(run["centers"]), c, dtype=np.intp) for c, run in enumerate(runs)]
+            weights = [run["weights"] for run in runs]
+            n_iter = [run["n_iter"] for run in runs]
+            inertia = sum(run["inertia"] for run in runs)
             self.classes_ = classes
             self._set_prototypes(np.concatenate(protos), np.concatenate(labels),
                                  np.concatenate(weights))
@@ -737,6 +743,27 @@ class KMeansClassifier(ClassifierMixin, BaseEstimator):
         """Logarithm of :meth:`predict_proba`."""
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
+
+
+# Classes run side by side (one worker per thread, each kernel on its share of
+# the threads) when there are at least this many per worker: small per-class
+# problems give the kernels' parallel slices little work each, and one class's
+# Python steps then overlap another's kernels (about 10% faster on MNIST's 10
+# classes); with fewer classes the last ones would leave threads idle.
+_CLASSES_PER_WORKER = 4
+
+
+def _per_class(fit_class, n_classes, n_threads):
+    """``[fit_class(c, threads) for c in range(n_classes)]``, classes run concurrently.
+
+    Every result is the same as in a sequential run: the kernels' results do
+    not depend on their thread count, and each class has its own seed.
+    """
+    workers = min(n_threads, n_classes // _CLASSES_PER_WORKER)
+    if workers <= 1:
+        return [fit_class(c, n_threads) for c in range(n_classes)]
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(fit_class, range(n_classes), [n_threads // workers] * n_classes))
 
 
 def _seed_centers(X, x_sqnorms, w, k, init, rng, n_threads):
