@@ -1093,3 +1093,16 @@ def test_check_estimator(estimator):
         "check_sample_weight_equivalence_on_dense_data": _WEIGHT_REASON,
         "check_sample_weight_equivalence_on_sparse_data": _WEIGHT_REASON,
     })
+
+
+def test_command_line_classify(capsys):
+    from dynkm.__main__ import main
+
+    assert main(["classify", "--per-class", "5", "--n-threads", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = {line[:40].strip(): line[40:].split() for line in lines[2:]}
+    assert set(rows) == {"KMeansClassifier(5 per class)", "ClusterLabelClassifier(50)",
+                         "sklearn NearestCentroid"}
+    accuracy = {name: float(values[0]) for name, values in rows.items()}
+    # Several prototypes per class beat one centroid per class on the digits.
+    assert accuracy["KMeansClassifier(5 per class)"] > accuracy["sklearn NearestCentroid"]

@@ -4,6 +4,9 @@
 fits a static k-means of the same k, prints the summary and writes
 ``report.json``, ``report.md`` and the plots into ``--out``.
 ``dynkm kmeans`` fits the static KMeans on the digits next to scikit-learn's.
+``dynkm classify`` trains the k-means classifiers (several prototypes per
+class, and cluster-then-label) on the digits or MNIST and prints test accuracy
+and seconds next to scikit-learn's NearestCentroid.
 """
 
 import argparse
@@ -20,7 +23,7 @@ FORMATS = ("idx", "fvecs", "npy")
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in ("compare", "kmeans", "-h", "--help"):
+    if not argv or argv[0] not in ("compare", "kmeans", "classify", "-h", "--help"):
         argv.insert(0, "compare")
     args = _parser().parse_args(argv)
     return args.run(args)
@@ -54,6 +57,21 @@ def _parser():
     km.add_argument("--random-state", type=int, default=0)
     km.add_argument("--n-threads", type=int, default=None)
     km.set_defaults(run=_run_kmeans)
+
+    clf = sub.add_parser("classify", help="k-means classifiers on the digits or MNIST")
+    clf.add_argument("--data", choices=("digits", "mnist"), default="digits",
+                     help="digits (75/25 split) or MNIST's train/test (default digits)")
+    clf.add_argument("--mnist-dir", default=None, help="MNIST folder (default $DYNKM_MNIST)")
+    clf.add_argument("--per-class", type=int, default=10,
+                     help="prototypes per class of KMeansClassifier (default 10)")
+    clf.add_argument("--clusters", type=int, default=None,
+                     help="clusters of ClusterLabelClassifier (default 10 x --per-class)")
+    clf.add_argument("--distance", choices=("euclidean", "cosine"), default="cosine")
+    clf.add_argument("--init", choices=("random", "k-means++"), default="random")
+    clf.add_argument("--max-iter", type=int, default=20)
+    clf.add_argument("--random-state", type=int, default=0)
+    clf.add_argument("--n-threads", type=int, default=None)
+    clf.set_defaults(run=_run_classify)
     return parser
 
 
@@ -156,6 +174,49 @@ def _run_kmeans(args):
     print(f"{'model':<16}{'inertia':>14}{'seconds':>10}{'purity':>9}{'iters':>7}")
     for name, inertia, seconds, pur, n_iter in rows:
         print(f"{name:<16}{inertia:>14.1f}{seconds:>10.3f}{pur:>9.4f}{n_iter:>7}")
+    return 0
+
+
+def _run_classify(args):
+    import warnings
+
+    from sklearn.neighbors import NearestCentroid
+
+    from dynkm.classifier import ClusterLabelClassifier, KMeansClassifier
+
+    # NearestCentroid warns about the constant border pixels of digits and MNIST.
+    warnings.filterwarnings("ignore", message="self.within_class_std_dev_")
+
+    if args.data == "mnist":
+        from dynkm.datasets import MNIST_ENV, load_mnist
+
+        folder = args.mnist_dir or os.environ.get(MNIST_ENV)
+        (Xtr, ytr), (Xte, yte) = load_mnist(folder, "train"), load_mnist(folder, "test")
+    else:
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+
+        X, y = load_digits(return_X_y=True)
+        Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, stratify=y,
+                                              random_state=args.random_state)
+    clusters = args.clusters or 10 * args.per_class
+    common = dict(init=args.init, distance=args.distance, max_iter=args.max_iter,
+                  random_state=args.random_state, n_threads=args.n_threads)
+    models = [
+        (f"KMeansClassifier({args.per_class} per class)",
+         KMeansClassifier(args.per_class, **common)),
+        (f"ClusterLabelClassifier({clusters})", ClusterLabelClassifier(clusters, **common)),
+        ("sklearn NearestCentroid", NearestCentroid()),
+    ]
+    print(f"{args.data}: {Xtr.shape[0]} train / {Xte.shape[0]} test rows x {Xtr.shape[1]}, "
+          f"{args.distance}, init {args.init}, at most {args.max_iter} iterations")
+    print(f"{'model':<40}{'accuracy':>9}{'fit s':>9}{'predict s':>11}")
+    for name, model in models:
+        t0 = time.perf_counter()
+        model.fit(Xtr, ytr)
+        t1 = time.perf_counter()
+        accuracy = float(np.mean(model.predict(Xte) == yte))
+        print(f"{name:<40}{accuracy:>9.4f}{t1 - t0:>9.2f}{time.perf_counter() - t1:>11.2f}")
     return 0
 
 
