@@ -86,7 +86,10 @@ class KMeansClassifier(ClassifierMixin, BaseEstimator):
     class of its nearest prototype.
 
     ``fit`` runs exact k-means on each class's rows (Lloyd on the kmcore
-    kernels: a fused GEMM + argmin pass, never a rows x prototypes matrix).
+    kernels: a fused GEMM + argmin pass, never a rows x prototypes matrix;
+    with at least 4 classes per thread, classes run side by side, one thread
+    each). Prediction compares blocks of ``batch_size`` rows with every
+    prototype.
     ``partial_fit`` learns from a stream: classes appear when first seen, get
     their prototypes seeded from their first rows, and prototypes then move by
     mini-batch k-means updates (each a running mean of the rows it won).
@@ -99,7 +102,9 @@ class KMeansClassifier(ClassifierMixin, BaseEstimator):
     ----------
     k_init : int, default=3
         Prototypes per class, for classes not named in ``k_list``. A class
-        with fewer distinct rows gets as many prototypes as it has rows.
+        with fewer rows (of positive weight) gets one prototype per row;
+        duplicate rows collapse (the extra prototypes win nothing and are
+        pruned).
     k_list : dict or sequence of int, default=None
         Prototypes per class: ``{class: k}`` (other classes get ``k_init``), or
         one count per class in the sorted order of ``classes_`` (then
