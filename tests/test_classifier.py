@@ -1106,3 +1106,20 @@ def test_command_line_classify(capsys):
     accuracy = {name: float(values[0]) for name, values in rows.items()}
     # Several prototypes per class beat one centroid per class on the digits.
     assert accuracy["KMeansClassifier(5 per class)"] > accuracy["sklearn NearestCentroid"]
+
+
+def test_partial_fit_history():
+    X, y = make_blobs(600, n_features=4, centers=6, random_state=3)
+    y = y % 3
+    model = _clf(4, random_state=1)
+    batches = np.array_split(np.arange(len(y)), 6)
+    for rows in batches:
+        model.partial_fit(X[rows], y[rows])
+    h = model.history_
+    assert all(len(values) == len(batches) for values in h.values())
+    assert h["n_prototypes"][-1] == len(model.prototypes_)
+    # Without merging, every prototype was seeded once and none was pruned away unseen.
+    assert sum(h["n_new"]) == len(model.prototypes_) + sum(h["n_pruned"])
+    assert h["n_new"][0] == 12 and all(n == 0 for n in h["n_new"][1:])
+    assert all(s >= 0 for s in h["shift"]) and max(h["shift"]) > 0
+    assert model.fit(X, y).history_["shift"] == []

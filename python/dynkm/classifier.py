@@ -1,5 +1,6 @@
 """Classification by k-means: several prototypes per class, or cluster-then-label."""
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -23,6 +24,8 @@ _INITS = ("k-means++", "random")
 # Prototypes sampled to estimate the typical distance between prototypes
 # (relative_merge, percentile_threshold).
 _MERGE_SAMPLE = 2048
+# What ``history_`` records for every partial_fit batch.
+_HISTORY_KEYS = ("shift", "n_new", "n_merged", "n_pruned", "n_prototypes", "seconds")
 
 
 def check_class_labels(y):
@@ -195,6 +198,11 @@ class KMeansClassifier(ClassifierMixin, BaseEstimator):
         Prototypes removed by merging in the last fit / partial_fit.
     n_pruned_ : int
         Prototypes removed by pruning in the last fit / partial_fit.
+    history_ : dict of list
+        One entry per ``partial_fit`` batch since the last ``fit`` (which
+        empties it): ``shift`` (largest move of a prototype), ``n_new``
+        (prototypes seeded from the batch), ``n_merged``, ``n_pruned``,
+        ``n_prototypes`` (after the batch) and ``seconds``.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when X had feature names.
@@ -346,6 +354,7 @@ class KMeansClassifier(ClassifierMixin, BaseEstimator):
         # What fit could seed (fewer than the target for a small class): partial_fit tops up.
         self._n_seeded = np.bincount(self._proto_class, minlength=len(classes))
         self._rng = rng
+        self.history_ = {key: [] for key in _HISTORY_KEYS}
         self._adapt(p)
         return self
 
@@ -449,6 +458,7 @@ class KMeansClassifier(ClassifierMixin, BaseEstimator):
             raise
 
     def _partial_fit(self, X, y, classes, sample_weight):
+        t0 = time.perf_counter()
         p = self._check_params()
         y = check_class_labels(y)
         first = not hasattr(self, "prototypes_")
@@ -462,12 +472,19 @@ class KMeansClassifier(ClassifierMixin, BaseEstimator):
         state = self._stream_state(X, y, classes, p)
         with blas_single_threaded():
             state = self._stream_update(state, X, y, w, p, n_threads)
+        batch = state.pop("_batch")
         # Everything above worked on copies: commit at once.
         for key, value in state.items():
             setattr(self, key, value)
         self._set_prototypes(self.prototypes_, self._proto_class, self.prototype_weights_)
         self.n_iter_ = np.zeros(len(self.classes_), dtype=np.intp)
         self._adapt(p)
+        history = getattr(self, "history_", None) or {key: [] for key in _HISTORY_KEYS}
+        batch.update(n_merged=self.n_merged_, n_pruned=self.n_pruned_,
+                     n_prototypes=len(self.prototypes_), seconds=time.perf_counter() - t0)
+        for key in _HISTORY_KEYS:
+            history[key].append(batch[key])
+        self.history_ = history
         return self
 
     def _stream_state(self, X, y, classes, p):
@@ -514,6 +531,7 @@ class KMeansClassifier(ClassifierMixin, BaseEstimator):
         wt = np.ones(X.shape[0]) if w is None else w.astype(np.float64)
         protos, proto_class = s["prototypes_"], s["_proto_class"]
         new_protos, new_class = [protos], [proto_class]
+        n_new = 0
         for c in np.unique(y_idx[wt > 0]):
             missing = s["_targets"][c] - s["_n_seeded"][c]
             if missing <= 0:
@@ -524,6 +542,7 @@ class KMeansClassifier(ClassifierMixin, BaseEstimator):
             new_protos.append(seeds)
             new_class.append(np.full(len(seeds), c, dtype=np.intp))
             s["_n_seeded"][c] += len(seeds)
+            n_new += len(seeds)
         protos = np.concatenate(new_protos)
         proto_class = np.concatenate(new_class)
         weights = np.concatenate([s["prototype_weights_"],
@@ -548,11 +567,14 @@ class KMeansClassifier(ClassifierMixin, BaseEstimator):
         sums, batch_w = _rows.weighted_sums(X, own, len(protos), w, n_threads)
         won = batch_w > 0
         total_w = weights + batch_w
+        before = protos
         merged = protos.astype(np.float64)
         merged[won] = (merged[won] * weights[won, None] + sums[won]) / total_w[won, None]
         protos = merged.astype(protos.dtype)
         if p["distance"] == "cosine":
             protos = _rows.unit_centers(protos)
+        moves = np.sqrt(((protos.astype(np.float64) - before) ** 2).sum(axis=1))
+        s["_batch"] = {"shift": float(moves.max(initial=0.0)), "n_new": n_new}
         batch_total = float(wt.sum())
         total = s["_total_weight"] + batch_total
         if total > 0:
