@@ -425,15 +425,22 @@ def test_csr_same_as_dense_random_init(digits_split, distance, dtype):
 
 
 @pytest.mark.parametrize("distance", ["euclidean", "cosine"])
-def test_csr_kmeanspp_close_to_dense(digits_split, distance):
-    # k-means++ on CSR uses scikit-learn's seeding: other draws, so other prototypes.
+def test_csr_kmeanspp_same_as_dense(digits_split, distance):
+    # CSR is seeded by scikit-learn's k-means++, dense by kmcore's: the same rows from the
+    # same RandomState, so the same model (the jitter keeps float32-level ties away).
     Xtr, Xte, ytr, yte = digits_split
+    Xtr, Xte = _untie(Xtr), _untie(Xte, 1)
     dense = _clf(4, distance=distance).fit(Xtr, ytr)
     csr = _clf(4, distance=distance).fit(sp.csr_matrix(Xtr), ytr)
     _check_layout(csr)
     np.testing.assert_array_equal(csr.n_prototypes_per_class_, dense.n_prototypes_per_class_)
-    assert (csr.predict(sp.csr_matrix(Xte)) == dense.predict(Xte)).mean() >= 0.9
-    assert abs(csr.score(sp.csr_matrix(Xte), yte) - dense.score(Xte, yte)) <= 0.03
+    np.testing.assert_allclose(csr.prototypes_, dense.prototypes_, rtol=1e-9, atol=1e-9)
+    np.testing.assert_array_equal(csr.predict(sp.csr_matrix(Xte)), dense.predict(Xte))
+    cl_dense = ClusterLabelClassifier(12, init="k-means++", distance=distance, random_state=0,
+                                      n_threads=1).fit(Xtr, ytr)
+    cl_csr = ClusterLabelClassifier(12, init="k-means++", distance=distance, random_state=0,
+                                    n_threads=1).fit(sp.csr_matrix(Xtr), ytr)
+    np.testing.assert_allclose(cl_csr.inertia_, cl_dense.inertia_, rtol=1e-9)
     # One model: CSR and dense rows are predicted alike.
     np.testing.assert_array_equal(dense.predict(sp.csr_matrix(Xte)), dense.predict(Xte))
     np.testing.assert_allclose(dense.predict_proba(sp.csr_matrix(Xte)), dense.predict_proba(Xte),
@@ -862,19 +869,20 @@ def _penalised_ref(X, y, lam, max_iter, cosine):
     own_sums = np.array([X[y_idx == c].sum(axis=0) for c in range(len(classes))])
     P = own_sums / own_w[:, None]
     P = _unit(P) if cosine else P
+    seen = set()
     for _ in range(max_iter):
         near = _sqdist(X, P).argmin(axis=1)
+        if near.tobytes() in seen:
+            break  # A fixed point or a cycle: the next steps repeat.
+        seen.add(near.tobytes())
         intruder = near != y_idx
         bad_w = np.bincount(near[intruder], minlength=len(classes)).astype(np.float64)
         bad_sums = np.zeros_like(P)
         np.add.at(bad_sums, near[intruder], X[intruder])
         lam_k = np.where(bad_w > 0, np.minimum(lam, 0.5 * own_w / np.maximum(bad_w, 1)), lam)
         new = (own_sums - lam_k[:, None] * bad_sums) / (own_w - lam_k * bad_w)[:, None]
-        new = _unit(new) if cosine else new
-        if np.allclose(new, P, rtol=0, atol=1e-12):
-            break
-        P = new
-    return new
+        P = _unit(new) if cosine else new
+    return P
 
 
 @pytest.mark.parametrize("distance", ["euclidean", "cosine"])
@@ -883,10 +891,17 @@ def test_lambda_penalty_matches_reference(lam, distance):
     X, y = make_blobs(400, n_features=4, centers=4, cluster_std=6.0, random_state=0)
     if distance == "cosine":
         X += 6.0
-    model = _clf(1, distance=distance, lambda_penalty=lam).fit(X, y)
+    # tol=0: iterate until the partitions repeat (a fixed point or a cycle), as the
+    # reference does.
+    model = _clf(1, distance=distance, lambda_penalty=lam, tol=0).fit(X, y)
     plain = _clf(1, distance=distance).fit(X, y)
     ref = _penalised_ref(X, y, lam, 100, distance == "cosine")
     np.testing.assert_allclose(model.prototypes_, ref, rtol=1e-7, atol=1e-9)
+    assert 0 < model.n_penalty_iter_ < 100 and plain.n_penalty_iter_ == 0
+    # The default tol stops no later, close to the same point.
+    early = _clf(1, distance=distance, lambda_penalty=lam).fit(X, y)
+    assert early.n_penalty_iter_ <= model.n_penalty_iter_
+    np.testing.assert_allclose(early.prototypes_, ref, atol=0.05)
     assert np.abs(model.prototypes_ - plain.prototypes_).max() > 1e-3
     # lambda=2 pushes hard enough that the cap (intruders count at most half) binds.
     near = _sqdist(_unit(X) if distance == "cosine" else X, ref).argmin(axis=1)
@@ -1123,3 +1138,67 @@ def test_partial_fit_history():
     assert h["n_new"][0] == 12 and all(n == 0 for n in h["n_new"][1:])
     assert all(s >= 0 for s in h["shift"]) and max(h["shift"]) > 0
     assert model.fit(X, y).history_["shift"] == []
+
+
+def test_partial_fit_rejects_mixed_label_kinds():
+    X, y = make_blobs(60, n_features=3, centers=3, random_state=0)
+    model = _clf(2).fit(X, y)
+    before = model.prototypes_.copy()
+    with pytest.raises(TypeError, match="y holds text labels"):
+        model.partial_fit(X[:5], ["a"] * 5)
+    np.testing.assert_array_equal(model.prototypes_, before)
+    assert model.classes_.dtype.kind in "iu"
+    with pytest.raises(TypeError, match="classes holds text labels"):
+        _clf(2).partial_fit(X, y, classes=["a", "b", "c"])
+
+
+def test_merge_options_need_merge_threshold():
+    X, y = make_blobs(60, n_features=3, centers=3, random_state=0)
+    for params in ({"relative_merge": True}, {"percentile_threshold": 0.5}):
+        with pytest.raises(ValueError, match="merge_threshold"):
+            _clf(2, **params).fit(X, y)
+
+
+def test_k_list_unknown_class_warns():
+    X, y = make_blobs(60, n_features=3, centers=3, random_state=0)
+    with pytest.warns(UserWarning, match="k_list names classes that are not in y"):
+        model = _clf(2, k_list={"0": 1, 1: 3}).fit(X, y)
+    np.testing.assert_array_equal(model.n_prototypes_per_class_, [2, 3, 2])
+
+
+def test_csr_input_left_untouched():
+    X, y = make_blobs(80, n_features=6, centers=2, random_state=0)
+    X[X < 0] = 0
+    Xs = sp.csr_matrix(X)
+    # Unsorted column indices inside each row, as some producers leave them.
+    for i in range(Xs.shape[0]):
+        a, b = Xs.indptr[i], Xs.indptr[i + 1]
+        Xs.indices[a:b] = Xs.indices[a:b][::-1].copy()
+        Xs.data[a:b] = Xs.data[a:b][::-1].copy()
+    Xs.has_sorted_indices = False
+    indices, data = Xs.indices.copy(), Xs.data.copy()
+    model = _clf(2, distance="cosine").fit(Xs, y)
+    model.partial_fit(Xs, y)
+    model.predict_proba(Xs)
+    np.testing.assert_array_equal(Xs.indices, indices)
+    np.testing.assert_array_equal(Xs.data, data)
+    np.testing.assert_array_equal(model.predict(Xs), model.predict(X))
+
+
+def test_min_weight_streaming_judges_seeds_after_their_batch():
+    # Seeds weigh a few rows in their own batch (here all at most 5): pruning them at
+    # once would leave one prototype per class for good.
+    X, y = make_blobs(400, n_features=2, centers=6, random_state=0)
+    y = y % 2
+    model = _clf(3, min_weight=5.0)
+    batches = np.array_split(np.arange(len(y)), 20)
+    model.partial_fit(X[batches[0]], y[batches[0]])
+    assert (model.prototype_weights_ <= 5.0).sum() >= 4
+    np.testing.assert_array_equal(model.n_prototypes_per_class_, [3, 3])
+    assert model.history_["n_pruned"] == [0]
+    for rows in batches[1:]:
+        model.partial_fit(X[rows], y[rows])
+    # From the second batch on they are judged; pruned ones are not seeded again.
+    assert (model.prototype_weights_ > 5.0).all()
+    assert sum(model.history_["n_new"]) == 6
+    assert len(model.prototypes_) == 6 - sum(model.history_["n_pruned"])

@@ -18,6 +18,8 @@ from kmcore.distances import _pairwise_sqdist, _row_norms
 
 # Row-by-center cells of one dense distance block of a CSR matrix (32 MB in float64).
 _BLOCK_CELLS = 1 << 22
+# Rows per block of the float64 per-cluster sums of a CSR matrix.
+_SUM_ROWS = 1 << 16
 
 
 def row_norms(X, n_threads):
@@ -87,8 +89,12 @@ def weighted_sums(X, labels, n_clusters, sample_weight, n_threads):
         return _weighted_sums(X, labels, n_clusters, sample_weight, n_threads)[:2]
     n = X.shape[0]
     w = np.ones(n) if sample_weight is None else sample_weight.astype(np.float64)
-    member = sp.csr_matrix((w, (labels, np.arange(n))), shape=(n_clusters, n))
-    sums = np.asarray((member @ X.astype(np.float64)).toarray())
+    member = sp.csr_matrix((w, (labels, np.arange(n))), shape=(n_clusters, n)).tocsc()
+    sums = np.zeros((n_clusters, X.shape[1]))
+    # float64 products by row blocks: a float32 X is never copied whole.
+    for start in range(0, n, _SUM_ROWS):
+        stop = min(n, start + _SUM_ROWS)
+        sums += (member[:, start:stop] @ X[start:stop].astype(np.float64)).toarray()
     return sums, np.bincount(labels, weights=w, minlength=n_clusters)
 
 

@@ -1,6 +1,7 @@
 """Classification by k-means: several prototypes per class, or cluster-then-label."""
 
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -43,12 +44,22 @@ def check_class_labels(y):
     if y.ndim != 1:
         raise ValueError(f"y must be a 1-D array of class labels, got shape {y.shape}")
     kind = type_of_target(y, input_name="y")
-    if kind not in ("binary", "multiclass"):
+    if kind == "continuous":
         raise ValueError(
-            f"Unknown label type: {kind!r}. y must hold discrete class labels; "
+            "Unknown label type: 'continuous'. y must hold discrete class labels; "
             "continuous values (probabilities, regression targets) are not classes."
         )
+    if kind not in ("binary", "multiclass"):
+        raise ValueError(
+            f"Unknown label type: {kind!r}. y must hold class labels of one kind "
+            "(all numbers or all strings)."
+        )
     return y
+
+
+def _label_kind(labels):
+    """'number' or 'text': labels of different kinds cannot share ``classes_``."""
+    return "text" if np.asarray(labels).dtype.kind in "USO" else "number"
 
 
 def _validate_X(estimator, X, reset, dtype):
@@ -57,8 +68,6 @@ def _validate_X(estimator, X, reset, dtype):
                       order="C", reset=reset)
     if dtype is not None and X.dtype != dtype:
         X = X.astype(dtype)
-    if sp.issparse(X):
-        X.sort_indices()
     return X
 
 
@@ -161,15 +170,19 @@ class KMeansClassifier(ClassifierMixin, BaseEstimator):
     min_weight : float, default=0.0
         Prune prototypes whose accumulated sample weight is at most this
         (prototypes that won no row, by default). Each class keeps at least
-        its heaviest prototype.
+        its heaviest prototype; in ``partial_fit`` a prototype seeded from a
+        batch is judged from the next batch on. A pruned prototype is not
+        seeded again.
     max_iter : int, default=100
         Lloyd iterations per class in ``fit`` (each class stops earlier when
         no label changes or the center shift is below ``tol``).
     tol : float, default=1e-4
         Relative tolerance as in :class:`dynkm.KMeans`, per class.
     batch_size : int, default=10240
-        Rows per block in prediction and in the sparse products (bounds the
-        temporary memory to ``batch_size x n_prototypes`` distances).
+        Rows per block in prediction: its temporary memory is at most
+        ``batch_size x n_prototypes`` distances (and never more than 4M of
+        them). The sparse products of ``fit`` use blocks of that same 4M-cell
+        bound.
     random_state : None, int or RandomState, default=None
         Seeds the prototypes. The same value gives the same model (also for
         the same sequence of ``partial_fit`` batches).
@@ -267,6 +280,9 @@ class KMeansClassifier(ClassifierMixin, BaseEstimator):
             if not 0 < q <= 1:
                 raise ValueError(f"percentile_threshold must lie in (0, 1], got {q}")
         p["percentile_threshold"] = q
+        if p["merge_threshold"] is None and (p["relative_merge"] or q is not None):
+            raise ValueError("relative_merge and percentile_threshold refine merge_threshold; "
+                             "set merge_threshold too (None disables merging)")
         self._check_k_list()
         return p
 
@@ -319,6 +335,11 @@ class KMeansClassifier(ClassifierMixin, BaseEstimator):
         w = validated_weights(sample_weight, X)
         classes, y_idx = np.unique(y, return_inverse=True)
         targets = self._target_counts(classes, p["k_init"])
+        if isinstance(self.k_list, dict):
+            unknown = [c for c in self.k_list if c not in set(classes.tolist())]
+            if unknown:
+                warnings.warn(f"k_list names classes that are not in y: {unknown!r}",
+                              UserWarning, stacklevel=2)
         n_threads = effective_n_threads(self.n_threads)
         rng = check_random_state(self.random_state)
         if p["distance"] == "cosine":
@@ -345,6 +366,7 @@ class KMeansClassifier(ClassifierMixin, BaseEstimator):
             self.classes_ = classes
             self._set_prototypes(np.concatenate(protos), np.concatenate(labels),
                                  np.concatenate(weights))
+            self.n_penalty_iter_ = 0
             if p["lambda_penalty"] > 0:
                 inertia = self._penalised_iterations(X, y_idx, w, p, n_threads)
         total = float(len(y_idx) if w is None else w.sum())
@@ -374,20 +396,33 @@ class KMeansClassifier(ClassifierMixin, BaseEstimator):
         that one belongs to another class), then moves every prototype to the
         minimiser of own-row squared distances minus ``lambda`` times
         intruder squared distances, with ``lambda`` capped per prototype at
-        half its own weight over the intruders' weight. Returns the final
-        own-class inertia.
+        half its own weight over the intruders' weight. Unlike plain k-means
+        this need not converge (it can alternate between partitions): it stops
+        when a pair of assignments repeats, when the prototypes move less than
+        ``tol`` (as in ``fit``) or after ``max_iter`` iterations
+        (``n_penalty_iter_``).
+        Returns the final own-class inertia.
         """
         lam = p["lambda_penalty"]
         x_sqnorms = _rows.row_norms(X, n_threads)
         n_protos = len(self.prototype_labels_)
+        tol = p["tol"] * _rows.mean_variance(X) if p["tol"] > 0 else 0.0
+        starts = self._class_starts()
+        seen = set()
+        self.n_penalty_iter_ = 0
         for _ in range(p["max_iter"]):
             protos = self.prototypes_
-            own, own_sqdist = self._own_assignment(X, x_sqnorms, y_idx, protos, n_threads)
+            own = _own_assignment(X, x_sqnorms, y_idx, protos, starts, n_threads)[0]
             near = _rows.assign_rows(X, x_sqnorms, protos, None, n_threads)[0]
+            # The step is a function of the two partitions: a repeated pair means a
+            # fixed point or a cycle (this objective can alternate), so stop there.
+            key = hash((own.tobytes(), near.tobytes()))
+            if key in seen:
+                break
+            seen.add(key)
             intruder = self.prototype_labels_[near] != y_idx
             own_sums, own_w = _rows.weighted_sums(X, own, n_protos, w, n_threads)
-            wi = np.zeros(X.shape[0], dtype=X.dtype)
-            wi[intruder] = 1.0 if w is None else w[intruder]
+            wi = np.where(intruder, _weights_or_ones(w, X.shape[0]), 0.0).astype(X.dtype)
             bad_sums, bad_w = _rows.weighted_sums(X, near, n_protos, wi, n_threads)
             # Per-prototype cap: lambda * intruder weight <= own weight / 2.
             lam_k = np.minimum(lam, np.divide(0.5 * own_w, bad_w, out=np.full(n_protos, lam),
@@ -401,27 +436,14 @@ class KMeansClassifier(ClassifierMixin, BaseEstimator):
                 new = _rows.unit_centers(new)
             moved = float(((new.astype(np.float64) - protos) ** 2).sum())
             self.prototypes_ = new
-            if moved == 0.0:
+            self.n_penalty_iter_ += 1
+            if moved <= tol:
                 break
-        own, own_sqdist = self._own_assignment(X, x_sqnorms, y_idx, self.prototypes_, n_threads)
-        wt = np.ones(X.shape[0]) if w is None else w
+        own, own_sqdist = _own_assignment(X, x_sqnorms, y_idx, self.prototypes_, starts,
+                                          n_threads)
+        wt = _weights_or_ones(w, X.shape[0])
         self.prototype_weights_ = np.bincount(own, weights=wt, minlength=n_protos)
         return float(np.dot(wt, own_sqdist))
-
-    def _own_assignment(self, X, x_sqnorms, y_idx, protos, n_threads):
-        """Nearest prototype of each row among its own class's (global index, sqdist)."""
-        starts = self._class_starts()
-        own = np.empty(X.shape[0], dtype=np.intp)
-        own_sqdist = np.empty(X.shape[0], dtype=X.dtype)
-        for c in range(len(self.classes_)):
-            rows = np.flatnonzero(y_idx == c)
-            if rows.size == 0:
-                continue
-            lab, dist, _, _ = _rows.assign_rows(X[rows], x_sqnorms[rows],
-                                                protos[starts[c]:starts[c + 1]], None, n_threads)
-            own[rows] = lab + starts[c]
-            own_sqdist[rows] = dist
-        return own, own_sqdist
 
     # ------------------------------------------------------------ partial_fit
     def partial_fit(self, X, y, classes=None, sample_weight=None):
@@ -473,12 +495,13 @@ class KMeansClassifier(ClassifierMixin, BaseEstimator):
         with blas_single_threaded():
             state = self._stream_update(state, X, y, w, p, n_threads)
         batch = state.pop("_batch")
+        young = batch.pop("new")
         # Everything above worked on copies: commit at once.
         for key, value in state.items():
             setattr(self, key, value)
         self._set_prototypes(self.prototypes_, self._proto_class, self.prototype_weights_)
         self.n_iter_ = np.zeros(len(self.classes_), dtype=np.intp)
-        self._adapt(p)
+        self._adapt(p, young)
         history = getattr(self, "history_", None) or {key: [] for key in _HISTORY_KEYS}
         batch.update(n_merged=self.n_merged_, n_pruned=self.n_pruned_,
                      n_prototypes=len(self.prototypes_), seconds=time.perf_counter() - t0)
@@ -490,6 +513,11 @@ class KMeansClassifier(ClassifierMixin, BaseEstimator):
     def _stream_state(self, X, y, classes, p):
         """The model's state as fresh copies (empty on the first call), classes added."""
         known = getattr(self, "classes_", y[:0])
+        for name, labels in [("y", y), ("classes", classes)]:
+            if labels is not None and _label_kind(labels) != _label_kind(known):
+                raise TypeError(
+                    f"{name} holds {_label_kind(labels)} labels but the model's classes are "
+                    f"{_label_kind(known)} labels ({known[:3].tolist()}...); use one kind")
         extra = y if classes is None else np.concatenate([np.asarray(classes), y])
         if hasattr(self, "prototypes_"):
             state = {
@@ -528,7 +556,7 @@ class KMeansClassifier(ClassifierMixin, BaseEstimator):
         """Seed missing prototypes from the batch, then one mini-batch update."""
         y_idx = np.searchsorted(s["classes_"], y)
         x_sqnorms = _rows.row_norms(X, n_threads)
-        wt = np.ones(X.shape[0]) if w is None else w.astype(np.float64)
+        wt = _weights_or_ones(w, X.shape[0])
         protos, proto_class = s["prototypes_"], s["_proto_class"]
         new_protos, new_class = [protos], [proto_class]
         n_new = 0
@@ -537,8 +565,9 @@ class KMeansClassifier(ClassifierMixin, BaseEstimator):
             if missing <= 0:
                 continue
             rows = np.flatnonzero((y_idx == c) & (wt > 0))
-            seeds = self._seed_more(X[rows], x_sqnorms[rows], protos[proto_class == c],
-                                    missing, p["init"], s["_rng"], n_threads)
+            seeds = self._seed_more(X[rows], x_sqnorms[rows], None if w is None else w[rows],
+                                    protos[proto_class == c], missing, p["init"], s["_rng"],
+                                    n_threads)
             new_protos.append(seeds)
             new_class.append(np.full(len(seeds), c, dtype=np.intp))
             s["_n_seeded"][c] += len(seeds)
@@ -556,14 +585,7 @@ class KMeansClassifier(ClassifierMixin, BaseEstimator):
         taught = np.flatnonzero((starts[1:] > starts[:-1])[y_idx])
         X, x_sqnorms, y_idx, wt = X[taught], x_sqnorms[taught], y_idx[taught], wt[taught]
         w = None if w is None else w[taught]
-        own = np.empty(X.shape[0], dtype=np.intp)
-        own_sqdist = np.zeros(X.shape[0], dtype=np.float64)
-        for c in np.unique(y_idx):
-            rows = np.flatnonzero(y_idx == c)
-            lab, dist, _, _ = _rows.assign_rows(X[rows], x_sqnorms[rows],
-                                                protos[starts[c]:starts[c + 1]], None, n_threads)
-            own[rows] = lab + starts[c]
-            own_sqdist[rows] = dist
+        own, own_sqdist = _own_assignment(X, x_sqnorms, y_idx, protos, starts, n_threads)
         sums, batch_w = _rows.weighted_sums(X, own, len(protos), w, n_threads)
         won = batch_w > 0
         total_w = weights + batch_w
@@ -574,7 +596,9 @@ class KMeansClassifier(ClassifierMixin, BaseEstimator):
         if p["distance"] == "cosine":
             protos = _rows.unit_centers(protos)
         moves = np.sqrt(((protos.astype(np.float64) - before) ** 2).sum(axis=1))
-        s["_batch"] = {"shift": float(moves.max(initial=0.0)), "n_new": n_new}
+        s["_batch"] = {"shift": float(moves.max(initial=0.0)), "n_new": n_new,
+                       # Seeds of this batch: not pruned before a batch of their own.
+                       "new": order >= len(s["prototype_weights_"])}
         batch_total = float(wt.sum())
         total = s["_total_weight"] + batch_total
         if total > 0:
@@ -583,22 +607,30 @@ class KMeansClassifier(ClassifierMixin, BaseEstimator):
         s["prototypes_"], s["_proto_class"], s["prototype_weights_"] = protos, proto_class, total_w
         return s
 
-    def _seed_more(self, Xc, x_sqnorms, existing, k, init, rng, n_threads):
-        """Up to k new prototypes among rows Xc, by D^2 sampling away from ``existing``."""
+    def _seed_more(self, Xc, x_sqnorms, wc, existing, k, init, rng, n_threads):
+        """Up to k new prototypes among rows Xc (positive weights ``wc``).
+
+        The class's first prototypes are seeded as in ``fit``; more are drawn
+        with probability proportional to weight (random) or to weight times
+        the squared distance to the nearest prototype so far (k-means++).
+        """
         k = int(min(k, Xc.shape[0]))
         if len(existing) == 0:
-            return _seed_centers(Xc, x_sqnorms, None, k, init, rng, n_threads)
+            return _seed_centers(Xc, x_sqnorms, wc, k, init, rng, n_threads)
         if init == "random":
-            rows = np.sort(rng.choice(Xc.shape[0], size=k, replace=False))
+            rows = rng.choice(Xc.shape[0], size=k, replace=False,
+                              p=row_probabilities(Xc.shape[0], wc))
             return np.ascontiguousarray(_rows.dense_rows(Xc, rows), dtype=Xc.dtype)
         closest = _rows.assign_rows(Xc, x_sqnorms, existing, None, n_threads)[1]
         closest = closest.astype(np.float64)
+        weight = _weights_or_ones(wc, Xc.shape[0])
         chosen = []
         for _ in range(k):
-            total = closest.sum()
+            potential = weight * closest
+            total = potential.sum()
             if total <= 0:
                 break
-            row = int(rng.choice(Xc.shape[0], p=closest / total))
+            row = int(rng.choice(Xc.shape[0], p=potential / total))
             chosen.append(row)
             center = _rows.dense_rows(Xc, [row]).astype(Xc.dtype)
             dist = _rows.sqdist_block(Xc, x_sqnorms, center, _rows.row_norms(center, n_threads),
@@ -618,15 +650,21 @@ class KMeansClassifier(ClassifierMixin, BaseEstimator):
     def _class_starts(self):
         return np.searchsorted(self._proto_class, np.arange(len(self.classes_) + 1))
 
-    def _adapt(self, p):
-        """Prune dead prototypes, then merge close ones of the same class."""
-        self.n_pruned_ = self._prune(p["min_weight"])
+    def _adapt(self, p, young=None):
+        """Prune dead prototypes (except ``young`` ones), then merge close ones of a class."""
+        self.n_pruned_ = self._prune(p["min_weight"], young)
         self.n_merged_ = 0 if p["merge_threshold"] is None else self._merge(p)
 
-    def _prune(self, min_weight):
-        """Drop prototypes with weight <= min_weight; each class keeps its heaviest."""
+    def _prune(self, min_weight, young=None):
+        """Drop prototypes with weight <= min_weight; each class keeps its heaviest.
+
+        ``young`` (a mask) marks prototypes seeded by the current batch: they
+        are kept until they have seen a batch after their own.
+        """
         w, cls = self.prototype_weights_, self._proto_class
         keep = w > min_weight
+        if young is not None:
+            keep |= young
         # The heaviest prototype of each class (first on ties) is always kept.
         order = np.lexsort((-w, cls))
         first = order[np.r_[True, cls[order][1:] != cls[order][:-1]]]
@@ -793,15 +831,39 @@ def _per_class(fit_class, n_classes, n_threads):
         return list(pool.map(fit_class, range(n_classes), [n_threads // workers] * n_classes))
 
 
+def _weights_or_ones(w, n):
+    """Row weights as float64 (ones when None)."""
+    return np.ones(n) if w is None else w.astype(np.float64)
+
+
+def _own_assignment(X, x_sqnorms, y_idx, protos, starts, n_threads):
+    """Nearest prototype of every row among its own class's: global index and sqdist.
+
+    ``starts[c]:starts[c + 1]`` are the prototypes of class c; every class in
+    ``y_idx`` must have at least one.
+    """
+    own = np.empty(X.shape[0], dtype=np.intp)
+    own_sqdist = np.empty(X.shape[0], dtype=np.float64)
+    for c in np.unique(y_idx):
+        rows = np.flatnonzero(y_idx == c)
+        lab, dist, _, _ = _rows.assign_rows(X[rows], x_sqnorms[rows],
+                                            protos[starts[c]:starts[c + 1]], None, n_threads)
+        own[rows] = lab + starts[c]
+        own_sqdist[rows] = dist
+    return own, own_sqdist
+
+
 def _seed_centers(X, x_sqnorms, w, k, init, rng, n_threads):
     """k initial centers among the rows of X (dense or CSR): k-means++ or random rows."""
     if init == "random" or k == X.shape[0]:
         rows = rng.choice(X.shape[0], size=k, replace=False, p=row_probabilities(X.shape[0], w))
         centers = _rows.dense_rows(X, rows)
     elif sp.issparse(X):
+        # scikit-learn's k-means++ draws the same rows as kmcore's from the same
+        # RandomState: dense and CSR input get the same seeds.
         centers = _sparse_kmeans_plusplus(
-            X, k, sample_weight=w, x_squared_norms=x_sqnorms,
-            random_state=rng.randint(np.iinfo(np.int32).max))[0]
+            X, k, sample_weight=w, x_squared_norms=x_sqnorms, random_state=rng,
+            n_local_trials=2 + int(np.log(k)))[0]
     else:
         centers = _kmeans_plusplus(X, x_sqnorms, k, w, 2 + int(np.log(k)), rng, n_threads)[0]
     return np.ascontiguousarray(centers, dtype=X.dtype)
@@ -818,7 +880,7 @@ def _kmeans_run(X, w, k, p, rng, n_threads):
     step = _rows.spherical_lloyd_step if p["distance"] == "cosine" else _rows.lloyd_step
     run = _lloyd(X, x_sqnorms, w, centers, p["max_iter"], tol, 1, n_threads, 0,
                  step_fn=step, assign_fn=_rows.assign_rows)
-    weights = np.ones(X.shape[0]) if w is None else w
+    weights = _weights_or_ones(w, X.shape[0])
     run["weights"] = np.bincount(run["labels"], weights=weights, minlength=k).astype(np.float64)
     return run
 
@@ -943,7 +1005,7 @@ class ClusterLabelClassifier(ClassifierMixin, BaseEstimator):
                     best = run
         classes, y_idx = np.unique(y, return_inverse=True)
         n_classes = len(classes)
-        wt = np.ones(len(y_idx)) if w is None else w.astype(np.float64)
+        wt = _weights_or_ones(w, len(y_idx))
         table = np.bincount(best["labels"] * n_classes + y_idx, weights=wt,
                             minlength=k * n_classes).reshape(k, n_classes)
         empty = table.sum(axis=1) == 0
