@@ -89,7 +89,16 @@ def _check_choice(value, name, choices):
     return value
 
 
-class KMeansClassifier(ClassifierMixin, BaseEstimator):
+class _AcceptsCSR:
+    """Tells scikit-learn's checks that scipy CSR input is supported."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+class KMeansClassifier(_AcceptsCSR, ClassifierMixin, BaseEstimator):
     """Nearest-prototype classifier with several k-means prototypes per class.
 
     Each class is summarised by its own k-means centers (prototypes), so a
@@ -244,11 +253,6 @@ class KMeansClassifier(ClassifierMixin, BaseEstimator):
         self.batch_size = batch_size
         self.random_state = random_state
         self.n_threads = n_threads
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        return tags
 
     # ------------------------------------------------------------ parameters
     def _check_params(self):
@@ -897,7 +901,7 @@ def _copy_rng(rng):
     return copy
 
 
-class ClusterLabelClassifier(ClassifierMixin, BaseEstimator):
+class ClusterLabelClassifier(_AcceptsCSR, ClassifierMixin, BaseEstimator):
     """Cluster-then-label: k-means over all rows, each cluster labelled by majority.
 
     S1's recipe: k-means with ``n_clusters`` clusters on the training rows
@@ -958,11 +962,6 @@ class ClusterLabelClassifier(ClassifierMixin, BaseEstimator):
         self.tol = tol
         self.random_state = random_state
         self.n_threads = n_threads
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        return tags
 
     def fit(self, X, y, sample_weight=None):
         """Cluster X, then label every cluster by the majority class of its rows.
