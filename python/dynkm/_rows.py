@@ -14,7 +14,7 @@ import scipy.sparse as sp
 from dynkm.kmeans import _mean_variance
 from kmcore.assignment import _assign_rows, _finish_step, _lloyd_step
 from kmcore.centers import _weighted_sums
-from kmcore.distances import _pairwise_sqdist, _row_norms
+from kmcore.distances import _PAIRWISE_CHUNK_ROWS, _pairwise_sqdist, _row_norms
 
 # Row-by-center cells of one dense distance block of a CSR matrix (32 MB in float64).
 _BLOCK_CELLS = 1 << 22
@@ -56,10 +56,22 @@ def row_blocks(n_rows, n_centers):
     return [(start, min(n_rows, start + step)) for start in range(0, n_rows, step)]
 
 
-def sqdist_block(X, x_sqnorms, centers, c_sqnorms, n_threads):
-    """Dense squared distances from (a block of) rows to every center, clamped at 0."""
+def block_rows(max_rows, n_centers, n_threads):
+    """Rows per dense distance block: at most ``max_rows`` and ``_BLOCK_CELLS`` cells,
+    a multiple of kmcore's pairwise chunk per thread when that fits (so the
+    threads get equal shares of every block)."""
+    rows = max(1, min(max_rows, _BLOCK_CELLS // max(n_centers, 1)))
+    unit = _PAIRWISE_CHUNK_ROWS * n_threads
+    return rows - rows % unit if rows >= unit else rows
+
+
+def sqdist_block(X, x_sqnorms, centers, c_sqnorms, n_threads, out=None):
+    """Dense squared distances from (a block of) rows to every center, clamped at 0.
+
+    ``out`` (dense X only): a C-contiguous (rows, centers) buffer to write into.
+    """
     if not sp.issparse(X):
-        return _pairwise_sqdist(X, x_sqnorms, centers, c_sqnorms, n_threads)
+        return _pairwise_sqdist(X, x_sqnorms, centers, c_sqnorms, n_threads, out=out)
     D = np.asarray(X @ centers.T, dtype=X.dtype)
     D *= -2
     D += x_sqnorms[:, None]

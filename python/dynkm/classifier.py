@@ -747,13 +747,18 @@ class KMeansClassifier(_AcceptsCSR, ClassifierMixin, BaseEstimator):
         filled = starts[1:] > starts[:-1]
         starts = starts[:-1][filled]
         out = np.full((X.shape[0], len(self.classes_)), np.inf)
-        step = max(1, min(self.batch_size, _rows._BLOCK_CELLS // max(len(protos), 1)))
+        step = _rows.block_rows(min(self.batch_size, X.shape[0]), len(protos), n_threads)
+        buf = np.empty((step, len(protos)), dtype=protos.dtype)
         with blas_single_threaded():
             for a in range(0, X.shape[0], step):
                 block = X[a:a + step]
                 D = _rows.sqdist_block(block, _rows.row_norms(block, n_threads), protos,
-                                       p_sqnorms, n_threads)
-                out[a:a + step, filled] = np.minimum.reduceat(D, starts, axis=1)
+                                       p_sqnorms, n_threads, out=buf[:block.shape[0]])
+                S = np.minimum.reduceat(D, starts, axis=1)
+                if filled.all():
+                    out[a:a + step] = S
+                else:
+                    out[a:a + step, filled] = S
         return out
 
     def _logits(self, S):
