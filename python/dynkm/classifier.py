@@ -361,7 +361,8 @@ class KMeansClassifier(_AcceptsCSR, ClassifierMixin, BaseEstimator):
                                    np.random.RandomState(seeds[c]), threads)
 
         with blas_single_threaded():
-            runs = _per_class(fit_class, len(classes), n_threads)
+            # A class costs about its rows times its prototypes per iteration.
+            runs = _per_class(fit_class, np.diff(bounds) * targets, n_threads)
             protos = [run["centers"] for run in runs]
             labels = [np.full(len(run["centers"]), c, dtype=np.intp) for c, run in enumerate(runs)]
             weights = [run["weights"] for run in runs]
@@ -827,17 +828,22 @@ class KMeansClassifier(_AcceptsCSR, ClassifierMixin, BaseEstimator):
 _CLASSES_PER_WORKER = 4
 
 
-def _per_class(fit_class, n_classes, n_threads):
-    """``[fit_class(c, threads) for c in range(n_classes)]``, classes run concurrently.
+def _per_class(fit_class, costs, n_threads):
+    """``[fit_class(c, threads) for c in range(len(costs))]``, classes run concurrently.
 
-    Every result is the same as in a sequential run: the kernels' results do
-    not depend on their thread count, and each class has its own seed.
+    Classes start in decreasing order of ``costs`` (largest first leaves the
+    shortest tail when the workers run out of classes). Every result is the
+    same as in a sequential run: the kernels' results do not depend on their
+    thread count, and each class has its own seed.
     """
+    n_classes = len(costs)
     workers = min(n_threads, n_classes // _CLASSES_PER_WORKER)
     if workers <= 1:
         return [fit_class(c, n_threads) for c in range(n_classes)]
+    order = np.argsort(-np.asarray(costs), kind="stable")
     with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(fit_class, range(n_classes), [n_threads // workers] * n_classes))
+        futures = {c: pool.submit(fit_class, c, n_threads // workers) for c in order.tolist()}
+        return [futures[c].result() for c in range(n_classes)]
 
 
 def _weights_or_ones(w, n):
