@@ -135,3 +135,86 @@ def mean_variance(X):
     mean = np.asarray(X.mean(axis=0, dtype=np.float64)).ravel()
     mean_sq = np.asarray(X.multiply(X).mean(axis=0, dtype=np.float64)).ravel()
     return float(np.mean(mean_sq - mean ** 2))
+
+
+
+# Largest rows x centers lower-bound matrix (float32) that bounded_lloyd keeps (64 MB).
+_BOUND_CELLS = 1 << 24
+
+
+def bounded_lloyd(X, x_sqnorms, sample_weight, centers, max_iter, tol, n_threads, spherical):
+    """Lloyd's iterations that skip rows whose nearest center provably stayed (dense X).
+
+    Elkan's bounds, kept for GEMM: every row has an upper bound on its distance
+    to its center and a lower bound on its distance to every other center.
+    After an M-step the bounds move by how far the centers moved; only rows
+    where another center could now be nearer are recomputed, by one GEMM on
+    those rows. The bounds allow for the rounding of the distance expansion,
+    so a skipped row keeps the label a full pass would give it (up to exact
+    ties). Same iterations and stopping rules as ``kmeans._lloyd`` (labels
+    unchanged, or squared center shift <= ``tol``, or ``max_iter``); late
+    iterations, where most centers barely move, cost a fraction of a pass.
+    Keeps n_samples x n_clusters float32 bounds: callers check ``_BOUND_CELLS``.
+
+    Returns a dict like ``kmeans._lloyd``'s: centers, labels (of the final
+    centers), inertia, n_iter.
+    """
+    n, k = X.shape[0], centers.shape[0]
+    xs = x_sqnorms.astype(np.float64)
+    # Relative error of ||x||^2 - 2 x.c + ||c||^2 in X's precision, generously.
+    eps = 16 * float(np.finfo(X.dtype).eps)
+    labels = np.empty(n, dtype=np.intp)
+    upper = np.empty(n)
+    lower = np.empty((n, k), dtype=np.float32)
+    every_row = np.arange(n)
+
+    def reassign(rows):
+        c_sq = _row_norms(centers, True, n_threads)
+        D = _pairwise_sqdist(X[rows], x_sqnorms[rows], centers, c_sq, n_threads)
+        D = D.astype(np.float64)
+        margin = eps * (xs[rows, None] + c_sq.astype(np.float64)[None, :])
+        lab = D.argmin(axis=1)
+        at = np.arange(len(rows))
+        upper[rows] = np.sqrt(D[at, lab] + margin[at, lab])
+        low = np.sqrt(np.maximum(D - margin, 0.0))
+        low[at, lab] = np.inf  # a row's own center is not a rival
+        lower[rows] = low
+        labels[rows] = lab
+
+    reassign(every_row)
+    n_iter = 0
+    while n_iter < max_iter:
+        n_iter += 1
+        sums, weights = weighted_sums(X, labels, k, sample_weight, n_threads)
+        relocate = bool((weights == 0).any())
+        if relocate:
+            # Empty clusters: the plain step refills them (it needs exact distances).
+            new = lloyd_step(X, x_sqnorms, centers, sample_weight, True, n_threads).centers
+        else:
+            new = (sums / weights[:, None]).astype(X.dtype)
+        if spherical:
+            new = unit_centers(new)
+        delta = np.sqrt(((new.astype(np.float64) - centers) ** 2).sum(axis=1))
+        centers = new
+        old = labels.copy()
+        if relocate:
+            reassign(every_row)
+        else:
+            upper += delta[labels]
+            lower -= delta.astype(np.float32)[None, :]
+            # The 1e-5 slack covers float32 rounding of the lower bounds.
+            stale = np.flatnonzero((lower < (upper * (1 + 1e-5))[:, None]).any(axis=1))
+            if stale.size:
+                reassign(stale)
+        if float((delta ** 2).sum()) <= tol:
+            break
+        if np.array_equal(labels, old):
+            # _lloyd counts the step that finds the labels unchanged; so do we.
+            n_iter = min(n_iter + 1, max_iter)
+            break
+    sums, weights = weighted_sums(X, labels, k, sample_weight, n_threads)
+    w = np.ones(n) if sample_weight is None else sample_weight.astype(np.float64)
+    c64 = centers.astype(np.float64)
+    inertia = float(w @ xs - 2 * (c64 * sums).sum() + weights @ (c64 ** 2).sum(axis=1))
+    return {"centers": centers, "labels": labels, "inertia": max(inertia, 0.0),
+            "n_iter": n_iter}
