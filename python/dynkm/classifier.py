@@ -106,10 +106,10 @@ class KMeansClassifier(_AcceptsCSR, ClassifierMixin, BaseEstimator):
     single, averaged centroid of ``NearestCentroid``. A row is predicted as the
     class of its nearest prototype.
 
-    ``fit`` runs exact k-means on each class's rows (Lloyd on the kmcore
-    kernels: a fused GEMM + argmin pass, never a rows x prototypes matrix;
-    with at least 4 classes per thread, classes run side by side, one thread
-    each). Prediction compares blocks of ``batch_size`` rows with every
+    ``fit`` runs exact k-means on each class's rows: Lloyd's iterations on
+    the kmcore kernels, with Elkan's bounds so that an iteration recomputes
+    (by GEMM) only the rows whose nearest prototype may have changed; with at
+    least 4 classes per thread, classes run side by side, one thread each. Prediction compares blocks of ``batch_size`` rows with every
     prototype.
     ``partial_fit`` learns from a stream: classes appear when first seen, get
     their prototypes seeded from their first rows, and prototypes then move by
