@@ -138,8 +138,8 @@ def mean_variance(X):
 
 
 
-# Largest rows x centers lower-bound matrix (float32) that bounded_lloyd keeps (64 MB).
-_BOUND_CELLS = 1 << 24
+# Largest rows x centers lower-bound matrix (float64) that bounded_lloyd keeps (64 MB).
+_BOUND_CELLS = 1 << 23
 
 
 def bounded_lloyd(X, x_sqnorms, sample_weight, centers, max_iter, tol, n_threads, spherical):
@@ -150,22 +150,23 @@ def bounded_lloyd(X, x_sqnorms, sample_weight, centers, max_iter, tol, n_threads
     After an M-step the bounds move by how far the centers moved; only rows
     where another center could now be nearer are recomputed, by one GEMM on
     those rows. The bounds allow for the rounding of the distance expansion,
-    so a skipped row keeps the label a full pass would give it (up to exact
-    ties). Same iterations and stopping rules as ``kmeans._lloyd`` (labels
+    so a skipped row keeps the label a full pass would give it (up to ties
+    within that rounding, which a full pass resolves arbitrarily too). Same iterations and stopping rules as ``kmeans._lloyd`` (labels
     unchanged, or squared center shift <= ``tol``, or ``max_iter``); late
     iterations, where most centers barely move, cost a fraction of a pass.
-    Keeps n_samples x n_clusters float32 bounds: callers check ``_BOUND_CELLS``.
+    Keeps n_samples x n_clusters float64 bounds: callers check ``_BOUND_CELLS``.
 
     Returns a dict like ``kmeans._lloyd``'s: centers, labels (of the final
     centers), inertia, n_iter.
     """
     n, k = X.shape[0], centers.shape[0]
     xs = x_sqnorms.astype(np.float64)
-    # Relative error of ||x||^2 - 2 x.c + ||c||^2 in X's precision, generously.
-    eps = 16 * float(np.finfo(X.dtype).eps)
+    # Relative error of ||x||^2 - 2 x.c + ||c||^2 in X's precision, generously
+    # (the GEMM's sums over d features included).
+    eps = (16 + 2 * np.sqrt(X.shape[1])) * float(np.finfo(X.dtype).eps)
     labels = np.empty(n, dtype=np.intp)
     upper = np.empty(n)
-    lower = np.empty((n, k), dtype=np.float32)
+    lower = np.empty((n, k))
     every_row = np.arange(n)
 
     def reassign(rows):
@@ -201,9 +202,9 @@ def bounded_lloyd(X, x_sqnorms, sample_weight, centers, max_iter, tol, n_threads
             reassign(every_row)
         else:
             upper += delta[labels]
-            lower -= delta.astype(np.float32)[None, :]
-            # The 1e-5 slack covers float32 rounding of the lower bounds.
-            stale = np.flatnonzero((lower < (upper * (1 + 1e-5))[:, None]).any(axis=1))
+            lower -= delta[None, :]
+            # The 1e-9 slack covers the rounding of the bounds' own updates.
+            stale = np.flatnonzero((lower < (upper * (1 + 1e-9))[:, None]).any(axis=1))
             if stale.size:
                 reassign(stale)
         if float((delta ** 2).sum()) <= tol:
