@@ -216,6 +216,9 @@ class KMeansClassifier(_AcceptsCSR, ClassifierMixin, BaseEstimator):
         of their own class (the unit of the soft probabilities).
     n_iter_ : ndarray of shape (n_classes,)
         Lloyd iterations run for each class by ``fit`` (0 after partial_fit).
+    n_penalty_iter_ : int
+        Iterations of the ``lambda_penalty`` objective run by ``fit`` (0 when
+        the penalty is 0).
     n_merged_ : int
         Prototypes removed by merging in the last fit / partial_fit.
     n_pruned_ : int
