@@ -5,7 +5,8 @@ results, computed by scipy's sparse products on blocks of rows, so a CSR
 matrix is never densified: the largest dense temporary is one block of
 ``_BLOCK_CELLS`` row-by-center distances, and the centers themselves.
 The spherical wrapper turns any Lloyd step into spherical k-means (unit-norm
-centers) for the cosine distance.
+centers) for the cosine distance, and ``bounded_lloyd`` runs Lloyd's
+iterations with Elkan's bounds on dense problems that fit its memory budget.
 """
 
 import numpy as np
