@@ -14,13 +14,18 @@ import scipy.sparse as sp
 
 from dynkm.kmeans import _mean_variance
 from kmcore.assignment import _assign_rows, _finish_step, _lloyd_step
-from kmcore.centers import _weighted_sums
+from kmcore.centers import _means, _weighted_sums
 from kmcore.distances import _PAIRWISE_CHUNK_ROWS, _pairwise_sqdist, _row_norms
 
 # Row-by-center cells of one dense distance block of a CSR matrix (32 MB in float64).
 _BLOCK_CELLS = 1 << 22
 # Rows per block of the float64 per-cluster sums of a CSR matrix.
 _SUM_ROWS = 1 << 16
+
+
+def weights_or_ones(sample_weight, n):
+    """Row weights as float64 (ones when None)."""
+    return np.ones(n) if sample_weight is None else sample_weight.astype(np.float64)
 
 
 def row_norms(X, n_threads):
@@ -92,8 +97,7 @@ def assign_rows(X, x_sqnorms, centers, sample_weight, n_threads):
         D = sqdist_block(X[start:stop], x_sqnorms[start:stop], centers, c_sqnorms, n_threads)
         labels[start:stop] = D.argmin(axis=1)
         min_sqdist[start:stop] = D[np.arange(stop - start), labels[start:stop]]
-    w = np.ones(n) if sample_weight is None else sample_weight
-    return labels, min_sqdist, float(np.dot(w.astype(np.float64), min_sqdist)), None
+    return labels, min_sqdist, float(weights_or_ones(sample_weight, n) @ min_sqdist), None
 
 
 def weighted_sums(X, labels, n_clusters, sample_weight, n_threads):
@@ -101,7 +105,7 @@ def weighted_sums(X, labels, n_clusters, sample_weight, n_threads):
     if not sp.issparse(X):
         return _weighted_sums(X, labels, n_clusters, sample_weight, n_threads)[:2]
     n = X.shape[0]
-    w = np.ones(n) if sample_weight is None else sample_weight.astype(np.float64)
+    w = weights_or_ones(sample_weight, n)
     member = sp.csr_matrix((w, (labels, np.arange(n))), shape=(n_clusters, n)).tocsc()
     sums = np.zeros((n_clusters, X.shape[1]))
     # float64 products by row blocks: a float32 X is never copied whole.
@@ -152,9 +156,10 @@ def bounded_lloyd(X, x_sqnorms, sample_weight, centers, max_iter, tol, n_threads
     where another center could now be nearer are recomputed, by one GEMM on
     those rows. The bounds allow for the rounding of the distance expansion,
     so a skipped row keeps the label a full pass would give it (up to ties
-    within that rounding, which a full pass resolves arbitrarily too). Same iterations and stopping rules as ``kmeans._lloyd`` (labels
-    unchanged, or squared center shift <= ``tol``, or ``max_iter``); late
-    iterations, where most centers barely move, cost a fraction of a pass.
+    within that rounding, which a full pass resolves arbitrarily too). Same
+    iterations and stopping rules as ``kmeans._lloyd`` (labels unchanged, or
+    squared center shift <= ``tol``, or ``max_iter``); late iterations, where
+    most centers barely move, cost a fraction of a pass.
     Keeps n_samples x n_clusters float64 bounds: callers check ``_BOUND_CELLS``.
 
     Returns a dict like ``kmeans._lloyd``'s: centers, labels (of the final
@@ -193,7 +198,7 @@ def bounded_lloyd(X, x_sqnorms, sample_weight, centers, max_iter, tol, n_threads
             # Empty clusters: the plain step refills them (it needs exact distances).
             new = lloyd_step(X, x_sqnorms, centers, sample_weight, True, n_threads).centers
         else:
-            new = (sums / weights[:, None]).astype(X.dtype)
+            new = _means(sums, weights, centers, X.dtype)
         if spherical:
             new = unit_centers(new)
         delta = np.sqrt(((new.astype(np.float64) - centers) ** 2).sum(axis=1))
@@ -215,7 +220,7 @@ def bounded_lloyd(X, x_sqnorms, sample_weight, centers, max_iter, tol, n_threads
             n_iter = min(n_iter + 1, max_iter)
             break
     sums, weights = weighted_sums(X, labels, k, sample_weight, n_threads)
-    w = np.ones(n) if sample_weight is None else sample_weight.astype(np.float64)
+    w = weights_or_ones(sample_weight, n)
     c64 = centers.astype(np.float64)
     inertia = float(w @ xs - 2 * (c64 * sums).sum() + weights @ (c64 ** 2).sum(axis=1))
     return {"centers": centers, "labels": labels, "inertia": max(inertia, 0.0),

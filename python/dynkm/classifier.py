@@ -14,10 +14,10 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from dynkm import _rows
 from dynkm._validation import check_float, check_int, validated_weights
-from dynkm.kmeans import _lloyd
+from dynkm.kmeans import _lloyd, initial_centers
 from kmcore._threads import blas_single_threaded, effective_n_threads
 from kmcore._validation import check_random_state
-from kmcore.seeding import _kmeans_plusplus, row_probabilities
+from kmcore.seeding import row_probabilities
 
 _DISTANCES = ("euclidean", "cosine")
 _SOFT_TYPES = ("softmax", "linear")
@@ -109,8 +109,8 @@ class KMeansClassifier(_AcceptsCSR, ClassifierMixin, BaseEstimator):
     ``fit`` runs exact k-means on each class's rows: Lloyd's iterations on
     the kmcore kernels, with Elkan's bounds so that an iteration recomputes
     (by GEMM) only the rows whose nearest prototype may have changed; with at
-    least 4 classes per thread, classes run side by side, one thread each. Prediction compares blocks of ``batch_size`` rows with every
-    prototype.
+    least 4 classes per thread, classes run side by side, one thread each.
+    Prediction compares blocks of ``batch_size`` rows with every prototype.
     ``partial_fit`` learns from a stream: classes appear when first seen, get
     their prototypes seeded from their first rows, and prototypes then move by
     mini-batch k-means updates (each a running mean of the rows it won).
@@ -416,8 +416,8 @@ class KMeansClassifier(_AcceptsCSR, ClassifierMixin, BaseEstimator):
         n_protos = len(self.prototype_labels_)
         tol = p["tol"] * _rows.mean_variance(X) if p["tol"] > 0 else 0.0
         starts = self._class_starts()
+        wt = _rows.weights_or_ones(w, X.shape[0])
         seen = set()
-        self.n_penalty_iter_ = 0
         for _ in range(p["max_iter"]):
             protos = self.prototypes_
             own = _own_assignment(X, x_sqnorms, y_idx, protos, starts, n_threads)[0]
@@ -430,7 +430,7 @@ class KMeansClassifier(_AcceptsCSR, ClassifierMixin, BaseEstimator):
             seen.add(key)
             intruder = self.prototype_labels_[near] != y_idx
             own_sums, own_w = _rows.weighted_sums(X, own, n_protos, w, n_threads)
-            wi = np.where(intruder, _weights_or_ones(w, X.shape[0]), 0.0).astype(X.dtype)
+            wi = np.where(intruder, wt, 0.0).astype(X.dtype)
             bad_sums, bad_w = _rows.weighted_sums(X, near, n_protos, wi, n_threads)
             # Per-prototype cap: lambda * intruder weight <= own weight / 2.
             lam_k = np.minimum(lam, np.divide(0.5 * own_w, bad_w, out=np.full(n_protos, lam),
@@ -449,7 +449,6 @@ class KMeansClassifier(_AcceptsCSR, ClassifierMixin, BaseEstimator):
                 break
         own, own_sqdist = _own_assignment(X, x_sqnorms, y_idx, self.prototypes_, starts,
                                           n_threads)
-        wt = _weights_or_ones(w, X.shape[0])
         self.prototype_weights_ = np.bincount(own, weights=wt, minlength=n_protos)
         return float(np.dot(wt, own_sqdist))
 
@@ -530,7 +529,7 @@ class KMeansClassifier(_AcceptsCSR, ClassifierMixin, BaseEstimator):
         if hasattr(self, "prototypes_"):
             state = {
                 "prototypes_": self.prototypes_.copy(),
-                "_proto_class": np.searchsorted(self.classes_, self.prototype_labels_),
+                "_proto_class": self._proto_class.copy(),
                 "prototype_weights_": self.prototype_weights_.copy(),
                 "_n_seeded": self._n_seeded.copy(),
                 "_total_weight": self._total_weight,
@@ -564,7 +563,7 @@ class KMeansClassifier(_AcceptsCSR, ClassifierMixin, BaseEstimator):
         """Seed missing prototypes from the batch, then one mini-batch update."""
         y_idx = np.searchsorted(s["classes_"], y)
         x_sqnorms = _rows.row_norms(X, n_threads)
-        wt = _weights_or_ones(w, X.shape[0])
+        wt = _rows.weights_or_ones(w, X.shape[0])
         protos, proto_class = s["prototypes_"], s["_proto_class"]
         new_protos, new_class = [protos], [proto_class]
         n_new = 0
@@ -623,15 +622,11 @@ class KMeansClassifier(_AcceptsCSR, ClassifierMixin, BaseEstimator):
         the squared distance to the nearest prototype so far (k-means++).
         """
         k = int(min(k, Xc.shape[0]))
-        if len(existing) == 0:
+        if len(existing) == 0 or init == "random":
             return _seed_centers(Xc, x_sqnorms, wc, k, init, rng, n_threads)
-        if init == "random":
-            rows = rng.choice(Xc.shape[0], size=k, replace=False,
-                              p=row_probabilities(Xc.shape[0], wc))
-            return np.ascontiguousarray(_rows.dense_rows(Xc, rows), dtype=Xc.dtype)
         closest = _rows.assign_rows(Xc, x_sqnorms, existing, None, n_threads)[1]
         closest = closest.astype(np.float64)
-        weight = _weights_or_ones(wc, Xc.shape[0])
+        weight = _rows.weights_or_ones(wc, Xc.shape[0])
         chosen = []
         for _ in range(k):
             potential = weight * closest
@@ -707,10 +702,11 @@ class KMeansClassifier(_AcceptsCSR, ClassifierMixin, BaseEstimator):
             i, j = np.nonzero(np.triu(_distance(protos[a:b], protos[a:b], cosine) < threshold, 1))
             rows.append(i + a)
             cols.append(j + a)
-        if not rows or sum(len(r) for r in rows) == 0:
+        n_edges = sum(len(r) for r in rows)
+        if n_edges == 0:
             return 0
         n = len(protos)
-        graph = sp.coo_matrix((np.ones(sum(len(r) for r in rows)),
+        graph = sp.coo_matrix((np.ones(n_edges),
                                (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
         n_groups, group = connected_components(graph, directed=False)
         # Groups never span classes (edges only join same-class prototypes), and
@@ -849,11 +845,6 @@ def _per_class(fit_class, costs, n_threads):
         return [futures[c].result() for c in range(n_classes)]
 
 
-def _weights_or_ones(w, n):
-    """Row weights as float64 (ones when None)."""
-    return np.ones(n) if w is None else w.astype(np.float64)
-
-
 def _own_assignment(X, x_sqnorms, y_idx, protos, starts, n_threads):
     """Nearest prototype of every row among its own class's: global index and sqdist.
 
@@ -873,17 +864,19 @@ def _own_assignment(X, x_sqnorms, y_idx, protos, starts, n_threads):
 
 def _seed_centers(X, x_sqnorms, w, k, init, rng, n_threads):
     """k initial centers among the rows of X (dense or CSR): k-means++ or random rows."""
-    if init == "random" or k == X.shape[0]:
+    if k == X.shape[0]:
+        init = "random"  # every row is a center
+    if not sp.issparse(X):
+        return initial_centers(X, x_sqnorms, k, w, init, rng, n_threads)
+    if init == "random":
         rows = rng.choice(X.shape[0], size=k, replace=False, p=row_probabilities(X.shape[0], w))
         centers = _rows.dense_rows(X, rows)
-    elif sp.issparse(X):
+    else:
         # scikit-learn's k-means++ draws the same rows as kmcore's from the same
         # RandomState: dense and CSR input get the same seeds.
         centers = _sparse_kmeans_plusplus(
             X, k, sample_weight=w, x_squared_norms=x_sqnorms, random_state=rng,
             n_local_trials=2 + int(np.log(k)))[0]
-    else:
-        centers = _kmeans_plusplus(X, x_sqnorms, k, w, 2 + int(np.log(k)), rng, n_threads)[0]
     return np.ascontiguousarray(centers, dtype=X.dtype)
 
 
@@ -910,7 +903,7 @@ def _kmeans_run(X, w, k, p, rng, n_threads):
 
 def _with_weights(run, w, k):
     """The run with ``weights``: the weight of each center's rows (float64)."""
-    weights = _weights_or_ones(w, len(run["labels"]))
+    weights = _rows.weights_or_ones(w, len(run["labels"]))
     run["weights"] = np.bincount(run["labels"], weights=weights, minlength=k).astype(np.float64)
     return run
 
@@ -1030,7 +1023,7 @@ class ClusterLabelClassifier(_AcceptsCSR, ClassifierMixin, BaseEstimator):
                     best = run
         classes, y_idx = np.unique(y, return_inverse=True)
         n_classes = len(classes)
-        wt = _weights_or_ones(w, len(y_idx))
+        wt = _rows.weights_or_ones(w, len(y_idx))
         table = np.bincount(best["labels"] * n_classes + y_idx, weights=wt,
                             minlength=k * n_classes).reshape(k, n_classes)
         empty = table.sum(axis=1) == 0
