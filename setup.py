@@ -65,7 +65,9 @@ class BuildExtWithOpenMP(build_ext):
                 "kernels (n_threads is then always 1).",
                 stacklevel=1,
             )
-        opt = [] if self.compiler.compiler_type == "msvc" else ["-O3"]
+        # No FMA contraction: _simd.h's loops are also compiled for AVX2/AVX-512,
+        # and every version must round the same way.
+        opt = [] if self.compiler.compiler_type == "msvc" else ["-O3", "-ffp-contract=off"]
         for ext in self.extensions:
             ext.extra_compile_args = opt + (flags[0] if flags else [])
             ext.extra_link_args = flags[1] if flags else []
@@ -84,7 +86,8 @@ directives = {
 }
 
 extensions = [
-    Extension(f"kmcore.{name}", [f"src/kmcore/{name}.pyx"]) for name in KERNEL_MODULES
+    Extension(f"kmcore.{name}", [f"src/kmcore/{name}.pyx"], include_dirs=["src/kmcore"])
+    for name in KERNEL_MODULES
 ]
 
 setup(

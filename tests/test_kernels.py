@@ -266,11 +266,15 @@ def test_assign_matches_numpy(shape, dtype, with_norms):
     assert np.all(np.abs(min_sqdist - chosen) <= tol[:, 0] + 1e-6 * chosen)
 
 
-def test_assign_ties_go_to_lowest_index():
+# Odd and even center counts (the argmin takes centers in pairs), one block or
+# two (1024 centers per block), so ties fall within and across blocks.
+@pytest.mark.parametrize("n_extra", [1, 2, 1100, 1101])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_assign_ties_go_to_lowest_index(n_extra, dtype):
     # Integer data: every distance is exact, so the ties are exact too.
     rng = np.random.default_rng(0)
-    X = rng.integers(-3, 4, size=(500, 2)).astype(np.float64)
-    C = np.vstack([X[:5], X[:5], rng.integers(-3, 4, size=(1100, 2))]).astype(np.float64)
+    X = rng.integers(-3, 4, size=(500, 2)).astype(dtype)
+    C = np.vstack([X[:5], X[:5], rng.integers(-3, 4, size=(n_extra, 2))]).astype(dtype)
     labels, min_sqdist = kmcore.assign(X, C)
     D = ref_sqdist(X, C)
     assert np.array_equal(labels, D.argmin(axis=1))

@@ -8,6 +8,7 @@ def _assign_chunked(
     c_sqnorms: NDArray[np.floating],
     sample_weight: NDArray[np.floating],
     buffers: NDArray[np.floating],
+    block_labels: NDArray[np.int32],
     labels: NDArray[np.intp],
     min_sqdist: NDArray[np.floating],
     slice_inertia: NDArray[np.float64],

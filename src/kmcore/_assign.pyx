@@ -14,9 +14,9 @@ threads.
 
 from cython cimport floating
 from cython.parallel cimport prange, threadid
-from libc.math cimport INFINITY
+from libc.stdint cimport int32_t
 
-from kmcore._common cimport add_scaled_row, gemm_abt, sqdist
+from kmcore._common cimport add_scaled_row, argmin_block, gemm_abt, sqdist
 
 ctypedef Py_ssize_t intp_t
 
@@ -29,35 +29,35 @@ cdef void _nearest_in_chunk(
     Py_ssize_t end,
     Py_ssize_t k_block,
     floating* buf,                         # OUT (k_block * (end - start)) scratch
+    floating* block_best,                  # OUT (end - start) scratch
+    int32_t* block_label,                  # OUT (end - start) scratch
     intp_t* labels,                        # OUT (end - start) nearest center
     floating* best,                        # OUT (end - start) ||c||^2 - 2 x.c of it
 ) noexcept nogil:
     """Nearest center of rows ``start:end`` by blocks of ``k_block`` centers.
 
-    The block is center-major (``buf[j * m + i]``) so the scan below runs
-    over rows for a fixed center: independent lanes the compiler vectorises.
-    Strict ``<`` keeps the lowest index on ties, as ``numpy.argmin``.
+    The block is center-major (``buf[j * m + i]``) so the argmin runs over
+    rows for a fixed center: independent lanes in SIMD registers. Each
+    block's winners are merged into the running minimum with a strict ``<``,
+    which keeps the lowest index on ties, as ``numpy.argmin``.
     """
     cdef Py_ssize_t m = end - start, k = centers.shape[0]
-    cdef Py_ssize_t i, j, j0 = 0, kb
+    cdef Py_ssize_t i, j0 = 0, kb
     cdef int d = X.shape[1]
-    cdef floating v, cj
-    cdef const floating* row
-    for i in range(m):
-        best[i] = INFINITY
-        labels[i] = 0
     while j0 < k:
         kb = min(k_block, k - j0)
         # buf[j * m + i] = -2 c_{j0 + j} . x_{start + i}
         gemm_abt(&centers[j0, 0], <int> kb, &X[start, 0], <int> m, d, -2.0, buf, <int> m)
-        for j in range(kb):
-            cj = c_sqnorms[j0 + j]
-            row = buf + j * m
+        if j0 == 0:
+            argmin_block(buf, m, kb, &c_sqnorms[0], best, block_label)
             for i in range(m):
-                v = row[i] + cj
-                if v < best[i]:
-                    best[i] = v
-                    labels[i] = j0 + j
+                labels[i] = block_label[i]
+        else:
+            argmin_block(buf, m, kb, &c_sqnorms[j0], block_best, block_label)
+            for i in range(m):
+                if block_best[i] < best[i]:
+                    best[i] = block_best[i]
+                    labels[i] = j0 + block_label[i]
         j0 += kb
 
 
@@ -67,7 +67,8 @@ def _assign_chunked(
     const floating[:, ::1] centers,        # IN  (k, d)
     const floating[::1] c_sqnorms,         # IN  (k,)
     const floating[::1] sample_weight,     # IN  (n,), or (0,) for unit weights
-    floating[:, ::1] buffers,              # OUT (n_workers, chunk_rows * k_block) scratch
+    floating[:, ::1] buffers,              # OUT (n_workers, chunk_rows * (k_block + 1)) scratch
+    int32_t[:, ::1] block_labels,          # OUT (n_workers, chunk_rows) scratch
     intp_t[::1] labels,                    # OUT (n,)
     floating[::1] min_sqdist,              # OUT (n,)
     double[::1] slice_inertia,             # OUT (n_slices,)
@@ -94,7 +95,8 @@ def _assign_chunked(
     centers : ndarray of shape (k, d), C-contiguous
     c_sqnorms : squared row norms of centers
     sample_weight : row weights; empty means 1
-    buffers : scratch, one row per worker thread (at least ``n_threads`` rows)
+    buffers, block_labels : scratch, one row per worker thread (at least
+        ``n_threads`` rows)
     labels : receives the index of the nearest center
     min_sqdist : receives the squared distance to it
     slice_inertia : receives sum(w * min_sqdist) over each slice, in float64;
@@ -113,10 +115,12 @@ def _assign_chunked(
     cdef Py_ssize_t n_chunks = (n + chunk_rows - 1) // chunk_rows
     cdef Py_ssize_t s, c, i, lab, start, end
     cdef floating* buf
+    cdef int32_t* block_label
     cdef double dist, w, inertia
     with nogil:
         for s in prange(n_slices, schedule="dynamic", num_threads=n_threads):
             buf = &buffers[threadid(), 0]
+            block_label = &block_labels[threadid(), 0]
             inertia = 0.0
             if fused:
                 # Explicit loops: slicing a memoryview here would take the GIL.
@@ -128,6 +132,7 @@ def _assign_chunked(
                 start = c * chunk_rows
                 end = min(start + chunk_rows, n)
                 _nearest_in_chunk(X, centers, c_sqnorms, start, end, k_block, buf,
+                                  buf + chunk_rows * k_block, block_label,
                                   &labels[start], &min_sqdist[start])
                 for i in range(start, end):
                     dist = <double> x_sqnorms[i] + min_sqdist[i]

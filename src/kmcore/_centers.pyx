@@ -9,6 +9,8 @@ buffers, no lock, and bitwise the same result for 1 or many threads.
 from cython cimport floating
 from cython.parallel cimport prange
 
+from kmcore._common cimport add_scaled_row
+
 ctypedef Py_ssize_t intp_t
 
 
@@ -54,5 +56,4 @@ def _weighted_sums(
                     continue
                 w = sample_weight[i] if weighted else 1.0
                 weight_in_clusters[lab] += w
-                for j in range(d):
-                    sums[lab, j] += w * X[i, j]
+                add_scaled_row(&sums[lab, 0], &X[i, 0], w, d)

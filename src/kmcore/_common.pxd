@@ -1,4 +1,5 @@
-# Inline helpers shared by the kernels: BLAS wrappers, exact distances, row sums (a .pxd only: each module that
+# Inline helpers shared by the kernels: BLAS wrappers, exact distances, the
+# vectorised argmin and row sums of _simd.h (a .pxd only: each module that
 # cimports it gets its own inlined copy, no cross-module call).
 #
 # BLAS is column-major. A row-major (m, d) array is a column-major (d, m) one,
@@ -6,6 +7,7 @@
 # C.T = alpha * B.T' @ A' with B transposed: gemm("T", "N", n, m, d, ...).
 
 from cython cimport floating
+from libc.stdint cimport int32_t
 from scipy.linalg.cython_blas cimport sgemm, dgemm, sdot, ddot
 
 
@@ -77,13 +79,37 @@ cdef inline double sqdist(
     return (s0 + s1) + (s2 + s3)
 
 
+cdef extern from "_simd.h" nogil:
+    # Inner loops with runtime dispatch to AVX2/AVX-512 (see _simd.h).
+    void km_argmin_block_f32(const float*, Py_ssize_t, Py_ssize_t, const float*, float*, int32_t*)
+    void km_argmin_block_f64(const double*, Py_ssize_t, Py_ssize_t, const double*, double*, int32_t*)
+    void km_add_scaled_row_f32(double*, const float*, double, Py_ssize_t)
+    void km_add_scaled_row_f64(double*, const double*, double, Py_ssize_t)
+
+
+cdef inline void argmin_block(
+    const floating* block,       # IN  (kb, m) center-major: block[j * m + i]
+    Py_ssize_t m,
+    Py_ssize_t kb,
+    const floating* c_sqnorms,   # IN  (kb,) added to each center's row of the block
+    floating* best,              # OUT (m,) smallest block[j * m + i] + c_sqnorms[j]
+    int32_t* label,              # OUT (m,) its j (lowest on ties)
+) noexcept nogil:
+    """Row-wise argmin over a block of centers (vectorised, see _simd.h)."""
+    if floating is float:
+        km_argmin_block_f32(block, m, kb, c_sqnorms, best, label)
+    else:
+        km_argmin_block_f64(block, m, kb, c_sqnorms, best, label)
+
+
 cdef inline void add_scaled_row(
     double* acc,         # INOUT (d,) float64 accumulator
     const floating* x,   # IN    (d,)
     double w,
     Py_ssize_t d,
 ) noexcept nogil:
-    """acc += w * x, accumulated in float64 (element-wise: the compiler vectorises it)."""
-    cdef Py_ssize_t j
-    for j in range(d):
-        acc[j] += w * x[j]
+    """acc += w * x, accumulated in float64 (vectorised, see _simd.h)."""
+    if floating is float:
+        km_add_scaled_row_f32(acc, x, w, d)
+    else:
+        km_add_scaled_row_f64(acc, x, w, d)

@@ -1,0 +1,92 @@
+/* The two inner loops of Lloyd's algorithm that are not BLAS, compiled for
+ * several x86-64 levels and picked when the module loads.
+ *
+ * A wheel is built for the baseline x86-64 (SSE2) so that it runs on any
+ * x86-64 CPU. These loops are where an iteration spends its time outside the
+ * GEMM: the argmin over a block of distances (n x k compares) and the
+ * float64 accumulation of the M-step (n x d adds). With 2-wide SSE2 vectors
+ * they cost 10-15% of an iteration; gcc's target_clones also compiles them
+ * for x86-64-v3 (AVX2) and x86-64-v4 (AVX-512) and the dynamic loader (an
+ * ifunc) binds the best version the CPU runs. Other compilers and platforms
+ * get the plain C below, which their own flags vectorise as they can.
+ *
+ * The version picked never changes a result: the argmin compares exactly,
+ * and setup.py turns FMA contraction off (-ffp-contract=off) so every
+ * version rounds the same products and sums in the same order.
+ */
+#ifndef KMCORE_SIMD_H
+#define KMCORE_SIMD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 \
+    && defined(__x86_64__) && defined(__linux__)
+#define KM_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define KM_CLONES
+#endif
+
+/* Nearest of kb centers for m rows, from a center-major block of partial
+ * distances: block[j * m + i] + c_sqnorms[j] for center j and row i (the
+ * row's own ||x||^2 is left out, it does not change the argmin).
+ *
+ * best[i] receives the smallest value and label[i] its center, counted from
+ * the block's first center; the strict < keeps the lowest index on ties,
+ * as numpy.argmin. Centers are taken two at a time so that best and label
+ * are loaded and stored once per pair: the loop is bound by those, not by
+ * the compares.
+ */
+#define KM_ARGMIN_BLOCK(NAME, T)                                              \
+KM_CLONES static void NAME(                                                   \
+    const T *restrict block, ptrdiff_t m, ptrdiff_t kb,                       \
+    const T *restrict c_sqnorms, T *restrict best, int32_t *restrict label)   \
+{                                                                             \
+    ptrdiff_t i, j = 1;                                                       \
+    for (i = 0; i < m; i++) {                                                 \
+        best[i] = block[i] + c_sqnorms[0];                                    \
+        label[i] = 0;                                                         \
+    }                                                                         \
+    for (; j + 1 < kb; j += 2) {                                              \
+        const T *restrict r0 = block + j * m;                                 \
+        const T *restrict r1 = r0 + m;                                        \
+        const T c0 = c_sqnorms[j], c1 = c_sqnorms[j + 1];                     \
+        const int32_t l0 = (int32_t) j, l1 = (int32_t) j + 1;                 \
+        for (i = 0; i < m; i++) {                                             \
+            T v0 = r0[i] + c0, v1 = r1[i] + c1;                               \
+            int second = v1 < v0;                                             \
+            T v = second ? v1 : v0;                                           \
+            int32_t l = second ? l1 : l0;                                     \
+            int take = v < best[i];                                           \
+            best[i] = take ? v : best[i];                                     \
+            label[i] = take ? l : label[i];                                   \
+        }                                                                     \
+    }                                                                         \
+    for (; j < kb; j++) {                                                     \
+        const T *restrict r0 = block + j * m;                                 \
+        const T c0 = c_sqnorms[j];                                            \
+        for (i = 0; i < m; i++) {                                             \
+            T v = r0[i] + c0;                                                 \
+            int take = v < best[i];                                           \
+            best[i] = take ? v : best[i];                                     \
+            label[i] = take ? (int32_t) j : label[i];                         \
+        }                                                                     \
+    }                                                                         \
+}
+
+KM_ARGMIN_BLOCK(km_argmin_block_f32, float)
+KM_ARGMIN_BLOCK(km_argmin_block_f64, double)
+
+/* acc[j] += w * x[j] for j < d, in float64 (one row into its cluster's sum). */
+#define KM_ADD_SCALED_ROW(NAME, T)                                            \
+KM_CLONES static void NAME(                                                   \
+    double *restrict acc, const T *restrict x, double w, ptrdiff_t d)         \
+{                                                                             \
+    for (ptrdiff_t j = 0; j < d; j++)                                         \
+        acc[j] += w * (double) x[j];                                          \
+}
+
+KM_ADD_SCALED_ROW(km_add_scaled_row_f32, float)
+KM_ADD_SCALED_ROW(km_add_scaled_row_f64, double)
+
+#endif
