@@ -51,8 +51,12 @@ def assign(X, centers, x_sqnorms=None, n_threads=None):
 
 
 # Row slices of the E-step: the unit of parallel work, fixed so that results
-# never depend on the thread count (more threads than slices would idle).
-_N_SLICES = 8
+# never depend on the thread count. Each slice owns its inertia and, with the
+# M-step fused, its K x D sums: then there are 8 (more threads than slices
+# would idle); without, every chunk of rows is a slice, which keeps threads
+# evenly loaded to the end (with 8 slices on 2 threads, a core slowed by
+# another process can leave the other idle for up to an eighth of the pass).
+_N_FUSED_SLICES = 8
 # The M-step is fused into the E-step (per-slice float64 sums, added while the
 # rows are still in cache) while one slice's K x D sums fit in L2; beyond, the
 # random row-to-cluster additions spill to L3 and cost more than a second
@@ -76,8 +80,9 @@ def _assign_rows(X, x_sqnorms, centers, sample_weight, n_threads, with_sums=Fals
     n, d = X.shape
     k = centers.shape[0]
     chunk_rows, k_block = block_sizes(n, d, k, X.dtype.itemsize)
-    n_slices = min(_N_SLICES, -(-n // chunk_rows))
+    n_chunks = -(-n // chunk_rows)
     fused = with_sums and k * d * 8 <= _FUSED_SUMS_BYTES
+    n_slices = min(_N_FUSED_SLICES, n_chunks) if fused else n_chunks
     n_workers = min(n_threads, n_slices)
     labels = np.empty(n, dtype=np.intp)
     min_sqdist = np.empty(n, dtype=X.dtype)
