@@ -6,8 +6,11 @@ Run (one benchmark job at a time on this machine):
     python benchmarks/report.py benchmarks/results/foundation.json
 
 The report prints the ratios the README quotes (ours / peer, ours / GEMM,
-ours / read pass), all from the same run.
+ours / read pass), all from the same run; the Lloyd ratios are medians of
+ratios within each round (the peers run in the same rounds as dynkm).
 """
+
+import time
 
 import numpy as np
 import pytest
@@ -20,70 +23,90 @@ from kmcore.seeding import _kmeans_plusplus
 KS = [10, 256, 1024]
 
 
-@pytest.mark.benchmark(group="read")
-def test_read_pass(benchmark, mnist_like):
-    """One read pass over X (the memory bound of a small-k iteration)."""
-    X, source = mnist_like
-    benchmark.extra_info["data"] = source
-    benchmark(X.sum, axis=0)
+# Each timed call follows a pause and an untimed call of the same code: the
+# pause lets the previous library's worker threads go to sleep (OpenBLAS's and
+# faiss's busy-wait for a while after a parallel call and would take a core
+# from whatever runs next on this 2-core machine); the untimed call puts the
+# library in the state back-to-back rounds would find it (threads awake,
+# buffers allocated).
+SETTLE = 0.25
+ROUNDS = {10: 21, 256: 9, 1024: 7}
 
 
-@pytest.mark.parametrize("k", KS)
-@pytest.mark.benchmark(group="lloyd")
-def test_lloyd_gemm_bound(benchmark, mnist_like, k):
-    """The plain float32 GEMM X @ C.T of the iteration's shape (numpy's BLAS)."""
-    X, _ = mnist_like
-    C = initial_centers(X, k)
-    out = np.empty((X.shape[0], k), dtype=np.float32)
-    benchmark(np.matmul, X, C.T, out=out)
-
-
-@pytest.mark.parametrize("k", KS)
-@pytest.mark.benchmark(group="lloyd")
-def test_lloyd_dynkm(benchmark, mnist_like, k):
-    """One iteration as dynkm.KMeans runs it (validated input, norms precomputed)."""
-    X, _ = mnist_like
-    C = initial_centers(X, k)
-    xn = kmcore.row_norms(X, n_threads=THREADS)
-    benchmark(_lloyd_step, X, xn, C, None, True, THREADS)
-
-
-@pytest.mark.parametrize("k", KS)
-@pytest.mark.benchmark(group="lloyd")
-def test_lloyd_sklearn(benchmark, mnist_like, k):
-    """One iteration of scikit-learn's Lloyd kernel, as KMeans.fit calls it."""
+def lloyd_peers(X, C):
+    """The calls timed beside dynkm's iteration: {name: callable}."""
     from sklearn.cluster._k_means_lloyd import lloyd_iter_chunked_dense
     from threadpoolctl import threadpool_limits
 
-    X, _ = mnist_like
-    C = initial_centers(X, k)
+    k = C.shape[0]
+    out = np.empty((X.shape[0], k), dtype=np.float32)
     w = np.ones(X.shape[0], dtype=np.float32)
     new = np.empty_like(C)
     weights = np.empty(k, dtype=np.float32)
     labels = np.empty(X.shape[0], dtype=np.int32)
     shift = np.empty(k, dtype=np.float32)
 
-    def step():
+    def sklearn_iteration():
+        # One iteration of scikit-learn's Lloyd kernel, as KMeans.fit calls it.
         with threadpool_limits(limits=1, user_api="blas"):
             lloyd_iter_chunked_dense(X, w, C, new, weights, labels, shift, THREADS)
 
-    benchmark(step)
+    peers = {
+        "read": lambda: X.sum(axis=0),                   # one read pass over X
+        "gemm": lambda: np.matmul(X, C.T, out=out),      # the plain GEMM of the shape
+        "sklearn": sklearn_iteration,
+    }
+    try:
+        import faiss
+    except ImportError:
+        return peers
 
-
-@pytest.mark.parametrize("k", KS)
-@pytest.mark.benchmark(group="lloyd")
-def test_lloyd_faiss(benchmark, mnist_like, k):
-    """faiss.Kmeans.train with one iteration from the same centers, no subsampling."""
-    faiss = pytest.importorskip("faiss")
-    X, _ = mnist_like
-    C = initial_centers(X, k)
-
-    def step():
+    def faiss_iteration():
+        # faiss.Kmeans.train with one iteration from the same centers, no subsampling.
         km = faiss.Kmeans(X.shape[1], k, niter=1, max_points_per_centroid=10**9,
                           min_points_per_centroid=1)
         km.train(X, init_centroids=C)
 
-    benchmark(step)
+    peers["faiss"] = faiss_iteration
+    return peers
+
+
+@pytest.mark.parametrize("k", KS)
+@pytest.mark.benchmark(group="lloyd")
+def test_lloyd(benchmark, mnist_like, k):
+    """One iteration as dynkm.KMeans runs it (validated input, norms precomputed).
+
+    The peers run in the same rounds, just before dynkm's timed call (see
+    SETTLE): every ratio is the median of per-round ratios, so the machine's
+    drift over the run (it is shared) cancels out.
+    """
+    X, source = mnist_like
+    C = initial_centers(X, k)
+    xn = kmcore.row_norms(X, n_threads=THREADS)
+    peers = lloyd_peers(X, C)
+    peer_seconds = {name: [] for name in peers}
+
+    def ours():
+        _lloyd_step(X, xn, C, None, True, THREADS)
+
+    def run_peers():
+        for name, call in peers.items():
+            time.sleep(SETTLE)
+            call()
+            start = time.perf_counter()
+            call()
+            peer_seconds[name].append(time.perf_counter() - start)
+        time.sleep(SETTLE)
+        ours()
+
+    benchmark.pedantic(ours, setup=run_peers,
+                       rounds=ROUNDS[k], warmup_rounds=1)
+    ours = np.asarray(benchmark.stats.stats.data)
+    benchmark.extra_info["data"] = source
+    for name, seconds in peer_seconds.items():
+        seconds = np.asarray(seconds[-len(ours):])  # the warm-up round is not timed
+        benchmark.extra_info[f"{name}_seconds"] = float(np.median(seconds))
+        benchmark.extra_info[f"ratio_to_{name}"] = float(np.median(ours / seconds))
 
 
 # sklearn's k-means++ takes ~20 s (k=256) and ~2 min (k=1024) here: one round each.
