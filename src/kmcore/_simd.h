@@ -20,11 +20,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Building with CFLAGS=-DKM_CLONES= gives the baseline version alone (to
+ * check that the clones give the same results). */
+#ifndef KM_CLONES
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 \
     && defined(__x86_64__) && defined(__linux__)
 #define KM_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define KM_CLONES
+#endif
 #endif
 
 /* Nearest of kb centers for m rows, from a center-major block of partial
