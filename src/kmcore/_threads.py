@@ -80,20 +80,24 @@ def blas_single_threaded():
 # multiply-adds per call) straight from the operands, without first copying
 # them into its panel layout. For a thin GEMM (few centers, or k-means++'s
 # candidates) that copy is most of the time: on MNIST with k = 10, chunks of
-# 112 rows make a Lloyd iteration 25% faster than chunks of 512, and greedy
-# k-means++ at k = 256 1.5x faster. Other BLAS libraries just see smaller
-# calls.
+# 112 rows make a Lloyd iteration 25% faster than chunks of 512 (1.5-2x on
+# 10^6 x 32..64 random data), and greedy k-means++ at k = 256 1.5x faster.
+# With few features the copy is cheap and the extra calls cost as much as
+# they save (equal at d = 16, 7% slower at d = 2). Other BLAS libraries just
+# see smaller calls.
 _SMALL_GEMM_OUTPUTS = 1200
 _SMALL_GEMM_MACS = 10**6
+_SMALL_GEMM_MIN_FEATURES = 32
 
 
 def block_sizes(n_samples, n_features, n_centers, itemsize):
     """Rows of X and centers per GEMM call of the fused assignment.
 
-    Few centers: the largest multiple of 16 rows, at most 128, whose product
-    stays within BLAS's small-product path (see above), when that is at least
-    32 rows (measured on MNIST: 128 rows is as fast as larger chunks for one
-    or two centers and up to 40% faster for three to five).
+    Few centers and at least 32 features: the largest multiple of 16 rows, at
+    most 128, whose product stays within BLAS's small-product path (see
+    above), when that is at least 32 rows (measured on MNIST: 128 rows is as
+    fast as larger chunks for one or two centers and up to 40% faster for
+    three to five).
     Otherwise centers are taken at most 1024 at a time and rows so that the
     distance block stays within 2 MiB (512 rows for float32 at 1024 centers).
     Larger row blocks amortise BLAS's packing of the centers, which it redoes
@@ -104,7 +108,7 @@ def block_sizes(n_samples, n_features, n_centers, itemsize):
     k_block = min(n_centers, 1024)
     small = min(128, _SMALL_GEMM_OUTPUTS // k_block, _SMALL_GEMM_MACS // (k_block * n_features))
     small -= small % 16
-    if small >= 32:
+    if small >= 32 and n_features >= _SMALL_GEMM_MIN_FEATURES:
         rows = small
     else:
         rows = max(64, min(512, (2 << 20) // (k_block * itemsize)))
