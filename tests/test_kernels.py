@@ -1265,3 +1265,30 @@ def test_assign_float32_distances_accurate_far_from_origin(offset):
     np.testing.assert_allclose(dist, ref, rtol=1e-5)
     step = kmcore.lloyd_step(X, C)
     np.testing.assert_allclose(step.inertia, ref.sum(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("n_features", [2, 16, 32, 784, 4096])
+@pytest.mark.parametrize("n_centers", [1, 5, 10, 37, 38, 256, 1024, 5000])
+@pytest.mark.parametrize("itemsize", [4, 8])
+def test_block_sizes(n_features, n_centers, itemsize):
+    from kmcore._threads import (
+        _SMALL_GEMM_MACS,
+        _SMALL_GEMM_MIN_FEATURES,
+        _SMALL_GEMM_OUTPUTS,
+        block_sizes,
+    )
+
+    rows, k_block = block_sizes(100_000, n_features, n_centers, itemsize)
+    assert k_block == min(n_centers, 1024)
+    small = (rows * k_block <= _SMALL_GEMM_OUTPUTS
+             and rows * k_block * n_features <= _SMALL_GEMM_MACS)
+    if n_features >= _SMALL_GEMM_MIN_FEATURES and small:
+        # The small-product path: the largest such multiple of 16, at most 128.
+        assert rows % 16 == 0 and 32 <= rows <= 128
+        assert rows == 128 or (rows + 16) * k_block > _SMALL_GEMM_OUTPUTS or (
+            (rows + 16) * k_block * n_features > _SMALL_GEMM_MACS)
+    else:
+        # The distance block stays within 2 MiB (at least 64 rows).
+        assert 64 <= rows <= 512
+        assert rows == 64 or rows * k_block * itemsize <= 2 << 20
+    assert block_sizes(10, n_features, n_centers, itemsize)[0] <= 10
