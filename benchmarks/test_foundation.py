@@ -99,14 +99,13 @@ def test_lloyd(benchmark, mnist_like, k):
         time.sleep(SETTLE)
         ours()
 
-    benchmark.pedantic(ours, setup=run_peers,
-                       rounds=ROUNDS[k], warmup_rounds=1)
-    ours = np.asarray(benchmark.stats.stats.data)
+    benchmark.pedantic(ours, setup=run_peers, rounds=ROUNDS[k], warmup_rounds=1)
+    ours_seconds = np.asarray(benchmark.stats.stats.data)
     benchmark.extra_info["data"] = source
     for name, seconds in peer_seconds.items():
-        seconds = np.asarray(seconds[-len(ours):])  # the warm-up round is not timed
+        seconds = np.asarray(seconds[-len(ours_seconds):])  # the warm-up round is not timed
         benchmark.extra_info[f"{name}_seconds"] = float(np.median(seconds))
-        benchmark.extra_info[f"ratio_to_{name}"] = float(np.median(ours / seconds))
+        benchmark.extra_info[f"ratio_to_{name}"] = float(np.median(ours_seconds / seconds))
 
 
 # sklearn's k-means++ takes ~20 s (k=256) and ~2 min (k=1024) here: one round each.
