@@ -122,7 +122,7 @@ def lloyd_step(X, x_sqnorms, centers, sample_weight, relocate_empty, n_threads):
     labels, min_sqdist, inertia, _ = assign_rows(X, x_sqnorms, centers, sample_weight, n_threads)
     sums, weights = weighted_sums(X, labels, centers.shape[0], sample_weight, n_threads)
     return _finish_step(X, sample_weight, centers, labels, min_sqdist, inertia, sums, weights,
-                        relocate_empty)
+                        relocate_empty, n_threads)
 
 
 def spherical_lloyd_step(X, x_sqnorms, centers, sample_weight, relocate_empty, n_threads):

@@ -13,3 +13,11 @@ def _weighted_sums(
     weight_in_clusters: NDArray[np.float64],
     n_threads: int,
 ) -> None: ...
+
+def _means(
+    sums: NDArray[np.float64],
+    weight_in_clusters: NDArray[np.float64],
+    centers: NDArray[np.floating],
+    shift: NDArray[np.float64],
+    n_threads: int,
+) -> None: ...

@@ -1,4 +1,5 @@
-"""Weighted per-cluster sums (the M-step), deterministic for any thread count.
+"""The M-step: weighted per-cluster sums, deterministic for any thread count,
+and the means with how far each center moved.
 
 The rows are cut into a fixed number of contiguous parts (chosen by the
 caller from the shape, never from the thread count). Each part adds its rows,
@@ -13,6 +14,7 @@ in it, so a part that sees few clusters neither writes nor adds the rest.
 
 from cython cimport floating
 from cython.parallel cimport prange
+from libc.math cimport sqrt
 
 from kmcore._common cimport add_scaled_row
 
@@ -87,3 +89,44 @@ def _weighted_sums(
                 if seen[p, c]:
                     weight_in_clusters[c] += part_weights[p - 1, c]
                     add_scaled_row(&sums[c, 0], &part_sums[p - 1, c, 0], 1.0, d)
+
+
+def _means(
+    const double[:, ::1] sums,             # IN    (k, d)
+    const double[::1] weight_in_clusters,  # IN    (k,)
+    floating[:, ::1] centers,              # INOUT (k, d)
+    double[::1] shift,                     # OUT   (k,), or (0,) to skip
+    int n_threads,
+):
+    """Replace each center of positive weight by its cluster's mean.
+
+    One pass over K x D with no temporaries: done with NumPy, the divide and
+    the shift's difference, square and sum took 20 ms per iteration at
+    k = 4000, d = 784 (1% of the GEMM), most of it in page faults.
+
+    Parameters
+    ----------
+    sums, weight_in_clusters : float64 sums of w_i * x_i and of w_i per cluster
+    centers : rows to keep where the weight is 0 (on entry); on return
+        ``sums / weight`` rounded once to the centers' dtype elsewhere
+    shift : receives the Euclidean distance between each row of ``centers``
+        on entry and on return (in float64), unless empty
+    n_threads : int
+    """
+    cdef Py_ssize_t k = centers.shape[0], d = centers.shape[1]
+    cdef bint want_shift = shift.shape[0] > 0
+    cdef Py_ssize_t c, j
+    cdef double w, diff, sq
+    cdef floating mean
+    with nogil:
+        for c in prange(k, schedule="static", num_threads=n_threads):
+            w = weight_in_clusters[c]
+            sq = 0.0
+            if w > 0:
+                for j in range(d):
+                    mean = <floating> (sums[c, j] / w)
+                    diff = <double> mean - <double> centers[c, j]
+                    sq = sq + diff * diff
+                    centers[c, j] = mean
+            if want_shift:
+                shift[c] = sqrt(sq)

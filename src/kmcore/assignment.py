@@ -178,17 +178,17 @@ def _lloyd_step(X, x_sqnorms, centers, sample_weight, relocate_empty, n_threads)
     else:
         sums, weights = _weighted_sums(X, labels, k, sample_weight, n_threads)
     return _finish_step(X, sample_weight, centers, labels, min_sqdist, inertia, sums, weights,
-                        relocate_empty)
+                        relocate_empty, n_threads)
 
 
 def _finish_step(X, sample_weight, centers, labels, min_sqdist, inertia, sums, weights,
-                 relocate_empty):
+                 relocate_empty, n_threads):
     """The M-step's end from float64 sums and weights: relocation, means, shifts."""
     n_relocated = 0
     if relocate_empty:
         n_relocated = _relocate_empty(X, sample_weight, labels, min_sqdist, sums, weights)
-    new_centers = _means(sums, weights, centers, X.dtype)
-    shift = np.sqrt(((new_centers.astype(np.float64) - centers) ** 2).sum(axis=1))
+    shift = np.empty(centers.shape[0], dtype=np.float64)
+    new_centers = _means(sums, weights, centers, X.dtype, shift, n_threads)
     return LloydStep(labels, new_centers, weights, inertia, shift, n_relocated)
 
 
