@@ -118,7 +118,9 @@ def _means(sums, weights, fill, dtype, shift=None, n_threads=1):
     of shape (k,), receives how far each row moved from ``fill``.
     """
     centers = np.array(fill, dtype=dtype, order="C", copy=True)
-    _centers._means(sums, weights, centers, np.empty(0) if shift is None else shift, n_threads)
+    _centers._means(np.ascontiguousarray(sums, dtype=np.float64),
+                    np.ascontiguousarray(weights, dtype=np.float64), centers,
+                    np.empty(0) if shift is None else shift, n_threads)
     return centers
 
 
