@@ -60,6 +60,16 @@ def lloyd_table(results):
     return "\n".join(rows)
 
 
+def center_update_table(results):
+    rows = ["| k | dynkm ms | read pass ms | dynkm / read pass |", "|---|---|---|---|"]
+    for k in sorted(int(p) for p in results.get("test_center_update", {})):
+        bench = results["test_center_update"][str(k)]
+        info = bench["extra_info"]
+        rows.append(f"| {k} | {fmt_ms(bench['stats']['median'])} | "
+                    f"{fmt_ms(info.get('read_seconds'))} | {info['ratio_to_read']:.2f} |")
+    return "\n".join(rows)
+
+
 def seeding_table(results):
     rows = ["| k | dynkm s | sklearn s | sklearn / dynkm |", "|---|---|---|---|"]
     for k in sorted({int(p) for p in results.get("test_kmeanspp_dynkm", {})}):
@@ -155,6 +165,10 @@ def main(paths):
     if "test_lloyd" in results:
         print("One Lloyd iteration, 60000 x 784 float32 (medians):\n")
         print(lloyd_table(results) + "\n")
+    if "test_center_update" in results:
+        print("The Lloyd step's second pass (float64 cluster sums) against one read of X, "
+              "both on the benchmark's threads:\n")
+        print(center_update_table(results) + "\n")
     if "test_kmeanspp_dynkm" in results:
         print("Greedy k-means++ (same n_local_trials):\n")
         print(seeding_table(results) + "\n")

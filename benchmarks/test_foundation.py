@@ -18,6 +18,8 @@ from conftest import THREADS, initial_centers
 
 import kmcore
 from kmcore.assignment import _lloyd_step
+from kmcore.centers import _weighted_sums
+from kmcore.distances import _row_norms
 from kmcore.seeding import _kmeans_plusplus
 
 KS = [10, 256, 1024]
@@ -71,23 +73,14 @@ def lloyd_peers(X, C):
     return peers
 
 
-@pytest.mark.parametrize("k", KS)
-@pytest.mark.benchmark(group="lloyd")
-def test_lloyd(benchmark, mnist_like, k):
-    """One iteration as dynkm.KMeans runs it (validated input, norms precomputed).
+def time_with_peers(benchmark, ours, peers, rounds):
+    """Time ``ours`` with every peer timed just before it in each round.
 
-    The peers run in the same rounds, just before dynkm's timed call (see
-    SETTLE): every ratio is the median of per-round ratios, so the machine's
-    drift over the run (it is shared) cancels out.
+    Records ``{peer}_seconds`` (median) and ``ratio_to_{peer}`` (median of the
+    per-round ratios) in the benchmark's extra_info: the machine's drift over
+    the run (it is shared) cancels out of the ratios.
     """
-    X, source = mnist_like
-    C = initial_centers(X, k)
-    xn = kmcore.row_norms(X, n_threads=THREADS)
-    peers = lloyd_peers(X, C)
     peer_seconds = {name: [] for name in peers}
-
-    def ours():
-        _lloyd_step(X, xn, C, None, True, THREADS)
 
     def run_peers():
         for name, call in peers.items():
@@ -99,13 +92,43 @@ def test_lloyd(benchmark, mnist_like, k):
         time.sleep(SETTLE)
         ours()
 
-    benchmark.pedantic(ours, setup=run_peers, rounds=ROUNDS[k], warmup_rounds=1)
+    benchmark.pedantic(ours, setup=run_peers, rounds=rounds, warmup_rounds=1)
     ours_seconds = np.asarray(benchmark.stats.stats.data)
-    benchmark.extra_info["data"] = source
     for name, seconds in peer_seconds.items():
         seconds = np.asarray(seconds[-len(ours_seconds):])  # the warm-up round is not timed
         benchmark.extra_info[f"{name}_seconds"] = float(np.median(seconds))
         benchmark.extra_info[f"ratio_to_{name}"] = float(np.median(ours_seconds / seconds))
+
+
+@pytest.mark.parametrize("k", KS)
+@pytest.mark.benchmark(group="lloyd")
+def test_lloyd(benchmark, mnist_like, k):
+    """One iteration as dynkm.KMeans runs it (validated input, norms precomputed).
+
+    The peers run in the same rounds, just before dynkm's timed call (see
+    SETTLE).
+    """
+    X, source = mnist_like
+    C = initial_centers(X, k)
+    xn = kmcore.row_norms(X, n_threads=THREADS)
+    benchmark.extra_info["data"] = source
+    time_with_peers(benchmark, lambda: _lloyd_step(X, xn, C, None, True, THREADS),
+                    lloyd_peers(X, C), ROUNDS[k])
+
+
+@pytest.mark.parametrize("k", [256, 1024])
+@pytest.mark.benchmark(group="center update")
+def test_center_update(benchmark, mnist_like, k):
+    """The Lloyd step's second pass over X (per-cluster float64 sums) at large k.
+
+    Against one read of X on the same threads (``row_norms``: every row read
+    once, one float written per row), which bounds what any pass over X costs.
+    """
+    X, source = mnist_like
+    labels = kmcore.assign(X, initial_centers(X, k), n_threads=THREADS)[0]
+    benchmark.extra_info["data"] = source
+    time_with_peers(benchmark, lambda: _weighted_sums(X, labels, k, None, THREADS),
+                    {"read": lambda: _row_norms(X, True, THREADS)}, 15)
 
 
 # sklearn's k-means++ takes ~20 s (k=256) and ~2 min (k=1024) here: one round each.

@@ -5,10 +5,10 @@ The rows are cut into a fixed number of contiguous parts (chosen by the
 caller from the shape, never from the thread count). Each part adds its rows,
 in order, into its own K x D float64 sums; the parts are then added in part
 order. Every thread streams through whole rows of one range of X: measured
-on MNIST (k = 256, 2 threads), that takes 8-10 ms where faiss's scheme (each
+on MNIST (k = 256, 2 threads), that takes 8-11 ms where faiss's scheme (each
 thread owns a range of clusters and scans all labels, skipping the rows of
-others) takes 13-15 ms, because each thread's prefetchers fetch the rows it
-skips. A part's sums are zeroed a row at a time when a cluster first appears
+others) took 13-15 ms, presumably because each thread's prefetchers fetch
+the rows it skips. A part's sums are zeroed a row at a time when a cluster first appears
 in it, so a part that sees few clusters neither writes nor adds the rest.
 """
 
