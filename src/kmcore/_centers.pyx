@@ -8,8 +8,9 @@ order. Every thread streams through whole rows of one range of X: measured
 on MNIST (k = 256, 2 threads), that takes 8-11 ms where faiss's scheme (each
 thread owns a range of clusters and scans all labels, skipping the rows of
 others) took 13-15 ms, presumably because each thread's prefetchers fetch
-the rows it skips. A part's sums are zeroed a row at a time when a cluster first appears
-in it, so a part that sees few clusters neither writes nor adds the rest.
+the rows it skips. A part's sums are zeroed a row at a time when a cluster
+first appears in it, so a part that sees few clusters neither writes nor
+adds the rest.
 """
 
 from cython cimport floating
@@ -26,9 +27,9 @@ def _weighted_sums(
     const intp_t[::1] labels,              # IN  (n,) values in [0, k)
     const floating[::1] sample_weight,     # IN  (n,), or (0,) for unit weights
     const intp_t[::1] row_bounds,          # IN  (n_parts + 1,) row ranges
-    double[:, :, ::1] part_sums,           # SCRATCH (n_parts - 1, k, d)
-    double[:, ::1] part_weights,           # SCRATCH (n_parts - 1, k)
-    unsigned char[:, ::1] seen,            # SCRATCH (n_parts, k)
+    double[:, :, ::1] part_sums,           # OUT (n_parts - 1, k, d) scratch
+    double[:, ::1] part_weights,           # OUT (n_parts - 1, k) scratch
+    unsigned char[:, ::1] seen,            # OUT (n_parts, k) scratch
     double[:, ::1] sums,                   # OUT (k, d)
     double[::1] weight_in_clusters,        # OUT (k,)
     int n_threads,
