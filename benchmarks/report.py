@@ -61,7 +61,7 @@ def lloyd_table(results):
 
 
 def center_update_table(results):
-    rows = ["| k | dynkm ms | read pass ms | dynkm / read pass |", "|---|---|---|---|"]
+    rows = ["| k | dynkm ms | row_norms ms | dynkm / row_norms |", "|---|---|---|---|"]
     for k in sorted(int(p) for p in results.get("test_center_update", {})):
         bench = results["test_center_update"][str(k)]
         info = bench["extra_info"]

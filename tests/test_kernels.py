@@ -289,7 +289,8 @@ def test_assign_ties_go_to_lowest_index(n_extra, dtype):
 def force_row_parts(monkeypatch):
     """Make the M-step's second pass cut even small inputs into up to 8 row parts."""
     monkeypatch.setattr("kmcore.centers._MIN_PART_ROWS", 1)
-    monkeypatch.setattr("kmcore.centers._MAX_PART_SUMS_FRACTION", np.inf)
+    monkeypatch.setattr("kmcore.centers._PART_READ_PER_SUMS", 0)
+    monkeypatch.setattr("kmcore.centers._MIN_ROWS_BEYOND_TWO", 1)
 
 
 @pytest.fixture(params=["fused", "two_pass", "row_parts"])
@@ -1309,14 +1310,15 @@ def test_block_sizes(n_features, n_centers, itemsize):
     assert block_sizes(10, n_features, n_centers, itemsize)[0] <= 10
 
 
-@pytest.mark.parametrize("n_samples", [1, 20_000, 40_000, 60_000, 10**6])
+@pytest.mark.parametrize("n_samples", [1, 1024, 4096, 20_000, 40_000, 60_000, 10**6])
 @pytest.mark.parametrize("n_clusters", [1, 256, 1024, 100_000])
 @pytest.mark.parametrize("itemsize", [4, 8])
 def test_row_bounds(n_samples, n_clusters, itemsize):
     from kmcore.centers import (
-        _MAX_PART_SUMS_FRACTION,
         _MAX_ROW_PARTS,
         _MIN_PART_ROWS,
+        _MIN_ROWS_BEYOND_TWO,
+        _PART_READ_PER_SUMS,
         _row_bounds,
     )
 
@@ -1325,13 +1327,74 @@ def test_row_bounds(n_samples, n_clusters, itemsize):
     sizes = np.diff(bounds)
     assert bounds[0] == 0 and bounds[-1] == n_samples
     assert sizes.min() >= 0 and sizes.max() - sizes.min() <= 1
-
-    def allowed(parts):
-        return (parts <= _MAX_ROW_PARTS and n_samples // parts >= _MIN_PART_ROWS
-                and (parts - 1) * n_clusters * d * 8 <= _MAX_PART_SUMS_FRACTION * n_samples * d * itemsize)
-
-    # The most parts, doubling from one, that keep enough rows and little memory.
     parts = sizes.shape[0]
     assert parts in (1, 2, 4, 8)
+    if parts > 1:
+        # The extra K x D float64 buffers stay within a quarter of X's size.
+        assert (parts - 1) * n_clusters * d * 8 <= n_samples * d * itemsize / _PART_READ_PER_SUMS
+
+    def allowed(p):
+        rows = n_samples // p
+        return (p <= _MAX_ROW_PARTS and rows >= _MIN_PART_ROWS
+                and rows * itemsize >= _PART_READ_PER_SUMS * n_clusters * 8
+                and (p <= 2 or rows >= _MIN_ROWS_BEYOND_TWO))
+
+    # The most parts, doubling from one, that the rules allow.
     assert parts == 1 or allowed(parts)
     assert not allowed(2 * parts)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("bounds", [[0, 37], [0, 0, 10, 10, 37], [0, 5, 20, 37, 37], [0, 0, 0, 37]])
+def test_weighted_sums_kernel_parts(dtype, weighted, bounds):
+    """Empty parts, a cluster absent from part 0, and scratch full of garbage on entry."""
+    from kmcore import _centers
+
+    rng = np.random.default_rng(5)
+    n, d, k = 37, 6, 5
+    X = make_data(n, d, dtype)
+    labels = rng.integers(1, k - 1, size=n).astype(np.intp)  # clusters 0 and 4 stay empty
+    labels[:5] = 1  # with bounds [0, 5, ...] part 0 sees only cluster 1
+    w = make_weights(n).astype(dtype) if weighted else np.empty(0, dtype=dtype)
+    bounds = np.asarray(bounds, dtype=np.intp)
+    p = bounds.shape[0] - 1
+    part_sums = np.full((p - 1, k, d), np.nan)
+    part_weights = np.full((p - 1, k), np.nan)
+    seen = np.full((p, k), 7, dtype=np.uint8)
+    sums = np.full((k, d), np.nan)
+    weights = np.full(k, np.nan)
+    _centers._weighted_sums(X, labels, w, bounds, part_sums, part_weights, seen, sums, weights, 2)
+    ww = np.ones(n) if not weighted else w.astype(np.float64)
+    ref_w = np.bincount(labels, weights=ww, minlength=k)
+    ref = np.zeros((k, d))
+    np.add.at(ref, labels, ww[:, None] * f64(X))
+    np.testing.assert_allclose(weights, ref_w, rtol=1e-12)
+    np.testing.assert_allclose(sums, ref, rtol=1e-12 if dtype == np.float64 else 1e-6, atol=1e-12)
+    assert np.array_equal(sums[[0, k - 1]], np.zeros((2, d))) and weights[0] == weights[-1] == 0
+
+
+def test_center_kernels_check_shapes():
+    from kmcore import _centers
+
+    X = make_data(10, 3)
+    labels = np.zeros(10, dtype=np.intp)
+    none = np.empty(0)
+    bounds = np.array([0, 5, 10], dtype=np.intp)
+    args = dict(part_sums=np.empty((1, 2, 3)), part_weights=np.empty((1, 2)),
+                seen=np.empty((2, 2), np.uint8), sums=np.empty((2, 3)), weights=np.empty(2))
+    _centers._weighted_sums(X, labels, none, bounds, *args.values(), 1)
+    for name, bad in [("part_sums", np.empty((1, 3, 3))), ("part_weights", np.empty((0, 2))),
+                      ("seen", np.empty((1, 2), np.uint8)), ("sums", np.empty((2, 4))),
+                      ("weights", np.empty(3))]:
+        with pytest.raises(ValueError, match="shapes"):
+            _centers._weighted_sums(X, labels, none, bounds, *{**args, name: bad}.values(), 1)
+    with pytest.raises(ValueError, match="shapes"):
+        _centers._weighted_sums(X, labels[:9], none, bounds, *args.values(), 1)
+    centers = make_data(2, 3)
+    _centers._means(np.ones((2, 3)), np.ones(2), centers, np.empty(2), 1)
+    for sums, weights, shift in [(np.ones((3, 3)), np.ones(2), none),
+                                 (np.ones((2, 3)), np.ones(1), none),
+                                 (np.ones((2, 3)), np.ones(2), np.empty(1))]:
+        with pytest.raises(ValueError, match="shapes"):
+            _centers._means(sums, weights, centers, shift, 1)

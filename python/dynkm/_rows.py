@@ -198,7 +198,7 @@ def bounded_lloyd(X, x_sqnorms, sample_weight, centers, max_iter, tol, n_threads
             # Empty clusters: the plain step refills them (it needs exact distances).
             new = lloyd_step(X, x_sqnorms, centers, sample_weight, True, n_threads).centers
         else:
-            new = _means(sums, weights, centers, X.dtype)
+            new = _means(sums, weights, centers, X.dtype, n_threads=n_threads)
         if spherical:
             new = unit_centers(new)
         delta = np.sqrt(((new.astype(np.float64) - centers) ** 2).sum(axis=1))

@@ -203,7 +203,7 @@ def _em_step(X, xn, centers, beta, w, n_threads):
         mass += m
         objective += obj
     # A center without mass (all its responsibilities underflowed) stays put.
-    return _means(sums, mass, centers, X.dtype), mass, objective
+    return _means(sums, mass, centers, X.dtype, n_threads=n_threads), mass, objective
 
 
 def _minibatch_step(X, xn, centers, mass, beta, w, n_threads):

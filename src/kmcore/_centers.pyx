@@ -52,13 +52,20 @@ def _weighted_sums(
     weight_in_clusters : receives sum of w_i per cluster
     n_threads : int
     """
-    cdef Py_ssize_t d = X.shape[1], k = sums.shape[0]
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = sums.shape[0]
     cdef Py_ssize_t n_parts = row_bounds.shape[0] - 1
     cdef bint weighted = sample_weight.shape[0] > 0
     cdef Py_ssize_t p, i, j, lab, c
     cdef double w
     cdef double* acc
     cdef double* acc_w
+    # Shapes only (cheap); labels and bounds are the caller's to get right.
+    if (labels.shape[0] != n or sums.shape[1] != d or weight_in_clusters.shape[0] != k
+            or n_parts < 1 or seen.shape[0] != n_parts or seen.shape[1] != k
+            or part_sums.shape[0] != n_parts - 1 or part_weights.shape[0] != n_parts - 1
+            or (n_parts > 1 and (part_sums.shape[1] != k or part_sums.shape[2] != d
+                                 or part_weights.shape[1] != k))):
+        raise ValueError("_weighted_sums: inconsistent argument shapes")
     with nogil:
         # Static schedule: with fewer threads than parts each thread takes
         # neighbouring parts, so it still reads one contiguous range of X.
@@ -108,8 +115,8 @@ def _means(
     Parameters
     ----------
     sums, weight_in_clusters : float64 sums of w_i * x_i and of w_i per cluster
-    centers : rows to keep where the weight is 0 (on entry); on return
-        ``sums / weight`` rounded once to the centers' dtype elsewhere
+    centers : on entry, the rows to keep where the weight is not positive; on
+        return ``sums / weight`` rounded once to the centers' dtype elsewhere
     shift : receives the Euclidean distance between each row of ``centers``
         on entry and on return (in float64), unless empty
     n_threads : int
@@ -119,6 +126,9 @@ def _means(
     cdef Py_ssize_t c, j
     cdef double w, diff, sq
     cdef floating mean
+    if (sums.shape[0] != k or sums.shape[1] != d or weight_in_clusters.shape[0] != k
+            or (want_shift and shift.shape[0] != k)):
+        raise ValueError("_means: inconsistent argument shapes")
     with nogil:
         for c in prange(k, schedule="static", num_threads=n_threads):
             w = weight_in_clusters[c]

@@ -49,10 +49,10 @@ def update_centers(X, labels, n_clusters, sample_weight=None, centers_old=None, 
             raise ValueError(
                 f"centers_old must have {n_clusters} rows, got {centers_old.shape[0]}"
             )
-    sums, weights = _weighted_sums(X, labels, n_clusters, sample_weight,
-                                   effective_n_threads(n_threads))
+    n_threads = effective_n_threads(n_threads)
+    sums, weights = _weighted_sums(X, labels, n_clusters, sample_weight, n_threads)
     fill = centers_old if centers_old is not None else np.full((n_clusters, X.shape[1]), np.nan)
-    return _means(sums, weights, fill, X.dtype), weights
+    return _means(sums, weights, fill, X.dtype, n_threads=n_threads), weights
 
 
 def check_labels(labels, n_samples, n_clusters):
@@ -69,27 +69,38 @@ def check_labels(labels, n_samples, n_clusters):
 
 # The M-step's row parts (see _centers.pyx). More parts let more threads share
 # the pass, but every part beyond the first adds a K x D float64 buffer to
-# fill and to add at the end, and reading X is bandwidth-bound: two threads
-# already take most of what the memory gives. So parts double (up to 8) only
-# while each keeps at least 16384 rows (on MNIST with k = 256 and 2 threads,
-# 2 and 4 parts take the same time, 8 parts 15% more; at k = 1024, 4 parts
-# 20% more than 2) and their extra buffers stay within a quarter of X's size.
-# The parts depend on the shape alone, never on the thread count.
+# fill (page faults included) and to add at the end. The parts depend on the
+# shape alone, never on the thread count; they double, up to 8, while
+# - each part reads at least 4x the bytes of its K x D float64 buffer: the
+#   buffers stay cheap next to the rows, and all of them together within a
+#   quarter of X's size;
+# - each part has at least 2048 rows (measured with 2 threads at k = 256,
+#   d = 784: 2 parts of 512 rows are 6x slower than one, of 2048 rows 1.6x
+#   faster);
+# - beyond two parts, each has at least 16384 rows: reading X is bandwidth
+#   bound, so the parts beyond two gain only on machines with more cores and
+#   cost on all (on MNIST with 2 threads, 4 parts take as long as 2 at
+#   k = 256 and 20% more at k = 1024; 8 parts about 15% and 70% more).
 _MAX_ROW_PARTS = 8
-_MIN_PART_ROWS = 16384
-_MAX_PART_SUMS_FRACTION = 0.25
+_PART_READ_PER_SUMS = 4
+_MIN_PART_ROWS = 2048
+_MIN_ROWS_BEYOND_TWO = 16384
 
 
 def _row_bounds(n_samples, n_features, n_clusters, itemsize):
     """Boundaries of the M-step's contiguous row parts (see above)."""
-    x_bytes = n_samples * n_features * itemsize
-    part_bytes = n_clusters * n_features * 8
+
+    def allowed(parts):
+        rows = n_samples // parts
+        return (
+            parts <= _MAX_ROW_PARTS
+            and rows >= _MIN_PART_ROWS
+            and rows * itemsize >= _PART_READ_PER_SUMS * n_clusters * 8
+            and (parts <= 2 or rows >= _MIN_ROWS_BEYOND_TWO)
+        )
+
     parts = 1
-    while (
-        2 * parts <= _MAX_ROW_PARTS
-        and n_samples // (2 * parts) >= _MIN_PART_ROWS
-        and (2 * parts - 1) * part_bytes <= _MAX_PART_SUMS_FRACTION * x_bytes
-    ):
+    while allowed(2 * parts):
         parts *= 2
     return (np.arange(parts + 1, dtype=np.intp) * n_samples) // parts
 
@@ -115,7 +126,8 @@ def _means(sums, weights, fill, dtype, shift=None, n_threads=1):
     """sums / weights where the weight is positive, ``fill`` rows elsewhere.
 
     Divided in float64, rounded once to ``dtype``. ``shift``, a float64 array
-    of shape (k,), receives how far each row moved from ``fill``.
+    of shape (k,), receives how far each row moved from ``fill`` (as rounded
+    to ``dtype``).
     """
     centers = np.array(fill, dtype=dtype, order="C", copy=True)
     _centers._means(np.ascontiguousarray(sums, dtype=np.float64),
