@@ -313,7 +313,7 @@ class DynamicKMeans(TransformerMixin, ClusterMixin, BaseEstimator):
             ids = self._ids[rows]
             self._point_ids[point_ids] = ids
             for cluster_id, members in zip(ids[order][starts],
-                                           np.split(point_ids[order], starts[1:])):
+                                           np.split(point_ids[order], starts[1:]), strict=True):
                 self._members.setdefault(int(cluster_id), []).append(members)
 
     def _add_clusters(self, n):

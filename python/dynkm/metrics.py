@@ -235,7 +235,7 @@ def cluster_label_map(labels_true, labels_pred):
     cols = cols[order]
     first = np.flatnonzero(np.r_[True, cols[1:] != cols[:-1]])
     majority = classes[rows[order][first]]
-    return dict(zip(clusters[cols[first]].tolist(), majority.tolist()))
+    return dict(zip(clusters[cols[first]].tolist(), majority.tolist(), strict=True))
 
 
 def inertia(X, centers, labels=None, sample_weight=None):

@@ -367,7 +367,8 @@ class MiniBatchKMeans(CentersMixin, ClassNamePrefixFeaturesOutMixin, Transformer
         if isinstance(n_init, str):
             if n_init != "auto":
                 raise ValueError(f"n_init must be 'auto' or an integer >= 1, got {n_init!r}")
-            random_init = (isinstance(self.init, str) and self.init == "random") or callable(self.init)
+            random_init = ((isinstance(self.init, str) and self.init == "random")
+                           or callable(self.init))
             n_init = 3 if random_init else 1
         else:
             n_init = check_int(n_init, "n_init")

@@ -202,7 +202,8 @@ def _relocate_empty(X, sample_weight, labels, min_sqdist, sums, weights):
     # Farthest first; a stable sort on -distance breaks ties by lower index.
     far = np.argsort(-dist, kind="stable")[: empty.size]
     far = far[dist[far] > 0]
-    for cluster, row in zip(empty, far):
+    # Fewer such rows than empty clusters: the last clusters stay empty.
+    for cluster, row in zip(empty, far, strict=False):
         w = 1.0 if sample_weight is None else float(sample_weight[row])
         x = X[row]
         # A scipy sparse X (dynkm's classifier) gives a 1 x d matrix here.

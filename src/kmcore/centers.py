@@ -63,7 +63,9 @@ def check_labels(labels, n_samples, n_clusters):
     if labels.shape != (n_samples,):
         raise ValueError(f"labels must have shape ({n_samples},), got {labels.shape}")
     if labels.min() < 0 or labels.max() >= n_clusters:
-        raise ValueError(f"labels must lie in [0, {n_clusters}), got [{labels.min()}, {labels.max()}]")
+        raise ValueError(
+            f"labels must lie in [0, {n_clusters}), got [{labels.min()}, {labels.max()}]"
+        )
     return np.ascontiguousarray(labels, dtype=np.intp)
 
 
