@@ -142,7 +142,6 @@ def mean_variance(X):
     return float(np.mean(mean_sq - mean ** 2))
 
 
-
 # Largest rows x centers lower-bound matrix (float64) that bounded_lloyd keeps (64 MB).
 _BOUND_CELLS = 1 << 23
 

@@ -257,8 +257,8 @@ def _lloyd(X, x_sqnorms, sample_weight, centers, max_iter, tol, check_every, n_t
             print(f"iteration {i}: objective {step.inertia:.6g}, center shift {shift:.3g}, "
                   f"{history['seconds'][-1]:.3f} s")
         if (i + 1) % check_every == 0 or i == max_iter - 1:
-            unchanged = labels_old is not None and np.array_equal(step.labels, labels_old)
-            if unchanged and step.n_relocated == 0:
+            if (labels_old is not None and step.n_relocated == 0
+                    and np.array_equal(step.labels, labels_old)):
                 # Same partition as the iteration before: the centers did not move.
                 strict = True
                 if verbose:
