@@ -1,5 +1,7 @@
 """dynkm.compare, dynkm.plot, dynkm.metrics and the dynkm command."""
 
+import argparse
+import io
 import json
 
 import numpy as np
@@ -7,7 +9,7 @@ import pytest
 from sklearn.datasets import make_blobs
 
 from dynkm import DynamicKMeans
-from dynkm.__main__ import main
+from dynkm.__main__ import _Formatter, _parser, _progress, main
 from dynkm.compare import Comparison, compare
 from dynkm.metrics import center_distance, purity
 from dynkm.plot import plot_clusters_2d, plot_comparison
@@ -86,12 +88,14 @@ def test_compare_rejects_unknown_static(blobs):
         compare(blobs, static="nope")
 
 
-def test_command_compare_default_and_files(tmp_path, capsys):
-    out = tmp_path / "run"
-    assert main(["--out", str(out)]) == 0
+def test_command_compare_default_and_files(tmp_path, capsys, monkeypatch):
+    # Plain `dynkm` is `dynkm compare` with every default: digits into ./dynkm-out.
+    monkeypatch.chdir(tmp_path)
+    assert main([]) == 0
+    out = tmp_path / "dynkm-out"
     text = capsys.readouterr()
     assert "loss (SSE)" in text.out and "digits" in text.out
-    assert "batches" in text.err  # the progress bar
+    assert text.err == ""  # captured stderr is no terminal: no progress bar
     for name in ("report.json", "report.md", "loss_history.png", "time_history.png",
                  "loss_bars.png", "time_bars.png"):
         assert (out / name).stat().st_size > 0
@@ -107,5 +111,37 @@ def test_command_compare_npy_file(tmp_path, capsys, blobs):
     report = json.loads((tmp_path / "o" / "report.json").read_text())
     assert report["n_samples"] == len(blobs) and report["static_method"] == "sklearn"
     assert not (tmp_path / "o" / "loss_history.png").exists()
-    with pytest.raises(SystemExit):
-        main(["compare", "--data", str(tmp_path / "missing.npy")])
+    capsys.readouterr()
+    assert main(["compare", "--data", str(tmp_path / "missing.npy")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("dynkm: error: --data") and "missing.npy" in err
+    assert err.count("\n") == 1
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_only_on_a_terminal():
+    assert _progress("x", io.StringIO()) is None  # a log file or pipe: no bar
+    stream = _Terminal()
+    bar = _progress("dynamic", stream)
+    for done in range(1, 5):
+        bar(done, 4)
+    text = stream.getvalue()
+    assert text.startswith("\rdynamic [") and "4/4 batches" in text and text.endswith(" s\n")
+    assert text.count("\r") == 4 and text.count("\n") == 1
+
+
+def test_every_option_has_help_and_a_default():
+    parser = _parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert sorted(commands.choices) == ["classify", "compare", "kmeans"]
+    for name, sub in commands.choices.items():
+        formatter = _Formatter(sub.prog)
+        for action in sub._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            text = formatter._get_help_string(action)
+            assert action.help and "default" in text, (name, action.option_strings, text)

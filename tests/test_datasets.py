@@ -2,15 +2,19 @@
 
 import gzip
 import mmap
+import pickle
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
+from _fakes import idx_bytes as _idx_bytes
+from _fakes import write_idx as _write_idx
 
 from dynkm import datasets
 from dynkm.datasets import (
     load_mnist, make_blobs_streak, make_high_dim, make_rings, read_bvecs, read_fvecs,
-    read_idx, read_ivecs, write_bvecs, write_fvecs, write_ivecs,
+    read_idx, read_ivecs, read_npy, write_bvecs, write_fvecs, write_ivecs,
 )
 
 FORMATS = {
@@ -157,20 +161,27 @@ def test_vecs_mismatch_in_a_later_read_block(tmp_path, monkeypatch, mmap):
 
 @pytest.mark.parametrize("mmap", [True, False])
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
-@pytest.mark.parametrize("content, offset", [
-    (b"", 0),
-    (b"\x01\x00", 0),
-    (np.array([-3, 0, 0, 0], "<i4").tobytes(), 0),
-    (np.array([0, 0], "<i4").tobytes(), 0),
-    (np.array([1000], "<i4").tobytes() + bytes(8), 0),
-], ids=["empty", "short", "negative-d", "zero-d", "huge-d"])
-def test_vecs_malformed_header(tmp_path, fmt, mmap, content, offset):
+@pytest.mark.parametrize("content, says", [
+    (b"", "empty"),
+    (b"\x01\x00", "incomplete record 0"),
+    (np.array([-3, 0, 0, 0], "<i4").tobytes(), "invalid dimension -3"),
+    (np.array([0, 0], "<i4").tobytes(), "invalid dimension 0"),
+    (np.array([1000], "<i4").tobytes() + bytes(8), "incomplete record 0"),
+    (np.array([2**29 - 1], "<i4").tobytes() + bytes(8), "incomplete record 0"),
+    (np.array([2**29], "<i4").tobytes() + bytes(8), f"invalid dimension {2**29}"),
+    (np.array([2**31 - 1], "<i4").tobytes(), f"invalid dimension {2**31 - 1}"),
+    (b"1.0 2.0 3.0\n4.0 5.0 6.0\n", "invalid dimension"),
+    (b"# a comment line\n", "invalid dimension"),
+], ids=["empty", "short", "negative-d", "zero-d", "huge-d", "largest-d", "d-2**29",
+        "d-int32-max", "text", "text-comment"])
+def test_vecs_malformed_header(tmp_path, fmt, mmap, content, says):
     read = FORMATS[fmt][0]
     path = tmp_path / f"bad.{fmt}"
     path.write_bytes(content)
     with pytest.raises(ValueError, match=re.escape(path.name)) as err:
         read(path, mmap=mmap)
-    assert _offset_in(str(err.value), offset), str(err.value)
+    assert _offset_in(str(err.value), 0), str(err.value)
+    assert says in str(err.value)
 
 
 def test_vecs_missing_file(tmp_path):
@@ -197,25 +208,6 @@ def test_write_vecs_rejects(tmp_path, fmt, X, error):
 
 
 # --------------------------------------------------------------------------- IDX
-
-_IDX_CODES = {np.dtype(np.uint8): 0x08, np.dtype(np.float32): 0x0D}
-
-
-def _idx_bytes(array):
-    array = np.asarray(array)
-    header = bytes([0, 0, _IDX_CODES[array.dtype], array.ndim])
-    header += np.array(array.shape, ">u4").tobytes()
-    return header + array.astype(array.dtype.newbyteorder(">")).tobytes()
-
-
-def _write_idx(path, array):
-    data = _idx_bytes(array)
-    if str(path).endswith(".gz"):
-        with gzip.open(path, "wb") as f:
-            f.write(data)
-    else:
-        path.write_bytes(data)
-
 
 @pytest.mark.parametrize("suffix", ["", ".gz"])
 @pytest.mark.parametrize("dtype, shape", [
@@ -265,6 +257,63 @@ def test_read_idx_malformed(tmp_path, suffix, name, mutate, offset):
     with pytest.raises(ValueError, match=re.escape(path.name)) as err:
         read_idx(path)
     assert _offset_in(str(err.value), offset), str(err.value)
+
+
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+@pytest.mark.parametrize("shape, says", [
+    ((65536,) * 4, "needs 18446744073709551616 (more than int64"),  # 2**64 wraps to 0
+    ((2**32 - 1,) * 3, f"needs {(2**32 - 1) ** 3}"),
+    ((2**32 - 1, 2), f"needs {2 * (2**32 - 1)}"),
+], ids=["2**64", "huge-3d", "huge-rows"])
+def test_read_idx_sizes_do_not_overflow(tmp_path, suffix, shape, says):
+    # A header whose element count overflows int64 must not match the payload by
+    # wrapping around (np.prod of 2**16 x 4 is 0 in int64, like this empty payload).
+    data = bytes([0, 0, 0x08, len(shape)]) + np.array(shape, ">u4").tobytes()
+    path = tmp_path / f"huge-idx{suffix}"
+    path.write_bytes(gzip.compress(data) if suffix else data)
+    with pytest.raises(ValueError, match=re.escape(path.name)) as err:
+        read_idx(path)
+    assert says in str(err.value) and "payload has 0 bytes" in str(err.value)
+
+
+def test_read_idx_zero_dimensions(tmp_path):
+    path = tmp_path / "scalar-idx"
+    path.write_bytes(bytes([0, 0, 0x08, 0]) + b"\x07")
+    with pytest.raises(ValueError, match=r"scalar-idx: .*0 dimensions at offset 3"):
+        read_idx(path)
+
+
+def _gzipped(tmp_path, name="a-idx3-ubyte.gz"):
+    path = tmp_path / name
+    array = np.random.default_rng(0).integers(0, 256, size=(20, 7, 7), dtype=np.uint8)
+    _write_idx(path, array)
+    return path, array
+
+
+@pytest.mark.parametrize("damage", ["truncated", "cut-header", "corrupt-stream", "bad-crc",
+                                    "not-gzip"])
+def test_read_idx_broken_gzip(tmp_path, damage):
+    path, _ = _gzipped(tmp_path)
+    data = bytearray(path.read_bytes())
+    if damage == "truncated":
+        data = data[:len(data) // 2]
+    elif damage == "cut-header":
+        data = data[:5]
+    elif damage == "corrupt-stream":
+        data[12:40] = bytes(range(28))  # garbage in the deflate stream
+    elif damage == "bad-crc":
+        data[-8] ^= 0xFF  # the CRC32 of the trailer
+    else:
+        data = bytearray(b"plain bytes, not gzip at all")
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=re.escape(path.name) + ".*gzip"):
+        read_idx(path)
+
+
+def test_read_idx_gzip_without_gz_suffix(tmp_path):
+    path, array = _gzipped(tmp_path)
+    renamed = path.rename(tmp_path / "b-idx3-ubyte")  # gzip magic bytes, no .gz
+    np.testing.assert_array_equal(read_idx(renamed), array)
 
 
 # --------------------------------------------------------------------------- MNIST
@@ -322,6 +371,128 @@ def test_load_mnist_absent(tmp_path, fake_mnist, monkeypatch):
     (fake_mnist / (datasets._MNIST_FILES["test"][1])).unlink()
     with pytest.raises(FileNotFoundError):
         load_mnist(fake_mnist, "train")
+
+
+def _mnist_path(folder, part, which):
+    return datasets._find(folder, datasets._MNIST_FILES[part][which])
+
+
+@pytest.mark.parametrize("part, which, array, says", [
+    ("train", 1, np.array([3, 1, 4], np.uint8), "2 images but 3 labels"),
+    ("test", 1, np.array([7], np.uint8), "2 images but 1 labels"),
+    ("train", 0, np.zeros((2, 784), np.uint8), "images must be 3-D"),
+    ("test", 1, np.zeros((2, 1), np.uint8), "labels must be 1-D"),
+], ids=["train-counts", "test-counts", "flat-images", "2-D-labels"])
+def test_load_mnist_inconsistent_files(fake_mnist, part, which, array, says):
+    target = _mnist_path(fake_mnist, part, which)
+    _write_idx(target, array)
+    with pytest.raises(ValueError) as err:
+        load_mnist(fake_mnist, part)
+    message = str(err.value)
+    assert says in message
+    for other in (0, 1):  # both files of the pair are named
+        assert str(_mnist_path(fake_mnist, part, other)) in message
+
+
+def test_load_mnist_parts_of_different_shapes(fake_mnist):
+    test_images = _mnist_path(fake_mnist, "test", 0)
+    _write_idx(test_images, np.zeros((2, 32, 32), np.uint8))
+    assert load_mnist(fake_mnist, "test")[0].shape == (2, 1024)  # each part alone is fine
+    with pytest.raises(ValueError) as err:
+        load_mnist(fake_mnist, "all")
+    message = str(err.value)
+    assert "(28, 28)" in message and "(32, 32)" in message
+    assert str(test_images) in message and str(_mnist_path(fake_mnist, "train", 0)) in message
+
+
+def test_load_mnist_says_which_files_are_missing(fake_mnist):
+    missing = datasets._MNIST_FILES["test"][1]
+    (fake_mnist / missing).unlink()
+    with pytest.raises(FileNotFoundError, match=f"missing {missing}"):
+        load_mnist(fake_mnist)
+    assert datasets._mnist_problem(fake_mnist / "nope") == "no such folder"
+    assert datasets._mnist_problem(_mnist_path(fake_mnist, "test", 0)) == "not a folder"
+
+
+# --------------------------------------------------------------------------- .npy
+
+@pytest.mark.parametrize("mmap", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16, np.uint8, bool])
+def test_read_npy_round_trip(tmp_path, mmap, dtype):
+    X = (np.random.default_rng(0).standard_normal((7, 3)) * 50).astype(dtype)
+    np.save(tmp_path / "x.npy", X)
+    Y = read_npy(tmp_path / "x.npy", mmap=mmap)
+    assert Y.dtype == X.dtype and isinstance(Y, np.memmap) == mmap
+    np.testing.assert_array_equal(Y, X)
+
+
+class _Trap:
+    """Unpickling this creates the file ``marker``."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return Path.touch, (Path(self.marker),)
+
+
+@pytest.mark.parametrize("mmap", [True, False])
+def test_read_npy_never_unpickles(tmp_path, mmap):
+    marker = tmp_path / "ran"
+    trap = np.empty((1, 1), dtype=object)
+    trap[0, 0] = _Trap(marker)
+    np.save(tmp_path / "trap.npy", trap, allow_pickle=True)
+    pickle.loads(pickle.dumps(_Trap(tmp_path / "check")))  # the trap works when unpickled
+    assert (tmp_path / "check").exists()
+    with pytest.raises(ValueError, match=r"trap\.npy: .*Python objects"):
+        read_npy(tmp_path / "trap.npy", mmap=mmap)
+    assert not marker.exists()
+
+
+def _save(path, array):
+    np.save(path, array)
+
+
+@pytest.mark.parametrize("mmap", [True, False])
+@pytest.mark.parametrize("name, make, says", [
+    ("rows0", lambda p: _save(p, np.zeros((0, 4))), "empty array of shape (0, 4)"),
+    ("cols0", lambda p: _save(p, np.zeros((4, 0))), "empty array of shape (4, 0)"),
+    ("scalar", lambda p: _save(p, np.float64(3)), "0-D array"),
+    ("flat", lambda p: _save(p, np.arange(5.0)), "1-D array of shape (5,)"),
+    ("cube", lambda p: _save(p, np.zeros((2, 2, 2))), "3-D array"),
+    ("words", lambda p: _save(p, np.array([["a"]])), "dtype <U1 is not numeric"),
+    ("complex", lambda p: _save(p, np.ones((2, 2), complex)), "not numeric"),
+    ("records", lambda p: _save(p, np.zeros((2, 2), "i4,f4")), "not numeric"),
+    ("nan", lambda p: _save(p, np.array([[0.0, 1.0], [np.nan, 2.0]])), "row 1, column 0 is nan"),
+    ("inf", lambda p: _save(p, np.array([[0.0, -np.inf]], np.float32)), "column 1 is -inf"),
+    ("junk", lambda p: p.write_bytes(b"col1,col2\n1,2\n"), "not a .npy file"),
+    ("zip", lambda p: p.write_bytes(b"PK\x03\x04 rest of an archive"), ".npz archive"),
+    ("empty-file", lambda p: p.write_bytes(b""), "not a .npy file"),
+    ("truncated", lambda p: (_save(p, np.ones((30, 4))), p.write_bytes(p.read_bytes()[:-7])),
+     "unreadable .npy"),
+    ("bad-header", lambda p: p.write_bytes(b"\x93NUMPY\x01\x00\x10\x00{'descr': <f8"),
+     "unreadable .npy"),
+])
+def test_read_npy_rejects(tmp_path, mmap, name, make, says):
+    path = tmp_path / f"{name}.npy"
+    make(path)
+    with pytest.raises(ValueError, match=re.escape(path.name)) as err:
+        read_npy(path, mmap=mmap)
+    assert says in str(err.value), str(err.value)
+
+
+def test_read_npy_finds_nan_in_a_later_block(tmp_path, monkeypatch):
+    monkeypatch.setattr(datasets, "_FINITE_CHUNK", 6)  # two rows of 3 per step
+    X = np.zeros((9, 3))
+    X[7, 2] = np.nan
+    np.save(tmp_path / "late.npy", X)
+    with pytest.raises(ValueError, match=r"row 7, column 2 is nan"):
+        read_npy(tmp_path / "late.npy")
+
+
+def test_read_npy_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        read_npy(tmp_path / "nope.npy")
 
 
 # --------------------------------------------------------------------------- generators
@@ -457,8 +628,8 @@ def test_high_dim_clusters_are_separated():
 
 
 def test_all_exports():
-    expected = {"read_fvecs", "read_ivecs", "read_bvecs", "write_fvecs", "write_ivecs",
-                "write_bvecs", "make_rings", "make_blobs_streak", "make_high_dim",
+    expected = {"read_fvecs", "read_ivecs", "read_bvecs", "read_npy", "write_fvecs",
+                "write_ivecs", "write_bvecs", "make_rings", "make_blobs_streak", "make_high_dim",
                 "read_idx", "load_mnist"}
     assert expected <= set(datasets.__all__)
     for name in datasets.__all__:

@@ -7,76 +7,277 @@ fits a static k-means of the same k, prints the summary and writes
 ``dynkm classify`` trains the k-means classifiers (several prototypes per
 class, and cluster-then-label) on the digits or MNIST and prints test accuracy
 and seconds next to scikit-learn's NearestCentroid.
+
+Errors are one line on stderr and an exit status: 2 for a bad command line
+(argparse's checks, here made one line), 1 for bad data or a missing
+resource (the library's ValueError, TypeError, OSError, an optional
+dependency's ImportError), 130 for Ctrl-C. Anything else is a bug and keeps
+its traceback, as does everything when ``DYNKM_DEBUG=1``.
 """
 
 import argparse
+import importlib
+import math
 import os
 import sys
+import tempfile
+import textwrap
 import time
 from pathlib import Path
 
 import numpy as np
 
 BUILTIN = ("digits", "blobs", "mnist")
-FORMATS = ("idx", "fvecs", "npy")
+FORMATS = ("idx", "fvecs", "ivecs", "bvecs", "npy")
+COMMANDS = ("compare", "kmeans", "classify")
+DEBUG_ENV = "DYNKM_DEBUG"
+
+# File name ending -> format, when --format is not given (anything else is IDX).
+_FORMAT_BY_SUFFIX = {".npy": "npy", ".fvecs": "fvecs", ".ivecs": "ivecs", ".bvecs": "bvecs"}
+# Where MNIST is looked for when neither --mnist-dir nor $DYNKM_MNIST names a
+# folder: a "shared" datasets folder in or beside the current directory or the
+# source checkout this module runs from (python/dynkm/__main__.py).
+_SHARED_MNIST = Path("shared", "datasets", "mnist")
+_CHECKOUT = Path(__file__).resolve().parents[2]
+# Top-level words that are not a subcommand; an option first means `compare`.
+_TOP_LEVEL = ("-h", "--help", "--version")
+
+_EPILOG = f"""\
+exit status: 0 done; 1 bad data or environment (a missing, unreadable or
+invalid file, NaN data, MNIST not found, --out not writable, an optional
+dependency not installed); 2 bad command line; 130 interrupted. An error is
+one line on stderr, "dynkm: error: ...". Set {DEBUG_ENV}=1 to get the
+traceback instead.
+
+MNIST (--data mnist) is read from --mnist-dir if given, else from the folder
+named by $DYNKM_MNIST if set, else from the first of ./shared/datasets/mnist
+and ../shared/datasets/mnist, relative to the current directory and then to
+the source checkout, that holds the four IDX files (raw or .gz)."""
 
 
 def main(argv=None):
+    """Run the command line ``argv`` (default ``sys.argv[1:]``); return the exit status.
+
+    Usage errors raise SystemExit(2) from argparse; data errors print one
+    line and return 1.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in ("compare", "kmeans", "classify", "-h", "--help"):
-        argv.insert(0, "compare")
-    args = _parser().parse_args(argv)
-    return args.run(args)
+    debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    try:
+        args = _parser().parse_args(_with_default_command(argv))
+        _check_combinations(args)
+        status = args.run(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return status
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        if _isatty(sys.stderr):
+            sys.stderr.write("\n")  # end a progress bar's line
+        print("dynkm: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader of stdout went away (`dynkm ... | head`): stop quietly, and
+        # point stdout at /dev/null so the final flush at exit does not fail.
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 1
+    except (ValueError, TypeError, OSError, ImportError, MemoryError) as exc:
+        if debug or _is_own_import_error(exc):
+            raise
+        print(f"dynkm: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+
+
+def _is_own_import_error(exc):
+    """An ImportError of dynkm or kmcore themselves is a broken build, not user input."""
+    return isinstance(exc, ImportError) and (exc.name or "").split(".")[0] in ("dynkm",
+                                                                              "kmcore")
+
+
+def _one_line(exc):
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        text = f"{exc.filename}: {exc.strerror}"
+    elif isinstance(exc, MemoryError):
+        text = f"out of memory {exc}".strip()
+    else:
+        text = str(exc) or type(exc).__name__
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _with_default_command(argv):
+    """``dynkm`` and ``dynkm --option ...`` mean ``dynkm compare ...``.
+
+    Any other first word goes to argparse as the subcommand, so a typo is an
+    "invalid choice" listing the valid ones rather than a silent `compare`.
+    """
+    if not argv or (argv[0].startswith("-") and argv[0] not in _TOP_LEVEL):
+        return ["compare", *argv]
+    return argv
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors as one line, like the data errors."""
+
+    def error(self, message):
+        self.exit(2, f"dynkm: error: {message} (see '{self.prog} --help')\n")
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Every option's default after its help; None/False defaults are described in the help."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _int_at_least(low, high=None):
+    """argparse type: an integer in [low, high]."""
+    bounds = f">= {low}" if high is None else f"in {low}..{high}"
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"must be an integer {bounds}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _finite_at_least(low):
+    """argparse type: a finite number >= low (NaN and inf rejected)."""
+
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not math.isfinite(value) or value < low:
+            raise argparse.ArgumentTypeError(
+                f"must be a finite number >= {low:g}, got {text!r}")
+        return value
+
+    return parse
+
+
+_POSITIVE = _int_at_least(1)
+_SEED = _int_at_least(0, 2**32 - 1)  # what scikit-learn accepts as random_state
+_THREADS_HELP = ("threads for the kernels (default: $OMP_NUM_THREADS if set, else the "
+                 "physical cores)")
 
 
 def _parser():
-    parser = argparse.ArgumentParser(prog="dynkm", description=__doc__.split("\n\n")[1])
-    sub = parser.add_subparsers(dest="command", required=True)
+    from dynkm import __version__
 
-    cmp_ = sub.add_parser("compare", help="dynamic vs static k-means (the default)")
+    parser = _Parser(prog="dynkm", description=__doc__.split("\n\n")[1].replace("``", ""),
+                     epilog=_EPILOG,
+                     formatter_class=_Formatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                help=f"one of {', '.join(COMMANDS)} (default: compare)")
+    common = dict(formatter_class=_Formatter, epilog=_EPILOG)
+
+    cmp_ = sub.add_parser("compare", help="dynamic vs static k-means (the default)",
+                          description=_wrap("Stream a dataset through DynamicKMeans, fit a "
+                                            "static k-means of the same k, print the summary, "
+                                            "write the reports and plots."), **common)
     cmp_.add_argument("--data", default="digits",
-                      help=f"one of {', '.join(BUILTIN)} or a file path (default digits)")
+                      help=f"one of {', '.join(BUILTIN)} or the path of a data file")
     cmp_.add_argument("--format", choices=FORMATS, default=None,
-                      help="format of a data file (default: from its extension)")
+                      help="format of the --data file (default: from its name: .npy, "
+                      ".fvecs, .ivecs, .bvecs, anything else idx, raw or gzip)")
     cmp_.add_argument("--mnist-dir", default=None,
-                      help="MNIST folder for --data mnist (default $DYNKM_MNIST)")
-    cmp_.add_argument("--batch-size", type=int, default=100)
-    cmp_.add_argument("--min-size", type=float, default=60)
-    cmp_.add_argument("--max-size", type=float, default=150)
-    cmp_.add_argument("--static", choices=("dynkm", "faiss", "sklearn"), default="dynkm")
-    cmp_.add_argument("--static-max-iter", type=int, default=100)
-    cmp_.add_argument("--random-state", type=int, default=0)
-    cmp_.add_argument("--n-threads", type=int, default=None)
-    cmp_.add_argument("--out", default="dynkm-out", help="output folder (default dynkm-out)")
-    cmp_.add_argument("--no-plots", action="store_true", help="write the reports only")
-    cmp_.set_defaults(run=_run_compare)
+                      help="folder of MNIST's IDX files for --data mnist (default: "
+                      "$DYNKM_MNIST, else the shared datasets folder: see below)")
+    cmp_.add_argument("--batch-size", type=_POSITIVE, default=100,
+                      help="rows per batch of the stream")
+    cmp_.add_argument("--min-size", type=_finite_at_least(0), default=60.0,
+                      help="a cluster lighter than this merges into its nearest one")
+    cmp_.add_argument("--max-size", type=_finite_at_least(1), default=150.0,
+                      help="a cluster heavier than this is split; at least --min-size")
+    cmp_.add_argument("--static", choices=("dynkm", "faiss", "sklearn"), default="dynkm",
+                      help="the static k-means: dynkm.KMeans, faiss.Kmeans (needs faiss-cpu) "
+                      "or scikit-learn's KMeans")
+    cmp_.add_argument("--static-max-iter", type=_POSITIVE, default=100,
+                      help="iterations of the static k-means at most")
+    cmp_.add_argument("--random-state", type=_SEED, default=0, help="seed of both models")
+    cmp_.add_argument("--n-threads", type=_POSITIVE, default=None, help=_THREADS_HELP)
+    cmp_.add_argument("--out", default="dynkm-out",
+                      help="folder for report.json, report.md and the plots, created if needed")
+    cmp_.add_argument("--no-plots", action="store_true",
+                      help="write the reports only (default: the four plots too)")
+    cmp_.set_defaults(run=_run_compare, parser=cmp_)
 
-    km = sub.add_parser("kmeans", help="static KMeans on the digits next to scikit-learn")
-    km.add_argument("--n-clusters", type=int, default=10)
-    km.add_argument("--n-init", type=int, default=10)
-    km.add_argument("--random-state", type=int, default=0)
-    km.add_argument("--n-threads", type=int, default=None)
-    km.set_defaults(run=_run_kmeans)
+    km = sub.add_parser("kmeans", help="static KMeans on the digits next to scikit-learn",
+                        description=_wrap("Fit dynkm.KMeans and scikit-learn's KMeans on the "
+                                          "digits; print inertia, seconds, purity and "
+                                          "iterations."), **common)
+    km.add_argument("--n-clusters", type=_POSITIVE, default=10, help="number of clusters k")
+    km.add_argument("--n-init", type=_POSITIVE, default=10, help="k-means++ restarts")
+    km.add_argument("--random-state", type=_SEED, default=0, help="seed of both models")
+    km.add_argument("--n-threads", type=_POSITIVE, default=None, help=_THREADS_HELP)
+    km.set_defaults(run=_run_kmeans, parser=km)
 
-    clf = sub.add_parser("classify", help="k-means classifiers on the digits or MNIST")
+    clf = sub.add_parser("classify", help="k-means classifiers on the digits or MNIST",
+                         description=_wrap("Train KMeansClassifier, ClusterLabelClassifier "
+                                           "and scikit-learn's NearestCentroid; print test "
+                                           "accuracy and seconds."), **common)
     clf.add_argument("--data", choices=("digits", "mnist"), default="digits",
-                     help="digits (75/25 split) or MNIST's train/test (default digits)")
-    clf.add_argument("--mnist-dir", default=None, help="MNIST folder (default $DYNKM_MNIST)")
-    clf.add_argument("--per-class", type=int, default=10,
-                     help="prototypes per class of KMeansClassifier (default 10)")
-    clf.add_argument("--clusters", type=int, default=None,
-                     help="clusters of ClusterLabelClassifier (default 10 x --per-class)")
-    clf.add_argument("--distance", choices=("euclidean", "cosine"), default="cosine")
-    clf.add_argument("--init", choices=("random", "k-means++"), default="random")
-    clf.add_argument("--max-iter", type=int, default=20)
-    clf.add_argument("--random-state", type=int, default=0)
-    clf.add_argument("--n-threads", type=int, default=None)
-    clf.set_defaults(run=_run_classify)
+                     help="digits (75/25 split) or MNIST's train/test")
+    clf.add_argument("--mnist-dir", default=None,
+                     help="MNIST folder (default: $DYNKM_MNIST, else the shared datasets "
+                     "folder: see below)")
+    clf.add_argument("--per-class", type=_POSITIVE, default=10,
+                     help="prototypes per class of KMeansClassifier")
+    clf.add_argument("--clusters", type=_POSITIVE, default=None,
+                     help="clusters of ClusterLabelClassifier (default: 10 x --per-class)")
+    clf.add_argument("--distance", choices=("euclidean", "cosine"), default="cosine",
+                     help="distance of both k-means classifiers")
+    clf.add_argument("--init", choices=("random", "k-means++"), default="random",
+                     help="seeding of the prototypes")
+    clf.add_argument("--max-iter", type=_POSITIVE, default=20,
+                     help="k-means iterations at most")
+    clf.add_argument("--random-state", type=_SEED, default=0,
+                     help="seed of the split and the models")
+    clf.add_argument("--n-threads", type=_POSITIVE, default=None, help=_THREADS_HELP)
+    clf.set_defaults(run=_run_classify, parser=clf)
     return parser
 
 
+def _wrap(text):
+    """A description paragraph (the formatter keeps descriptions as written, for the epilog)."""
+    return textwrap.fill(text, 78)
+
+
+def _check_combinations(args):
+    """Checks between options, as usage errors of the subcommand."""
+    if args.command == "compare" and args.min_size > args.max_size:
+        args.parser.error(f"--min-size {args.min_size:g} is larger than --max-size "
+                          f"{args.max_size:g}")
+
+
+# ---------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------
+
 def load_data(name, fmt=None, mnist_dir=None):
-    """(X, display name) for a built-in dataset name or a file path."""
+    """(X, display name) for a built-in dataset name or a file path.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``name`` is neither built in nor an existing file, or MNIST is
+        not found (the message lists where it looked).
+    ValueError
+        Naming the file, if it is not valid in its format or its data is not
+        a non-empty numeric matrix of finite values.
+    """
     if name == "digits":
         from sklearn.datasets import load_digits
 
@@ -87,26 +288,146 @@ def load_data(name, fmt=None, mnist_dir=None):
         X, _ = make_blobs(20000, n_features=32, centers=50, cluster_std=2.0, random_state=0)
         return X.astype(np.float32), "blobs (20000 x 32)"
     if name == "mnist":
-        from dynkm.datasets import MNIST_ENV, load_mnist
+        from dynkm.datasets import load_mnist
 
-        X, _ = load_mnist(mnist_dir or os.environ.get(MNIST_ENV), "all")
+        X, _ = load_mnist(find_mnist(mnist_dir), "all")
         return X, f"MNIST train+test ({X.shape[0]} x {X.shape[1]})"
     path = Path(name)
+    X = _read_file(path, fmt)
+    return X, f"{path.name} ({X.shape[0]} x {X.shape[1]})"
+
+
+def _read_file(path, fmt):
+    from dynkm import datasets
+
     if not path.exists():
-        raise SystemExit(f"dynkm: --data {name!r} is neither one of {BUILTIN} nor a file")
-    fmt = fmt or {".npy": "npy", ".fvecs": "fvecs"}.get(path.suffix, "idx")
+        raise FileNotFoundError(f"--data {str(path)!r} is neither one of {', '.join(BUILTIN)} "
+                                f"nor an existing file")
+    if path.is_dir():
+        raise IsADirectoryError(f"--data {path}: is a folder, not a data file")
+    # A file whose name gives no format is read as IDX; say so when that fails.
+    guessed = fmt is None and path.suffix.lower() not in _FORMAT_BY_SUFFIX
+    if fmt is None:
+        fmt = _FORMAT_BY_SUFFIX.get(path.suffix.lower(), "idx")
     if fmt == "npy":
-        X = np.load(path, mmap_mode="r")
-    elif fmt == "fvecs":
-        from dynkm.datasets import read_fvecs
-
-        X = read_fvecs(path)
+        return datasets.read_npy(path)  # checks the rows itself
+    if fmt == "idx":
+        try:
+            X = datasets.read_idx(path)
+        except ValueError as exc:
+            if guessed:
+                raise ValueError(f"{exc} (read as IDX: the file name gives no other format; "
+                                 f"--format sets it)") from exc
+            raise
+        if X.ndim < 2:
+            raise ValueError(f"{path}: IDX array of shape {X.shape}, need rows of features "
+                             f"(2 or more dimensions)")
+        X = X.reshape(X.shape[0], -1)  # (n, rows, cols) images -> (n, rows * cols)
     else:
-        from dynkm.datasets import read_idx
+        X = getattr(datasets, f"read_{fmt}")(path)
+    return datasets._check_rows(X, path)
 
-        X = read_idx(path)
-        X = X.reshape(X.shape[0], -1)
-    return X, f"{path.name} ({X.shape[0]} x {X.shape[1] if X.ndim > 1 else 1})"
+
+def find_mnist(explicit=None):
+    """The MNIST folder: ``explicit``, else ``$DYNKM_MNIST``, else a shared datasets folder.
+
+    A folder named by the user (``explicit`` or the environment variable)
+    that lacks the files is an error, never silently replaced by another.
+
+    Raises
+    ------
+    FileNotFoundError
+        Naming the folder and the missing files, or listing every place
+        looked at.
+    """
+    from dynkm.datasets import MNIST_ENV, _mnist_problem
+
+    for given, label in ((explicit, "--mnist-dir "), (os.environ.get(MNIST_ENV), f"${MNIST_ENV}=")):
+        if given:
+            problem = _mnist_problem(given)
+            if problem:
+                raise FileNotFoundError(f"{label}{given}: no MNIST there: {problem}")
+            return Path(given)
+    looked = []
+    for folder in _mnist_candidates():
+        if not _mnist_problem(folder):
+            return folder
+        looked.append(str(folder))
+    raise FileNotFoundError(
+        f"MNIST not found: no --mnist-dir, ${MNIST_ENV} not set, and no MNIST IDX files in "
+        f"{', '.join(looked)}; pass --mnist-dir or set ${MNIST_ENV}")
+
+
+def _mnist_candidates():
+    """Shared datasets folders in or beside the current directory, then the checkout."""
+    bases = [Path.cwd()]
+    if (_CHECKOUT / "pyproject.toml").is_file():  # not when installed in site-packages
+        bases.append(_CHECKOUT)
+    seen, folders = set(), []
+    for base in bases:
+        for folder in (base / _SHARED_MNIST, base.parent / _SHARED_MNIST):
+            key = os.path.normcase(os.path.abspath(folder))
+            if key not in seen:
+                seen.add(key)
+                folders.append(folder)
+    return folders
+
+
+def _prepare_out(out):
+    """Create ``out`` and write a test file there before any work; return the folders made.
+
+    Raises OSError naming ``--out`` if that fails.
+    """
+    path = Path(out)
+    made = [p for p in (path, *path.parents) if not p.exists()]  # deepest first
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"--out {out}: exists and is not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        _remove_empty(made)
+        raise OSError(f"--out {out}: cannot write there ({exc.strerror or exc})") from exc
+    return made
+
+
+def _remove_empty(folders):
+    """Remove the folders we created (deepest first) while they are still empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            break
+
+
+def _require(module, message):
+    """Import an optional dependency now, before any work; ImportError(message) if missing."""
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
+        raise ImportError(message, name=module) from exc
+
+
+# ---------------------------------------------------------------------------
+# Progress
+# ---------------------------------------------------------------------------
+
+def _isatty(stream):
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or closed
+        return False
+
+
+def _progress(label, stream=None):
+    """A progress bar on ``stream`` (stderr) if it is a terminal, else None.
+
+    Carriage-return bars only make sense on a terminal; in a log file they
+    pile up on one line.
+    """
+    stream = sys.stderr if stream is None else stream
+    return _Progress(label, stream) if _isatty(stream) else None
 
 
 class _Progress:
@@ -131,14 +452,29 @@ class _Progress:
         self.stream.flush()
 
 
+# ---------------------------------------------------------------------------
+# Subcommands
+# ---------------------------------------------------------------------------
+
 def _run_compare(args):
     from dynkm.compare import compare
 
-    X, name = load_data(args.data, args.format, args.mnist_dir)
-    result = compare(X, data_name=name, batch_size=args.batch_size, min_size=args.min_size,
-                     max_size=args.max_size, static=args.static,
-                     static_max_iter=args.static_max_iter, random_state=args.random_state,
-                     n_threads=args.n_threads, on_batch=_Progress("dynamic"))
+    made = _prepare_out(args.out)
+    try:
+        if args.static == "faiss":
+            _require("faiss", "--static faiss needs faiss-cpu (pip install faiss-cpu); "
+                     "or use --static dynkm")
+        if not args.no_plots:
+            _require("matplotlib", "the plots need matplotlib (pip install matplotlib); "
+                     "or pass --no-plots")
+        X, name = load_data(args.data, args.format, args.mnist_dir)
+        result = compare(X, data_name=name, batch_size=args.batch_size,
+                         min_size=args.min_size, max_size=args.max_size, static=args.static,
+                         static_max_iter=args.static_max_iter, random_state=args.random_state,
+                         n_threads=args.n_threads, on_batch=_progress("dynamic"))
+    except BaseException:
+        _remove_empty(made)  # a failed run leaves no empty output folder behind
+        raise
     written = list(result.save(args.out))
     if not args.no_plots:
         from dynkm.plot import plot_comparison
@@ -159,6 +495,8 @@ def _run_kmeans(args):
 
     X, y = load_digits(return_X_y=True)
     X = X.astype(np.float64)
+    if args.n_clusters > X.shape[0]:
+        raise ValueError(f"--n-clusters {args.n_clusters} is more than the {X.shape[0]} digits")
     rows = []
     for name, model in [
         ("dynkm.KMeans", KMeans(args.n_clusters, n_init=args.n_init,
@@ -188,9 +526,9 @@ def _run_classify(args):
     warnings.filterwarnings("ignore", message="self.within_class_std_dev_")
 
     if args.data == "mnist":
-        from dynkm.datasets import MNIST_ENV, load_mnist
+        from dynkm.datasets import load_mnist
 
-        folder = args.mnist_dir or os.environ.get(MNIST_ENV)
+        folder = find_mnist(args.mnist_dir)
         (Xtr, ytr), (Xte, yte) = load_mnist(folder, "train"), load_mnist(folder, "test")
     else:
         from sklearn.datasets import load_digits

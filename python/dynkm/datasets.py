@@ -1,8 +1,10 @@
 """Data readers and the datasets dynkm's examples use.
 
-Readers: MNIST's IDX format (:func:`read_idx`, :func:`load_mnist`) and the
+Readers: MNIST's IDX format (:func:`read_idx`, :func:`load_mnist`), the
 SIFT / ANN-benchmark ``.fvecs`` / ``.ivecs`` / ``.bvecs`` formats
-(:func:`read_fvecs` and friends, with writers for making such files).
+(:func:`read_fvecs` and friends, with writers for making such files) and
+numpy's ``.npy`` (:func:`read_npy`). Every reader checks the file against its
+own header and raises a ValueError naming the file and what is wrong.
 
 Generators: the synthetic data sets of the original k-means notebook ("S1"),
 vectorised and seeded (:func:`make_rings`, :func:`make_blobs_streak`,
@@ -10,17 +12,18 @@ vectorised and seeded (:func:`make_rings`, :func:`make_blobs_streak`,
 """
 
 import gzip
-import numbers
+import math
 import os
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-from dynkm._validation import check_float, check_int
+from dynkm._generators import make_blobs_streak, make_high_dim, make_rings
 
 __all__ = [
     "read_idx", "load_mnist", "mnist_dir", "MNIST_ENV",
-    "read_fvecs", "read_ivecs", "read_bvecs",
+    "read_fvecs", "read_ivecs", "read_bvecs", "read_npy",
     "write_fvecs", "write_ivecs", "write_bvecs",
     "make_rings", "make_blobs_streak", "make_high_dim",
 ]
@@ -38,7 +41,10 @@ _MNIST_FILES = {
 
 
 def read_idx(path):
-    """Read an IDX file (MNIST's format), raw or gzip-compressed (``.gz``).
+    """Read an IDX file (MNIST's format), raw or gzip-compressed.
+
+    A file is decompressed if its name ends in ``.gz`` or it starts with the
+    gzip magic bytes.
 
     Returns
     -------
@@ -48,29 +54,52 @@ def read_idx(path):
     Raises
     ------
     ValueError
-        Naming the file and the byte offset, if the header or size is wrong.
+        Naming the file and the byte offset, if the header or size is wrong
+        (the payload must hold exactly the header's shape), or if the gzip
+        data is truncated or corrupt.
     """
     path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        data = f.read()
+    data = _read_bytes(path)
     if len(data) < 4 or data[0] != 0 or data[1] != 0:
         raise ValueError(f"{path}: not an IDX file (bad magic number at offset 0)")
     code, ndim = data[2], data[3]
     if code not in _IDX_DTYPES:
         raise ValueError(f"{path}: unknown IDX type code 0x{code:02x} at offset 2")
+    if ndim == 0:
+        raise ValueError(f"{path}: IDX header declares 0 dimensions at offset 3")
     header = 4 + 4 * ndim
     if len(data) < header:
         raise ValueError(f"{path}: truncated IDX header (expected {header} bytes at offset 0)")
-    shape = tuple(int(v) for v in np.frombuffer(data, ">u4", count=ndim, offset=4))
+    shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
     dtype = np.dtype(_IDX_DTYPES[code])
-    expected = header + int(np.prod(shape)) * dtype.itemsize
-    if len(data) != expected:
+    # Python ints: a header of 2**32 - 1 sized dimensions must not wrap around
+    # (np.prod would, in int64) and match some small payload by accident.
+    needed = math.prod(shape) * dtype.itemsize
+    payload = len(data) - header
+    if payload != needed:
+        beyond = " (more than int64 can count)" if needed >= 2**63 else ""
         raise ValueError(
-            f"{path}: IDX payload has {len(data) - header} bytes at offset {header}, "
-            f"shape {shape} needs {expected - header}"
+            f"{path}: IDX payload has {payload} bytes at offset {header}, "
+            f"shape {shape} needs {needed}{beyond}"
         )
     return np.frombuffer(data, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _read_bytes(path):
+    """The file's bytes, decompressed if it is gzip (``.gz`` name or gzip magic bytes)."""
+    with open(path, "rb") as f:
+        compressed = path.suffix == ".gz" or f.read(2) == _GZIP_MAGIC
+        f.seek(0)
+        if not compressed:
+            return f.read()
+        try:
+            with gzip.GzipFile(fileobj=f, mode="rb") as g:
+                return g.read()
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            raise ValueError(f"{path}: truncated or corrupt gzip data ({exc})") from exc
 
 
 def mnist_dir(path=None):
@@ -80,10 +109,22 @@ def mnist_dir(path=None):
     wrong path must not silently load another copy.
     """
     candidate = path if path is not None else os.environ.get(MNIST_ENV)
-    if candidate and all(_find(Path(candidate), name) for pair in _MNIST_FILES.values()
-                         for name in pair):
+    if candidate and not _mnist_problem(candidate):
         return Path(candidate)
     return None
+
+
+def _mnist_problem(path):
+    """Why ``path`` is not an MNIST folder: "" if it has the four IDX files, else the reason.
+
+    Each file may be raw or ``.gz``.
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        return "no such folder" if not folder.exists() else "not a folder"
+    missing = [name for pair in _MNIST_FILES.values() for name in pair
+               if _find(folder, name) is None]
+    return f"missing {', '.join(missing)} (raw or .gz)" if missing else ""
 
 
 def load_mnist(path=None, subset="train", dtype=np.float32):
@@ -103,20 +144,54 @@ def load_mnist(path=None, subset="train", dtype=np.float32):
     -------
     X : ndarray of shape (n, 784)
     y : ndarray of shape (n,), uint8
+
+    Raises
+    ------
+    FileNotFoundError
+        If the folder lacks one of the four files (the message says which).
+    ValueError
+        If a file is not valid IDX (see :func:`read_idx`), or naming both
+        files if images are not 3-D (n, rows, cols), labels not 1-D, their
+        counts differ, or the train and test images differ in shape.
     """
     if subset not in ("train", "test", "all"):
         raise ValueError(f"subset must be 'train', 'test' or 'all', got {subset!r}")
     folder = mnist_dir(path)
     if folder is None:
+        if path is None and not os.environ.get(MNIST_ENV):
+            raise FileNotFoundError(f"MNIST IDX files not found: no path given and "
+                                    f"${MNIST_ENV} is not set")
         where = path if path is not None else f"${MNIST_ENV}={os.environ.get(MNIST_ENV)!r}"
-        raise FileNotFoundError(f"MNIST IDX files not found in {where}")
+        reason = _mnist_problem(path if path is not None else os.environ[MNIST_ENV])
+        raise FileNotFoundError(f"MNIST IDX files not found in {where}: {reason}")
     parts = ["train", "test"] if subset == "all" else [subset]
-    Xs, ys = [], []
+    Xs, ys, sources = [], [], []
     for part in parts:
-        images, labels = (read_idx(_find(folder, name)) for name in _MNIST_FILES[part])
+        image_path, label_path = (_find(folder, name) for name in _MNIST_FILES[part])
+        images, labels = read_idx(image_path), read_idx(label_path)
+        _check_mnist_pair(images, labels, image_path, label_path)
+        if sources and images.shape[1:] != sources[0][1]:
+            raise ValueError(
+                f"MNIST images of shape {sources[0][1]} in {sources[0][0]} but "
+                f"{images.shape[1:]} in {image_path}"
+            )
+        sources.append((image_path, images.shape[1:]))
         Xs.append(images.reshape(images.shape[0], -1).astype(dtype))
         ys.append(labels)
     return np.concatenate(Xs), np.concatenate(ys)
+
+
+def _check_mnist_pair(images, labels, image_path, label_path):
+    """Images (n, rows, cols) and n labels, else a ValueError naming both files."""
+    both = f"(images {image_path}, labels {label_path})"
+    if images.ndim != 3:
+        raise ValueError(f"MNIST images must be 3-D (n, rows, cols), got shape "
+                         f"{images.shape} {both}")
+    if labels.ndim != 1:
+        raise ValueError(f"MNIST labels must be 1-D, got shape {labels.shape} {both}")
+    if images.shape[0] != labels.shape[0]:
+        raise ValueError(f"MNIST counts disagree: {images.shape[0]} images but "
+                         f"{labels.shape[0]} labels {both}")
 
 
 def _find(folder, name):
@@ -139,6 +214,10 @@ _VECS_DTYPES = {"fvecs": np.dtype("<f4"), "ivecs": np.dtype("<i4"), "bvecs": np.
 _CHECK_CHUNK = 1 << 22
 # Bytes read per step by the in-memory (mmap=False) reader.
 _READ_CHUNK = 1 << 26
+# Dimensions from here on are rejected: a record of 2**29 float32 values is
+# 2 GiB, far beyond any real vector file, and most other files (any text, whose
+# fourth byte is a printable character) decode to such a dimension.
+_MAX_DIM = 1 << 29
 
 
 def _record_dtype(d, values):
@@ -172,8 +251,11 @@ def _read_vecs(path, fmt, mmap):
         )
     with open(path, "rb") as f:
         d = int(np.frombuffer(f.read(4), "<i4")[0])
-    if d <= 0:
-        raise ValueError(f"{path}: invalid dimension {d} at offset 0 (must be >= 1)")
+    if d <= 0 or d >= _MAX_DIM:
+        raise ValueError(
+            f"{path}: invalid dimension {d} at offset 0 (must be >= 1 and < 2**29); "
+            f"is it a .{fmt} file?"
+        )
     record = 4 + d * values.itemsize
     n, tail = divmod(size, record)
     rec = _record_dtype(d, values)
@@ -230,7 +312,8 @@ _READ_DOC = """Read a ``.{fmt}`` file ({what} vectors, SIFT / ANN-benchmark form
     ------
     ValueError
         Naming the file and the byte offset: empty file; dimension ``d <= 0``
-        (offset 0); a record whose dimension differs from the first one's
+        or ``d >= 2**29`` (offset 0; a text file usually decodes to such a
+        dimension); a record whose dimension differs from the first one's
         (its index and offset); a file size that is not a whole number of
         records (index and offset of the incomplete last record).
     FileNotFoundError
@@ -337,164 +420,75 @@ write_bvecs.__doc__ = _WRITE_DOC.format(
 
 
 # ---------------------------------------------------------------------------
-# Synthetic data sets (the original notebook's gen1, gen2, gen3)
+# .npy and the checks every data matrix gets
 # ---------------------------------------------------------------------------
 
-def _rng(random_state):
-    """A Generator or RandomState to draw from (int/None: ``np.random.default_rng``)."""
-    if isinstance(random_state, (np.random.Generator, np.random.RandomState)):
-        return random_state
-    if isinstance(random_state, (bool, np.bool_)) or not (
-            random_state is None or isinstance(random_state, numbers.Integral)):
-        raise TypeError(
-            "random_state must be None, an int, a numpy Generator or RandomState, "
-            f"got {random_state!r}"
-        )
-    return np.random.default_rng(random_state)
+_NPY_MAGIC = b"\x93NUMPY"
+# Values checked for NaN/inf per step (bounds the temporaries on large memmaps).
+_FINITE_CHUNK = 1 << 22
 
 
-def _component_sizes(n_samples, n_components):
-    """n // k points per component, the remainder going to the first (as in S1's gen3)."""
-    sizes = np.full(n_components, n_samples // n_components, dtype=np.int64)
-    sizes[0] += n_samples % n_components
-    return sizes
+def read_npy(path, mmap=True):
+    """Read a ``.npy`` file holding a data matrix (rows are samples).
 
-
-def _labels(sizes):
-    return np.repeat(np.arange(sizes.shape[0], dtype=np.int64), sizes)
-
-
-# Nominal radii of make_rings's components (outer ring, centre).
-_RINGS_RADII = (2.0, 0.0)
-
-
-def make_rings(n_samples=300, noise=(0.2, 0.25), random_state=None):
-    """Two noisy concentric "rings" in 2-D: radius 2 around a blob at radius 0.
-
-    Each point is ``r * (cos a, sin a)`` with ``a`` uniform on ``[0, 2 pi)`` and
-    ``r = radius + noise * N(0, 1)``; the radii are 2 (component 0) and 0
-    (component 1), as in the original notebook (``gen2(N, 1/5, 2)`` and
-    ``gen2(N, 1/4, 0)``).
+    The file is loaded with ``allow_pickle=False``: an object array is
+    rejected, never unpickled.
 
     Parameters
     ----------
-    n_samples : int, default=300
-        Total number of points, at least 2; each component gets
-        ``n_samples // 2`` and the first one the remainder.
-    noise : float or pair of float, default=(0.2, 0.25)
-        Standard deviation of the radius of the outer ring and of the centre
-        blob; a single number is used for both.
-    random_state : None, int, numpy.random.Generator or RandomState, default=None
-        Seed (``np.random.default_rng`` semantics for None/int) or generator to
-        draw from; a generator passed in is advanced.
+    path : str or os.PathLike
+        The file.
+    mmap : bool, default=True
+        If True, map the file read-only (``np.load(mmap_mode="r")``): pages
+        are read on demand. If False, read it into memory.
 
     Returns
     -------
-    X : ndarray of shape (n_samples, 2), float64
-    y : ndarray of shape (n_samples,), int64
-        Component of each point (0: ring of radius 2, 1: centre), in blocks:
-        all 0s first.
+    X : ndarray of shape (n_samples, n_features)
+        The array as stored (its dtype and memory order).
 
-    Notes
-    -----
-    The "ring" of radius 0 is a disc: its signed radius is ``N(0, noise)``,
-    so the distance to the origin is half-normal (mean ``noise * sqrt(2/pi)``)
-    and the density peaks at the centre.
+    Raises
+    ------
+    ValueError
+        Naming the file: not a ``.npy`` file (a ``.npz`` archive, other
+        bytes), a truncated or unreadable one, an object or other
+        non-numeric dtype, not 2-D, no rows or no columns, or a NaN or
+        infinite value (with its row and column).
+    FileNotFoundError
+        If the file does not exist.
     """
-    n_samples = check_int(n_samples, "n_samples", low=2)
-    noise = np.asarray(noise, dtype=np.float64)
-    if noise.ndim == 0:
-        noise = np.full(2, noise)
-    if noise.shape != (2,):
-        raise ValueError(f"noise must be a number or a pair, got shape {noise.shape}")
-    noise = np.array([check_float(float(value), "noise") for value in noise])
-    rng = _rng(random_state)
-    y = _labels(_component_sizes(n_samples, 2))
-    angle = 2 * np.pi * rng.random(n_samples)
-    radius = np.asarray(_RINGS_RADII)[y] + noise[y] * rng.standard_normal(n_samples)
-    X = np.column_stack([radius * np.cos(angle), radius * np.sin(angle)])
-    return X, y
+    path = Path(os.fspath(path))
+    with open(path, "rb") as f:
+        head = f.read(len(_NPY_MAGIC))
+    if head != _NPY_MAGIC:
+        what = "a .npz archive, not a .npy file" if head[:2] == b"PK" else "not a .npy file"
+        raise ValueError(f"{path}: {what} (no NUMPY magic at offset 0)")
+    try:
+        X = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        if "object" in str(exc).lower():  # numpy's words for an array of pickles
+            raise ValueError(f"{path}: the array holds Python objects, which are not "
+                             f"loaded (they would be unpickled)") from exc
+        raise ValueError(f"{path}: unreadable .npy file ({exc})") from exc
+    return _check_rows(X, path)
 
 
-def make_blobs_streak(n_samples=300, random_state=None):
-    """Two small Gaussian blobs and a curved streak in 2-D (the notebook's gen1).
-
-    Component 0: ``N((0, 0), (1/3)^2 I)``; component 1: ``N((2, 2), (1/3)^2 I)``;
-    component 2 (the streak): ``x = 1.5 + 3 |z1|``, ``y = (z2 - 3) / x`` with
-    ``z1, z2 ~ N(0, 1)``, a band below the x axis that flattens out as ``x``
-    grows (``x >= 1.5``, ``y ~ -3 / x``).
-
-    Parameters
-    ----------
-    n_samples : int, default=300
-        Total number of points, at least 3; each component gets
-        ``n_samples // 3`` and the first one the remainder.
-    random_state : None, int, numpy.random.Generator or RandomState, default=None
-        Seed (``np.random.default_rng`` semantics for None/int) or generator to
-        draw from; a generator passed in is advanced.
-
-    Returns
-    -------
-    X : ndarray of shape (n_samples, 2), float64
-    y : ndarray of shape (n_samples,), int64
-        Component of each point (0, 1: blobs, 2: streak), in blocks.
-    """
-    n_samples = check_int(n_samples, "n_samples", low=3)
-    rng = _rng(random_state)
-    y = _labels(_component_sizes(n_samples, 3))
-    Z = rng.standard_normal((n_samples, 2))
-    X = np.where((y == 1)[:, None], 2.0, 0.0) + Z / 3
-    streak = y == 2
-    sx = 1.5 + 3 * np.abs(Z[streak, 0])
-    X[streak, 0] = sx
-    X[streak, 1] = (Z[streak, 1] - 3) / sx
-    return X, y
-
-
-def make_high_dim(n_samples=1000, n_features=100, n_clusters=10, scale=10,
-                  random_state=None):
-    """Gaussian clusters in many dimensions (after the notebook's gen3).
-
-    Each cluster has a centre drawn from ``N(0, scale^2 I)``; its points are
-    the centre plus ``N(0, I)`` noise.
-
-    Parameters
-    ----------
-    n_samples : int, default=1000
-        Total number of points, at least ``n_clusters``; each cluster gets
-        ``n_samples // n_clusters`` and the first one the remainder (as in
-        gen3).
-    n_features : int, default=100
-        Dimension.
-    n_clusters : int, default=10
-        Number of clusters.
-    scale : float, default=10
-        Standard deviation of the centres' coordinates (gen3's ``d``); the
-        within-cluster noise has unit standard deviation.
-    random_state : None, int, numpy.random.Generator or RandomState, default=None
-        Seed (``np.random.default_rng`` semantics for None/int) or generator to
-        draw from; a generator passed in is advanced.
-
-    Returns
-    -------
-    X : ndarray of shape (n_samples, n_features), float64
-    y : ndarray of shape (n_samples,), int64
-        Cluster of each point, in blocks.
-
-    Notes
-    -----
-    The notebook's gen3 adds ``numpy.random.randn(N_i, 1) * d``: one random
-    offset **per point** (broadcast along the diagonal), not per cluster, so
-    its "clusters" all have the same distribution and its labels carry no
-    structure. This function draws one centre per cluster instead, which is
-    what the cluster count and the labels are for.
-    """
-    n_features = check_int(n_features, "n_features")
-    n_clusters = check_int(n_clusters, "n_clusters")
-    n_samples = check_int(n_samples, "n_samples", low=n_clusters)
-    scale = check_float(scale, "scale")
-    rng = _rng(random_state)
-    y = _labels(_component_sizes(n_samples, n_clusters))
-    centers = scale * rng.standard_normal((n_clusters, n_features))
-    X = centers[y] + rng.standard_normal((n_samples, n_features))
-    return X, y
+def _check_rows(X, source):
+    """X if it is a non-empty 2-D numeric array of finite values, else ValueError naming source."""
+    if X.dtype.kind not in "biuf":
+        raise ValueError(f"{source}: dtype {X.dtype} is not numeric (need numbers)")
+    if X.ndim != 2:
+        raise ValueError(f"{source}: {X.ndim}-D array of shape {X.shape}, need a 2-D "
+                         f"(n_samples, n_features) array")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"{source}: empty array of shape {X.shape} (need at least one row "
+                         f"and one column)")
+    if X.dtype.kind == "f":
+        step = max(1, _FINITE_CHUNK // X.shape[1])
+        for start in range(0, X.shape[0], step):
+            bad = ~np.isfinite(X[start:start + step])
+            if bad.any():
+                row, col = (int(i) for i in np.argwhere(bad)[0])
+                raise ValueError(f"{source}: row {start + row}, column {col} is "
+                                 f"{X[start + row, col]} (the data must be finite)")
+    return X
