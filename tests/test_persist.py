@@ -366,16 +366,12 @@ def read_members(path):
 
 
 def write_members(path, meta, arrays, allow_pickle=False):
+    """A model file as np.savez writes it (or, ``allow_pickle``, with pickled members)."""
     payload = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    with open(path, "wb") as f:
-        if allow_pickle:
-            # A member holding a pickled object array (what np.savez writes by default).
-            with zipfile.ZipFile(f, "w") as z:
-                for name, a in {"metadata": payload, **arrays}.items():
-                    with z.open(name + ".npy", "w") as m:
-                        np.lib.format.write_array(m, np.asanyarray(a), allow_pickle=True)
-        else:
-            np.savez(f, metadata=payload, **arrays)
+    with zipfile.ZipFile(path, "w") as z:
+        for name, a in {"metadata": payload, **arrays}.items():
+            with z.open(name + ".npy", "w") as m:
+                np.lib.format.write_array(m, np.asanyarray(a), allow_pickle=allow_pickle)
 
 
 @pytest.fixture()
@@ -556,6 +552,43 @@ def test_bad_json_raises(saved, tmp_path):
         np.savez(f, metadata=np.zeros(5, dtype=np.float64))
     with pytest.raises(ValueError, match="member metadata: holds <f8"):
         dynkm.load(bad)
+
+
+def _node_paths(node, prefix=()):
+    """Paths to every node of a JSON tree (of each list, the first item only)."""
+    yield prefix
+    children = node.items() if isinstance(node, dict) else (
+        enumerate(node[:1]) if isinstance(node, list) else ())
+    for key, child in children:
+        yield from _node_paths(child, prefix + (key,))
+
+
+def test_any_replaced_node_raises_a_value_error_or_loads(tmp_path):
+    """Every node of the metadata replaced by junk: the load raises ValueError naming the
+    path, or reads the (edited) data; never another exception from deep inside."""
+    X, _ = make_blobs(n_samples=100, centers=3, n_features=2, random_state=0)
+    model = DynamicKMeans(min_size=10, max_size=30, batch_size=50, random_state=0,
+                          n_threads=1).fit(X)
+    model.save(tmp_path / "m.dynkm")
+    meta, arrays = read_members(tmp_path / "m.dynkm")
+    bad = tmp_path / "junk.dynkm"
+    junk = [None, -1, "x", {"type": "list", "items": 3}, {"type": "dict", "items": [[[], 1]]},
+            10 ** 30]
+    paths = [p for p in _node_paths(meta) if p]
+    assert len(paths) > 100, len(paths)
+    for i, path in enumerate(paths):
+        # Two junk values per node, in turn (every value meets every kind of node).
+        for value in (junk[i % len(junk)], junk[(i + 3) % len(junk)]):
+            copy_ = json.loads(json.dumps(meta))
+            node = copy_
+            for key in path[:-1]:
+                node = node[key]
+            node[path[-1]] = value
+            write_members(bad, copy_, arrays)
+            try:
+                dynkm.load(bad)
+            except ValueError as err:
+                assert str(bad) in str(err), (path, value)
 
 
 def test_newer_version_says_so(saved, tmp_path):

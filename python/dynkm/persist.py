@@ -639,13 +639,13 @@ class _Decoder:
             if not isinstance(keys, np.ndarray) or keys.dtype != np.uint32 or keys.shape != (624,):
                 raise ValueError("the key must be 624 uint32")
             rng.set_state(state)
-        except (ValueError, TypeError, IndexError) as exc:
+        except (ValueError, TypeError, IndexError, OverflowError) as exc:
             self.fail(where, f"invalid RandomState state ({exc})")
         return rng
 
     def _node_object(self, node, where):
         self._fields(node, where, "class", "attrs")
-        cls = _internal_classes().get(node["class"])
+        cls = _internal_classes().get(node["class"]) if type(node["class"]) is str else None
         if cls is None:
             self.fail(where, f"unknown object class {node['class']!r}")
         if type(node["attrs"]) is not dict:
