@@ -689,14 +689,18 @@ def test_pickling_leaves_the_model_intact(tmp_path):
 def test_load_rejects_other_objects(tmp_path):
     from dynkm import KMeans
 
-    for i, obj in enumerate([{"cluster_centers_": np.zeros((2, 2))},
-                             KMeans(3, random_state=0).fit(np.random.default_rng(0).normal(
-                                 size=(30, 2))),
-                             [DynamicKMeans()]]):
+    # A model file of another estimator: TypeError naming both classes.
+    path = tmp_path / "kmeans.dynkm"
+    KMeans(3, random_state=0).fit(np.random.default_rng(0).normal(size=(30, 2))).save(path)
+    with pytest.raises(TypeError, match="holds a KMeans, not a DynamicKMeans"):
+        DynamicKMeans.load(path)
+    # Pickles (of anything, a DynamicKMeans included) are refused, not unpickled.
+    for i, obj in enumerate([{"cluster_centers_": np.zeros((2, 2))}, [DynamicKMeans()],
+                             DynamicKMeans()]):
         path = tmp_path / f"other{i}.pkl"
         with open(path, "wb") as f:
             pickle.dump(obj, f)
-        with pytest.raises(TypeError, match="DynamicKMeans"):
+        with pytest.raises(ValueError, match="pickle"):
             DynamicKMeans.load(path)
 
 

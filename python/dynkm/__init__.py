@@ -8,6 +8,7 @@ from dynkm.dynamic import DynamicKMeans
 from dynkm.kmeans import KMeans
 from dynkm.metrics import gini, inertia, purity
 from dynkm.minibatch import MiniBatchKMeans
+from dynkm.persist import load
 from dynkm.soft import SoftKMeans
 
 __version__ = "0.1.0"
@@ -21,5 +22,6 @@ __all__ = [
     "SoftKMeans",
     "gini",
     "inertia",
+    "load",
     "purity",
 ]

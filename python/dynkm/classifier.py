@@ -15,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from dynkm import _rows
 from dynkm._validation import check_float, check_int, validated_weights
 from dynkm.kmeans import _lloyd, initial_centers
+from dynkm.persist import PersistMixin
 from kmcore._threads import blas_single_threaded, effective_n_threads
 from kmcore._validation import check_random_state
 from kmcore.seeding import row_probabilities
@@ -98,7 +99,7 @@ class _AcceptsCSR:
         return tags
 
 
-class KMeansClassifier(_AcceptsCSR, ClassifierMixin, BaseEstimator):
+class KMeansClassifier(PersistMixin, _AcceptsCSR, ClassifierMixin, BaseEstimator):
     """Nearest-prototype classifier with several k-means prototypes per class.
 
     Each class is summarised by its own k-means centers (prototypes), so a
@@ -118,6 +119,10 @@ class KMeansClassifier(_AcceptsCSR, ClassifierMixin, BaseEstimator):
     prototypes have unit norm and "nearest" means largest cosine.
     Dense arrays and scipy CSR matrices are accepted; a CSR matrix is never
     densified (blocks of rows against the dense prototypes).
+
+    ``save(path)`` / ``load(path)`` keep the model in a file that loads
+    without running code (:mod:`dynkm.persist`); pickling works too, but
+    unpickling runs code from the file: for trusted input only.
 
     Parameters
     ----------
@@ -920,7 +925,7 @@ def _copy_rng(rng):
     return copy
 
 
-class ClusterLabelClassifier(_AcceptsCSR, ClassifierMixin, BaseEstimator):
+class ClusterLabelClassifier(PersistMixin, _AcceptsCSR, ClassifierMixin, BaseEstimator):
     """Cluster-then-label: k-means over all rows, each cluster labelled by majority.
 
     S1's recipe: k-means with ``n_clusters`` clusters on the training rows
@@ -930,6 +935,10 @@ class ClusterLabelClassifier(_AcceptsCSR, ClassifierMixin, BaseEstimator):
     normalised. The clustering is the same Lloyd as :class:`dynkm.KMeans`
     (spherical k-means on unit rows for cosine); dense arrays and scipy CSR
     matrices are accepted.
+
+    ``save(path)`` / ``load(path)`` keep the model in a file that loads
+    without running code (:mod:`dynkm.persist`); pickling works too, but
+    unpickling runs code from the file: for trusted input only.
 
     Parameters
     ----------

@@ -13,7 +13,6 @@ loss (sum of squared distances of every point seen to its center) is kept
 exactly by Welford-style merges of per-cluster second moments.
 """
 
-import pickle
 import time
 
 import numpy as np
@@ -22,6 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from dynkm._validation import check_float, check_int, validate_X, validated_weights
 from dynkm.kmeans import KMeans
+from dynkm.persist import PersistMixin
 from kmcore._threads import blas_single_threaded, effective_n_threads
 from kmcore._validation import check_random_state
 from kmcore.assignment import _assign_rows
@@ -33,8 +33,12 @@ _TIME_UNITS = ("batches", "points")
 _SPLIT_MAX_ITER = 50
 
 
-class DynamicKMeans(TransformerMixin, ClusterMixin, BaseEstimator):
+class DynamicKMeans(PersistMixin, TransformerMixin, ClusterMixin, BaseEstimator):
     """Streaming k-means whose number of clusters follows the data.
+
+    ``save(path)`` / ``load(path)`` keep the model in a file that loads
+    without running code (:mod:`dynkm.persist`); pickling works too, but
+    unpickling runs code from the file: for trusted input only.
 
     Parameters
     ----------
@@ -556,19 +560,10 @@ class DynamicKMeans(TransformerMixin, ClusterMixin, BaseEstimator):
         return getattr(self, "_centers", None) is not None
 
     # --------------------------------------------------------- persistence
-    def save(self, path):
-        """Write the model (state, history and retained data) to ``path``."""
-        with open(path, "wb") as f:
-            pickle.dump(self, f, protocol=pickle.HIGHEST_PROTOCOL)
-
-    @classmethod
-    def load(cls, path):
-        """Read a model written by :meth:`save`; it resumes the stream exactly."""
-        with open(path, "rb") as f:
-            model = pickle.load(f)
-        if not isinstance(model, cls):
-            raise TypeError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
-        return model
+    # save(path) / load(path) come from PersistMixin: the state, the history
+    # and the retained rows in the dynkm model format, which loads without
+    # running code; the model resumes the stream exactly. Pickling (joblib,
+    # multiprocessing) goes through __getstate__ above: trusted input only.
 
 
 class _ClusterBuffers:

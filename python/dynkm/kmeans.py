@@ -13,6 +13,7 @@ from sklearn.base import (
 
 from dynkm._base import CentersMixin
 from dynkm._validation import check_float, check_int, validate_X, validated_weights
+from dynkm.persist import PersistMixin
 from kmcore._threads import blas_single_threaded, effective_n_threads
 from kmcore._validation import check_centers, check_random_state
 from kmcore.assignment import _assign_rows, _lloyd_step
@@ -24,8 +25,8 @@ _INITS = ("k-means++", "random", "farthest")
 _VARIANCE_ROWS = 8192
 
 
-class KMeans(CentersMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
-             BaseEstimator):
+class KMeans(PersistMixin, CentersMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+             ClusterMixin, BaseEstimator):
     """K-means clustering by Lloyd's algorithm, exact, on the kmcore kernels.
 
     From the same initial centers it computes the same iterations as
@@ -33,6 +34,10 @@ class KMeans(CentersMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cl
     to rounding, same stopping rule. Each iteration is one fused pass over the
     data (GEMM + argmin + per-cluster sums), never an n_samples x n_clusters
     matrix, and its result is bitwise the same for any ``n_threads``.
+
+    ``save(path)`` / ``load(path)`` keep the model in a file that loads
+    without running code (:mod:`dynkm.persist`); pickling works too, but
+    unpickling runs code from the file: for trusted input only.
 
     Parameters
     ----------

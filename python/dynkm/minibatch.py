@@ -24,6 +24,7 @@ from sklearn.base import (
 from dynkm._base import CentersMixin
 from dynkm._validation import check_float, check_int, validate_X, validated_weights
 from dynkm.kmeans import _mean_variance, check_init, initial_centers
+from dynkm.persist import PersistMixin
 from kmcore._threads import blas_single_threaded, effective_n_threads
 from kmcore._validation import check_random_state
 from kmcore.assignment import _assign_rows
@@ -40,8 +41,8 @@ _HISTORY_KEYS = ("batch_inertia", "ewa_inertia", "center_shift", "seconds", "n_r
 _SERIAL_WORK = 1 << 20
 
 
-class MiniBatchKMeans(CentersMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
-                      ClusterMixin, BaseEstimator):
+class MiniBatchKMeans(PersistMixin, CentersMixin, ClassNamePrefixFeaturesOutMixin,
+                      TransformerMixin, ClusterMixin, BaseEstimator):
     """Mini-batch k-means: Sculley's algorithm with per-center learning rates.
 
     Each step draws ``batch_size`` rows with replacement, with probability
@@ -59,6 +60,10 @@ class MiniBatchKMeans(CentersMixin, ClassNamePrefixFeaturesOutMixin, Transformer
     centers and the same ``random_state`` it draws the same batches and makes
     the same steps (tested: same centers up to rounding). Results are bitwise
     the same for any ``n_threads``.
+
+    ``save(path)`` / ``load(path)`` keep the model in a file that loads
+    without running code (:mod:`dynkm.persist`); pickling works too, but
+    unpickling runs code from the file: for trusted input only.
 
     Parameters
     ----------

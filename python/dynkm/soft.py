@@ -13,6 +13,7 @@ from sklearn.base import (
 from dynkm._base import CentersMixin
 from dynkm._validation import check_float, check_int, validate_X, validated_weights
 from dynkm.kmeans import check_init, initial_centers, prepare_fit, resolve_n_init
+from dynkm.persist import PersistMixin
 from kmcore._threads import blas_single_threaded, effective_n_threads
 from kmcore._validation import check_random_state
 from kmcore.assignment import _assign_rows
@@ -24,14 +25,18 @@ from kmcore.soft import _soft_assign, _soft_sums, check_beta
 _BLOCK_ROWS = 8192
 
 
-class SoftKMeans(CentersMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
-                 BaseEstimator):
+class SoftKMeans(PersistMixin, CentersMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+                 ClusterMixin, BaseEstimator):
     """Soft k-means: every point belongs to every center with a responsibility.
 
     ``r_ij = softmax_j(-beta ||x_i - c_j||^2)`` (computed with the log-sum-exp
     shift: never NaN, for any beta > 0) and ``c_j = sum_i w_i r_ij x_i /
     sum_i w_i r_ij``. Large beta tends to hard k-means (Lloyd), small beta
     pulls every center to the global mean.
+
+    ``save(path)`` / ``load(path)`` keep the model in a file that loads
+    without running code (:mod:`dynkm.persist`); pickling works too, but
+    unpickling runs code from the file: for trusted input only.
 
     Parameters
     ----------
