@@ -9,8 +9,7 @@ from dynkm.kmeans import KMeans
 from dynkm.metrics import gini, inertia, purity
 from dynkm.minibatch import MiniBatchKMeans
 from dynkm.soft import SoftKMeans
-
-__version__ = "0.1.0"
+from kmcore._version import __version__
 
 __all__ = [
     "ClusterLabelClassifier",
@@ -19,6 +18,7 @@ __all__ = [
     "KMeansClassifier",
     "MiniBatchKMeans",
     "SoftKMeans",
+    "__version__",
     "gini",
     "inertia",
     "purity",
