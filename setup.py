@@ -2,10 +2,12 @@
 
 OpenMP is probed by compiling a tiny program with the compiler setuptools will
 use; when that fails the kernels are built serial and a warning says so.
-Set ``KMCORE_DEBUG=1`` to build with Cython's bounds and wraparound checks on.
-``CFLAGS=-DKM_CLONES=`` builds _simd.h's loops for the baseline only (no
-AVX2/AVX-512 clones); _simd.h already does so where gcc's ifunc dispatch is
-unavailable (musl, macOS, Windows, clang).
+Set ``KMCORE_DEBUG=1`` to build with Cython's bounds and wraparound checks on
+(and with debug information). ``CPPFLAGS=-DKM_CLONES=`` builds _simd.h's loops
+for the baseline only (no AVX2/AVX-512 clones); _simd.h already does so where
+gcc's ifunc dispatch is unavailable (musl, macOS, Windows, clang). Use
+CPPFLAGS, not CFLAGS, for such a switch: recent setuptools appends $CPPFLAGS to
+Python's compiler flags but lets $CFLAGS replace them (-DNDEBUG, -fwrapv).
 
 The .pyx files are cythonized when the extensions are built, not when this
 file is read, so making the sdist neither runs Cython nor ships the generated
@@ -89,8 +91,13 @@ class BuildExtWithOpenMP(build_ext):
                 stacklevel=1,
             )
         # No FMA contraction: _simd.h's loops are also compiled for AVX2/AVX-512,
-        # and every version must round the same way.
-        opt = [] if self.compiler.compiler_type == "msvc" else ["-O3", "-ffp-contract=off"]
+        # and every version must round the same way. -g0 undoes the -g that
+        # Python's own CFLAGS usually carry (about 1 MB of debug information
+        # per module, in every wheel); a KMCORE_DEBUG build keeps it.
+        if self.compiler.compiler_type == "msvc":
+            opt = []
+        else:
+            opt = ["-O3", "-ffp-contract=off"] + ([] if debug else ["-g0"])
         for ext in self.extensions:
             ext.extra_compile_args = opt + (flags[0] if flags else [])
             ext.extra_link_args = flags[1] if flags else []

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Building with CFLAGS=-DKM_CLONES= gives the baseline version alone (to
+/* Building with CPPFLAGS=-DKM_CLONES= gives the baseline version alone (to
  * check that the clones give the same results). The clones need an ifunc,
  * which glibc provides and musl does not: musl defines no macro of its own,
  * so glibc's __GLIBC__ (set by <stdint.h> above) is what is tested. */
