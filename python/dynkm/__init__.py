@@ -10,8 +10,7 @@ from dynkm.metrics import gini, inertia, purity
 from dynkm.minibatch import MiniBatchKMeans
 from dynkm.persist import load
 from dynkm.soft import SoftKMeans
-
-__version__ = "0.1.0"
+from kmcore._version import __version__
 
 __all__ = [
     "ClusterLabelClassifier",
@@ -20,6 +19,7 @@ __all__ = [
     "KMeansClassifier",
     "MiniBatchKMeans",
     "SoftKMeans",
+    "__version__",
     "gini",
     "inertia",
     "load",

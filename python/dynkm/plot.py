@@ -2,6 +2,10 @@
 
 Figures are drawn on matplotlib's Agg canvas directly (no pyplot): nothing
 opens a window, nothing blocks, no global backend is changed.
+
+matplotlib is optional (the ``plot`` extra): it is imported when a plot is
+drawn, so ``import dynkm.plot`` works without it and a call raises an
+ImportError that says how to install it.
 """
 
 from pathlib import Path
@@ -11,10 +15,24 @@ import numpy as np
 __all__ = ["plot_clusters_2d", "plot_comparison"]
 
 
-def _figure(width=6.4, height=4.0):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+MISSING_MATPLOTLIB = (
+    'dynkm.plot needs matplotlib, which could not be imported; install it with '
+    'pip install "dynkm[plot]"'
+)
 
+
+def _matplotlib():
+    """Return matplotlib's (Figure, FigureCanvasAgg), or raise a clear ImportError."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise ImportError(MISSING_MATPLOTLIB) from exc
+    return Figure, FigureCanvasAgg
+
+
+def _figure(width=6.4, height=4.0):
+    Figure, FigureCanvasAgg = _matplotlib()
     fig = Figure(figsize=(width, height), dpi=100)
     FigureCanvasAgg(fig)
     return fig, fig.add_subplot(1, 1, 1)
@@ -33,8 +51,10 @@ def plot_comparison(result, out_dir):
 
     ``loss_history.png`` (dynamic loss per batch, static loss as a line),
     ``time_history.png`` (cumulative dynamic seconds per batch, static seconds
-    as a line), ``loss_bars.png`` and ``time_bars.png``.
+    as a line), ``loss_bars.png`` and ``time_bars.png``. Raises ImportError
+    before writing anything when matplotlib is not installed.
     """
+    _matplotlib()
     out = Path(out_dir)
     batches = np.arange(1, len(result.loss_history) + 1)
     paths = []

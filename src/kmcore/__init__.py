@@ -10,6 +10,7 @@ use BLAS through scipy, limited to one thread inside our OpenMP regions.
 
 from kmcore._parallel import openmp_enabled
 from kmcore._threads import effective_n_threads
+from kmcore._version import __version__
 from kmcore.assignment import LloydStep, assign, lloyd_step
 from kmcore.centers import update_centers
 from kmcore.distances import pairwise_sqdist, row_norms
@@ -19,6 +20,7 @@ from kmcore.split import split_two
 
 __all__ = [
     "LloydStep",
+    "__version__",
     "assign",
     "effective_n_threads",
     "farthest_first",

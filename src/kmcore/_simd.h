@@ -22,15 +22,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Building with CFLAGS=-DKM_CLONES= gives the baseline version alone (to
- * check that the clones give the same results). */
+/* Building with CPPFLAGS=-DKM_CLONES= gives the baseline version alone (to
+ * check that the clones give the same results). The clones need an ifunc,
+ * which glibc provides and musl does not: musl defines no macro of its own,
+ * so glibc's __GLIBC__ (set by <stdint.h> above) is what is tested. */
 #ifndef KM_CLONES
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 \
-    && defined(__x86_64__) && defined(__linux__)
+    && defined(__x86_64__) && defined(__linux__) && defined(__GLIBC__)
 #define KM_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define KM_CLONES
 #endif
+#endif
+
+/* MSVC's C compiler knows restrict only in its C11/C17 modes, which Python
+ * extensions are not built in; __restrict means the same there. */
+#if defined(_MSC_VER) && !defined(__cplusplus) \
+    && (!defined(__STDC_VERSION__) || __STDC_VERSION__ < 201112L)
+#define restrict __restrict
+#define KM_UNDEF_RESTRICT
 #endif
 
 /* Nearest of kb centers for m rows, from a center-major block of partial
@@ -94,5 +104,10 @@ KM_CLONES static void NAME(                                                   \
 
 KM_ADD_SCALED_ROW(km_add_scaled_row_f32, float)
 KM_ADD_SCALED_ROW(km_add_scaled_row_f64, double)
+
+#ifdef KM_UNDEF_RESTRICT
+#undef restrict
+#undef KM_UNDEF_RESTRICT
+#endif
 
 #endif
