@@ -311,6 +311,18 @@ def test_static_faiss_without_faiss(tmp_path, rows):
     assert not out.exists()
 
 
+def test_compare_without_matplotlib_skips_the_plots(tmp_path, rows):
+    # matplotlib is the optional [plot] extra: the reports are written, the plots skipped.
+    code = wrapped("sys.modules['matplotlib'] = None  # `import matplotlib` now fails")
+    out = tmp_path / "o"
+    fast = [a for a in FAST if a != "--no-plots"]
+    proc = run(["compare", "--data", rows, "--out", out, *fast], tmp_path, code=code)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "plots are skipped" in proc.stderr and "dynkm[plot]" in proc.stderr
+    assert (out / "report.json").exists() and not list(out.glob("*.png"))
+
+
 def test_kmeans_more_clusters_than_digits(tmp_path):
     error_line(run(["kmeans", "--n-clusters", "5000"], tmp_path), 1, "--n-clusters 5000", "1797")
 

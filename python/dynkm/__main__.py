@@ -401,6 +401,15 @@ def _remove_empty(folders):
             break
 
 
+def _available(module):
+    """Whether an optional dependency imports."""
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
+
+
 def _require(module, message):
     """Import an optional dependency now, before any work; ImportError(message) if missing."""
     try:
@@ -464,9 +473,11 @@ def _run_compare(args):
         if args.static == "faiss":
             _require("faiss", "--static faiss needs faiss-cpu (pip install faiss-cpu); "
                      "or use --static dynkm")
-        if not args.no_plots:
-            _require("matplotlib", "the plots need matplotlib (pip install matplotlib); "
-                     "or pass --no-plots")
+        plots = not args.no_plots and _available("matplotlib")
+        if not args.no_plots and not plots:
+            # The plots are optional (the [plot] extra): the reports are still written.
+            print('dynkm: matplotlib is not installed, so the plots are skipped '
+                  '(pip install "dynkm[plot]"; --no-plots silences this)', file=sys.stderr)
         X, name = load_data(args.data, args.format, args.mnist_dir)
         result = compare(X, data_name=name, batch_size=args.batch_size,
                          min_size=args.min_size, max_size=args.max_size, static=args.static,
@@ -476,7 +487,7 @@ def _run_compare(args):
         _remove_empty(made)  # a failed run leaves no empty output folder behind
         raise
     written = list(result.save(args.out))
-    if not args.no_plots:
+    if plots:
         from dynkm.plot import plot_comparison
 
         written += plot_comparison(result, args.out)
