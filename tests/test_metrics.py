@@ -253,7 +253,7 @@ def test_inertia_unit_weights_and_float_labels():
 
 
 # ---------------------------------------------------------------- errors
-@pytest.mark.parametrize("func", [gini, contingency, cluster_label_map])
+@pytest.mark.parametrize("func", [purity, gini, contingency, cluster_label_map])
 def test_label_errors_name_the_argument(func):
     with pytest.raises(ValueError, match="different lengths: 9 and 8"):
         func(Y, C[:8])
@@ -271,6 +271,23 @@ def test_label_errors_name_the_argument(func):
         func(bad, C)
     with pytest.raises(ValueError, match="labels_pred contains NaN"):
         func(Y, np.array([1] * 8 + [np.nan], dtype=object))
+
+
+@pytest.mark.parametrize("func", [purity, gini, contingency, cluster_label_map])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_metrics_reject_non_finite_labels(func, bad):
+    y = np.array([0.0, 1, 1, 2, 2, 2])
+    broken = y.copy()
+    broken[3] = bad
+    with pytest.raises(ValueError, match="labels_true contains NaN or infinity.*index 3"):
+        func(broken, y)
+    with pytest.raises(ValueError, match="labels_pred contains NaN or infinity.*index 3"):
+        func(y, broken)
+
+
+def test_purity_still_says_one_length():
+    with pytest.raises(ValueError, match="one length"):
+        purity([0, 1, 1], [0, 1])
 
 
 def test_inertia_errors_name_the_argument():

@@ -3,8 +3,8 @@
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from dynkm._validation import validate_X, validated_weights
-from kmcore._threads import effective_n_threads
+from dynkm._atomic import atomic
+from dynkm._validation import as_dtype, check_range, n_threads_of, validate_X, validated_weights
 from kmcore.assignment import _assign_rows
 from kmcore.distances import _pairwise_sqdist, _row_norms
 
@@ -12,10 +12,12 @@ from kmcore.distances import _pairwise_sqdist, _row_norms
 class CentersMixin:
     """predict / transform / score from ``cluster_centers_``, by the kmcore kernels."""
 
+    @atomic
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit and return the labels of X (``fit(X).labels_``)."""
         return self.fit(X, sample_weight=sample_weight).labels_
 
+    @atomic
     def fit_transform(self, X, y=None, sample_weight=None):
         """Fit and return :meth:`transform` of X."""
         return self.fit(X, sample_weight=sample_weight).transform(X)
@@ -30,23 +32,35 @@ class CentersMixin:
         This is the n_samples x n_clusters matrix by definition; use
         :meth:`predict` for labels, which never forms it.
         """
-        X, centers, n_threads = self._prepare(X)
-        D = _pairwise_sqdist(X, _row_norms(X, True, n_threads), centers,
-                             _row_norms(centers, True, n_threads), n_threads)
+        X, x_sqnorms, centers, _, n_threads = self._prepare(X)
+        D = _pairwise_sqdist(X, x_sqnorms, centers, _row_norms(centers, True, n_threads),
+                             n_threads)
         return np.sqrt(D, out=D)
 
     def score(self, X, y=None, sample_weight=None):
         """Opposite of the weighted SSE of X against its nearest centers."""
         return -self._assign(X, sample_weight)[2]
 
-    def _prepare(self, X):
-        """Validated X, the centers in X's dtype, and the thread count."""
+    def _prepare(self, X, sample_weight=None):
+        """What predict, transform and score need, checked (see ``prepare_centers``)."""
         check_is_fitted(self)
-        X = validate_X(self, X, reset=False)
-        centers = np.ascontiguousarray(self.cluster_centers_, dtype=X.dtype)
-        return X, centers, effective_n_threads(self.n_threads)
+        return prepare_centers(self, X, self.cluster_centers_, sample_weight)
 
     def _assign(self, X, sample_weight=None):
-        X, centers, n_threads = self._prepare(X)
-        w = validated_weights(sample_weight, X)
-        return _assign_rows(X, _row_norms(X, True, n_threads), centers, w, n_threads)
+        X, x_sqnorms, centers, w, n_threads = self._prepare(X, sample_weight)
+        return _assign_rows(X, x_sqnorms, centers, w, n_threads)
+
+
+def prepare_centers(estimator, X, centers, sample_weight=None):
+    """X validated against a fitted estimator, with what the kernels need to compare
+    it with ``centers``: X, its squared row norms, the centers in X's dtype, the
+    weights and the thread count. Data or centers too large for X's dtype raise
+    (``check_range``)."""
+    X = validate_X(estimator, X, reset=False)
+    n_threads = n_threads_of(estimator.n_threads)
+    w = validated_weights(sample_weight, X)
+    x_sqnorms = _row_norms(X, True, n_threads)
+    check_range(x_sqnorms, w)
+    centers = np.ascontiguousarray(as_dtype(centers, X.dtype, name="cluster_centers_"))
+    check_range(_row_norms(centers, True, n_threads), name="cluster_centers_")
+    return X, x_sqnorms, centers, w, n_threads

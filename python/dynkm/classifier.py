@@ -13,10 +13,18 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from dynkm import _rows
-from dynkm._validation import check_float, check_int, validated_weights
+from dynkm._atomic import AtomicSetParams, atomic
+from dynkm._validation import (
+    as_dtype,
+    check_float,
+    check_int,
+    check_range,
+    n_threads_of,
+    validated_weights,
+)
 from dynkm.kmeans import _lloyd, initial_centers
 from dynkm.persist import PersistMixin
-from kmcore._threads import blas_single_threaded, effective_n_threads
+from kmcore._threads import blas_single_threaded
 from kmcore._validation import check_random_state
 from kmcore.seeding import row_probabilities
 
@@ -67,9 +75,15 @@ def _validate_X(estimator, X, reset, dtype):
     """Dense C-ordered or CSR float rows, in ``dtype`` (None keeps float32, else float64)."""
     X = validate_data(estimator, X, accept_sparse="csr", dtype=[np.float64, np.float32],
                       order="C", reset=reset)
-    if dtype is not None and X.dtype != dtype:
-        X = X.astype(dtype)
-    return X
+    return X if dtype is None else as_dtype(X, dtype)
+
+
+def _checked_norms(X, w, n_threads):
+    """Squared row norms of the raw rows, after ``check_range`` (before any unit scaling,
+    which an overflowing norm would turn into a zero row)."""
+    x_sqnorms = _rows.row_norms(X, n_threads)
+    check_range(x_sqnorms, w)
+    return x_sqnorms
 
 
 def _check_dtype(dtype):
@@ -99,7 +113,8 @@ class _AcceptsCSR:
         return tags
 
 
-class KMeansClassifier(PersistMixin, _AcceptsCSR, ClassifierMixin, BaseEstimator):
+class KMeansClassifier(PersistMixin, AtomicSetParams, _AcceptsCSR, ClassifierMixin,
+                       BaseEstimator):
     """Nearest-prototype classifier with several k-means prototypes per class.
 
     Each class is summarised by its own k-means centers (prototypes), so a
@@ -324,8 +339,11 @@ class KMeansClassifier(PersistMixin, _AcceptsCSR, ClassifierMixin, BaseEstimator
         return k_list
 
     # ------------------------------------------------------------------- fit
+    @atomic
     def fit(self, X, y, sample_weight=None):
         """Fit the prototypes of every class by k-means on that class's rows.
+
+        A fit that raises leaves the estimator exactly as it was.
 
         Parameters
         ----------
@@ -352,7 +370,8 @@ class KMeansClassifier(PersistMixin, _AcceptsCSR, ClassifierMixin, BaseEstimator
             if unknown:
                 warnings.warn(f"k_list names classes that are not in y: {unknown!r}",
                               UserWarning, stacklevel=2)
-        n_threads = effective_n_threads(self.n_threads)
+        n_threads = n_threads_of(self.n_threads)
+        _checked_norms(X, w, n_threads)
         rng = check_random_state(self.random_state)
         if p["distance"] == "cosine":
             X = _rows.unit_rows(X, n_threads)
@@ -458,6 +477,7 @@ class KMeansClassifier(PersistMixin, _AcceptsCSR, ClassifierMixin, BaseEstimator
         return float(np.dot(wt, own_sqdist))
 
     # ------------------------------------------------------------ partial_fit
+    @atomic
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Update the prototypes with one batch of a stream.
 
@@ -467,7 +487,9 @@ class KMeansClassifier(PersistMixin, _AcceptsCSR, ClassifierMixin, BaseEstimator
         than its target), then every row moves the nearest prototype of its
         class by a mini-batch k-means update (the prototype becomes the running
         weighted mean of all rows it has won). Merging and pruning follow.
-        If the batch is rejected the model is left as it was.
+        All or nothing: a batch that raises (rejected input, or an
+        interruption anywhere in the update) leaves the model exactly as it
+        was, its RandomState included.
 
         Parameters
         ----------
@@ -482,16 +504,6 @@ class KMeansClassifier(PersistMixin, _AcceptsCSR, ClassifierMixin, BaseEstimator
         -------
         self
         """
-        saved = dict(vars(self))
-        try:
-            return self._partial_fit(X, y, classes, sample_weight)
-        except BaseException:
-            # Nothing of a rejected batch stays (validation sets n_features_in_ early).
-            vars(self).clear()
-            vars(self).update(saved)
-            raise
-
-    def _partial_fit(self, X, y, classes, sample_weight):
         t0 = time.perf_counter()
         p = self._check_params()
         y = check_class_labels(y)
@@ -500,7 +512,8 @@ class KMeansClassifier(PersistMixin, _AcceptsCSR, ClassifierMixin, BaseEstimator
         if X.shape[0] != y.shape[0]:
             raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]} labels")
         w = validated_weights(sample_weight, X)
-        n_threads = effective_n_threads(self.n_threads)
+        n_threads = n_threads_of(self.n_threads)
+        _checked_norms(X, w, n_threads)
         if p["distance"] == "cosine":
             X = _rows.unit_rows(X, n_threads)
         state = self._stream_state(X, y, classes, p)
@@ -508,7 +521,6 @@ class KMeansClassifier(PersistMixin, _AcceptsCSR, ClassifierMixin, BaseEstimator
             state = self._stream_update(state, X, y, w, p, n_threads)
         batch = state.pop("_batch")
         young = batch.pop("new")
-        # Everything above worked on copies: commit at once.
         for key, value in state.items():
             setattr(self, key, value)
         self._set_prototypes(self.prototypes_, self._proto_class, self.prototype_weights_)
@@ -523,7 +535,7 @@ class KMeansClassifier(PersistMixin, _AcceptsCSR, ClassifierMixin, BaseEstimator
         return self
 
     def _stream_state(self, X, y, classes, p):
-        """The model's state as fresh copies (empty on the first call), classes added."""
+        """The model's state (empty on the first call), classes added; never modified in place."""
         known = getattr(self, "classes_", y[:0])
         for name, labels in [("y", y), ("classes", classes)]:
             if labels is not None and _label_kind(labels) != _label_kind(known):
@@ -533,13 +545,13 @@ class KMeansClassifier(PersistMixin, _AcceptsCSR, ClassifierMixin, BaseEstimator
         extra = y if classes is None else np.concatenate([np.asarray(classes), y])
         if hasattr(self, "prototypes_"):
             state = {
-                "prototypes_": self.prototypes_.copy(),
-                "_proto_class": self._proto_class.copy(),
-                "prototype_weights_": self.prototype_weights_.copy(),
-                "_n_seeded": self._n_seeded.copy(),
+                "prototypes_": self.prototypes_,
+                "_proto_class": self._proto_class,
+                "prototype_weights_": self.prototype_weights_,
+                "_n_seeded": self._n_seeded,
                 "_total_weight": self._total_weight,
                 "scale_": self.scale_,
-                "_rng": _copy_rng(self._rng),
+                "_rng": self._rng,
             }
         else:
             state = {
@@ -739,12 +751,12 @@ class KMeansClassifier(PersistMixin, _AcceptsCSR, ClassifierMixin, BaseEstimator
         check_is_fitted(self)
         X = _validate_X(self, X, False, self.prototypes_.dtype)
         if self.distance == "cosine":
-            X = _rows.unit_rows(X, effective_n_threads(self.n_threads))
+            X = _rows.unit_rows(X, n_threads_of(self.n_threads))
         return X
 
     def _class_sqdist(self, X):
         """Squared distance of every row to the nearest prototype of each class, by blocks."""
-        n_threads = effective_n_threads(self.n_threads)
+        n_threads = n_threads_of(self.n_threads)
         protos = self.prototypes_
         p_sqnorms = _rows.row_norms(protos, n_threads)
         starts = self._class_starts()
@@ -919,13 +931,8 @@ def _distance(A, B, cosine):
     return D.astype(np.float64) / 2.0 if cosine else np.sqrt(D.astype(np.float64))
 
 
-def _copy_rng(rng):
-    copy = np.random.RandomState()
-    copy.set_state(rng.get_state())
-    return copy
-
-
-class ClusterLabelClassifier(PersistMixin, _AcceptsCSR, ClassifierMixin, BaseEstimator):
+class ClusterLabelClassifier(PersistMixin, AtomicSetParams, _AcceptsCSR, ClassifierMixin,
+                             BaseEstimator):
     """Cluster-then-label: k-means over all rows, each cluster labelled by majority.
 
     S1's recipe: k-means with ``n_clusters`` clusters on the training rows
@@ -991,8 +998,11 @@ class ClusterLabelClassifier(PersistMixin, _AcceptsCSR, ClassifierMixin, BaseEst
         self.random_state = random_state
         self.n_threads = n_threads
 
+    @atomic
     def fit(self, X, y, sample_weight=None):
         """Cluster X, then label every cluster by the majority class of its rows.
+
+        A fit that raises leaves the estimator exactly as it was.
 
         Parameters
         ----------
@@ -1020,7 +1030,8 @@ class ClusterLabelClassifier(PersistMixin, _AcceptsCSR, ClassifierMixin, BaseEst
         live = X.shape[0] if w is None else int(np.count_nonzero(w))
         if live < k:
             raise ValueError(f"n_clusters={k} is more than the {live} rows of positive weight")
-        n_threads = effective_n_threads(self.n_threads)
+        n_threads = n_threads_of(self.n_threads)
+        _checked_norms(X, w, n_threads)
         rng = check_random_state(self.random_state)
         if p["distance"] == "cosine":
             X = _rows.unit_rows(X, n_threads)
@@ -1048,7 +1059,7 @@ class ClusterLabelClassifier(PersistMixin, _AcceptsCSR, ClassifierMixin, BaseEst
     def _nearest(self, X):
         check_is_fitted(self)
         X = _validate_X(self, X, False, self.cluster_centers_.dtype)
-        n_threads = effective_n_threads(self.n_threads)
+        n_threads = n_threads_of(self.n_threads)
         if self.distance == "cosine":
             X = _rows.unit_rows(X, n_threads)
         with blas_single_threaded():

@@ -19,10 +19,21 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from dynkm._validation import check_float, check_int, validate_X, validated_weights
+from dynkm import _atomic
+from dynkm._atomic import AtomicSetParams, atomic
+from dynkm._base import prepare_centers
+from dynkm._validation import (
+    as_dtype,
+    check_float,
+    check_int,
+    check_range,
+    n_threads_of,
+    validate_X,
+    validated_weights,
+)
 from dynkm.kmeans import KMeans
 from dynkm.persist import PersistMixin
-from kmcore._threads import blas_single_threaded, effective_n_threads
+from kmcore._threads import blas_single_threaded
 from kmcore._validation import check_random_state
 from kmcore.assignment import _assign_rows
 from kmcore.distances import _pairwise_sqdist, _row_norms
@@ -33,7 +44,8 @@ _TIME_UNITS = ("batches", "points")
 _SPLIT_MAX_ITER = 50
 
 
-class DynamicKMeans(PersistMixin, TransformerMixin, ClusterMixin, BaseEstimator):
+class DynamicKMeans(PersistMixin, AtomicSetParams, TransformerMixin, ClusterMixin,
+                    BaseEstimator):
     """Streaming k-means whose number of clusters follows the data.
 
     ``save(path)`` / ``load(path)`` keep the model in a file that loads
@@ -127,43 +139,60 @@ class DynamicKMeans(PersistMixin, TransformerMixin, ClusterMixin, BaseEstimator)
         self.verbose = verbose
 
     # ------------------------------------------------------------ streaming
+    @atomic
     def fit(self, X, y=None, sample_weight=None):
-        """Stream X from its first row in batches of ``batch_size`` (state reset)."""
+        """Stream X from its first row in batches of ``batch_size`` (state reset).
+
+        A fit that raises leaves the estimator exactly as it was.
+        """
         batch_size = check_int(self.batch_size, "batch_size")
         X = validate_X(self, X, reset=True)
         sample_weight = validated_weights(sample_weight, X)
+        check_range(_row_norms(X, True, n_threads_of(self.n_threads)), sample_weight)
         self._reset()
         for start in range(0, X.shape[0], batch_size):
             w = None if sample_weight is None else sample_weight[start:start + batch_size]
-            self._partial_fit(X[start:start + batch_size], w)
+            # The state is this fit's own: no copy-on-write needed.
+            self._partial_fit(X[start:start + batch_size], w, own_state=True)
         return self
 
+    @atomic
     def partial_fit(self, X, y=None, sample_weight=None):
         """Add one batch.
 
-        Input is validated before anything changes: a batch with NaN/inf, the
-        wrong width, no rows or bad weights raises and leaves the model
-        exactly as it was. Batches are cast to the dtype of the first batch.
+        All or nothing: a batch that raises (NaN/inf, the wrong width, no
+        rows, bad weights, data too large for the model's dtype, or an
+        interruption anywhere in the update) leaves the model exactly as it
+        was, and offering it again gives what it would have given the first
+        time. Batches are cast to the dtype of the first batch.
         """
         first = getattr(self, "_centers", None) is None
         X = validate_X(self, X, reset=first)
-        if not first and X.dtype != self._centers.dtype:
+        if not first:
             # The model keeps the dtype of its first batch (float32 stays float32).
-            with np.errstate(over="ignore"):
-                X = X.astype(self._centers.dtype)
-            if not np.isfinite(X).all():
-                raise ValueError(f"X does not fit in {X.dtype}: it overflows to infinity")
+            X = as_dtype(X, self._centers.dtype)
         sample_weight = validated_weights(sample_weight, X)
+        check_range(_row_norms(X, True, n_threads_of(self.n_threads)), sample_weight)
         if first:
             self._reset()
-        self._partial_fit(X, sample_weight)
+        self._partial_fit(X, sample_weight, own_state=first)
         return self
+
+    @atomic
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit and return ``labels_`` (needs ``keep_data``)."""
+        return self.fit(X, sample_weight=sample_weight).labels_
+
+    @atomic
+    def fit_transform(self, X, y=None, sample_weight=None):
+        """Fit and return :meth:`transform` of X."""
+        return self.fit(X, sample_weight=sample_weight).transform(X)
 
     def _reset(self):
         p = self._params()
         self._p = p
         self._rng = check_random_state(self.random_state)
-        self._n_threads = effective_n_threads(self.n_threads)
+        self._n_threads = n_threads_of(self.n_threads)
         self._centers = None
         self._sums = self._weights = self._m2 = None
         self._buffers = None
@@ -203,8 +232,19 @@ class DynamicKMeans(PersistMixin, TransformerMixin, ClusterMixin, BaseEstimator)
         return {"min_size": min_size, "max_size": max_size, "decay": decay, "refine": refine,
                 "k_init": k_init}
 
-    def _partial_fit(self, X, sample_weight):
+    def _partial_fit(self, X, sample_weight, own_state):
+        """Add one batch to the state (see ``_atomic`` for the rules it follows).
+
+        Unless the state was created by the current call (``own_state``), the
+        per-cluster buffers are copied first, O(clusters x features): the
+        batch then updates its own copy in place. The retained rows are only
+        appended (past ``_n_seen``), and the few entries of earlier rows that
+        splits and merges relabel are written through ``_atomic.write``.
+        """
         t0 = time.perf_counter()
+        if not own_state and self._buffers is not None:
+            self._buffers = self._buffers.copy()
+            self._refresh_views()
         n_splits = len(self.events_)
         with blas_single_threaded():
             self._decay(X.shape[0])
@@ -315,7 +355,7 @@ class DynamicKMeans(PersistMixin, TransformerMixin, ClusterMixin, BaseEstimator)
         self._centers[t] = self._sums[t] / W[:, None]
         if point_ids is not None:
             ids = self._ids[rows]
-            self._point_ids[point_ids] = ids
+            _atomic.write(self, self._point_ids, point_ids, ids)
             for cluster_id, members in zip(ids[order][starts],
                                            np.split(point_ids[order], starts[1:]), strict=True):
                 self._members.setdefault(int(cluster_id), []).append(members)
@@ -339,11 +379,11 @@ class DynamicKMeans(PersistMixin, TransformerMixin, ClusterMixin, BaseEstimator)
     def _remove_row(self, row):
         """Drop a cluster row: the last row moves into it (its ID is kept)."""
         last = self._k - 1
-        self._row_of_id[self._ids[row]] = -1
+        _atomic.write(self, self._row_of_id, self._ids[row], -1)
         if row != last:
             for arr in (self._centers, self._sums, self._weights, self._m2, self._ids):
                 arr[row] = arr[last]
-            self._row_of_id[self._ids[row]] = row
+            _atomic.write(self, self._row_of_id, self._ids[row], row)
         self._k = last
         self._refresh_views()
 
@@ -422,7 +462,7 @@ class DynamicKMeans(PersistMixin, TransformerMixin, ClusterMixin, BaseEstimator)
             moved = members[side != keep]
             self._members[parent] = [members[side == keep]]
             self._members[new_id] = [moved]
-            self._point_ids[moved] = new_id
+            _atomic.write(self, self._point_ids, moved, new_id)
         else:
             # No members to cluster: two copies of the center, moved apart along
             # the spread estimate (sqrt of the mean squared radius), share the sums.
@@ -475,7 +515,7 @@ class DynamicKMeans(PersistMixin, TransformerMixin, ClusterMixin, BaseEstimator)
             self._centers[into] = self._sums[into] / W
         if self.keep_data:
             moved = self._member_rows(absorbed)
-            self._point_ids[moved] = kept
+            _atomic.write(self, self._point_ids, moved, kept)
             self._members.setdefault(kept, []).append(moved)
             del self._members[absorbed]
         self._remove_row(row)
@@ -504,11 +544,9 @@ class DynamicKMeans(PersistMixin, TransformerMixin, ClusterMixin, BaseEstimator)
     def transform(self, X):
         """Euclidean distances to every center, shape (n_samples, n_clusters_)."""
         check_is_fitted(self, "cluster_centers_")
-        X = validate_X(self, X, reset=False)
-        n_threads = effective_n_threads(self.n_threads)
-        centers = np.ascontiguousarray(self._centers, dtype=X.dtype)
-        D = _pairwise_sqdist(X, _row_norms(X, True, n_threads), centers,
-                             _row_norms(centers, True, n_threads), n_threads)
+        X, x_sqnorms, centers, _, n_threads = prepare_centers(self, X, self._centers)
+        D = _pairwise_sqdist(X, x_sqnorms, centers, _row_norms(centers, True, n_threads),
+                             n_threads)
         return np.sqrt(D, out=D)
 
     def score(self, X, y=None, sample_weight=None):
@@ -517,11 +555,9 @@ class DynamicKMeans(PersistMixin, TransformerMixin, ClusterMixin, BaseEstimator)
 
     def _assign(self, X, sample_weight=None):
         check_is_fitted(self, "cluster_centers_")
-        X = validate_X(self, X, reset=False)
-        sample_weight = validated_weights(sample_weight, X)
-        n_threads = effective_n_threads(self.n_threads)
-        centers = np.ascontiguousarray(self._centers, dtype=X.dtype)
-        return _assign_rows(X, _row_norms(X, True, n_threads), centers, sample_weight, n_threads)
+        X, x_sqnorms, centers, w, n_threads = prepare_centers(self, X, self._centers,
+                                                               sample_weight)
+        return _assign_rows(X, x_sqnorms, centers, w, n_threads)
 
     # ---------------------------------------------------------- attributes
     # Snapshots: the live state keeps changing with every batch.
@@ -575,6 +611,13 @@ class _ClusterBuffers:
         self.weights = np.zeros(capacity)
         self.m2 = np.zeros(capacity)
         self.ids = np.zeros(capacity, dtype=np.int64)
+
+    def copy(self):
+        """An independent copy (a batch's copy-on-write of the per-cluster state)."""
+        new = object.__new__(_ClusterBuffers)
+        for name in ("centers", "sums", "weights", "m2", "ids"):
+            setattr(new, name, getattr(self, name).copy())
+        return new
 
     def reserve(self, n_rows):
         """Make room for n_rows clusters (doubling), keeping the contents."""

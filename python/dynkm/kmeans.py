@@ -11,10 +11,18 @@ from sklearn.base import (
     TransformerMixin,
 )
 
+from dynkm._atomic import AtomicSetParams, atomic
 from dynkm._base import CentersMixin
-from dynkm._validation import check_float, check_int, validate_X, validated_weights
 from dynkm.persist import PersistMixin
-from kmcore._threads import blas_single_threaded, effective_n_threads
+from dynkm._validation import (
+    check_float,
+    check_int,
+    check_range,
+    n_threads_of,
+    validate_X,
+    validated_weights,
+)
+from kmcore._threads import blas_single_threaded
 from kmcore._validation import check_centers, check_random_state
 from kmcore.assignment import _assign_rows, _lloyd_step
 from kmcore.distances import _row_norms
@@ -25,8 +33,8 @@ _INITS = ("k-means++", "random", "farthest")
 _VARIANCE_ROWS = 8192
 
 
-class KMeans(PersistMixin, CentersMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
-             ClusterMixin, BaseEstimator):
+class KMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFeaturesOutMixin,
+             TransformerMixin, ClusterMixin, BaseEstimator):
     """K-means clustering by Lloyd's algorithm, exact, on the kmcore kernels.
 
     From the same initial centers it computes the same iterations as
@@ -105,8 +113,11 @@ class KMeans(PersistMixin, CentersMixin, ClassNamePrefixFeaturesOutMixin, Transf
         self.verbose = verbose
 
     # ------------------------------------------------------------------ fit
+    @atomic
     def fit(self, X, y=None, sample_weight=None):
         """Compute the clustering.
+
+        A fit that raises leaves the estimator exactly as it was.
 
         Parameters
         ----------
@@ -177,8 +188,9 @@ def prepare_fit(estimator, X, sample_weight, params):
     init = check_init(estimator.init, X, k, estimator.n_init)
     n_init = 1 if isinstance(init, np.ndarray) else params["n_init"]
     rng = check_random_state(estimator.random_state)
-    n_threads = effective_n_threads(estimator.n_threads)
+    n_threads = n_threads_of(estimator.n_threads)
     x_sqnorms = _row_norms(X, True, n_threads)
+    check_range(x_sqnorms, sample_weight)
     tol = params["tol"] * _mean_variance(X) if params["tol"] > 0 else 0.0
     return X, sample_weight, init, n_init, rng, n_threads, x_sqnorms, tol
 
@@ -208,6 +220,7 @@ def check_init(init, X, n_clusters, n_init):
     centers = check_centers(init, X.shape[1], X.dtype, name="init")
     if centers.shape[0] != n_clusters:
         raise ValueError(f"init has {centers.shape[0]} centers but n_clusters={n_clusters}")
+    check_range(_row_norms(centers, True, 1), name="init")
     if n_init not in ("auto", 1):
         warnings.warn(
             "Explicit initial centers were given: performing only one init (n_init=1).",
@@ -227,22 +240,32 @@ def initial_centers(X, x_sqnorms, n_clusters, sample_weight, init, rng, n_thread
         return _farthest_first(X, x_sqnorms, n_clusters, sample_weight, rng, n_threads)[0]
     if init == "random":
         p = row_probabilities(X.shape[0], sample_weight)
+        live = int(np.count_nonzero(p))
+        if live < n_clusters:
+            raise ValueError(
+                f"init='random' draws n_clusters={n_clusters} distinct rows with probability "
+                f"proportional to sample_weight, but only {live} of the {X.shape[0]} rows it "
+                "draws from have a positive sample_weight"
+            )
         return X[rng.choice(X.shape[0], size=n_clusters, replace=False, p=p)]
     centers = init(X, n_clusters, random_state=rng)
     centers = check_centers(centers, X.shape[1], X.dtype, name="init(X, ...) result")
     if centers.shape[0] != n_clusters:
         raise ValueError(f"init(X, ...) returned {centers.shape[0]} centers, expected {n_clusters}")
+    check_range(_row_norms(centers, True, 1), name="init(X, ...) result")
     return centers
 
 
 def _lloyd(X, x_sqnorms, sample_weight, centers, max_iter, tol, check_every, n_threads, verbose,
-           step_fn=_lloyd_step, assign_fn=_assign_rows):
+           step_fn=None, assign_fn=None):
     """One run of Lloyd's algorithm from ``centers`` (scikit-learn's stopping rule).
 
     ``step_fn`` and ``assign_fn`` have the signatures of kmcore's ``_lloyd_step``
-    and ``_assign_rows`` (the defaults); the classifier passes sparse and
-    spherical variants.
+    and ``_assign_rows`` (None: those, looked up at call time); the classifier
+    passes sparse and spherical variants.
     """
+    step_fn = _lloyd_step if step_fn is None else step_fn
+    assign_fn = _assign_rows if assign_fn is None else assign_fn
     history = {key: [] for key in
                ("objective", "center_shift", "seconds", "n_relocated", "imbalance")}
     labels_old = None

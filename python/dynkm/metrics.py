@@ -59,7 +59,7 @@ def _check_label_pair(labels_true, labels_pred):
     labels_pred = _check_labels(labels_pred, "labels_pred")
     if labels_true.shape[0] != labels_pred.shape[0]:
         raise ValueError(
-            f"labels_true and labels_pred have different lengths: "
+            f"labels_true and labels_pred must be of one length, got different lengths: "
             f"{labels_true.shape[0]} and {labels_pred.shape[0]}"
         )
     return labels_true, labels_pred
@@ -82,16 +82,14 @@ def purity(labels_true, labels_pred):
     Returns
     -------
     float in [0, 1]
+
+    Raises
+    ------
+    ValueError
+        Labels not 1-D, empty, of different lengths, or containing NaN or
+        infinity (naming the argument).
     """
-    labels_true = np.asarray(labels_true)
-    labels_pred = np.asarray(labels_pred)
-    if labels_true.shape != labels_pred.shape or labels_true.ndim != 1:
-        raise ValueError(
-            f"labels_true and labels_pred must be 1-D of one length, got "
-            f"{labels_true.shape} and {labels_pred.shape}"
-        )
-    if labels_true.size == 0:
-        raise ValueError("labels_true is empty")
+    labels_true, labels_pred = _check_label_pair(labels_true, labels_pred)
     table = contingency_matrix(labels_true, labels_pred, sparse=True)
     return float(table.max(axis=0).sum() / labels_true.size)
 

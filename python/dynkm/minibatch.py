@@ -21,18 +21,25 @@ from sklearn.base import (
     TransformerMixin,
 )
 
+from dynkm._atomic import AtomicSetParams, atomic
 from dynkm._base import CentersMixin
-from dynkm._validation import check_float, check_int, validate_X, validated_weights
+from dynkm._validation import (
+    as_dtype,
+    check_float,
+    check_int,
+    check_range,
+    n_threads_of,
+    validate_X,
+    validated_weights,
+)
 from dynkm.kmeans import _mean_variance, check_init, initial_centers
 from dynkm.persist import PersistMixin
-from kmcore._threads import blas_single_threaded, effective_n_threads
+from kmcore._threads import blas_single_threaded
 from kmcore._validation import check_random_state
 from kmcore.assignment import _assign_rows
 from kmcore.centers import _weighted_sums
 from kmcore.distances import _row_norms
 
-# Attributes that scikit-learn's validate_data sets when it resets.
-_DATA_ATTRS = ("n_features_in_", "feature_names_in_")
 _HISTORY_KEYS = ("batch_inertia", "ewa_inertia", "center_shift", "seconds", "n_reassigned")
 # A step whose distance work (rows x centers x features) is below this runs on
 # one thread: waking a second OpenMP thread costs more than the work (up to a
@@ -41,7 +48,7 @@ _HISTORY_KEYS = ("batch_inertia", "ewa_inertia", "center_shift", "seconds", "n_r
 _SERIAL_WORK = 1 << 20
 
 
-class MiniBatchKMeans(PersistMixin, CentersMixin, ClassNamePrefixFeaturesOutMixin,
+class MiniBatchKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFeaturesOutMixin,
                       TransformerMixin, ClusterMixin, BaseEstimator):
     """Mini-batch k-means: Sculley's algorithm with per-center learning rates.
 
@@ -181,8 +188,12 @@ class MiniBatchKMeans(PersistMixin, CentersMixin, ClassNamePrefixFeaturesOutMixi
         self.verbose = verbose
 
     # ------------------------------------------------------------------ fit
+    @atomic
     def fit(self, X, y=None, sample_weight=None):
         """Compute the clustering by mini-batch steps over X.
+
+        A fit that raises leaves the estimator exactly as it was (a
+        RandomState given as ``random_state`` included).
 
         Parameters
         ----------
@@ -200,7 +211,7 @@ class MiniBatchKMeans(PersistMixin, CentersMixin, ClassNamePrefixFeaturesOutMixi
         self
         """
         params = self._check_params()
-        n_threads = effective_n_threads(self.n_threads)
+        n_threads = n_threads_of(self.n_threads)
         X = validate_X(self, X, reset=True)
         n, k = X.shape[0], params["n_clusters"]
         if n < k:
@@ -212,6 +223,7 @@ class MiniBatchKMeans(PersistMixin, CentersMixin, ClassNamePrefixFeaturesOutMixi
         rng = check_random_state(self.random_state)
         tol = params["tol"] * _mean_variance(X) if params["tol"] > 0 else 0.0
         x_sqnorms = _row_norms(X, True, n_threads)
+        check_range(x_sqnorms, sample_weight)
         ratio = params["reassignment_ratio"]
         step_threads = _step_threads(batch_size, k, X.shape[1], n_threads)
 
@@ -261,13 +273,15 @@ class MiniBatchKMeans(PersistMixin, CentersMixin, ClassNamePrefixFeaturesOutMixi
         self._n_features_out = k
         return self
 
+    @atomic
     def partial_fit(self, X, y=None, sample_weight=None):
         """One mini-batch step on X (initialising the centers from X on the first call).
 
-        Everything is validated before anything changes: a bad batch (NaN or
-        infinity, the wrong width, no rows, bad weights) or a bad parameter
-        raises and leaves the model exactly as it was. Later batches are cast
-        to the dtype of the first one.
+        All or nothing: a batch that raises (a bad batch -- NaN or infinity,
+        the wrong width, no rows, bad weights --, a bad parameter, or an
+        interruption anywhere in the step) leaves the model exactly as it was,
+        its RandomState included, so the stream goes on as if the batch had
+        never been offered. Later batches are cast to the dtype of the model.
 
         Parameters
         ----------
@@ -283,13 +297,14 @@ class MiniBatchKMeans(PersistMixin, CentersMixin, ClassNamePrefixFeaturesOutMixi
         """
         first = not hasattr(self, "cluster_centers_")
         params = self._check_params()
-        n_threads = effective_n_threads(self.n_threads)
+        n_threads = n_threads_of(self.n_threads)
         X, sample_weight, init = self._validate_batch(X, sample_weight, first, params)
 
         t0 = time.perf_counter()
         n_threads = _step_threads(X.shape[0], params["n_clusters"] if first
                                   else self.cluster_centers_.shape[0], X.shape[1], n_threads)
         x_sqnorms = _row_norms(X, True, n_threads)
+        check_range(x_sqnorms, sample_weight)
         with blas_single_threaded():
             if first:
                 rng = check_random_state(self.random_state)
@@ -298,7 +313,9 @@ class MiniBatchKMeans(PersistMixin, CentersMixin, ClassNamePrefixFeaturesOutMixi
                                                 rng, n_threads)
                 counts = np.zeros(params["n_clusters"], dtype=np.float64)
                 since_reassign, n_steps = 0, 0
-                init_seconds = time.perf_counter() - t0
+                self.history_ = {key: [] for key in _HISTORY_KEYS}
+                self.history_["init_seconds"] = time.perf_counter() - t0
+                self._n_features_out = centers.shape[0]
                 t0 = time.perf_counter()
             else:
                 rng, centers, counts = self._rng, self.cluster_centers_, self.counts_
@@ -309,12 +326,6 @@ class MiniBatchKMeans(PersistMixin, CentersMixin, ClassNamePrefixFeaturesOutMixi
             labels, _, inertia, _ = _assign_rows(X, x_sqnorms, step["centers"], sample_weight,
                                                  n_threads)
         batch_weight = X.shape[0] if sample_weight is None else float(sample_weight.sum())
-
-        # Nothing below can fail: the model changes all at once.
-        if first:
-            self.history_ = {key: [] for key in _HISTORY_KEYS}
-            self.history_["init_seconds"] = init_seconds
-            self._n_features_out = centers.shape[0]
         _record(self.history_, step["inertia"] / batch_weight, np.nan, step,
                 time.perf_counter() - t0)
         self.cluster_centers_ = step["centers"]
@@ -330,41 +341,20 @@ class MiniBatchKMeans(PersistMixin, CentersMixin, ClassNamePrefixFeaturesOutMixi
         return self
 
     def _validate_batch(self, X, sample_weight, first, params):
-        """Checked batch, weights and (first call) init; on error the model is as before."""
-        saved = {name: vars(self)[name] for name in _DATA_ATTRS if name in vars(self)}
-        try:
-            X = validate_X(self, X, reset=first)
-            init = None
-            if first:
-                k = params["n_clusters"]
-                if X.shape[0] < k:
-                    raise ValueError(
-                        f"n_samples={X.shape[0]} should be >= n_clusters={k} in the first "
-                        "batch (the centers are initialised from it)."
-                    )
-                init = check_init(self.init, X, self.n_clusters, self.n_init)
-            else:
-                X = self._as_model_dtype(X)
-            sample_weight = validated_weights(sample_weight, X)
-        except BaseException:
-            for name in _DATA_ATTRS:
-                if name in saved:
-                    setattr(self, name, saved[name])
-                elif name in vars(self):
-                    delattr(self, name)
-            raise
-        return X, sample_weight, init
-
-    def _as_model_dtype(self, X):
-        """The batch in the dtype of the centers (that of the first batch or of fit's X)."""
-        dtype = self.cluster_centers_.dtype
-        if X.dtype == dtype:
-            return X
-        with np.errstate(over="ignore"):
-            X = X.astype(dtype)
-        if not np.isfinite(X).all():
-            raise ValueError(f"X does not fit in {dtype}: it overflows to infinity")
-        return X
+        """Checked batch (in the model's dtype after the first), weights and first init."""
+        X = validate_X(self, X, reset=first)
+        init = None
+        if first:
+            k = params["n_clusters"]
+            if X.shape[0] < k:
+                raise ValueError(
+                    f"n_samples={X.shape[0]} should be >= n_clusters={k} in the first "
+                    "batch (the centers are initialised from it)."
+                )
+            init = check_init(self.init, X, self.n_clusters, self.n_init)
+        else:
+            X = as_dtype(X, self.cluster_centers_.dtype)
+        return X, validated_weights(sample_weight, X), init
 
     # ------------------------------------------------------ parameter checks
     def _check_params(self):
@@ -522,24 +512,32 @@ def _minibatch_step(X, x_sqnorms, sample_weight, centers, counts, rng, reassign,
     new = centers.astype(np.float64)
     new[hit] += (sums[hit] - batch_weight[hit, None] * new[hit]) / counts[hit, None]
 
-    n_reassigned = 0
-    if reassign and ratio > 0:
-        # scikit-learn's rule (_mini_batch_step), including its RandomState calls.
-        n = X.shape[0]
-        to_reassign = counts < ratio * counts.max()
-        if to_reassign.sum() > 0.5 * n:
-            # At most half the batch: keep the heaviest.
-            to_reassign[np.argsort(counts)[int(0.5 * n):]] = False
-        n_reassigned = int(to_reassign.sum())
-        if n_reassigned:
-            new[to_reassign] = X[rng.choice(n, replace=False, size=n_reassigned)]
-        if n_reassigned and not to_reassign.all():
-            # Not too small, or they would be reassigned again at once.
-            counts[to_reassign] = counts[~to_reassign].min()
+    n_reassigned = _reassign(X, new, counts, rng, ratio) if reassign and ratio > 0 else 0
     new_centers = new.astype(centers.dtype)
     shift = float(((new_centers - centers.astype(np.float64)) ** 2).sum())
     return {"centers": new_centers, "counts": counts, "inertia": inertia,
             "center_shift": shift, "n_reassigned": n_reassigned}
+
+
+def _reassign(X, centers, counts, rng, ratio):
+    """scikit-learn's low-count reassignment (_mini_batch_step), its RandomState calls included.
+
+    Moves the centers whose count is below ``ratio`` times the largest to
+    distinct random rows of the batch X, in ``centers`` and ``counts`` (the
+    step's own new arrays); returns how many moved.
+    """
+    n = X.shape[0]
+    to_reassign = counts < ratio * counts.max()
+    if to_reassign.sum() > 0.5 * n:
+        # At most half the batch: keep the heaviest.
+        to_reassign[np.argsort(counts)[int(0.5 * n):]] = False
+    n_reassigned = int(to_reassign.sum())
+    if n_reassigned:
+        centers[to_reassign] = X[rng.choice(n, replace=False, size=n_reassigned)]
+    if n_reassigned and not to_reassign.all():
+        # Not too small, or they would be reassigned again at once.
+        counts[to_reassign] = counts[~to_reassign].min()
+    return n_reassigned
 
 
 def _record(history, batch_inertia, ewa, step, seconds):

@@ -10,11 +10,20 @@ from sklearn.base import (
     TransformerMixin,
 )
 
+from dynkm._atomic import AtomicSetParams, atomic
 from dynkm._base import CentersMixin
-from dynkm._validation import check_float, check_int, validate_X, validated_weights
+from dynkm._validation import (
+    as_dtype,
+    check_float,
+    check_int,
+    check_range,
+    n_threads_of,
+    validate_X,
+    validated_weights,
+)
 from dynkm.kmeans import check_init, initial_centers, prepare_fit, resolve_n_init
 from dynkm.persist import PersistMixin
-from kmcore._threads import blas_single_threaded, effective_n_threads
+from kmcore._threads import blas_single_threaded
 from kmcore._validation import check_random_state
 from kmcore.assignment import _assign_rows
 from kmcore.centers import _means
@@ -25,8 +34,8 @@ from kmcore.soft import _soft_assign, _soft_sums, check_beta
 _BLOCK_ROWS = 8192
 
 
-class SoftKMeans(PersistMixin, CentersMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
-                 ClusterMixin, BaseEstimator):
+class SoftKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFeaturesOutMixin,
+                 TransformerMixin, ClusterMixin, BaseEstimator):
     """Soft k-means: every point belongs to every center with a responsibility.
 
     ``r_ij = softmax_j(-beta ||x_i - c_j||^2)`` (computed with the log-sum-exp
@@ -105,10 +114,12 @@ class SoftKMeans(PersistMixin, CentersMixin, ClassNamePrefixFeaturesOutMixin, Tr
                                                                           "batch_size"),
         }
 
+    @atomic
     def fit(self, X, y=None, sample_weight=None):
         """Fit the centers by EM (or mini-batch soft updates); see the class doc.
 
-        With ``n_init`` > 1 the run of lowest ``inertia_`` is kept.
+        With ``n_init`` > 1 the run of lowest ``inertia_`` is kept. A fit that
+        raises leaves the estimator exactly as it was.
         """
         p = self._check_params()
         k = p["n_clusters"]
@@ -154,20 +165,26 @@ class SoftKMeans(PersistMixin, CentersMixin, ClassNamePrefixFeaturesOutMixin, Tr
         return {"centers": centers, "labels": labels, "inertia": inertia, "mass": mass,
                 "n_iter": it + 1, "history": {key: np.asarray(v) for key, v in history.items()}}
 
+    @atomic
     def partial_fit(self, X, y=None, sample_weight=None):
         """One mini-batch soft update with this batch (initialising on the first call).
 
-        Input is validated before any change; the first batch needs at least
-        ``n_clusters`` rows.
+        A batch that raises (bad input, or an interruption) leaves the model
+        exactly as it was. The first batch needs at least ``n_clusters`` rows;
+        later batches are cast to the dtype of the model (that of the first
+        batch, or of fit's X).
         """
         p = self._check_params()
         first = not hasattr(self, "cluster_centers_")
         X = validate_X(self, X, reset=first)
+        if not first:
+            X = as_dtype(X, self.cluster_centers_.dtype)
         w = validated_weights(sample_weight, X)
-        n_threads = effective_n_threads(self.n_threads)
+        n_threads = n_threads_of(self.n_threads)
         k = p["n_clusters"]
         with blas_single_threaded():
             xn = _row_norms(X, True, n_threads)
+            check_range(xn, w)
             if first:
                 if X.shape[0] < k:
                     raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={k}.")
@@ -176,8 +193,7 @@ class SoftKMeans(PersistMixin, CentersMixin, ClassNamePrefixFeaturesOutMixin, Tr
                 centers = initial_centers(X, xn, k, w, init, self._rng, n_threads)
                 mass = np.zeros(k)
             else:
-                centers = self.cluster_centers_.astype(X.dtype, copy=False)
-                mass = self.mass_
+                centers, mass = self.cluster_centers_, self.mass_
             centers, mass, _ = _minibatch_step(X, xn, centers, mass, p["beta"], w, n_threads)
         self.cluster_centers_ = centers
         self.mass_ = mass
@@ -188,9 +204,8 @@ class SoftKMeans(PersistMixin, CentersMixin, ClassNamePrefixFeaturesOutMixin, Tr
     # -------------------------------------------------------------- predict
     def predict_proba(self, X):
         """Responsibilities of every center for every row (rows sum to 1)."""
-        X, centers, n_threads = self._prepare(X)
-        return _soft_assign(X, _row_norms(X, True, n_threads), centers, check_beta(self.beta),
-                            None, n_threads)[0]
+        X, x_sqnorms, centers, _, n_threads = self._prepare(X)
+        return _soft_assign(X, x_sqnorms, centers, check_beta(self.beta), None, n_threads)[0]
 
 
 def _em_step(X, xn, centers, beta, w, n_threads):
