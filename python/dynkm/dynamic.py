@@ -294,15 +294,15 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, TransformerMixin, ClusterMixi
             return None
         if self._data is None:
             cap = max(1024, 2 * n)
-            self._data = np.empty((cap, X.shape[1]), dtype=X.dtype)
-            self._point_ids = np.empty(cap, dtype=np.int64)
-            self._point_w = np.empty(cap, dtype=np.float64)
-            self._point_t = np.empty(cap, dtype=np.float64)
+            self._data = np.zeros((cap, X.shape[1]), dtype=X.dtype)
+            self._point_ids = np.zeros(cap, dtype=np.int64)
+            self._point_w = np.zeros(cap, dtype=np.float64)
+            self._point_t = np.zeros(cap, dtype=np.float64)
         elif start + n > self._data.shape[0]:
             cap = max(2 * self._data.shape[0], start + n)
             for name in ("_data", "_point_ids", "_point_w", "_point_t"):
                 old = getattr(self, name)
-                new = np.empty((cap,) + old.shape[1:], dtype=old.dtype)
+                new = np.zeros((cap,) + old.shape[1:], dtype=old.dtype)
                 new[:start] = old[:start]
                 setattr(self, name, new)
         self._data[start:start + n] = X
