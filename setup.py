@@ -16,7 +16,8 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-KERNEL_MODULES = ["_parallel", "_distances", "_assign", "_centers", "_seeding", "_split", "_soft"]
+KERNEL_MODULES = ["_parallel", "_distances", "_assign", "_centers", "_seeding", "_split", "_soft",
+                  "_yinyang"]
 
 OPENMP_PROBE = textwrap.dedent(
     """
