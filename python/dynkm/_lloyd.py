@@ -74,12 +74,14 @@ def choose_algorithm(algorithm, n_samples, n_clusters):
             return "lloyd", 0, f"auto: n_clusters < {AUTO_MIN_CLUSTERS}"
         if n < AUTO_MIN_SAMPLES:
             return "lloyd", 0, f"auto: n_samples < {AUTO_MIN_SAMPLES}"
-    if algorithm == "elkan" and bounds_nbytes(n, k) <= BOUNDS_BUDGET:
-        return "elkan", k, "elkan: one group per center"
+    if algorithm == "elkan":
+        if bounds_nbytes(n, k) <= BOUNDS_BUDGET:
+            return "elkan", k, "elkan: one group per center"
+        algorithm = "elkan (n x k bounds over the budget)"
     t = max(1, round(k / GROUP_SIZE))
     need = bounds_nbytes(n, t)
     if need <= BOUNDS_BUDGET:
-        return "yinyang", t, f"{algorithm}: {t} groups"
+        return "yinyang", t, f"{algorithm}: {t} groups of centers"
     return "lloyd", 0, (f"{algorithm}: the bounds would take {need / 2**20:.0f} MiB, more than "
                         f"the budget of {BOUNDS_BUDGET / 2**20:.0f} MiB")
 

@@ -31,9 +31,11 @@ class KMeans(CentersMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cl
 
     From the same initial centers it computes the same iterations as
     scikit-learn's ``KMeans(algorithm="lloyd")``: same labels, same centers up
-    to rounding, same stopping rule. Each iteration is one fused pass over the
-    data (GEMM + argmin + per-cluster sums), never an n_samples x n_clusters
-    matrix, and its result is bitwise the same for any ``n_threads``.
+    to rounding, same stopping rule. With ``algorithm="lloyd"`` each iteration
+    is one fused pass over the data (GEMM + argmin + per-cluster sums); the
+    bounded algorithms compute only the distances that may change a label.
+    Never an n_samples x n_clusters matrix, and the result is bitwise the
+    same for any ``n_threads``.
 
     Parameters
     ----------
@@ -69,7 +71,9 @@ class KMeans(CentersMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cl
     algorithm : {"auto", "lloyd", "elkan", "yinyang"}, default="auto"
         How each iteration finds the nearest centers; every choice gives the
         same iterations from the same init (labels, n_iter, centers and
-        inertia to rounding). "lloyd": every distance, every iteration.
+        inertia to rounding) unless a tie is decided by the rounding of the
+        plain pass: the bounded ones decide ties exactly (lowest index among
+        equally near centers). "lloyd": every distance, every iteration.
         "yinyang": bounds per row and group of about ten centers skip the
         distances that cannot change a label (16 + 4 * n_clusters / 10 bytes
         per row). "elkan": bounds per row and center. "auto": "lloyd" below 32

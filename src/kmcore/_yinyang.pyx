@@ -73,7 +73,7 @@ cdef inline float _down(double v) noexcept nogil:
 
 
 cdef struct _Geometry:
-    # What every block of one call shares (pointers into the caller's arrays).
+    # The sizes and tolerances every block of one call shares.
     Py_ssize_t n, d, k, t
     double rel_err, gamma, whole_fraction
     bint init
@@ -173,36 +173,56 @@ cdef inline void _start_row(_Block* b, Py_ssize_t r, Py_ssize_t t, intp_t own) n
         b.gidx1[r * t + g] = -1
 
 
-cdef void _direct_row(
+cdef inline void _fold_expansions(
     _Block* b,
     Py_ssize_t r,
+    Py_ssize_t g,
     _Geometry* geo,
-    const floating* x,              # IN (d,) the row
-    const floating[:, ::1] gcenters,
-    const intp_t[::1] gorder,
-    const intp_t[::1] gstart,
+    const floating* cross,          # IN  (p1 - p0,) -2 x.c of the row and centers p0..p1-1
+    const floating* gc_sqnorms,     # IN  (k,)
+    const intp_t* gorder,           # IN  (k,)
+    Py_ssize_t p0,
+    Py_ssize_t p1,
+    double xs,                      # ||x||^2 of the row
+    intp_t own,
+) noexcept nogil:
+    """Fold the GEMM distances of slot r to the sorted centers p0..p1-1 (group g)."""
+    cdef Py_ssize_t p
+    cdef double dist, e
+    for p in range(p0, p1):
+        if gorder[p] == own:
+            # Its exact distance is known (the tightening).
+            _candidate(b, r, g, geo.t, own, b.own_d[r], b.own_lo[r], b.own_hi[r], True)
+            continue
+        dist = xs + cross[p - p0] + gc_sqnorms[p]
+        e = geo.rel_err * (xs + gc_sqnorms[p])
+        _candidate(b, r, g, geo.t, gorder[p], dist, dist - e, dist + e, False)
+
+
+cdef inline void _fold_direct(
+    _Block* b,
+    Py_ssize_t r,
+    Py_ssize_t g,
+    _Geometry* geo,
+    const floating* x,              # IN  (d,) the row
+    const floating* gcenters,       # IN  (k, d)
+    const intp_t* gorder,           # IN  (k,)
+    Py_ssize_t p0,
+    Py_ssize_t p1,
     intp_t own,
     int64_t* counts,
 ) noexcept nogil:
-    """Recompute slot r over its examined groups with direct float64 distances
-    (near ties): the smallest distance wins, ties to the lowest center index."""
-    cdef Py_ssize_t g, p, t = geo.t
-    cdef intp_t j
+    """Fold direct float64 distances of slot r to the sorted centers p0..p1-1."""
+    cdef Py_ssize_t p
     cdef double dist
-    _start_row(b, r, t, own)
-    if own < 0:
-        b.best_d[r] = INFINITY
-    for g in range(t):
-        if not b.need[r * t + g]:
+    for p in range(p0, p1):
+        if gorder[p] == own:
+            _candidate(b, r, g, geo.t, own, b.own_d[r], b.own_lo[r], b.own_hi[r], True)
             continue
-        for p in range(gstart[g], gstart[g + 1]):
-            j = gorder[p]
-            if j == own:
-                _candidate(b, r, g, t, j, b.own_d[r], b.own_lo[r], b.own_hi[r], True)
-                continue
-            dist = sqdist(x, &gcenters[p, 0], geo.d)
-            counts[_C_DISTANCES] += 1
-            _candidate(b, r, g, t, j, dist, dist * (1 - geo.gamma), dist * (1 + geo.gamma), False)
+        dist = sqdist(x, &gcenters[p * geo.d], geo.d)
+        counts[_C_DISTANCES] += 1
+        _candidate(b, r, g, geo.t, gorder[p], dist, dist * (1 - geo.gamma),
+                   dist * (1 + geo.gamma), False)
 
 
 cdef void _process_block(
@@ -210,47 +230,41 @@ cdef void _process_block(
     _Geometry* geo,
     floating* xblock,                   # IN  (m, d) the block's rows, gathered
     floating* gblock,                   # OUT (m, d) scratch: rows needing one group
-    floating* dbuf,                     # OUT (m, k) scratch: GEMM output
-    const floating[::1] x_sqnorms,
-    const floating[:, ::1] gcenters,
-    const floating[::1] gc_sqnorms,
-    const intp_t[::1] gorder,
-    const intp_t[::1] gstart,
-    const intp_t[::1] center_group,
-    intp_t[::1] labels,
-    double[::1] upper,
-    float[:, ::1] lower,
-    int64_t* counts,
+    floating* out,                      # OUT (m, k) scratch: GEMM output
+    const floating* x_sqnorms,          # IN  (n,)
+    const floating* gcenters,           # IN  (k, d)
+    const floating* gc_sqnorms,         # IN  (k,)
+    const intp_t* gorder,               # IN  (k,)
+    const intp_t* gstart,               # IN  (t + 1,)
+    const intp_t* center_group,         # IN  (k,)
+    intp_t* labels,                     # INOUT (n,)
+    double* upper,                      # INOUT (n,)
+    float* lower,                       # INOUT (n, t)
+    int64_t* counts,                    # INOUT (4,)
 ) noexcept nogil:
     """Compute the needed distances of a block, then its labels and bounds."""
     cdef Py_ssize_t m = b.m, d = geo.d, k = geo.k, t = geo.t
-    cdef Py_ssize_t r, g, p, q, i, size, mg, p0
-    cdef intp_t j, own, lab
-    cdef double xs, dist, e, v
-    cdef bint whole = b.n_needed >= geo.whole_fraction * m * k
-    cdef floating* A
+    cdef Py_ssize_t r, g, q, i, mg, p0, p1
+    cdef intp_t own, lab
+    cdef double v
+    cdef floating* rows
     for r in range(m):
         _start_row(b, r, t, -1 if geo.init else labels[b.rows[r]])
-    if whole:
+    if b.n_needed >= geo.whole_fraction * m * k:
         # Most of the block's distances are needed: one GEMM against every
         # center, and every group's bounds refreshed from it.
-        gemm_abt(xblock, <int> m, &gcenters[0, 0], <int> k, <int> d, -2.0, dbuf, <int> k)
+        gemm_abt(xblock, <int> m, gcenters, <int> k, <int> d, -2.0, out, <int> k)
         counts[_C_DISTANCES] += m * k
         for r in range(m):
             i = b.rows[r]
-            own = -1 if geo.init else labels[i]
-            xs = x_sqnorms[i]
             for g in range(t):
                 b.need[r * t + g] = 1
-                for p in range(gstart[g], gstart[g + 1]):
-                    j = gorder[p]
-                    if j == own:
-                        _candidate(b, r, g, t, j, b.own_d[r], b.own_lo[r], b.own_hi[r], True)
-                        continue
-                    dist = xs + dbuf[r * k + p] + gc_sqnorms[p]
-                    e = geo.rel_err * (xs + gc_sqnorms[p])
-                    _candidate(b, r, g, t, j, dist, dist - e, dist + e, False)
+                _fold_expansions(b, r, g, geo, out + r * k + gstart[g], gc_sqnorms, gorder,
+                                 gstart[g], gstart[g + 1], x_sqnorms[i],
+                                 -1 if geo.init else labels[i])
     else:
+        # Group by group, a GEMM of the rows that need it (gathered again
+        # unless all do); tiny groups by direct distances.
         for g in range(t):
             mg = 0
             for r in range(m):
@@ -260,64 +274,52 @@ cdef void _process_block(
             if mg == 0:
                 continue
             p0 = gstart[g]
-            size = gstart[g + 1] - p0
-            counts[_C_DISTANCES] += mg * size
-            if size < _DIRECT_GROUP:
+            p1 = gstart[g + 1]
+            if p1 - p0 < _DIRECT_GROUP:
                 for q in range(mg):
                     r = b.sub[q]
-                    own = -1 if geo.init else labels[b.rows[r]]
-                    for p in range(p0, p0 + size):
-                        j = gorder[p]
-                        if j == own:
-                            _candidate(b, r, g, t, j, b.own_d[r], b.own_lo[r], b.own_hi[r],
-                                       True)
-                            continue
-                        dist = sqdist(&xblock[r * d], &gcenters[p, 0], d)
-                        _candidate(b, r, g, t, j, dist, dist * (1 - geo.gamma),
-                                   dist * (1 + geo.gamma), False)
+                    _fold_direct(b, r, g, geo, xblock + r * d, gcenters, gorder, p0, p1,
+                                 labels[b.rows[r]], counts)
                 continue
-            if mg == m:
-                A = xblock
-            else:
-                A = gblock
+            rows = xblock
+            if mg < m:
+                rows = gblock
                 for q in range(mg):
-                    memcpy(&gblock[q * d], &xblock[b.sub[q] * d], d * sizeof(floating))
-            gemm_abt(A, <int> mg, &gcenters[p0, 0], <int> size, <int> d, -2.0, dbuf,
-                     <int> size)
+                    memcpy(gblock + q * d, xblock + b.sub[q] * d, d * sizeof(floating))
+            gemm_abt(rows, <int> mg, gcenters + p0 * d, <int> (p1 - p0), <int> d, -2.0, out,
+                     <int> (p1 - p0))
+            counts[_C_DISTANCES] += mg * (p1 - p0)
             for q in range(mg):
                 r = b.sub[q]
                 i = b.rows[r]
-                own = -1 if geo.init else labels[i]
-                xs = x_sqnorms[i]
-                for p in range(p0, p0 + size):
-                    j = gorder[p]
-                    if j == own:
-                        _candidate(b, r, g, t, j, b.own_d[r], b.own_lo[r], b.own_hi[r], True)
-                        continue
-                    dist = xs + dbuf[q * size + p - p0] + gc_sqnorms[p]
-                    e = geo.rel_err * (xs + gc_sqnorms[p])
-                    _candidate(b, r, g, t, j, dist, dist - e, dist + e, False)
+                _fold_expansions(b, r, g, geo, out + q * (p1 - p0), gc_sqnorms, gorder, p0, p1,
+                                 x_sqnorms[i], labels[i])
     for r in range(m):
         i = b.rows[r]
         own = -1 if geo.init else labels[i]
         if b.second_lo[r] <= b.best_hi[r]:
-            # Another center may be as near as the best within rounding.
-            _direct_row(b, r, geo, &xblock[r * d], gcenters, gorder, gstart, own, counts)
+            # Another center may be as near as the best within rounding: direct
+            # distances over the examined groups decide, ties to the lowest index.
+            _start_row(b, r, t, own)
+            for g in range(t):
+                if b.need[r * t + g]:
+                    _fold_direct(b, r, g, geo, xblock + r * d, gcenters, gorder, gstart[g],
+                                 gstart[g + 1], own, counts)
             counts[_C_AMBIGUOUS] += 1
         lab = b.best_idx[r]
         upper[i] = sqrt(b.best_hi[r])
         for g in range(t):
             if b.need[r * t + g]:
                 v = b.gmin2[r * t + g] if b.gidx1[r * t + g] == lab else b.gmin1[r * t + g]
-                lower[i, g] = _down(sqrt(v)) if v > 0 else 0
+                lower[i * t + g] = _down(sqrt(v)) if v > 0 else 0
         if own >= 0 and lab != own:
             counts[_C_CHANGED] += 1
             g = center_group[own]
             if not b.need[r * t + g]:
                 # The old center becomes a rival in its (unexamined) group.
                 v = _down(sqrt(b.own_lo[r])) if b.own_lo[r] > 0 else 0
-                if v < lower[i, g]:
-                    lower[i, g] = <float> v
+                if v < lower[i * t + g]:
+                    lower[i * t + g] = <float> v
         labels[i] = lab
     b.m = 0
     b.n_needed = 0
@@ -406,11 +408,13 @@ cdef void _run_slice(
         b.m = r + 1
         counts[_C_GATHERED] += 1
         if b.m == block_rows:
-            _process_block(&b, geo, xblock, gblock, out, x_sqnorms, gcenters, gc_sqnorms,
-                           gorder, gstart, center_group, labels, upper, lower, counts)
+            _process_block(&b, geo, xblock, gblock, out, &x_sqnorms[0], &gcenters[0, 0],
+                           &gc_sqnorms[0], &gorder[0], &gstart[0], &center_group[0], &labels[0],
+                           &upper[0], &lower[0, 0], counts)
     if b.m > 0:
-        _process_block(&b, geo, xblock, gblock, out, x_sqnorms, gcenters, gc_sqnorms,
-                       gorder, gstart, center_group, labels, upper, lower, counts)
+        _process_block(&b, geo, xblock, gblock, out, &x_sqnorms[0], &gcenters[0, 0],
+                       &gc_sqnorms[0], &gorder[0], &gstart[0], &center_group[0], &labels[0],
+                       &upper[0], &lower[0, 0], counts)
 
 
 def _yinyang_assign(

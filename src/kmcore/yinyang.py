@@ -132,6 +132,8 @@ class GroupBounds:
         distances (near ties), rows whose label changed.
         """
         k, t = self.n_clusters, self.n_groups
+        if centers.shape != (k, self.X.shape[1]):
+            raise ValueError(f"centers must have shape {(k, self.X.shape[1])}, got {centers.shape}")
         gcenters = np.ascontiguousarray(centers[self.gorder], dtype=self.X.dtype)
         gc_sqnorms = _row_norms(gcenters, True, self.n_threads)
         init = drift is None
