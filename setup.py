@@ -25,7 +25,8 @@ import warnings
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-KERNEL_MODULES = ["_parallel", "_distances", "_assign", "_centers", "_seeding", "_split", "_soft"]
+KERNEL_MODULES = ["_parallel", "_distances", "_assign", "_centers", "_seeding", "_split", "_soft",
+                  "_yinyang"]
 
 OPENMP_PROBE = textwrap.dedent(
     """

@@ -5,7 +5,8 @@ import sys
 
 import pytest
 
-EXTENSIONS = ["_parallel", "_distances", "_assign", "_centers", "_seeding", "_split", "_soft"]
+EXTENSIONS = ["_parallel", "_distances", "_assign", "_centers", "_seeding", "_split", "_soft",
+              "_yinyang"]
 
 
 def test_stubs_match_extensions():

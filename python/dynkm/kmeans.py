@@ -13,7 +13,7 @@ from sklearn.base import (
 
 from dynkm._atomic import AtomicSetParams, atomic
 from dynkm._base import CentersMixin
-from dynkm.persist import PersistMixin
+from dynkm._lloyd import LloydSteps, check_algorithm, make_steps, run_lloyd
 from dynkm._validation import (
     check_float,
     check_int,
@@ -22,6 +22,7 @@ from dynkm._validation import (
     validate_X,
     validated_weights,
 )
+from dynkm.persist import PersistMixin
 from kmcore._threads import blas_single_threaded
 from kmcore._validation import check_centers, check_random_state
 from kmcore.assignment import _assign_rows, _lloyd_step
@@ -39,9 +40,11 @@ class KMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFeature
 
     From the same initial centers it computes the same iterations as
     scikit-learn's ``KMeans(algorithm="lloyd")``: same labels, same centers up
-    to rounding, same stopping rule. Each iteration is one fused pass over the
-    data (GEMM + argmin + per-cluster sums), never an n_samples x n_clusters
-    matrix, and its result is bitwise the same for any ``n_threads``.
+    to rounding, same stopping rule. With ``algorithm="lloyd"`` each iteration
+    is one fused pass over the data (GEMM + argmin + per-cluster sums); the
+    bounded algorithms compute only the distances that may change a label.
+    Never an n_samples x n_clusters matrix, and the result is bitwise the
+    same for any ``n_threads``.
 
     ``save(path)`` / ``load(path)`` keep the model in a file that loads
     without running code (:mod:`dynkm.persist`); pickling works too, but
@@ -78,6 +81,17 @@ class KMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFeature
         ``OMP_NUM_THREADS``). Results do not depend on it.
     verbose : int, default=0
         Print one line per iteration when > 0.
+    algorithm : {"auto", "lloyd", "elkan", "yinyang"}, default="auto"
+        How each iteration finds the nearest centers; every choice gives the
+        same iterations from the same init (labels, n_iter, centers and
+        inertia to rounding) unless a tie is decided by the rounding of the
+        plain pass: the bounded ones decide ties exactly (lowest index among
+        equally near centers). "lloyd": every distance, every iteration.
+        "yinyang": bounds per row and group of about ten centers skip the
+        distances that cannot change a label (16 + 4 * n_clusters / 10 bytes
+        per row). "elkan": bounds per row and center. "auto": "lloyd" below 32
+        clusters or 4096 rows, else "yinyang". Bounds over 1 GiB fall back to
+        "lloyd" (``history_["algorithm_reason"]`` says so).
 
     Attributes
     ----------
@@ -96,12 +110,15 @@ class KMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFeature
         Per iteration of the best run: ``objective`` (inertia against the
         centers the iteration started from), ``center_shift`` (sum of squared
         center moves), ``seconds``, ``n_relocated`` (empty clusters refilled),
-        ``imbalance`` (k * sum(w_c^2) / (sum w)^2, 1 when balanced); and
-        ``init_seconds`` (float).
+        ``imbalance`` (k * sum(w_c^2) / (sum w)^2, 1 when balanced),
+        ``distance_fraction`` (distances computed / (n_samples * n_clusters));
+        and ``init_seconds`` (float), ``algorithm`` (what ran), ``n_groups``,
+        ``algorithm_reason``.
     """
 
     def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto", max_iter=300,
-                 tol=1e-4, check_every=1, random_state=None, n_threads=None, verbose=0):
+                 tol=1e-4, check_every=1, random_state=None, n_threads=None, verbose=0,
+                 algorithm="auto"):
         self.n_clusters = n_clusters
         self.init = init
         self.n_init = n_init
@@ -111,6 +128,7 @@ class KMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFeature
         self.random_state = random_state
         self.n_threads = n_threads
         self.verbose = verbose
+        self.algorithm = algorithm
 
     # ------------------------------------------------------------------ fit
     @atomic
@@ -156,8 +174,9 @@ class KMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFeature
         centers = initial_centers(X, x_sqnorms, self.n_clusters, sample_weight, init, rng,
                                   n_threads)
         init_seconds = time.perf_counter() - t0
-        run = _lloyd(X, x_sqnorms, sample_weight, centers, params["max_iter"], tol,
-                     params["check_every"], n_threads, self.verbose)
+        steps = make_steps(params["algorithm"], X, x_sqnorms, sample_weight, centers, n_threads)
+        run = run_lloyd(steps, centers, params["max_iter"], tol, params["check_every"],
+                        self.verbose)
         run["history"]["init_seconds"] = init_seconds
         return run if best is None or run["inertia"] < best["inertia"] else best
 
@@ -171,6 +190,7 @@ class KMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFeature
             "max_iter": check_int(self.max_iter, "max_iter"),
             "tol": check_float(self.tol, "tol"),
             "check_every": check_int(self.check_every, "check_every"),
+            "algorithm": check_algorithm(self.algorithm),
         }
 
 def prepare_fit(estimator, X, sample_weight, params):
@@ -262,49 +282,12 @@ def _lloyd(X, x_sqnorms, sample_weight, centers, max_iter, tol, check_every, n_t
 
     ``step_fn`` and ``assign_fn`` have the signatures of kmcore's ``_lloyd_step``
     and ``_assign_rows`` (None: those, looked up at call time); the classifier
-    passes sparse and spherical variants.
+    passes sparse and spherical variants. The loop is ``dynkm._lloyd.run_lloyd``.
     """
     step_fn = _lloyd_step if step_fn is None else step_fn
     assign_fn = _assign_rows if assign_fn is None else assign_fn
-    history = {key: [] for key in
-               ("objective", "center_shift", "seconds", "n_relocated", "imbalance")}
-    labels_old = None
-    strict = False
-    for i in range(max_iter):
-        t0 = time.perf_counter()
-        step = step_fn(X, x_sqnorms, centers, sample_weight, True, n_threads)
-        centers = step.centers
-        shift = float((step.center_shift ** 2).sum())
-        w = step.weight_in_clusters
-        history["objective"].append(step.inertia)
-        history["center_shift"].append(shift)
-        history["n_relocated"].append(step.n_relocated)
-        history["imbalance"].append(len(w) * float(w @ w) / float(w.sum()) ** 2)
-        history["seconds"].append(time.perf_counter() - t0)
-        if verbose:
-            print(f"iteration {i}: objective {step.inertia:.6g}, center shift {shift:.3g}, "
-                  f"{history['seconds'][-1]:.3f} s")
-        if (i + 1) % check_every == 0 or i == max_iter - 1:
-            if (labels_old is not None and step.n_relocated == 0
-                    and np.array_equal(step.labels, labels_old)):
-                # Same partition as the iteration before: the centers did not move.
-                strict = True
-                if verbose:
-                    print(f"converged at iteration {i}: no label changed")
-                break
-            if shift <= tol:
-                if verbose:
-                    print(f"converged at iteration {i}: center shift {shift:.3g} <= {tol:.3g}")
-                break
-        labels_old = step.labels
-    if strict:
-        labels, inertia = step.labels, step.inertia
-    else:
-        # Labels of the final centers (the last step labelled against the previous ones).
-        labels, _, inertia, _ = assign_fn(X, x_sqnorms, centers, sample_weight, n_threads)
-    history = {key: np.asarray(values) for key, values in history.items()}
-    return {"centers": centers, "labels": labels, "inertia": inertia, "n_iter": i + 1,
-            "history": history}
+    steps = LloydSteps(X, x_sqnorms, sample_weight, n_threads, step_fn, assign_fn)
+    return run_lloyd(steps, centers, max_iter, tol, check_every, verbose)
 
 
 def _mean_variance(X):

@@ -1,0 +1,264 @@
+"""One Lloyd loop for every assignment strategy, with scikit-learn's stopping rule.
+
+:func:`run_lloyd` iterates from initial centers; a *strategy* does the work of
+one iteration:
+
+- ``step(centers)`` returns the iteration's ``LloydStep`` (labels against
+  ``centers``, the new centers, ...) and the fraction of the
+  n_samples x n_clusters distances it computed;
+- ``final(centers, step, strict)`` returns the labels and inertia of the final
+  centers.
+
+:class:`LloydSteps` is the fused Lloyd pass of kmcore (or any function with
+its signature: the classifier passes sparse and spherical ones);
+:class:`BoundedSteps` skips, with Yinyang's group bounds, the distances that
+provably cannot change a label, and updates the sums incrementally. Both give
+the same iterations: labels are those of exact arithmetic (near ties are
+recomputed directly, ties to the lowest center index), centers equal to
+rounding, the same stopping iteration.
+
+The choice for ``KMeans(algorithm=...)`` (:func:`choose_algorithm`):
+
+- ``"lloyd"``: always the plain pass.
+- ``"yinyang"``: groups of about ten centers (``round(k / 10)`` groups),
+  when the bounds (:func:`kmcore.yinyang.bounds_nbytes`: 16 + 4 t bytes per
+  row) fit ``BOUNDS_BUDGET``; otherwise the plain pass.
+- ``"elkan"``: one group per center (Elkan's per-center bounds, n x k
+  float32) when that fits the budget, else as ``"yinyang"``.
+- ``"auto"``: the plain pass for fewer than ``AUTO_MIN_CLUSTERS`` clusters or
+  fewer than ``AUTO_MIN_SAMPLES`` rows (the bounds' bookkeeping costs about as
+  much as the distances they save there); otherwise as ``"yinyang"``.
+
+``history["algorithm"]`` says what ran and ``history["algorithm_reason"]`` why.
+"""
+
+import time
+
+import numpy as np
+
+from kmcore.assignment import LloydStep, _assign_rows, _lloyd_step
+from kmcore.centers import _means
+from kmcore.yinyang import (
+    ClusterSums,
+    GroupBounds,
+    bounds_nbytes,
+    center_groups,
+    labelled_inertia,
+)
+
+ALGORITHMS = ("auto", "lloyd", "elkan", "yinyang")
+# Largest memory the bounds may take (bytes).
+BOUNDS_BUDGET = 1 << 30
+AUTO_MIN_CLUSTERS = 32
+AUTO_MIN_SAMPLES = 4096
+# Centers per Yinyang group (Ding et al. suggest k / 10 groups).
+GROUP_SIZE = 10
+# Rows per slice when summing w * ||x||^2 in float64 (bounded temporary memory).
+_NORM_ROWS = 8192
+
+
+def check_algorithm(algorithm):
+    """``algorithm`` if it is one of ``ALGORITHMS``, else a ValueError."""
+    if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
+    return algorithm
+
+
+def choose_algorithm(algorithm, n_samples, n_clusters):
+    """What ``KMeans(algorithm=...)`` runs on this shape: (name, n_groups, reason)."""
+    n, k = n_samples, n_clusters
+    if algorithm == "lloyd":
+        return "lloyd", 0, "asked for"
+    if algorithm == "auto":
+        if k < AUTO_MIN_CLUSTERS:
+            return "lloyd", 0, f"auto: n_clusters < {AUTO_MIN_CLUSTERS}"
+        if n < AUTO_MIN_SAMPLES:
+            return "lloyd", 0, f"auto: n_samples < {AUTO_MIN_SAMPLES}"
+    if algorithm == "elkan":
+        if bounds_nbytes(n, k) <= BOUNDS_BUDGET:
+            return "elkan", k, "elkan: one group per center"
+        algorithm = "elkan (n x k bounds over the budget)"
+    t = max(1, round(k / GROUP_SIZE))
+    need = bounds_nbytes(n, t)
+    if need <= BOUNDS_BUDGET:
+        return "yinyang", t, f"{algorithm}: {t} groups of centers"
+    return "lloyd", 0, (f"{algorithm}: the bounds would take {need / 2**20:.0f} MiB, more than "
+                        f"the budget of {BOUNDS_BUDGET / 2**20:.0f} MiB")
+
+
+def make_steps(algorithm, X, x_sqnorms, sample_weight, centers, n_threads):
+    """The strategy for ``algorithm`` (one of ``ALGORITHMS``) on dense X from ``centers``."""
+    name, n_groups, reason = choose_algorithm(algorithm, X.shape[0], centers.shape[0])
+    if name == "lloyd":
+        return LloydSteps(X, x_sqnorms, sample_weight, n_threads, reason=reason)
+    return BoundedSteps(X, x_sqnorms, sample_weight, centers, n_groups, n_threads, name, reason)
+
+
+def run_lloyd(steps, centers, max_iter, tol, check_every, verbose):
+    """One run of Lloyd's algorithm from ``centers`` with the strategy ``steps``.
+
+    Stops at the first checked iteration (every ``check_every``-th, and the
+    last) whose labels equal the previous iteration's with nothing relocated
+    ("strict convergence": the centers cannot move any more), or whose sum of
+    squared center shifts is at most ``tol``, or after ``max_iter``.
+
+    Returns a dict: centers, labels and inertia of the final centers, n_iter,
+    and history (per iteration: objective, center_shift, seconds,
+    n_relocated, imbalance, distance_fraction; and algorithm, n_groups,
+    algorithm_reason).
+    """
+    history = {key: [] for key in ("objective", "center_shift", "seconds", "n_relocated",
+                                   "imbalance", "distance_fraction")}
+    labels_old = None
+    strict = False
+    for i in range(max_iter):
+        t0 = time.perf_counter()
+        step, fraction = steps.step(centers)
+        centers = step.centers
+        shift = float((step.center_shift ** 2).sum())
+        w = step.weight_in_clusters
+        history["objective"].append(step.inertia)
+        history["center_shift"].append(shift)
+        history["n_relocated"].append(step.n_relocated)
+        history["imbalance"].append(len(w) * float(w @ w) / float(w.sum()) ** 2)
+        history["distance_fraction"].append(fraction)
+        history["seconds"].append(time.perf_counter() - t0)
+        if verbose:
+            print(f"iteration {i}: objective {step.inertia:.6g}, center shift {shift:.3g}, "
+                  f"{fraction:.1%} of the distances, {history['seconds'][-1]:.3f} s")
+        if (i + 1) % check_every == 0 or i == max_iter - 1:
+            if (labels_old is not None and step.n_relocated == 0
+                    and np.array_equal(step.labels, labels_old)):
+                # Same partition as the iteration before: the centers did not move.
+                strict = True
+                if verbose:
+                    print(f"converged at iteration {i}: no label changed")
+                break
+            if shift <= tol:
+                if verbose:
+                    print(f"converged at iteration {i}: center shift {shift:.3g} <= {tol:.3g}")
+                break
+        labels_old = step.labels
+    labels, inertia = steps.final(centers, step, strict)
+    history = {key: np.asarray(values) for key, values in history.items()}
+    history.update(algorithm=steps.name, n_groups=steps.n_groups,
+                   algorithm_reason=steps.reason)
+    return {"centers": centers, "labels": labels, "inertia": inertia, "n_iter": i + 1,
+            "history": history}
+
+
+class LloydSteps:
+    """Every distance, every iteration: kmcore's fused pass (or a function like it).
+
+    ``step_fn`` and ``assign_fn`` have the signatures of kmcore's
+    ``_lloyd_step`` and ``_assign_rows`` (the defaults).
+    """
+
+    name = "lloyd"
+    n_groups = 0
+
+    def __init__(self, X, x_sqnorms, sample_weight, n_threads, step_fn=_lloyd_step,
+                 assign_fn=_assign_rows, reason=""):
+        self.X, self.x_sqnorms, self.sample_weight = X, x_sqnorms, sample_weight
+        self.n_threads, self.step_fn, self.assign_fn = n_threads, step_fn, assign_fn
+        self.reason = reason
+
+    def step(self, centers):
+        step = self.step_fn(self.X, self.x_sqnorms, centers, self.sample_weight, True,
+                            self.n_threads)
+        return step, 1.0
+
+    def final(self, centers, step, strict):
+        if strict:
+            return step.labels, step.inertia
+        # Labels of the final centers (the last step labelled against the previous ones).
+        labels, _, inertia, _ = self.assign_fn(self.X, self.x_sqnorms, centers,
+                                               self.sample_weight, self.n_threads)
+        return labels, inertia
+
+
+class BoundedSteps:
+    """Yinyang's bounds for the E-step, moved rows only for the M-step (dense X).
+
+    The first iteration computes every distance. Later ones move the bounds
+    by the centers' drifts and compute only what they cannot decide
+    (:class:`kmcore.yinyang.GroupBounds`). The float64 sums move only the
+    rows that changed label (:class:`kmcore.yinyang.ClusterSums`). An
+    iteration that leaves a cluster without weight is redone as kmcore's
+    plain step, which relocates exactly as ``algorithm="lloyd"`` does.
+
+    ``objective`` per iteration comes from the sums,
+    ``sum w ||x||^2 - 2 sum_c c.S_c + sum_c W_c ||c||^2`` in float64 (no
+    distance needed); the final inertia is summed from direct distances.
+    """
+
+    def __init__(self, X, x_sqnorms, sample_weight, centers, n_groups, n_threads, name,
+                 reason=""):
+        self.X, self.x_sqnorms, self.sample_weight = X, x_sqnorms, sample_weight
+        self.n_threads, self.name, self.reason = n_threads, name, reason
+        groups = center_groups(centers, n_groups)
+        self.bounds = GroupBounds(X, x_sqnorms, groups, n_threads)
+        self.n_groups = self.bounds.n_groups
+        self.sums = ClusterSums(X, sample_weight, centers.shape[0], n_threads)
+        self.drift = None  # no bounds yet
+        self.stale = True  # the sums do not match the labels
+        self._wx2 = _weighted_sqnorm_sum(X, sample_weight)
+
+    def step(self, centers):
+        n, k = self.X.shape[0], centers.shape[0]
+        old = self.bounds.labels.copy()
+        counts = self.bounds.assign(centers, self.drift)
+        fraction = float(counts[0]) / (n * k)
+        labels = self.bounds.labels
+        if self.stale:
+            self.sums.rebuild(labels)
+            self.stale = False
+        else:
+            self.sums.move(labels, old)
+        sums = self.sums
+        if (sums.n_positive == 0).any():
+            # An empty cluster: the plain step relocates as Lloyd does.
+            step = _lloyd_step(self.X, self.x_sqnorms, centers, self.sample_weight, True,
+                               self.n_threads)
+            differ = np.flatnonzero(step.labels != labels)
+            if differ.size:
+                # Rounding decided a near tie the other way: adopt it, recompute those rows.
+                labels[differ] = step.labels[differ]
+                self.bounds.invalidate(differ)
+            self.drift = step.center_shift
+            self.stale = True
+            return step, fraction + 1.0
+        shift = np.empty(k, dtype=np.float64)
+        new = _means(sums.sums, sums.weights, centers, self.X.dtype, shift, self.n_threads)
+        self.drift = shift
+        step = LloydStep(labels.copy(), new, sums.weights.copy(), self._objective(centers),
+                         shift, 0)
+        return step, fraction
+
+    def final(self, centers, step, strict):
+        if not strict:
+            # Labels of the final centers: one more bounded E-step.
+            self.bounds.assign(centers, self.drift)
+        labels = self.bounds.labels.copy()
+        inertia = labelled_inertia(self.X, centers, labels, self.sample_weight, self.n_threads)
+        return labels, inertia
+
+    def _objective(self, centers):
+        c = centers.astype(np.float64)
+        s = self.sums
+        value = (self._wx2 - 2 * float(np.einsum("ij,ij->", c, s.sums))
+                 + float(s.weights @ np.einsum("ij,ij->i", c, c)))
+        return max(value, 0.0)
+
+
+def _weighted_sqnorm_sum(X, sample_weight):
+    """sum(w * ||x||^2) in float64, by row slices."""
+    total = 0.0
+    for start in range(0, X.shape[0], _NORM_ROWS):
+        block = X[start:start + _NORM_ROWS].astype(np.float64)
+        norms = np.einsum("ij,ij->i", block, block)
+        if sample_weight is None:
+            total += float(norms.sum())
+        else:
+            total += float(norms @ sample_weight[start:start + _NORM_ROWS].astype(np.float64))
+    return total

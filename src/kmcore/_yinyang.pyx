@@ -1,0 +1,652 @@
+"""Yinyang group bounds: the E-step of Lloyd's algorithm without the distances
+that provably cannot change a label, and the incremental M-step.
+
+The centers are split into t groups. Every row keeps an upper bound ``u`` on
+its distance to its own center and, per group, a lower bound ``l_g`` on its
+distance to every center of that group except its own (Ding et al., ICML
+2015). After the centers move, ``u`` grows by the own center's drift and
+``l_g`` shrinks by the largest drift in group g. A row whose every ``l_g``
+exceeds ``u`` keeps its label (global filter); otherwise ``u`` is tightened
+to the exact distance and only the groups with ``l_g <= u`` are examined
+(group filter).
+
+The distances that remain are computed for gathered blocks of failing rows:
+each row is copied into a thread-local contiguous block, and the block is
+multiplied by GEMM against the centers of every group some of its rows need
+(the rows needing that group gathered again), or against all centers when
+most of the block's distances are needed anyway. So the work that remains
+keeps BLAS's efficiency in high dimension.
+
+Exactness. Every bound allows for rounding: a GEMM distance
+``||x||^2 - 2 x.c + ||c||^2`` is trusted to within
+``rel_err * (||x||^2 + ||c||^2)``, a direct float64 sum((x - c)^2) to within
+``(d + 16) * 2^-52`` of itself, and lower bounds are stored in float32
+rounded down. A row keeps a label only when its distance to that center is
+provably smaller than to every other center; when two centers are within
+rounding of each other the row's distances to the candidates are recomputed
+directly in float64 and the smallest wins, ties to the lowest center index
+(as the Lloyd kernel's argmin). The labels are those of exact arithmetic.
+
+Rows are cut into slices of ``slice_rows`` (fixed by the caller, never by the
+thread count) and a block never spans two slices, so every row's result is
+bitwise the same for any number of threads.
+"""
+
+from cython cimport floating
+from cython.parallel cimport prange, threadid
+from libc.math cimport INFINITY, nextafterf, sqrt
+from libc.stdint cimport int64_t
+from libc.string cimport memcpy
+
+from kmcore._common cimport add_scaled_row, gemm_abt, sqdist
+
+ctypedef Py_ssize_t intp_t
+
+# A float32 lower bound after ``l - drift`` (drift rounded up to float32) is
+# multiplied by this: the product is below the exact l - drift whatever the
+# two roundings did (each loses at most 2^-24 relative).
+cdef float _SHRINK = <float> (1.0 - 1.0 / 4194304.0)
+# An upper bound is compared as u * _SLACK: covers the float64 rounding of
+# the drift additions it accumulates between two tightenings.
+cdef double _SLACK = 1.0 + 1e-9
+# Groups this small are examined with direct distances, not a GEMM.
+cdef Py_ssize_t _DIRECT_GROUP = 4
+
+cdef enum:
+    # Per-row doubles and intps of the block scratch (see _carve).
+    _ROW_DOUBLES = 7
+    _ROW_INTPS = 3
+    # Counters of one slice (slice_counts columns).
+    _C_DISTANCES = 0   # distances computed (GEMM or direct)
+    _C_GATHERED = 1    # rows that needed a group
+    _C_AMBIGUOUS = 2   # rows resolved by direct distances (near ties)
+    _C_CHANGED = 3     # rows whose label changed
+    _N_COUNTS = 4
+
+
+cdef inline float _down(double v) noexcept nogil:
+    """v rounded to float32 toward -inf (so a lower bound stays one)."""
+    cdef float f = <float> v
+    if f > v:
+        f = nextafterf(f, -INFINITY)
+    return f
+
+
+cdef struct _Geometry:
+    # The sizes and tolerances every block of one call shares.
+    Py_ssize_t n, d, k, t
+    double rel_err, gamma, whole_fraction
+    bint init
+
+
+cdef struct _Block:
+    # Thread-local scratch of one block of gathered rows (see _carve).
+    Py_ssize_t m, n_needed
+    intp_t* rows        # (B,) row of X in each slot
+    intp_t* best_idx    # (B,) original index of the best candidate so far
+    intp_t* sub         # (B,) slots that need the group being computed
+    double* own_d       # (B,) exact squared distance to the row's own center
+    double* own_lo      # (B,) lower and
+    double* own_hi      # (B,) upper bound of it
+    double* best_d      # (B,) best candidate: squared distance,
+    double* best_lo     # (B,) its lower and
+    double* best_hi     # (B,) upper bound
+    double* second_lo   # (B,) smallest lower bound of the other candidates
+    double* gmin1       # (B, t) per group: smallest lower bound,
+    double* gmin2       # (B, t) the second smallest,
+    intp_t* gidx1       # (B, t) the center of the smallest
+    unsigned char* need # (B, t) group examined for this row
+
+
+cdef inline void _carve(
+    _Block* b,
+    Py_ssize_t block_rows,
+    Py_ssize_t t,
+    double* dbuf,          # OUT (block_rows * (_ROW_DOUBLES + 2 t)) scratch
+    intp_t* ibuf,          # OUT (block_rows * (_ROW_INTPS + t)) scratch
+    unsigned char* mbuf,   # OUT (block_rows * t) scratch
+) noexcept nogil:
+    """Point the block's arrays into one thread's scratch."""
+    cdef Py_ssize_t B = block_rows
+    b.m = 0
+    b.n_needed = 0
+    b.rows = ibuf
+    b.best_idx = ibuf + B
+    b.sub = ibuf + 2 * B
+    b.gidx1 = ibuf + 3 * B
+    b.own_d = dbuf
+    b.own_lo = dbuf + B
+    b.own_hi = dbuf + 2 * B
+    b.best_d = dbuf + 3 * B
+    b.best_lo = dbuf + 4 * B
+    b.best_hi = dbuf + 5 * B
+    b.second_lo = dbuf + 6 * B
+    b.gmin1 = dbuf + 7 * B
+    b.gmin2 = dbuf + 7 * B + B * t
+    b.need = mbuf
+
+
+cdef inline void _candidate(
+    _Block* b,
+    Py_ssize_t r,
+    Py_ssize_t g,
+    Py_ssize_t t,
+    intp_t j,
+    double dist,
+    double lo,
+    double hi,
+    bint is_own,
+) noexcept nogil:
+    """Fold center j (squared distance ``dist`` within [lo, hi]) into slot r's
+    best candidate and into group g's two smallest lower bounds."""
+    cdef Py_ssize_t at = r * t + g
+    if not is_own:
+        # The own center starts as the best (see _start_row): not its own rival.
+        if dist < b.best_d[r] or (dist == b.best_d[r] and j < b.best_idx[r]):
+            if b.best_lo[r] < b.second_lo[r]:
+                b.second_lo[r] = b.best_lo[r]
+            b.best_d[r] = dist
+            b.best_lo[r] = lo
+            b.best_hi[r] = hi
+            b.best_idx[r] = j
+        elif lo < b.second_lo[r]:
+            b.second_lo[r] = lo
+    if lo < b.gmin1[at]:
+        b.gmin2[at] = b.gmin1[at]
+        b.gmin1[at] = lo
+        b.gidx1[at] = j
+    elif lo < b.gmin2[at]:
+        b.gmin2[at] = lo
+
+
+cdef inline void _start_row(_Block* b, Py_ssize_t r, Py_ssize_t t, intp_t own) noexcept nogil:
+    """Reset slot r: the own center (if any) is the best candidate so far."""
+    cdef Py_ssize_t g
+    b.best_d[r] = b.own_d[r]
+    b.best_lo[r] = b.own_lo[r]
+    b.best_hi[r] = b.own_hi[r]
+    b.best_idx[r] = own
+    b.second_lo[r] = INFINITY
+    for g in range(t):
+        b.gmin1[r * t + g] = INFINITY
+        b.gmin2[r * t + g] = INFINITY
+        b.gidx1[r * t + g] = -1
+
+
+cdef inline void _fold_expansions(
+    _Block* b,
+    Py_ssize_t r,
+    Py_ssize_t g,
+    _Geometry* geo,
+    const floating* cross,          # IN  (p1 - p0,) -2 x.c of the row and centers p0..p1-1
+    const floating* gc_sqnorms,     # IN  (k,)
+    const intp_t* gorder,           # IN  (k,)
+    Py_ssize_t p0,
+    Py_ssize_t p1,
+    double xs,                      # ||x||^2 of the row
+    intp_t own,
+) noexcept nogil:
+    """Fold the GEMM distances of slot r to the sorted centers p0..p1-1 (group g)."""
+    cdef Py_ssize_t p
+    cdef double dist, e
+    for p in range(p0, p1):
+        if gorder[p] == own:
+            # Its exact distance is known (the tightening).
+            _candidate(b, r, g, geo.t, own, b.own_d[r], b.own_lo[r], b.own_hi[r], True)
+            continue
+        dist = xs + cross[p - p0] + gc_sqnorms[p]
+        e = geo.rel_err * (xs + gc_sqnorms[p])
+        _candidate(b, r, g, geo.t, gorder[p], dist, dist - e, dist + e, False)
+
+
+cdef inline void _fold_direct(
+    _Block* b,
+    Py_ssize_t r,
+    Py_ssize_t g,
+    _Geometry* geo,
+    const floating* x,              # IN  (d,) the row
+    const floating* gcenters,       # IN  (k, d)
+    const intp_t* gorder,           # IN  (k,)
+    Py_ssize_t p0,
+    Py_ssize_t p1,
+    intp_t own,
+    int64_t* counts,
+) noexcept nogil:
+    """Fold direct float64 distances of slot r to the sorted centers p0..p1-1."""
+    cdef Py_ssize_t p
+    cdef double dist
+    for p in range(p0, p1):
+        if gorder[p] == own:
+            _candidate(b, r, g, geo.t, own, b.own_d[r], b.own_lo[r], b.own_hi[r], True)
+            continue
+        dist = sqdist(x, &gcenters[p * geo.d], geo.d)
+        counts[_C_DISTANCES] += 1
+        _candidate(b, r, g, geo.t, gorder[p], dist, dist * (1 - geo.gamma),
+                   dist * (1 + geo.gamma), False)
+
+
+cdef void _process_block(
+    _Block* b,
+    _Geometry* geo,
+    floating* xblock,                   # IN  (m, d) the block's rows, gathered
+    floating* gblock,                   # OUT (m, d) scratch: rows needing one group
+    floating* out,                      # OUT (m, k) scratch: GEMM output
+    const floating* x_sqnorms,          # IN  (n,)
+    const floating* gcenters,           # IN  (k, d)
+    const floating* gc_sqnorms,         # IN  (k,)
+    const intp_t* gorder,               # IN  (k,)
+    const intp_t* gstart,               # IN  (t + 1,)
+    const intp_t* center_group,         # IN  (k,)
+    intp_t* labels,                     # INOUT (n,)
+    double* upper,                      # INOUT (n,)
+    float* lower,                       # INOUT (n, t)
+    int64_t* counts,                    # INOUT (4,)
+) noexcept nogil:
+    """Compute the needed distances of a block, then its labels and bounds."""
+    cdef Py_ssize_t m = b.m, d = geo.d, k = geo.k, t = geo.t
+    cdef Py_ssize_t r, g, q, i, mg, p0, p1
+    cdef intp_t own, lab
+    cdef double v
+    cdef floating* rows
+    for r in range(m):
+        _start_row(b, r, t, -1 if geo.init else labels[b.rows[r]])
+    if b.n_needed >= geo.whole_fraction * m * k:
+        # Most of the block's distances are needed: one GEMM against every
+        # center, and every group's bounds refreshed from it.
+        gemm_abt(xblock, <int> m, gcenters, <int> k, <int> d, -2.0, out, <int> k)
+        counts[_C_DISTANCES] += m * k
+        for r in range(m):
+            i = b.rows[r]
+            for g in range(t):
+                b.need[r * t + g] = 1
+                _fold_expansions(b, r, g, geo, out + r * k + gstart[g], gc_sqnorms, gorder,
+                                 gstart[g], gstart[g + 1], x_sqnorms[i],
+                                 -1 if geo.init else labels[i])
+    else:
+        # Group by group, a GEMM of the rows that need it (gathered again
+        # unless all do); tiny groups by direct distances.
+        for g in range(t):
+            mg = 0
+            for r in range(m):
+                if b.need[r * t + g]:
+                    b.sub[mg] = r
+                    mg += 1
+            if mg == 0:
+                continue
+            p0 = gstart[g]
+            p1 = gstart[g + 1]
+            if p1 - p0 < _DIRECT_GROUP:
+                for q in range(mg):
+                    r = b.sub[q]
+                    _fold_direct(b, r, g, geo, xblock + r * d, gcenters, gorder, p0, p1,
+                                 labels[b.rows[r]], counts)
+                continue
+            rows = xblock
+            if mg < m:
+                rows = gblock
+                for q in range(mg):
+                    memcpy(gblock + q * d, xblock + b.sub[q] * d, d * sizeof(floating))
+            gemm_abt(rows, <int> mg, gcenters + p0 * d, <int> (p1 - p0), <int> d, -2.0, out,
+                     <int> (p1 - p0))
+            counts[_C_DISTANCES] += mg * (p1 - p0)
+            for q in range(mg):
+                r = b.sub[q]
+                i = b.rows[r]
+                _fold_expansions(b, r, g, geo, out + q * (p1 - p0), gc_sqnorms, gorder, p0, p1,
+                                 x_sqnorms[i], labels[i])
+    for r in range(m):
+        i = b.rows[r]
+        own = -1 if geo.init else labels[i]
+        if b.second_lo[r] <= b.best_hi[r]:
+            # Another center may be as near as the best within rounding: direct
+            # distances over the examined groups decide, ties to the lowest index.
+            _start_row(b, r, t, own)
+            for g in range(t):
+                if b.need[r * t + g]:
+                    _fold_direct(b, r, g, geo, xblock + r * d, gcenters, gorder, gstart[g],
+                                 gstart[g + 1], own, counts)
+            counts[_C_AMBIGUOUS] += 1
+        lab = b.best_idx[r]
+        upper[i] = sqrt(b.best_hi[r])
+        for g in range(t):
+            if b.need[r * t + g]:
+                v = b.gmin2[r * t + g] if b.gidx1[r * t + g] == lab else b.gmin1[r * t + g]
+                lower[i * t + g] = _down(sqrt(v)) if v > 0 else 0
+        if own >= 0 and lab != own:
+            counts[_C_CHANGED] += 1
+            g = center_group[own]
+            if not b.need[r * t + g]:
+                # The old center becomes a rival in its (unexamined) group.
+                v = _down(sqrt(b.own_lo[r])) if b.own_lo[r] > 0 else 0
+                if v < lower[i * t + g]:
+                    lower[i * t + g] = <float> v
+        labels[i] = lab
+    b.m = 0
+    b.n_needed = 0
+
+
+cdef void _run_slice(
+    Py_ssize_t start,
+    Py_ssize_t end,
+    _Geometry* geo,
+    Py_ssize_t block_rows,
+    const floating[:, ::1] X,
+    const floating[::1] x_sqnorms,
+    const floating[:, ::1] gcenters,
+    const floating[::1] gc_sqnorms,
+    const intp_t[::1] gorder,
+    const intp_t[::1] gpos,
+    const intp_t[::1] gstart,
+    const intp_t[::1] center_group,
+    const double[::1] drift,
+    const float[::1] group_drift,
+    intp_t[::1] labels,
+    double[::1] upper,
+    float[:, ::1] lower,
+    floating* fbuf,
+    double* dbuf,
+    intp_t* ibuf,
+    unsigned char* mbuf,
+    int64_t* counts,
+) noexcept nogil:
+    """Filter, tighten and gather the rows ``start:end``; compute their blocks."""
+    cdef Py_ssize_t d = geo.d, k = geo.k, t = geo.t
+    cdef Py_ssize_t i, g, r, c
+    cdef intp_t lab
+    cdef double u, thr, dist
+    cdef float lmin, v
+    cdef float* low
+    cdef _Block b
+    cdef floating* xblock = fbuf
+    cdef floating* gblock = fbuf + block_rows * d
+    cdef floating* out = fbuf + 2 * block_rows * d
+    _carve(&b, block_rows, t, dbuf, ibuf, mbuf)
+    for c in range(_N_COUNTS):
+        counts[c] = 0
+    for i in range(start, end):
+        r = b.m
+        if geo.init:
+            b.own_d[r] = INFINITY
+            b.own_lo[r] = INFINITY
+            b.own_hi[r] = INFINITY
+            for g in range(t):
+                b.need[r * t + g] = 1
+            b.n_needed += k
+        else:
+            # The filter pass: bounds moved by the drifts (vectorisable over groups).
+            lab = labels[i]
+            u = upper[i] + drift[lab]
+            low = &lower[i, 0]
+            lmin = INFINITY
+            for g in range(t):
+                v = (low[g] - group_drift[g]) * _SHRINK
+                v = v if v > 0 else 0
+                low[g] = v
+                lmin = v if v < lmin else lmin
+            upper[i] = u
+            if lmin > u * _SLACK:
+                continue
+            # Tighten u to the exact distance to the own center.
+            dist = sqdist(&X[i, 0], &gcenters[gpos[lab], 0], d)
+            counts[_C_DISTANCES] += 1
+            u = sqrt(dist * (1 + geo.gamma))
+            upper[i] = u
+            thr = u * _SLACK
+            if lmin > thr:
+                continue
+            b.own_d[r] = dist
+            b.own_lo[r] = dist * (1 - geo.gamma)
+            b.own_hi[r] = dist * (1 + geo.gamma)
+            for g in range(t):
+                if low[g] <= thr:
+                    b.need[r * t + g] = 1
+                    b.n_needed += gstart[g + 1] - gstart[g]
+                else:
+                    b.need[r * t + g] = 0
+        memcpy(&xblock[r * d], &X[i, 0], d * sizeof(floating))
+        b.rows[r] = i
+        b.m = r + 1
+        counts[_C_GATHERED] += 1
+        if b.m == block_rows:
+            _process_block(&b, geo, xblock, gblock, out, &x_sqnorms[0], &gcenters[0, 0],
+                           &gc_sqnorms[0], &gorder[0], &gstart[0], &center_group[0], &labels[0],
+                           &upper[0], &lower[0, 0], counts)
+    if b.m > 0:
+        _process_block(&b, geo, xblock, gblock, out, &x_sqnorms[0], &gcenters[0, 0],
+                       &gc_sqnorms[0], &gorder[0], &gstart[0], &center_group[0], &labels[0],
+                       &upper[0], &lower[0, 0], counts)
+
+
+def _yinyang_assign(
+    const floating[:, ::1] X,              # IN    (n, d)
+    const floating[::1] x_sqnorms,         # IN    (n,)
+    const floating[:, ::1] gcenters,       # IN    (k, d) the centers sorted by group
+    const floating[::1] gc_sqnorms,        # IN    (k,) their squared norms
+    const intp_t[::1] gorder,              # IN    (k,) original index of each sorted center
+    const intp_t[::1] gpos,                # IN    (k,) sorted position of each center
+    const intp_t[::1] gstart,              # IN    (t + 1,) group g is gorder[gstart[g]:gstart[g+1]]
+    const intp_t[::1] center_group,        # IN    (k,) group of each center
+    const double[::1] drift,               # IN    (k,) how far each center moved
+    const float[::1] group_drift,          # IN    (t,) largest drift per group, rounded up
+    intp_t[::1] labels,                    # INOUT (n,)
+    double[::1] upper,                     # INOUT (n,)
+    float[:, ::1] lower,                   # INOUT (n, t)
+    floating[:, ::1] fscratch,             # OUT   (n_workers, block_rows * (2 d + k)) scratch
+    double[:, ::1] dscratch,               # OUT   (n_workers, block_rows * (7 + 2 t)) scratch
+    intp_t[:, ::1] iscratch,               # OUT   (n_workers, block_rows * (3 + t)) scratch
+    unsigned char[:, ::1] mscratch,        # OUT   (n_workers, block_rows * t) scratch
+    int64_t[:, ::1] slice_counts,          # OUT   (n_slices, 4)
+    double rel_err,
+    Py_ssize_t slice_rows,
+    Py_ssize_t block_rows,
+    double whole_fraction,
+    bint init,
+    int n_threads,
+):
+    """Nearest center of every row, skipping what the bounds prove unchanged.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d), C-contiguous
+    x_sqnorms : squared row norms of X
+    gcenters, gc_sqnorms : the current centers, permuted so that each group is
+        contiguous, and their squared norms
+    gorder, gpos : the permutation (sorted position -> center) and its inverse
+    gstart : group boundaries in the sorted order (t + 1 increasing values
+        from 0 to k, no empty group)
+    center_group : group of each center (original order)
+    drift : distance each center moved since ``upper``/``lower`` were valid
+        (ignored when ``init``)
+    group_drift : per group, the largest drift, rounded up to float32
+    labels, upper, lower : the labels and bounds of the previous centers; on
+        return those of the current centers. Ignored on entry when ``init``.
+    fscratch, dscratch, iscratch, mscratch : per-worker scratch, at least
+        ``n_threads`` rows of the sizes shown
+    slice_counts : receives per slice the distances computed, the rows that
+        needed a group, the rows resolved by direct distances (near ties) and
+        the rows whose label changed
+    rel_err : relative error allowed to a GEMM distance, times
+        ``||x||^2 + ||c||^2``
+    slice_rows : rows per slice (the unit of parallel work)
+    block_rows : rows per gathered block (at most ``slice_rows``)
+    whole_fraction : a block is multiplied against every center when its
+        needed distances are at least this fraction of ``block_rows * k``
+    init : compute every distance (no previous bounds)
+    n_threads : int
+        OpenMP threads; BLAS must be limited to one thread by the caller.
+    """
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = gcenters.shape[0]
+    cdef Py_ssize_t t = gstart.shape[0] - 1
+    cdef Py_ssize_t B = block_rows
+    cdef Py_ssize_t n_slices = slice_counts.shape[0]
+    cdef Py_ssize_t s, i, w, g
+    cdef bint bad = False
+    cdef _Geometry geo
+    if (x_sqnorms.shape[0] != n or gcenters.shape[1] != d or gc_sqnorms.shape[0] != k
+            or gorder.shape[0] != k or gpos.shape[0] != k or center_group.shape[0] != k
+            or t < 1 or group_drift.shape[0] != t or (not init and drift.shape[0] != k)
+            or labels.shape[0] != n or upper.shape[0] != n
+            or lower.shape[0] != n or lower.shape[1] != t
+            or B < 1 or slice_rows < B or n_slices != (n + slice_rows - 1) // slice_rows
+            or slice_counts.shape[1] != _N_COUNTS or n_threads < 1
+            or fscratch.shape[0] < n_threads or fscratch.shape[1] < B * (2 * d + k)
+            or dscratch.shape[0] < n_threads or dscratch.shape[1] < B * (_ROW_DOUBLES + 2 * t)
+            or iscratch.shape[0] < n_threads or iscratch.shape[1] < B * (_ROW_INTPS + t)
+            or mscratch.shape[0] < n_threads or mscratch.shape[1] < B * t):
+        raise ValueError("_yinyang_assign: inconsistent argument shapes")
+    if n == 0 or d == 0:
+        return
+    # Indices that the loops below follow into other arrays: never out of range.
+    with nogil:
+        if gstart[0] != 0 or gstart[t] != k:
+            bad = True
+        for g in range(t):
+            if gstart[g + 1] <= gstart[g]:
+                bad = True
+        for i in range(k):
+            if (gorder[i] < 0 or gorder[i] >= k or gpos[i] < 0 or gpos[i] >= k
+                    or center_group[i] < 0 or center_group[i] >= t):
+                bad = True
+            elif gpos[gorder[i]] != i:
+                bad = True
+        if not init:
+            for i in range(n):
+                if labels[i] < 0 or labels[i] >= k:
+                    bad = True
+    if bad:
+        raise ValueError("_yinyang_assign: invalid groups or labels")
+    geo.n = n
+    geo.d = d
+    geo.k = k
+    geo.t = t
+    geo.rel_err = rel_err
+    geo.gamma = (d + 16) * 2.220446049250313e-16
+    geo.whole_fraction = whole_fraction
+    geo.init = init
+    with nogil:
+        for s in prange(n_slices, schedule="dynamic", num_threads=n_threads):
+            w = threadid()
+            _run_slice(s * slice_rows, min(n, (s + 1) * slice_rows), &geo, B, X, x_sqnorms,
+                       gcenters, gc_sqnorms, gorder, gpos, gstart, center_group, drift,
+                       group_drift, labels, upper, lower, &fscratch[w, 0], &dscratch[w, 0],
+                       &iscratch[w, 0], &mscratch[w, 0], &slice_counts[s, 0])
+
+
+def _move_rows(
+    const floating[:, ::1] X,              # IN    (n, d)
+    const floating[::1] sample_weight,     # IN    (n,), or (0,) for unit weights
+    const intp_t[::1] rows,                # IN    (m,) rows whose label changed, in order
+    const intp_t[::1] old_labels,          # IN    (m,)
+    const intp_t[::1] new_labels,          # IN    (m,)
+    double[:, ::1] sums,                   # INOUT (k, d) float64 sums of w * x per cluster
+    double[::1] weights,                   # INOUT (k,) sums of w
+    double[::1] scale,                     # INOUT (k,) sums of |w| ever added or removed
+    int64_t[::1] n_positive,               # INOUT (k,) rows of positive weight
+    int n_threads,
+):
+    """The incremental M-step: move the rows that changed label between sums.
+
+    Each of a fixed number of cluster ranges is updated by one thread, which
+    scans the moved rows in order: every cluster receives its additions and
+    subtractions in row order whatever the thread count.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d), C-contiguous
+    sample_weight : row weights; empty means 1
+    rows, old_labels, new_labels : the rows that moved, from which cluster to
+        which (``old != new``)
+    sums, weights : per-cluster float64 sums of ``w * x`` and of ``w``
+    scale : per cluster, the total weight that went through it (a measure of
+        the rounding its sums carry; the caller recomputes them when it
+        dwarfs the weight left)
+    n_positive : per cluster, the rows of positive weight (exact emptiness)
+    n_threads : int
+    """
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = sums.shape[0], m = rows.shape[0]
+    cdef bint weighted = sample_weight.shape[0] > 0
+    cdef Py_ssize_t n_parts = min(k, 16)
+    cdef Py_ssize_t p, q, i, lo, hi
+    cdef intp_t a, c
+    cdef double w
+    cdef bint bad = False
+    if (old_labels.shape[0] != m or new_labels.shape[0] != m or sums.shape[1] != d
+            or weights.shape[0] != k or scale.shape[0] != k or n_positive.shape[0] != k
+            or (weighted and sample_weight.shape[0] != n)):
+        raise ValueError("_move_rows: inconsistent argument shapes")
+    with nogil:
+        for q in range(m):
+            if (rows[q] < 0 or rows[q] >= n or old_labels[q] < 0 or old_labels[q] >= k
+                    or new_labels[q] < 0 or new_labels[q] >= k):
+                bad = True
+    if bad:
+        raise ValueError("_move_rows: rows or labels out of range")
+    if m == 0:
+        return
+    with nogil:
+        for p in prange(n_parts, schedule="static", num_threads=n_threads):
+            lo = p * k // n_parts
+            hi = (p + 1) * k // n_parts
+            for q in range(m):
+                i = rows[q]
+                w = sample_weight[i] if weighted else 1.0
+                a = old_labels[q]
+                c = new_labels[q]
+                if lo <= a < hi:
+                    add_scaled_row(&sums[a, 0], &X[i, 0], -w, d)
+                    weights[a] -= w
+                    scale[a] += w
+                    if w > 0:
+                        n_positive[a] -= 1
+                if lo <= c < hi:
+                    add_scaled_row(&sums[c, 0], &X[i, 0], w, d)
+                    weights[c] += w
+                    scale[c] += w
+                    if w > 0:
+                        n_positive[c] += 1
+
+
+def _labelled_inertia(
+    const floating[:, ::1] X,              # IN  (n, d)
+    const floating[:, ::1] centers,        # IN  (k, d)
+    const intp_t[::1] labels,              # IN  (n,)
+    const floating[::1] sample_weight,     # IN  (n,), or (0,) for unit weights
+    double[::1] slice_inertia,             # OUT (n_slices,)
+    Py_ssize_t slice_rows,
+    int n_threads,
+):
+    """sum(w * ||x - c_label||^2) by direct float64 distances, per row slice.
+
+    Parameters
+    ----------
+    X, centers : C-contiguous arrays of one dtype
+    labels : center of every row
+    sample_weight : row weights; empty means 1
+    slice_inertia : receives each slice's sum (add them in order: the total
+        does not depend on the thread count)
+    slice_rows : rows per slice
+    n_threads : int
+    """
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = centers.shape[0]
+    cdef Py_ssize_t n_slices = slice_inertia.shape[0]
+    cdef bint weighted = sample_weight.shape[0] > 0
+    cdef Py_ssize_t s, i
+    cdef double acc
+    cdef bint bad = False
+    if (centers.shape[1] != d or labels.shape[0] != n or slice_rows < 1
+            or n_slices != (n + slice_rows - 1) // slice_rows
+            or (weighted and sample_weight.shape[0] != n)):
+        raise ValueError("_labelled_inertia: inconsistent argument shapes")
+    with nogil:
+        for i in range(n):
+            if labels[i] < 0 or labels[i] >= k:
+                bad = True
+    if bad:
+        raise ValueError("_labelled_inertia: labels out of range")
+    with nogil:
+        for s in prange(n_slices, schedule="static", num_threads=n_threads):
+            acc = 0.0
+            for i in range(s * slice_rows, min(n, (s + 1) * slice_rows)):
+                acc = acc + (sample_weight[i] if weighted else 1.0) * sqdist(
+                    &X[i, 0], &centers[labels[i], 0], d)
+            slice_inertia[s] = acc

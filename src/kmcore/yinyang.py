@@ -1,0 +1,214 @@
+"""Yinyang group bounds: Lloyd E-steps that skip the distances which cannot
+change a label, and the incremental M-step (private helpers of dynkm's Lloyd
+driver; see ``_yinyang.pyx`` for the algorithm and its exactness).
+
+Memory: per row one label (intp), one float64 upper bound and one float32
+lower bound per group, i.e. :func:`bounds_nbytes`; the scratch is per thread
+and bounded by ``_BLOCK_BYTES``.
+"""
+
+import numpy as np
+
+from kmcore import _yinyang
+from kmcore._threads import blas_single_threaded
+from kmcore.centers import _unit_or, _weighted_sums
+from kmcore.distances import _row_norms
+
+# Rows per slice: the unit of parallel work, fixed so that results never
+# depend on the thread count (a slice is also the horizon of a gathered block).
+_SLICE_ROWS = 2048
+# Thread-local scratch per gathered block (rows, GEMM output, per-group state).
+_BLOCK_BYTES = 4 << 20
+_MIN_BLOCK_ROWS = 16
+_MAX_BLOCK_ROWS = 512
+# A block is multiplied against every center when at least this fraction of
+# its row x center distances is needed anyway (one large GEMM beats many thin
+# ones); a starting point, to be tuned on a quiet machine.
+_WHOLE_FRACTION = 0.5
+# Lloyd iterations that group the initial centers.
+_GROUP_ITERATIONS = 5
+# The drifts are inflated by this before the bounds move by them: they are
+# float64 distances between the stored centers, exact to a few ulps.
+_DRIFT_SLACK = 1 + 1e-12
+
+
+def relative_error(n_features, dtype):
+    """Relative error allowed to ``||x||^2 - 2 x.c + ||c||^2`` (times
+    ``||x||^2 + ||c||^2``) in ``dtype``, the GEMM's sums over the features
+    included: the margin ``dynkm._rows.bounded_lloyd`` uses too."""
+    return (16 + 2 * np.sqrt(n_features)) * float(np.finfo(dtype).eps)
+
+
+def bounds_nbytes(n_samples, n_groups):
+    """Bytes of the bounds of :class:`GroupBounds` (labels, upper, lower)."""
+    return int(n_samples) * (8 + 8 + 4 * int(n_groups))
+
+
+def center_groups(centers, n_groups):
+    """Group the centers by a few Lloyd iterations on them (Ding et al.).
+
+    Deterministic: the initial group centers are evenly spaced rows of
+    ``centers``; groups left empty are dropped, so there may be fewer than
+    ``n_groups``. Returns the group of every center, in ``[0, t)``.
+    """
+    C = np.asarray(centers, dtype=np.float64)
+    k = C.shape[0]
+    t = int(min(max(n_groups, 1), k))
+    if t == k:
+        return np.arange(k, dtype=np.intp)
+    G = C[np.linspace(0, k - 1, t).round().astype(np.intp)].copy()
+    c_sq = np.einsum("ij,ij->i", C, C)
+    for _ in range(_GROUP_ITERATIONS + 1):
+        D = c_sq[:, None] - 2 * (C @ G.T) + np.einsum("ij,ij->i", G, G)[None, :]
+        groups = D.argmin(axis=1)
+        counts = np.bincount(groups, minlength=t)
+        sums = np.zeros_like(G)
+        np.add.at(sums, groups, C)
+        filled = counts > 0
+        G[filled] = sums[filled] / counts[filled, None]
+    return np.unique(groups, return_inverse=True)[1].astype(np.intp)
+
+
+class GroupBounds:
+    """Labels and Yinyang bounds of the rows of X for a fixed grouping.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), C-contiguous float32/64
+    x_sqnorms : ndarray of shape (n_samples,), X's dtype
+    groups : ndarray of shape (n_clusters,), int
+        Group of every center, values ``0..t-1`` with none empty.
+    n_threads : int
+
+    Attributes
+    ----------
+    labels : ndarray of shape (n_samples,), intp
+        Nearest center of every row, after :meth:`assign`.
+    upper : ndarray of shape (n_samples,), float64
+        Upper bound on the distance of each row to its center.
+    lower : ndarray of shape (n_samples, t), float32
+        Lower bound on the distance of each row to every center of each group
+        except its own.
+    """
+
+    def __init__(self, X, x_sqnorms, groups, n_threads):
+        groups = np.asarray(groups, dtype=np.intp)
+        k = groups.shape[0]
+        t = int(groups.max()) + 1 if k else 0
+        if k == 0 or groups.min() < 0 or np.bincount(groups, minlength=t).min() == 0:
+            raise ValueError("groups must number the centers 0..t-1 with no empty group")
+        n, d = X.shape
+        self.X, self.x_sqnorms, self.n_threads = X, x_sqnorms, n_threads
+        self.n_clusters, self.n_groups = k, t
+        self.center_group = groups
+        self.gorder = np.argsort(groups, kind="stable").astype(np.intp)
+        self.gpos = np.empty(k, dtype=np.intp)
+        self.gpos[self.gorder] = np.arange(k)
+        self.gstart = np.searchsorted(groups[self.gorder], np.arange(t + 1)).astype(np.intp)
+        self.rel_err = relative_error(d, X.dtype)
+        self.labels = np.zeros(n, dtype=np.intp)
+        self.upper = np.full(n, np.inf)
+        self.lower = np.zeros((n, t), dtype=np.float32)
+        self.n_slices = -(-n // _SLICE_ROWS)
+        self.n_workers = max(1, min(n_threads, self.n_slices))
+        itemsize = X.dtype.itemsize
+        per_row = (2 * d + k) * itemsize + (7 + 2 * t) * 8 + (3 + t) * 8 + t
+        rows = min(_MAX_BLOCK_ROWS, max(_MIN_BLOCK_ROWS, _BLOCK_BYTES // per_row))
+        self.block_rows = min(rows - rows % _MIN_BLOCK_ROWS, _SLICE_ROWS)
+        B, w = self.block_rows, self.n_workers
+        self._fscratch = np.empty((w, B * (2 * d + k)), dtype=X.dtype)
+        self._dscratch = np.empty((w, B * (7 + 2 * t)), dtype=np.float64)
+        self._iscratch = np.empty((w, B * (3 + t)), dtype=np.intp)
+        self._mscratch = np.empty((w, B * t), dtype=np.uint8)
+        self._counts = np.empty((self.n_slices, 4), dtype=np.int64)
+
+    def assign(self, centers, drift=None):
+        """Labels and bounds for ``centers``.
+
+        ``drift``: how far each center moved since the last call (float64,
+        shape (k,)); None computes every distance (the first call, or after
+        the bounds were lost). Returns the counts summed over the slices:
+        distances computed, rows that needed a group, rows resolved by direct
+        distances (near ties), rows whose label changed.
+        """
+        k, t = self.n_clusters, self.n_groups
+        if centers.shape != (k, self.X.shape[1]):
+            raise ValueError(f"centers must have shape {(k, self.X.shape[1])}, got {centers.shape}")
+        gcenters = np.ascontiguousarray(centers[self.gorder], dtype=self.X.dtype)
+        gc_sqnorms = _row_norms(gcenters, True, self.n_threads)
+        init = drift is None
+        if init:
+            drift = np.empty(0)
+            group_drift = np.zeros(t, dtype=np.float32)
+        else:
+            drift = np.ascontiguousarray(drift, dtype=np.float64) * _DRIFT_SLACK
+            widest = np.maximum.reduceat(drift[self.gorder], self.gstart[:-1])
+            group_drift = widest.astype(np.float32)
+            low = group_drift < widest
+            group_drift[low] = np.nextafter(group_drift[low], np.float32(np.inf))
+        with blas_single_threaded():
+            _yinyang._yinyang_assign(
+                self.X, self.x_sqnorms, gcenters, gc_sqnorms, self.gorder, self.gpos,
+                self.gstart, self.center_group, drift, group_drift, self.labels, self.upper,
+                self.lower, self._fscratch, self._dscratch, self._iscratch, self._mscratch,
+                self._counts, self.rel_err, _SLICE_ROWS, self.block_rows, _WHOLE_FRACTION,
+                init, self.n_workers,
+            )
+        return self._counts.sum(axis=0)
+
+    def invalidate(self, rows):
+        """Forget the bounds of ``rows``: the next :meth:`assign` recomputes them."""
+        self.upper[rows] = np.inf
+        self.lower[rows] = 0
+
+
+class ClusterSums:
+    """float64 per-cluster sums kept up to date by moving the rows that changed.
+
+    A full recomputation (``kmcore.centers._weighted_sums``) happens on
+    :meth:`rebuild`, when more rows move than a recomputation costs, when the
+    rows moved since the last one reach ``n_samples`` (bounded rounding), and
+    when a cluster's weight falls below ``_CANCELLED`` of the weight that went
+    through it (its sum would carry the rounding of much larger terms).
+    """
+
+    _CANCELLED = 1e-2
+
+    def __init__(self, X, sample_weight, n_clusters, n_threads):
+        self.X, self.sample_weight, self.n_threads = X, sample_weight, n_threads
+        self.k = n_clusters
+        self._w = _unit_or(sample_weight, X.dtype)
+        self._positive = None if sample_weight is None else sample_weight > 0
+
+    def rebuild(self, labels):
+        """Sums, weights and positive-weight row counts from scratch."""
+        self.sums, self.weights = _weighted_sums(self.X, labels, self.k, self.sample_weight,
+                                                 self.n_threads)
+        members = labels if self._positive is None else labels[self._positive]
+        self.n_positive = np.bincount(members, minlength=self.k).astype(np.int64)
+        self.scale = self.weights.copy()
+        self.moved_since_rebuild = 0
+
+    def move(self, labels, old_labels):
+        """Update for the rows whose label differs between ``old_labels`` and ``labels``."""
+        n = labels.shape[0]
+        rows = np.flatnonzero(labels != old_labels)
+        if rows.size == 0:
+            return
+        if 2 * rows.size >= n or self.moved_since_rebuild + rows.size > n:
+            self.rebuild(labels)
+            return
+        _yinyang._move_rows(self.X, self._w, rows, old_labels[rows], labels[rows], self.sums,
+                            self.weights, self.scale, self.n_positive, self.n_threads)
+        self.moved_since_rebuild += rows.size
+        if ((self.weights < self._CANCELLED * self.scale) & (self.n_positive > 0)).any():
+            self.rebuild(labels)
+
+
+def labelled_inertia(X, centers, labels, sample_weight, n_threads):
+    """sum(w * ||x - c_label||^2) by direct float64 distances (thread-independent)."""
+    n_slices = -(-X.shape[0] // _SLICE_ROWS)
+    out = np.empty(n_slices, dtype=np.float64)
+    _yinyang._labelled_inertia(X, np.ascontiguousarray(centers, dtype=X.dtype), labels,
+                               _unit_or(sample_weight, X.dtype), out, _SLICE_ROWS, n_threads)
+    return float(out.sum())
