@@ -15,6 +15,7 @@ from sklearn.datasets import make_blobs
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
+import dynkm._lloyd
 import dynkm.classifier
 import dynkm.dynamic
 import dynkm.kmeans
@@ -250,7 +251,7 @@ def _refit(est):
 # (make, n earlier batches (None: fit then refit), owner, function, which call raises)
 INTERRUPTS = {
     "kmeans-fit-lloyd-step": (lambda: KMeans(4, n_init=3, random_state=_rs(1)), None,
-                              dynkm.kmeans, "_lloyd_step", 5),
+                              dynkm._lloyd, "_lloyd_step", 5),
     "kmeans-fit-init": (lambda: KMeans(4, n_init=3, random_state=_rs(1)), None,
                         dynkm.kmeans, "initial_centers", 2),
     "soft-fit-em-step": (lambda: SoftKMeans(4, n_init=2, random_state=_rs(1)), None,

@@ -151,29 +151,30 @@ class LloydSteps:
     """Every distance, every iteration: kmcore's fused pass (or a function like it).
 
     ``step_fn`` and ``assign_fn`` have the signatures of kmcore's
-    ``_lloyd_step`` and ``_assign_rows`` (the defaults).
+    ``_lloyd_step`` and ``_assign_rows`` (None: those, looked up at call time).
     """
 
     name = "lloyd"
     n_groups = 0
 
-    def __init__(self, X, x_sqnorms, sample_weight, n_threads, step_fn=_lloyd_step,
-                 assign_fn=_assign_rows, reason=""):
+    def __init__(self, X, x_sqnorms, sample_weight, n_threads, step_fn=None,
+                 assign_fn=None, reason=""):
         self.X, self.x_sqnorms, self.sample_weight = X, x_sqnorms, sample_weight
         self.n_threads, self.step_fn, self.assign_fn = n_threads, step_fn, assign_fn
         self.reason = reason
 
     def step(self, centers):
-        step = self.step_fn(self.X, self.x_sqnorms, centers, self.sample_weight, True,
-                            self.n_threads)
+        step_fn = _lloyd_step if self.step_fn is None else self.step_fn
+        step = step_fn(self.X, self.x_sqnorms, centers, self.sample_weight, True, self.n_threads)
         return step, 1.0
 
     def final(self, centers, step, strict):
         if strict:
             return step.labels, step.inertia
         # Labels of the final centers (the last step labelled against the previous ones).
-        labels, _, inertia, _ = self.assign_fn(self.X, self.x_sqnorms, centers,
-                                               self.sample_weight, self.n_threads)
+        assign_fn = _assign_rows if self.assign_fn is None else self.assign_fn
+        labels, _, inertia, _ = assign_fn(self.X, self.x_sqnorms, centers, self.sample_weight,
+                                          self.n_threads)
         return labels, inertia
 
 

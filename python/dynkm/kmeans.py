@@ -25,7 +25,6 @@ from dynkm._validation import (
 from dynkm.persist import PersistMixin
 from kmcore._threads import blas_single_threaded
 from kmcore._validation import check_centers, check_random_state
-from kmcore.assignment import _assign_rows, _lloyd_step
 from kmcore.distances import _row_norms
 from kmcore.seeding import _farthest_first, _kmeans_plusplus, row_probabilities
 
@@ -284,8 +283,6 @@ def _lloyd(X, x_sqnorms, sample_weight, centers, max_iter, tol, check_every, n_t
     and ``_assign_rows`` (None: those, looked up at call time); the classifier
     passes sparse and spherical variants. The loop is ``dynkm._lloyd.run_lloyd``.
     """
-    step_fn = _lloyd_step if step_fn is None else step_fn
-    assign_fn = _assign_rows if assign_fn is None else assign_fn
     steps = LloydSteps(X, x_sqnorms, sample_weight, n_threads, step_fn, assign_fn)
     return run_lloyd(steps, centers, max_iter, tol, check_every, verbose)
 
