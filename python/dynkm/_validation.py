@@ -1,6 +1,7 @@
 """Parameter and data checks shared by the dynkm estimators."""
 
 import numbers
+import re
 
 import numpy as np
 import scipy.sparse as sp
@@ -10,7 +11,7 @@ from kmcore._threads import effective_n_threads
 from kmcore._validation import check_sample_weight
 
 __all__ = ["INT_MAX", "RANGE_FACTOR", "as_dtype", "check_float", "check_int", "check_range",
-           "n_threads_of", "validate_X", "validated_weights"]
+           "n_threads_of", "validate_X", "validate_named", "validated_weights"]
 
 # Integer parameters end up as C ints (loop bounds, counts, thread numbers) in
 # the kernels: larger values are refused here with the parameter's name rather
@@ -61,10 +62,25 @@ def validate_X(estimator, X, reset):
     Read-only and memory-mapped arrays are used as they are; other layouts are
     copied once. NaN/inf, sparse input and a wrong feature count raise.
     """
-    return validate_data(
-        estimator, X, dtype=[np.float64, np.float32], order="C",
-        accept_sparse=False, reset=reset,
-    )
+    return validate_named(estimator, X, dtype=[np.float64, np.float32], order="C",
+                          accept_sparse=False, reset=reset)
+
+
+def validate_named(estimator, X, name="X", **kwargs):
+    """scikit-learn's ``validate_data``, whose errors always name the argument.
+
+    Some of its messages ("Expected 2D array", "Found array with 0 sample(s)",
+    "could not convert string to float") do not say which argument was wrong;
+    those are re-raised, same type, prefixed with ``name``.
+    """
+    try:
+        return validate_data(estimator, X, **kwargs)
+    except (ValueError, TypeError) as exc:
+        message = str(exc)
+        if re.search(rf"\b{re.escape(name)}\b", message):
+            raise
+        base = ValueError if isinstance(exc, ValueError) else TypeError
+        raise base(f"{name}: {message}") from exc
 
 
 def validated_weights(sample_weight, X):

@@ -10,7 +10,7 @@ from scipy.sparse.csgraph import connected_components
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.cluster import kmeans_plusplus as _sparse_kmeans_plusplus
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from dynkm import _rows
 from dynkm._atomic import AtomicSetParams, atomic
@@ -20,6 +20,7 @@ from dynkm._validation import (
     check_int,
     check_range,
     n_threads_of,
+    validate_named,
     validated_weights,
 )
 from dynkm.kmeans import _lloyd, initial_centers
@@ -73,8 +74,8 @@ def _label_kind(labels):
 
 def _validate_X(estimator, X, reset, dtype):
     """Dense C-ordered or CSR float rows, in ``dtype`` (None keeps float32, else float64)."""
-    X = validate_data(estimator, X, accept_sparse="csr", dtype=[np.float64, np.float32],
-                      order="C", reset=reset)
+    X = validate_named(estimator, X, accept_sparse="csr", dtype=[np.float64, np.float32],
+                       order="C", reset=reset)
     return X if dtype is None else as_dtype(X, dtype)
 
 
