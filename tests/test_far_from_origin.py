@@ -298,12 +298,20 @@ def test_soft_assign_float32_large_norms(norm, beta):
     assert np.array_equal(R.argmax(axis=1)[clear], D.argmin(axis=1)[clear])
 
 
-def test_soft_kmeans_reports_finite_mass_and_objective():
-    """The estimator on far float32 data: never NaN (read-only use of dynkm)."""
+@pytest.mark.parametrize("data", ["spread_1e3", "spread_1e4", "offset_1e4"])
+def test_soft_kmeans_reports_finite_mass_and_objective(data):
+    """The estimator on float32 data of large norms: never NaN (read-only use of dynkm).
+
+    With rows 1e3..1e4 from their nearest center, beta = 1e3 made the nearest
+    term exp(beta * rounding) overflow.
+    """
     dynkm = pytest.importorskip("dynkm")
-    X = blobs(1e4, n=600)
+    rng = np.random.default_rng(9)
+    scale, offset = {"spread_1e3": (1e3, 0.0), "spread_1e4": (1e4, 0.0),
+                     "offset_1e4": (1.0, 1e4)}[data]
+    X = (offset + scale * rng.standard_normal((300, 4))).astype(np.float32)
     for beta in [1e-3, 1.0, 1e3]:
-        model = dynkm.SoftKMeans(4, beta=beta, random_state=0, max_iter=20).fit(X)
+        model = dynkm.SoftKMeans(3, beta=beta, random_state=0, max_iter=10).fit(X)
         for value in (model.cluster_centers_, model.mass_, model.inertia_,
                       model.history_["objective"]):
             assert np.all(np.isfinite(value)), beta
