@@ -49,9 +49,10 @@ def assign(X, centers, x_sqnorms=None, n_threads=None):
 
     Data far from the origin against their spread (``||m||^2 > 16 s^2``, m
     the mean of up to 64 evenly spaced rows, s^2 their mean squared distance
-    to m) are computed around m instead (see ``kmcore._origin``): labels stay
-    right in float32 at any offset, and data near the origin keep the plain
-    expansion.
+    to m) are computed around m instead (see ``kmcore._origin``), with the
+    norms of the shifted rows computed on the fly (``x_sqnorms`` then goes
+    unused): labels stay right in float32 at any offset, and data near the
+    origin keep the plain expansion.
     """
     X = check_data(X, "X")
     centers = check_centers(centers, X.shape[1], X.dtype)

@@ -46,8 +46,8 @@ def pairwise_sqdist(X, Y, x_sqnorms=None, y_sqnorms=None, n_threads=None, out=No
     and clamped at 0. This materialises the (n_x, n_y) matrix you asked for;
     to find nearest centers use :func:`kmcore.assign`, which never does.
     Rows far from the origin against their spread are computed around their
-    mean instead, where the expansion does not cancel (see
-    :func:`kmcore.assign`).
+    mean instead, where the expansion does not cancel, with norms of the
+    shifted rows (the given norms then go unused; see :func:`kmcore.assign`).
 
     Parameters
     ----------
@@ -109,7 +109,6 @@ def _pairwise_sqdist(X, x_sqnorms, Y, y_sqnorms, n_threads, out=None):
             X, x_sqnorms, Y, y_sqnorms, out, _PAIRWISE_CHUNK_ROWS, n_threads, origin, buffers
         )
     return out
-
 
 
 def check_out_is_separate(out, *inputs):

@@ -172,8 +172,6 @@ def row_probabilities(n, sample_weight):
     return np.full(n, 1.0 / n) if sample_weight is None else sample_weight / sample_weight.sum()
 
 
-
-
 class _CandidatePass:
     """Buffers for repeated passes of ``_seeding._candidate_distances`` over one X.
 

@@ -106,7 +106,6 @@ def _soft_assign(X, x_sqnorms, centers, beta, sample_weight, n_threads, out=None
     return out, float(chunk_objective.sum())
 
 
-
 def soft_update(X, resp, sample_weight=None, centers_old=None):
     """Weighted centers ``(R^T W X) / (R^T W 1)`` of soft k-means.
 
@@ -156,7 +155,7 @@ def _soft_sums(X, resp, sample_weight):
     multiplied around the rows' mean m instead, ``R^T W (X - m)``, and
     ``(R^T W 1) m`` is added back in float64.
     """
-    check_kernel_inputs(X, None, None, sample_weight, labels=None)
+    check_kernel_inputs(X, None, None, sample_weight)
     if resp.ndim != 2 or resp.shape[0] != X.shape[0]:
         raise ValueError(f"resp must have {X.shape[0]} rows to match X, got shape {resp.shape}")
     k = resp.shape[1]
