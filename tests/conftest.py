@@ -1,10 +1,33 @@
-"""Shared fixtures: data sets that are always there, and MNIST when it is."""
+"""Shared fixtures: data sets that are always there, and MNIST when it is.
+
+Also the hypothesis profiles of the property tests: "fast" (the default: a
+few hundred examples in all, derandomized so that every run, CI included,
+tries the same ones) and "thorough" (``--hypothesis-profile=thorough``: many
+more, freshly random each run, for a longer local search).
+"""
 
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+try:
+    from hypothesis import HealthCheck, settings
+except ImportError:  # the property tests skip themselves without hypothesis
+    pass
+else:
+    settings.register_profile(
+        "fast", max_examples=30, deadline=None, derandomize=True, database=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    settings.register_profile(
+        "thorough", max_examples=2000, deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    # --hypothesis-profile (read by hypothesis's pytest plugin after this
+    # file is loaded) overrides this.
+    settings.load_profile("fast")
 
 # The project's shared datasets sit beside the repository (../shared).
 _SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mnist"

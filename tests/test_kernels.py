@@ -1374,29 +1374,3 @@ def test_weighted_sums_kernel_parts(dtype, weighted, bounds):
     np.testing.assert_allclose(weights, ref_w, rtol=1e-12)
     np.testing.assert_allclose(sums, ref, rtol=1e-12 if dtype == np.float64 else 1e-6, atol=1e-12)
     assert np.array_equal(sums[[0, k - 1]], np.zeros((2, d))) and weights[0] == weights[-1] == 0
-
-
-def test_center_kernels_check_shapes():
-    from kmcore import _centers
-
-    X = make_data(10, 3)
-    labels = np.zeros(10, dtype=np.intp)
-    none = np.empty(0)
-    bounds = np.array([0, 5, 10], dtype=np.intp)
-    args = dict(part_sums=np.empty((1, 2, 3)), part_weights=np.empty((1, 2)),
-                seen=np.empty((2, 2), np.uint8), sums=np.empty((2, 3)), weights=np.empty(2))
-    _centers._weighted_sums(X, labels, none, bounds, *args.values(), 1)
-    for name, bad in [("part_sums", np.empty((1, 3, 3))), ("part_weights", np.empty((0, 2))),
-                      ("seen", np.empty((1, 2), np.uint8)), ("sums", np.empty((2, 4))),
-                      ("weights", np.empty(3))]:
-        with pytest.raises(ValueError, match="shapes"):
-            _centers._weighted_sums(X, labels, none, bounds, *{**args, name: bad}.values(), 1)
-    with pytest.raises(ValueError, match="shapes"):
-        _centers._weighted_sums(X, labels[:9], none, bounds, *args.values(), 1)
-    centers = make_data(2, 3)
-    _centers._means(np.ones((2, 3)), np.ones(2), centers, np.empty(2), 1)
-    for sums, weights, shift in [(np.ones((3, 3)), np.ones(2), none),
-                                 (np.ones((2, 3)), np.ones(1), none),
-                                 (np.ones((2, 3)), np.ones(2), np.empty(1))]:
-        with pytest.raises(ValueError, match="shapes"):
-            _centers._means(sums, weights, centers, shift, 1)

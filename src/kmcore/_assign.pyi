@@ -18,4 +18,6 @@ def _assign_chunked(
     chunk_rows: int,
     k_block: int,
     n_threads: int,
+    origin: NDArray[np.float64],
+    gemm_centers: NDArray[np.floating],
 ) -> None: ...

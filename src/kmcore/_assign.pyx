@@ -14,46 +14,56 @@ threads.
 
 from cython cimport floating
 from cython.parallel cimport prange, threadid
-from libc.stdint cimport int32_t
+from libc.stdint cimport INT32_MAX, int32_t
 
-from kmcore._common cimport add_scaled_row, argmin_block, gemm_abt, sqdist
+from kmcore._common cimport (
+    add_scaled_row,
+    argmin_block,
+    check_at_least,
+    check_blas_int,
+    check_equal,
+    check_optional,
+    check_threads,
+    gemm_abt,
+    shift_rows,
+    sqdist,
+)
 
 ctypedef Py_ssize_t intp_t
 
 
 cdef void _nearest_in_chunk(
-    const floating[:, ::1] X,              # IN  (n, d)
-    const floating[:, ::1] centers,        # IN  (k, d)
-    const floating[::1] c_sqnorms,         # IN  (k,)
-    Py_ssize_t start,
-    Py_ssize_t end,
+    const floating* rows,                  # IN  (m, d) contiguous rows
+    Py_ssize_t m,
+    const floating* centers,               # IN  (k, d) contiguous
+    Py_ssize_t k,
+    const floating* c_sqnorms,             # IN  (k,)
+    int d,
     Py_ssize_t k_block,
-    floating* buf,                         # OUT (k_block * (end - start)) scratch
-    floating* block_best,                  # OUT (end - start) scratch
-    int32_t* block_label,                  # OUT (end - start) scratch
-    intp_t* labels,                        # OUT (end - start) nearest center
-    floating* best,                        # OUT (end - start) ||c||^2 - 2 x.c of it
+    floating* buf,                         # OUT (k_block * m) scratch
+    floating* block_best,                  # OUT (m,) scratch
+    int32_t* block_label,                  # OUT (m,) scratch
+    intp_t* labels,                        # OUT (m,) nearest center
+    floating* best,                        # OUT (m,) ||c||^2 - 2 x.c of it
 ) noexcept nogil:
-    """Nearest center of rows ``start:end`` by blocks of ``k_block`` centers.
+    """Nearest center of ``m`` rows by blocks of ``k_block`` centers.
 
     The block is center-major (``buf[j * m + i]``) so the argmin runs over
     rows for a fixed center: independent lanes in SIMD registers. Each
     block's winners are merged into the running minimum with a strict ``<``,
     which keeps the lowest index on ties, as ``numpy.argmin``.
     """
-    cdef Py_ssize_t m = end - start, k = centers.shape[0]
     cdef Py_ssize_t i, j0 = 0, kb
-    cdef int d = X.shape[1]
     while j0 < k:
         kb = min(k_block, k - j0)
-        # buf[j * m + i] = -2 c_{j0 + j} . x_{start + i}
-        gemm_abt(&centers[j0, 0], <int> kb, &X[start, 0], <int> m, d, -2.0, buf, <int> m)
+        # buf[j * m + i] = -2 c_{j0 + j} . x_i
+        gemm_abt(centers + j0 * d, <int> kb, rows, <int> m, d, -2.0, buf, <int> m)
         if j0 == 0:
-            argmin_block(buf, m, kb, &c_sqnorms[0], best, block_label)
+            argmin_block(buf, m, kb, c_sqnorms, best, block_label)
             for i in range(m):
                 labels[i] = block_label[i]
         else:
-            argmin_block(buf, m, kb, &c_sqnorms[j0], block_best, block_label)
+            argmin_block(buf, m, kb, c_sqnorms + j0, block_best, block_label)
             for i in range(m):
                 if block_best[i] < best[i]:
                     best[i] = block_best[i]
@@ -62,41 +72,52 @@ cdef void _nearest_in_chunk(
 
 
 def _assign_chunked(
-    const floating[:, ::1] X,              # IN  (n, d)
-    const floating[::1] x_sqnorms,         # IN  (n,)
-    const floating[:, ::1] centers,        # IN  (k, d)
-    const floating[::1] c_sqnorms,         # IN  (k,)
-    const floating[::1] sample_weight,     # IN  (n,), or (0,) for unit weights
-    floating[:, ::1] buffers,              # OUT (n_workers, chunk_rows * (k_block + 1)) scratch
-    int32_t[:, ::1] block_labels,          # OUT (n_workers, chunk_rows) scratch
-    intp_t[::1] labels,                    # OUT (n,)
-    floating[::1] min_sqdist,              # OUT (n,)
-    double[::1] slice_inertia,             # OUT (n_slices,)
-    double[:, :, ::1] slice_sums,          # OUT (n_slices, k, d), or (0, 0, 0): no sums
-    double[:, ::1] slice_weights,          # OUT (n_slices, k), or (0, 0)
+    const floating[:, ::1] X not None,              # IN  (n, d)
+    const floating[::1] x_sqnorms not None,         # IN  (n,)
+    const floating[:, ::1] centers not None,        # IN  (k, d)
+    const floating[::1] c_sqnorms not None,         # IN  (k,) norms of gemm_centers
+    const floating[::1] sample_weight not None,     # IN  (n,), or (0,) for unit weights
+    floating[:, ::1] buffers not None,              # OUT (n_threads, see below) scratch
+    int32_t[:, ::1] block_labels not None,          # OUT (n_threads, chunk_rows) scratch
+    intp_t[::1] labels not None,                    # OUT (n,)
+    floating[::1] min_sqdist not None,              # OUT (n,)
+    double[::1] slice_inertia not None,             # OUT (n_slices,)
+    double[:, :, ::1] slice_sums not None,          # OUT (n_slices, k, d), or (0, 0, 0): no sums
+    double[:, ::1] slice_weights not None,          # OUT (n_slices, k), or (0, 0)
     double exact_below,
     Py_ssize_t chunk_rows,
     Py_ssize_t k_block,
     int n_threads,
+    const double[::1] origin not None,              # IN  (d,), or (0,): no shift
+    const floating[:, ::1] gemm_centers not None,   # IN  (k, d) centers - origin, or centers
 ):
     """Label every row with its nearest center; optionally sum the clusters.
 
     The argmin is taken over ``||c||^2 - 2 x.c``; ``||x||^2`` is added back to
     the row minimum to give the squared distance. Where that distance is below
     ``exact_below * (||x||^2 + ||c||^2)`` the expansion has cancelled most of
-    its digits (data far from the origin, a row on its center), and the
-    distance is recomputed directly as sum((x - c)^2), so the distances and
-    inertia reported are accurate in float32 too.
+    its digits (a row on its center), and the distance is recomputed directly
+    as sum((x - c)^2) from X and ``centers``, so the distances and inertia
+    reported are accurate in float32 too.
+
+    Labels need more: far from the origin (against the spread of the data)
+    the expansion cancels for every row. With an ``origin`` (the caller
+    decides when), the GEMM and argmin run on ``x - origin`` and
+    ``gemm_centers = centers - origin``: each chunk of rows is copied minus
+    the origin into the thread's buffer, with its norms summed directly
+    (``x_sqnorms`` is then not used). The sums stay on X itself, in float64.
 
     Parameters
     ----------
     X : ndarray of shape (n, d), C-contiguous
     x_sqnorms : squared row norms of X
     centers : ndarray of shape (k, d), C-contiguous
-    c_sqnorms : squared row norms of centers
+    c_sqnorms : squared row norms of ``gemm_centers``
     sample_weight : row weights; empty means 1
-    buffers, block_labels : scratch, one row per worker thread (at least
-        ``n_threads`` rows)
+    buffers : scratch, one row per worker thread (at least ``n_threads``
+        rows) of ``chunk_rows * (k_block + 1)`` elements, plus
+        ``chunk_rows * (d + 1)`` with an origin
+    block_labels : scratch, one row per worker thread
     labels : receives the index of the nearest center
     min_sqdist : receives the squared distance to it
     slice_inertia : receives sum(w * min_sqdist) over each slice, in float64;
@@ -107,16 +128,62 @@ def _assign_chunked(
     chunk_rows, k_block : rows of X and centers per GEMM call
     n_threads : int
         OpenMP threads; BLAS must be limited to one thread by the caller.
+    origin : the shift (float64), or empty for none
+    gemm_centers : ``centers - origin`` rounded to X's dtype, or ``centers``
+        itself without an origin
     """
-    cdef Py_ssize_t n = X.shape[0], d = X.shape[1]
+    cdef str K = "_assign_chunked"
+    cdef Py_ssize_t n = X.shape[0], k = centers.shape[0]
     cdef Py_ssize_t n_slices = slice_inertia.shape[0]
     cdef bint weighted = sample_weight.shape[0] > 0
     cdef bint fused = slice_sums.shape[0] > 0
-    cdef Py_ssize_t n_chunks = (n + chunk_rows - 1) // chunk_rows
-    cdef Py_ssize_t s, c, i, lab, start, end
+    cdef bint shifting = origin.shape[0] > 0
+    cdef Py_ssize_t n_chunks, s, c, i, lab, start, end, m, need
+    cdef int d
     cdef floating* buf
+    cdef floating* xbuf
+    cdef const floating* rows
+    cdef const floating* norms
+    cdef const double* org = NULL
     cdef int32_t* block_label
-    cdef double dist, w, inertia
+    cdef double dist, w, inertia, xs
+    check_at_least(X.shape[1], 1, K, "X.shape[1]")
+    check_equal(x_sqnorms.shape[0], n, K, "x_sqnorms.shape[0] (rows of X)")
+    check_equal(centers.shape[1], X.shape[1], K, "centers.shape[1] (columns of X)")
+    check_equal(c_sqnorms.shape[0], k, K, "c_sqnorms.shape[0] (rows of centers)")
+    check_equal(gemm_centers.shape[0], k, K, "gemm_centers.shape[0] (rows of centers)")
+    check_equal(gemm_centers.shape[1], X.shape[1], K, "gemm_centers.shape[1] (columns of X)")
+    check_optional(origin.shape[0], X.shape[1], K, "origin.shape[0] (columns of X)")
+    check_optional(sample_weight.shape[0], n, K, "sample_weight.shape[0] (rows of X)")
+    check_equal(labels.shape[0], n, K, "labels.shape[0] (rows of X)")
+    check_equal(min_sqdist.shape[0], n, K, "min_sqdist.shape[0] (rows of X)")
+    check_at_least(chunk_rows, 1, K, "chunk_rows")
+    check_at_least(k_block, 1, K, "k_block")
+    check_blas_int(chunk_rows, K, "chunk_rows")
+    check_blas_int(X.shape[1], K, "X.shape[1]")
+    if k_block > INT32_MAX:
+        raise ValueError(f"{K}: k_block must be at most {INT32_MAX}, got {k_block}")
+    check_threads(n_threads, K)
+    if n == 0:
+        return
+    check_at_least(k, 1, K, "centers.shape[0]")
+    check_at_least(n_slices, 1, K, "slice_inertia.shape[0] (n_slices)")
+    if fused:
+        check_equal(slice_sums.shape[0], n_slices, K, "slice_sums.shape[0] (n_slices)")
+        check_equal(slice_sums.shape[1], k, K, "slice_sums.shape[1] (rows of centers)")
+        check_equal(slice_sums.shape[2], X.shape[1], K, "slice_sums.shape[2] (columns of X)")
+        check_equal(slice_weights.shape[0], n_slices, K, "slice_weights.shape[0] (n_slices)")
+        check_equal(slice_weights.shape[1], k, K, "slice_weights.shape[1] (rows of centers)")
+    need = chunk_rows * (min(k_block, k) + 1) + (chunk_rows * (X.shape[1] + 1) if shifting else 0)
+    check_at_least(buffers.shape[0], n_threads, K, "buffers.shape[0] (n_threads)")
+    check_at_least(buffers.shape[1], need, K, "buffers.shape[1]")
+    check_at_least(block_labels.shape[0], n_threads, K, "block_labels.shape[0] (n_threads)")
+    check_at_least(block_labels.shape[1], chunk_rows, K, "block_labels.shape[1] (chunk_rows)")
+    if shifting:
+        org = &origin[0]
+    d = <int> X.shape[1]
+    k_block = min(k_block, k)
+    n_chunks = (n + chunk_rows - 1) // chunk_rows
     with nogil:
         for s in prange(n_slices, schedule="dynamic", num_threads=n_threads):
             buf = &buffers[threadid(), 0]
@@ -124,26 +191,36 @@ def _assign_chunked(
             inertia = 0.0
             if fused:
                 # Explicit loops: slicing a memoryview here would take the GIL.
-                for lab in range(slice_weights.shape[1]):
+                for lab in range(k):
                     slice_weights[s, lab] = 0.0
                     for i in range(d):
                         slice_sums[s, lab, i] = 0.0
             for c in range(s * n_chunks // n_slices, (s + 1) * n_chunks // n_slices):
                 start = c * chunk_rows
                 end = min(start + chunk_rows, n)
-                _nearest_in_chunk(X, centers, c_sqnorms, start, end, k_block, buf,
-                                  buf + chunk_rows * k_block, block_label,
+                m = end - start
+                if shifting:
+                    xbuf = buf + chunk_rows * (k_block + 1)
+                    shift_rows(&X[start, 0], m, d, org, xbuf, xbuf + chunk_rows * d)
+                    rows = xbuf
+                    norms = xbuf + chunk_rows * d
+                else:
+                    rows = &X[start, 0]
+                    norms = &x_sqnorms[start]
+                _nearest_in_chunk(rows, m, &gemm_centers[0, 0], k, &c_sqnorms[0], d, k_block,
+                                  buf, buf + chunk_rows * k_block, block_label,
                                   &labels[start], &min_sqdist[start])
                 for i in range(start, end):
-                    dist = <double> x_sqnorms[i] + min_sqdist[i]
-                    if dist < exact_below * (<double> x_sqnorms[i] + c_sqnorms[labels[i]]):
+                    lab = labels[i]
+                    xs = norms[i - start]
+                    dist = xs + min_sqdist[i]
+                    if dist < exact_below * (xs + c_sqnorms[lab]):
                         # The expansion cancelled most digits: recompute directly.
-                        dist = sqdist(&X[i, 0], &centers[labels[i], 0], d)
+                        dist = sqdist(&X[i, 0], &centers[lab, 0], d)
                     min_sqdist[i] = <floating> dist
                     w = sample_weight[i] if weighted else 1.0
                     inertia = inertia + w * dist
                     if fused:
-                        lab = labels[i]
                         slice_weights[s, lab] += w
                         add_scaled_row(&slice_sums[s, lab, 0], &X[i, 0], w, d)
             slice_inertia[s] = inertia

@@ -17,21 +17,28 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport sqrt
 
-from kmcore._common cimport add_scaled_row
+from kmcore._common cimport (
+    add_scaled_row,
+    check_at_least,
+    check_equal,
+    check_indices,
+    check_optional,
+    check_threads,
+)
 
 ctypedef Py_ssize_t intp_t
 
 
 def _weighted_sums(
-    const floating[:, ::1] X,              # IN  (n, d)
-    const intp_t[::1] labels,              # IN  (n,) values in [0, k)
-    const floating[::1] sample_weight,     # IN  (n,), or (0,) for unit weights
-    const intp_t[::1] row_bounds,          # IN  (n_parts + 1,) row ranges
-    double[:, :, ::1] part_sums,           # OUT (n_parts - 1, k, d) scratch
-    double[:, ::1] part_weights,           # OUT (n_parts - 1, k) scratch
-    unsigned char[:, ::1] seen,            # OUT (n_parts, k) scratch
-    double[:, ::1] sums,                   # OUT (k, d)
-    double[::1] weight_in_clusters,        # OUT (k,)
+    const floating[:, ::1] X not None,              # IN  (n, d)
+    const intp_t[::1] labels not None,              # IN  (n,) values in [0, k)
+    const floating[::1] sample_weight not None,     # IN  (n,), or (0,) for unit weights
+    const intp_t[::1] row_bounds not None,          # IN  (n_parts + 1,) row ranges
+    double[:, :, ::1] part_sums not None,           # OUT (n_parts - 1, k, d) scratch
+    double[:, ::1] part_weights not None,           # OUT (n_parts - 1, k) scratch
+    unsigned char[:, ::1] seen not None,            # OUT (n_parts, k) scratch
+    double[:, ::1] sums not None,                   # OUT (k, d)
+    double[::1] weight_in_clusters not None,        # OUT (k,)
     int n_threads,
 ):
     """Per-cluster weighted sums of rows and of weights, in float64.
@@ -39,11 +46,11 @@ def _weighted_sums(
     Parameters
     ----------
     X : ndarray of shape (n, d), C-contiguous
-    labels : cluster of every row
+    labels : cluster of every row, in ``[0, k)`` (checked: one pass)
     sample_weight : row weights; empty means 1
-    row_bounds : part p is rows ``row_bounds[p]:row_bounds[p + 1]``; parts run
-        in parallel. The result depends on them (the order of the float64
-        additions), not on ``n_threads``.
+    row_bounds : part p is rows ``row_bounds[p]:row_bounds[p + 1]``, from 0
+        to n, non-decreasing; parts run in parallel. The result depends on
+        them (the order of the float64 additions), not on ``n_threads``.
     part_sums, part_weights : sums of parts 1.. (part 0 accumulates in ``sums``
         and ``weight_in_clusters``); contents on entry are ignored
     seen : whether cluster c has appeared in part p yet; contents on entry are
@@ -59,13 +66,33 @@ def _weighted_sums(
     cdef double w
     cdef double* acc
     cdef double* acc_w
-    # Shapes only (cheap); labels and bounds are the caller's to get right.
-    if (labels.shape[0] != n or sums.shape[1] != d or weight_in_clusters.shape[0] != k
-            or n_parts < 1 or seen.shape[0] != n_parts or seen.shape[1] != k
-            or part_sums.shape[0] != n_parts - 1 or part_weights.shape[0] != n_parts - 1
-            or (n_parts > 1 and (part_sums.shape[1] != k or part_sums.shape[2] != d
-                                 or part_weights.shape[1] != k))):
-        raise ValueError("_weighted_sums: inconsistent argument shapes")
+    cdef str K = "_weighted_sums"
+    check_at_least(d, 1, K, "X.shape[1]")
+    check_at_least(k, 1, K, "sums.shape[0] (n_clusters)")
+    check_equal(labels.shape[0], n, K, "labels.shape[0] (rows of X)")
+    check_optional(sample_weight.shape[0], n, K, "sample_weight.shape[0] (rows of X)")
+    check_equal(sums.shape[1], d, K, "sums.shape[1] (columns of X)")
+    check_equal(weight_in_clusters.shape[0], k, K, "weight_in_clusters.shape[0] (rows of sums)")
+    check_at_least(n_parts, 1, K, "row_bounds.shape[0] - 1 (n_parts)")
+    check_equal(seen.shape[0], n_parts, K, "seen.shape[0] (n_parts)")
+    check_equal(seen.shape[1], k, K, "seen.shape[1] (rows of sums)")
+    check_equal(part_sums.shape[0], n_parts - 1, K, "part_sums.shape[0] (n_parts - 1)")
+    check_equal(part_weights.shape[0], n_parts - 1, K, "part_weights.shape[0] (n_parts - 1)")
+    if n_parts > 1:
+        check_equal(part_sums.shape[1], k, K, "part_sums.shape[1] (rows of sums)")
+        check_equal(part_sums.shape[2], d, K, "part_sums.shape[2] (columns of X)")
+        check_equal(part_weights.shape[1], k, K, "part_weights.shape[1] (rows of sums)")
+    check_threads(n_threads, K)
+    if row_bounds[0] != 0 or row_bounds[n_parts] != n:
+        raise ValueError(f"{K}: row_bounds must run from 0 to {n}, got "
+                         f"{row_bounds[0]} to {row_bounds[n_parts]}")
+    for p in range(n_parts):
+        if row_bounds[p + 1] < row_bounds[p]:
+            raise ValueError(f"{K}: row_bounds must be non-decreasing, got "
+                             f"{row_bounds[p]} then {row_bounds[p + 1]} at position {p}")
+    # The labels index the sums: one cheap pass, so a bad label raises here
+    # rather than writing past them.
+    check_indices(labels, k, K, "labels")
     with nogil:
         # Static schedule: with fewer threads than parts each thread takes
         # neighbouring parts, so it still reads one contiguous range of X.
@@ -100,10 +127,10 @@ def _weighted_sums(
 
 
 def _means(
-    const double[:, ::1] sums,             # IN    (k, d)
-    const double[::1] weight_in_clusters,  # IN    (k,)
-    floating[:, ::1] centers,              # INOUT (k, d)
-    double[::1] shift,                     # OUT   (k,), or (0,) to skip
+    const double[:, ::1] sums not None,             # IN    (k, d)
+    const double[::1] weight_in_clusters not None,  # IN    (k,)
+    floating[:, ::1] centers not None,              # INOUT (k, d)
+    double[::1] shift not None,                     # OUT   (k,), or (0,) to skip
     int n_threads,
 ):
     """Replace each center of positive weight by its cluster's mean.
@@ -126,9 +153,12 @@ def _means(
     cdef Py_ssize_t c, j
     cdef double w, diff, sq
     cdef floating mean
-    if (sums.shape[0] != k or sums.shape[1] != d or weight_in_clusters.shape[0] != k
-            or (want_shift and shift.shape[0] != k)):
-        raise ValueError("_means: inconsistent argument shapes")
+    cdef str K = "_means"
+    check_equal(sums.shape[0], k, K, "sums.shape[0] (rows of centers)")
+    check_equal(sums.shape[1], d, K, "sums.shape[1] (columns of centers)")
+    check_equal(weight_in_clusters.shape[0], k, K, "weight_in_clusters.shape[0] (rows of centers)")
+    check_optional(shift.shape[0], k, K, "shift.shape[0] (rows of centers)")
+    check_threads(n_threads, K)
     with nogil:
         for c in prange(k, schedule="static", num_threads=n_threads):
             w = weight_in_clusters[c]

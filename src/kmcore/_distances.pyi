@@ -10,4 +10,6 @@ def _pairwise_sqdist(
     out: NDArray[np.floating],
     chunk_rows: int,
     n_threads: int,
+    origin: NDArray[np.float64],
+    buffers: NDArray[np.floating],
 ) -> None: ...

@@ -1,18 +1,27 @@
 """Row norms and blocked pairwise squared Euclidean distances.
 
 Python (``kmcore.distances``) validates and allocates; these kernels only fill
-preallocated outputs.
+preallocated outputs (after checking every shape they rely on).
 """
 
 from cython cimport floating
-from cython.parallel cimport prange
+from cython.parallel cimport prange, threadid
 
-from kmcore._common cimport gemm_abt, dot
+from kmcore._common cimport (
+    check_at_least,
+    check_blas_int,
+    check_equal,
+    check_optional,
+    check_threads,
+    dot,
+    gemm_abt,
+    shift_rows,
+)
 
 
 def _row_sqnorms(
-    const floating[:, ::1] X,   # IN  (n, d)
-    floating[::1] out,          # OUT (n,)
+    const floating[:, ::1] X not None,   # IN  (n, d)
+    floating[::1] out not None,          # OUT (n,)
     int n_threads,
 ):
     """Squared Euclidean norm of every row of X.
@@ -26,20 +35,27 @@ def _row_sqnorms(
         OpenMP threads; rows are independent so the result does not depend on it.
     """
     cdef Py_ssize_t i, n = X.shape[0]
-    cdef int d = X.shape[1]
+    cdef int d
+    check_at_least(X.shape[1], 1, "_row_sqnorms", "X.shape[1]")
+    check_equal(out.shape[0], n, "_row_sqnorms", "out.shape[0] (rows of X)")
+    check_blas_int(X.shape[1], "_row_sqnorms", "X.shape[1]")
+    check_threads(n_threads, "_row_sqnorms")
+    d = <int> X.shape[1]
     with nogil:
         for i in prange(n, schedule="static", num_threads=n_threads):
             out[i] = dot(&X[i, 0], &X[i, 0], d)
 
 
 def _pairwise_sqdist(
-    const floating[:, ::1] X,          # IN  (n, d)
-    const floating[::1] x_sqnorms,     # IN  (n,)
-    const floating[:, ::1] Y,          # IN  (m, d)
-    const floating[::1] y_sqnorms,     # IN  (m,)
-    floating[:, ::1] out,              # OUT (n, m)
+    const floating[:, ::1] X not None,          # IN  (n, d)
+    const floating[::1] x_sqnorms not None,     # IN  (n,)
+    const floating[:, ::1] Y not None,          # IN  (m, d), shifted by origin when given
+    const floating[::1] y_sqnorms not None,     # IN  (m,) squared norms of Y as passed
+    floating[:, ::1] out not None,              # OUT (n, m)
     Py_ssize_t chunk_rows,
     int n_threads,
+    const double[::1] origin not None,          # IN  (d,), or (0,): no shift
+    floating[:, ::1] buffers not None,          # OUT (n_threads, chunk_rows * (d + 1)) scratch
 ):
     """Squared distances ||x_i - y_j||^2 for all pairs, clamped at 0.
 
@@ -47,30 +63,72 @@ def _pairwise_sqdist(
     block of ``chunk_rows`` rows of X, written straight into ``out`` (no
     temporary): the only N x M matrix here is the one the caller asked for.
 
+    The expansion is translation invariant but its rounding is not: far from
+    the origin (against the spread of the rows) it cancels. With an
+    ``origin``, Y is expected already shifted (``Y - origin``, with its
+    norms) and each block of rows of X is copied minus ``origin`` into the
+    calling thread's buffer, with its norms summed directly; ``x_sqnorms`` is
+    then not used.
+
     Parameters
     ----------
     X, Y : C-contiguous arrays of one dtype
     x_sqnorms, y_sqnorms : squared row norms of X and Y
-    out : ndarray of shape (n, m), filled in place
+    out : ndarray of shape (n, m), filled in place; must not overlap the inputs
     chunk_rows : int
         Rows of X per GEMM call (the unit of parallel work).
     n_threads : int
         OpenMP threads; BLAS must be limited to one thread by the caller.
+    origin : the shift of X (float64), or empty for none
+    buffers : scratch for the shifted rows, one row per thread (empty
+        without an origin)
     """
+    cdef str K = "_pairwise_sqdist"
     cdef Py_ssize_t n = X.shape[0], m = Y.shape[0]
-    cdef int d = X.shape[1]
-    cdef Py_ssize_t n_chunks = (n + chunk_rows - 1) // chunk_rows
-    cdef Py_ssize_t c, i, j, start, end
+    cdef Py_ssize_t n_chunks, c, i, j, start, end
+    cdef bint shifting = origin.shape[0] > 0
+    cdef int d
     cdef floating v
+    cdef floating* xbuf
+    cdef const floating* rows
+    cdef const floating* norms
+    cdef const double* org = NULL
+    check_at_least(X.shape[1], 1, K, "X.shape[1]")
+    check_equal(Y.shape[1], X.shape[1], K, "Y.shape[1] (columns of X)")
+    check_equal(x_sqnorms.shape[0], n, K, "x_sqnorms.shape[0] (rows of X)")
+    check_equal(y_sqnorms.shape[0], m, K, "y_sqnorms.shape[0] (rows of Y)")
+    check_equal(out.shape[0], n, K, "out.shape[0] (rows of X)")
+    check_equal(out.shape[1], m, K, "out.shape[1] (rows of Y)")
+    check_optional(origin.shape[0], X.shape[1], K, "origin.shape[0] (columns of X)")
+    check_at_least(chunk_rows, 1, K, "chunk_rows")
+    check_blas_int(chunk_rows, K, "chunk_rows")
+    check_blas_int(m, K, "Y.shape[0]")
+    check_blas_int(X.shape[1], K, "X.shape[1]")
+    check_threads(n_threads, K)
+    if shifting:
+        check_at_least(buffers.shape[0], n_threads, K, "buffers.shape[0] (n_threads)")
+        check_at_least(buffers.shape[1], chunk_rows * (X.shape[1] + 1), K,
+                       "buffers.shape[1] (chunk_rows * (d + 1))")
+        org = &origin[0]
     if n == 0 or m == 0:
         return
+    d = <int> X.shape[1]
+    n_chunks = (n + chunk_rows - 1) // chunk_rows
     with nogil:
         for c in prange(n_chunks, schedule="static", num_threads=n_threads):
             start = c * chunk_rows
             end = min(start + chunk_rows, n)
-            gemm_abt(&X[start, 0], <int> (end - start), &Y[0, 0], <int> m, d,
+            if shifting:
+                xbuf = &buffers[threadid(), 0]
+                shift_rows(&X[start, 0], end - start, d, org, xbuf, xbuf + chunk_rows * d)
+                rows = xbuf
+                norms = xbuf + chunk_rows * d
+            else:
+                rows = &X[start, 0]
+                norms = &x_sqnorms[start]
+            gemm_abt(rows, <int> (end - start), &Y[0, 0], <int> m, d,
                      -2.0, &out[start, 0], <int> m)
             for i in range(start, end):
                 for j in range(m):
-                    v = out[i, j] + x_sqnorms[i] + y_sqnorms[j]
+                    v = out[i, j] + norms[i - start] + y_sqnorms[j]
                     out[i, j] = v if v > 0 else 0

@@ -13,6 +13,9 @@ def _candidate_distances(
     chunk_pots: NDArray[np.float64],
     chunk_rows: int,
     n_threads: int,
+    exact_below: float,
+    origin: NDArray[np.float64],
+    gemm_candidates: NDArray[np.floating],
 ) -> None: ...
 def _sample_by_potential(
     closest: NDArray[np.floating],

@@ -9,69 +9,141 @@ current closest distances and the weighted potential of each candidate.
 from cython cimport floating
 from cython.parallel cimport prange, threadid
 
-from kmcore._common cimport gemm_abt
+from kmcore._common cimport (
+    check_at_least,
+    check_blas_int,
+    check_equal,
+    check_optional,
+    check_threads,
+    gemm_abt,
+    shift_rows,
+    sqdist,
+)
 
 ctypedef Py_ssize_t intp_t
 
 
 def _candidate_distances(
-    const floating[:, ::1] X,              # IN  (n, d)
-    const floating[::1] x_sqnorms,         # IN  (n,)
-    const floating[:, ::1] candidates,     # IN  (L, d)
-    const floating[::1] cand_sqnorms,      # IN  (L,)
-    const floating[::1] closest,           # IN  (n,) current closest squared distance
-    const floating[::1] sample_weight,     # IN  (n,), or (0,) for unit weights
-    floating[:, ::1] buffers,              # OUT (n_threads, chunk_rows * L) scratch
-    floating[:, ::1] dist,                 # OUT (L, n)
-    double[:, ::1] chunk_pots,             # OUT (n_chunks, L)
+    const floating[:, ::1] X not None,              # IN  (n, d)
+    const floating[::1] x_sqnorms not None,         # IN  (n,)
+    const floating[:, ::1] candidates not None,     # IN  (L, d)
+    const floating[::1] cand_sqnorms not None,      # IN  (L,) norms of gemm_candidates
+    const floating[::1] closest not None,           # IN  (n,) current closest squared distance
+    const floating[::1] sample_weight not None,     # IN  (n,), or (0,) for unit weights
+    floating[:, ::1] buffers not None,              # OUT (n_threads, see below) scratch
+    floating[:, ::1] dist not None,                 # OUT (L, n)
+    double[:, ::1] chunk_pots not None,             # OUT (n_chunks, L)
     Py_ssize_t chunk_rows,
     int n_threads,
+    double exact_below,
+    const double[::1] origin not None,              # IN  (d,), or (0,): no shift
+    const floating[:, ::1] gemm_candidates not None,  # IN (L, d) candidates - origin, or candidates
 ):
     """Closest squared distances if each candidate were added, and their potentials.
 
-    ``dist[l, i] = min(closest[i], ||x_i - cand_l||^2)`` (the distance by the
-    GEMM expansion, clamped at 0) and ``chunk_pots[c, l]`` is the weighted sum of
-    ``dist[l]`` over chunk c, in float64. Summing ``chunk_pots`` over chunks in
-    order gives a potential that does not depend on the thread count.
+    ``dist[l, i] = min(closest[i], ||x_i - cand_l||^2)`` and ``chunk_pots[c, l]``
+    is the weighted sum of ``dist[l]`` over chunk c, in float64. Summing
+    ``chunk_pots`` over chunks in order gives a potential that does not
+    depend on the thread count.
+
+    The distance comes from the GEMM expansion, clamped at 0, except where it
+    is below ``exact_below * (||x||^2 + ||cand||^2)``: there the expansion has
+    cancelled most of its digits (a row at or near the candidate) and it is
+    recomputed directly as sum((x - cand)^2); so a chosen row always gets
+    distance 0 and is never drawn again. With an ``origin`` (data far from
+    the origin against their spread: the caller decides), the GEMM runs on
+    ``x - origin`` (each chunk copied into the thread's buffer, its norms
+    summed directly; ``x_sqnorms`` is then not used) and on
+    ``gemm_candidates = candidates - origin``.
 
     Parameters
     ----------
     X, x_sqnorms : data and its squared row norms
-    candidates, cand_sqnorms : candidate centers and their squared norms
+    candidates : candidate centers (rows of X)
+    cand_sqnorms : squared norms of ``gemm_candidates``
     closest : current closest squared distance of every row (+inf for none)
     sample_weight : row weights; empty means 1
-    buffers : scratch, one row per thread
+    buffers : scratch, one row per thread of ``chunk_rows * L`` elements,
+        plus ``chunk_rows * (d + 1)`` with an origin
     dist : receives the updated closest distances, one row per candidate
-    chunk_pots : receives the per-chunk potentials
+    chunk_pots : receives the per-chunk potentials (at least n_chunks rows)
     chunk_rows : rows of X per GEMM call
     n_threads : int
         OpenMP threads; BLAS must be limited to one thread by the caller.
+    exact_below : relative threshold of the direct recomputation
+    origin : the shift (float64), or empty for none
+    gemm_candidates : ``candidates - origin`` in X's dtype, or ``candidates``
+        itself without an origin
     """
+    cdef str K = "_candidate_distances"
     cdef Py_ssize_t n = X.shape[0], L = candidates.shape[0]
-    cdef int d = X.shape[1]
     cdef bint weighted = sample_weight.shape[0] > 0
-    cdef Py_ssize_t n_chunks = (n + chunk_rows - 1) // chunk_rows
-    cdef Py_ssize_t c, i, l, m, start, end
+    cdef bint shifting = origin.shape[0] > 0
+    cdef Py_ssize_t n_chunks, c, i, l, m, start, end
+    cdef int d
     cdef floating* buf
+    cdef floating* xbuf
     cdef floating* row
-    cdef floating v, cl
+    cdef const floating* rows
+    cdef const floating* norms
+    cdef const double* org = NULL
+    cdef floating v, cl, xs
     cdef double pot
+    check_at_least(X.shape[1], 1, K, "X.shape[1]")
+    check_equal(x_sqnorms.shape[0], n, K, "x_sqnorms.shape[0] (rows of X)")
+    check_equal(candidates.shape[1], X.shape[1], K, "candidates.shape[1] (columns of X)")
+    check_equal(cand_sqnorms.shape[0], L, K, "cand_sqnorms.shape[0] (rows of candidates)")
+    check_equal(gemm_candidates.shape[0], L, K, "gemm_candidates.shape[0] (rows of candidates)")
+    check_equal(gemm_candidates.shape[1], X.shape[1], K,
+                "gemm_candidates.shape[1] (columns of X)")
+    check_equal(closest.shape[0], n, K, "closest.shape[0] (rows of X)")
+    check_optional(sample_weight.shape[0], n, K, "sample_weight.shape[0] (rows of X)")
+    check_optional(origin.shape[0], X.shape[1], K, "origin.shape[0] (columns of X)")
+    check_equal(dist.shape[0], L, K, "dist.shape[0] (rows of candidates)")
+    check_equal(dist.shape[1], n, K, "dist.shape[1] (rows of X)")
+    check_at_least(chunk_rows, 1, K, "chunk_rows")
+    check_blas_int(chunk_rows, K, "chunk_rows")
+    check_blas_int(L, K, "candidates.shape[0]")
+    check_blas_int(X.shape[1], K, "X.shape[1]")
+    check_threads(n_threads, K)
+    n_chunks = (n + chunk_rows - 1) // chunk_rows
+    check_at_least(chunk_pots.shape[0], n_chunks, K, "chunk_pots.shape[0] (n_chunks)")
+    check_equal(chunk_pots.shape[1], L, K, "chunk_pots.shape[1] (rows of candidates)")
+    if n == 0 or L == 0:
+        return
+    check_at_least(buffers.shape[0], n_threads, K, "buffers.shape[0] (n_threads)")
+    check_at_least(buffers.shape[1], chunk_rows * (L + (X.shape[1] + 1 if shifting else 0)), K,
+                   "buffers.shape[1]")
+    if shifting:
+        org = &origin[0]
+    d = <int> X.shape[1]
     with nogil:
         for c in prange(n_chunks, schedule="static", num_threads=n_threads):
             buf = &buffers[threadid(), 0]
             start = c * chunk_rows
             end = min(start + chunk_rows, n)
             m = end - start
+            if shifting:
+                xbuf = buf + chunk_rows * L
+                shift_rows(&X[start, 0], m, d, org, xbuf, xbuf + chunk_rows * d)
+                rows = xbuf
+                norms = xbuf + chunk_rows * d
+            else:
+                rows = &X[start, 0]
+                norms = &x_sqnorms[start]
             # Center-major block, buf[l * m + i] = -2 cand_l . x_{start + i}, so
-            # the loop below runs contiguously over rows (vectorisable).
-            gemm_abt(&candidates[0, 0], <int> L, &X[start, 0], <int> m, d, -2.0,
-                     buf, <int> m)
+            # the loop below runs contiguously over rows.
+            gemm_abt(&gemm_candidates[0, 0], <int> L, rows, <int> m, d, -2.0, buf, <int> m)
             for l in range(L):
                 cl = cand_sqnorms[l]
                 row = buf + l * m
                 pot = 0.0
                 for i in range(m):
-                    v = row[i] + x_sqnorms[start + i] + cl
+                    xs = norms[i]
+                    v = row[i] + xs + cl
+                    if v < exact_below * (<double> xs + cl):
+                        # The expansion cancelled most digits: recompute directly.
+                        v = <floating> sqdist(&X[start + i, 0], &candidates[l, 0], d)
                     if v < 0:
                         v = 0
                     if closest[start + i] < v:
@@ -82,10 +154,10 @@ def _candidate_distances(
 
 
 def _sample_by_potential(
-    const floating[::1] closest,           # IN  (n,)
-    const floating[::1] sample_weight,     # IN  (n,), or (0,) for unit weights
-    const double[::1] sorted_targets,      # IN  (L,) ascending
-    intp_t[::1] out,                       # OUT (L,)
+    const floating[::1] closest not None,           # IN  (n,)
+    const floating[::1] sample_weight not None,     # IN  (n,), or (0,) for unit weights
+    const double[::1] sorted_targets not None,      # IN  (L,) ascending
+    intp_t[::1] out not None,                       # OUT (L,)
 ):
     """Rows drawn with probability proportional to ``w * closest``.
 
@@ -103,10 +175,15 @@ def _sample_by_potential(
     sorted_targets : uniform draws times the total potential, sorted
     out : receives the drawn row for each target, in the targets' order
     """
+    cdef str K = "_sample_by_potential"
     cdef Py_ssize_t n = closest.shape[0], L = sorted_targets.shape[0]
     cdef bint weighted = sample_weight.shape[0] > 0
     cdef Py_ssize_t i = 0, l = 0, last_positive = -1, last_weighted = n - 1
     cdef double acc = 0.0, p, w
+    check_optional(sample_weight.shape[0], n, K, "sample_weight.shape[0] (rows of closest)")
+    check_equal(out.shape[0], L, K, "out.shape[0] (number of targets)")
+    if L > 0:
+        check_at_least(n, 1, K, "closest.shape[0]")
     with nogil:
         while l < L and i < n:
             w = sample_weight[i] if weighted else 1.0

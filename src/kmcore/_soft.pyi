@@ -13,4 +13,6 @@ def _soft_assign(
     chunk_objective: NDArray[np.float64],
     chunk_rows: int,
     n_threads: int,
+    origin: NDArray[np.float64],
+    buffers: NDArray[np.floating],
 ) -> None: ...

@@ -19,4 +19,6 @@ def _two_means(
     weights: NDArray[np.float64],
     max_iter: int,
     n_threads: int,
+    midpoint: NDArray[np.float64],
+    shift_factor: float,
 ) -> int: ...

@@ -30,16 +30,25 @@ def physical_cores():
     return max(1, len(cores))
 
 
+# The largest n_threads accepted. The kernels take a C int, and OpenMP starts
+# the threads asked for (aborting the process when it cannot): 1024 is more
+# than any machine this runs on has cores, and far from what breaks a system.
+MAX_N_THREADS = 1024
+
+
 def effective_n_threads(n_threads=None):
     """Threads a kernel will use.
 
-    None means ``OMP_NUM_THREADS`` when it is set, else the physical cores.
-    Without OpenMP in this build the answer is always 1.
+    None means ``OMP_NUM_THREADS`` when it is set, else the physical cores
+    (at most ``MAX_N_THREADS`` either way). An explicit count must lie in
+    ``[1, MAX_N_THREADS]``. Without OpenMP in this build the answer is
+    always 1.
     """
     if n_threads is None:
         n = omp_max_threads() if "OMP_NUM_THREADS" in os.environ else physical_cores()
+        n = max(1, min(n, MAX_N_THREADS))
     else:
-        n = check_positive_int(n_threads, "n_threads")
+        n = check_positive_int(n_threads, "n_threads", MAX_N_THREADS)
     return n if openmp_enabled() else 1
 
 

@@ -78,6 +78,14 @@ def check_sample_weight(sample_weight, n, dtype):
         raise ValueError("sample_weight must be non-negative")
     if not (w > 0).any():
         raise ValueError("sample_weight is zero everywhere: at least one weight must be positive")
+    # Each weight is finite, but their sum must be too, in the working dtype:
+    # the kernels and the seeding's draw probabilities divide by it.
+    total, limit = float(np.sum(w, dtype=np.float64)), float(np.finfo(w.dtype).max)
+    if not total <= limit:
+        raise ValueError(
+            f"sample_weight sums to {total:.3g}, beyond the range of {w.dtype} "
+            f"(max {limit:.3g}): rescale the weights"
+        )
     return w
 
 
@@ -102,13 +110,32 @@ def check_n_clusters(n_clusters, n_samples, name="n_clusters"):
     return int(n_clusters)
 
 
-def check_positive_int(value, name):
-    """Validate an integer >= 1."""
+def check_positive_int(value, name, maximum=None):
+    """Validate an integer >= 1 (and <= ``maximum`` when given)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {value!r}")
     if value < 1:
         raise ValueError(f"{name} must be >= 1, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
     return int(value)
+
+
+def check_kernel_inputs(X, centers=None, x_sqnorms=None, sample_weight=None, labels=None,
+                        centers_name="centers"):
+    """Shapes the private (pre-validated) entry points rely on; O(1).
+
+    The estimators call the kernels' private wrappers with arrays they
+    checked themselves. A slip there (say centers of another width after a
+    failed refit) must raise, not let native code read past a buffer.
+    """
+    n, d = X.shape
+    if centers is not None and (centers.ndim != 2 or centers.shape[1] != d):
+        raise ValueError(f"{centers_name} has shape {centers.shape} but X has {d} features")
+    for name, v in (("x_sqnorms", x_sqnorms), ("sample_weight", sample_weight),
+                    ("labels", labels)):
+        if v is not None and v.shape != (n,):
+            raise ValueError(f"{name} must have shape ({n},) to match X, got {v.shape}")
 
 
 def check_sqnorms(sqnorms, name, n, dtype):

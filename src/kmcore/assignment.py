@@ -5,8 +5,15 @@ from typing import NamedTuple
 import numpy as np
 
 from kmcore import _assign
+from kmcore._origin import NO_ORIGIN, data_origin, shifted
 from kmcore._threads import blas_single_threaded, block_sizes, effective_n_threads
-from kmcore._validation import check_centers, check_data, check_sample_weight, check_sqnorms
+from kmcore._validation import (
+    check_centers,
+    check_data,
+    check_kernel_inputs,
+    check_sample_weight,
+    check_sqnorms,
+)
 from kmcore.centers import _means, _unit_or, _weighted_sums
 from kmcore.distances import _row_norms
 
@@ -39,6 +46,13 @@ def assign(X, centers, x_sqnorms=None, n_threads=None):
         inertia): by the GEMM expansion where it is accurate, recomputed
         directly where the expansion cancelled (distance small against
         ``||x||^2 + ||c||^2``), so it is accurate in float32 too.
+
+    Data far from the origin against their spread (``||m||^2 > 16 s^2``, m
+    the mean of up to 64 evenly spaced rows, s^2 their mean squared distance
+    to m) are computed around m instead (see ``kmcore._origin``), with the
+    norms of the shifted rows computed on the fly (``x_sqnorms`` then goes
+    unused): labels stay right in float32 at any offset, and data near the
+    origin keep the plain expansion.
     """
     X = check_data(X, "X")
     centers = check_centers(centers, X.shape[1], X.dtype)
@@ -63,10 +77,10 @@ _N_FUSED_SLICES = 8
 # pass that reads X again (measured on MNIST with 2 threads: fused is 25%
 # faster at k=10, even at k=64, 2-6% slower at k=256 and 1024).
 _FUSED_SUMS_BYTES = 512 << 10
-# Distances below this fraction of ||x||^2 + ||c||^2 are recomputed directly:
-# the expansion's rounding error is about 2 eps (||x||^2 + ||c||^2), so what
-# is kept from it has a relative error below 2 eps / threshold (about 1e-5
-# in float32, 1e-10 in float64).
+# Distances below this fraction of ||x||^2 + ||c||^2 are recomputed directly
+# (here and in the seeding): the expansion's rounding error is about
+# 2 eps (||x||^2 + ||c||^2), so what is kept from it has a relative error
+# below 2 eps / threshold (about 1e-5 in float32, 1e-10 in float64).
 _EXACT_BELOW = {np.dtype(np.float32): 1e-2, np.dtype(np.float64): 1e-6}
 
 
@@ -75,28 +89,38 @@ def _assign_rows(X, x_sqnorms, centers, sample_weight, n_threads, with_sums=Fals
 
     Returns labels, min_sqdist, weighted inertia and, when ``with_sums`` and
     one slice's sums fit in L2 (``_FUSED_SUMS_BYTES``), the float64
-    per-cluster sums and weights (else None).
+    per-cluster sums and weights (else None). Far from the origin, the
+    distances are computed around the data's mean (``kmcore._origin``).
     """
+    check_kernel_inputs(X, centers, x_sqnorms, sample_weight)
     n, d = X.shape
     k = centers.shape[0]
     chunk_rows, k_block = block_sizes(n, d, k, X.dtype.itemsize)
+    chunk_rows = max(chunk_rows, 1)
     n_chunks = -(-n // chunk_rows)
     fused = with_sums and k * d * 8 <= _FUSED_SUMS_BYTES
     n_slices = min(_N_FUSED_SLICES, n_chunks) if fused else n_chunks
-    n_workers = min(n_threads, n_slices)
+    n_workers = max(1, min(n_threads, n_slices))
     labels = np.empty(n, dtype=np.intp)
     min_sqdist = np.empty(n, dtype=X.dtype)
     slice_inertia = np.empty(n_slices, dtype=np.float64)
     slice_sums = np.empty((n_slices, k, d) if fused else (0, 0, 0), dtype=np.float64)
     slice_weights = np.empty((n_slices, k) if fused else (0, 0), dtype=np.float64)
-    buffers = np.empty((n_workers, chunk_rows * (k_block + 1)), dtype=X.dtype)
+    origin = data_origin(X)
+    if origin is None:
+        origin, gemm_centers, row_width = NO_ORIGIN, centers, chunk_rows * (k_block + 1)
+    else:
+        # Room for the chunk of shifted rows and their norms.
+        gemm_centers = shifted(centers, origin, X.dtype)
+        row_width = chunk_rows * (k_block + 1) + chunk_rows * (d + 1)
+    buffers = np.empty((n_workers, row_width), dtype=X.dtype)
     block_labels = np.empty((n_workers, chunk_rows), dtype=np.int32)
-    c_sqnorms = _row_norms(centers, True, n_threads)
+    c_sqnorms = _row_norms(gemm_centers, True, n_threads)
     with blas_single_threaded():
         _assign._assign_chunked(
             X, x_sqnorms, centers, c_sqnorms, _unit_or(sample_weight, X.dtype),
             buffers, block_labels, labels, min_sqdist, slice_inertia, slice_sums, slice_weights,
-            _EXACT_BELOW[X.dtype], chunk_rows, k_block, n_workers,
+            _EXACT_BELOW[X.dtype], chunk_rows, k_block, n_workers, origin, gemm_centers,
         )
     # Slices are added in order: nothing here depends on the thread count.
     inertia = float(slice_inertia.sum())
@@ -169,6 +193,7 @@ def lloyd_step(X, centers, sample_weight=None, x_sqnorms=None, relocate_empty=Tr
 
 def _lloyd_step(X, x_sqnorms, centers, sample_weight, relocate_empty, n_threads):
     """lloyd_step on validated input."""
+    check_kernel_inputs(X, centers, x_sqnorms, sample_weight)
     k = centers.shape[0]
     labels, min_sqdist, inertia, fused = _assign_rows(
         X, x_sqnorms, centers, sample_weight, n_threads, with_sums=True
@@ -184,6 +209,7 @@ def _lloyd_step(X, x_sqnorms, centers, sample_weight, relocate_empty, n_threads)
 def _finish_step(X, sample_weight, centers, labels, min_sqdist, inertia, sums, weights,
                  relocate_empty, n_threads):
     """The M-step's end from float64 sums and weights: relocation, means, shifts."""
+    check_kernel_inputs(X, centers, None, sample_weight, labels=labels)
     n_relocated = 0
     if relocate_empty:
         n_relocated = _relocate_empty(X, sample_weight, labels, min_sqdist, sums, weights)

@@ -3,8 +3,9 @@
 import numpy as np
 
 from kmcore import _distances
+from kmcore._origin import NO_ORIGIN, data_origin, shifted
 from kmcore._threads import blas_single_threaded, effective_n_threads
-from kmcore._validation import check_centers, check_data, check_sqnorms
+from kmcore._validation import check_centers, check_data, check_kernel_inputs, check_sqnorms
 
 # Rows of X per GEMM call in pairwise_sqdist: the unit of parallel work.
 _PAIRWISE_CHUNK_ROWS = 256
@@ -34,7 +35,7 @@ def row_norms(X, squared=True, n_threads=None):
 def _row_norms(X, squared, n_threads):
     out = np.empty(X.shape[0], dtype=X.dtype)
     with blas_single_threaded():
-        _distances._row_sqnorms(X, out, n_threads)
+        _distances._row_sqnorms(X, out, max(1, min(n_threads, X.shape[0])))
     return out if squared else np.sqrt(out, out=out)
 
 
@@ -44,6 +45,9 @@ def pairwise_sqdist(X, Y, x_sqnorms=None, y_sqnorms=None, n_threads=None, out=No
     Computed as ``||x||^2 - 2 x.y + ||y||^2`` (the cross term by blocked GEMM)
     and clamped at 0. This materialises the (n_x, n_y) matrix you asked for;
     to find nearest centers use :func:`kmcore.assign`, which never does.
+    Rows far from the origin against their spread are computed around their
+    mean instead, where the expansion does not cancel, with norms of the
+    shifted rows (the given norms then go unused; see :func:`kmcore.assign`).
 
     Parameters
     ----------
@@ -56,7 +60,8 @@ def pairwise_sqdist(X, Y, x_sqnorms=None, y_sqnorms=None, n_threads=None, out=No
         OpenMP threads; None means the physical cores. Rows of the result are
         independent: it does not depend on the thread count.
     out : ndarray of shape (n_x, n_y), default=None
-        C-contiguous, writeable, X's dtype: filled in place and returned.
+        C-contiguous, writeable, X's dtype, sharing no memory with the inputs:
+        filled in place and returned.
 
     Returns
     -------
@@ -81,11 +86,34 @@ def pairwise_sqdist(X, Y, x_sqnorms=None, y_sqnorms=None, n_threads=None, out=No
 
 
 def _pairwise_sqdist(X, x_sqnorms, Y, y_sqnorms, n_threads, out=None):
-    """pairwise_sqdist on validated input."""
+    """pairwise_sqdist on validated input (far from the origin, around X's mean)."""
+    check_kernel_inputs(X, Y, x_sqnorms, centers_name="Y")
+    if y_sqnorms.shape != (Y.shape[0],):
+        raise ValueError(f"y_sqnorms must have shape ({Y.shape[0]},) to match Y, "
+                         f"got {y_sqnorms.shape}")
     if out is None:
         out = np.empty((X.shape[0], Y.shape[0]), dtype=X.dtype)
+    else:
+        check_out_is_separate(out, X, Y, x_sqnorms, y_sqnorms)
+    n_chunks = -(-X.shape[0] // _PAIRWISE_CHUNK_ROWS)
+    n_threads = max(1, min(n_threads, n_chunks))
+    origin = data_origin(X)
+    if origin is None:
+        origin, buffers = NO_ORIGIN, np.empty((0, 0), dtype=X.dtype)
+    else:
+        Y = shifted(Y, origin, X.dtype)
+        y_sqnorms = _row_norms(Y, True, n_threads)
+        buffers = np.empty((n_threads, _PAIRWISE_CHUNK_ROWS * (X.shape[1] + 1)), dtype=X.dtype)
     with blas_single_threaded():
         _distances._pairwise_sqdist(
-            X, x_sqnorms, Y, y_sqnorms, out, _PAIRWISE_CHUNK_ROWS, n_threads
+            X, x_sqnorms, Y, y_sqnorms, out, _PAIRWISE_CHUNK_ROWS, n_threads, origin, buffers
         )
     return out
+
+
+def check_out_is_separate(out, *inputs):
+    """An ``out`` array sharing memory with an input would be read while written."""
+    for a in inputs:
+        if np.may_share_memory(out, a):
+            raise ValueError("out must not share memory with the inputs "
+                             "(X, Y/centers or their norms)")

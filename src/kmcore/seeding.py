@@ -3,15 +3,18 @@
 import numpy as np
 
 from kmcore import _seeding
+from kmcore._origin import NO_ORIGIN, data_origin, shifted
 from kmcore._threads import blas_single_threaded, block_sizes, effective_n_threads
 from kmcore._validation import (
     check_data,
+    check_kernel_inputs,
     check_n_clusters,
     check_positive_int,
     check_random_state,
     check_sample_weight,
     check_sqnorms,
 )
+from kmcore.assignment import _EXACT_BELOW
 from kmcore.centers import _unit_or
 from kmcore.distances import _row_norms
 
@@ -29,6 +32,10 @@ def kmeans_plusplus(X, n_clusters, sample_weight=None, n_local_trials=None,
     The draws use float64 cumulative sums, in the order scikit-learn's
     ``kmeans_plusplus`` uses its RandomState, so with float64 data and the
     same ``random_state`` both pick the same rows (up to ties in rounding).
+    Distances that the GEMM expansion cancels (a row at or near a candidate)
+    are recomputed directly, so a chosen row is never drawn again; data far
+    from the origin against their spread are computed around the mean of
+    evenly spaced rows (see ``kmcore._origin``).
 
     Parameters
     ----------
@@ -68,7 +75,10 @@ def kmeans_plusplus(X, n_clusters, sample_weight=None, n_local_trials=None,
 
 def _kmeans_plusplus(X, x_sqnorms, n_clusters, sample_weight, n_local_trials, rng, n_threads):
     """kmeans_plusplus on validated input."""
+    check_kernel_inputs(X, None, x_sqnorms, sample_weight)
     n = X.shape[0]
+    if not 1 <= n_clusters <= n:
+        raise ValueError(f"n_clusters must lie in [1, {n}], got {n_clusters}")
     passes = _CandidatePass(X, x_sqnorms, sample_weight, n_local_trials, n_threads)
     indices = np.empty(n_clusters, dtype=np.intp)
     indices[0] = _first_center(n, sample_weight, rng)
@@ -130,7 +140,10 @@ def farthest_first(X, n_clusters, sample_weight=None, random_state=None, x_sqnor
 
 def _farthest_first(X, x_sqnorms, n_clusters, sample_weight, rng, n_threads):
     """farthest_first on validated input."""
+    check_kernel_inputs(X, None, x_sqnorms, sample_weight)
     n = X.shape[0]
+    if not 1 <= n_clusters <= n:
+        raise ValueError(f"n_clusters must lie in [1, {n}], got {n_clusters}")
     passes = _CandidatePass(X, x_sqnorms, sample_weight, 1, n_threads)
     indices = np.empty(n_clusters, dtype=np.intp)
     indices[0] = _first_center(n, sample_weight, rng)
@@ -160,16 +173,23 @@ def row_probabilities(n, sample_weight):
 
 
 class _CandidatePass:
-    """Buffers for repeated passes of ``_seeding._candidate_distances`` over one X."""
+    """Buffers for repeated passes of ``_seeding._candidate_distances`` over one X.
+
+    The origin is chosen once per seeding, from evenly spaced rows of X.
+    """
 
     def __init__(self, X, x_sqnorms, sample_weight, max_candidates, n_threads):
         n, d = X.shape
         self.X, self.x_sqnorms, self.n_threads = X, x_sqnorms, n_threads
         self.weight = _unit_or(sample_weight, X.dtype)
         self.chunk_rows, _ = block_sizes(n, d, max_candidates, X.dtype.itemsize)
+        self.chunk_rows = max(self.chunk_rows, 1)
         self.n_chunks = -(-n // self.chunk_rows)
-        self.n_workers = min(n_threads, self.n_chunks)
-        self.buffers = np.empty((self.n_workers, self.chunk_rows * max_candidates), dtype=X.dtype)
+        self.n_workers = max(1, min(n_threads, self.n_chunks))
+        self.origin = data_origin(X)
+        # With an origin, each thread also holds its chunk of shifted rows and their norms.
+        width = max_candidates + (0 if self.origin is None else d + 1)
+        self.buffers = np.empty((self.n_workers, self.chunk_rows * width), dtype=X.dtype)
         self.dist_all = np.empty((max_candidates, n), dtype=X.dtype)
         self.dist = self.dist_all
 
@@ -177,12 +197,16 @@ class _CandidatePass:
         """Potentials of adding each candidate; ``self.dist[l]`` the new closest distances."""
         L = len(candidate_rows)
         cands = self.X[candidate_rows]
+        if self.origin is None:
+            origin, gemm_cands = NO_ORIGIN, cands
+        else:
+            origin, gemm_cands = self.origin, shifted(cands, self.origin, self.X.dtype)
         self.dist = self.dist_all[:L]
         chunk_pots = np.empty((self.n_chunks, L), dtype=np.float64)
         with blas_single_threaded():
             _seeding._candidate_distances(
-                self.X, self.x_sqnorms, cands, _row_norms(cands, True, 1), closest,
+                self.X, self.x_sqnorms, cands, _row_norms(gemm_cands, True, 1), closest,
                 self.weight, self.buffers, self.dist, chunk_pots, self.chunk_rows,
-                self.n_workers,
+                self.n_workers, _EXACT_BELOW[self.X.dtype], origin, gemm_cands,
             )
         return chunk_pots.sum(axis=0)

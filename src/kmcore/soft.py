@@ -1,20 +1,27 @@
 """Soft (fuzzy) assignment and the weighted-center update of soft k-means."""
 
+import numbers
+
 import numpy as np
 
 from kmcore import _soft
+from kmcore._origin import NO_ORIGIN, data_origin, shifted
 from kmcore._threads import blas_single_threaded, effective_n_threads
 from kmcore._validation import (
     check_centers,
     check_data,
+    check_kernel_inputs,
     check_sample_weight,
     check_sqnorms,
 )
 from kmcore.centers import _means, _unit_or
-from kmcore.distances import _row_norms
+from kmcore.distances import _row_norms, check_out_is_separate
 
 # Rows per GEMM call of soft_assign and per partial product of soft_update.
 _SOFT_CHUNK_ROWS = 1024
+# Rows per GEMM call when the rows are first copied around a nearby origin
+# (far from 0): the copy stays in the thread's cache.
+_SHIFTED_CHUNK_ROWS = 256
 # exp(-x) is below half the smallest subnormal of the dtype (so it rounds to 0,
 # and so does its share of a row sum >= 1) for x beyond these.
 _UNDERFLOW = {np.dtype(np.float32): 104.0, np.dtype(np.float64): 746.0}
@@ -26,7 +33,10 @@ def soft_assign(X, centers, beta, x_sqnorms=None, n_threads=None, out=None):
     Computed by blocks of rows (one GEMM each) and normalised with the
     nearest center's distance as shift (log-sum-exp): finite and summing to 1
     for every beta > 0, from 1e-6 to 1e6 and beyond, whatever the scale of
-    the data. Large beta tends to the hard (nearest-center) assignment.
+    the data (the nearest center's term is exactly exp(0) = 1). Rows far
+    from the origin against their spread are computed around their mean
+    (see :func:`kmcore.assign`). Large beta tends to the hard
+    (nearest-center) assignment.
 
     Parameters
     ----------
@@ -39,7 +49,8 @@ def soft_assign(X, centers, beta, x_sqnorms=None, n_threads=None, out=None):
     n_threads : int, default=None
         OpenMP threads; rows are independent: the result does not depend on it.
     out : ndarray of shape (n_samples, n_clusters), default=None
-        C-contiguous, writeable, X's dtype: filled and returned.
+        C-contiguous, writeable, X's dtype, sharing no memory with X or
+        centers: filled and returned.
 
     Returns
     -------
@@ -62,8 +73,8 @@ def soft_assign(X, centers, beta, x_sqnorms=None, n_threads=None, out=None):
 
 
 def check_beta(beta):
-    """beta must be a finite real number > 0."""
-    if isinstance(beta, (bool, np.bool_)) or not np.isscalar(beta) or not np.isreal(beta):
+    """beta must be a finite real number > 0 (not bool, not complex even if 0j)."""
+    if isinstance(beta, (bool, np.bool_)) or not isinstance(beta, numbers.Real):
         raise TypeError(f"beta must be a real number, got {beta!r}")
     if not np.isfinite(beta) or beta <= 0:
         raise ValueError(f"beta must be finite and > 0, got {beta}")
@@ -72,15 +83,26 @@ def check_beta(beta):
 
 def _soft_assign(X, x_sqnorms, centers, beta, sample_weight, n_threads, out=None):
     """Responsibilities and the weighted expected distortion (validated input)."""
+    check_kernel_inputs(X, centers, x_sqnorms, sample_weight)
     n = X.shape[0]
     if out is None:
         out = np.empty((n, centers.shape[0]), dtype=X.dtype)
-    chunk_rows = min(_SOFT_CHUNK_ROWS, n)
-    chunk_objective = np.empty(-(-n // chunk_rows), dtype=np.float64)
+    else:
+        check_out_is_separate(out, X, centers, x_sqnorms)
+    origin = data_origin(X)
+    chunk_rows = max(1, min(_SOFT_CHUNK_ROWS if origin is None else _SHIFTED_CHUNK_ROWS, n))
+    n_chunks = -(-n // chunk_rows)
+    n_threads = max(1, min(n_threads, n_chunks))
+    if origin is None:
+        origin, buffers = NO_ORIGIN, np.empty((0, 0), dtype=X.dtype)
+    else:
+        centers = shifted(centers, origin, X.dtype)
+        buffers = np.empty((n_threads, chunk_rows * (X.shape[1] + 1)), dtype=X.dtype)
+    chunk_objective = np.empty(n_chunks, dtype=np.float64)
     with blas_single_threaded():
         _soft._soft_assign(X, x_sqnorms, centers, _row_norms(centers, True, n_threads), beta,
                            _UNDERFLOW[X.dtype], _unit_or(sample_weight, X.dtype), out,
-                           chunk_objective, chunk_rows, n_threads)
+                           chunk_objective, chunk_rows, n_threads, origin, buffers)
     return out, float(chunk_objective.sum())
 
 
@@ -126,14 +148,27 @@ def soft_update(X, resp, sample_weight=None, centers_old=None):
 
 
 def _soft_sums(X, resp, sample_weight):
-    """float64 ``R^T W X`` and ``R^T W 1``, by blocks of rows (validated input)."""
+    """float64 ``R^T W X`` and ``R^T W 1``, by blocks of rows (validated input).
+
+    Each block's product runs in X's dtype. Far from the origin (a float32
+    sum of values near 1e5 keeps about 0.01 of their spread), the blocks are
+    multiplied around the rows' mean m instead, ``R^T W (X - m)``, and
+    ``(R^T W 1) m`` is added back in float64.
+    """
+    check_kernel_inputs(X, None, None, sample_weight)
+    if resp.ndim != 2 or resp.shape[0] != X.shape[0]:
+        raise ValueError(f"resp must have {X.shape[0]} rows to match X, got shape {resp.shape}")
     k = resp.shape[1]
+    origin = data_origin(X)
     sums = np.zeros((k, X.shape[1]))
     mass = np.zeros(k)
     for start in range(0, X.shape[0], _SOFT_CHUNK_ROWS):
         R = resp[start:start + _SOFT_CHUNK_ROWS]
         if sample_weight is not None:
             R = R * sample_weight[start:start + _SOFT_CHUNK_ROWS, None]
-        sums += R.T @ X[start:start + _SOFT_CHUNK_ROWS]
+        rows = X[start:start + _SOFT_CHUNK_ROWS]
+        sums += R.T @ (rows if origin is None else shifted(rows, origin, X.dtype))
         mass += R.sum(axis=0, dtype=np.float64)
+    if origin is not None:
+        sums += mass[:, None] * origin
     return sums, mass

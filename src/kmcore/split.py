@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from kmcore import _seeding, _split
+from kmcore import _origin, _seeding, _split
 from kmcore._threads import effective_n_threads
 from kmcore._validation import (
     check_data,
@@ -24,7 +24,9 @@ def split_two(X, indices=None, sample_weight=None, max_iter=50, random_state=Non
 
     Seeded by greedy k-means++ on the subset (2 trials), then Lloyd iterations
     where the nearest-center test is one hyperplane test per row (a dot
-    product, no distances), until no row changes side or ``max_iter``.
+    product, no distances), until no row changes side or ``max_iter``. When
+    the two centers sit far from the origin against their distance, the test
+    is made around their midpoint, where it does not cancel.
 
     When the members cannot be separated (all identical, or a side ends
     empty) they are cut by position instead: the first half (by total count)
@@ -75,6 +77,14 @@ def split_two(X, indices=None, sample_weight=None, max_iter=50, random_state=Non
 
 def _split_two(X, indices, member_weight, max_iter, rng, n_threads):
     """split_two on validated input (``member_weight`` aligned with ``indices``)."""
+    if indices.ndim != 1 or (member_weight is not None and member_weight.shape != indices.shape):
+        raise ValueError(f"member_weight must match indices: got shapes "
+                         f"{None if member_weight is None else member_weight.shape} "
+                         f"and {indices.shape}")
+    if indices.shape[0] < 2:
+        raise ValueError(f"split_two needs at least 2 rows, got {indices.shape[0]}")
+    if indices.min() < 0 or indices.max() >= X.shape[0]:
+        raise ValueError(f"indices must lie in [0, {X.shape[0]})")
     m, d = indices.shape[0], X.shape[1]
     if m < _PARALLEL_MIN_MEMBERS:
         n_threads = 1
@@ -84,7 +94,8 @@ def _split_two(X, indices, member_weight, max_iter, rng, n_threads):
     if _seed_two(X, indices, member_weight, rng, centers, n_threads):
         weights = np.empty(2, dtype=np.float64)
         _split._two_means(X, indices, weight, centers, np.empty(d, dtype=X.dtype), labels,
-                          np.empty((2, d), dtype=np.float64), weights, max_iter, n_threads)
+                          np.empty((2, d), dtype=np.float64), weights, max_iter, n_threads,
+                          np.empty(d, dtype=np.float64), _origin.SHIFT_FACTOR)
         if (weights > 0).all():
             return centers, labels
     # Inseparable members: cut by position.
