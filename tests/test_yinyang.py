@@ -324,3 +324,18 @@ def test_algorithm_choice_and_fallback(monkeypatch):
     np.testing.assert_array_equal(km.history_["distance_fraction"], 1.0)
     with pytest.raises(ValueError, match="algorithm must be one of"):
         KMeans(3, algorithm="full").fit(X)
+
+
+@pytest.mark.parametrize("algorithm", ["yinyang", "elkan", "auto"])
+def test_far_from_origin_runs_the_plain_pass(algorithm):
+    # The bounds' kernel computes around 0; kmcore's plain pass around the data's
+    # mean: far from the origin every strategy must give the plain pass's result.
+    rng = np.random.default_rng(3)
+    X = (1e4 + rng.normal(size=(5000, 8))).astype(np.float32)
+    init = X[rng.choice(5000, 40, replace=False)]
+    bounded = KMeans(40, init=init, algorithm=algorithm, max_iter=15).fit(X)
+    plain = KMeans(40, init=init, algorithm="lloyd", max_iter=15).fit(X)
+    assert bounded.history_["algorithm"] == "lloyd"
+    assert "far from the origin" in bounded.history_["algorithm_reason"]
+    np.testing.assert_array_equal(bounded.labels_, plain.labels_)
+    np.testing.assert_array_equal(bounded.cluster_centers_, plain.cluster_centers_)

@@ -29,6 +29,7 @@ The choice for ``KMeans(algorithm=...)`` (:func:`choose_algorithm`):
   fewer than ``AUTO_MIN_SAMPLES`` rows (the bounds' bookkeeping costs about as
   much as the distances they save there); otherwise as ``"yinyang"``.
 
+Data far from the origin (see :func:`make_steps`) always run the plain pass.
 ``history["algorithm"]`` says what ran and ``history["algorithm_reason"]`` why.
 """
 
@@ -36,6 +37,7 @@ import time
 
 import numpy as np
 
+from kmcore._origin import data_origin
 from kmcore.assignment import LloydStep, _assign_rows, _lloyd_step
 from kmcore.centers import _means
 from kmcore.yinyang import (
@@ -87,8 +89,15 @@ def choose_algorithm(algorithm, n_samples, n_clusters):
 
 
 def make_steps(algorithm, X, x_sqnorms, sample_weight, centers, n_threads):
-    """The strategy for ``algorithm`` (one of ``ALGORITHMS``) on dense X from ``centers``."""
+    """The strategy for ``algorithm`` (one of ``ALGORITHMS``) on dense X from ``centers``.
+
+    Data far from the origin run the plain pass whatever was asked: kmcore's
+    fused pass computes their distances around the data's mean
+    (:mod:`kmcore._origin`), the bounds' kernel does not yet.
+    """
     name, n_groups, reason = choose_algorithm(algorithm, X.shape[0], centers.shape[0])
+    if name != "lloyd" and data_origin(X) is not None:
+        name, reason = "lloyd", f"{algorithm}: data far from the origin (plain pass)"
     if name == "lloyd":
         return LloydSteps(X, x_sqnorms, sample_weight, n_threads, reason=reason)
     return BoundedSteps(X, x_sqnorms, sample_weight, centers, n_groups, n_threads, name, reason)
