@@ -311,6 +311,9 @@ def test_algorithm_choice_and_fallback(monkeypatch):
     assert _lloyd.choose_algorithm("auto", 100000, 16)[0] == "lloyd"
     assert _lloyd.choose_algorithm("auto", 1000, 256)[0] == "lloyd"
     assert _lloyd.choose_algorithm("auto", 60000, 256)[:2] == ("yinyang", 26)
+    assert _lloyd.choose_algorithm("auto", 60000, 256, 784)[:2] == ("yinyang", 26)
+    assert _lloyd.choose_algorithm("auto", 500000, 64, 8)[0] == "lloyd"
+    assert _lloyd.choose_algorithm("yinyang", 500000, 64, 8)[0] == "yinyang"
     assert _lloyd.choose_algorithm("yinyang", 100, 8)[:2] == ("yinyang", 1)
     assert _lloyd.choose_algorithm("elkan", 60000, 256)[:2] == ("elkan", 256)
     # Elkan's n x k bounds over the budget: group bounds; those over it too: Lloyd.
@@ -336,6 +339,7 @@ def test_far_from_origin_runs_the_plain_pass(algorithm):
     bounded = KMeans(40, init=init, algorithm=algorithm, max_iter=15).fit(X)
     plain = KMeans(40, init=init, algorithm="lloyd", max_iter=15).fit(X)
     assert bounded.history_["algorithm"] == "lloyd"
-    assert "far from the origin" in bounded.history_["algorithm_reason"]
+    if algorithm != "auto":  # auto already picks the plain pass in 8 dimensions
+        assert "far from the origin" in bounded.history_["algorithm_reason"]
     np.testing.assert_array_equal(bounded.labels_, plain.labels_)
     np.testing.assert_array_equal(bounded.cluster_centers_, plain.cluster_centers_)

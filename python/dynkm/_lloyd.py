@@ -25,9 +25,12 @@ The choice for ``KMeans(algorithm=...)`` (:func:`choose_algorithm`):
   row) fit ``BOUNDS_BUDGET``; otherwise the plain pass.
 - ``"elkan"``: one group per center (Elkan's per-center bounds, n x k
   float32) when that fits the budget, else as ``"yinyang"``.
-- ``"auto"``: the plain pass for fewer than ``AUTO_MIN_CLUSTERS`` clusters or
-  fewer than ``AUTO_MIN_SAMPLES`` rows (the bounds' bookkeeping costs about as
-  much as the distances they save there); otherwise as ``"yinyang"``.
+- ``"auto"``: the plain pass for fewer than ``AUTO_MIN_CLUSTERS`` clusters,
+  fewer than ``AUTO_MIN_SAMPLES`` rows or fewer than ``AUTO_MIN_FEATURES``
+  features (the bounds' bookkeeping costs about as much as the distances they
+  save there: in few dimensions a distance is cheaper than its bookkeeping);
+  otherwise as ``"yinyang"``. The measurements behind the rule are in
+  ``benchmarks/`` and the README.
 
 Data far from the origin (see :func:`make_steps`) always run the plain pass.
 ``history["algorithm"]`` says what ran and ``history["algorithm_reason"]`` why.
@@ -53,6 +56,7 @@ ALGORITHMS = ("auto", "lloyd", "elkan", "yinyang")
 BOUNDS_BUDGET = 1 << 30
 AUTO_MIN_CLUSTERS = 32
 AUTO_MIN_SAMPLES = 4096
+AUTO_MIN_FEATURES = 16
 # Centers per Yinyang group (Ding et al. suggest k / 10 groups).
 GROUP_SIZE = 10
 # Rows per slice when summing w * ||x||^2 in float64 (bounded temporary memory).
@@ -66,8 +70,11 @@ def check_algorithm(algorithm):
     return algorithm
 
 
-def choose_algorithm(algorithm, n_samples, n_clusters):
-    """What ``KMeans(algorithm=...)`` runs on this shape: (name, n_groups, reason)."""
+def choose_algorithm(algorithm, n_samples, n_clusters, n_features=None):
+    """What ``KMeans(algorithm=...)`` runs on this shape: (name, n_groups, reason).
+
+    ``n_features`` None: not taken into account.
+    """
     n, k = n_samples, n_clusters
     if algorithm == "lloyd":
         return "lloyd", 0, "asked for"
@@ -76,6 +83,8 @@ def choose_algorithm(algorithm, n_samples, n_clusters):
             return "lloyd", 0, f"auto: n_clusters < {AUTO_MIN_CLUSTERS}"
         if n < AUTO_MIN_SAMPLES:
             return "lloyd", 0, f"auto: n_samples < {AUTO_MIN_SAMPLES}"
+        if n_features is not None and n_features < AUTO_MIN_FEATURES:
+            return "lloyd", 0, f"auto: n_features < {AUTO_MIN_FEATURES}"
     if algorithm == "elkan":
         if bounds_nbytes(n, k) <= BOUNDS_BUDGET:
             return "elkan", k, "elkan: one group per center"
@@ -95,7 +104,8 @@ def make_steps(algorithm, X, x_sqnorms, sample_weight, centers, n_threads):
     fused pass computes their distances around the data's mean
     (:mod:`kmcore._origin`), the bounds' kernel does not yet.
     """
-    name, n_groups, reason = choose_algorithm(algorithm, X.shape[0], centers.shape[0])
+    name, n_groups, reason = choose_algorithm(algorithm, X.shape[0], centers.shape[0],
+                                              X.shape[1])
     if name != "lloyd" and data_origin(X) is not None:
         name, reason = "lloyd", f"{algorithm}: data far from the origin (plain pass)"
     if name == "lloyd":

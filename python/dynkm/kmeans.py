@@ -89,8 +89,9 @@ class KMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFeature
         "yinyang": bounds per row and group of about ten centers skip the
         distances that cannot change a label (16 + 4 * n_clusters / 10 bytes
         per row). "elkan": bounds per row and center. "auto": "lloyd" below 32
-        clusters or 4096 rows, else "yinyang". Bounds over 1 GiB fall back to
-        "lloyd" (``history_["algorithm_reason"]`` says so).
+        clusters, 4096 rows or 16 features, else "yinyang". Bounds over 1 GiB,
+        and data far from the origin, fall back to "lloyd"
+        (``history_["algorithm_reason"]`` says so).
 
     Attributes
     ----------
