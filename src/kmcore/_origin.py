@@ -29,10 +29,9 @@ import numpy as np
 # Shift when ||m||^2 exceeds this times the spread (4 bits; see above).
 SHIFT_FACTOR = 16.0
 # Rows of X the origin and the spread are taken from, and the most values
-# they may hold: the sample is taken at every call of the assignment, and
-# measured on MNIST (k = 10) a 64 x 784 float64 sample with its temporaries
-# slowed the Lloyd step that followed by 6% (presumably: its buffers were
-# evicted from cache); 10 x 784 values cost nothing measurable.
+# they may hold: the sample is taken at every call of the assignment, so it
+# must stay small enough not to evict the step's own buffers from cache (a
+# large sample measurably slowed the Lloyd step that followed it).
 SAMPLE_ROWS = 64
 SAMPLE_ELEMENTS = 8192
 # The kernels read an empty origin as "no shift".
