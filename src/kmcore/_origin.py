@@ -50,11 +50,15 @@ def data_origin(X):
     rows = np.array(X[:: max(1, -(-n // n_rows))], dtype=np.float64)
     if rows.shape[0] == 0:
         return None
-    m = rows.mean(axis=0)
-    rows -= m  # in place: no temporaries beyond the sample
-    np.square(rows, out=rows)
-    spread = float(rows.sum(axis=1).mean())
-    return m if float(m @ m) > SHIFT_FACTOR * spread else None
+    # Rows near float64's limit (accepted by predict-only callers) square to
+    # inf: then the rule compares infinities and keeps the plain path.
+    with np.errstate(over="ignore", invalid="ignore"):
+        m = rows.mean(axis=0)
+        rows -= m  # in place: no temporaries beyond the sample
+        np.square(rows, out=rows)
+        spread = float(rows.sum(axis=1).mean())
+        offset = float(m @ m)
+    return m if np.isfinite(offset) and offset > SHIFT_FACTOR * spread else None
 
 
 def shifted(A, origin, dtype):
