@@ -29,7 +29,7 @@ for k in per_class:
 cluster_then_label = ClusterLabelClassifier(80, distance="cosine", max_iter=20,
                                             random_state=0).fit(X_train, y_train)
 baseline = NearestCentroid().fit(X_train, y_train).score(X_test, y_test)
-print("KMeansClassifier:", dict(zip(per_class, [round(a, 4) for a in accuracy])))
+print("KMeansClassifier:", dict(zip(per_class, [round(a, 4) for a in accuracy], strict=True)))
 print(f"ClusterLabelClassifier(80): {cluster_then_label.score(X_test, y_test):.4f}")
 print(f"NearestCentroid: {baseline:.4f}")
 

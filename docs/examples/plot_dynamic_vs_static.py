@@ -29,7 +29,7 @@ print(result.to_text())
 with tempfile.TemporaryDirectory() as folder:
     paths = plot_comparison(result, folder)
     fig, axes = plt.subplots(2, 2, figsize=(10, 6.5))
-    for ax, path in zip(axes.flat, paths):
+    for ax, path in zip(axes.flat, paths, strict=True):
         ax.imshow(plt.imread(path))
         ax.set_title(Path(path).name, fontsize=9)
         ax.axis("off")
