@@ -412,3 +412,97 @@ def test_compare_on_a_terminal_shows_the_bar(tmp_path, rows):
     assert proc.returncode == 0
     terminal = b"".join(chunks).decode()
     assert "\rdynamic [" in terminal and "6/6 batches" in terminal
+
+
+# --------------------------------------------------------------------------- kmeans --data
+
+def _blobs(n=90, d=4, seed=1):
+    """Three separated groups of rows, float32."""
+    rng = np.random.default_rng(seed)
+    offsets = np.repeat(np.eye(3, d) * 8.0, n // 3, axis=0)
+    return (rng.standard_normal((n, d)) + offsets).astype(np.float32)
+
+
+def test_kmeans_data_writes_labels_centers_and_model(tmp_path):
+    X = _blobs()
+    path = tmp_path / "mine.npy"
+    np.save(path, X)
+    out = tmp_path / "deep" / "out"
+    proc = run(["kmeans", "--data", path, "--n-clusters", 3, "--n-init", 2, "--out", out],
+               tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    labels = np.load(out / "labels.npy", allow_pickle=False)
+    centers = np.load(out / "centers.npy", allow_pickle=False)
+    model = dynkm.load(out / "model.dynkm")
+    assert isinstance(model, dynkm.KMeans)
+    assert model.get_params()["n_clusters"] == 3 and model.get_params()["n_init"] == 2
+    np.testing.assert_array_equal(labels, model.predict(X))
+    np.testing.assert_array_equal(centers, model.cluster_centers_)
+    assert centers.shape == (3, 4) and centers.dtype == np.float32
+    # The same fit from Python: the command adds nothing of its own.
+    direct = dynkm.KMeans(3, n_init=2, random_state=0).fit(X)
+    np.testing.assert_array_equal(labels, direct.labels_)
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 1, proc.stdout
+    for needle in ["mine.npy", "n = 90", "d = 4", "k = 3", f"inertia = {direct.inertia_:.6g}",
+                   f"n_iter = {direct.n_iter_}", " s;", str(out / "model.dynkm")]:
+        assert needle in lines[0], (needle, lines[0])
+
+
+@pytest.mark.parametrize("suffix", ["fvecs", "bvecs", "idx3-ubyte"])
+def test_kmeans_data_reads_every_format(cli, tmp_path, suffix):
+    from dynkm import datasets
+
+    X = np.abs(_blobs(60, 3)).round().astype(np.uint8)  # exact in every format
+    path = tmp_path / f"rows.{suffix}"
+    if suffix == "idx3-ubyte":
+        path.write_bytes(idx_bytes(X))
+    else:
+        getattr(datasets, f"write_{suffix}")(path, X)
+    proc = cli(["kmeans", "--data", path, "--n-clusters", 2, "--n-init", 1, "--algorithm",
+                "elkan", "--out", tmp_path / "o"], tmp_path, "main")
+    assert proc.returncode == 0, proc.stderr
+    model = dynkm.load(tmp_path / "o" / "model.dynkm")
+    assert model.get_params()["algorithm"] == "elkan"
+    assert model.n_features_in_ == 3
+    np.testing.assert_array_equal(np.load(tmp_path / "o" / "labels.npy"),
+                                  model.predict(X.astype(np.float64)))
+
+
+KMEANS_BAD_FILES = ["missing.npy", "nan.npy", "junk.npy", "text.fvecs", "huge-idx3-ubyte"]
+
+
+@pytest.mark.parametrize("name", KMEANS_BAD_FILES)
+def test_kmeans_bad_data_file_exit_1(cli, tmp_path, name):
+    make, needles = BAD_FILES[name]
+    path = tmp_path / name
+    if make is not None:
+        make(path)
+    out = tmp_path / "out"
+    via = "process" if name == "junk.npy" else "main"
+    error_line(cli(["kmeans", "--data", path, "--out", out], tmp_path, via), 1, *needles)
+    assert not out.exists()  # the folder made for the run is removed again
+
+
+def test_kmeans_data_errors(cli, tmp_path, rows):
+    # --out is checked before the data is read.
+    taken = tmp_path / "taken"
+    taken.write_text("x")
+    error_line(cli(["kmeans", "--data", tmp_path / "nope.npy", "--out", taken], tmp_path,
+                   "main"), 1, "--out", "not a folder")
+    error_line(cli(["kmeans", "--data", rows, "--n-clusters", 61, "--out", tmp_path / "o"],
+                   tmp_path, "main"), 1, "--n-clusters 61", "60 rows")
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("via, args, needles", [
+    ("process", ["kmeans", "--out", "o"], ["--out needs --data", "dynkm kmeans --help"]),
+    ("main", ["kmeans", "--format", "npy"], ["--format needs --data"]),
+    ("main", ["kmeans", "--mnist-dir", "m"], ["--mnist-dir needs --data"]),
+    ("main", ["kmeans", "--algorithm", "fast"], ["--algorithm", "'fast'"]),
+    ("main", ["kmeans", "--data", "x.npy", "--format", "csv"], ["--format", "'csv'"]),
+])
+def test_kmeans_usage_errors_exit_2(cli, tmp_path, via, args, needles):
+    error_line(cli(args, tmp_path, via), 2, *needles)
+    assert not (tmp_path / "o").exists()

@@ -3,7 +3,9 @@
 ``dynkm`` (or ``dynkm compare``) streams a dataset through DynamicKMeans,
 fits a static k-means of the same k, prints the summary and writes
 ``report.json``, ``report.md`` and the plots into ``--out``.
-``dynkm kmeans`` fits the static KMeans on the digits next to scikit-learn's.
+``dynkm kmeans --data PATH`` clusters a data file with KMeans and writes the
+labels, the centers and the model into ``--out``; without ``--data`` it fits
+the static KMeans on the digits next to scikit-learn's.
 ``dynkm classify`` trains the k-means classifiers (several prototypes per
 class, and cluster-then-label) on the digits or MNIST and prints test accuracy
 and seconds next to scikit-learn's NearestCentroid.
@@ -214,14 +216,31 @@ def _parser():
                       help="write the reports only (default: the four plots too)")
     cmp_.set_defaults(run=_run_compare, parser=cmp_)
 
-    km = sub.add_parser("kmeans", help="static KMeans on the digits next to scikit-learn",
-                        description=_wrap("Fit dynkm.KMeans and scikit-learn's KMeans on the "
-                                          "digits; print inertia, seconds, purity and "
-                                          "iterations."), **common)
+    km = sub.add_parser("kmeans", help="KMeans on a data file, or on the digits next to "
+                        "scikit-learn",
+                        description=_wrap("With --data: fit dynkm.KMeans on the data, write "
+                                          "labels.npy, centers.npy and model.dynkm into --out "
+                                          "and print n, d, k, inertia, iterations and seconds. "
+                                          "Without --data: fit dynkm.KMeans and scikit-learn's "
+                                          "KMeans on the digits; print inertia, seconds, "
+                                          "purity and iterations."), **common)
+    km.add_argument("--data", default=None,
+                    help=f"one of {', '.join(BUILTIN)} or the path of a data file to cluster "
+                    "(default: the digits comparison with scikit-learn, nothing written)")
+    km.add_argument("--format", choices=FORMATS, default=None,
+                    help="format of the --data file (default: from its name, as for compare)")
+    km.add_argument("--mnist-dir", default=None,
+                    help="MNIST folder for --data mnist (default: $DYNKM_MNIST, else the "
+                    "shared datasets folder: see below)")
     km.add_argument("--n-clusters", type=_POSITIVE, default=10, help="number of clusters k")
     km.add_argument("--n-init", type=_POSITIVE, default=10, help="k-means++ restarts")
-    km.add_argument("--random-state", type=_SEED, default=0, help="seed of both models")
+    km.add_argument("--algorithm", choices=("auto", "lloyd", "elkan", "yinyang"),
+                    default="auto", help="how dynkm.KMeans finds the nearest centers")
+    km.add_argument("--random-state", type=_SEED, default=0, help="seed of the model(s)")
     km.add_argument("--n-threads", type=_POSITIVE, default=None, help=_THREADS_HELP)
+    km.add_argument("--out", default=None,
+                    help="folder for labels.npy, centers.npy and model.dynkm with --data, "
+                    "created if needed (default: dynkm-out)")
     km.set_defaults(run=_run_kmeans, parser=km)
 
     clf = sub.add_parser("classify", help="k-means classifiers on the digits or MNIST",
@@ -260,6 +279,11 @@ def _check_combinations(args):
     if args.command == "compare" and args.min_size > args.max_size:
         args.parser.error(f"--min-size {args.min_size:g} is larger than --max-size "
                           f"{args.max_size:g}")
+    if args.command == "kmeans" and args.data is None:
+        # These only mean something for a clustering of --data: refuse rather than ignore.
+        for option in ("format", "mnist_dir", "out"):
+            if getattr(args, option) is not None:
+                args.parser.error(f"--{option.replace('_', '-')} needs --data")
 
 
 # ---------------------------------------------------------------------------
@@ -499,6 +523,8 @@ def _run_compare(args):
 
 
 def _run_kmeans(args):
+    if args.data is not None:
+        return _run_kmeans_data(args)
     from sklearn.cluster import KMeans as SKKMeans
     from sklearn.datasets import load_digits
 
@@ -510,7 +536,7 @@ def _run_kmeans(args):
         raise ValueError(f"--n-clusters {args.n_clusters} is more than the {X.shape[0]} digits")
     rows = []
     for name, model in [
-        ("dynkm.KMeans", KMeans(args.n_clusters, n_init=args.n_init,
+        ("dynkm.KMeans", KMeans(args.n_clusters, n_init=args.n_init, algorithm=args.algorithm,
                                 random_state=args.random_state, n_threads=args.n_threads)),
         ("sklearn KMeans", SKKMeans(args.n_clusters, n_init=args.n_init,
                                     random_state=args.random_state)),
@@ -523,6 +549,35 @@ def _run_kmeans(args):
     print(f"{'model':<16}{'inertia':>14}{'seconds':>10}{'purity':>9}{'iters':>7}")
     for name, inertia, seconds, pur, n_iter in rows:
         print(f"{name:<16}{inertia:>14.1f}{seconds:>10.3f}{pur:>9.4f}{n_iter:>7}")
+    return 0
+
+
+def _run_kmeans_data(args):
+    """``dynkm kmeans --data``: fit KMeans, write labels, centers and the model into --out."""
+    from dynkm import KMeans
+
+    out = Path(args.out or "dynkm-out")
+    made = _prepare_out(out)
+    try:
+        X, name = load_data(args.data, args.format, args.mnist_dir)
+        if args.n_clusters > X.shape[0]:
+            raise ValueError(f"--n-clusters {args.n_clusters} is more than the {X.shape[0]} "
+                             f"rows of {name}")
+        model = KMeans(args.n_clusters, n_init=args.n_init, algorithm=args.algorithm,
+                       random_state=args.random_state, n_threads=args.n_threads)
+        t0 = time.perf_counter()
+        model.fit(X)
+        seconds = time.perf_counter() - t0
+        written = [out / "labels.npy", out / "centers.npy", out / "model.dynkm"]
+        np.save(written[0], model.labels_)
+        np.save(written[1], model.cluster_centers_)
+        model.save(written[2])
+    except BaseException:
+        _remove_empty(made)  # a failed run leaves no empty output folder behind
+        raise
+    print(f"{name}: n = {X.shape[0]}, d = {X.shape[1]}, k = {args.n_clusters}, "
+          f"inertia = {model.inertia_:.6g}, n_iter = {model.n_iter_}, {seconds:.3f} s; "
+          f"wrote {', '.join(str(p) for p in written)}")
     return 0
 
 
