@@ -11,9 +11,12 @@ that the plots say how to get matplotlib, which the plain install lacks.
 
 import sys
 import tarfile
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
-KERNELS = ["_parallel", "_distances", "_assign", "_centers", "_seeding", "_split", "_soft"]
+# Every kernel of the source tree this script sits in (so the list cannot drift
+# from setup.py's).
+KERNELS = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "src" / "kmcore")
+                 .glob("*.pyx"))
 REQUIRED = (
     ["README.md", "LICENSE", "CHANGELOG.md", "pyproject.toml", "setup.py", "MANIFEST.in",
      "PKG-INFO", "src/kmcore/_simd.h", "src/kmcore/_common.pxd", "src/kmcore/_version.py",
