@@ -142,12 +142,6 @@ class ChunkedData:
             x[sel], w[sel] = xj, wj
         return x, w
 
-    def labels_array(self, pairs):
-        """A dask array of the labels held in the persisted ``(labels, stats)`` pairs."""
-        take = dask.delayed(_chunks.first, pure=True)
-        return da.concatenate([da.from_delayed(take(p), shape=(size,), dtype=np.intp)
-                               for p, size in zip(pairs, self.sizes, strict=True)])
-
 
 def _sum_in_tree(values):
     """Values added by the same fixed binary tree over their index, in memory."""

@@ -81,8 +81,12 @@ def kmeans_parallel(data, n_clusters, rng, oversampling_factor, n_rounds, n_thre
     factor = oversampling_factor * n_clusters
     found = [first_row(data, rng)]
     pairs = [None] * len(data.parts)
+    # The distances' lineage holds every round's scattered candidates: kept
+    # referenced, a lost worker's distances can be recomputed.
+    scattered = []
     for _ in range(n_rounds):
-        pairs = data.map(chunk_sqdist, pairs, broadcast(found[-1]))
+        scattered.append(broadcast(found[-1]))
+        pairs = data.map(chunk_sqdist, pairs, scattered[-1])
         pairs = list(dask.persist(*pairs))
         phi = data.reduce([dask.delayed(second)(p) for p in pairs])["phi"]
         if not phi > 0:

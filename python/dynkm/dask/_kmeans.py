@@ -70,7 +70,8 @@ default="k-means||"
     ----------
     cluster_centers_ : ndarray of shape (n_clusters, n_features)
     labels_ : dask array of shape (n_samples,)
-        Held on the workers; ``labels_.compute()`` gathers them.
+        Lazy: the nearest final center of every row of X, computed from X when
+        asked (``labels_.compute()``); nothing of the fit stays on the workers.
     inertia_ : float
     n_iter_ : int
     n_features_in_ : int
@@ -121,12 +122,15 @@ default="k-means||"
             run["history"]["init_seconds"] = init_seconds
             if best is None or run["inertia"] < best["inertia"]:
                 best = run
+        # The final centers' labels, computed lazily from X when asked: nothing
+        # of the fit stays held on the workers.
+        labels = lazy_labels(as_dask_array(X), best["centers"], data.n_features)
+        self.n_features_in_ = data.n_features
         self.cluster_centers_ = best["centers"]
-        self.labels_ = data.labels_array(best["pairs"])
+        self.labels_ = labels
         self.inertia_ = best["inertia"]
         self.n_iter_ = best["n_iter"]
         self.history_ = best["history"]
-        self.n_features_in_ = data.n_features
         return self
 
     def _check_params(self):
@@ -170,8 +174,7 @@ default="k-means||"
     def predict(self, X):
         """Nearest center of every row of the dask array X, as a dask array (lazy)."""
         X, centers = self._new_data(X)
-        return X.map_blocks(_chunks.chunk_predict, centers, self.n_features_in_, dtype=np.intp,
-                            drop_axis=1)
+        return lazy_labels(X, centers, self.n_features_in_)
 
     def transform(self, X):
         """Distances of every row of X to every center, a dask array (lazy)."""
@@ -195,11 +198,15 @@ default="k-means||"
         return -float(total["inertia"])
 
 
+def lazy_labels(X, centers, n_features):
+    """Nearest center of every row of the dask array X (a lazy dask array)."""
+    return X.map_blocks(_chunks.chunk_predict, centers, n_features, dtype=np.intp, drop_axis=1)
+
+
 def run_lloyd(data, centers, max_iter, tol, check_every, n_threads, verbose):
     """Lloyd's iterations on the chunks from ``centers`` (the rule of ``dynkm._lloyd``).
 
-    Returns a dict: centers, pairs (the persisted per-chunk (labels, stats) of
-    the final centers), inertia, n_iter, history.
+    Returns a dict: centers, inertia (of the final centers), n_iter, history.
     """
     history = {key: [] for key in ("objective", "center_shift", "seconds", "n_relocated",
                                    "imbalance", "distance_fraction")}
@@ -209,9 +216,10 @@ def run_lloyd(data, centers, max_iter, tol, check_every, n_threads, verbose):
     for i in range(max_iter):
         t0 = time.perf_counter()
         prev_labels = [None] * len(data.parts) if previous is None else \
-            [take(p) for p in previous]
-        pairs = list(dask.persist(*data.map(_chunks.chunk_step, broadcast(centers),
-                                            prev_labels, list(data.offsets[:-1]), n_threads)))
+            [take(p) for p in previous[0]]
+        scattered = broadcast(centers)
+        pairs = list(dask.persist(*data.map(_chunks.chunk_step, scattered, prev_labels,
+                                            list(data.offsets[:-1]), n_threads)))
         stats = data.reduce([dask.delayed(_chunks.second, pure=True)(p) for p in pairs])
         sums, weights = stats["sums"], stats["weights"]
         n_relocated = relocate_empty(data, stats)
@@ -234,18 +242,22 @@ def run_lloyd(data, centers, max_iter, tol, check_every, n_threads, verbose):
                 break
             if shift2 <= tol:
                 break
-        previous = pairs
+        # The labels stay on the workers for the next count of changes. A worker
+        # lost meanwhile has them recomputed from their lineage, which holds the
+        # scattered centers: those are kept referenced as long as the labels.
+        previous = (pairs, scattered)
     if strict:
+        # Same labels as the step before: the centers (sums of the same rows
+        # in the same order) and the inertia against them are those of the step.
         inertia = stats["inertia"]
     else:
-        # Labels of the final centers (the last step labelled against the previous ones).
-        pairs = list(dask.persist(*data.map(_chunks.chunk_assign, broadcast(centers),
-                                            n_threads)))
-        inertia = data.reduce([dask.delayed(_chunks.second, pure=True)(p)
-                               for p in pairs])["inertia"]
+        # Inertia of the final centers (the last step measured the previous ones).
+        inertia = data.reduce([dask.delayed(_chunks.second, pure=True)(p) for p in
+                               data.map(_chunks.chunk_assign, broadcast(centers),
+                                        n_threads)])["inertia"]
     history = {key: np.asarray(values) for key, values in history.items()}
     history.update(algorithm="lloyd", n_groups=0, algorithm_reason="dynkm.dask: Lloyd by chunks")
-    return {"centers": centers, "pairs": pairs, "inertia": float(inertia), "n_iter": i + 1,
+    return {"centers": centers, "inertia": float(inertia), "n_iter": i + 1,
             "history": history}
 
 
