@@ -222,3 +222,38 @@ def test_worker_lost_mid_fit_gives_the_same_result(monkeypatch):
         np.testing.assert_array_equal(model.cluster_centers_, expected.cluster_centers_)
         np.testing.assert_array_equal(model.labels_.compute(), expected.labels_.compute())
         assert model.inertia_ == expected.inertia_
+
+
+def test_fit_chunks_dynamic_equals_partial_fit_in_memory():
+    X = blobs(n=2000, seed=12)
+    chunks = (600, 400, 1000)
+    ref = dynkm.DynamicKMeans(min_size=40, max_size=120, random_state=0)
+    start = 0
+    for size in chunks:
+        ref.partial_fit(X[start:start + size])
+        start += size
+    model = dkd.fit_chunks(dynkm.DynamicKMeans(min_size=40, max_size=120, random_state=0),
+                           da.from_array(X, chunks=(chunks, 6)))
+    np.testing.assert_array_equal(model.cluster_centers_, ref.cluster_centers_)
+    assert model.history_["n_clusters"] == ref.history_["n_clusters"]
+
+
+def test_far_from_origin_equals_in_memory():
+    """Data far from the origin (kmcore computes around their mean): the same fit."""
+    X = blobs(seed=11) + 1e5
+    init = X[:7].copy()
+    ref = dynkm.KMeans(7, init=init, algorithm="lloyd").fit(X)
+    model = dkd.KMeans(7, init=init).fit(da.from_array(X, chunks=(700, 6)))
+    assert_same_fit(model, ref)
+
+
+def test_float32_kept_and_close_to_in_memory():
+    X = blobs(seed=13, dtype=np.float32)
+    init = X[:7].copy()
+    ref = dynkm.KMeans(7, init=init, algorithm="lloyd").fit(X)
+    model = dkd.KMeans(7, init=init).fit(da.from_array(X, chunks=(1000, 6)))
+    assert model.cluster_centers_.dtype == np.float32
+    assert model.n_iter_ == ref.n_iter_
+    np.testing.assert_array_equal(model.labels_.compute(), ref.labels_)
+    np.testing.assert_allclose(model.cluster_centers_, ref.cluster_centers_, rtol=1e-5,
+                               atol=1e-5)
