@@ -1,0 +1,201 @@
+"""What runs on one chunk of rows, and the fixed-order reduction of the chunks' results.
+
+Every function named ``chunk_*`` runs where its chunk lives (a dask task) and
+calls kmcore's kernels on that chunk alone; each returns small per-chunk
+partial results (float64 per-cluster sums and weights, inertia, counts, the
+farthest rows). :func:`tree_reduce` adds them over a binary tree fixed by the
+chunk index, never in completion order: the result depends on the chunk
+layout only, not on the number of workers nor on which finishes first.
+"""
+
+import numpy as np
+
+from dynkm._validation import check_range
+from kmcore._validation import check_data
+from kmcore.assignment import _assign_rows
+from kmcore.centers import _weighted_sums
+from kmcore.distances import _pairwise_sqdist, _row_norms
+
+
+def chunk_validate(x, w, index, shape, dtype):
+    """Check one chunk of X (and of sample_weight) and compute its squared row norms.
+
+    Returns ``(x, x_sqnorms, w, stats)``: x C-contiguous in ``dtype``, the
+    weights in ``dtype`` (None: unit weights), and stats (the float64 column
+    sums, the total weight, the number of rows of positive weight) for the
+    mean and the first center.
+    """
+    name = f"X (chunk {index}, rows from its dask array)"
+    x = np.asarray(x)
+    if x.shape != tuple(shape):
+        raise ValueError(
+            f"X: chunk {index} has shape {x.shape} but the dask array's chunks say "
+            f"{tuple(shape)} (mismatched chunk widths or lengths); rebuild X with the right "
+            "chunks"
+        )
+    x = check_data(x, name, dtype=dtype)
+    sqnorms = _row_norms(x, True, 1)
+    if w is not None:
+        w = np.asarray(w)
+        if w.dtype.kind not in "biuf" or w.shape != (x.shape[0],):
+            raise ValueError(
+                f"sample_weight: chunk {index} has shape {w.shape} and dtype {w.dtype}; it "
+                f"must hold {x.shape[0]} real numbers like chunk {index} of X"
+            )
+        w = np.ascontiguousarray(w, dtype=dtype)
+        if not np.isfinite(w).all() or (w < 0).any():
+            raise ValueError(f"sample_weight: chunk {index} holds negative, NaN or infinite "
+                             "weights; weights must be finite and non-negative")
+    check_range(sqnorms, w, name=name)
+    stats = {
+        "colsum": x.sum(axis=0, dtype=np.float64),
+        "weight": float(x.shape[0]) if w is None else float(w.sum(dtype=np.float64)),
+        "n_positive": x.shape[0] if w is None else int(np.count_nonzero(w > 0)),
+    }
+    return x, sqnorms, w, stats
+
+
+def chunk_sqdev(part, mean):
+    """float64 per-column sum of squared deviations from ``mean`` (the variance's sum)."""
+    diff = part[0].astype(np.float64) - mean
+    return {"sqdev": np.einsum("ij,ij->j", diff, diff)}
+
+
+def chunk_step(part, centers, prev_labels, offset, n_threads):
+    """One Lloyd E-step on a validated chunk, with its M-step partial results.
+
+    Returns ``(labels, stats)``: labels against ``centers`` (they stay on the
+    worker) and stats: float64 per-cluster ``sums`` and ``weights``, weighted
+    ``inertia``, ``n_positive`` (rows of positive weight per cluster),
+    ``changed`` (labels different from ``prev_labels``; -1 without), and
+    ``far``: the chunk's up to k rows of positive weight farthest from their
+    center, as (distance, global row index, label, weight), farthest first
+    (ties to the lower row), from which empty clusters are refilled.
+    """
+    x, sqnorms, w, _ = part
+    k = centers.shape[0]
+    labels, min_sqdist, inertia, fused = _assign_rows(x, sqnorms, centers, w, n_threads,
+                                                      with_sums=True)
+    sums, weights = fused if fused is not None else _weighted_sums(x, labels, k, w, n_threads)
+    positive = labels if w is None else labels[w > 0]
+    dist = min_sqdist if w is None else np.where(w > 0, min_sqdist, 0)
+    order = np.argsort(-dist, kind="stable")[:k]
+    order = order[dist[order] > 0]
+    far = {
+        "dist": dist[order].astype(np.float64),
+        "row": order.astype(np.int64) + offset,
+        "label": labels[order].astype(np.int64),
+        "weight": np.ones(order.size) if w is None else w[order].astype(np.float64),
+    }
+    changed = -1 if prev_labels is None else int(np.count_nonzero(labels != prev_labels))
+    stats = {"sums": sums, "weights": weights, "inertia": inertia,
+             "n_positive": np.bincount(positive, minlength=k), "changed": changed, "far": far}
+    return labels, stats
+
+
+def chunk_assign(part, centers, n_threads):
+    """Labels of a validated chunk against ``centers`` and its inertia."""
+    x, sqnorms, w, _ = part
+    labels, _, inertia, _ = _assign_rows(x, sqnorms, centers, w, n_threads)
+    return labels, {"inertia": inertia}
+
+
+def chunk_rows(part, rows):
+    """The rows ``rows`` (local indices) of a validated chunk, and their weights."""
+    x, _, w, _ = part
+    return x[rows], (np.ones(len(rows), dtype=x.dtype) if w is None else w[rows])
+
+
+def part_stats(part):
+    """The stats of a validated chunk."""
+    return part[3]
+
+
+def part_weights(part):
+    """The weights of a validated chunk (None: unit weights)."""
+    return part[2]
+
+
+def first(pair):
+    """The first item of a task's pair (for the labels kept on the workers)."""
+    return pair[0]
+
+
+def second(pair):
+    """The second item of a task's pair (the stats that are reduced)."""
+    return pair[1]
+
+
+def checked_chunk(x, centers, index, n_features):
+    """A chunk of new data checked against fitted centers (predict / transform / score)."""
+    x = np.asarray(x)
+    if x.ndim != 2 or x.shape[1] != n_features:
+        raise ValueError(
+            f"X: chunk {index} has shape {x.shape}, but the model was fitted on "
+            f"{n_features} features"
+        )
+    x = check_data(x, f"X (chunk {index})", dtype=centers.dtype)
+    sqnorms = _row_norms(x, True, 1)
+    check_range(sqnorms, name=f"X (chunk {index})")
+    return x, sqnorms
+
+
+def chunk_predict(x, centers, n_features, block_info=None):
+    """Nearest center of every row of a chunk of new data (map_blocks)."""
+    x, sqnorms = checked_chunk(x, centers, _block_index(block_info), n_features)
+    return _assign_rows(x, sqnorms, centers, None, 1)[0]
+
+
+def chunk_transform(x, centers, n_features, block_info=None):
+    """Euclidean distances of a chunk's rows to every center (map_blocks)."""
+    x, sqnorms = checked_chunk(x, centers, _block_index(block_info), n_features)
+    D = _pairwise_sqdist(x, sqnorms, centers, _row_norms(centers, True, 1), 1)
+    return np.sqrt(D, out=D)
+
+
+def chunk_score(x, w, centers, index, n_features):
+    """Weighted inertia of a chunk of new data against ``centers``."""
+    x, sqnorms = checked_chunk(x, centers, index, n_features)
+    if w is not None:
+        w = np.ascontiguousarray(w, dtype=x.dtype)
+        if w.shape != (x.shape[0],) or not np.isfinite(w).all() or (w < 0).any():
+            raise ValueError(f"sample_weight: chunk {index} must hold {x.shape[0]} finite, "
+                             "non-negative weights")
+    return {"inertia": _assign_rows(x, sqnorms, centers, w, 1)[2]}
+
+
+def _block_index(block_info):
+    return block_info[0]["chunk-location"][0] if block_info else "?"
+
+
+def combine(a, b):
+    """Two chunks' stats added (a before b): arrays and numbers summed, ``far`` merged."""
+    out = {}
+    for key, value in a.items():
+        if key == "far":
+            out[key] = merge_far(value, b[key], len(a["weights"]))
+        else:
+            out[key] = value + b[key]
+    return out
+
+
+def merge_far(a, b, k):
+    """The k farthest of two candidate sets: larger distance first, ties to the lower row."""
+    cat = {key: np.concatenate([a[key], b[key]]) for key in a}
+    order = np.lexsort((cat["row"], -cat["dist"]))[:k]
+    return {key: value[order] for key, value in cat.items()}
+
+
+def tree_reduce(items, delayed_fn):
+    """Reduce ``items`` (delayed stats in chunk order) by a binary tree over their index.
+
+    Pairs (0, 1), (2, 3), ... then the pairs' results in order: a fixed shape,
+    so the float64 sums are added in the same order whatever runs where.
+    """
+    level = list(items)
+    while len(level) > 1:
+        nxt = [delayed_fn(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+    return level[0]

@@ -1,0 +1,154 @@
+"""A dask array checked once, persisted on the workers, with the helpers to run tasks on it.
+
+:func:`prepare` turns the user's X (a dask array, or a dask DataFrame's values)
+and sample_weight into :class:`ChunkedData`: one persisted task result per
+chunk of rows, ``(x, x_sqnorms, w, stats)`` (see
+:func:`dynkm.dask._chunks.chunk_validate`). The user's arrays are not changed:
+columns split over several chunks are rechunked into one in a new array.
+"""
+
+import dask
+import dask.array as da
+import numpy as np
+
+from dynkm.dask import _chunks
+
+
+def client_or_none():
+    """The current distributed Client, or None (then dask's default scheduler runs)."""
+    try:
+        from distributed import get_client
+        return get_client()
+    except (ImportError, ValueError):
+        return None
+
+
+def broadcast(value):
+    """``value`` put once where the tasks run: scattered to every worker with a Client."""
+    client = client_or_none()
+    if client is None:
+        return dask.delayed(value, pure=False)
+    return client.scatter(value, broadcast=True, hash=False)
+
+
+def as_dask_array(X, name="X"):
+    """X as a 2-D dask array of real numbers with known row chunks, one chunk of columns."""
+    if hasattr(X, "to_dask_array"):  # a dask DataFrame: its values, with their lengths
+        X = X.to_dask_array(lengths=True)
+    if not isinstance(X, da.Array):
+        raise TypeError(f"{name} must be a dask array or a dask DataFrame, got {type(X).__name__}"
+                        "; use dynkm.KMeans for data in memory")
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D dask array (n_samples, n_features), got shape "
+                         f"{X.shape}")
+    if X.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}")
+    if any(np.isnan(c) for c in X.chunks[0]) or np.isnan(X.shape[1]):
+        raise ValueError(f"{name} has chunks of unknown size; call {name}.compute_chunk_sizes() "
+                         "first (or pass the dask DataFrame itself)")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"{name} is empty: shape {X.shape}")
+    if X.numblocks[1] > 1:
+        # Each task needs whole rows: the distances involve every feature.
+        X = X.rechunk({1: -1})
+    return X
+
+
+def working_dtype(X):
+    """float32 stays float32; other real types compute in float64 (as dynkm.KMeans)."""
+    return np.dtype(np.float32) if X.dtype == np.float32 else np.dtype(np.float64)
+
+
+def weight_blocks(sample_weight, X):
+    """Delayed weight chunks aligned with X's row chunks (None: unit weights)."""
+    if sample_weight is None:
+        return [None] * X.numblocks[0]
+    if isinstance(sample_weight, da.Array):
+        if sample_weight.shape != (X.shape[0],):
+            raise ValueError(f"sample_weight must have shape ({X.shape[0]},) to match X, got "
+                             f"{sample_weight.shape}")
+        w = sample_weight.rechunk((X.chunks[0],))
+    else:
+        w = np.asarray(sample_weight)
+        if w.shape != (X.shape[0],):
+            raise ValueError(f"sample_weight must have shape ({X.shape[0]},) to match X, got "
+                             f"{w.shape}")
+        w = da.from_array(w, chunks=(X.chunks[0],))
+    return list(w.to_delayed().ravel())
+
+
+class ChunkedData:
+    """The validated chunks of X, persisted, with their row offsets and stats."""
+
+    def __init__(self, X, sample_weight):
+        X = as_dask_array(X)
+        self.dtype = working_dtype(X)
+        self.n_samples, self.n_features = (int(s) for s in X.shape)
+        self.sizes = [int(s) for s in X.chunks[0]]
+        self.offsets = np.concatenate([[0], np.cumsum(self.sizes)]).astype(np.int64)
+        self.weighted = sample_weight is not None
+        xs = X.to_delayed().ravel()
+        ws = weight_blocks(sample_weight, X)
+        validate = dask.delayed(_chunks.chunk_validate, pure=True)
+        parts = [validate(x, w, i, (size, self.n_features), self.dtype)
+                 for i, (x, w, size) in enumerate(zip(xs, ws, self.sizes, strict=True))]
+        self.parts = list(dask.persist(*parts))
+        stats = [dask.delayed(_chunks.part_stats, pure=True)(p) for p in self.parts]
+        self.chunk_stats = dask.compute(*stats)
+        total = sum(s["weight"] for s in self.chunk_stats)
+        if self.weighted and not total > 0:
+            raise ValueError("sample_weight is zero everywhere: at least one weight must be "
+                             "positive")
+        self.total_weight = total
+        self.n_positive = sum(s["n_positive"] for s in self.chunk_stats)
+
+    def map(self, fn, *args, **kwargs):
+        """``fn(part, *args)`` on every chunk, as delayed objects in chunk order.
+
+        An argument given as a list (of the chunks' length) is taken per chunk.
+        """
+        f = dask.delayed(fn, pure=True)
+        out = []
+        for j, part in enumerate(self.parts):
+            a = [arg[j] if isinstance(arg, list) else arg for arg in args]
+            out.append(f(part, *a, **kwargs))
+        return out
+
+    def reduce(self, items):
+        """The chunks' stats reduced by the fixed tree, computed."""
+        return dask.compute(_chunks.tree_reduce(items, dask.delayed(_chunks.combine,
+                                                                    pure=True)))[0]
+
+    def mean_variance(self):
+        """Mean over features of the per-feature variance, in float64 (two passes)."""
+        colsum = _sum_in_tree([s["colsum"] for s in self.chunk_stats])
+        mean = colsum / self.n_samples
+        sq = self.reduce(self.map(_chunks.chunk_sqdev, broadcast(mean)))["sqdev"]
+        return float(sq.mean() / self.n_samples)
+
+    def rows(self, rows):
+        """The rows of global indices ``rows`` (and their weights), in the order given."""
+        rows = np.asarray(rows, dtype=np.int64)
+        chunk = np.searchsorted(self.offsets, rows, side="right") - 1
+        x = np.empty((rows.size, self.n_features), dtype=self.dtype)
+        w = np.empty(rows.size, dtype=self.dtype)
+        tasks, where = [], []
+        for j in np.unique(chunk):
+            sel = np.flatnonzero(chunk == j)
+            tasks.append(dask.delayed(_chunks.chunk_rows)(self.parts[j],
+                                                          rows[sel] - self.offsets[j]))
+            where.append(sel)
+        for sel, (xj, wj) in zip(where, dask.compute(*tasks), strict=True):
+            x[sel], w[sel] = xj, wj
+        return x, w
+
+
+def _sum_in_tree(values):
+    """Values added by the same fixed binary tree over their index, in memory."""
+    level = list(values)
+    while len(level) > 1:
+        nxt = [level[i] + level[i + 1] for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+    return level[0]

@@ -1,0 +1,259 @@
+"""dynkm.dask against the in-memory dynkm estimators, on a LocalCluster the tests start.
+
+The cluster runs its workers as threads of this process (``processes=False``):
+process workers take seconds each to start here, and everything tested (the
+chunk layout, the fixed-order reduction, the scatter, the loss of a worker)
+goes through the same scheduler either way. In-process workers talk over
+distributed's inproc transport; the scheduler's HTTP server (always started)
+listens on loopback only, on a free port.
+"""
+
+import numpy as np
+import pytest
+
+da = pytest.importorskip("dask.array", reason="dynkm.dask needs dask[array] (the [dask] extra)")
+distributed = pytest.importorskip("distributed",
+                                  reason="dynkm.dask's tests need distributed (the [dask] extra)")
+
+import dynkm  # noqa: E402
+import dynkm.dask as dkd  # noqa: E402
+from dynkm.dask import _kmeans  # noqa: E402
+
+RTOL = 1e-10
+
+
+def _cluster(n_workers):
+    return distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=False,
+                                    dashboard_address="127.0.0.1:0")
+
+
+@pytest.fixture(scope="module")
+def cluster2():
+    with _cluster(2) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def cluster1():
+    with _cluster(1) as cluster:
+        yield cluster
+
+
+def blobs(n=3000, d=6, k=7, seed=0, dtype=np.float64):
+    rng = np.random.RandomState(seed)
+    centers = rng.randn(k, d) * 4
+    X = centers[rng.randint(k, size=n)] + rng.randn(n, d)
+    return X.astype(dtype)
+
+
+def assert_same_fit(model, ref):
+    """The dask fit equals the in-memory one: labels, n_iter; centers and inertia to RTOL."""
+    assert model.n_iter_ == ref.n_iter_
+    np.testing.assert_array_equal(model.labels_.compute(), ref.labels_)
+    scale = np.abs(ref.cluster_centers_).max()
+    np.testing.assert_allclose(model.cluster_centers_, ref.cluster_centers_, rtol=RTOL,
+                               atol=RTOL * scale)
+    np.testing.assert_allclose(model.inertia_, ref.inertia_, rtol=RTOL)
+    np.testing.assert_allclose(model.history_["objective"], ref.history_["objective"],
+                               rtol=RTOL)
+    np.testing.assert_array_equal(model.history_["n_relocated"], ref.history_["n_relocated"])
+
+
+LAYOUTS = [3000, 1000, (700, 1300, 1, 999)]
+
+
+@pytest.mark.parametrize("chunks", LAYOUTS, ids=["one", "even", "uneven"])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("max_iter", [300, 3], ids=["converged", "max_iter"])
+def test_fit_equals_in_memory(chunks, weighted, max_iter):
+    X = blobs()
+    rng = np.random.RandomState(1)
+    w = rng.uniform(0, 3, size=X.shape[0]) if weighted else None
+    init = X[rng.choice(X.shape[0], 7, replace=False)]
+    ref = dynkm.KMeans(7, init=init, algorithm="lloyd", max_iter=max_iter).fit(
+        X, sample_weight=w)
+    rows = chunks
+    dX = da.from_array(X, chunks=(rows, X.shape[1]))
+    dw = None if w is None else da.from_array(w, chunks=(rows,))
+    model = dkd.KMeans(7, init=init, max_iter=max_iter).fit(dX, sample_weight=dw)
+    assert_same_fit(model, ref)
+    if max_iter == 3:
+        assert model.n_iter_ == 3  # the final-labels pass ran
+
+
+def test_empty_cluster_relocated_as_in_memory():
+    X = blobs(n=2000, k=5, seed=3)
+    init = X[:5].copy()
+    init[[1, 3]] = 1e3  # two centers nobody is near: empty at the first iteration
+    ref = dynkm.KMeans(5, init=init, algorithm="lloyd").fit(X)
+    assert ref.history_["n_relocated"][0] == 2
+    model = dkd.KMeans(5, init=init).fit(da.from_array(X, chunks=(300, 6)))
+    assert_same_fit(model, ref)
+
+
+def test_columns_split_and_tol_stop():
+    X = blobs(seed=4)
+    init = X[:7].copy()
+    ref = dynkm.KMeans(7, init=init, algorithm="lloyd", tol=1e-2).fit(X)
+    model = dkd.KMeans(7, init=init, tol=1e-2).fit(da.from_array(X, chunks=(500, 2)))
+    assert_same_fit(model, ref)
+
+
+def test_predict_transform_score_equal_in_memory():
+    X = blobs(seed=5)
+    Y = blobs(n=1000, seed=6)
+    init = X[:7].copy()
+    ref = dynkm.KMeans(7, init=init, algorithm="lloyd").fit(X)
+    model = dkd.KMeans(7, init=init).fit(da.from_array(X, chunks=(800, 6)))
+    dY = da.from_array(Y, chunks=(300, 6))
+    labels = model.predict(dY)
+    assert isinstance(labels, da.Array)
+    np.testing.assert_array_equal(labels.compute(), ref.predict(Y))
+    np.testing.assert_allclose(model.transform(dY).compute(), ref.transform(Y), rtol=RTOL)
+    w = np.linspace(0, 2, Y.shape[0])
+    np.testing.assert_allclose(model.score(dY, sample_weight=da.from_array(w, chunks=250)),
+                               ref.score(Y, sample_weight=w), rtol=RTOL)
+
+
+def _fit_kmpar(X, seed):
+    return dkd.KMeans(7, random_state=seed).fit(da.from_array(X, chunks=(700, 6)))
+
+
+def test_bitwise_same_across_schedulers_and_workers(cluster1, cluster2):
+    """k-means|| and the Lloyd loop give bitwise the same fit on 0 (threads), 1 and 2 workers."""
+    X = blobs(seed=7)
+    w = np.random.RandomState(2).uniform(0.5, 2, size=X.shape[0])
+    fits = []
+    for cluster in (None, cluster1, cluster2):
+        if cluster is None:
+            fits.append(dkd.KMeans(7, random_state=3).fit(
+                da.from_array(X, chunks=(700, 6)), sample_weight=w))
+            continue
+        with distributed.Client(cluster):
+            m = dkd.KMeans(7, random_state=3).fit(da.from_array(X, chunks=(700, 6)),
+                                                   sample_weight=w)
+            m.labels_ = m.labels_.compute()
+            fits.append(m)
+    for m in fits[1:]:
+        np.testing.assert_array_equal(m.cluster_centers_, fits[0].cluster_centers_)
+        assert m.inertia_ == fits[0].inertia_
+        assert m.n_iter_ == fits[0].n_iter_
+        np.testing.assert_array_equal(m.labels_, fits[0].labels_.compute())
+
+
+def test_kmeans_parallel_close_to_kmeans_plusplus():
+    """Final inertia from k-means|| (and sampled k-means++) within 5% of in-memory k-means++.
+
+    Means over 12 seeds: single runs differ by up to 15% (local minima) whatever the init.
+    """
+    X = blobs(n=8000, d=8, k=20, seed=8)
+    dX = da.from_array(X, chunks=(2000, 8))
+    par = np.mean([dkd.KMeans(20, random_state=s).fit(dX).inertia_ for s in range(12)])
+    pp = np.mean([dynkm.KMeans(20, random_state=s).fit(X).inertia_ for s in range(12)])
+    sample = np.mean([dkd.KMeans(20, init="k-means++", random_state=s).fit(dX).inertia_
+                      for s in range(12)])
+    assert par <= 1.05 * pp, (par, pp)
+    assert sample <= 1.05 * pp, (sample, pp)
+
+
+def test_nan_chunk_raises_naming_it(cluster2):
+    X = blobs()
+    X[2100, 3] = np.nan
+    dX = da.from_array(X, chunks=(1000, 6))  # row 2100 is in chunk 2
+    model = dkd.KMeans(7, init=X[:7])
+    with pytest.raises(ValueError, match=r"X \(chunk 2.*NaN"):
+        model.fit(dX)
+    with distributed.Client(cluster2), pytest.raises(ValueError, match=r"X \(chunk 2.*NaN"):
+        model.fit(dX)
+    assert not hasattr(model, "cluster_centers_")  # nothing half-fitted
+
+
+def test_bad_chunks_raise():
+    X = blobs()
+    good = dkd.KMeans(7, init=X[:7]).fit(da.from_array(X, chunks=(1000, 6)))
+    # A chunk whose real width differs from what the dask array declares.
+    lie = da.concatenate([da.from_array(X[:1000], chunks=(1000, 6)),
+                          da.from_delayed(__import__("dask").delayed(X[1000:, :5]),
+                                          shape=(2000, 6), dtype=X.dtype)])
+    with pytest.raises(ValueError, match=r"chunk 1 has shape \(2000, 5\)"):
+        dkd.KMeans(7, init=X[:7]).fit(lie)
+    with pytest.raises(ValueError, match="features"):
+        good.predict(da.from_array(X[:, :5], chunks=(1000, 5)))
+    with pytest.raises(ValueError, match="sample_weight must have shape"):
+        dkd.KMeans(7, init=X[:7]).fit(da.from_array(X, chunks=1000), sample_weight=np.ones(5))
+    with pytest.raises(TypeError, match="dask array"):
+        dkd.KMeans(7).fit(X)
+    with pytest.raises(ValueError, match="init"):
+        dkd.KMeans(7, init="random").fit(da.from_array(X, chunks=1000))
+
+
+def test_fit_chunks_equals_partial_fit_in_memory():
+    X = blobs(seed=9)
+    chunks = (1000, 700, 1300)
+    ref = dynkm.MiniBatchKMeans(7, random_state=0)
+    start = 0
+    for size in chunks:
+        ref.partial_fit(X[start:start + size])
+        start += size
+    model = dkd.fit_chunks(dynkm.MiniBatchKMeans(7, random_state=0),
+                           da.from_array(X, chunks=(chunks, 6)))
+    np.testing.assert_array_equal(model.cluster_centers_, ref.cluster_centers_)
+
+
+def test_worker_lost_mid_fit_gives_the_same_result(monkeypatch):
+    """A worker closed after the second iteration: its chunks are recomputed, same fit."""
+    X = blobs(seed=10)
+    init = X[:7].copy()
+    expected = dkd.KMeans(7, init=init).fit(da.from_array(X, chunks=(500, 6)))
+    with _cluster(2) as cluster, distributed.Client(cluster) as client:
+        calls = []
+        original = _kmeans.relocate_empty
+
+        def relocate_then_kill(data, stats):
+            calls.append(1)
+            if len(calls) == 2:
+                worker = next(iter(cluster.workers.values()))
+                client.sync(worker.close)
+            return original(data, stats)
+
+        monkeypatch.setattr(_kmeans, "relocate_empty", relocate_then_kill)
+        model = dkd.KMeans(7, init=init).fit(da.from_array(X, chunks=(500, 6)))
+        assert len(calls) >= 3 and len(client.scheduler_info()["workers"]) == 1
+        np.testing.assert_array_equal(model.cluster_centers_, expected.cluster_centers_)
+        np.testing.assert_array_equal(model.labels_.compute(), expected.labels_.compute())
+        assert model.inertia_ == expected.inertia_
+
+
+def test_fit_chunks_dynamic_equals_partial_fit_in_memory():
+    X = blobs(n=2000, seed=12)
+    chunks = (600, 400, 1000)
+    ref = dynkm.DynamicKMeans(min_size=40, max_size=120, random_state=0)
+    start = 0
+    for size in chunks:
+        ref.partial_fit(X[start:start + size])
+        start += size
+    model = dkd.fit_chunks(dynkm.DynamicKMeans(min_size=40, max_size=120, random_state=0),
+                           da.from_array(X, chunks=(chunks, 6)))
+    np.testing.assert_array_equal(model.cluster_centers_, ref.cluster_centers_)
+    assert model.history_["n_clusters"] == ref.history_["n_clusters"]
+
+
+def test_far_from_origin_equals_in_memory():
+    """Data far from the origin (kmcore computes around their mean): the same fit."""
+    X = blobs(seed=11) + 1e5
+    init = X[:7].copy()
+    ref = dynkm.KMeans(7, init=init, algorithm="lloyd").fit(X)
+    model = dkd.KMeans(7, init=init).fit(da.from_array(X, chunks=(700, 6)))
+    assert_same_fit(model, ref)
+
+
+def test_float32_kept_and_close_to_in_memory():
+    X = blobs(seed=13, dtype=np.float32)
+    init = X[:7].copy()
+    ref = dynkm.KMeans(7, init=init, algorithm="lloyd").fit(X)
+    model = dkd.KMeans(7, init=init).fit(da.from_array(X, chunks=(1000, 6)))
+    assert model.cluster_centers_.dtype == np.float32
+    assert model.n_iter_ == ref.n_iter_
+    np.testing.assert_array_equal(model.labels_.compute(), ref.labels_)
+    np.testing.assert_allclose(model.cluster_centers_, ref.cluster_centers_, rtol=1e-5,
+                               atol=1e-5)
