@@ -33,6 +33,7 @@ from dynkm._validation import (
     validate_X,
     validated_weights,
 )
+from dynkm.classifier import _kmeans_run
 from dynkm.kmeans import KMeans
 from dynkm.persist import PersistMixin
 from kmcore._threads import blas_single_threaded
@@ -302,8 +303,6 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, ClusterState, CentersMixin, C
         n_threads = self._threads(X.shape[0], k)
         if self._spherical:
             # Spherical k-means (unit centers) from the same k-means++ seeding.
-            from dynkm.classifier import _kmeans_run
-
             run = _kmeans_run(X, sample_weight, k, _SPHERICAL_FIRST_BATCH, self._rng, n_threads)
             centers, labels = run["centers"], run["labels"]
         else:
