@@ -300,9 +300,13 @@ def test_kernels_and_estimators_pick_one_thread_for_small_inputs(monkeypatch):
     assert seen == [1, kmcore.effective_n_threads()]
 
     seen = _recorded_threads(monkeypatch, dynkm.dynamic, "_assign_rows")
+    norms = _recorded_threads(monkeypatch, dynkm.dynamic, "_row_norms")
     stream = DynamicKMeans(min_size=20, max_size=60, random_state=0)
     stream.partial_fit(small[:100]).partial_fit(small[100:])
-    assert seen == [1]
+    stream.fit(small)
+    assert seen == [1, 1] and set(norms) == {1}
+    DynamicKMeans(min_size=2000, max_size=6000).fit(large)
+    assert kmcore.effective_n_threads() in norms
 
 
 def test_results_do_not_depend_on_the_small_work_rule(monkeypatch):

@@ -172,7 +172,7 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, ClusterState, CentersMixin, C
         batch_size = check_int(self.batch_size, "batch_size")
         X = validate_X(self, X, reset=True)
         sample_weight = validated_weights(sample_weight, X)
-        check_range(_row_norms(X, True, n_threads_of(self.n_threads)), sample_weight)
+        check_range(_row_norms(X, True, n_threads_of(self.n_threads, work=X.size)), sample_weight)
         self._reset()
         for start in range(0, X.shape[0], batch_size):
             w = None if sample_weight is None else sample_weight[start:start + batch_size]
@@ -196,7 +196,7 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, ClusterState, CentersMixin, C
             # The model keeps the dtype of its first batch (float32 stays float32).
             X = as_dtype(X, self._centers.dtype)
         sample_weight = validated_weights(sample_weight, X)
-        check_range(_row_norms(X, True, n_threads_of(self.n_threads)), sample_weight)
+        check_range(_row_norms(X, True, n_threads_of(self.n_threads, work=X.size)), sample_weight)
         if first:
             self._reset()
         self._partial_fit(X, sample_weight, own_state=first)
