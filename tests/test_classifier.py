@@ -1065,8 +1065,13 @@ def test_cluster_label_n_init_and_errors(digits_split):
     best = ClusterLabelClassifier(20, n_init=4, random_state=0, n_threads=1).fit(Xtr, ytr)
     # The first of the 4 runs is the single run: the best cannot be worse.
     assert best.inertia_ <= one.inertia_
-    with pytest.raises(ValueError, match="n_clusters"):
-        ClusterLabelClassifier(len(ytr) + 1, n_threads=1).fit(Xtr, ytr)
+    # More clusters than rows: one cluster per row, said by a warning (a
+    # 1-nearest-neighbour classifier, which fits its training rows exactly).
+    with pytest.warns(UserWarning, match=rf"n_clusters={len(ytr) + 1} .* fitting {len(ytr)} "):
+        many = ClusterLabelClassifier(len(ytr) + 1, random_state=0, n_threads=1).fit(Xtr, ytr)
+    assert many.n_clusters_ == len(many.cluster_centers_) == len(ytr)
+    assert one.n_clusters_ == 20
+    assert many.score(Xtr, ytr) == 1.0
     with pytest.raises(ValueError, match="distance"):
         ClusterLabelClassifier(5, distance="manhattan").fit(Xtr, ytr)
     with pytest.raises(ValueError, match="init"):

@@ -89,6 +89,14 @@ def member_sums(X, labels, w, k):
     return np.asarray(indicator @ np.asarray(X, np.float64))
 
 
+def unit(X):
+    """Rows of X scaled to unit norm, computed in float64, in X's dtype (zero rows stay)."""
+    X = np.asarray(X)
+    x = X.astype(np.float64)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0).astype(X.dtype)
+
+
 def sqdist_to(X, C):
     """Exact squared distances (explicit differences, float64), shape (n, k)."""
     X = np.asarray(X, np.float64)
@@ -101,7 +109,9 @@ class InvariantTracker:
 
     Unit or given weights, no forgetting. Tracks cluster IDs over the stream
     (an ID that disappears never comes back; new IDs are fresh) and replays
-    ``events_`` to rebuild the set of live IDs.
+    ``events_`` to rebuild the set of live IDs. A spherical model sees the
+    rows scaled to unit norm, and its centers are the unit vectors along the
+    members' means.
     """
 
     def __init__(self, model, rtol):
@@ -121,7 +131,7 @@ class InvariantTracker:
         cost O(points seen) (labels, means, loss), not the size bound or the IDs."""
         m = self.model
         m.partial_fit(Xb, sample_weight=wb)
-        self.X.append(np.asarray(Xb))
+        self.X.append(unit(Xb) if m.spherical else np.asarray(Xb))
         self.w.append(np.ones(len(Xb)) if wb is None else np.asarray(wb, np.float64))
         self.check(full)
 
@@ -162,11 +172,13 @@ class InvariantTracker:
         np.testing.assert_allclose(counts, np.bincount(labels, w, minlength=k), rtol=1e-12)
         sums = member_sums(X, labels, w, k)
         filled = counts > 0
-        np.testing.assert_allclose(C[filled], sums[filled] / counts[filled, None],
+        means = sums[filled] / counts[filled, None]
+        np.testing.assert_allclose(C[filled], unit(means) if m.spherical else means,
                                    rtol=self.rtol, atol=self.rtol * np.abs(X).max())
-        # Total sums are conserved by every split and merge.
-        np.testing.assert_allclose(counts @ C.astype(np.float64), w @ X,
-                                   rtol=self.rtol, atol=self.rtol * np.abs(X).max() * w.sum())
+        if not m.spherical:
+            # Total sums are conserved by every split and merge.
+            np.testing.assert_allclose(counts @ C.astype(np.float64), w @ X, rtol=self.rtol,
+                                       atol=self.rtol * np.abs(X).max() * w.sum())
 
         # The loss is the exact SSE of every point seen against its center.
         sse = float(w @ ((X - C.astype(np.float64)[labels]) ** 2).sum(axis=1))
@@ -220,6 +232,8 @@ class InvariantTracker:
             rp, rc = row_of[parent], row_of[child]
             both = (labels == rp) | (labels == rc)
             pre = w[both] @ X[both] / w[both].sum()
+            if m.spherical:
+                pre = unit(pre[None])[0]
             dp = ((C[rp].astype(np.float64) - pre) ** 2).sum()
             dc = ((C[rc].astype(np.float64) - pre) ** 2).sum()
             assert dp <= dc * (1 + 1e-9) + 1e-12
@@ -418,6 +432,11 @@ INVARIANT_CASES = {
     "refine": dict(dtype=np.float64, params={"refine_iter": 1}),
     "k_init": dict(dtype=np.float32, params={"k_init": 3}),
     "one-feature": dict(dtype=np.float64, params={}, d=1),
+    "spherical": dict(dtype=np.float64, params={"spherical": True}, d=3),
+    "spherical-float32": dict(dtype=np.float32, params={"spherical": True}, d=3),
+    "spherical-weighted-refine": dict(dtype=np.float64, params={"spherical": True,
+                                                                "refine_iter": 1},
+                                      weighted=True, d=3),
 }
 
 
@@ -611,6 +630,7 @@ SAVE_CASES = {
     "decay-points-nokeep": dict(min_size=10, max_size=30, decay_factor=0.995,
                                 time_unit="points", keep_data=False),
     "refine-decay": dict(min_size=10, max_size=30, half_life=3, refine_iter=1),
+    "spherical": dict(min_size=30, max_size=60, spherical=True),
 }
 
 
@@ -1062,6 +1082,8 @@ def test_refine_needs_keep_data():
     (dict(max_size=np.inf), ValueError, "max_size"),
     (dict(n_threads=0), ValueError, "n_threads"),
     (dict(random_state="seed"), TypeError, "random_state"),
+    (dict(spherical="yes"), TypeError, "spherical"),
+    (dict(spherical=1), TypeError, "spherical"),
 ])
 def test_bad_parameters(params, err, match):
     X = np.random.default_rng(0).normal(size=(200, 3))
@@ -1121,3 +1143,108 @@ def test_mnist_stream_invariants(mnist_train):
     assert model.history_["n_seen"][-1] == 5000
     assert tracker.n_splits > 0
     assert model.n_clusters_ >= 5000 // 150
+
+
+# ===========================================================================
+# 13. Spherical (cosine) mode
+# ===========================================================================
+
+
+def sphere_stream(n=1500, d=6, centers=20, seed=0):
+    """Blobs of directions: tight blobs far from the origin, scaled to unit rows."""
+    from sklearn.datasets import make_blobs
+
+    X, y = make_blobs(n, n_features=d, centers=centers, cluster_std=0.6,
+                      center_box=(-10, 10), random_state=seed)
+    return unit(X), y
+
+
+def test_spherical_on_unit_data_matches_the_plain_model():
+    """On rows that are unit already, spherical and plain models see the same rows
+    and the same seeding; they differ only in scaling the centers to unit norm,
+    which on tight blobs of directions changes the partition very little."""
+    X, _ = sphere_stream()
+    params = dict(min_size=40, max_size=100, random_state=0)
+    plain = stream(DynamicKMeans(**params), X, 100)
+    sph = stream(DynamicKMeans(spherical=True, **params), X, 100)
+    assert sum(sph.history_["n_splits"]) > 0 and sum(sph.history_["n_merges"]) > 0
+    assert abs(sph.n_clusters_ - plain.n_clusters_) <= 2
+    assert adjusted_rand_score(plain.labels_, sph.labels_) > 0.9
+    # Each spherical center lies along the mean of its members, as the plain
+    # model's centers (the means) do for theirs: the nearest plain center
+    # direction is close in cosine.
+    cos = sph.cluster_centers_ @ unit(plain.cluster_centers_).T
+    assert np.median(cos.max(axis=1)) > 0.99
+    np.testing.assert_allclose(np.linalg.norm(sph.cluster_centers_, axis=1), 1.0, rtol=1e-12)
+    # The spherical loss is the SSE to unit centers, at least the plain one (the
+    # means minimise the SSE of their members) but close to it.
+    assert sph.history_["loss"][-1] >= 0.9 * plain.history_["loss"][-1]
+    assert sph.history_["loss"][-1] <= 1.5 * plain.history_["loss"][-1]
+
+
+@pytest.mark.parametrize("keep_data", [True, False])
+def test_spherical_centers_are_unit_and_scale_does_not_matter(keep_data):
+    """Rows of any length: centers always unit (after splits and merges, and
+    without retained rows), and scaling rows changes nothing but rounding."""
+    X, _ = blob_stream(n=1200, d=4, centers=8, std=1.0, seed=4)
+    scale = np.random.default_rng(5).uniform(0.1, 20.0, (len(X), 1))
+    params = dict(min_size=25, max_size=70, k_init=20, random_state=2, keep_data=keep_data,
+                  spherical=True)
+    a = stream(DynamicKMeans(**params), X, 60)
+    b = stream(DynamicKMeans(**params), X * scale, 60)
+    assert sum(a.history_["n_splits"]) > 0 and sum(a.history_["n_merges"]) > 0
+    for m in (a, b):
+        np.testing.assert_allclose(np.linalg.norm(m.cluster_centers_, axis=1), 1.0, rtol=1e-12)
+    assert a.n_clusters_ == b.n_clusters_
+    np.testing.assert_allclose(a.cluster_centers_, b.cluster_centers_, atol=1e-9)
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+    if keep_data:
+        np.testing.assert_array_equal(a.labels_, b.labels_)
+    # The input was not changed (the unit rows are a copy).
+    assert not np.allclose(np.linalg.norm(X, axis=1), 1.0)
+
+
+def test_spherical_predict_transform_score_use_the_cosine():
+    X, _ = blob_stream(n=900, d=5, centers=6, seed=7)
+    m = stream(DynamicKMeans(min_size=30, max_size=80, random_state=0, spherical=True), X, 90)
+    Xn = np.random.default_rng(8).normal(scale=5.0, size=(300, 5))
+    Xn[0] = 0.0  # a zero row is at distance 1 from every unit center
+    cos = unit(Xn) @ m.cluster_centers_.T
+    pred = m.predict(Xn)
+    np.testing.assert_allclose(cos[np.arange(300), pred], cos.max(axis=1), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(pred[1:], m.predict(unit(Xn))[1:])
+    T = m.transform(Xn)
+    np.testing.assert_allclose(T[1:], np.sqrt(np.maximum(2 - 2 * cos[1:], 0)), atol=1e-7)
+    np.testing.assert_allclose(T[0], 1.0)
+    np.testing.assert_allclose(m.score(Xn), -(T.min(axis=1) ** 2).sum(), rtol=1e-9)
+
+
+def test_spherical_batch_with_zero_rows():
+    X, _ = blob_stream(n=300, d=3, centers=4, seed=1)
+    X[::7] = 0.0
+    m = stream(DynamicKMeans(min_size=10, max_size=40, random_state=0, spherical=True), X, 50)
+    assert np.isfinite(m.cluster_centers_).all()
+    norms = np.linalg.norm(m.cluster_centers_, axis=1)
+    assert ((np.abs(norms - 1) < 1e-12) | (norms == 0)).all()
+    assert np.isfinite(m.history_["loss"]).all()
+
+
+def test_spherical_threads_do_not_change_the_result():
+    X, _ = blob_stream(n=24000, d=8, centers=4, std=3.0, seed=9)
+    params = dict(min_size=100, max_size=5000, random_state=5, spherical=True)
+    one = stream(DynamicKMeans(n_threads=1, **params), X, 4000)
+    two = stream(DynamicKMeans(n_threads=2, **params), X, 4000)
+    assert sum(one.history_["n_splits"]) > 0
+    assert_same_state(public_state(one), public_state(two))
+
+
+def test_model_saved_before_spherical_existed_keeps_streaming():
+    """State written before the parameter existed has no "spherical" entry."""
+    X, _ = blob_stream(n=400, d=3, centers=4, seed=2)
+    params = dict(min_size=20, max_size=50, random_state=0)
+    old = stream(DynamicKMeans(**params), X[:200], 50)
+    del old._p["spherical"]
+    new = stream(DynamicKMeans(**params), X[:200], 50)
+    stream(old, X[200:], 50)
+    stream(new, X[200:], 50)
+    assert_same_state(public_state(old), public_state(new))

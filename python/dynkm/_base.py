@@ -1,6 +1,7 @@
 """What every center-based dynkm estimator does with its fitted centers."""
 
 import numpy as np
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from dynkm._atomic import atomic
@@ -9,8 +10,16 @@ from kmcore.assignment import _assign_rows
 from kmcore.distances import _pairwise_sqdist, _row_norms
 
 
-class CentersMixin:
-    """predict / transform / score from ``cluster_centers_``, by the kmcore kernels."""
+class CentersMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
+    """predict / transform / score from ``cluster_centers_``, by the kmcore kernels.
+
+    A subclass of scikit-learn's TransformerMixin so that ``set_output`` sees
+    :meth:`transform` and :meth:`fit_transform`: its output wrapper wraps only
+    the methods a class defines itself, when that class is created (a plain
+    mixin's methods reach the estimator unwrapped, and ``set_output`` was then
+    silently ignored). Output columns are named ``<classname>0``, ... from
+    ``_n_features_out``, the number of centers, which subclasses set.
+    """
 
     @atomic
     def fit_predict(self, X, y=None, sample_weight=None):
@@ -55,12 +64,19 @@ def prepare_centers(estimator, X, centers, sample_weight=None):
     """X validated against a fitted estimator, with what the kernels need to compare
     it with ``centers``: X, its squared row norms, the centers in X's dtype, the
     weights and the thread count. Data or centers too large for X's dtype raise
-    (``check_range``)."""
+    (``check_range``). When the estimator's ``spherical`` parameter is True,
+    X's rows come back scaled to unit norm (zero rows stay zero)."""
     X = validate_X(estimator, X, reset=False)
-    n_threads = n_threads_of(estimator.n_threads)
+    n_threads = n_threads_of(estimator.n_threads, work=X.size * len(centers))
     w = validated_weights(sample_weight, X)
     x_sqnorms = _row_norms(X, True, n_threads)
     check_range(x_sqnorms, w)
+    if getattr(estimator, "spherical", False) is True:
+        # Spherical models compare directions: X's rows at unit norm (a copy).
+        from dynkm._rows import unit_rows  # _rows imports kmeans, which imports this
+
+        X = unit_rows(X, n_threads)
+        x_sqnorms = _row_norms(X, True, n_threads)
     centers = np.ascontiguousarray(as_dtype(centers, X.dtype, name="cluster_centers_"))
     check_range(_row_norms(centers, True, n_threads), name="cluster_centers_")
     return X, x_sqnorms, centers, w, n_threads

@@ -49,11 +49,13 @@ def check_float(value, name, low=0.0):
     return float(value)
 
 
-def n_threads_of(n_threads):
-    """Threads the kernels will use for the ``n_threads`` parameter (None: the cores)."""
+def n_threads_of(n_threads, work=None):
+    """Threads the kernels will use for the ``n_threads`` parameter and a call's ``work``
+    (see ``kmcore.effective_n_threads``: None follows OpenMP's limit and the CPUs,
+    -1 all of them, and one thread when the work is small)."""
     if n_threads is not None:
-        check_int(n_threads, "n_threads")
-    return effective_n_threads(n_threads)
+        check_int(n_threads, "n_threads", low=-INT_MAX)  # named, within a C int
+    return effective_n_threads(n_threads, work)
 
 
 def validate_X(estimator, X, reset):

@@ -217,8 +217,9 @@ class KMeansClassifier(PersistMixin, AtomicSetParams, _AcceptsCSR, ClassifierMix
         Seeds the prototypes. The same value gives the same model (also for
         the same sequence of ``partial_fit`` batches).
     n_threads : int, default=None
-        OpenMP threads of the kernels; None means the physical cores. The
-        result does not depend on it.
+        OpenMP threads of the kernels; the result does not depend on it.
+        None: ``kmcore.effective_n_threads`` (OpenMP's limit and the CPUs,
+        one thread for little work); -1 all CPUs.
 
     Attributes
     ----------
@@ -371,7 +372,7 @@ class KMeansClassifier(PersistMixin, AtomicSetParams, _AcceptsCSR, ClassifierMix
             if unknown:
                 warnings.warn(f"k_list names classes that are not in y: {unknown!r}",
                               UserWarning, stacklevel=2)
-        n_threads = n_threads_of(self.n_threads)
+        n_threads = n_threads_of(self.n_threads, work=_work(X, targets.max()))
         _checked_norms(X, w, n_threads)
         rng = check_random_state(self.random_state)
         if p["distance"] == "cosine":
@@ -513,7 +514,8 @@ class KMeansClassifier(PersistMixin, AtomicSetParams, _AcceptsCSR, ClassifierMix
         if X.shape[0] != y.shape[0]:
             raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]} labels")
         w = validated_weights(sample_weight, X)
-        n_threads = n_threads_of(self.n_threads)
+        # Each row meets the prototypes of its class (about k_init of them).
+        n_threads = n_threads_of(self.n_threads, work=_work(X, p["k_init"]))
         _checked_norms(X, w, n_threads)
         if p["distance"] == "cosine":
             X = _rows.unit_rows(X, n_threads)
@@ -752,13 +754,13 @@ class KMeansClassifier(PersistMixin, AtomicSetParams, _AcceptsCSR, ClassifierMix
         check_is_fitted(self)
         X = _validate_X(self, X, False, self.prototypes_.dtype)
         if self.distance == "cosine":
-            X = _rows.unit_rows(X, n_threads_of(self.n_threads))
+            X = _rows.unit_rows(X, n_threads_of(self.n_threads, work=_work(X, 1)))
         return X
 
     def _class_sqdist(self, X):
         """Squared distance of every row to the nearest prototype of each class, by blocks."""
-        n_threads = n_threads_of(self.n_threads)
         protos = self.prototypes_
+        n_threads = n_threads_of(self.n_threads, work=_work(X, len(protos)))
         p_sqnorms = _rows.row_norms(protos, n_threads)
         starts = self._class_starts()
         # A class known from partial_fit(classes=...) but without rows yet is at infinity.
@@ -926,6 +928,11 @@ def _with_weights(run, w, k):
     return run
 
 
+def _work(X, n_centers):
+    """Work of one pass comparing X's rows with ``n_centers`` centers (for the thread count)."""
+    return (X.nnz if sp.issparse(X) else X.size) * int(n_centers)
+
+
 def _distance(A, B, cosine):
     """Euclidean distances, or 1 - cos between unit rows, as a dense matrix (small inputs)."""
     D = _rows.sqdist_block(A, _rows.row_norms(A, 1), B, _rows.row_norms(B, 1), 1)
@@ -951,7 +958,9 @@ class ClusterLabelClassifier(PersistMixin, AtomicSetParams, _AcceptsCSR, Classif
     Parameters
     ----------
     n_clusters : int, default=100
-        Number of clusters.
+        Number of clusters. Training data with fewer rows of positive weight
+        gets one cluster per such row (then a 1-nearest-neighbour classifier),
+        with a warning; ``n_clusters_`` says how many were fitted.
     init : {"random", "k-means++"}, default="random"
         Initial centers: distinct rows drawn with probability proportional to
         their weight (S1's and faiss's choice, which scales to thousands of
@@ -969,14 +978,17 @@ class ClusterLabelClassifier(PersistMixin, AtomicSetParams, _AcceptsCSR, Classif
     random_state : None, int or RandomState, default=None
         Seeds the initial centers. The same value gives the same model.
     n_threads : int, default=None
-        OpenMP threads of the kernels; None means the physical cores. The
-        result does not depend on it.
+        OpenMP threads of the kernels; the result does not depend on it.
+        None: ``kmcore.effective_n_threads`` (OpenMP's limit and the CPUs,
+        one thread for little work); -1 all CPUs.
 
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-    cluster_centers_ : ndarray of shape (n_clusters, n_features)
-    cluster_labels_ : ndarray of shape (n_clusters,)
+    cluster_centers_ : ndarray of shape (n_clusters_, n_features)
+    n_clusters_ : int
+        Clusters fitted: ``n_clusters``, or fewer on fewer rows (see above).
+    cluster_labels_ : ndarray of shape (n_clusters_,)
         The class of each cluster.
     class_weights_ : ndarray of shape (n_clusters, n_classes)
         Training weight of each class in each cluster. A cluster without
@@ -1030,8 +1042,11 @@ class ClusterLabelClassifier(PersistMixin, AtomicSetParams, _AcceptsCSR, Classif
         w = validated_weights(sample_weight, X)
         live = X.shape[0] if w is None else int(np.count_nonzero(w))
         if live < k:
-            raise ValueError(f"n_clusters={k} is more than the {live} rows of positive weight")
-        n_threads = n_threads_of(self.n_threads)
+            warnings.warn(f"n_clusters={k} is more than the {live} rows of positive weight: "
+                          f"fitting {live} clusters (one per such row)", UserWarning,
+                          stacklevel=3)
+            k = live
+        n_threads = n_threads_of(self.n_threads, work=_work(X, k))
         _checked_norms(X, w, n_threads)
         rng = check_random_state(self.random_state)
         if p["distance"] == "cosine":
@@ -1055,12 +1070,13 @@ class ClusterLabelClassifier(PersistMixin, AtomicSetParams, _AcceptsCSR, Classif
         self.cluster_labels_ = classes[table.argmax(axis=1)]
         self.inertia_ = best["inertia"]
         self.n_iter_ = best["n_iter"]
+        self.n_clusters_ = k
         return self
 
     def _nearest(self, X):
         check_is_fitted(self)
         X = _validate_X(self, X, False, self.cluster_centers_.dtype)
-        n_threads = n_threads_of(self.n_threads)
+        n_threads = n_threads_of(self.n_threads, work=_work(X, len(self.cluster_centers_)))
         if self.distance == "cosine":
             X = _rows.unit_rows(X, n_threads)
         with blas_single_threaded():

@@ -10,18 +10,20 @@ result fits ``max_size``.
 The state is O(K x D) running sums per cluster, so a batch costs O(batch x K x D)
 for the assignment plus the split and merge work, never O(points seen). The
 loss (sum of squared distances of every point seen to its center) is kept
-exactly by Welford-style merges of per-cluster second moments.
+exactly by Welford-style merges of per-cluster second moments. The state and
+its updates are in :mod:`dynkm._dynamic_state`; the decisions (first batch,
+assignment, split, merge, refinement) here.
 """
 
 import time
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
+from sklearn.base import BaseEstimator, ClusterMixin
 
-from dynkm import _atomic
+from dynkm import _atomic, _rows
 from dynkm._atomic import AtomicSetParams, atomic
-from dynkm._base import prepare_centers
+from dynkm._base import CentersMixin
+from dynkm._dynamic_state import ClusterState
 from dynkm._validation import (
     as_dtype,
     check_float,
@@ -31,22 +33,30 @@ from dynkm._validation import (
     validate_X,
     validated_weights,
 )
+from dynkm.classifier import _kmeans_run
 from dynkm.kmeans import KMeans
 from dynkm.persist import PersistMixin
 from kmcore._threads import blas_single_threaded
 from kmcore._validation import check_random_state
 from kmcore.assignment import _assign_rows
-from kmcore.distances import _pairwise_sqdist, _row_norms
+from kmcore.distances import _row_norms
 from kmcore.split import _split_two
 
 _TIME_UNITS = ("batches", "points")
+# The first batch's spherical k-means: KMeans' defaults (k-means++, tol, max_iter).
+_SPHERICAL_FIRST_BATCH = {"init": "k-means++", "max_iter": 300, "tol": 1e-4,
+                          "distance": "cosine"}
 # Lloyd iterations of one two-way split (it converges in a handful).
 _SPLIT_MAX_ITER = 50
 
 
-class DynamicKMeans(PersistMixin, AtomicSetParams, TransformerMixin, ClusterMixin,
+class DynamicKMeans(PersistMixin, AtomicSetParams, ClusterState, CentersMixin, ClusterMixin,
                     BaseEstimator):
     """Streaming k-means whose number of clusters follows the data.
+
+    The sizes are absolute: with the defaults a cluster holds 60 to 150
+    points, so a stream of 50 rows is one cluster. Set ``min_size`` and
+    ``max_size`` (or ``k_init``) for the cluster sizes your data has.
 
     ``save(path)`` / ``load(path)`` keep the model in a file that loads
     without running code (:mod:`dynkm.persist`); pickling works too, but
@@ -93,9 +103,21 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, TransformerMixin, ClusterMixi
         Seeds k-means++ and the splits. Same seed and same batches give the
         same result.
     n_threads : int, default=None
-        OpenMP threads of the kernels; results do not depend on it.
+        OpenMP threads of the kernels; results do not depend on it. None:
+        ``kmcore.effective_n_threads`` (OpenMP's limit and the CPUs, one
+        thread for a batch of little work); -1 all CPUs.
     verbose : int, default=0
         Print one line per batch when > 0.
+    spherical : bool, default=False
+        Spherical (cosine) k-means: every batch's rows are scaled to unit norm
+        (a copy; zero rows stay zero) and every center is the unit vector
+        along its cluster's mean, after every update, split and merge. The
+        nearest center is then the one of largest cosine; sizes, splits and
+        merges work as above, on the unit rows. :meth:`predict`,
+        :meth:`transform` and :meth:`score` scale X's rows too (``transform``
+        gives ``sqrt(2 - 2 cos)``), and ``history_["loss"]`` is the weighted
+        SSE of the unit rows to their unit centers, i.e. ``2 * sum(w * (1 -
+        cos))`` over nonzero rows.
 
     Attributes
     ----------
@@ -123,7 +145,8 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, TransformerMixin, ClusterMixi
 
     def __init__(self, min_size=60, max_size=150, batch_size=100, k_init=None, merge=True,
                  refine_iter=0, decay_factor=1.0, half_life=None, time_unit="batches",
-                 keep_data=True, random_state=None, n_threads=None, verbose=0):
+                 keep_data=True, random_state=None, n_threads=None, verbose=0,
+                 spherical=False):
         self.min_size = min_size
         self.max_size = max_size
         self.batch_size = batch_size
@@ -137,6 +160,7 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, TransformerMixin, ClusterMixi
         self.random_state = random_state
         self.n_threads = n_threads
         self.verbose = verbose
+        self.spherical = spherical
 
     # ------------------------------------------------------------ streaming
     @atomic
@@ -148,7 +172,7 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, TransformerMixin, ClusterMixi
         batch_size = check_int(self.batch_size, "batch_size")
         X = validate_X(self, X, reset=True)
         sample_weight = validated_weights(sample_weight, X)
-        check_range(_row_norms(X, True, n_threads_of(self.n_threads)), sample_weight)
+        check_range(_row_norms(X, True, n_threads_of(self.n_threads, work=X.size)), sample_weight)
         self._reset()
         for start in range(0, X.shape[0], batch_size):
             w = None if sample_weight is None else sample_weight[start:start + batch_size]
@@ -172,27 +196,16 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, TransformerMixin, ClusterMixi
             # The model keeps the dtype of its first batch (float32 stays float32).
             X = as_dtype(X, self._centers.dtype)
         sample_weight = validated_weights(sample_weight, X)
-        check_range(_row_norms(X, True, n_threads_of(self.n_threads)), sample_weight)
+        check_range(_row_norms(X, True, n_threads_of(self.n_threads, work=X.size)), sample_weight)
         if first:
             self._reset()
         self._partial_fit(X, sample_weight, own_state=first)
         return self
 
-    @atomic
-    def fit_predict(self, X, y=None, sample_weight=None):
-        """Fit and return ``labels_`` (needs ``keep_data``)."""
-        return self.fit(X, sample_weight=sample_weight).labels_
-
-    @atomic
-    def fit_transform(self, X, y=None, sample_weight=None):
-        """Fit and return :meth:`transform` of X."""
-        return self.fit(X, sample_weight=sample_weight).transform(X)
-
     def _reset(self):
         p = self._params()
         self._p = p
         self._rng = check_random_state(self.random_state)
-        self._n_threads = n_threads_of(self.n_threads)
         self._centers = None
         self._sums = self._weights = self._m2 = None
         self._buffers = None
@@ -229,8 +242,14 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, TransformerMixin, ClusterMixi
             raise ValueError("refine_iter > 0 needs keep_data=True (it revisits the points)")
         k_init = None if self.k_init is None else check_int(self.k_init, "k_init")
         check_int(self.batch_size, "batch_size")
+        if not isinstance(self.spherical, (bool, np.bool_)):
+            raise TypeError(f"spherical must be a bool, got {self.spherical!r}")
         return {"min_size": min_size, "max_size": max_size, "decay": decay, "refine": refine,
-                "k_init": k_init}
+                "k_init": k_init, "spherical": bool(self.spherical)}
+
+    def _threads(self, n_rows, n_centers):
+        """Threads for kernels comparing ``n_rows`` rows with ``n_centers`` centers."""
+        return n_threads_of(self.n_threads, work=n_rows * n_centers * self.n_features_in_)
 
     def _partial_fit(self, X, sample_weight, own_state):
         """Add one batch to the state (see ``_atomic`` for the rules it follows).
@@ -246,6 +265,8 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, TransformerMixin, ClusterMixi
             self._buffers = self._buffers.copy()
             self._refresh_views()
         n_splits = len(self.events_)
+        if self._spherical:
+            X = _rows.unit_rows(X, self._threads(X.shape[0], 1))
         with blas_single_threaded():
             self._decay(X.shape[0])
             point_ids = self._store(X, sample_weight)
@@ -263,7 +284,7 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, TransformerMixin, ClusterMixi
         self._seconds += time.perf_counter() - t0
         events = self.events_[n_splits:]
         h = self.history_
-        h["loss"].append(float(self._m2.sum()))
+        h["loss"].append(self._loss())
         h["n_clusters"].append(len(self._ids))
         h["seconds"].append(self._seconds)
         h["n_splits"].append(sum(e[1] == "split" for e in events))
@@ -274,155 +295,33 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, TransformerMixin, ClusterMixi
                   f"{h['loss'][-1]:.6g}, +{h['n_splits'][-1]} splits, "
                   f"+{h['n_merges'][-1]} merges, {self._seconds:.3f} s")
 
-    # ---------------------------------------------------------------- state
-    def _decay(self, n_new):
-        """Discount the past (Spark semantics) before the batch is added."""
-        steps = 1 if self.time_unit == "batches" else n_new
-        if self._centers is not None and self._p["decay"] < 1:
-            a = self._p["decay"] ** steps
-            self._sums *= a
-            self._weights *= a
-            self._m2 *= a
-        if self._centers is not None:
-            self._now += steps
-
-    def _store(self, X, sample_weight):
-        """Append the batch to the retained rows; return the points' indices."""
-        n, start = X.shape[0], self._n_seen
-        self._n_seen += n
-        if not self.keep_data:
-            return None
-        if self._data is None:
-            cap = max(1024, 2 * n)
-            self._data = np.zeros((cap, X.shape[1]), dtype=X.dtype)
-            self._point_ids = np.zeros(cap, dtype=np.int64)
-            self._point_w = np.zeros(cap, dtype=np.float64)
-            self._point_t = np.zeros(cap, dtype=np.float64)
-        elif start + n > self._data.shape[0]:
-            cap = max(2 * self._data.shape[0], start + n)
-            for name in ("_data", "_point_ids", "_point_w", "_point_t"):
-                old = getattr(self, name)
-                new = np.zeros((cap,) + old.shape[1:], dtype=old.dtype)
-                new[:start] = old[:start]
-                setattr(self, name, new)
-        self._data[start:start + n] = X
-        self._point_w[start:start + n] = 1.0 if sample_weight is None else sample_weight
-        self._point_t[start:start + n] = self._now
-        return np.arange(start, start + n, dtype=np.intp)
-
     def _first_batch(self, X, sample_weight, point_ids):
         p = self._p
         typical = max(1, int((p["min_size"] + p["max_size"]) // 2))
         k = p["k_init"] or max(1, X.shape[0] // typical)
         k = min(k, X.shape[0])
-        km = KMeans(k, n_init=1, random_state=self._rng, n_threads=self._n_threads)
-        km.fit(X, sample_weight=sample_weight)
+        n_threads = self._threads(X.shape[0], k)
+        if self._spherical:
+            # Spherical k-means (unit centers) from the same k-means++ seeding.
+            run = _kmeans_run(X, sample_weight, k, _SPHERICAL_FIRST_BATCH, self._rng, n_threads)
+            centers, labels = run["centers"], run["labels"]
+        else:
+            km = KMeans(k, n_init=1, random_state=self._rng, n_threads=n_threads)
+            km.fit(X, sample_weight=sample_weight)
+            centers, labels = km.cluster_centers_, km.labels_
         self._buffers = _ClusterBuffers(X.shape[1], X.dtype, capacity=max(64, 2 * k))
         self._add_clusters(k)
         # Absorbing against the k-means centers keeps the moments exact
         # (the update measures the batch against the current center).
-        self._centers[:] = km.cluster_centers_
-        dist = ((X - km.cluster_centers_[km.labels_]) ** 2).sum(axis=1)
-        self._absorb(X, sample_weight, km.labels_, dist, point_ids)
-
-    def _add_batch(self, X, sample_weight, point_ids):
-        labels, dist, _, _ = _assign_rows(X, _row_norms(X, True, self._n_threads), self._centers,
-                                          sample_weight, self._n_threads)
+        self._centers[:] = centers
+        dist = ((X - centers[labels]) ** 2).sum(axis=1)
         self._absorb(X, sample_weight, labels, dist, point_ids)
 
-    def _absorb(self, X, sample_weight, rows, dist, point_ids):
-        """Add points labelled with cluster rows; ``dist``: squared distance to the
-        current center of their row. Updates sums, weights, exact second moments."""
-        w = np.ones(X.shape[0]) if sample_weight is None else sample_weight.astype(np.float64)
-        order = np.argsort(rows, kind="stable")
-        sorted_rows = rows[order]
-        starts = np.flatnonzero(np.r_[True, sorted_rows[1:] != sorted_rows[:-1]])
-        touched = sorted_rows[starts]
-        wb = np.add.reduceat(w[order], starts)
-        sb = np.add.reduceat(X[order] * w[order, None], starts, axis=0)
-        db = np.add.reduceat(w[order] * dist[order], starts)
-        # Welford: M2' = M2 + D_b - (W_b^2 / W') ||mean_b - c||^2, where D_b is the
-        # batch's weighted squared distance to the current center c (the mean of
-        # the old members; any c when the cluster was empty, since then W = 0).
-        # Clusters that receive only zero-weight rows gain members but no mass.
-        mass = wb > 0
-        t, wb, sb, db = touched[mass], wb[mass], sb[mass], db[mass]
-        W = self._weights[t] + wb
-        gap = ((sb / wb[:, None] - self._centers[t]) ** 2).sum(axis=1)
-        self._m2[t] += np.maximum(db - wb ** 2 / W * gap, 0.0)
-        self._weights[t] = W
-        self._sums[t] += sb
-        self._centers[t] = self._sums[t] / W[:, None]
-        if point_ids is not None:
-            ids = self._ids[rows]
-            _atomic.write(self, self._point_ids, point_ids, ids)
-            for cluster_id, members in zip(ids[order][starts],
-                                           np.split(point_ids[order], starts[1:]), strict=True):
-                self._members.setdefault(int(cluster_id), []).append(members)
-
-    def _add_clusters(self, n):
-        """Append n empty cluster rows with fresh IDs; return their rows."""
-        k = self._k
-        self._buffers.reserve(k + n)
-        self._k = k + n
-        self._refresh_views()
-        new = slice(k, k + n)
-        self._centers[new] = 0
-        self._sums[new] = 0.0
-        self._weights[new] = 0.0
-        self._m2[new] = 0.0
-        self._ids[new] = np.arange(self._next_id, self._next_id + n)
-        self._next_id += n
-        self._row_of_id = np.concatenate([self._row_of_id, np.arange(k, k + n, dtype=np.intp)])
-        return np.arange(k, k + n)
-
-    def _remove_row(self, row):
-        """Drop a cluster row: the last row moves into it (its ID is kept)."""
-        last = self._k - 1
-        _atomic.write(self, self._row_of_id, self._ids[row], -1)
-        if row != last:
-            for arr in (self._centers, self._sums, self._weights, self._m2, self._ids):
-                arr[row] = arr[last]
-            _atomic.write(self, self._row_of_id, self._ids[row], row)
-        self._k = last
-        self._refresh_views()
-
-    def _refresh_views(self):
-        """Point the state attributes at the live rows of the buffers."""
-        b, k = self._buffers, self._k
-        self._centers, self._sums, self._weights = b.centers[:k], b.sums[:k], b.weights[:k]
-        self._m2, self._ids = b.m2[:k], b.ids[:k]
-
-    def __getstate__(self):
-        # The state arrays are views of the buffers: pickle the buffers only
-        # and rebuild the views on load, so that they stay views.
-        state = dict(super().__getstate__())  # a copy: the base returns __dict__ itself
-        if state.get("_buffers") is not None:
-            for name in ("_centers", "_sums", "_weights", "_m2", "_ids"):
-                del state[name]
-        return state
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        if getattr(self, "_buffers", None) is not None:
-            self._refresh_views()
-
-    def _member_rows(self, cluster_id):
-        parts = self._members.get(cluster_id, [])
-        members = np.concatenate(parts) if len(parts) > 1 else (parts[0] if parts else
-                                                                 np.empty(0, np.intp))
-        self._members[cluster_id] = [members]
-        return members
-
-    def _n_members(self, cluster_id):
-        return sum(len(part) for part in self._members.get(cluster_id, []))
-
-    def _effective_weights(self, members):
-        """Sample weight times decay since arrival, for retained points."""
-        w = self._point_w[members]
-        if self._p["decay"] < 1:
-            w = w * self._p["decay"] ** (self._now - self._point_t[members])
-        return w
+    def _add_batch(self, X, sample_weight, point_ids):
+        n_threads = self._threads(X.shape[0], self._k)
+        labels, dist, _, _ = _assign_rows(X, _row_norms(X, True, n_threads), self._centers,
+                                          sample_weight, n_threads)
+        self._absorb(X, sample_weight, labels, dist, point_ids)
 
     # ----------------------------------------------------- split and merge
     def _split_heavy(self):
@@ -448,8 +347,10 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, TransformerMixin, ClusterMixi
             w = self._effective_weights(members)
             X = self._data
             centers2, side = _split_two(X, members, w.astype(X.dtype), _SPLIT_MAX_ITER,
-                                        self._rng, self._n_threads)
-            keep = int(np.argmin(((centers2 - self._centers[row]) ** 2).sum(axis=1)))
+                                        self._rng, self._threads(len(members), 2))
+            # (Spherical: compared as unit vectors, i.e. by cosine.)
+            halves = self._center_of(centers2, 1.0)
+            keep = int(np.argmin(((halves - self._centers[row]) ** 2).sum(axis=1)))
             for half, r in ((keep, row), (1 - keep, new_row)):
                 m, wm = members[side == half], w[side == half]
                 x = X[m].astype(np.float64)
@@ -457,7 +358,7 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, TransformerMixin, ClusterMixi
                 # A half of weightless (fully decayed) members has no weighted mean.
                 mean = s / total if total > 0 else x.mean(axis=0)
                 self._sums[r], self._weights[r] = s, total
-                self._centers[r] = mean
+                self._centers[r] = self._center_of(mean, 1.0)
                 self._m2[r] = float(wm @ ((x - mean) ** 2).sum(axis=1))
             moved = members[side != keep]
             self._members[parent] = [members[side == keep]]
@@ -466,16 +367,18 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, TransformerMixin, ClusterMixi
         else:
             # No members to cluster: two copies of the center, moved apart along
             # the spread estimate (sqrt of the mean squared radius), share the sums.
+            # (Moved apart from the mean, which a spherical center is not.)
             spread = np.sqrt(self._m2[row] / max(self._weights[row], 1e-300))
             direction = self._rng.normal(size=self._centers.shape[1])
             direction *= spread / max(np.linalg.norm(direction), 1e-300)
-            c = self._centers[row].astype(np.float64)
+            c = (self._sums[row] / max(self._weights[row], 1e-300) if self._spherical
+                 else self._centers[row].astype(np.float64))
             self._weights[row] /= 2
             self._weights[new_row] = self._weights[row]
             self._m2[row] /= 2
             self._m2[new_row] = self._m2[row]
             for r, sign in ((row, 1.0), (new_row, -1.0)):
-                self._centers[r] = c + sign * direction
+                self._centers[r] = self._center_of(c + sign * direction, 1.0)
                 self._sums[r] = self._weights[r] * (c + sign * direction)
         self.events_.append((self._n_batches, "split", parent, new_id))
         return new_row
@@ -512,7 +415,7 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, TransformerMixin, ClusterMixi
             self._m2[into] += self._m2[row] + wa * wb / W * gap
             self._sums[into] += self._sums[row]
             self._weights[into] = W
-            self._centers[into] = self._sums[into] / W
+            self._centers[into] = self._center_of(self._sums[into], W)
         if self.keep_data:
             moved = self._member_rows(absorbed)
             _atomic.write(self, self._point_ids, moved, kept)
@@ -526,38 +429,15 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, TransformerMixin, ClusterMixi
         n = self._n_seen
         X = self._data[:n]
         w = self._effective_weights(np.arange(n))
-        xn = _row_norms(X, True, self._n_threads)
+        n_threads = self._threads(n, self._k)
+        xn = _row_norms(X, True, n_threads)
         for _ in range(n_iter):
-            rows, dist, _, _ = _assign_rows(X, xn, self._centers, w.astype(X.dtype),
-                                            self._n_threads)
+            rows, dist, _, _ = _assign_rows(X, xn, self._centers, w.astype(X.dtype), n_threads)
             self._sums[:] = 0.0
             self._weights[:] = 0.0
             self._m2[:] = 0.0
             self._members = {}
             self._absorb(X, w, rows, dist, np.arange(n, dtype=np.intp))
-
-    # ------------------------------------------------------------- predict
-    def predict(self, X):
-        """Row of ``cluster_centers_`` nearest to every row of X."""
-        return self._assign(X)[0]
-
-    def transform(self, X):
-        """Euclidean distances to every center, shape (n_samples, n_clusters_)."""
-        check_is_fitted(self, "cluster_centers_")
-        X, x_sqnorms, centers, _, n_threads = prepare_centers(self, X, self._centers)
-        D = _pairwise_sqdist(X, x_sqnorms, centers, _row_norms(centers, True, n_threads),
-                             n_threads)
-        return np.sqrt(D, out=D)
-
-    def score(self, X, y=None, sample_weight=None):
-        """Opposite of the weighted SSE of X against its nearest centers."""
-        return -self._assign(X, sample_weight)[2]
-
-    def _assign(self, X, sample_weight=None):
-        check_is_fitted(self, "cluster_centers_")
-        X, x_sqnorms, centers, w, n_threads = prepare_centers(self, X, self._centers,
-                                                               sample_weight)
-        return _assign_rows(X, x_sqnorms, centers, w, n_threads)
 
     # ---------------------------------------------------------- attributes
     # Snapshots: the live state keeps changing with every batch.
@@ -587,6 +467,11 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, TransformerMixin, ClusterMixi
         if not self.keep_data:
             raise AttributeError("labels_ needs keep_data=True")
         return self._row_of_id[self._point_ids[: self._n_seen]]
+
+    @property
+    def _n_features_out(self):
+        # transform's columns (and get_feature_names_out): one per current cluster.
+        return self.n_clusters_
 
     def _check_started(self):
         if getattr(self, "_centers", None) is None:

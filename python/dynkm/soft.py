@@ -71,7 +71,9 @@ class SoftKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFea
         taken in a random order each epoch.
     random_state : None, int or numpy.random.RandomState, default=None
     n_threads : int, default=None
-        OpenMP threads; results do not depend on it.
+        OpenMP threads; results do not depend on it. None:
+        ``kmcore.effective_n_threads`` (OpenMP's limit and the CPUs, one
+        thread for little work); -1 all CPUs.
     verbose : int, default=0
 
     Attributes
@@ -124,6 +126,8 @@ class SoftKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFea
         p = self._check_params()
         k = p["n_clusters"]
         X, w, init, n_init, rng, n_threads, xn, tol = prepare_fit(self, X, sample_weight, p)
+        rows = X.shape[0] if p["batch_size"] is None else min(p["batch_size"], X.shape[0])
+        n_threads = n_threads_of(self.n_threads, work=rows * k * X.shape[1])
         best = None
         with blas_single_threaded():
             for _ in range(n_init):
@@ -180,8 +184,8 @@ class SoftKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFea
         if not first:
             X = as_dtype(X, self.cluster_centers_.dtype)
         w = validated_weights(sample_weight, X)
-        n_threads = n_threads_of(self.n_threads)
         k = p["n_clusters"]
+        n_threads = n_threads_of(self.n_threads, work=X.size * k)
         with blas_single_threaded():
             xn = _row_norms(X, True, n_threads)
             check_range(xn, w)

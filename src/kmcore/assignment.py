@@ -34,7 +34,8 @@ def assign(X, centers, x_sqnorms=None, n_threads=None):
     x_sqnorms : array-like of shape (n_samples,), default=None
         Precomputed squared row norms of X (reuse them across calls).
     n_threads : int, default=None
-        OpenMP threads; None means the physical cores (or ``OMP_NUM_THREADS``).
+        OpenMP threads. None: ``kmcore.effective_n_threads`` (OpenMP's limit and the
+        CPUs; one thread for small inputs); -1 all CPUs.
         Each row is computed on its own: the result is bitwise the same for
         any thread count.
 
@@ -57,7 +58,7 @@ def assign(X, centers, x_sqnorms=None, n_threads=None):
     X = check_data(X, "X")
     centers = check_centers(centers, X.shape[1], X.dtype)
     x_sqnorms = check_sqnorms(x_sqnorms, "x_sqnorms", X.shape[0], X.dtype)
-    n_threads = effective_n_threads(n_threads)
+    n_threads = effective_n_threads(n_threads, work=X.size * centers.shape[0])
     if x_sqnorms is None:
         x_sqnorms = _row_norms(X, True, n_threads)
     labels, min_sqdist, _, _ = _assign_rows(X, x_sqnorms, centers, None, n_threads)
@@ -174,7 +175,8 @@ def lloyd_step(X, centers, sample_weight=None, x_sqnorms=None, relocate_empty=Tr
     relocate_empty : bool, default=True
         Relocate empty clusters as above; if False they keep their old center.
     n_threads : int, default=None
-        OpenMP threads; None means the physical cores.
+        OpenMP threads. None: ``kmcore.effective_n_threads`` (OpenMP's limit and the
+        CPUs; one thread for small inputs); -1 all CPUs.
 
     Returns
     -------
@@ -185,7 +187,7 @@ def lloyd_step(X, centers, sample_weight=None, x_sqnorms=None, relocate_empty=Tr
     centers = check_centers(centers, X.shape[1], X.dtype)
     sample_weight = check_sample_weight(sample_weight, X.shape[0], X.dtype)
     x_sqnorms = check_sqnorms(x_sqnorms, "x_sqnorms", X.shape[0], X.dtype)
-    n_threads = effective_n_threads(n_threads)
+    n_threads = effective_n_threads(n_threads, work=X.size * centers.shape[0])
     if x_sqnorms is None:
         x_sqnorms = _row_norms(X, True, n_threads)
     return _lloyd_step(X, x_sqnorms, centers, sample_weight, relocate_empty, n_threads)

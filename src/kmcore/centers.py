@@ -32,7 +32,8 @@ def update_centers(X, labels, n_clusters, sample_weight=None, centers_old=None, 
         ``centers_old``; without ``centers_old`` it is NaN, so that an empty
         cluster is never mistaken for a mean. Check ``weight_in_clusters``.
     n_threads : int, default=None
-        OpenMP threads; None means the physical cores.
+        OpenMP threads. None: ``kmcore.effective_n_threads`` (OpenMP's limit and the
+        CPUs; one thread for small inputs); -1 all CPUs.
 
     Returns
     -------
@@ -49,7 +50,7 @@ def update_centers(X, labels, n_clusters, sample_weight=None, centers_old=None, 
             raise ValueError(
                 f"centers_old must have {n_clusters} rows, got {centers_old.shape[0]}"
             )
-    n_threads = effective_n_threads(n_threads)
+    n_threads = effective_n_threads(n_threads, work=X.size)
     sums, weights = _weighted_sums(X, labels, n_clusters, sample_weight, n_threads)
     fill = centers_old if centers_old is not None else np.full((n_clusters, X.shape[1]), np.nan)
     return _means(sums, weights, fill, X.dtype, n_threads=n_threads), weights

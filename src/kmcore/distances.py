@@ -21,7 +21,8 @@ def row_norms(X, squared=True, n_threads=None):
     squared : bool, default=True
         Return ``||x||^2`` (True) or ``||x||`` (False).
     n_threads : int, default=None
-        OpenMP threads; None means the physical cores (or ``OMP_NUM_THREADS``).
+        OpenMP threads. None: ``kmcore.effective_n_threads`` (OpenMP's limit and the
+        CPUs; one thread for small inputs); -1 all CPUs.
         Rows are independent: the result does not depend on it.
 
     Returns
@@ -29,7 +30,7 @@ def row_norms(X, squared=True, n_threads=None):
     norms : ndarray of shape (n_samples,), X's dtype
     """
     X = check_data(X, "X")
-    return _row_norms(X, squared, effective_n_threads(n_threads))
+    return _row_norms(X, squared, effective_n_threads(n_threads, work=X.size))
 
 
 def _row_norms(X, squared, n_threads):
@@ -57,7 +58,8 @@ def pairwise_sqdist(X, Y, x_sqnorms=None, y_sqnorms=None, n_threads=None, out=No
     x_sqnorms, y_sqnorms : array-like of shape (n_x,), (n_y,), default=None
         Precomputed squared row norms, computed when None.
     n_threads : int, default=None
-        OpenMP threads; None means the physical cores. Rows of the result are
+        OpenMP threads. None: ``kmcore.effective_n_threads`` (OpenMP's limit and the
+        CPUs; one thread for small inputs); -1 all CPUs. Rows of the result are
         independent: it does not depend on the thread count.
     out : ndarray of shape (n_x, n_y), default=None
         C-contiguous, writeable, X's dtype, sharing no memory with the inputs:
@@ -69,7 +71,7 @@ def pairwise_sqdist(X, Y, x_sqnorms=None, y_sqnorms=None, n_threads=None, out=No
     """
     X = check_data(X, "X")
     Y = check_centers(Y, X.shape[1], X.dtype, name="Y")
-    n_threads = effective_n_threads(n_threads)
+    n_threads = effective_n_threads(n_threads, work=X.size * Y.shape[0])
     x_sqnorms = check_sqnorms(x_sqnorms, "x_sqnorms", X.shape[0], X.dtype)
     y_sqnorms = check_sqnorms(y_sqnorms, "y_sqnorms", Y.shape[0], X.dtype)
     if x_sqnorms is None:

@@ -50,7 +50,8 @@ def kmeans_plusplus(X, n_clusters, sample_weight=None, n_local_trials=None,
     x_sqnorms : array-like of shape (n_samples,), default=None
         Precomputed squared row norms of X.
     n_threads : int, default=None
-        OpenMP threads; None means the physical cores. The potentials are
+        OpenMP threads. None: ``kmcore.effective_n_threads`` (OpenMP's limit and the
+        CPUs; one thread for small inputs); -1 all CPUs. The potentials are
         summed per block in a fixed order: the result does not depend on it.
 
     Returns
@@ -66,7 +67,8 @@ def kmeans_plusplus(X, n_clusters, sample_weight=None, n_local_trials=None,
         n_local_trials = 2 + int(np.log(n_clusters))
     n_local_trials = check_positive_int(n_local_trials, "n_local_trials")
     x_sqnorms = check_sqnorms(x_sqnorms, "x_sqnorms", X.shape[0], X.dtype)
-    n_threads = effective_n_threads(n_threads)
+    # One pass per center compares every row with the candidates.
+    n_threads = effective_n_threads(n_threads, work=X.size * n_local_trials)
     if x_sqnorms is None:
         x_sqnorms = _row_norms(X, True, n_threads)
     return _kmeans_plusplus(X, x_sqnorms, n_clusters, sample_weight, n_local_trials,
@@ -121,6 +123,8 @@ def farthest_first(X, n_clusters, sample_weight=None, random_state=None, x_sqnor
     random_state : None, int or numpy.random.RandomState, default=None
     x_sqnorms : array-like of shape (n_samples,), default=None
     n_threads : int, default=None
+        OpenMP threads. None: ``kmcore.effective_n_threads`` (OpenMP's limit and the
+        CPUs; one thread for small inputs); -1 all CPUs.
 
     Returns
     -------
@@ -131,7 +135,7 @@ def farthest_first(X, n_clusters, sample_weight=None, random_state=None, x_sqnor
     n_clusters = check_n_clusters(n_clusters, X.shape[0])
     sample_weight = check_sample_weight(sample_weight, X.shape[0], X.dtype)
     x_sqnorms = check_sqnorms(x_sqnorms, "x_sqnorms", X.shape[0], X.dtype)
-    n_threads = effective_n_threads(n_threads)
+    n_threads = effective_n_threads(n_threads, work=X.size)
     if x_sqnorms is None:
         x_sqnorms = _row_norms(X, True, n_threads)
     return _farthest_first(X, x_sqnorms, n_clusters, sample_weight,

@@ -47,7 +47,9 @@ def soft_assign(X, centers, beta, x_sqnorms=None, n_threads=None, out=None):
     x_sqnorms : array-like of shape (n_samples,), default=None
         Precomputed squared row norms of X.
     n_threads : int, default=None
-        OpenMP threads; rows are independent: the result does not depend on it.
+        OpenMP threads. None: ``kmcore.effective_n_threads`` (OpenMP's limit and the
+        CPUs; one thread for small inputs); -1 all CPUs. Rows are independent: the
+        result does not depend on it.
     out : ndarray of shape (n_samples, n_clusters), default=None
         C-contiguous, writeable, X's dtype, sharing no memory with X or
         centers: filled and returned.
@@ -60,7 +62,7 @@ def soft_assign(X, centers, beta, x_sqnorms=None, n_threads=None, out=None):
     centers = check_centers(centers, X.shape[1], X.dtype)
     beta = check_beta(beta)
     x_sqnorms = check_sqnorms(x_sqnorms, "x_sqnorms", X.shape[0], X.dtype)
-    n_threads = effective_n_threads(n_threads)
+    n_threads = effective_n_threads(n_threads, work=X.size * centers.shape[0])
     shape = (X.shape[0], centers.shape[0])
     if out is not None and (not isinstance(out, np.ndarray) or out.shape != shape
                             or out.dtype != X.dtype or not out.flags.c_contiguous

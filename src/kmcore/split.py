@@ -43,7 +43,9 @@ def split_two(X, indices=None, sample_weight=None, max_iter=50, random_state=Non
     max_iter : int, default=50
     random_state : None, int or numpy.random.RandomState, default=None
     n_threads : int, default=None
-        OpenMP threads for large subsets; the result does not depend on it.
+        OpenMP threads for large subsets. None: ``kmcore.effective_n_threads``
+        (OpenMP's limit and the CPUs; one thread for small inputs); -1 all
+        CPUs. The result does not depend on it.
 
     Returns
     -------
@@ -70,7 +72,8 @@ def split_two(X, indices=None, sample_weight=None, max_iter=50, random_state=Non
     if member_weight is not None and not (member_weight > 0).any():
         raise ValueError("sample_weight is zero on every row named by indices")
     max_iter = check_positive_int(max_iter, "max_iter")
-    n_threads = effective_n_threads(n_threads)
+    # Each of the 2-means iterations compares every member with two centers.
+    n_threads = effective_n_threads(n_threads, work=2 * indices.shape[0] * X.shape[1])
     return _split_two(X, indices, member_weight, max_iter, check_random_state(random_state),
                       n_threads)
 
