@@ -202,3 +202,19 @@ def test_minibatch_partial_fit_csr_equals_dense():
         np.testing.assert_array_equal(csr.labels_, dense.labels_)
     assert sum(dense.history_["n_reassigned"]) > 0  # the CSR reassignment ran too
     assert csr.history_["n_reassigned"] == dense.history_["n_reassigned"]
+
+
+def test_csr_results_thread_independent_and_saved(tmp_path):
+    from dynkm import load
+
+    Xs = sp.csr_matrix(_data(n=3000))
+    for make in (lambda t: KMeans(6, n_init=2, random_state=0, n_threads=t),
+                 lambda t: MiniBatchKMeans(6, batch_size=256, random_state=0, n_threads=t)):
+        one, two = make(1).fit(Xs), make(2).fit(Xs)
+        np.testing.assert_array_equal(one.cluster_centers_, two.cluster_centers_)
+        np.testing.assert_array_equal(one.labels_, two.labels_)
+        assert one.inertia_ == two.inertia_
+        one.save(tmp_path / "m")
+        back = load(tmp_path / "m")
+        np.testing.assert_array_equal(back.predict(Xs), one.labels_)
+        np.testing.assert_array_equal(back.transform(Xs), one.transform(Xs))
