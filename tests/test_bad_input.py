@@ -145,8 +145,8 @@ def test_estimator_sparse_where_unsupported(name):
     X, y = _data()
     Xs = sp.csr_matrix(X)
     supervised = ESTIMATORS[name][1]
-    if name in ("KMeansClassifier", "ClusterLabelClassifier"):
-        return  # they take CSR input (tested in test_classifier)
+    if name in ("KMeans", "MiniBatchKMeans", "KMeansClassifier", "ClusterLabelClassifier"):
+        return  # they take CSR input (tested in test_sparse, test_classifier)
     for method in _methods(name):
         _raises_naming("X", lambda m=method: _fit_call(est, supervised, Xs, method=m))
     _raises_naming("X", lambda: est.predict(Xs))

@@ -1,10 +1,13 @@
 """dynkm.KMeans against scikit-learn and faiss from the same initial centers."""
 
+import re
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.cluster import KMeans as SKKMeans
 from sklearn.datasets import make_blobs
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import check_estimator
 
 from dynkm import KMeans
@@ -186,7 +189,9 @@ def test_empty_clusters_relocated_deterministically():
 
 def test_more_clusters_than_distinct_points():
     X = np.repeat(np.arange(5, dtype=np.float64)[:, None], 4, axis=0)
-    km = KMeans(8, random_state=0).fit(X)
+    with pytest.warns(ConvergenceWarning, match=r"Number of distinct clusters \(5\) found "
+                      r"smaller than n_clusters \(8\)\. Possibly due to duplicate points in X"):
+        km = KMeans(8, random_state=0).fit(X)
     assert np.isfinite(km.cluster_centers_).all()
     assert km.inertia_ == pytest.approx(0.0, abs=1e-12)
 
@@ -197,7 +202,7 @@ def test_more_clusters_than_distinct_points():
         (np.array([[1.0, np.nan], [0.0, 1.0]]), ValueError, "NaN"),
         (np.array([[1.0, np.inf], [0.0, 1.0]]), ValueError, "infinity"),
         (np.empty((0, 3)), ValueError, "sample"),
-        (sp.csr_matrix(np.eye(4)), TypeError, "[Ss]parse"),
+        (sp.csr_matrix(np.array([[1.0, np.nan], [0.0, 1.0]])), ValueError, "NaN"),
         (np.ones((3, 2)), ValueError, "n_samples=3 should be >= n_clusters=8"),
     ],
 )
@@ -258,6 +263,7 @@ def test_check_estimator():
                 "rows give different random draws; weighted == repeated is tested from "
                 "a fixed init in test_weighted_equals_repeated."
             ),
+            "check_sample_weight_equivalence_on_sparse_data": "as on dense data",
         },
     )
 
@@ -268,3 +274,128 @@ def test_command_line_runs(capsys):
     assert main(["kmeans", "--n-init", "2"]) == 0
     out = capsys.readouterr().out
     assert "dynkm.KMeans" in out and "sklearn KMeans" in out and "purity" in out
+
+
+# ------------------------------------------------- scikit-learn's interface
+@pytest.mark.parametrize("copy_x", [True, False])
+def test_copy_x_accepted_and_X_never_modified(digits, copy_x):
+    X = digits[0] + 1000.0  # far from the origin: computed around the mean, X untouched
+    before = X.copy()
+    km = KMeans(5, copy_x=copy_x, random_state=0).fit(X)
+    np.testing.assert_array_equal(X, before)
+    ref = KMeans(5, random_state=0).fit(X)
+    np.testing.assert_array_equal(km.labels_, ref.labels_)
+    np.testing.assert_array_equal(km.cluster_centers_, ref.cluster_centers_)
+    with pytest.raises(TypeError, match="copy_x"):
+        KMeans(5, copy_x="no").fit(X)
+
+
+@pytest.mark.parametrize("tol, last", [
+    (0.0, r"Converged at iteration \d+: strict convergence\."),
+    (1e-2, r"Converged at iteration \d+: center shift \S+ within tolerance \S+\."),
+])
+def test_verbose_prints_scikit_learns_lines(capsys, tol, last):
+    X = np.random.default_rng(0).normal(size=(2000, 5))
+    km = KMeans(3, init="random", n_init=2, tol=tol, random_state=0, verbose=1).fit(X)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines.count("Initialization complete") == 2
+    iterations = [ln for ln in lines if ln.startswith("Iteration")]
+    assert len(iterations) >= km.n_iter_  # both runs' iterations, the best one's among them
+    for ln in iterations:
+        assert re.fullmatch(r"Iteration \d+, inertia [0-9.e+-]+\.", ln), ln
+        float(ln.split("inertia ")[1][:-1])
+    ends = [ln for ln in lines if ln.startswith("Converged")]
+    assert len(ends) == 2 and all(re.fullmatch(last, ln) for ln in ends), ends
+    assert set(lines) <= {"Initialization complete"} | set(iterations) | set(ends)
+
+
+def test_n_init_resolved_as_scikit_learn(digits):
+    X = digits[0]
+    assert KMeans(3).fit(X)._n_init == 1
+    assert KMeans(3, init="random").fit(X)._n_init == 10
+    assert KMeans(3, init=lambda X, k, random_state: X[:k]).fit(X)._n_init == 10
+    assert KMeans(3, init=X[:3]).fit(X)._n_init == 1
+    with pytest.warns(RuntimeWarning, match=r"^Explicit initial center position passed: "
+                      r"performing only one init in KMeans instead of n_init=4\.$"):
+        assert KMeans(3, init=X[:3], n_init=4).fit(X)._n_init == 1
+
+
+@pytest.mark.parametrize("init, match", [
+    (np.zeros((2, 64)), r"The shape of the initial centers given as init, \(2, 64\), does "
+                        r"not match the number of clusters n_clusters=3\."),
+    (np.zeros((3, 5)), r"The shape of the initial centers given as init, \(3, 5\), does "
+                       r"not match the number of features of the data X.shape\[1\]=64\."),
+    (lambda X, k, random_state: X[:2], r"The shape of the initial centers returned by "
+                                       r"init\(X, n_clusters, random_state\), \(2, 64\)"),
+])
+def test_init_of_the_wrong_shape(digits, init, match):
+    km = KMeans(3, init=init, n_init=1)
+    with pytest.raises(ValueError, match=match):
+        km.fit(digits[0])
+    assert not hasattr(km, "cluster_centers_")
+
+
+def test_elkan_with_one_cluster_warns_and_runs_lloyd(digits):
+    with pytest.warns(RuntimeWarning, match="algorithm='elkan' doesn't make sense for a single "
+                      "cluster. Using 'lloyd' instead."):
+        km = KMeans(1, algorithm="elkan").fit(digits[0])
+    assert km.history_["algorithm"] == "lloyd"
+    assert "single cluster" in km.history_["algorithm_reason"]
+    np.testing.assert_allclose(km.cluster_centers_[0], digits[0].mean(0))
+
+
+def test_same_clustering_with_lower_inertia_by_rounding_keeps_the_first():
+    """scikit-learn's rule for n_init: a run replaces the best only if it is a
+    different partition. Two runs of one partition differ in inertia only by
+    rounding (float32 sums in another order); taking the smaller would make the
+    label numbering depend on that rounding, e.g. differ between dense and CSR."""
+    from dynkm.kmeans import _same_clustering
+
+    a = np.array([0, 0, 1, 2, 2, 1])
+    assert _same_clustering(a, np.array([2, 2, 0, 1, 1, 0]))
+    assert not _same_clustering(a, np.array([2, 2, 0, 1, 1, 1]))
+    assert not _same_clustering(a, np.array([0, 0, 1, 1, 1, 1]))
+
+
+@pytest.mark.parametrize("init", ["k-means++", "random", "farthest"])
+@pytest.mark.parametrize("layout", ["dense", "csr"])
+def test_seeding_uses_sample_weight_and_never_picks_zero_weight_rows(init, layout):
+    """What scikit-learn's test_sample_weight_init/_zero check through its private
+    _init_centroids, through dynkm's (dense and CSR alike)."""
+    from dynkm._rows import row_norms
+    from dynkm.kmeans import initial_centers
+
+    X, _ = make_blobs(200, n_features=10, centers=10, random_state=0)
+    data = sp.csr_matrix(X) if layout == "csr" else X
+    xs = row_norms(data, 1)
+    w = np.random.default_rng(0).uniform(size=len(X))
+    a = initial_centers(data, xs, 5, w, init, np.random.RandomState(0), 1)
+    b = initial_centers(data, xs, 5, np.ones(len(X)), init, np.random.RandomState(0), 1)
+    assert not np.allclose(a, b)
+    w[::2] = 0
+    for seed in range(5):
+        C = initial_centers(data, xs, 10, w, init, np.random.RandomState(seed), 1)
+        d = ((X[::2, None, :] - C[None]) ** 2).sum(-1)
+        assert (d > 1e-6).all()
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e4])
+@pytest.mark.parametrize("layout", ["dense", "csr"])
+def test_transform_of_the_centers_has_an_exact_zero_diagonal(offset, layout):
+    """kmcore's pairwise kernel leaves rounding residues where x == c; transform
+    recomputes the distances the expansion cancelled (scikit-learn's test_transform
+    compares with exact zeros)."""
+    from kmcore.distances import _pairwise_sqdist, _row_norms
+
+    rng = np.random.default_rng(0)
+    C = rng.normal(size=(60, 7)) * 3 + offset
+    xs = _row_norms(C, True, 1)
+    assert np.diag(_pairwise_sqdist(C, xs, C, xs, 1)).any()  # the residues exist
+    X = np.vstack([C, rng.normal(size=(200, 7)) * 3 + offset])
+    km = KMeans(60, init=C, n_init=1, max_iter=1).fit(X)
+    km.cluster_centers_ = C  # a row at each center, bit for bit
+    data = sp.csr_matrix(C) if layout == "csr" else C
+    D = km.transform(data)
+    np.testing.assert_array_equal(np.diag(D), 0)
+    ref = np.sqrt(((C[:, None, :] - C[None]) ** 2).sum(-1))
+    np.testing.assert_allclose(D, ref, rtol=1e-9 if offset == 0 else 1e-6)

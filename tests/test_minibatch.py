@@ -8,6 +8,7 @@ full k-means inertia; never numbers produced once by our own code.
 """
 
 import pickle
+import re
 
 import numpy as np
 import pytest
@@ -391,6 +392,42 @@ def test_stopping_rules(blobs):
     assert min(by_tol.history_["center_shift"][1:-1], default=np.inf) > tol
 
 
+def test_verbose_prints_scikit_learns_lines(blobs, capsys):
+    kw = dict(batch_size=100, max_iter=20, random_state=0, verbose=1)
+    n_steps = 20 * blobs.shape[0] // 100
+    model = MiniBatchKMeans(10, init="random", n_init=2, **kw).fit(blobs)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:3] == ["Init 1/2 with method random", lines[1], "Init 2/2 with method random"]
+    assert re.fullmatch(r"Inertia for init 1/2: [0-9.e+-]+", lines[1])
+    assert re.fullmatch(r"Inertia for init 2/2: [0-9.e+-]+", lines[3])
+    steps = [ln for ln in lines if ln.startswith("Minibatch step")]
+    assert len(steps) == model.n_steps_
+    assert re.fullmatch(rf"Minibatch step 1/{n_steps}: mean batch inertia: [0-9.e+-]+", steps[0])
+    for i, ln in enumerate(steps[1:], start=2):
+        assert re.fullmatch(rf"Minibatch step {i}/{n_steps}: mean batch inertia: [0-9.e+-]+, "
+                            r"ewa inertia: [0-9.e+-]+", ln), ln
+    assert lines[-1] == f"Converged (lack of improvement in inertia) at step {model.n_steps_}/" \
+        f"{n_steps}"
+    MiniBatchKMeans(10, tol=1e-2, max_no_improvement=None, **kw).fit(blobs)
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert re.fullmatch(rf"Converged \(small centers change\) at step \d+/{n_steps}", last)
+    # A duplicate initial center gets no rows: it is reassigned, and said so.
+    MiniBatchKMeans(3, init=blobs[[0, 0, 500]], **kw).fit(blobs)
+    assert "[MiniBatchKMeans] Reassigning 1 cluster centers." in capsys.readouterr().out
+
+
+def test_init_size_and_n_init_resolved_as_scikit_learn(blobs):
+    X = blobs[:100]
+    assert MiniBatchKMeans(10, batch_size=5, n_init=1).fit(X)._init_size == 15
+    assert MiniBatchKMeans(10, batch_size=1, n_init=1).fit(X)._init_size == 30
+    assert MiniBatchKMeans(10, batch_size=5, init_size=101).fit(X)._init_size == 100
+    assert MiniBatchKMeans(3, init="random").fit(X)._n_init == 3
+    assert MiniBatchKMeans(3).fit(X)._n_init == 1
+    with pytest.warns(RuntimeWarning, match="only one init in MiniBatchKMeans instead of "
+                      "n_init=5"):
+        assert MiniBatchKMeans(3, init=X[:3], n_init=5).fit(X)._n_init == 1
+
+
 @pytest.mark.parametrize("init", ["k-means++", "random", "farthest"])
 def test_string_inits(digits, init):
     X = digits[0]
@@ -429,7 +466,7 @@ def test_callable_init_on_init_size_rows_and_n_init(digits):
         (np.array([[1.0, np.nan], [0.0, 1.0]] * 5), ValueError, "NaN"),
         (np.array([[1.0, np.inf], [0.0, 1.0]] * 5), ValueError, "infinity"),
         (np.empty((0, 3)), ValueError, "sample"),
-        (sp.csr_matrix(np.eye(10)), TypeError, "[Ss]parse"),
+        (sp.csr_matrix(np.array([[1.0, np.nan], [0.0, 1.0]] * 5)), ValueError, "NaN"),
         (np.ones((3, 2)), ValueError, "n_samples=3 should be >= n_clusters=8"),
     ],
 )
@@ -451,7 +488,7 @@ def test_bad_input(X, err, match, method):
         ({"max_iter": 0}, ValueError, "max_iter"),
         ({"init": "nope"}, ValueError, "init"),
         ({"init": np.zeros((3, 4))}, ValueError, "init has 4 features|features"),
-        ({"init": np.zeros((2, 5))}, ValueError, "init has 2 centers"),
+        ({"init": np.zeros((2, 5))}, ValueError, "does not match the number of clusters"),
         ({"init_size": 0}, ValueError, "init_size"),
         ({"n_init": "always"}, ValueError, "n_init"),
         ({"n_init": 0}, ValueError, "n_init"),
@@ -490,7 +527,7 @@ def _bad_batches(d):
         (nan, None, ValueError, "NaN"),
         (good[:, :-1], None, ValueError, "features"),
         (np.empty((0, d)), None, ValueError, "sample"),
-        (sp.csr_matrix(good), None, TypeError, "[Ss]parse"),
+        (sp.csr_matrix(nan), None, ValueError, "NaN"),
         (good, -np.ones(40), ValueError, "sample_weight"),
         (good, np.ones(39), ValueError, "sample_weight"),
         (good, np.zeros(40), ValueError, "sample_weight"),
@@ -547,5 +584,6 @@ def test_check_estimator():
                 "repeated is tested for one step from fixed centers in "
                 "test_weighted_equals_repeated_for_one_step."
             ),
+            "check_sample_weight_equivalence_on_sparse_data": "as on dense data",
         },
     )

@@ -32,14 +32,22 @@ The choice for ``KMeans(algorithm=...)`` (:func:`choose_algorithm`):
   otherwise as ``"yinyang"``. The measurements behind the rule are in
   ``benchmarks/`` and the README.
 
-Data far from the origin (see :func:`make_steps`) always run the plain pass.
+Data far from the origin (see :func:`make_steps`), scipy CSR input and
+spherical k-means always run the plain pass (CSR: ``dynkm._rows``' blocked
+sparse products; spherical: the centers renormalised after every step).
 ``history["algorithm"]`` says what ran and ``history["algorithm_reason"]`` why.
+
+With ``verbose`` the loop prints scikit-learn's lines ("Iteration N, inertia
+...", "Converged at iteration N: strict convergence." or "...: center shift
+... within tolerance ..."), which scripts grep.
 """
 
 import time
 
 import numpy as np
+import scipy.sparse as sp
 
+from dynkm import _rows
 from kmcore._origin import data_origin
 from kmcore.assignment import LloydStep, _assign_rows, _lloyd_step
 from kmcore.centers import _means
@@ -97,15 +105,24 @@ def choose_algorithm(algorithm, n_samples, n_clusters, n_features=None):
                         f"the budget of {BOUNDS_BUDGET / 2**20:.0f} MiB")
 
 
-def make_steps(algorithm, X, x_sqnorms, sample_weight, centers, n_threads):
-    """The strategy for ``algorithm`` (one of ``ALGORITHMS``) on dense X from ``centers``.
+def make_steps(algorithm, X, x_sqnorms, sample_weight, centers, n_threads, spherical=False):
+    """The strategy for ``algorithm`` (one of ``ALGORITHMS``) on X from ``centers``.
 
     Data far from the origin run the plain pass whatever was asked: kmcore's
     fused pass computes their distances around the data's mean
-    (:mod:`kmcore._origin`), the bounds' kernel does not yet.
+    (:mod:`kmcore._origin`), the bounds' kernel does not yet. So do CSR X
+    (the bounds' kernel is dense) and ``spherical`` runs (unit rows, centers
+    renormalised after each step, which the bounded M-step does not do).
     """
     name, n_groups, reason = choose_algorithm(algorithm, X.shape[0], centers.shape[0],
                                               X.shape[1])
+    if sp.issparse(X) or spherical:
+        if name != "lloyd":
+            what = "sparse input" if sp.issparse(X) else "spherical"
+            reason = f"{algorithm}: {what} runs the plain pass"
+        step_fn = _rows.spherical_lloyd_step if spherical else _rows.lloyd_step
+        return LloydSteps(X, x_sqnorms, sample_weight, n_threads, step_fn, _rows.assign_rows,
+                          reason=reason)
     if name != "lloyd" and data_origin(X) is not None:
         name, reason = "lloyd", f"{algorithm}: data far from the origin (plain pass)"
     if name == "lloyd":
@@ -143,19 +160,22 @@ def run_lloyd(steps, centers, max_iter, tol, check_every, verbose):
         history["distance_fraction"].append(fraction)
         history["seconds"].append(time.perf_counter() - t0)
         if verbose:
-            print(f"iteration {i}: objective {step.inertia:.6g}, center shift {shift:.3g}, "
-                  f"{fraction:.1%} of the distances, {history['seconds'][-1]:.3f} s")
+            print(f"Iteration {i}, inertia {step.inertia}.")
+            if verbose > 1:
+                print(f"  center shift {shift:.3g}, {fraction:.1%} of the distances, "
+                      f"{history['seconds'][-1]:.3f} s")
         if (i + 1) % check_every == 0 or i == max_iter - 1:
             if (labels_old is not None and step.n_relocated == 0
                     and np.array_equal(step.labels, labels_old)):
                 # Same partition as the iteration before: the centers did not move.
                 strict = True
                 if verbose:
-                    print(f"converged at iteration {i}: no label changed")
+                    print(f"Converged at iteration {i}: strict convergence.")
                 break
             if shift <= tol:
                 if verbose:
-                    print(f"converged at iteration {i}: center shift {shift:.3g} <= {tol:.3g}")
+                    print(f"Converged at iteration {i}: center shift {shift} within "
+                          f"tolerance {tol}.")
                 break
         labels_old = step.labels
     labels, inertia = steps.final(centers, step, strict)

@@ -4,6 +4,9 @@ The dense functions are kmcore's. The CSR ones keep the same signatures and
 results, computed by scipy's sparse products on blocks of rows, so a CSR
 matrix is never densified: the largest dense temporary is one block of
 ``_BLOCK_CELLS`` row-by-center distances, and the centers themselves.
+A CSR distance that the expansion ||x||^2 - 2 x.c + ||c||^2 cancels (a row
+at or near a center) is recomputed directly, as kmcore's dense kernels do, so
+a row on a center is at distance exactly 0 in both layouts.
 The spherical wrapper turns any Lloyd step into spherical k-means (unit-norm
 centers) for the cosine distance, and ``bounded_lloyd`` runs Lloyd's
 iterations with Elkan's bounds on dense problems that fit its memory budget.
@@ -12,8 +15,8 @@ iterations with Elkan's bounds on dense problems that fit its memory budget.
 import numpy as np
 import scipy.sparse as sp
 
-from dynkm.kmeans import _mean_variance
-from kmcore.assignment import _assign_rows, _finish_step, _lloyd_step
+from kmcore._origin import data_origin
+from kmcore.assignment import _EXACT_BELOW, _assign_rows, _finish_step, _lloyd_step
 from kmcore.centers import _means, _weighted_sums
 from kmcore.distances import _PAIRWISE_CHUNK_ROWS, _pairwise_sqdist, _row_norms
 
@@ -21,6 +24,8 @@ from kmcore.distances import _PAIRWISE_CHUNK_ROWS, _pairwise_sqdist, _row_norms
 _BLOCK_CELLS = 1 << 22
 # Rows per block of the float64 per-cluster sums of a CSR matrix.
 _SUM_ROWS = 1 << 16
+# Rows per slice when computing the data's variance (bounded temporary memory).
+_VARIANCE_ROWS = 8192
 
 
 def weights_or_ones(sample_weight, n):
@@ -82,7 +87,56 @@ def sqdist_block(X, x_sqnorms, centers, c_sqnorms, n_threads, out=None):
     D *= -2
     D += x_sqnorms[:, None]
     D += c_sqnorms[None, :]
+    _recompute_cancelled(X, x_sqnorms, centers, c_sqnorms, D)
     return np.maximum(D, 0, out=D)
+
+
+def exact_sqdist_block(X, x_sqnorms, centers, c_sqnorms, n_threads):
+    """``sqdist_block`` with every distance the expansion cancelled recomputed directly.
+
+    CSR blocks already are. kmcore's dense pairwise kernel keeps the
+    expansion everywhere, so the distance of a row to an identical center can
+    be a rounding residue instead of 0 (``transform(cluster_centers_)`` would
+    show it on its diagonal); the assignment kernels recompute those, and so
+    does this. The rule is relative to the norms the kernel's expansion used:
+    around the data's origin when kmcore computed there (``kmcore._origin``).
+    """
+    D = sqdist_block(X, x_sqnorms, centers, c_sqnorms, n_threads)
+    if not sp.issparse(X):
+        origin = data_origin(X)
+        if origin is not None:
+            x_sqnorms, c_sqnorms = _shifted_sqnorms(X, origin), _shifted_sqnorms(centers, origin)
+        _recompute_cancelled(X, x_sqnorms, centers, c_sqnorms, D)
+    return D
+
+
+def _shifted_sqnorms(A, origin):
+    """Squared norms of the rows of ``A - origin`` in float64, by row slices."""
+    out = np.empty(A.shape[0])
+    for start in range(0, A.shape[0], _VARIANCE_ROWS):
+        diff = A[start:start + _VARIANCE_ROWS].astype(np.float64) - origin
+        out[start:start + _VARIANCE_ROWS] = np.einsum("ij,ij->i", diff, diff)
+    return out
+
+
+def _recompute_cancelled(X, x_sqnorms, centers, c_sqnorms, D):
+    """Recompute directly, in ``D`` (in place), the distances the expansion cancelled.
+
+    Where the expansion is below ``_EXACT_BELOW * (||x||^2 + ||c||^2)`` most of
+    its digits are rounding (kmcore's assignment kernels use the same rule).
+    Those entries are few (rows at or near a center); their rows are taken
+    (CSR: densified) a block at a time for ``sum((x - c)^2)``, so at most
+    ``_BLOCK_CELLS`` values.
+    """
+    threshold = _EXACT_BELOW[np.dtype(X.dtype)]
+    rows, cols = np.nonzero(D < threshold * (x_sqnorms[:, None] + c_sqnorms[None, :]))
+    step = max(1, _BLOCK_CELLS // max(X.shape[1], 1))
+    for start in range(0, rows.size, step):
+        r, c = rows[start:start + step], cols[start:start + step]
+        block = X[r]
+        block = block.toarray() if sp.issparse(block) else block
+        diff = block.astype(np.float64) - centers[c]
+        D[r, c] = np.einsum("ij,ij->i", diff, diff)
 
 
 def assign_rows(X, x_sqnorms, centers, sample_weight, n_threads):
@@ -140,6 +194,16 @@ def mean_variance(X):
     mean = np.asarray(X.mean(axis=0, dtype=np.float64)).ravel()
     mean_sq = np.asarray(X.multiply(X).mean(axis=0, dtype=np.float64)).ravel()
     return float(np.mean(mean_sq - mean ** 2))
+
+
+def _mean_variance(X):
+    """Mean over features of the per-feature variance of dense X, in float64, by row slices."""
+    mean = X.mean(axis=0, dtype=np.float64)
+    sq = np.zeros(X.shape[1], dtype=np.float64)
+    for start in range(0, X.shape[0], _VARIANCE_ROWS):
+        diff = X[start:start + _VARIANCE_ROWS].astype(np.float64) - mean
+        sq += np.einsum("ij,ij->j", diff, diff)
+    return float(sq.mean() / X.shape[0])
 
 
 # Largest rows x centers lower-bound matrix (float64) that bounded_lloyd keeps (64 MB).

@@ -4,16 +4,27 @@ import time
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
     ClusterMixin,
     TransformerMixin,
 )
+from sklearn.exceptions import ConvergenceWarning
 
 from dynkm._atomic import AtomicSetParams, atomic
 from dynkm._base import CentersMixin
+from dynkm._csr_seeding import farthest_first_csr, kmeans_plusplus_csr
+from dynkm._inputs import (
+    RowsCentersMixin,
+    SphereRows,
+    center_shape_error,
+    check_bool,
+    validate_rows,
+)
 from dynkm._lloyd import LloydSteps, check_algorithm, make_steps, run_lloyd
+from dynkm._rows import _mean_variance, dense_rows, mean_variance, row_norms, unit_centers
 from dynkm._validation import (
     check_float,
     check_int,
@@ -24,17 +35,17 @@ from dynkm._validation import (
 )
 from dynkm.persist import PersistMixin
 from kmcore._threads import blas_single_threaded
-from kmcore._validation import check_centers, check_random_state
+from kmcore._validation import check_data, check_random_state
 from kmcore.distances import _row_norms
 from kmcore.seeding import _farthest_first, _kmeans_plusplus, row_probabilities
 
+__all__ = ["KMeans", "check_init", "initial_centers", "prepare_fit", "resolve_n_init"]
+
 _INITS = ("k-means++", "random", "farthest")
-# Rows per slice when computing the data's variance (bounded temporary memory).
-_VARIANCE_ROWS = 8192
 
 
-class KMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFeaturesOutMixin,
-             TransformerMixin, ClusterMixin, BaseEstimator):
+class KMeans(PersistMixin, AtomicSetParams, RowsCentersMixin, CentersMixin,
+             ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
     """K-means clustering by Lloyd's algorithm, exact, on the kmcore kernels.
 
     From the same initial centers it computes the same iterations as
@@ -44,6 +55,25 @@ class KMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFeature
     bounded algorithms compute only the distances that may change a label.
     Never an n_samples x n_clusters matrix, and the result is bitwise the
     same for any ``n_threads``.
+
+    X may be dense or scipy sparse CSR (``csr_matrix`` or ``csr_array``;
+    other sparse formats are converted to CSR). CSR is never densified: each
+    pass is blocked sparse x dense products, the k-means++ and farthest-first
+    seeding included (the same rows as for the dense copy of X from the same
+    ``random_state``); from the same init, CSR and dense input give the same
+    labels and centers to rounding. Every ``algorithm`` runs the plain pass on
+    CSR (``history_["algorithm_reason"]`` says so).
+
+    ``spherical=True`` is spherical k-means, for the cosine distance: the rows
+    are scaled to unit norm (a copy of X; of its nonzero values for CSR), the
+    centers are renormalised to unit norm after every iteration, and every
+    distance -- ``labels_``, ``inertia_``, :meth:`predict`, :meth:`transform`,
+    :meth:`score` -- is the Euclidean one between unit rows and unit centers,
+    whose square is ``2 - 2 cos``. New rows are scaled the same way. A row of
+    zero norm has no direction: it moves no center, gets label 0 and adds its
+    weight times 1 (its squared distance to any unit center) to the inertia.
+    Initial centers are scaled to unit norm too (an array init is copied
+    first; a callable init is given the unit rows).
 
     ``save(path)`` / ``load(path)`` keep the model in a file that loads
     without running code (:mod:`dynkm.persist`); pickling works too, but
@@ -79,7 +109,19 @@ class KMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFeature
         OpenMP threads of the kernels; None means the physical cores (or
         ``OMP_NUM_THREADS``). Results do not depend on it.
     verbose : int, default=0
-        Print one line per iteration when > 0.
+        When > 0, print scikit-learn's lines: "Initialization complete" after
+        each initialisation, "Iteration N, inertia I." per iteration, and
+        "Converged at iteration N: strict convergence." or "Converged at
+        iteration N: center shift S within tolerance T."; when > 1 also the
+        center shift, the share of distances computed and the seconds of
+        every iteration.
+    copy_x : bool, default=True
+        Accepted for scikit-learn compatibility; it has no effect. dynkm never
+        modifies X (data far from the origin are computed around their mean
+        without subtracting it from X), so X is unchanged with either value.
+    spherical : bool, default=False
+        Spherical (cosine) k-means on unit-norm rows and centers (see above).
+        faiss calls this ``spherical=True`` too.
     algorithm : {"auto", "lloyd", "elkan", "yinyang"}, default="auto"
         How each iteration finds the nearest centers; every choice gives the
         same iterations from the same init (labels, n_iter, centers and
@@ -89,9 +131,10 @@ class KMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFeature
         "yinyang": bounds per row and group of about ten centers skip the
         distances that cannot change a label (16 + 4 * n_clusters / 10 bytes
         per row). "elkan": bounds per row and center. "auto": "lloyd" below 32
-        clusters, 4096 rows or 16 features, else "yinyang". Bounds over 1 GiB,
-        and data far from the origin, fall back to "lloyd"
-        (``history_["algorithm_reason"]`` says so).
+        clusters, 4096 rows or 16 features, else "yinyang". Bounds over 1 GiB
+        fall back to "lloyd" (``history_["algorithm_reason"]`` says so), and so
+        do data far from the origin, CSR input and ``spherical=True``. "elkan"
+        with ``n_clusters=1`` warns and runs "lloyd", as scikit-learn does.
 
     Attributes
     ----------
@@ -114,11 +157,23 @@ class KMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFeature
         ``distance_fraction`` (distances computed / (n_samples * n_clusters));
         and ``init_seconds`` (float), ``algorithm`` (what ran), ``n_groups``,
         ``algorithm_reason``.
+    _n_init : int
+        Initialisations the last fit ran (``n_init`` resolved; 1 for an array
+        init), under scikit-learn's name for it.
+
+    Warns
+    -----
+    ConvergenceWarning
+        When the fit ends with fewer distinct labels than ``n_clusters``
+        (more clusters than distinct rows), with scikit-learn's message.
+    RuntimeWarning
+        When explicit initial centers come with ``n_init > 1`` (one run is
+        made), and for ``algorithm="elkan"`` with one cluster.
     """
 
     def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto", max_iter=300,
                  tol=1e-4, check_every=1, random_state=None, n_threads=None, verbose=0,
-                 algorithm="auto"):
+                 copy_x=True, spherical=False, algorithm="auto"):
         self.n_clusters = n_clusters
         self.init = init
         self.n_init = n_init
@@ -128,6 +183,8 @@ class KMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFeature
         self.random_state = random_state
         self.n_threads = n_threads
         self.verbose = verbose
+        self.copy_x = copy_x
+        self.spherical = spherical
         self.algorithm = algorithm
 
     # ------------------------------------------------------------------ fit
@@ -139,9 +196,9 @@ class KMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFeature
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Dense data; float32 is kept, other real types become float64.
-            Read-only and memory-mapped arrays are used without a copy.
+        X : {array-like, scipy sparse CSR} of shape (n_samples, n_features)
+            float32 is kept, other real types become float64. Read-only and
+            memory-mapped arrays are used without a copy; X is never modified.
         y : ignored
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights; None means 1 for every row.
@@ -151,21 +208,50 @@ class KMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFeature
         self
         """
         params = self._check_params()
-        n_clusters = params["n_clusters"]
-        X, sample_weight, init, n_init, rng, n_threads, x_sqnorms, tol = prepare_fit(
-            self, X, sample_weight, params)
+        k = params["n_clusters"]
+        X = validate_rows(self, X, reset=True)
+        if X.shape[0] < k:
+            raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={k}.")
+        sample_weight = validated_weights(sample_weight, X)
+        n_threads = n_threads_of(self.n_threads)
+        x_sqnorms = row_norms(X, n_threads)
+        check_range(x_sqnorms, sample_weight)
+        init = check_init(self.init, X, k, params["n_init"], owner="KMeans")
+        n_init = 1 if isinstance(init, np.ndarray) else params["n_init"]
+        algorithm, note = params["algorithm"], None
+        if algorithm == "elkan" and k == 1:
+            warnings.warn("algorithm='elkan' doesn't make sense for a single cluster. Using "
+                          "'lloyd' instead.", RuntimeWarning, stacklevel=3)
+            algorithm, note = "lloyd", "elkan: a single cluster (lloyd)"
+        fit_w, sphere = sample_weight, None
+        if params["spherical"]:
+            sphere = SphereRows(X, x_sqnorms, sample_weight, n_threads)
+            X, x_sqnorms, fit_w = sphere.X, sphere.x_sqnorms, sphere.fit_weight
+            if isinstance(init, np.ndarray):
+                init = unit_centers(init)
+        rng = check_random_state(self.random_state)
+        tol = params["tol"] * mean_variance(X) if params["tol"] > 0 else 0.0
 
         best = None
         with blas_single_threaded():
             for _ in range(n_init):
-                best = self._run_once(X, x_sqnorms, sample_weight, init, rng, n_threads, tol,
-                                      params, best)
+                best = self._run_once(X, x_sqnorms, fit_w, init, rng, n_threads, tol,
+                                      dict(params, algorithm=algorithm), best)
+            if sphere is not None and sphere.zero.any():
+                # The zero rows, left out of the fit, count in labels_ and inertia_.
+                labels, _, inertia, _ = sphere.assign(best["centers"], sample_weight,
+                                                      n_threads)
+                best = dict(best, labels=labels, inertia=inertia)
+        if note is not None:
+            best["history"]["algorithm_reason"] = note
+        _warn_distinct(best["labels"], k)
         self.cluster_centers_ = best["centers"]
         self.labels_ = best["labels"]
         self.inertia_ = best["inertia"]
         self.n_iter_ = best["n_iter"]
         self.history_ = best["history"]
-        self._n_features_out = n_clusters
+        self._n_init = n_init
+        self._n_features_out = k
         return self
 
     def _run_once(self, X, x_sqnorms, sample_weight, init, rng, n_threads, tol, params, best):
@@ -173,17 +259,30 @@ class KMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFeature
         t0 = time.perf_counter()
         centers = initial_centers(X, x_sqnorms, self.n_clusters, sample_weight, init, rng,
                                   n_threads)
+        if params["spherical"]:
+            centers = unit_centers(centers)
         init_seconds = time.perf_counter() - t0
-        steps = make_steps(params["algorithm"], X, x_sqnorms, sample_weight, centers, n_threads)
+        if self.verbose:
+            print("Initialization complete")
+        steps = make_steps(params["algorithm"], X, x_sqnorms, sample_weight, centers, n_threads,
+                           spherical=params["spherical"])
         run = run_lloyd(steps, centers, params["max_iter"], tol, params["check_every"],
                         self.verbose)
         run["history"]["init_seconds"] = init_seconds
-        return run if best is None or run["inertia"] < best["inertia"] else best
+        if best is None:
+            return run
+        # A lower inertia wins unless it is the same clustering with other label
+        # numbers, where only rounding differs (scikit-learn's rule): then the
+        # choice must not depend on the layout of X or the order of the sums.
+        better = (run["inertia"] < best["inertia"]
+                  and not _same_clustering(run["labels"], best["labels"]))
+        return run if better else best
 
     def _check_params(self):
         n_init = resolve_n_init(self.n_init, self.init)
         check_int(int(self.verbose) if isinstance(self.verbose, bool) else self.verbose,
                   "verbose", low=0)
+        check_bool(self.copy_x, "copy_x")
         return {
             "n_clusters": check_int(self.n_clusters, "n_clusters"),
             "n_init": n_init,
@@ -191,7 +290,9 @@ class KMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFeature
             "tol": check_float(self.tol, "tol"),
             "check_every": check_int(self.check_every, "check_every"),
             "algorithm": check_algorithm(self.algorithm),
+            "spherical": check_bool(self.spherical, "spherical"),
         }
+
 
 def prepare_fit(estimator, X, sample_weight, params):
     """What every restartable fit checks and computes first.
@@ -225,38 +326,58 @@ def resolve_n_init(n_init, init):
     return check_int(n_init, "n_init")
 
 
-def check_init(init, X, n_clusters, n_init):
+def check_init(init, X, n_clusters, n_init, owner=None):
     """Validate an ``init`` parameter: a known name, a callable, or (k, d) centers.
 
-    Arrays are returned cast to X's dtype; a warning says that explicit
-    centers run once when ``n_init`` asks for more.
+    Arrays are returned as a new array in X's dtype (the user's is never
+    modified); one of the wrong shape raises ValueError with scikit-learn's
+    message. A RuntimeWarning (scikit-learn's text; ``owner``: the
+    estimator's name) says that explicit centers run once when ``n_init``
+    asks for more.
     """
     if isinstance(init, str):
         if init not in _INITS:
             raise ValueError(f"init must be one of {_INITS}, an array or a callable, got {init!r}")
-        return init
+        return str(init)
     if callable(init):
         return init
-    centers = check_centers(init, X.shape[1], X.dtype, name="init")
-    if centers.shape[0] != n_clusters:
-        raise ValueError(f"init has {centers.shape[0]} centers but n_clusters={n_clusters}")
-    check_range(_row_norms(centers, True, 1), name="init")
-    if n_init not in ("auto", 1):
+    centers = _checked_centers(init, X, n_clusters, "given as init", "init")
+    if not isinstance(n_init, str) and n_init != 1:
+        where = f" in {owner}" if owner else ""
         warnings.warn(
-            "Explicit initial centers were given: performing only one init (n_init=1).",
-            RuntimeWarning, stacklevel=3,
+            f"Explicit initial center position passed: performing only one init{where} "
+            f"instead of n_init={n_init}.",
+            RuntimeWarning, stacklevel=4,
         )
     return centers
 
 
+def _checked_centers(centers, X, n_clusters, source, name):
+    """Initial centers as a new C-contiguous array of X's dtype, of shape (n_clusters, d)."""
+    if sp.issparse(centers):
+        centers = centers.toarray()
+    centers = np.array(check_data(centers, name, dtype=X.dtype), order="C", copy=True)
+    message = center_shape_error(centers.shape, n_clusters, X.shape[1], source)
+    if message is not None:
+        raise ValueError(message)
+    check_range(_row_norms(centers, True, 1), name=name)
+    return centers
+
+
 def initial_centers(X, x_sqnorms, n_clusters, sample_weight, init, rng, n_threads):
-    """Initial centers from a checked ``init`` (see :func:`check_init`)."""
+    """Initial centers from a checked ``init`` (see :func:`check_init`); X dense or CSR."""
     if isinstance(init, np.ndarray):
         return init.copy()
+    sparse = sp.issparse(X)
     if init == "k-means++":
-        return _kmeans_plusplus(X, x_sqnorms, n_clusters, sample_weight,
-                                2 + int(np.log(n_clusters)), rng, n_threads)[0]
+        n_trials = 2 + int(np.log(n_clusters))
+        if sparse:
+            return kmeans_plusplus_csr(X, x_sqnorms, n_clusters, sample_weight, n_trials, rng)[0]
+        return _kmeans_plusplus(X, x_sqnorms, n_clusters, sample_weight, n_trials, rng,
+                                n_threads)[0]
     if init == "farthest":
+        if sparse:
+            return farthest_first_csr(X, x_sqnorms, n_clusters, sample_weight, rng)[0]
         return _farthest_first(X, x_sqnorms, n_clusters, sample_weight, rng, n_threads)[0]
     if init == "random":
         p = row_probabilities(X.shape[0], sample_weight)
@@ -267,13 +388,29 @@ def initial_centers(X, x_sqnorms, n_clusters, sample_weight, init, rng, n_thread
                 f"proportional to sample_weight, but only {live} of the {X.shape[0]} rows it "
                 "draws from have a positive sample_weight"
             )
-        return X[rng.choice(X.shape[0], size=n_clusters, replace=False, p=p)]
+        rows = rng.choice(X.shape[0], size=n_clusters, replace=False, p=p)
+        return dense_rows(X, rows).astype(X.dtype, copy=False) if sparse else X[rows]
     centers = init(X, n_clusters, random_state=rng)
-    centers = check_centers(centers, X.shape[1], X.dtype, name="init(X, ...) result")
-    if centers.shape[0] != n_clusters:
-        raise ValueError(f"init(X, ...) returned {centers.shape[0]} centers, expected {n_clusters}")
-    check_range(_row_norms(centers, True, 1), name="init(X, ...) result")
-    return centers
+    return _checked_centers(centers, X, n_clusters,
+                            "returned by init(X, n_clusters, random_state)",
+                            "init(X, ...) result")
+
+
+def _same_clustering(a, b):
+    """Whether labels ``a`` and ``b`` are the same partition up to renumbering."""
+    pairs = np.unique(a.astype(np.int64) * (int(b.max()) + 1) + b)
+    return len(pairs) == len(np.unique(a)) == len(np.unique(b))
+
+
+def _warn_distinct(labels, n_clusters):
+    """scikit-learn's ConvergenceWarning when fewer than ``n_clusters`` labels are used."""
+    distinct = int(np.count_nonzero(np.bincount(labels, minlength=n_clusters)))
+    if distinct < n_clusters:
+        warnings.warn(
+            f"Number of distinct clusters ({distinct}) found smaller than n_clusters "
+            f"({n_clusters}). Possibly due to duplicate points in X.",
+            ConvergenceWarning, stacklevel=4,
+        )
 
 
 def _lloyd(X, x_sqnorms, sample_weight, centers, max_iter, tol, check_every, n_threads, verbose,
@@ -286,13 +423,3 @@ def _lloyd(X, x_sqnorms, sample_weight, centers, max_iter, tol, check_every, n_t
     """
     steps = LloydSteps(X, x_sqnorms, sample_weight, n_threads, step_fn, assign_fn)
     return run_lloyd(steps, centers, max_iter, tol, check_every, verbose)
-
-
-def _mean_variance(X):
-    """Mean over features of the per-feature variance, in float64, by row slices."""
-    mean = X.mean(axis=0, dtype=np.float64)
-    sq = np.zeros(X.shape[1], dtype=np.float64)
-    for start in range(0, X.shape[0], _VARIANCE_ROWS):
-        diff = X[start:start + _VARIANCE_ROWS].astype(np.float64) - mean
-        sq += np.einsum("ij,ij->j", diff, diff)
-    return float(sq.mean() / X.shape[0])

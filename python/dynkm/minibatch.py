@@ -6,7 +6,9 @@ moves every center that received weight towards the batch mean of its rows
 with a per-center learning rate: 1 / (total weight the center has received).
 The steps, the draws from the RandomState, the low-count reassignment and the
 stopping rules are scikit-learn's ``MiniBatchKMeans``; see the class docstring
-for where this one differs.
+for where this one differs. Batches of scipy CSR rows are labelled and summed
+by ``dynkm._rows``' blocked sparse products; with ``spherical=True`` the rows
+are unit-normalised and the centers renormalised after every step.
 """
 
 import math
@@ -14,6 +16,7 @@ import time
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -23,33 +26,42 @@ from sklearn.base import (
 
 from dynkm._atomic import AtomicSetParams, atomic
 from dynkm._base import CentersMixin
+from dynkm._inputs import RowsCentersMixin, SphereRows, check_bool, validate_rows
+from dynkm._minibatch_rules import (
+    _Convergence,
+    _draw_cdf,
+    _print_step,
+    _reassign_due,
+    _step_threads,
+)
+from dynkm._rows import (
+    assign_rows,
+    dense_rows,
+    mean_variance,
+    row_norms,
+    unit_centers,
+    weighted_sums,
+)
 from dynkm._validation import (
     as_dtype,
     check_float,
     check_int,
     check_range,
     n_threads_of,
-    validate_X,
     validated_weights,
 )
-from dynkm.kmeans import _mean_variance, check_init, initial_centers
+from dynkm.kmeans import check_init, initial_centers
 from dynkm.persist import PersistMixin
 from kmcore._threads import blas_single_threaded
 from kmcore._validation import check_random_state
 from kmcore.assignment import _assign_rows
-from kmcore.centers import _weighted_sums
-from kmcore.distances import _row_norms
 
 _HISTORY_KEYS = ("batch_inertia", "ewa_inertia", "center_shift", "seconds", "n_reassigned")
-# A step whose distance work (rows x centers x features) is below this runs on
-# one thread: waking a second OpenMP thread costs more than the work (up to a
-# scheduler time slice on a busy machine), and a step calls several kernels.
-# Results do not depend on the thread count, so this changes only the speed.
-_SERIAL_WORK = 1 << 20
 
 
-class MiniBatchKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFeaturesOutMixin,
-                      TransformerMixin, ClusterMixin, BaseEstimator):
+class MiniBatchKMeans(PersistMixin, AtomicSetParams, RowsCentersMixin, CentersMixin,
+                      ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
+                      BaseEstimator):
     """Mini-batch k-means: Sculley's algorithm with per-center learning rates.
 
     Each step draws ``batch_size`` rows with replacement, with probability
@@ -67,6 +79,19 @@ class MiniBatchKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePref
     centers and the same ``random_state`` it draws the same batches and makes
     the same steps (tested: same centers up to rounding). Results are bitwise
     the same for any ``n_threads``.
+
+    X may be dense or scipy sparse CSR (``csr_matrix`` or ``csr_array``),
+    never densified: from the same init and ``random_state``, CSR and dense
+    input make the same steps (same centers to rounding).
+
+    ``spherical=True`` is spherical mini-batch k-means (cosine distance): the
+    rows are scaled to unit norm (a copy of X in :meth:`fit`, of each batch in
+    :meth:`partial_fit`), each step updates the centers as above and scales
+    them back to unit norm, and every distance (``labels_``, ``inertia_``,
+    :meth:`predict`, :meth:`transform`, :meth:`score`) is the Euclidean one
+    between unit rows and unit centers (squared: ``2 - 2 cos``). Rows of zero
+    norm are never drawn into a batch nor used by a step; they get label 0
+    at squared distance 1.
 
     ``save(path)`` / ``load(path)`` keep the model in a file that loads
     without running code (:mod:`dynkm.persist`); pickling works too, but
@@ -123,7 +148,13 @@ class MiniBatchKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePref
         OpenMP threads of the kernels; None means the physical cores (or
         ``OMP_NUM_THREADS``). Results do not depend on it.
     verbose : int, default=0
-        Print one line per step when > 0.
+        When > 0, print scikit-learn's lines: "Init i/n with method ...",
+        "Inertia for init i/n: ...", "Minibatch step s/S: mean batch inertia:
+        ..., ewa inertia: ...", "[MiniBatchKMeans] Reassigning r cluster
+        centers." and "Converged (small centers change) at step s/S" or
+        "Converged (lack of improvement in inertia) at step s/S".
+    spherical : bool, default=False
+        Spherical (cosine) mini-batch k-means on unit rows and centers (see above).
 
     Attributes
     ----------
@@ -154,6 +185,9 @@ class MiniBatchKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePref
         and in :meth:`partial_fit`), ``center_shift`` (sum of squared center
         moves, reassignments included), ``seconds``, ``n_reassigned``; and
         ``init_seconds`` (float).
+    _init_size, _n_init : int
+        The init size and number of initialisations the last fit used
+        (``init_size`` and ``n_init`` resolved), under scikit-learn's names.
 
     Notes
     -----
@@ -161,7 +195,7 @@ class MiniBatchKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePref
     in float64 for float32 data too (scikit-learn keeps it in X's dtype, where
     it stops growing past 2**24); the rows counted towards the next
     reassignment in :meth:`partial_fit` are the rows of each batch (scikit-learn
-    counts the first batch's size every time); sparse input is not supported;
+    counts the first batch's size every time);
     there is no ``compute_labels`` (labels are always computed) and there is a
     "farthest" init.
 
@@ -173,7 +207,7 @@ class MiniBatchKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePref
     def __init__(self, n_clusters=8, *, batch_size=1024, max_iter=100, init="k-means++",
                  init_size=None, n_init="auto", reassignment_ratio=0.01,
                  max_no_improvement=10, tol=0.0, random_state=None, n_threads=None,
-                 verbose=0):
+                 verbose=0, spherical=False):
         self.n_clusters = n_clusters
         self.batch_size = batch_size
         self.max_iter = max_iter
@@ -186,6 +220,7 @@ class MiniBatchKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePref
         self.random_state = random_state
         self.n_threads = n_threads
         self.verbose = verbose
+        self.spherical = spherical
 
     # ------------------------------------------------------------------ fit
     @atomic
@@ -197,9 +232,9 @@ class MiniBatchKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePref
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Dense data; float32 is kept, other real types become float64.
-            Read-only and memory-mapped arrays are used without a copy.
+        X : {array-like, scipy sparse CSR} of shape (n_samples, n_features)
+            float32 is kept, other real types become float64. Read-only and
+            memory-mapped arrays are used without a copy; X is never modified.
         y : ignored
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights; None means 1 for every row. Batches are
@@ -212,25 +247,33 @@ class MiniBatchKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePref
         """
         params = self._check_params()
         n_threads = n_threads_of(self.n_threads)
-        X = validate_X(self, X, reset=True)
+        X = validate_rows(self, X, reset=True)
         n, k = X.shape[0], params["n_clusters"]
         if n < k:
             raise ValueError(f"n_samples={n} should be >= n_clusters={k}.")
         sample_weight = validated_weights(sample_weight, X)
-        init = check_init(self.init, X, self.n_clusters, self.n_init)
+        init = check_init(self.init, X, self.n_clusters, params["n_init"],
+                          owner="MiniBatchKMeans")
         n_init = 1 if isinstance(init, np.ndarray) else params["n_init"]
         batch_size, init_size = self._sizes(n, params)
         rng = check_random_state(self.random_state)
-        tol = params["tol"] * _mean_variance(X) if params["tol"] > 0 else 0.0
-        x_sqnorms = _row_norms(X, True, n_threads)
+        x_sqnorms = row_norms(X, n_threads)
         check_range(x_sqnorms, sample_weight)
+        fit_w, sphere = sample_weight, None
+        if params["spherical"]:
+            sphere = SphereRows(X, x_sqnorms, sample_weight, n_threads)
+            X, x_sqnorms, fit_w = sphere.X, sphere.x_sqnorms, sphere.fit_weight
+            if isinstance(init, np.ndarray):
+                init = unit_centers(init)
+        tol = params["tol"] * mean_variance(X) if params["tol"] > 0 else 0.0
         ratio = params["reassignment_ratio"]
         step_threads = _step_threads(batch_size, k, X.shape[1], n_threads)
 
         with blas_single_threaded():
             t0 = time.perf_counter()
-            centers = self._best_init(X, x_sqnorms, sample_weight, init, n_init, init_size,
-                                      rng, _step_threads(init_size, k, X.shape[1], n_threads))
+            centers = self._best_init(X, x_sqnorms, fit_w, init, n_init, init_size, rng,
+                                      _step_threads(init_size, k, X.shape[1], n_threads),
+                                      params["spherical"])
             history = {key: [] for key in _HISTORY_KEYS}
             history["init_seconds"] = time.perf_counter() - t0
 
@@ -238,7 +281,7 @@ class MiniBatchKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePref
             since_reassign = 0
             convergence = _Convergence(batch_size, n, tol, params["max_no_improvement"])
             n_steps = (params["max_iter"] * n) // batch_size
-            cdf = _draw_cdf(n, sample_weight, X.dtype)
+            cdf = _draw_cdf(n, fit_w, X.dtype)
             for i in range(n_steps):
                 t0 = time.perf_counter()
                 # RandomState.choice(n, batch_size, p=w / w.sum()), as scikit-learn
@@ -246,20 +289,22 @@ class MiniBatchKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePref
                 rows = cdf.searchsorted(rng.random_sample(batch_size), side="right")
                 since_reassign, reassign = _reassign_due(since_reassign, batch_size, counts)
                 step = _minibatch_step(X[rows], x_sqnorms[rows], None, centers, counts, rng,
-                                       reassign, ratio, step_threads)
+                                       reassign, ratio, step_threads, params["spherical"])
                 centers, counts = step["centers"], step["counts"]
                 batch_inertia = step["inertia"] / batch_size
                 stop = convergence.update(i, batch_inertia, step["center_shift"])
                 _record(history, batch_inertia, convergence.ewa, step, time.perf_counter() - t0)
                 if self.verbose:
-                    print(f"Minibatch step {i + 1}/{n_steps}: mean batch inertia "
-                          f"{batch_inertia:.6g}, ewa inertia {convergence.ewa:.6g}, "
-                          f"reassigned {step['n_reassigned']}")
+                    _print_step(step, i + 1, n_steps, batch_inertia, convergence.ewa)
                 if stop:
                     if self.verbose:
                         print(f"Converged ({stop}) at step {i + 1}/{n_steps}")
                     break
-            labels, _, inertia, _ = _assign_rows(X, x_sqnorms, centers, sample_weight, n_threads)
+            if sphere is None:
+                labels, _, inertia, _ = assign_rows(X, x_sqnorms, centers, sample_weight,
+                                                    n_threads)
+            else:
+                labels, _, inertia, _ = sphere.assign(centers, sample_weight, n_threads)
 
         self.cluster_centers_ = centers
         self.counts_ = counts
@@ -268,6 +313,8 @@ class MiniBatchKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePref
         self.n_steps_ = i + 1
         self.n_iter_ = math.ceil((i + 1) * batch_size / n)
         self.history_ = history
+        self._init_size = init_size
+        self._n_init = n_init
         self._rng = rng
         self._since_reassign = since_reassign
         self._n_features_out = k
@@ -285,8 +332,10 @@ class MiniBatchKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePref
 
         Parameters
         ----------
-        X : array-like of shape (n_batch, n_features)
-            The first batch needs at least ``n_clusters`` rows.
+        X : {array-like, scipy sparse CSR} of shape (n_batch, n_features)
+            The first batch needs at least ``n_clusters`` rows (of nonzero
+            norm with ``spherical=True``, where a batch with no row of nonzero
+            norm and positive weight raises ValueError).
         y : ignored
         sample_weight : array-like of shape (n_batch,), default=None
             Non-negative weights of the batch's rows; None means 1 for every row.
@@ -303,29 +352,51 @@ class MiniBatchKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePref
         t0 = time.perf_counter()
         n_threads = _step_threads(X.shape[0], params["n_clusters"] if first
                                   else self.cluster_centers_.shape[0], X.shape[1], n_threads)
-        x_sqnorms = _row_norms(X, True, n_threads)
+        x_sqnorms = row_norms(X, n_threads)
         check_range(x_sqnorms, sample_weight)
+        # The rows the step uses: the unit rows of nonzero norm when spherical.
+        Xs, xs_sq, ws, sphere = X, x_sqnorms, sample_weight, None
+        if params["spherical"]:
+            sphere = SphereRows(X, x_sqnorms, sample_weight, n_threads)
+            Xs, xs_sq = sphere.X, sphere.x_sqnorms
+            if sphere.zero.any():
+                keep = np.flatnonzero(~sphere.zero)
+                Xs, xs_sq = Xs[keep], xs_sq[keep]
+                ws = None if ws is None else ws[keep]
+            if first and Xs.shape[0] < params["n_clusters"]:
+                raise ValueError(
+                    f"X: the first batch has {Xs.shape[0]} rows of nonzero norm, but "
+                    f"spherical k-means initialises n_clusters={params['n_clusters']} unit "
+                    "centers from them"
+                )
+            if isinstance(init, np.ndarray):
+                init = unit_centers(init)
         with blas_single_threaded():
             if first:
                 rng = check_random_state(self.random_state)
-                _, init_size = self._sizes(X.shape[0], params)
-                centers = self._initial_centers(X, x_sqnorms, sample_weight, init, init_size,
-                                                rng, n_threads)
+                _, init_size = self._sizes(Xs.shape[0], params)
+                centers = self._initial_centers(Xs, xs_sq, ws, init, init_size, rng, n_threads)
+                if params["spherical"]:
+                    centers = unit_centers(centers)
                 counts = np.zeros(params["n_clusters"], dtype=np.float64)
                 since_reassign, n_steps = 0, 0
                 self.history_ = {key: [] for key in _HISTORY_KEYS}
                 self.history_["init_seconds"] = time.perf_counter() - t0
                 self._n_features_out = centers.shape[0]
+                self._init_size, self._n_init = init_size, 1
                 t0 = time.perf_counter()
             else:
                 rng, centers, counts = self._rng, self.cluster_centers_, self.counts_
                 since_reassign, n_steps = self._since_reassign, self.n_steps_
-            since_reassign, reassign = _reassign_due(since_reassign, X.shape[0], counts)
-            step = _minibatch_step(X, x_sqnorms, sample_weight, centers, counts, rng, reassign,
-                                   params["reassignment_ratio"], n_threads)
-            labels, _, inertia, _ = _assign_rows(X, x_sqnorms, step["centers"], sample_weight,
-                                                 n_threads)
-        batch_weight = X.shape[0] if sample_weight is None else float(sample_weight.sum())
+            since_reassign, reassign = _reassign_due(since_reassign, Xs.shape[0], counts)
+            step = _minibatch_step(Xs, xs_sq, ws, centers, counts, rng, reassign,
+                                   params["reassignment_ratio"], n_threads, params["spherical"])
+            if sphere is None:
+                labels, _, inertia, _ = assign_rows(X, x_sqnorms, step["centers"],
+                                                    sample_weight, n_threads)
+            else:
+                labels, _, inertia, _ = sphere.assign(step["centers"], sample_weight, n_threads)
+        batch_weight = Xs.shape[0] if ws is None else float(ws.sum())
         _record(self.history_, step["inertia"] / batch_weight, np.nan, step,
                 time.perf_counter() - t0)
         self.cluster_centers_ = step["centers"]
@@ -336,13 +407,15 @@ class MiniBatchKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePref
         self._rng = rng
         self._since_reassign = since_reassign
         if self.verbose:
-            print(f"Minibatch step {self.n_steps_}: mean batch inertia "
-                  f"{self.history_['batch_inertia'][-1]:.6g}, reassigned {step['n_reassigned']}")
+            if step["n_reassigned"]:
+                print(f"[MiniBatchKMeans] Reassigning {step['n_reassigned']} cluster centers.")
+            print(f"Minibatch step {self.n_steps_}: mean batch inertia: "
+                  f"{self.history_['batch_inertia'][-1]}")
         return self
 
     def _validate_batch(self, X, sample_weight, first, params):
         """Checked batch (in the model's dtype after the first), weights and first init."""
-        X = validate_X(self, X, reset=first)
+        X = validate_rows(self, X, reset=first)
         init = None
         if first:
             k = params["n_clusters"]
@@ -351,7 +424,8 @@ class MiniBatchKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePref
                     f"n_samples={X.shape[0]} should be >= n_clusters={k} in the first "
                     "batch (the centers are initialised from it)."
                 )
-            init = check_init(self.init, X, self.n_clusters, self.n_init)
+            init = check_init(self.init, X, self.n_clusters, self.n_init,
+                              owner="MiniBatchKMeans")
         else:
             X = as_dtype(X, self.cluster_centers_.dtype)
         return X, validated_weights(sample_weight, X), init
@@ -382,6 +456,7 @@ class MiniBatchKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePref
             "reassignment_ratio": check_float(self.reassignment_ratio, "reassignment_ratio"),
             "max_no_improvement": max_no_improvement,
             "tol": check_float(self.tol, "tol"),
+            "spherical": check_bool(self.spherical, "spherical"),
         }
 
     def _sizes(self, n, params):
@@ -403,22 +478,27 @@ class MiniBatchKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePref
         return batch_size, min(init_size, n)
 
     # -------------------------------------------------------- initialisation
-    def _best_init(self, X, x_sqnorms, sample_weight, init, n_init, init_size, rng, n_threads):
+    def _best_init(self, X, x_sqnorms, sample_weight, init, n_init, init_size, rng, n_threads,
+                   spherical=False):
         """Best of ``n_init`` initialisations by inertia on ``init_size`` random rows."""
         n = X.shape[0]
         # Drawn even for one init: the RandomState then runs as scikit-learn's.
         valid = rng.randint(0, n, init_size)
         best, best_inertia = None, None
         for run in range(n_init):
+            if self.verbose:
+                print(f"Init {run + 1}/{n_init} with method {init}")
             centers = self._initial_centers(X, x_sqnorms, sample_weight, init, init_size, rng,
                                             n_threads)
+            if spherical:
+                centers = unit_centers(centers)
             if n_init == 1:
                 return centers
-            inertia = _assign_rows(X[valid], x_sqnorms[valid], centers,
-                                   None if sample_weight is None else sample_weight[valid],
-                                   n_threads)[2]
+            inertia = assign_rows(X[valid], x_sqnorms[valid], centers,
+                                  None if sample_weight is None else sample_weight[valid],
+                                  n_threads)[2]
             if self.verbose:
-                print(f"Inertia for init {run + 1}/{n_init}: {inertia:.6g}")
+                print(f"Inertia for init {run + 1}/{n_init}: {inertia}")
             if best_inertia is None or inertia < best_inertia:
                 best, best_inertia = centers, inertia
         return best
@@ -433,86 +513,34 @@ class MiniBatchKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePref
         return initial_centers(X, x_sqnorms, self.n_clusters, sample_weight, init, rng, n_threads)
 
 
-class _Convergence:
-    """scikit-learn's stopping rules of MiniBatchKMeans.fit (``_mini_batch_convergence``).
-
-    The first step is ignored (its inertia is the initialisation's). From the
-    second on, the per-row batch inertia is smoothed by an exponentially
-    weighted average; fitting stops when a step moves the centers by at most
-    ``tol`` (sum of squares), or when the average has not reached a new
-    minimum for ``max_no_improvement`` steps.
-    """
-
-    def __init__(self, batch_size, n_samples, tol, max_no_improvement):
-        self.alpha = min(1.0, batch_size * 2.0 / (n_samples + 1))
-        self.tol = tol
-        self.max_no_improvement = max_no_improvement
-        self.ewa = np.nan
-        self.ewa_min = None
-        self.no_improvement = 0
-
-    def update(self, step, batch_inertia, center_shift):
-        """Why fitting stops after ``step`` (0-based), or None."""
-        if step == 0:
-            return None
-        if np.isnan(self.ewa):
-            self.ewa = batch_inertia
-        else:
-            self.ewa = self.ewa * (1 - self.alpha) + batch_inertia * self.alpha
-        if self.tol > 0.0 and center_shift <= self.tol:
-            return "small center change"
-        if self.ewa_min is None or self.ewa < self.ewa_min:
-            self.no_improvement, self.ewa_min = 0, self.ewa
-        else:
-            self.no_improvement += 1
-        if self.max_no_improvement is not None and self.no_improvement >= self.max_no_improvement:
-            return "no improvement of the smoothed inertia"
-        return None
-
-
-def _draw_cdf(n, sample_weight, dtype):
-    """Cumulative draw probabilities exactly as ``RandomState.choice(n, p=w / w.sum())``
-    computes them from scikit-learn's weights (X's dtype; ones without weights)."""
-    w = np.ones(n, dtype=dtype) if sample_weight is None else sample_weight
-    cdf = (w / np.sum(w)).astype(np.float64).cumsum()
-    cdf /= cdf[-1]
-    return cdf
-
-
-def _step_threads(n_rows, n_clusters, n_features, n_threads):
-    """Threads for kernels on ``n_rows`` rows: 1 when the work is small (see _SERIAL_WORK)."""
-    return n_threads if n_rows * n_clusters * n_features >= _SERIAL_WORK else 1
-
-
-def _reassign_due(since_reassign, n_rows, counts):
-    """scikit-learn's schedule: reassign every 10 * n_clusters rows, or while a count is 0."""
-    since_reassign += n_rows
-    if (counts == 0).any() or since_reassign >= 10 * counts.shape[0]:
-        return 0, True
-    return since_reassign, False
-
-
 def _minibatch_step(X, x_sqnorms, sample_weight, centers, counts, rng, reassign, ratio,
-                    n_threads):
-    """One step of Sculley's update on a validated batch; the inputs are not modified.
+                    n_threads, spherical=False):
+    """One step of Sculley's update on a validated batch (dense or CSR); the inputs
+    are not modified. ``spherical``: the new centers are scaled to unit norm.
 
     Returns a dict: new ``centers`` (X's dtype), ``counts`` (float64),
     ``inertia`` (weighted, against the old centers), ``center_shift`` (sum of
     squared moves) and ``n_reassigned``.
     """
     k = centers.shape[0]
-    labels, _, inertia, fused = _assign_rows(X, x_sqnorms, centers, sample_weight, n_threads,
-                                             with_sums=True)
+    fused = None
+    if sp.issparse(X):
+        labels, _, inertia, _ = assign_rows(X, x_sqnorms, centers, sample_weight, n_threads)
+    else:
+        labels, _, inertia, fused = _assign_rows(X, x_sqnorms, centers, sample_weight,
+                                                 n_threads, with_sums=True)
     if fused is not None:
         sums, batch_weight = fused
     else:
-        sums, batch_weight = _weighted_sums(X, labels, k, sample_weight, n_threads)
+        sums, batch_weight = weighted_sums(X, labels, k, sample_weight, n_threads)
     counts = counts + batch_weight
     hit = batch_weight > 0
     new = centers.astype(np.float64)
     new[hit] += (sums[hit] - batch_weight[hit, None] * new[hit]) / counts[hit, None]
 
     n_reassigned = _reassign(X, new, counts, rng, ratio) if reassign and ratio > 0 else 0
+    if spherical:
+        new = unit_centers(new)
     new_centers = new.astype(centers.dtype)
     shift = float(((new_centers - centers.astype(np.float64)) ** 2).sum())
     return {"centers": new_centers, "counts": counts, "inertia": inertia,
@@ -533,7 +561,7 @@ def _reassign(X, centers, counts, rng, ratio):
         to_reassign[np.argsort(counts)[int(0.5 * n):]] = False
     n_reassigned = int(to_reassign.sum())
     if n_reassigned:
-        centers[to_reassign] = X[rng.choice(n, replace=False, size=n_reassigned)]
+        centers[to_reassign] = dense_rows(X, rng.choice(n, replace=False, size=n_reassigned))
     if n_reassigned and not to_reassign.all():
         # Not too small, or they would be reassigned again at once.
         counts[to_reassign] = counts[~to_reassign].min()
