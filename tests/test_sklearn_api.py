@@ -89,7 +89,7 @@ def _expected_failures(estimator):
     failures = {}
     if name in _WEIGHT_REASONS:
         failures["check_sample_weight_equivalence_on_dense_data"] = _WEIGHT_REASONS[name]
-        if name == "ClusterLabelClassifier":  # the only one of these taking CSR input
+        if name in ("ClusterLabelClassifier", "KMeans", "MiniBatchKMeans"):  # take CSR input
             failures["check_sample_weight_equivalence_on_sparse_data"] = _WEIGHT_REASONS[name]
     if name == "DynamicKMeans" and estimator.max_size == DynamicKMeans().max_size:
         # One cluster: weighted and repeated rows then agree trivially.

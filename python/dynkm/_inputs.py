@@ -16,6 +16,7 @@
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.base import TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from dynkm._rows import (
@@ -104,8 +105,11 @@ def sphere_assign(U, u_sqnorms, zero, centers, sample_weight, n_threads):
     return labels, min_sqdist, inertia, None
 
 
-class RowsCentersMixin:
+class RowsCentersMixin(TransformerMixin):
     """CSR input and spherical models for CentersMixin's predict / score; transform.
+
+    A TransformerMixin so that scikit-learn's ``set_output`` wraps the
+    ``transform`` defined here (it wraps only methods of its own subclasses).
 
     Put before ``CentersMixin`` in the bases. The estimator has a ``spherical``
     parameter; for a spherical model new rows are scaled to unit norm before

@@ -106,8 +106,10 @@ class KMeans(PersistMixin, AtomicSetParams, RowsCentersMixin, CentersMixin,
     random_state : None, int or numpy.random.RandomState, default=None
         Seeds the initialisation. The same value gives the same result.
     n_threads : int, default=None
-        OpenMP threads of the kernels; None means the physical cores (or
-        ``OMP_NUM_THREADS``). Results do not depend on it.
+        OpenMP threads of the kernels; None follows OpenMP's limit (threadpoolctl,
+        ``OMP_NUM_THREADS``) capped by the cores and CPU quota, and one thread for
+        small work (``kmcore.effective_n_threads``); -1 all of them. Results do not
+        depend on it.
     verbose : int, default=0
         When > 0, print scikit-learn's lines: "Initialization complete" after
         each initialisation, "Iteration N, inertia I." per iteration, and
@@ -213,7 +215,8 @@ class KMeans(PersistMixin, AtomicSetParams, RowsCentersMixin, CentersMixin,
         if X.shape[0] < k:
             raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={k}.")
         sample_weight = validated_weights(sample_weight, X)
-        n_threads = n_threads_of(self.n_threads)
+        # One pass costs about n x k x d multiply-adds: small fits run on one thread.
+        n_threads = n_threads_of(self.n_threads, work=X.shape[0] * k * X.shape[1])
         x_sqnorms = row_norms(X, n_threads)
         check_range(x_sqnorms, sample_weight)
         init = check_init(self.init, X, k, params["n_init"], owner="KMeans")
@@ -309,7 +312,7 @@ def prepare_fit(estimator, X, sample_weight, params):
     init = check_init(estimator.init, X, k, estimator.n_init)
     n_init = 1 if isinstance(init, np.ndarray) else params["n_init"]
     rng = check_random_state(estimator.random_state)
-    n_threads = n_threads_of(estimator.n_threads)
+    n_threads = n_threads_of(estimator.n_threads, work=X.shape[0] * k * X.shape[1])
     x_sqnorms = _row_norms(X, True, n_threads)
     check_range(x_sqnorms, sample_weight)
     tol = params["tol"] * _mean_variance(X) if params["tol"] > 0 else 0.0

@@ -145,8 +145,10 @@ class MiniBatchKMeans(PersistMixin, AtomicSetParams, RowsCentersMixin, CentersMi
         Seeds the initialisation, the batches and the reassignments. The same
         value gives the same result.
     n_threads : int, default=None
-        OpenMP threads of the kernels; None means the physical cores (or
-        ``OMP_NUM_THREADS``). Results do not depend on it.
+        OpenMP threads of the kernels; None follows OpenMP's limit (threadpoolctl,
+        ``OMP_NUM_THREADS``) capped by the cores and CPU quota, and one thread for
+        small work (``kmcore.effective_n_threads``); -1 all of them. Results do not
+        depend on it.
     verbose : int, default=0
         When > 0, print scikit-learn's lines: "Init i/n with method ...",
         "Inertia for init i/n: ...", "Minibatch step s/S: mean batch inertia:
