@@ -14,6 +14,7 @@ import pytest
 import scipy.sparse as sp
 
 import kmcore
+from kernel_reference import f64, ref_means, ref_sqdist
 
 # --------------------------------------------------------------------------
 # NumPy references and helpers
@@ -58,20 +59,6 @@ def make_weights(n, seed=2, zeros=False):
     return w
 
 
-def f64(a):
-    return np.asarray(a, dtype=np.float64)
-
-
-def ref_sqdist(X, C):
-    """Squared distances by explicit differences in float64 (blocked for memory)."""
-    X, C = f64(X), f64(C)
-    out = np.empty((X.shape[0], C.shape[0]))
-    step = max(1, 2_000_000 // (C.shape[0] * X.shape[1]))
-    for s in range(0, X.shape[0], step):
-        out[s:s + step] = ((X[s:s + step, None, :] - C[None]) ** 2).sum(-1)
-    return out
-
-
 def rounding_tol(X, C, dtype):
     """Per-row absolute error bound of ||x||^2 - 2 x.c + ||c||^2 in ``dtype``.
 
@@ -100,19 +87,6 @@ def assert_argmin_or_near_tie(labels, D, tol):
     )
     # Near-ties are rare on continuous data.
     assert disagree.mean() <= 0.02
-
-
-def ref_means(X, labels, k, w=None):
-    """Weighted cluster means with np.add.at / np.bincount (NaN where empty)."""
-    X = f64(X)
-    w = np.ones(X.shape[0]) if w is None else f64(w)
-    sums = np.zeros((k, X.shape[1]))
-    np.add.at(sums, labels, w[:, None] * X)
-    weights = np.bincount(labels, weights=w, minlength=k)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means = sums / weights[:, None]
-    means[weights <= 0] = np.nan
-    return means, weights
 
 
 def effective_weights(w, dtype):
