@@ -121,7 +121,7 @@ def compare(old, new, threshold=0.10, quality_threshold=0.01, ratios_only=False,
 def _fmt(value):
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
-    return f"{value:.4g}"
+    return f"{value:.6g}"
 
 
 def format_rows(rows):

@@ -2,7 +2,8 @@
 
 Run (one benchmark job at a time on this machine):
 
-    python -m pytest benchmarks/test_foundation.py --benchmark-json benchmarks/results/foundation.json
+    python -m pytest benchmarks/test_foundation.py \\
+        --benchmark-json benchmarks/results/foundation.json
     python benchmarks/report.py benchmarks/results/foundation.json
 
 The report prints the ratios the README quotes (ours / peer, ours / GEMM,
