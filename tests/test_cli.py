@@ -374,7 +374,8 @@ def test_version(tmp_path):
 def test_help_shows_defaults_and_exit_codes(cli, tmp_path, via, command):
     proc = cli([command, "--help"], tmp_path, via)
     assert proc.returncode == 0 and proc.stderr == ""
-    default = {"compare": "rows per batch of the stream (default: 100)",
+    default = {"compare": "rows per batch of the stream (default: 10000 for --data stream, "
+                          "else 100)",
                "kmeans": "k-means++ restarts (default: 10)",
                "classify": "k-means iterations at most (default: 20)"}[command]
     assert default in " ".join(proc.stdout.split())
