@@ -374,7 +374,8 @@ def test_version(tmp_path):
 def test_help_shows_defaults_and_exit_codes(cli, tmp_path, via, command):
     proc = cli([command, "--help"], tmp_path, via)
     assert proc.returncode == 0 and proc.stderr == ""
-    default = {"compare": "rows per batch of the stream (default: 100)",
+    default = {"compare": "rows per batch of the stream (default: 10000 for --data stream, "
+                          "else 100)",
                "kmeans": "k-means++ restarts (default: 10)",
                "classify": "k-means iterations at most (default: 20)"}[command]
     assert default in " ".join(proc.stdout.split())
@@ -385,8 +386,20 @@ def test_compare_in_a_log_has_no_progress_bar(tmp_path, rows):
     proc = run(["--data", rows, "--out", tmp_path / "o", *FAST], tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""  # stderr is a pipe: no carriage-return bars piling up
+    assert "\r" not in proc.stdout
     assert "loss (SSE)" in proc.stdout and "rows.npy (60 x 3)" in proc.stdout
     assert (tmp_path / "o" / "report.json").stat().st_size > 0
+
+
+def test_kmeans_in_a_log_has_no_progress_display(tmp_path):
+    # Long enough for the fit's ticker (0.5 s) on a terminal; in a pipe nothing is drawn.
+    path = tmp_path / "big.npy"
+    np.save(path, np.random.default_rng(0).standard_normal((40000, 16)).astype(np.float32))
+    proc = run(["kmeans", "--data", path, "--n-clusters", "64", "--n-init", "3",
+                "--out", tmp_path / "o"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == "" and "\r" not in proc.stdout
+    assert "k = 64" in proc.stdout
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs a Linux pty")

@@ -1,8 +1,9 @@
 """The ``dynkm`` command.
 
-``dynkm`` (or ``dynkm compare``) streams a dataset through DynamicKMeans,
-fits a static k-means of the same k, prints the summary and writes
-``report.json``, ``report.md`` and the plots into ``--out``.
+``dynkm`` (or ``dynkm compare``) streams a dataset (by default 300000 rows in
+which 50 clusters appear one after another) through DynamicKMeans, fits a
+static k-means of the same k, prints both sides' settings and the summary and
+writes ``report.json``, ``report.md`` and the plots into ``--out``.
 ``dynkm kmeans --data PATH`` clusters a data file with KMeans and writes the
 labels, the centers and the model into ``--out``; without ``--data`` it fits
 the static KMeans on the digits next to scikit-learn's.
@@ -29,10 +30,16 @@ from pathlib import Path
 
 import numpy as np
 
-BUILTIN = ("digits", "blobs", "mnist")
+from dynkm._cli_progress import _isatty, _progress, _ticker
+
+BUILTIN = ("stream", "digits", "blobs", "mnist")
 FORMATS = ("idx", "fvecs", "ivecs", "bvecs", "npy")
 COMMANDS = ("compare", "kmeans", "classify")
 DEBUG_ENV = "DYNKM_DEBUG"
+# --batch-size, --min-size, --max-size of compare when not given: for the built-in stream
+# (300000 rows of 50 clusters of about 6000), else S0's defaults (digits, files, MNIST).
+STREAM_DEFAULTS = {"batch_size": 10000, "min_size": 500.0, "max_size": 8000.0}
+OTHER_DEFAULTS = {"batch_size": 100, "min_size": 60.0, "max_size": 150.0}
 
 # File name ending -> format, when --format is not given (anything else is IDX).
 _FORMAT_BY_SUFFIX = {".npy": "npy", ".fvecs": "fvecs", ".ivecs": "ivecs", ".bvecs": "bvecs"}
@@ -169,6 +176,13 @@ def _finite_at_least(low):
 
 
 _POSITIVE = _int_at_least(1)
+
+
+def _n_init(text):
+    """argparse type: "auto" or an integer >= 1."""
+    return text if text == "auto" else _POSITIVE(text)
+
+
 _SEED = _int_at_least(0, 2**32 - 1)  # what scikit-learn accepts as random_state
 _THREADS_HELP = ("threads for the kernels (default: $OMP_NUM_THREADS if set, else the "
                  "physical cores)")
@@ -189,23 +203,34 @@ def _parser():
                           description=_wrap("Stream a dataset through DynamicKMeans, fit a "
                                             "static k-means of the same k, print the summary, "
                                             "write the reports and plots."), **common)
-    cmp_.add_argument("--data", default="digits",
-                      help=f"one of {', '.join(BUILTIN)} or the path of a data file")
+    cmp_.add_argument("--data", default="stream",
+                      help=f"one of {', '.join(BUILTIN)} or the path of a data file; stream: "
+                      "300000 x 32 rows in which 50 Gaussian clusters appear one after another "
+                      "(dynkm.compare.make_arriving_clusters)")
     cmp_.add_argument("--format", choices=FORMATS, default=None,
                       help="format of the --data file (default: from its name: .npy, "
                       ".fvecs, .ivecs, .bvecs, anything else idx, raw or gzip)")
     cmp_.add_argument("--mnist-dir", default=None,
                       help="folder of MNIST's IDX files for --data mnist (default: "
                       "$DYNKM_MNIST, else the shared datasets folder: see below)")
-    cmp_.add_argument("--batch-size", type=_POSITIVE, default=100,
-                      help="rows per batch of the stream")
-    cmp_.add_argument("--min-size", type=_finite_at_least(0), default=60.0,
-                      help="a cluster lighter than this merges into its nearest one")
-    cmp_.add_argument("--max-size", type=_finite_at_least(1), default=150.0,
-                      help="a cluster heavier than this is split; at least --min-size")
+    cmp_.add_argument("--batch-size", type=_POSITIVE, default=None,
+                      help="rows per batch of the stream (default: 10000 for --data stream, "
+                      "else 100)")
+    cmp_.add_argument("--min-size", type=_finite_at_least(0), default=None,
+                      help="a cluster lighter than this merges into its nearest one "
+                      "(default: 500 for --data stream, else 60)")
+    cmp_.add_argument("--max-size", type=_finite_at_least(1), default=None,
+                      help="a cluster heavier than this is split; at least --min-size "
+                      "(default: 8000 for --data stream, else 150)")
     cmp_.add_argument("--static", choices=("dynkm", "faiss", "sklearn"), default="dynkm",
                       help="the static k-means: dynkm.KMeans, faiss.Kmeans (needs faiss-cpu) "
                       "or scikit-learn's KMeans")
+    cmp_.add_argument("--static-init", choices=("k-means++", "random"), default=None,
+                      help="seeding of the static k-means (default: k-means++; random for "
+                      "faiss, its only seeding)")
+    cmp_.add_argument("--static-n-init", type=_n_init, default="auto",
+                      help="restarts of the static k-means, the best kept; auto is "
+                      "scikit-learn's rule: 1 for k-means++, 10 for random")
     cmp_.add_argument("--static-max-iter", type=_POSITIVE, default=100,
                       help="iterations of the static k-means at most")
     cmp_.add_argument("--random-state", type=_SEED, default=0, help="seed of both models")
@@ -275,7 +300,12 @@ def _wrap(text):
 
 
 def _check_combinations(args):
-    """Checks between options, as usage errors of the subcommand."""
+    """Checks between options, as usage errors of the subcommand; fills data defaults."""
+    if args.command == "compare":
+        defaults = STREAM_DEFAULTS if args.data == "stream" else OTHER_DEFAULTS
+        for option, value in defaults.items():
+            if getattr(args, option) is None:
+                setattr(args, option, value)
     if args.command == "compare" and args.min_size > args.max_size:
         args.parser.error(f"--min-size {args.min_size:g} is larger than --max-size "
                           f"{args.max_size:g}")
@@ -302,6 +332,11 @@ def load_data(name, fmt=None, mnist_dir=None):
         Naming the file, if it is not valid in its format or its data is not
         a non-empty numeric matrix of finite values.
     """
+    if name == "stream":
+        from dynkm.compare import make_arriving_clusters
+
+        X, _ = make_arriving_clusters(random_state=0)
+        return X, f"arriving clusters ({X.shape[0]} x {X.shape[1]}, 50 clusters)"
     if name == "digits":
         from sklearn.datasets import load_digits
 
@@ -443,49 +478,6 @@ def _require(module, message):
 
 
 # ---------------------------------------------------------------------------
-# Progress
-# ---------------------------------------------------------------------------
-
-def _isatty(stream):
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):  # no isatty, or closed
-        return False
-
-
-def _progress(label, stream=None):
-    """A progress bar on ``stream`` (stderr) if it is a terminal, else None.
-
-    Carriage-return bars only make sense on a terminal; in a log file they
-    pile up on one line.
-    """
-    stream = sys.stderr if stream is None else stream
-    return _Progress(label, stream) if _isatty(stream) else None
-
-
-class _Progress:
-    """A one-line progress bar over batches on stderr (no dependency)."""
-
-    def __init__(self, label, stream=None, width=30):
-        self.label, self.width = label, width
-        self.stream = sys.stderr if stream is None else stream
-        self.t0 = time.perf_counter()
-        self.shown = -1
-
-    def __call__(self, done, total):
-        step = done * self.width // total
-        if step == self.shown and done != total:
-            return
-        self.shown = step
-        bar = "#" * step + "-" * (self.width - step)
-        self.stream.write(f"\r{self.label} [{bar}] {done}/{total} batches "
-                          f"{time.perf_counter() - self.t0:.1f} s")
-        if done == total:
-            self.stream.write("\n")
-        self.stream.flush()
-
-
-# ---------------------------------------------------------------------------
 # Subcommands
 # ---------------------------------------------------------------------------
 
@@ -505,8 +497,10 @@ def _run_compare(args):
         X, name = load_data(args.data, args.format, args.mnist_dir)
         result = compare(X, data_name=name, batch_size=args.batch_size,
                          min_size=args.min_size, max_size=args.max_size, static=args.static,
+                         static_init=args.static_init, static_n_init=args.static_n_init,
                          static_max_iter=args.static_max_iter, random_state=args.random_state,
-                         n_threads=args.n_threads, on_batch=_progress("dynamic"))
+                         n_threads=args.n_threads, on_batch=_progress("dynamic"),
+                         on_static=_ticker())
     except BaseException:
         _remove_empty(made)  # a failed run leaves no empty output folder behind
         raise
@@ -542,7 +536,8 @@ def _run_kmeans(args):
                                     random_state=args.random_state)),
     ]:
         t0 = time.perf_counter()
-        model.fit(X)
+        with _ticker()(name):
+            model.fit(X)
         seconds = time.perf_counter() - t0
         rows.append((name, model.inertia_, seconds, purity(y, model.labels_), model.n_iter_))
     print(f"digits: {X.shape[0]} x {X.shape[1]}, k = {args.n_clusters}, n_init = {args.n_init}")
@@ -566,7 +561,8 @@ def _run_kmeans_data(args):
         model = KMeans(args.n_clusters, n_init=args.n_init, algorithm=args.algorithm,
                        random_state=args.random_state, n_threads=args.n_threads)
         t0 = time.perf_counter()
-        model.fit(X)
+        with _ticker()(f"KMeans, k = {args.n_clusters}, n_init {args.n_init}"):
+            model.fit(X)
         seconds = time.perf_counter() - t0
         written = [out / "labels.npy", out / "centers.npy", out / "model.dynkm"]
         np.save(written[0], model.labels_)
@@ -582,46 +578,9 @@ def _run_kmeans_data(args):
 
 
 def _run_classify(args):
-    import warnings
+    from dynkm._cli_classify import run_classify
 
-    from sklearn.neighbors import NearestCentroid
-
-    from dynkm.classifier import ClusterLabelClassifier, KMeansClassifier
-
-    # NearestCentroid warns about the constant border pixels of digits and MNIST.
-    warnings.filterwarnings("ignore", message="self.within_class_std_dev_")
-
-    if args.data == "mnist":
-        from dynkm.datasets import load_mnist
-
-        folder = find_mnist(args.mnist_dir)
-        (Xtr, ytr), (Xte, yte) = load_mnist(folder, "train"), load_mnist(folder, "test")
-    else:
-        from sklearn.datasets import load_digits
-        from sklearn.model_selection import train_test_split
-
-        X, y = load_digits(return_X_y=True)
-        Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, stratify=y,
-                                              random_state=args.random_state)
-    clusters = args.clusters or 10 * args.per_class
-    common = dict(init=args.init, distance=args.distance, max_iter=args.max_iter,
-                  random_state=args.random_state, n_threads=args.n_threads)
-    models = [
-        (f"KMeansClassifier({args.per_class} per class)",
-         KMeansClassifier(args.per_class, **common)),
-        (f"ClusterLabelClassifier({clusters})", ClusterLabelClassifier(clusters, **common)),
-        ("sklearn NearestCentroid", NearestCentroid()),
-    ]
-    print(f"{args.data}: {Xtr.shape[0]} train / {Xte.shape[0]} test rows x {Xtr.shape[1]}, "
-          f"{args.distance}, init {args.init}, at most {args.max_iter} iterations")
-    print(f"{'model':<40}{'accuracy':>9}{'fit s':>9}{'predict s':>11}")
-    for name, model in models:
-        t0 = time.perf_counter()
-        model.fit(Xtr, ytr)
-        t1 = time.perf_counter()
-        accuracy = float(np.mean(model.predict(Xte) == yte))
-        print(f"{name:<40}{accuracy:>9.4f}{t1 - t0:>9.2f}{time.perf_counter() - t1:>11.2f}")
-    return 0
+    return run_classify(args, find_mnist)
 
 
 if __name__ == "__main__":
