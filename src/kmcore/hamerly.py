@@ -15,6 +15,8 @@ from kmcore import _hamerly
 _SLICE_ROWS = 4096
 # Centers per SIMD pass of the distance loop (KM_LANES in _hamerly.h).
 _LANES = 16
+# Center pairs x features from which the half-gaps are computed in parallel.
+_PARALLEL_GAPS = 1 << 20
 # The drifts are inflated by this before the bounds move by them: they are
 # float64 distances between the stored centers, exact to a few ulps.
 _DRIFT_SLACK = 1 + 1e-12
@@ -73,7 +75,9 @@ class HamerlyBounds:
             raise ValueError(f"centers must have shape {(k, d)}, got {centers.shape}")
         centers = np.ascontiguousarray(centers, dtype=self.X.dtype)
         half_gap = np.empty(k)
-        _hamerly._half_gaps(centers, half_gap, self.n_threads)
+        # k^2 d work: threads only where it outweighs waking them.
+        gap_threads = self.n_threads if k * k * d >= _PARALLEL_GAPS else 1
+        _hamerly._half_gaps(centers, half_gap, gap_threads)
         init = drift is None
         drift = np.empty(0) if init else np.asarray(drift, dtype=np.float64) * _DRIFT_SLACK
         ct = transposed_centers(centers, self.X.dtype)
