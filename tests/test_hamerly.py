@@ -131,7 +131,8 @@ def test_kernel_rejects_bad_arguments():
     ct = transposed_centers(C, X.dtype)
     good = dict(X=X, centers=C, ct=ct, half_gap=np.zeros(4), drift=np.zeros(4),
                 labels=np.zeros(10, dtype=np.intp), upper=np.zeros(10), lower=np.zeros(10),
-                scratch=np.empty((1, 16)), slice_counts=np.empty((1, 4), dtype=np.int64))
+                scratch=np.empty((1, 16)), iscratch=np.empty((1, 4096), dtype=np.intp),
+                slice_counts=np.empty((1, 4), dtype=np.int64))
 
     def call(init=False, **changes):
         args = dict(good, **changes)
@@ -144,6 +145,7 @@ def test_kernel_rejects_bad_arguments():
         ("drift", np.zeros(5), "drift"),
         ("lower", np.zeros(9), "lower"),
         ("scratch", np.empty((1, 8)), "scratch"),
+        ("iscratch", np.empty((1, 100), dtype=np.intp), "iscratch"),
         ("slice_counts", np.empty((2, 4), dtype=np.int64), "slice_counts"),
         ("labels", np.full(10, 4, dtype=np.intp), "labels"),
     ]:

@@ -17,6 +17,14 @@
 
 #include "_simd.h"
 
+/* A hint to fetch a row that will be needed soon (the rows that fail the
+ * bounds are scattered: the hardware prefetcher does not see them coming). */
+#if defined(__GNUC__) || defined(__clang__)
+#define KM_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define KM_PREFETCH(p) ((void) 0)
+#endif
+
 /* Centers per pass; the caller pads the transposed centers to a multiple of
  * this with +inf (a padding center is never nearest). */
 #define KM_LANES 16

@@ -11,6 +11,7 @@ def _hamerly_assign(
     upper: NDArray[np.float64],
     lower: NDArray[np.float64],
     scratch: NDArray[np.floating],
+    iscratch: NDArray[np.intp],
     slice_counts: NDArray[np.int64],
     slice_rows: int,
     init: bool,

@@ -45,6 +45,7 @@ ctypedef Py_ssize_t intp_t
 
 cdef extern from "_hamerly.h" nogil:
     enum: KM_LANES
+    void KM_PREFETCH(const void*)
     void km_nearest_two_f32(const float*, const float*, Py_ssize_t, Py_ssize_t, float*,
                             float*, float*, Py_ssize_t*)
     void km_nearest_two_f64(const double*, const double*, Py_ssize_t, Py_ssize_t, double*,
@@ -54,6 +55,8 @@ cdef extern from "_hamerly.h" nogil:
 # rounding that u and l accumulate through the drift updates between two
 # recomputations (a few ulps per iteration).
 cdef double _SLACK = 1.0 + 1e-9
+# Failed rows fetched this many ahead of the one being processed.
+cdef Py_ssize_t _AHEAD = 8
 # Half-gaps are shrunk by this after the float64 square root.
 cdef double _SHRINK = 1.0 - 1e-12
 
@@ -161,37 +164,55 @@ cdef void _run_slice(
     double[::1] upper,
     double[::1] lower,
     floating* acc,
+    intp_t* failed,
     _Margins* mg,
     bint init,
     int64_t* counts,
 ) noexcept nogil:
-    """Filter, tighten and rescan the rows ``start:end``."""
+    """Filter, tighten and rescan the rows ``start:end``.
+
+    Two passes: the bounds of every row first (sequential, no access to X),
+    collecting the rows that fail into ``failed``; then those rows, each one
+    fetched a few rows ahead (they are scattered over X).
+    """
     cdef Py_ssize_t d = X.shape[1], k = centers.shape[0], kp = ct.shape[1]
-    cdef Py_ssize_t i, c
+    cdef Py_ssize_t i, c, q, m_failed = 0
     cdef intp_t a, lab
     cdef double u, l, m
     for c in range(_N_COUNTS):
         counts[c] = 0
+    if init:
+        for i in range(start, end):
+            labels[i] = _scan_row(&X[i, 0], &centers[0, 0], &ct[0, 0], d, k, kp, acc, mg,
+                                  &upper[i], &lower[i], counts)
+        return
     for i in range(start, end):
-        if not init:
-            a = labels[i]
-            u = upper[i] + drift[a]
-            # The largest drift among the other centers.
-            l = lower[i] - (drift2 if a == drift_arg else drift1)
-            l = l if l > 0 else 0
-            m = l if l > half_gap[a] else half_gap[a]
-            upper[i] = u
-            lower[i] = l
-            if u * _SLACK < m:
-                continue
-            u = sqrt(sqdist(&X[i, 0], &centers[a, 0], d) * (1 + mg.gamma64))
-            counts[_C_DISTANCES] += 1
-            upper[i] = u
-            if u * _SLACK < m:
-                continue
+        a = labels[i]
+        u = upper[i] + drift[a]
+        # The largest drift among the other centers.
+        l = lower[i] - (drift2 if a == drift_arg else drift1)
+        l = l if l > 0 else 0
+        upper[i] = u
+        lower[i] = l
+        m = l if l > half_gap[a] else half_gap[a]
+        if not u * _SLACK < m:
+            failed[m_failed] = i
+            m_failed += 1
+    for q in range(m_failed):
+        if q + _AHEAD < m_failed:
+            KM_PREFETCH(&X[failed[q + _AHEAD], 0])
+        i = failed[q]
+        a = labels[i]
+        l = lower[i]
+        m = l if l > half_gap[a] else half_gap[a]
+        u = sqrt(sqdist(&X[i, 0], &centers[a, 0], d) * (1 + mg.gamma64))
+        counts[_C_DISTANCES] += 1
+        upper[i] = u
+        if u * _SLACK < m:
+            continue
         lab = _scan_row(&X[i, 0], &centers[0, 0], &ct[0, 0], d, k, kp, acc, mg, &upper[i],
                         &lower[i], counts)
-        if not init and lab != labels[i]:
+        if lab != a:
             counts[_C_CHANGED] += 1
         labels[i] = lab
 
@@ -206,6 +227,7 @@ def _hamerly_assign(
     double[::1] upper not None,                # INOUT (n,)
     double[::1] lower not None,                # INOUT (n,)
     floating[:, ::1] scratch not None,         # OUT   (n_threads, kp) scratch
+    intp_t[:, ::1] iscratch not None,          # OUT   (n_threads, slice_rows) scratch
     int64_t[:, ::1] slice_counts not None,     # OUT   (n_slices, 4)
     Py_ssize_t slice_rows,
     bint init,
@@ -225,7 +247,7 @@ def _hamerly_assign(
         ``upper``/``lower`` were valid (ignored when ``init``)
     labels, upper, lower : the labels and bounds of the previous centers; on
         return those of ``centers``. Ignored on entry when ``init``.
-    scratch : one row per worker thread
+    scratch, iscratch : one row per worker thread
     slice_counts : receives per slice the distances computed, the rows
         compared with every center, the rows resolved by float64 distances
         (near ties) and the rows whose label changed
@@ -248,6 +270,8 @@ def _hamerly_assign(
     check_equal(half_gap.shape[0], k, K, "half_gap.shape[0] (rows of centers)")
     check_at_least(scratch.shape[0], n_threads, K, "scratch.shape[0] (n_threads)")
     check_at_least(scratch.shape[1], ct.shape[1], K, "scratch.shape[1] (ct.shape[1])")
+    check_at_least(iscratch.shape[0], n_threads, K, "iscratch.shape[0] (n_threads)")
+    check_at_least(iscratch.shape[1], slice_rows, K, "iscratch.shape[1] (slice_rows)")
     if not init:
         check_equal(drift.shape[0], k, K, "drift.shape[0] (rows of centers)")
     check_equal(labels.shape[0], n, K, "labels.shape[0] (rows of X)")
@@ -281,7 +305,8 @@ def _hamerly_assign(
         for s in prange(n_slices, schedule="dynamic", num_threads=n_threads):
             _run_slice(s * slice_rows, min(n, (s + 1) * slice_rows), X, centers, ct, half_gap,
                        drift, drift1, drift2, drift_arg, labels, upper, lower,
-                       &scratch[threadid(), 0], &mg, init, &slice_counts[s, 0])
+                       &scratch[threadid(), 0], &iscratch[threadid(), 0], &mg, init,
+                       &slice_counts[s, 0])
 
 
 def _half_gaps(

@@ -3,7 +3,7 @@ that skip the rows whose label provably stays (a private helper of dynkm's
 Lloyd driver; see ``_hamerly.pyx`` for the algorithm and its exactness).
 
 Memory: per row one label (intp) and two float64 bounds
-(:func:`bounds_nbytes`), no scratch.
+(:func:`bounds_nbytes`); per thread, one slice of row indices.
 """
 
 import numpy as np
@@ -60,6 +60,7 @@ class HamerlyBounds:
         self.upper = np.full(n, np.inf)
         self.lower = np.zeros(n)
         self._counts = np.empty((-(-n // _SLICE_ROWS), 4), dtype=np.int64)
+        self._iscratch = np.empty((n_threads, _SLICE_ROWS), dtype=np.intp)
 
     def assign(self, centers, drift=None):
         """Labels and bounds for ``centers``.
@@ -83,8 +84,8 @@ class HamerlyBounds:
         ct = transposed_centers(centers, self.X.dtype)
         scratch = np.empty((self.n_threads, ct.shape[1]), dtype=self.X.dtype)
         _hamerly._hamerly_assign(self.X, centers, ct, half_gap, drift, self.labels, self.upper,
-                                 self.lower, scratch, self._counts, _SLICE_ROWS, init,
-                                 self.n_threads)
+                                 self.lower, scratch, self._iscratch, self._counts,
+                                 _SLICE_ROWS, init, self.n_threads)
         return self._counts.sum(axis=0)
 
     def invalidate(self, rows):
