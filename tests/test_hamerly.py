@@ -17,7 +17,7 @@ from sklearn.datasets import make_blobs
 
 from dynkm import KMeans, _lloyd
 from kmcore import _hamerly
-from kmcore.hamerly import _DRIFT_SLACK, HamerlyBounds, transposed_centers
+from kmcore.hamerly import HamerlyBounds, transposed_centers
 
 
 def _blobs(n, d, k, dtype, seed=0, std=2.0):
