@@ -312,7 +312,7 @@ def test_algorithm_choice_and_fallback(monkeypatch):
     assert _lloyd.choose_algorithm("auto", 1000, 256)[0] == "lloyd"
     assert _lloyd.choose_algorithm("auto", 60000, 256)[:2] == ("yinyang", 26)
     assert _lloyd.choose_algorithm("auto", 60000, 256, 784)[:2] == ("yinyang", 26)
-    assert _lloyd.choose_algorithm("auto", 500000, 64, 8)[0] == "lloyd"
+    assert _lloyd.choose_algorithm("auto", 500000, 64, 8)[0] == "hamerly"
     assert _lloyd.choose_algorithm("yinyang", 500000, 64, 8)[0] == "yinyang"
     assert _lloyd.choose_algorithm("yinyang", 100, 8)[:2] == ("yinyang", 1)
     assert _lloyd.choose_algorithm("elkan", 60000, 256)[:2] == ("elkan", 256)

@@ -12,7 +12,8 @@ one iteration:
 :class:`LloydSteps` is the fused Lloyd pass of kmcore (or any function with
 its signature: the classifier passes sparse and spherical ones);
 :class:`BoundedSteps` skips, with Yinyang's group bounds, the distances that
-provably cannot change a label, and updates the sums incrementally. Both give
+provably cannot change a label, and updates the sums incrementally;
+:class:`HamerlySteps` is the same with Hamerly's bounds (few features). All give
 the same iterations: labels are those of exact arithmetic (near ties are
 recomputed directly, ties to the lowest center index), centers equal to
 rounding, the same stopping iteration.
@@ -25,12 +26,17 @@ The choice for ``KMeans(algorithm=...)`` (:func:`choose_algorithm`):
   row) fit ``BOUNDS_BUDGET``; otherwise the plain pass.
 - ``"elkan"``: one group per center (Elkan's per-center bounds, n x k
   float32) when that fits the budget, else as ``"yinyang"``.
-- ``"auto"``: the plain pass for fewer than ``AUTO_MIN_CLUSTERS`` clusters,
-  fewer than ``AUTO_MIN_SAMPLES`` rows or fewer than ``AUTO_MIN_FEATURES``
-  features (the bounds' bookkeeping costs about as much as the distances they
-  save there: in few dimensions a distance is cheaper than its bookkeeping);
-  otherwise as ``"yinyang"``. The measurements behind the rule are in
-  ``benchmarks/`` and the README.
+- ``"auto"``: the plain pass for fewer than ``AUTO_MIN_CLUSTERS`` clusters or
+  fewer than ``AUTO_MIN_SAMPLES`` rows (the bounds' bookkeeping costs about as
+  much as the distances they save there); below ``AUTO_MIN_FEATURES``
+  features, Hamerly's bounds (:class:`HamerlySteps`: one upper and one lower
+  bound per row, 24 bytes, and direct SIMD distances instead of GEMM, which
+  in few dimensions spends more on packing than on arithmetic), when those
+  fit the budget; otherwise as ``"yinyang"``. The measurements behind the
+  rule are in ``benchmarks/`` and the README.
+
+``"elkan"`` and ``"yinyang"`` keep their meaning in few dimensions too (the
+bounds a user asked for, with their memory): only ``"auto"`` picks Hamerly's.
 
 Data far from the origin (see :func:`make_steps`), scipy CSR input and
 spherical k-means always run the plain pass (CSR: ``dynkm._rows``' blocked
@@ -51,6 +57,8 @@ from dynkm import _rows
 from kmcore._origin import data_origin
 from kmcore.assignment import LloydStep, _assign_rows, _lloyd_step
 from kmcore.centers import _means
+from kmcore.hamerly import HamerlyBounds
+from kmcore.hamerly import bounds_nbytes as hamerly_nbytes
 from kmcore.yinyang import (
     ClusterSums,
     GroupBounds,
@@ -91,8 +99,9 @@ def choose_algorithm(algorithm, n_samples, n_clusters, n_features=None):
             return "lloyd", 0, f"auto: n_clusters < {AUTO_MIN_CLUSTERS}"
         if n < AUTO_MIN_SAMPLES:
             return "lloyd", 0, f"auto: n_samples < {AUTO_MIN_SAMPLES}"
-        if n_features is not None and n_features < AUTO_MIN_FEATURES:
-            return "lloyd", 0, f"auto: n_features < {AUTO_MIN_FEATURES}"
+        if (n_features is not None and n_features < AUTO_MIN_FEATURES
+                and hamerly_nbytes(n) <= BOUNDS_BUDGET):
+            return "hamerly", 0, f"auto: n_features < {AUTO_MIN_FEATURES} (Hamerly's bounds)"
     if algorithm == "elkan":
         if bounds_nbytes(n, k) <= BOUNDS_BUDGET:
             return "elkan", k, "elkan: one group per center"
@@ -127,6 +136,8 @@ def make_steps(algorithm, X, x_sqnorms, sample_weight, centers, n_threads, spher
         name, reason = "lloyd", f"{algorithm}: data far from the origin (plain pass)"
     if name == "lloyd":
         return LloydSteps(X, x_sqnorms, sample_weight, n_threads, reason=reason)
+    if name == "hamerly":
+        return HamerlySteps(X, x_sqnorms, sample_weight, centers, n_threads, reason)
     return BoundedSteps(X, x_sqnorms, sample_weight, centers, n_groups, n_threads, name, reason)
 
 
@@ -289,6 +300,26 @@ class BoundedSteps:
         value = (self._wx2 - 2 * float(np.einsum("ij,ij->", c, s.sums))
                  + float(s.weights @ np.einsum("ij,ij->i", c, c)))
         return max(value, 0.0)
+
+
+class HamerlySteps(BoundedSteps):
+    """:class:`BoundedSteps` with Hamerly's bounds (:class:`kmcore.hamerly.HamerlyBounds`).
+
+    One upper and one lower bound per row, and the distances that remain
+    computed directly (SIMD over the centers), not by GEMM: the strategy for
+    few features. The iteration itself (incremental sums, the plain step when
+    a cluster empties, the objective from the sums) is BoundedSteps'.
+    """
+
+    def __init__(self, X, x_sqnorms, sample_weight, centers, n_threads, reason=""):
+        self.X, self.x_sqnorms, self.sample_weight = X, x_sqnorms, sample_weight
+        self.n_threads, self.name, self.reason = n_threads, "hamerly", reason
+        self.bounds = HamerlyBounds(X, centers.shape[0], n_threads)
+        self.n_groups = 1
+        self.sums = ClusterSums(X, sample_weight, centers.shape[0], n_threads)
+        self.drift = None  # no bounds yet
+        self.stale = True  # the sums do not match the labels
+        self._wx2 = _weighted_sqnorm_sum(X, sample_weight)
 
 
 def _weighted_sqnorm_sum(X, sample_weight):

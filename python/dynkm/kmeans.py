@@ -133,8 +133,11 @@ class KMeans(PersistMixin, AtomicSetParams, RowsCentersMixin, CentersMixin,
         "yinyang": bounds per row and group of about ten centers skip the
         distances that cannot change a label (16 + 4 * n_clusters / 10 bytes
         per row). "elkan": bounds per row and center. "auto": "lloyd" below 32
-        clusters, 4096 rows or 16 features, else "yinyang". Bounds over 1 GiB
-        fall back to "lloyd" (``history_["algorithm_reason"]`` says so), and so
+        clusters or 4096 rows; below 16 features Hamerly's bounds (one upper
+        and one lower bound per row, 24 bytes, with direct SIMD distances
+        instead of GEMM; ``history_["algorithm"]`` is then "hamerly"); else
+        "yinyang". "elkan" and "yinyang" keep their meaning in few features
+        too. Bounds over 1 GiB fall back to "lloyd" (``history_["algorithm_reason"]`` says so), and so
         do data far from the origin, CSR input and ``spherical=True``. "elkan"
         with ``n_clusters=1`` warns and runs "lloyd", as scikit-learn does.
 

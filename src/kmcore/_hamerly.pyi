@@ -1,0 +1,25 @@
+import numpy as np
+from numpy.typing import NDArray
+
+def _hamerly_assign(
+    X: NDArray[np.floating],
+    centers: NDArray[np.floating],
+    ct: NDArray[np.floating],
+    half_gap: NDArray[np.float64],
+    drift: NDArray[np.float64],
+    labels: NDArray[np.intp],
+    upper: NDArray[np.float64],
+    lower: NDArray[np.float64],
+    scratch: NDArray[np.floating],
+    iscratch: NDArray[np.intp],
+    slice_counts: NDArray[np.int64],
+    slice_rows: int,
+    init: bool,
+    n_threads: int,
+) -> None: ...
+
+def _half_gaps(
+    centers: NDArray[np.floating],
+    half_gap: NDArray[np.float64],
+    n_threads: int,
+) -> None: ...

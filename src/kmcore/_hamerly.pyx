@@ -1,0 +1,346 @@
+"""Hamerly's bounds: Lloyd E-steps for few features, with direct distances.
+
+Every row keeps an upper bound ``u`` on its distance to its own center and
+one lower bound ``l`` on its distance to every other center (Hamerly, SDM
+2010). After the centers move, ``u`` grows by the own center's drift and
+``l`` shrinks by the largest drift of the other centers. With ``s(a)`` half
+the distance from center a to its nearest other center, a row labelled a
+keeps its label when ``u < max(l, s(a))``: every other center is then
+farther than u. Otherwise ``u`` is tightened to the exact distance and the
+test repeated; a row that still fails is compared with every center.
+
+In few dimensions the distances that remain are computed directly, one row
+against all centers in SIMD lanes (``_hamerly.h``), not by GEMM: a GEMM of
+inner dimension 8 spends more on packing its operands than on arithmetic.
+
+Exactness. A label is the nearest center by direct float64 distances
+(``sqdist``), ties to the lowest center index; the same rule as the Yinyang
+kernel's, so the labels are those of exact arithmetic. The SIMD loop sums in
+X's dtype: its distances are trusted to within ``gamma`` (relative, plus an
+underflow allowance ``tiny``), and when the second-nearest center is within
+that margin of the nearest, every distance of the row is recomputed in
+float64 and the smallest wins. The bounds are float64 and every skip needs a
+relative margin of ``_SLACK``, far above the rounding of the drift updates.
+
+Rows are cut into slices of ``slice_rows`` (fixed by the caller) and each row
+is decided from its own bounds alone, so the result is bitwise the same for
+any number of threads.
+"""
+
+from cython cimport floating
+from cython.parallel cimport prange, threadid
+from libc.float cimport DBL_MIN, FLT_MIN
+from libc.math cimport INFINITY, sqrt
+from libc.stdint cimport int64_t
+
+from kmcore._common cimport (
+    check_at_least,
+    check_equal,
+    check_indices,
+    check_threads,
+    sqdist,
+)
+
+ctypedef Py_ssize_t intp_t
+
+cdef extern from "_hamerly.h" nogil:
+    enum: KM_LANES
+    void KM_PREFETCH(const void*)
+    void km_nearest_two_f32(const float*, const float*, Py_ssize_t, Py_ssize_t, float*,
+                            float*, float*, Py_ssize_t*)
+    void km_nearest_two_f64(const double*, const double*, Py_ssize_t, Py_ssize_t, double*,
+                            double*, double*, Py_ssize_t*)
+
+# A row keeps its label only when u * _SLACK < max(l, s): covers the float64
+# rounding that u and l accumulate through the drift updates between two
+# recomputations (a few ulps per iteration).
+cdef double _SLACK = 1.0 + 1e-9
+# Failed rows fetched this many ahead of the one being processed.
+cdef Py_ssize_t _AHEAD = 8
+# Half-gaps are shrunk by this after the float64 square root.
+cdef double _SHRINK = 1.0 - 1e-12
+
+cdef enum:
+    # Counters of one slice (slice_counts columns).
+    _C_DISTANCES = 0   # distances computed
+    _C_SCANNED = 1     # rows compared with every center
+    _C_AMBIGUOUS = 2   # rows resolved by float64 distances (near ties)
+    _C_CHANGED = 3     # rows whose label changed
+    _N_COUNTS = 4
+
+
+cdef struct _Margins:
+    # Rounding allowances shared by every row of one call.
+    double gamma       # relative error of a SIMD distance
+    double tiny        # absolute allowance for underflow in a SIMD distance
+    double gamma64     # relative error of a float64 sqdist
+    double wide        # gamma + 2 gamma64: compares a SIMD distance with a sqdist
+
+
+cdef inline void _nearest_two(
+    const floating* x,          # IN  (d,)
+    const floating* ct,         # IN  (d, kp) transposed, padded centers
+    Py_ssize_t d,
+    Py_ssize_t kp,
+    floating* acc,              # OUT (kp,) scratch
+    double* best,               # OUT smallest distance
+    double* second,             # OUT smallest distance to another center
+    intp_t* label,              # OUT its center
+) noexcept nogil:
+    """The SIMD loop of ``_hamerly.h`` for X's dtype."""
+    cdef float b32, s32
+    cdef double b64, s64
+    if floating is float:
+        km_nearest_two_f32(x, ct, d, kp, acc, &b32, &s32, label)
+        best[0] = b32
+        second[0] = s32
+    else:
+        km_nearest_two_f64(x, ct, d, kp, acc, &b64, &s64, label)
+        best[0] = b64
+        second[0] = s64
+
+
+cdef inline Py_ssize_t _scan_row(
+    const floating* x,          # IN  (d,) the row
+    const floating* centers,    # IN  (k, d)
+    const floating* ct,         # IN  (d, kp)
+    Py_ssize_t d,
+    Py_ssize_t k,
+    Py_ssize_t kp,
+    floating* acc,              # OUT (kp,) scratch
+    _Margins* mg,
+    double* upper,              # OUT bound on the distance to the new label
+    double* lower,              # OUT bound on the distance to every other center
+    int64_t* counts,            # INOUT (_N_COUNTS,)
+) noexcept nogil:
+    """Compare a row with every center; return its label and set its bounds."""
+    cdef double best, second, lo, hi, dist
+    cdef intp_t lab, j
+    _nearest_two(x, ct, d, kp, acc, &best, &second, &lab)
+    counts[_C_DISTANCES] += k
+    counts[_C_SCANNED] += 1
+    if lab >= k:
+        lab = 0  # only for NaN input, which the callers reject: stay in range
+    hi = best * (1 + mg.wide) + mg.tiny
+    lo = second * (1 - mg.wide) - mg.tiny
+    if lo > hi:
+        # The nearest is nearer than any other within every rounding.
+        upper[0] = sqrt(best * (1 + mg.gamma) + mg.tiny)
+        lo = second * (1 - mg.gamma) - mg.tiny
+        lower[0] = sqrt(lo) if lo > 0 else 0
+        return lab
+    # A near tie: float64 distances decide, ties to the lowest index.
+    counts[_C_AMBIGUOUS] += 1
+    counts[_C_DISTANCES] += k
+    best = INFINITY
+    second = INFINITY
+    lab = 0
+    for j in range(k):
+        dist = sqdist(x, &centers[j * d], d)
+        if dist < best:
+            second = best
+            best = dist
+            lab = j
+        elif dist < second:
+            second = dist
+    upper[0] = sqrt(best * (1 + mg.gamma64))
+    lo = second * (1 - mg.gamma64)
+    lower[0] = sqrt(lo) if lo > 0 else 0
+    return lab
+
+
+cdef void _run_slice(
+    Py_ssize_t start,
+    Py_ssize_t end,
+    const floating[:, ::1] X,
+    const floating[:, ::1] centers,
+    const floating[:, ::1] ct,
+    const double[::1] half_gap,
+    const double[::1] drift,
+    double drift1,
+    double drift2,
+    intp_t drift_arg,
+    intp_t[::1] labels,
+    double[::1] upper,
+    double[::1] lower,
+    floating* acc,
+    intp_t* failed,
+    _Margins* mg,
+    bint init,
+    int64_t* counts,
+) noexcept nogil:
+    """Filter, tighten and rescan the rows ``start:end``.
+
+    Two passes: the bounds of every row first (sequential, no access to X),
+    collecting the rows that fail into ``failed``; then those rows, each one
+    fetched a few rows ahead (they are scattered over X).
+    """
+    cdef Py_ssize_t d = X.shape[1], k = centers.shape[0], kp = ct.shape[1]
+    cdef Py_ssize_t i, c, q, m_failed = 0
+    cdef intp_t a, lab
+    cdef double u, l, m
+    for c in range(_N_COUNTS):
+        counts[c] = 0
+    if init:
+        for i in range(start, end):
+            labels[i] = _scan_row(&X[i, 0], &centers[0, 0], &ct[0, 0], d, k, kp, acc, mg,
+                                  &upper[i], &lower[i], counts)
+        return
+    for i in range(start, end):
+        a = labels[i]
+        u = upper[i] + drift[a]
+        # The largest drift among the other centers.
+        l = lower[i] - (drift2 if a == drift_arg else drift1)
+        l = l if l > 0 else 0
+        upper[i] = u
+        lower[i] = l
+        m = l if l > half_gap[a] else half_gap[a]
+        if not u * _SLACK < m:
+            failed[m_failed] = i
+            m_failed += 1
+    for q in range(m_failed):
+        if q + _AHEAD < m_failed:
+            KM_PREFETCH(&X[failed[q + _AHEAD], 0])
+        i = failed[q]
+        a = labels[i]
+        l = lower[i]
+        m = l if l > half_gap[a] else half_gap[a]
+        u = sqrt(sqdist(&X[i, 0], &centers[a, 0], d) * (1 + mg.gamma64))
+        counts[_C_DISTANCES] += 1
+        upper[i] = u
+        if u * _SLACK < m:
+            continue
+        lab = _scan_row(&X[i, 0], &centers[0, 0], &ct[0, 0], d, k, kp, acc, mg, &upper[i],
+                        &lower[i], counts)
+        if lab != a:
+            counts[_C_CHANGED] += 1
+        labels[i] = lab
+
+
+def _hamerly_assign(
+    const floating[:, ::1] X not None,         # IN    (n, d)
+    const floating[:, ::1] centers not None,   # IN    (k, d)
+    const floating[:, ::1] ct not None,        # IN    (d, kp) centers.T padded with +inf
+    const double[::1] half_gap not None,       # IN    (k,) from _half_gaps
+    const double[::1] drift not None,          # IN    (k,) how far each center moved
+    intp_t[::1] labels not None,               # INOUT (n,)
+    double[::1] upper not None,                # INOUT (n,)
+    double[::1] lower not None,                # INOUT (n,)
+    floating[:, ::1] scratch not None,         # OUT   (n_threads, kp) scratch
+    intp_t[:, ::1] iscratch not None,          # OUT   (n_threads, slice_rows) scratch
+    int64_t[:, ::1] slice_counts not None,     # OUT   (n_slices, 4)
+    Py_ssize_t slice_rows,
+    bint init,
+    int n_threads,
+):
+    """Nearest center of every row, skipping what Hamerly's bounds prove unchanged.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d), C-contiguous
+    centers : the current centers, X's dtype
+    ct : ``centers.T`` with ``kp - k`` columns of +inf, ``kp`` a multiple of
+        the SIMD loop's lane count (16)
+    half_gap : per center, a lower bound on half the distance to its nearest
+        other center (:func:`_half_gaps`)
+    drift : per center, an upper bound on the distance it moved since
+        ``upper``/``lower`` were valid (ignored when ``init``)
+    labels, upper, lower : the labels and bounds of the previous centers; on
+        return those of ``centers``. Ignored on entry when ``init``.
+    scratch, iscratch : one row per worker thread
+    slice_counts : receives per slice the distances computed, the rows
+        compared with every center, the rows resolved by float64 distances
+        (near ties) and the rows whose label changed
+    slice_rows : rows per slice (the unit of parallel work)
+    init : compare every row with every center (no previous bounds)
+    n_threads : int
+    """
+    cdef str K = "_hamerly_assign"
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = centers.shape[0]
+    cdef Py_ssize_t n_slices, s, c
+    cdef double drift1 = 0, drift2 = 0
+    cdef intp_t drift_arg = -1
+    cdef _Margins mg
+    check_at_least(d, 1, K, "X.shape[1]")
+    check_at_least(k, 1, K, "centers.shape[0]")
+    check_equal(centers.shape[1], d, K, "centers.shape[1] (columns of X)")
+    check_equal(ct.shape[0], d, K, "ct.shape[0] (columns of X)")
+    check_at_least(ct.shape[1], k, K, "ct.shape[1]")
+    check_equal(ct.shape[1] % KM_LANES, 0, K, "ct.shape[1] % 16")
+    check_equal(half_gap.shape[0], k, K, "half_gap.shape[0] (rows of centers)")
+    check_at_least(scratch.shape[0], n_threads, K, "scratch.shape[0] (n_threads)")
+    check_at_least(scratch.shape[1], ct.shape[1], K, "scratch.shape[1] (ct.shape[1])")
+    check_at_least(iscratch.shape[0], n_threads, K, "iscratch.shape[0] (n_threads)")
+    check_at_least(iscratch.shape[1], slice_rows, K, "iscratch.shape[1] (slice_rows)")
+    if not init:
+        check_equal(drift.shape[0], k, K, "drift.shape[0] (rows of centers)")
+    check_equal(labels.shape[0], n, K, "labels.shape[0] (rows of X)")
+    check_equal(upper.shape[0], n, K, "upper.shape[0] (rows of X)")
+    check_equal(lower.shape[0], n, K, "lower.shape[0] (rows of X)")
+    check_at_least(slice_rows, 1, K, "slice_rows")
+    n_slices = (n + slice_rows - 1) // slice_rows
+    check_equal(slice_counts.shape[0], n_slices, K, "slice_counts.shape[0] (n_slices)")
+    check_equal(slice_counts.shape[1], _N_COUNTS, K, "slice_counts.shape[1]")
+    check_threads(n_threads, K)
+    if not init:
+        check_indices(labels, k, K, "labels")
+        for c in range(k):
+            if drift[c] > drift1:
+                drift2 = drift1
+                drift1 = drift[c]
+                drift_arg = c
+            elif drift[c] > drift2:
+                drift2 = drift[c]
+    if n == 0:
+        return
+    if floating is float:
+        mg.gamma = (d + 8) * 5.960464477539063e-08     # 2^-24 per operation
+        mg.tiny = d * FLT_MIN
+    else:
+        mg.gamma = (d + 8) * 1.1102230246251565e-16    # 2^-53
+        mg.tiny = d * DBL_MIN
+    mg.gamma64 = (d + 16) * 2.220446049250313e-16
+    mg.wide = mg.gamma + 2 * mg.gamma64
+    with nogil:
+        for s in prange(n_slices, schedule="dynamic", num_threads=n_threads):
+            _run_slice(s * slice_rows, min(n, (s + 1) * slice_rows), X, centers, ct, half_gap,
+                       drift, drift1, drift2, drift_arg, labels, upper, lower,
+                       &scratch[threadid(), 0], &iscratch[threadid(), 0], &mg, init,
+                       &slice_counts[s, 0])
+
+
+def _half_gaps(
+    const floating[:, ::1] centers not None,   # IN  (k, d)
+    double[::1] half_gap not None,             # OUT (k,)
+    int n_threads,
+):
+    """Half the distance from each center to its nearest other center, rounded down.
+
+    Direct float64 distances (``sqdist``), each lowered by its rounding
+    allowance before the square root; +inf for a single center.
+
+    Parameters
+    ----------
+    centers : ndarray of shape (k, d), C-contiguous
+    half_gap : receives the bounds
+    n_threads : int
+    """
+    cdef str K = "_half_gaps"
+    cdef Py_ssize_t k = centers.shape[0], d = centers.shape[1]
+    cdef Py_ssize_t a, j
+    cdef double best, dist
+    cdef double gamma64 = (d + 16) * 2.220446049250313e-16
+    check_equal(half_gap.shape[0], k, K, "half_gap.shape[0] (rows of centers)")
+    check_threads(n_threads, K)
+    if k == 0:
+        return
+    check_at_least(d, 1, K, "centers.shape[1]")
+    with nogil:
+        for a in prange(k, schedule="static", num_threads=n_threads):
+            best = INFINITY
+            for j in range(k):
+                if j != a:
+                    dist = sqdist(&centers[a, 0], &centers[j, 0], d)
+                    best = dist if dist < best else best
+            best = best * (1 - gamma64)
+            half_gap[a] = 0.5 * sqrt(best) * _SHRINK if best > 0 else 0
