@@ -14,6 +14,11 @@ _PAIRWISE_CHUNK_ROWS = 256
 def row_norms(X, squared=True, n_threads=None):
     """Euclidean norm of every row.
 
+    One streaming pass over X (no BLAS call per row). Each row is summed in
+    float64, float32 rows included (their squares are then exact), in a
+    fixed order, and rounded once to X's dtype: float32 norms are the float64
+    sums correctly rounded but for rare double roundings.
+
     Parameters
     ----------
     X : array-like of shape (n_samples, n_features)
@@ -35,8 +40,8 @@ def row_norms(X, squared=True, n_threads=None):
 
 def _row_norms(X, squared, n_threads):
     out = np.empty(X.shape[0], dtype=X.dtype)
-    with blas_single_threaded():
-        _distances._row_sqnorms(X, out, max(1, min(n_threads, X.shape[0])))
+    # No BLAS inside: the kernel's own loop streams through the rows.
+    _distances._row_sqnorms(X, out, max(1, n_threads))
     return out if squared else np.sqrt(out, out=out)
 
 
