@@ -2,17 +2,14 @@
 
 import numpy as np
 
-from kmcore import _seeding
+from kmcore import _input, _seeding
 from kmcore._origin import NO_ORIGIN, data_origin, shifted
 from kmcore._threads import blas_single_threaded, block_sizes, effective_n_threads
 from kmcore._validation import (
-    check_data,
     check_kernel_inputs,
     check_n_clusters,
     check_positive_int,
     check_random_state,
-    check_sample_weight,
-    check_sqnorms,
 )
 from kmcore.assignment import _EXACT_BELOW
 from kmcore.centers import _unit_or
@@ -20,7 +17,7 @@ from kmcore.distances import _row_norms
 
 
 def kmeans_plusplus(X, n_clusters, sample_weight=None, n_local_trials=None,
-                    random_state=None, x_sqnorms=None, n_threads=None):
+                    random_state=None, x_sqnorms=None, n_threads=None, check_input=True):
     """Greedy k-means++ seeding.
 
     The first center is a row drawn with probability proportional to its
@@ -53,6 +50,11 @@ def kmeans_plusplus(X, n_clusters, sample_weight=None, n_local_trials=None,
         OpenMP threads. None: ``kmcore.effective_n_threads`` (OpenMP's limit and the
         CPUs; one thread for small inputs); -1 all CPUs. The potentials are
         summed per block in a fixed order: the result does not depend on it.
+    check_input : bool, default=True
+        False trusts the caller, for loops over input validated once: the
+        arrays are used as given (C-contiguous float32/float64 ndarrays of
+        X's dtype), never converted or scanned for NaN, infinity or
+        out-of-range values. Shapes are still checked (ValueError).
 
     Returns
     -------
@@ -60,13 +62,13 @@ def kmeans_plusplus(X, n_clusters, sample_weight=None, n_local_trials=None,
     indices : ndarray of shape (n_clusters,), intp
         ``X[indices[i]]`` is ``centers[i]``.
     """
-    X = check_data(X, "X")
+    X = _input.data(X, "X", check_input)
     n_clusters = check_n_clusters(n_clusters, X.shape[0])
-    sample_weight = check_sample_weight(sample_weight, X.shape[0], X.dtype)
+    sample_weight = _input.sample_weight(sample_weight, X.shape[0], X.dtype, check_input)
     if n_local_trials is None:
         n_local_trials = 2 + int(np.log(n_clusters))
     n_local_trials = check_positive_int(n_local_trials, "n_local_trials")
-    x_sqnorms = check_sqnorms(x_sqnorms, "x_sqnorms", X.shape[0], X.dtype)
+    x_sqnorms = _input.sqnorms(x_sqnorms, "x_sqnorms", X.shape[0], X.dtype, check_input)
     # One pass per center compares every row with the candidates.
     n_threads = effective_n_threads(n_threads, work=X.size * n_local_trials)
     if x_sqnorms is None:
@@ -106,7 +108,7 @@ def _kmeans_plusplus(X, x_sqnorms, n_clusters, sample_weight, n_local_trials, rn
 
 
 def farthest_first(X, n_clusters, sample_weight=None, random_state=None, x_sqnorms=None,
-                   n_threads=None):
+                   n_threads=None, check_input=True):
     """Farthest-first traversal seeding (Gonzalez), the "farthest" init.
 
     The first center is a row drawn with probability proportional to its
@@ -125,16 +127,21 @@ def farthest_first(X, n_clusters, sample_weight=None, random_state=None, x_sqnor
     n_threads : int, default=None
         OpenMP threads. None: ``kmcore.effective_n_threads`` (OpenMP's limit and the
         CPUs; one thread for small inputs); -1 all CPUs.
+    check_input : bool, default=True
+        False trusts the caller, for loops over input validated once: the
+        arrays are used as given (C-contiguous float32/float64 ndarrays of
+        X's dtype), never converted or scanned for NaN, infinity or
+        out-of-range values. Shapes are still checked (ValueError).
 
     Returns
     -------
     centers : ndarray of shape (n_clusters, n_features), X's dtype
     indices : ndarray of shape (n_clusters,), intp
     """
-    X = check_data(X, "X")
+    X = _input.data(X, "X", check_input)
     n_clusters = check_n_clusters(n_clusters, X.shape[0])
-    sample_weight = check_sample_weight(sample_weight, X.shape[0], X.dtype)
-    x_sqnorms = check_sqnorms(x_sqnorms, "x_sqnorms", X.shape[0], X.dtype)
+    sample_weight = _input.sample_weight(sample_weight, X.shape[0], X.dtype, check_input)
+    x_sqnorms = _input.sqnorms(x_sqnorms, "x_sqnorms", X.shape[0], X.dtype, check_input)
     n_threads = effective_n_threads(n_threads, work=X.size)
     if x_sqnorms is None:
         x_sqnorms = _row_norms(X, True, n_threads)
