@@ -71,8 +71,11 @@ def _candidate_distances(
     With ``rows``, only those rows are computed, ``chunk_rows`` of them per
     GEMM (copied into the thread's buffer, shifted or not), and only their
     columns of ``dist`` are written; ``chunk_pots`` is left alone (see
-    ``_potentials``). Each distance is the one the full pass computes (the
-    same operands and the same chunk size for every BLAS call).
+    ``_potentials``). Each distance is the one the full pass computes as
+    long as BLAS computes each element of a product from its own row and
+    column alone, whatever the other rows of the call and their number
+    (OpenBLAS does; tests/test_seeding_accel.py checks it through the rows
+    picked).
 
     Parameters
     ----------
