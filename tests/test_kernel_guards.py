@@ -72,17 +72,30 @@ def assign_args(shift=False, fused=False):
     )
 
 
-def candidate_args(shift=False):
+def candidate_args(shift=False, gather=False):
     X = data()
     cands = X[:3].copy()
     chunk = 8
-    width = chunk * (3 + (D + 1 if shift else 0))
+    width = chunk * (3 + (D + 1 if shift or gather else 0))
     return dict(
         X=X, x_sqnorms=row_norms(X), candidates=cands, cand_sqnorms=row_norms(cands),
         closest=np.full(N, np.inf), sample_weight=f(0), buffers=f(2, width), dist=f(3, N),
         chunk_pots=f(-(-N // chunk), 3), chunk_rows=chunk, n_threads=2, exact_below=1e-6,
         origin=f(D) if shift else f(0), gemm_candidates=cands,
+        rows=idx(0, 5, N - 1) if gather else np.empty(0, np.intp),
     )
+
+
+def rows_to_compute_args():
+    return dict(closest=np.ones(N), x_sqnorms=np.ones(N), assigned=np.zeros(N, np.int32),
+                cc_lower=np.ones((2, 3)), error_scale=1e-6, origin_norm=0.0, max_norm=1.0,
+                need=np.zeros(N, np.uint8), n_threads=2)
+
+
+def potentials_args():
+    chunk = 8
+    return dict(dist=f(3, N), closest=np.ones(N), need=np.ones(N, np.uint8), sample_weight=f(0),
+                chunk_pots=f(-(-N // chunk), 3), chunk_rows=chunk, n_threads=2)
 
 
 def sample_args():
@@ -134,6 +147,8 @@ KERNELS = {
     "_assign_chunked": (_assign._assign_chunked, assign_args),
     "_candidate_distances": (_seeding._candidate_distances, candidate_args),
     "_sample_by_potential": (_seeding._sample_by_potential, sample_args),
+    "_rows_to_compute": (_seeding._rows_to_compute, rows_to_compute_args),
+    "_potentials": (_seeding._potentials, potentials_args),
     "_soft_assign": (_soft._soft_assign, soft_args),
     "_member_sqdist": (_split._member_sqdist, member_args),
     "_two_means": (_split._two_means, two_means_args),
@@ -197,6 +212,20 @@ BAD = [
     ("_candidate_distances", {}, "chunk_rows", 0),
     ("_candidate_distances", {}, "chunk_rows", 16, "buffers"),  # the scratch is sized for 8
     ("_candidate_distances", {}, "n_threads", 0),
+    ("_candidate_distances", {"gather": True}, "rows", idx(0, N)),
+    ("_candidate_distances", {"gather": True}, "rows", idx(-1, 3)),
+    ("_candidate_distances", {"gather": True}, "buffers", f(2, 8 * 3)),
+    ("_rows_to_compute", {}, "x_sqnorms", f(N - 1)),
+    ("_rows_to_compute", {}, "assigned", np.zeros(N + 1, np.int32)),
+    ("_rows_to_compute", {}, "need", np.zeros(N - 1, np.uint8)),
+    ("_rows_to_compute", {}, "n_threads", 0),
+    ("_potentials", {}, "dist", f(3, N - 1)),
+    ("_potentials", {}, "need", np.ones(N + 1, np.uint8)),
+    ("_potentials", {}, "sample_weight", f(N - 1)),
+    ("_potentials", {}, "chunk_pots", f(2, 3)),
+    ("_potentials", {}, "chunk_pots", f(3, 2)),
+    ("_potentials", {}, "chunk_rows", 0),
+    ("_potentials", {}, "n_threads", 0),
     ("_sample_by_potential", {}, "sample_weight", f(N - 1)),
     ("_sample_by_potential", {}, "out", np.zeros(1, np.intp)),
     ("_sample_by_potential", {}, "closest", f(0)),

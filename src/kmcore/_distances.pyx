@@ -13,10 +13,22 @@ from kmcore._common cimport (
     check_equal,
     check_optional,
     check_threads,
-    dot,
     gemm_abt,
     shift_rows,
 )
+
+
+cdef extern from "_norms_simd.h" nogil:
+    # The streaming row-norm loop (float64 partial sums, see _norms_simd.h).
+    void km_row_sqnorms_f32(const float*, Py_ssize_t, Py_ssize_t, float*)
+    void km_row_sqnorms_f64(const double*, Py_ssize_t, Py_ssize_t, double*)
+
+
+# Rows per unit of parallel work of _row_sqnorms: large enough that a thread's
+# share is a long contiguous stream, small enough to balance two threads on
+# a few thousand rows. Rows are independent, so it never changes a result.
+cdef enum:
+    NORM_BLOCK_ROWS = 256
 
 
 def _row_sqnorms(
@@ -24,7 +36,12 @@ def _row_sqnorms(
     floating[::1] out not None,          # OUT (n,)
     int n_threads,
 ):
-    """Squared Euclidean norm of every row of X.
+    """Squared Euclidean norm of every row of X, in one streaming pass.
+
+    Each row is summed in float64 (float32 rows too: their squares are then
+    exact) in a fixed order and rounded once to X's dtype, so float32 norms
+    are nearly always correctly rounded. Blocks of rows are shared among the
+    threads; rows are independent, so the result does not depend on them.
 
     Parameters
     ----------
@@ -32,18 +49,24 @@ def _row_sqnorms(
     out : ndarray of shape (n,), X's dtype
         Receives ``(X ** 2).sum(axis=1)``.
     n_threads : int
-        OpenMP threads; rows are independent so the result does not depend on it.
+        OpenMP threads.
     """
-    cdef Py_ssize_t i, n = X.shape[0]
-    cdef int d
-    check_at_least(X.shape[1], 1, "_row_sqnorms", "X.shape[1]")
+    cdef Py_ssize_t b, start, n = X.shape[0], d = X.shape[1]
+    cdef Py_ssize_t n_blocks = (n + NORM_BLOCK_ROWS - 1) // NORM_BLOCK_ROWS
+    cdef int team
+    check_at_least(d, 1, "_row_sqnorms", "X.shape[1]")
     check_equal(out.shape[0], n, "_row_sqnorms", "out.shape[0] (rows of X)")
-    check_blas_int(X.shape[1], "_row_sqnorms", "X.shape[1]")
     check_threads(n_threads, "_row_sqnorms")
-    d = <int> X.shape[1]
+    team = <int> min(n_threads, max(n_blocks, 1))
     with nogil:
-        for i in prange(n, schedule="static", num_threads=n_threads):
-            out[i] = dot(&X[i, 0], &X[i, 0], d)
+        for b in prange(n_blocks, schedule="static", num_threads=team):
+            start = b * NORM_BLOCK_ROWS
+            if floating is float:
+                km_row_sqnorms_f32(&X[start, 0], min(NORM_BLOCK_ROWS, n - start), d,
+                                   &out[start])
+            else:
+                km_row_sqnorms_f64(&X[start, 0], min(NORM_BLOCK_ROWS, n - start), d,
+                                   &out[start])
 
 
 def _pairwise_sqdist(

@@ -16,6 +16,27 @@ def _candidate_distances(
     exact_below: float,
     origin: NDArray[np.float64],
     gemm_candidates: NDArray[np.floating],
+    rows: NDArray[np.intp],
+) -> None: ...
+def _rows_to_compute(
+    closest: NDArray[np.floating],
+    x_sqnorms: NDArray[np.floating],
+    assigned: NDArray[np.int32],
+    cc_lower: NDArray[np.float64],
+    error_scale: float,
+    origin_norm: float,
+    max_norm: float,
+    need: NDArray[np.uint8],
+    n_threads: int,
+) -> tuple[int, int]: ...
+def _potentials(
+    dist: NDArray[np.floating],
+    closest: NDArray[np.floating],
+    need: NDArray[np.uint8],
+    sample_weight: NDArray[np.floating],
+    chunk_pots: NDArray[np.float64],
+    chunk_rows: int,
+    n_threads: int,
 ) -> None: ...
 def _sample_by_potential(
     closest: NDArray[np.floating],

@@ -4,7 +4,17 @@ One call of ``_candidate_distances`` is one pass over X: the distances of all
 rows to the L candidate centers of one step come from one thin GEMM per chunk
 (memory-bound, the floor of a seeding step), fused with the min against the
 current closest distances and the weighted potential of each candidate.
+
+k-means++ skips the rows that no candidate can come closer to (the triangle
+inequality, ``_rows_to_compute``): those rows are not read at all, the others
+are gathered into the GEMM's chunks, and ``_potentials`` then sums every
+row's distance in the row order of the full pass, so the potentials, and the
+rows picked, are those of the full pass.
 """
+
+from libc.math cimport sqrt
+from libc.stdint cimport int32_t, uint8_t
+from libc.string cimport memcpy
 
 from cython cimport floating
 from cython.parallel cimport prange, threadid
@@ -13,6 +23,7 @@ from kmcore._common cimport (
     check_at_least,
     check_blas_int,
     check_equal,
+    check_indices,
     check_optional,
     check_threads,
     gemm_abt,
@@ -38,6 +49,7 @@ def _candidate_distances(
     double exact_below,
     const double[::1] origin not None,              # IN  (d,), or (0,): no shift
     const floating[:, ::1] gemm_candidates not None,  # IN (L, d) candidates - origin, or candidates
+    const intp_t[::1] rows not None,                # IN  (r,) rows to compute, or (0,): all
 ):
     """Closest squared distances if each candidate were added, and their potentials.
 
@@ -56,6 +68,15 @@ def _candidate_distances(
     summed directly; ``x_sqnorms`` is then not used) and on
     ``gemm_candidates = candidates - origin``.
 
+    With ``rows``, only those rows are computed, ``chunk_rows`` of them per
+    GEMM (copied into the thread's buffer, shifted or not), and only their
+    columns of ``dist`` are written; ``chunk_pots`` is left alone (see
+    ``_potentials``). Each distance is the one the full pass computes as
+    long as BLAS computes each element of a product from its own row and
+    column alone, whatever the other rows of the call and their number
+    (OpenBLAS does; tests/test_seeding_accel.py checks it through the rows
+    picked).
+
     Parameters
     ----------
     X, x_sqnorms : data and its squared row norms
@@ -64,7 +85,7 @@ def _candidate_distances(
     closest : current closest squared distance of every row (+inf for none)
     sample_weight : row weights; empty means 1
     buffers : scratch, one row per thread of ``chunk_rows * L`` elements,
-        plus ``chunk_rows * (d + 1)`` with an origin
+        plus ``chunk_rows * (d + 1)`` with an origin or ``rows``
     dist : receives the updated closest distances, one row per candidate
     chunk_pots : receives the per-chunk potentials (at least n_chunks rows)
     chunk_rows : rows of X per GEMM call
@@ -74,17 +95,20 @@ def _candidate_distances(
     origin : the shift (float64), or empty for none
     gemm_candidates : ``candidates - origin`` in X's dtype, or ``candidates``
         itself without an origin
+    rows : the rows to compute, or empty for all rows (with potentials)
     """
     cdef str K = "_candidate_distances"
     cdef Py_ssize_t n = X.shape[0], L = candidates.shape[0]
     cdef bint weighted = sample_weight.shape[0] > 0
     cdef bint shifting = origin.shape[0] > 0
-    cdef Py_ssize_t n_chunks, c, i, l, m, start, end
+    cdef bint gathering = rows.shape[0] > 0
+    cdef Py_ssize_t n_todo = rows.shape[0] if gathering else X.shape[0]
+    cdef Py_ssize_t n_chunks, c, i, l, m, start, end, r
     cdef int d
     cdef floating* buf
     cdef floating* xbuf
     cdef floating* row
-    cdef const floating* rows
+    cdef const floating* block
     cdef const floating* norms
     cdef const double* org = NULL
     cdef floating v, cl, xs
@@ -106,14 +130,18 @@ def _candidate_distances(
     check_blas_int(L, K, "candidates.shape[0]")
     check_blas_int(X.shape[1], K, "X.shape[1]")
     check_threads(n_threads, K)
-    n_chunks = (n + chunk_rows - 1) // chunk_rows
-    check_at_least(chunk_pots.shape[0], n_chunks, K, "chunk_pots.shape[0] (n_chunks)")
-    check_equal(chunk_pots.shape[1], L, K, "chunk_pots.shape[1] (rows of candidates)")
+    n_chunks = (n_todo + chunk_rows - 1) // chunk_rows
+    if not gathering:
+        check_at_least(chunk_pots.shape[0], n_chunks, K, "chunk_pots.shape[0] (n_chunks)")
+        check_equal(chunk_pots.shape[1], L, K, "chunk_pots.shape[1] (rows of candidates)")
+    if gathering:
+        check_indices(rows, n, K, "rows")
     if n == 0 or L == 0:
         return
     check_at_least(buffers.shape[0], n_threads, K, "buffers.shape[0] (n_threads)")
-    check_at_least(buffers.shape[1], chunk_rows * (L + (X.shape[1] + 1 if shifting else 0)), K,
-                   "buffers.shape[1]")
+    check_at_least(buffers.shape[1], chunk_rows * (L + (X.shape[1] + 1
+                                                        if shifting or gathering else 0)),
+                   K, "buffers.shape[1]")
     if shifting:
         org = &origin[0]
     d = <int> X.shape[1]
@@ -121,35 +149,174 @@ def _candidate_distances(
         for c in prange(n_chunks, schedule="static", num_threads=n_threads):
             buf = &buffers[threadid(), 0]
             start = c * chunk_rows
-            end = min(start + chunk_rows, n)
+            end = min(start + chunk_rows, n_todo)
             m = end - start
-            if shifting:
-                xbuf = buf + chunk_rows * L
+            xbuf = buf + chunk_rows * L
+            if gathering:
+                # Copy the chunk's rows (shifted or not) and their norms.
+                for i in range(m):
+                    r = rows[start + i]
+                    if shifting:
+                        shift_rows(&X[r, 0], 1, d, org, xbuf + i * d, xbuf + chunk_rows * d + i)
+                    else:
+                        memcpy(xbuf + i * d, &X[r, 0], d * sizeof(floating))
+                        xbuf[chunk_rows * d + i] = x_sqnorms[r]
+                block = xbuf
+                norms = xbuf + chunk_rows * d
+            elif shifting:
                 shift_rows(&X[start, 0], m, d, org, xbuf, xbuf + chunk_rows * d)
-                rows = xbuf
+                block = xbuf
                 norms = xbuf + chunk_rows * d
             else:
-                rows = &X[start, 0]
+                block = &X[start, 0]
                 norms = &x_sqnorms[start]
             # Center-major block, buf[l * m + i] = -2 cand_l . x_{start + i}, so
             # the loop below runs contiguously over rows.
-            gemm_abt(&gemm_candidates[0, 0], <int> L, rows, <int> m, d, -2.0, buf, <int> m)
+            gemm_abt(&gemm_candidates[0, 0], <int> L, block, <int> m, d, -2.0, buf, <int> m)
             for l in range(L):
                 cl = cand_sqnorms[l]
                 row = buf + l * m
                 pot = 0.0
                 for i in range(m):
+                    r = rows[start + i] if gathering else start + i
                     xs = norms[i]
                     v = row[i] + xs + cl
                     if v < exact_below * (<double> xs + cl):
                         # The expansion cancelled most digits: recompute directly.
-                        v = <floating> sqdist(&X[start + i, 0], &candidates[l, 0], d)
+                        v = <floating> sqdist(&X[r, 0], &candidates[l, 0], d)
                     if v < 0:
                         v = 0
-                    if closest[start + i] < v:
-                        v = closest[start + i]
-                    dist[l, start + i] = v
-                    pot = pot + (sample_weight[start + i] if weighted else 1.0) * v
+                    if closest[r] < v:
+                        v = closest[r]
+                    dist[l, r] = v
+                    pot = pot + (sample_weight[r] if weighted else 1.0) * v
+                if not gathering:
+                    chunk_pots[c, l] = pot
+
+
+def _rows_to_compute(
+    const floating[::1] closest not None,           # IN  (n,) current closest squared distance
+    const floating[::1] x_sqnorms not None,         # IN  (n,)
+    const int32_t[::1] assigned not None,           # IN  (n,) the center closest[i] is to
+    const double[:, ::1] cc_lower not None,         # IN  (n_centers, L) see below
+    double error_scale,
+    double origin_norm,
+    double max_norm,
+    uint8_t[::1] need not None,                     # OUT (n,) 1 where a candidate may be closer
+    int n_threads,
+):
+    """Rows that some candidate may come closer to than their closest center.
+
+    Row i may skip candidate l when ``d(c_l, c_a) >= 2 sqrt(D_i + E_i)``
+    (a = ``assigned[i]``, D_i = ``closest[i]``): then, by the triangle
+    inequality, ``||x_i - c_l|| >= sqrt(D_i + E_i)`` exactly, and the full
+    pass's computed distance, whose error is at most E_i, is at least D_i,
+    so its min with D_i is D_i. ``cc_lower[a, l]`` is a lower bound on
+    ``d(c_a, c_l)^2`` (the caller takes its own rounding off), and
+    ``E_i = error_scale * ((sqrt(x_sqnorms[i]) + origin_norm)^2
+    + (max_norm + origin_norm)^2)`` bounds the rounding of the GEMM
+    expansion, whose operands are the rows less the origin (norm at most
+    ``||x|| + ||origin||``) and candidates no longer than ``max_norm``. A row
+    skips when it may skip every candidate; ``assigned`` outside
+    ``[0, n_centers)`` means "compute".
+
+    Parameters
+    ----------
+    closest, x_sqnorms : the rows' closest squared distances and squared norms
+    assigned : index (a row of ``cc_lower``) of each row's closest center
+    cc_lower : lower bounds on the squared center-candidate distances
+    error_scale : relative rounding bound of a distance (see above)
+    origin_norm : norm of the origin the GEMM runs around (0 for none)
+    max_norm : the largest row norm of X
+    need : receives 1 for the rows to compute, 0 for the rows to skip
+    n_threads : int
+        OpenMP threads; rows are independent.
+
+    Returns
+    -------
+    n_rows, n_pairs : int
+        The rows to compute, and the row-candidate pairs that could not be
+        skipped (the work a per-pair skip would leave).
+    """
+    cdef str K = "_rows_to_compute"
+    cdef Py_ssize_t n = closest.shape[0], L = cc_lower.shape[1], n_centers = cc_lower.shape[0]
+    cdef Py_ssize_t i, l, a, n_rows = 0, n_pairs = 0, pairs
+    cdef double bound, sx, far = (max_norm + origin_norm) * (max_norm + origin_norm)
+    check_equal(x_sqnorms.shape[0], n, K, "x_sqnorms.shape[0] (rows of closest)")
+    check_equal(assigned.shape[0], n, K, "assigned.shape[0] (rows of closest)")
+    check_equal(need.shape[0], n, K, "need.shape[0] (rows of closest)")
+    check_threads(n_threads, K)
+    with nogil:
+        for i in prange(n, schedule="static", num_threads=n_threads):
+            a = assigned[i]
+            pairs = L
+            if 0 <= a < n_centers:
+                sx = sqrt(<double> x_sqnorms[i]) + origin_norm
+                # The margin's own rounding is covered by the 1e-12.
+                bound = 4.0 * (closest[i] + error_scale * (sx * sx + far)) * (1.0 + 1e-12)
+                pairs = 0
+                for l in range(L):
+                    if not cc_lower[a, l] >= bound:
+                        pairs = pairs + 1
+            need[i] = pairs > 0
+            n_rows += pairs > 0
+            n_pairs += pairs
+    return n_rows, n_pairs
+
+
+def _potentials(
+    floating[:, ::1] dist not None,                 # INOUT (L, n)
+    const floating[::1] closest not None,           # IN  (n,)
+    const uint8_t[::1] need not None,               # IN  (n,) rows computed by the GEMM
+    const floating[::1] sample_weight not None,     # IN  (n,), or (0,) for unit weights
+    double[:, ::1] chunk_pots not None,             # OUT (n_chunks, L)
+    Py_ssize_t chunk_rows,
+    int n_threads,
+):
+    """The full pass's potentials after a pass over some rows only.
+
+    ``dist[l, i]`` is set to ``closest[i]`` where ``need[i]`` is 0 (what the
+    full pass gives a row no candidate comes closer to) and kept elsewhere;
+    ``chunk_pots[c, l]`` receives the weighted sum of ``dist[l]`` over chunk
+    c of ``chunk_rows`` rows, in float64, in the full pass's order, so it is
+    bitwise the full pass's.
+
+    Parameters
+    ----------
+    dist : the computed rows' new closest distances, completed in place
+    closest : current closest squared distances
+    need : 1 for the rows ``dist`` holds
+    sample_weight : row weights; empty means 1
+    chunk_pots : receives the per-chunk potentials (at least n_chunks rows)
+    chunk_rows : rows per chunk, as in the full pass
+    n_threads : int
+        OpenMP threads; the chunks are fixed, so the result does not depend on it.
+    """
+    cdef str K = "_potentials"
+    cdef Py_ssize_t n = closest.shape[0], L = dist.shape[0]
+    cdef bint weighted = sample_weight.shape[0] > 0
+    cdef Py_ssize_t n_chunks, c, i, l, start, end
+    cdef floating v
+    cdef double pot
+    check_equal(dist.shape[1], n, K, "dist.shape[1] (rows of closest)")
+    check_equal(need.shape[0], n, K, "need.shape[0] (rows of closest)")
+    check_optional(sample_weight.shape[0], n, K, "sample_weight.shape[0] (rows of closest)")
+    check_at_least(chunk_rows, 1, K, "chunk_rows")
+    check_threads(n_threads, K)
+    n_chunks = (n + chunk_rows - 1) // chunk_rows
+    check_at_least(chunk_pots.shape[0], n_chunks, K, "chunk_pots.shape[0] (n_chunks)")
+    check_equal(chunk_pots.shape[1], L, K, "chunk_pots.shape[1] (rows of dist)")
+    with nogil:
+        for c in prange(n_chunks, schedule="static", num_threads=n_threads):
+            start = c * chunk_rows
+            end = min(start + chunk_rows, n)
+            for l in range(L):
+                pot = 0.0
+                for i in range(start, end):
+                    if not need[i]:
+                        dist[l, i] = closest[i]
+                    v = dist[l, i]
+                    pot = pot + (sample_weight[i] if weighted else 1.0) * v
                 chunk_pots[c, l] = pot
 
 

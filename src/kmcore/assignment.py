@@ -4,21 +4,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-from kmcore import _assign
+from kmcore import _assign, _input
 from kmcore._origin import NO_ORIGIN, data_origin, shifted
 from kmcore._threads import blas_single_threaded, block_sizes, effective_n_threads
-from kmcore._validation import (
-    check_centers,
-    check_data,
-    check_kernel_inputs,
-    check_sample_weight,
-    check_sqnorms,
-)
+from kmcore._validation import check_kernel_inputs
 from kmcore.centers import _means, _unit_or, _weighted_sums
 from kmcore.distances import _row_norms
 
 
-def assign(X, centers, x_sqnorms=None, n_threads=None):
+def assign(X, centers, x_sqnorms=None, n_threads=None, check_input=True):
     """Nearest center of every row and the squared distance to it.
 
     One fused pass: a GEMM on a cache-sized block of rows and centers, then
@@ -38,6 +32,11 @@ def assign(X, centers, x_sqnorms=None, n_threads=None):
         CPUs; one thread for small inputs); -1 all CPUs.
         Each row is computed on its own: the result is bitwise the same for
         any thread count.
+    check_input : bool, default=True
+        False trusts the caller, for loops over input validated once: the
+        arrays are used as given (C-contiguous float32/float64 ndarrays of
+        X's dtype), never converted or scanned for NaN, infinity or
+        out-of-range values. Shapes are still checked (ValueError).
 
     Returns
     -------
@@ -55,9 +54,9 @@ def assign(X, centers, x_sqnorms=None, n_threads=None):
     unused): labels stay right in float32 at any offset, and data near the
     origin keep the plain expansion.
     """
-    X = check_data(X, "X")
-    centers = check_centers(centers, X.shape[1], X.dtype)
-    x_sqnorms = check_sqnorms(x_sqnorms, "x_sqnorms", X.shape[0], X.dtype)
+    X = _input.data(X, "X", check_input)
+    centers = _input.centers(centers, X.shape[1], X.dtype, check_input)
+    x_sqnorms = _input.sqnorms(x_sqnorms, "x_sqnorms", X.shape[0], X.dtype, check_input)
     n_threads = effective_n_threads(n_threads, work=X.size * centers.shape[0])
     if x_sqnorms is None:
         x_sqnorms = _row_norms(X, True, n_threads)
@@ -146,7 +145,8 @@ class LloydStep(NamedTuple):
     """Empty clusters given a far point."""
 
 
-def lloyd_step(X, centers, sample_weight=None, x_sqnorms=None, relocate_empty=True, n_threads=None):
+def lloyd_step(X, centers, sample_weight=None, x_sqnorms=None, relocate_empty=True, n_threads=None,
+               check_input=True):
     """One Lloyd iteration: assign every row, then move every center to its mean.
 
     The E-step is :func:`assign`. The M-step accumulates the weighted sums in
@@ -177,16 +177,21 @@ def lloyd_step(X, centers, sample_weight=None, x_sqnorms=None, relocate_empty=Tr
     n_threads : int, default=None
         OpenMP threads. None: ``kmcore.effective_n_threads`` (OpenMP's limit and the
         CPUs; one thread for small inputs); -1 all CPUs.
+    check_input : bool, default=True
+        False trusts the caller, for loops over input validated once: the
+        arrays are used as given (C-contiguous float32/float64 ndarrays of
+        X's dtype), never converted or scanned for NaN, infinity or
+        out-of-range values. Shapes are still checked (ValueError).
 
     Returns
     -------
     LloydStep
         ``labels, centers, weight_in_clusters, inertia, center_shift, n_relocated``.
     """
-    X = check_data(X, "X")
-    centers = check_centers(centers, X.shape[1], X.dtype)
-    sample_weight = check_sample_weight(sample_weight, X.shape[0], X.dtype)
-    x_sqnorms = check_sqnorms(x_sqnorms, "x_sqnorms", X.shape[0], X.dtype)
+    X = _input.data(X, "X", check_input)
+    centers = _input.centers(centers, X.shape[1], X.dtype, check_input)
+    sample_weight = _input.sample_weight(sample_weight, X.shape[0], X.dtype, check_input)
+    x_sqnorms = _input.sqnorms(x_sqnorms, "x_sqnorms", X.shape[0], X.dtype, check_input)
     n_threads = effective_n_threads(n_threads, work=X.size * centers.shape[0])
     if x_sqnorms is None:
         x_sqnorms = _row_norms(X, True, n_threads)

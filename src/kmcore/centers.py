@@ -2,17 +2,13 @@
 
 import numpy as np
 
-from kmcore import _centers
+from kmcore import _centers, _input
 from kmcore._threads import effective_n_threads
-from kmcore._validation import (
-    check_centers,
-    check_data,
-    check_positive_int,
-    check_sample_weight,
-)
+from kmcore._validation import check_positive_int
 
 
-def update_centers(X, labels, n_clusters, sample_weight=None, centers_old=None, n_threads=None):
+def update_centers(X, labels, n_clusters, sample_weight=None, centers_old=None, n_threads=None,
+                   check_input=True):
     """Weighted mean of the rows of each cluster.
 
     Sums are accumulated in float64 (also for float32 data), over a number of
@@ -34,18 +30,29 @@ def update_centers(X, labels, n_clusters, sample_weight=None, centers_old=None, 
     n_threads : int, default=None
         OpenMP threads. None: ``kmcore.effective_n_threads`` (OpenMP's limit and the
         CPUs; one thread for small inputs); -1 all CPUs.
+    check_input : bool, default=True
+        False trusts the caller, for loops over input validated once: the
+        arrays are used as given (C-contiguous float32/float64 ndarrays of
+        X's dtype), never converted or scanned for NaN, infinity or
+        out-of-range values. Shapes are still checked (ValueError).
+        ``labels`` must then be a contiguous intp array; its range is
+        checked in either mode.
 
     Returns
     -------
     centers : ndarray of shape (n_clusters, n_features), X's dtype
     weight_in_clusters : ndarray of shape (n_clusters,), float64
     """
-    X = check_data(X, "X")
+    X = _input.data(X, "X", check_input)
     n_clusters = check_positive_int(n_clusters, "n_clusters")
-    labels = check_labels(labels, X.shape[0], n_clusters)
-    sample_weight = check_sample_weight(sample_weight, X.shape[0], X.dtype)
+    if check_input:
+        labels = check_labels(labels, X.shape[0], n_clusters)
+    else:
+        labels = trusted_labels(labels, X.shape[0])
+    sample_weight = _input.sample_weight(sample_weight, X.shape[0], X.dtype, check_input)
     if centers_old is not None:
-        centers_old = check_centers(centers_old, X.shape[1], X.dtype, "centers_old")
+        centers_old = _input.centers(centers_old, X.shape[1], X.dtype, check_input,
+                                     "centers_old")
         if centers_old.shape[0] != n_clusters:
             raise ValueError(
                 f"centers_old must have {n_clusters} rows, got {centers_old.shape[0]}"
@@ -68,6 +75,17 @@ def check_labels(labels, n_samples, n_clusters):
             f"labels must lie in [0, {n_clusters}), got [{labels.min()}, {labels.max()}]"
         )
     return np.ascontiguousarray(labels, dtype=np.intp)
+
+
+def trusted_labels(labels, n_samples):
+    """Labels used as given (check_input=False): O(1) checks, the kernel checks the range."""
+    if not isinstance(labels, np.ndarray) or labels.dtype != np.intp:
+        raise TypeError(f"labels must be an intp ndarray when check_input=False, got "
+                        f"{getattr(labels, 'dtype', type(labels).__name__)}")
+    if labels.shape != (n_samples,) or not labels.flags.c_contiguous:
+        raise ValueError(f"labels must be a contiguous array of shape ({n_samples},), "
+                         f"got {labels.shape}")
+    return labels
 
 
 # The M-step's row parts (see _centers.pyx). More parts let more threads share

@@ -2,17 +2,22 @@
 
 import numpy as np
 
-from kmcore import _distances
+from kmcore import _distances, _input
 from kmcore._origin import NO_ORIGIN, data_origin, shifted
 from kmcore._threads import blas_single_threaded, effective_n_threads
-from kmcore._validation import check_centers, check_data, check_kernel_inputs, check_sqnorms
+from kmcore._validation import check_kernel_inputs
 
 # Rows of X per GEMM call in pairwise_sqdist: the unit of parallel work.
 _PAIRWISE_CHUNK_ROWS = 256
 
 
-def row_norms(X, squared=True, n_threads=None):
+def row_norms(X, squared=True, n_threads=None, check_input=True):
     """Euclidean norm of every row.
+
+    One streaming pass over X (no BLAS call per row). Each row is summed in
+    float64, float32 rows included (their squares are then exact), in a
+    fixed order, and rounded once to X's dtype: float32 norms are the float64
+    sums correctly rounded but for rare double roundings.
 
     Parameters
     ----------
@@ -24,23 +29,29 @@ def row_norms(X, squared=True, n_threads=None):
         OpenMP threads. None: ``kmcore.effective_n_threads`` (OpenMP's limit and the
         CPUs; one thread for small inputs); -1 all CPUs.
         Rows are independent: the result does not depend on it.
+    check_input : bool, default=True
+        False trusts the caller, for loops over input validated once: the
+        arrays are used as given (C-contiguous float32/float64 ndarrays of
+        X's dtype), never converted or scanned for NaN, infinity or
+        out-of-range values. Shapes are still checked (ValueError).
 
     Returns
     -------
     norms : ndarray of shape (n_samples,), X's dtype
     """
-    X = check_data(X, "X")
+    X = _input.data(X, "X", check_input)
     return _row_norms(X, squared, effective_n_threads(n_threads, work=X.size))
 
 
 def _row_norms(X, squared, n_threads):
     out = np.empty(X.shape[0], dtype=X.dtype)
-    with blas_single_threaded():
-        _distances._row_sqnorms(X, out, max(1, min(n_threads, X.shape[0])))
+    # No BLAS inside: the kernel's own loop streams through the rows.
+    _distances._row_sqnorms(X, out, max(1, n_threads))
     return out if squared else np.sqrt(out, out=out)
 
 
-def pairwise_sqdist(X, Y, x_sqnorms=None, y_sqnorms=None, n_threads=None, out=None):
+def pairwise_sqdist(X, Y, x_sqnorms=None, y_sqnorms=None, n_threads=None, out=None,
+                    check_input=True):
     """Squared Euclidean distances between the rows of X and the rows of Y.
 
     Computed as ``||x||^2 - 2 x.y + ||y||^2`` (the cross term by blocked GEMM)
@@ -64,16 +75,21 @@ def pairwise_sqdist(X, Y, x_sqnorms=None, y_sqnorms=None, n_threads=None, out=No
     out : ndarray of shape (n_x, n_y), default=None
         C-contiguous, writeable, X's dtype, sharing no memory with the inputs:
         filled in place and returned.
+    check_input : bool, default=True
+        False trusts the caller, for loops over input validated once: the
+        arrays are used as given (C-contiguous float32/float64 ndarrays of
+        X's dtype), never converted or scanned for NaN, infinity or
+        out-of-range values. Shapes are still checked (ValueError).
 
     Returns
     -------
     D : ndarray of shape (n_x, n_y)
     """
-    X = check_data(X, "X")
-    Y = check_centers(Y, X.shape[1], X.dtype, name="Y")
+    X = _input.data(X, "X", check_input)
+    Y = _input.centers(Y, X.shape[1], X.dtype, check_input, name="Y")
     n_threads = effective_n_threads(n_threads, work=X.size * Y.shape[0])
-    x_sqnorms = check_sqnorms(x_sqnorms, "x_sqnorms", X.shape[0], X.dtype)
-    y_sqnorms = check_sqnorms(y_sqnorms, "y_sqnorms", Y.shape[0], X.dtype)
+    x_sqnorms = _input.sqnorms(x_sqnorms, "x_sqnorms", X.shape[0], X.dtype, check_input)
+    y_sqnorms = _input.sqnorms(y_sqnorms, "y_sqnorms", Y.shape[0], X.dtype, check_input)
     if x_sqnorms is None:
         x_sqnorms = _row_norms(X, True, n_threads)
     if y_sqnorms is None:

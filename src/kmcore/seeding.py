@@ -2,17 +2,14 @@
 
 import numpy as np
 
-from kmcore import _seeding
+from kmcore import _input, _seeding
 from kmcore._origin import NO_ORIGIN, data_origin, shifted
 from kmcore._threads import blas_single_threaded, block_sizes, effective_n_threads
 from kmcore._validation import (
-    check_data,
     check_kernel_inputs,
     check_n_clusters,
     check_positive_int,
     check_random_state,
-    check_sample_weight,
-    check_sqnorms,
 )
 from kmcore.assignment import _EXACT_BELOW
 from kmcore.centers import _unit_or
@@ -20,15 +17,22 @@ from kmcore.distances import _row_norms
 
 
 def kmeans_plusplus(X, n_clusters, sample_weight=None, n_local_trials=None,
-                    random_state=None, x_sqnorms=None, n_threads=None):
+                    random_state=None, x_sqnorms=None, n_threads=None, check_input=True):
     """Greedy k-means++ seeding.
 
     The first center is a row drawn with probability proportional to its
     weight; each next one is the best of ``n_local_trials`` rows drawn with
     probability proportional to ``weight * D(x)^2`` (D: distance to the
     nearest chosen center), the best being the one that lowers the weighted
-    potential most. One step is one pass over X: the distances to all trials
-    come from one thin GEMM per block of rows, fused with the potential sums.
+    potential most. One step is at most one pass over X: the distances to all
+    trials come from one thin GEMM per block of rows, fused with the potential
+    sums. Rows that no trial can come closer to than their closest center
+    (proved by the triangle inequality, with a margin for rounding) are not
+    read at all, the others are gathered into the same blocks: the same
+    distances and potentials come out, so the same rows are picked. That
+    skips most rows of clustered data once every cluster holds a center, and
+    few of high-dimensional data without clear clusters (where the bounds
+    are then tried only now and then).
     The draws use float64 cumulative sums, in the order scikit-learn's
     ``kmeans_plusplus`` uses its RandomState, so with float64 data and the
     same ``random_state`` both pick the same rows (up to ties in rounding).
@@ -53,6 +57,11 @@ def kmeans_plusplus(X, n_clusters, sample_weight=None, n_local_trials=None,
         OpenMP threads. None: ``kmcore.effective_n_threads`` (OpenMP's limit and the
         CPUs; one thread for small inputs); -1 all CPUs. The potentials are
         summed per block in a fixed order: the result does not depend on it.
+    check_input : bool, default=True
+        False trusts the caller, for loops over input validated once: the
+        arrays are used as given (C-contiguous float32/float64 ndarrays of
+        X's dtype), never converted or scanned for NaN, infinity or
+        out-of-range values. Shapes are still checked (ValueError).
 
     Returns
     -------
@@ -60,13 +69,13 @@ def kmeans_plusplus(X, n_clusters, sample_weight=None, n_local_trials=None,
     indices : ndarray of shape (n_clusters,), intp
         ``X[indices[i]]`` is ``centers[i]``.
     """
-    X = check_data(X, "X")
+    X = _input.data(X, "X", check_input)
     n_clusters = check_n_clusters(n_clusters, X.shape[0])
-    sample_weight = check_sample_weight(sample_weight, X.shape[0], X.dtype)
+    sample_weight = _input.sample_weight(sample_weight, X.shape[0], X.dtype, check_input)
     if n_local_trials is None:
         n_local_trials = 2 + int(np.log(n_clusters))
     n_local_trials = check_positive_int(n_local_trials, "n_local_trials")
-    x_sqnorms = check_sqnorms(x_sqnorms, "x_sqnorms", X.shape[0], X.dtype)
+    x_sqnorms = _input.sqnorms(x_sqnorms, "x_sqnorms", X.shape[0], X.dtype, check_input)
     # One pass per center compares every row with the candidates.
     n_threads = effective_n_threads(n_threads, work=X.size * n_local_trials)
     if x_sqnorms is None:
@@ -75,38 +84,117 @@ def kmeans_plusplus(X, n_clusters, sample_weight=None, n_local_trials=None,
                             check_random_state(random_state), n_threads)
 
 
-def _kmeans_plusplus(X, x_sqnorms, n_clusters, sample_weight, n_local_trials, rng, n_threads):
-    """kmeans_plusplus on validated input."""
+# A k-means++ step gathers the rows it must compute when they are fewer than
+# this fraction of all rows; above, the plain pass over every row (no copy,
+# the potentials fused into it) costs about as much. Either way the same
+# distances and potentials come out.
+_GATHER_BELOW = 0.9
+# When the bounds left too many rows to gather, they are next tried this
+# fraction of the centers chosen so far later (plus one step): on data where
+# they rarely prune (high-dimensional, unclustered), their cost stays a few
+# steps' worth, and as the centers multiply and the distances shrink they
+# are tried again.
+_RETRY_AFTER = 0.25
+
+
+def _kmeans_plusplus(X, x_sqnorms, n_clusters, sample_weight, n_local_trials, rng, n_threads,
+                     stats=None):
+    """kmeans_plusplus on validated input.
+
+    Each step computes only the rows some candidate may come closer to than
+    their closest center (see ``_TriangleBounds``): the others keep their
+    distance, exactly as the full pass would give it, so the same rows are
+    picked. ``stats``, a list, receives per step (after the first) the
+    fraction of rows whose distances to the candidates were computed, and
+    the fractions of rows and of row-candidate pairs the bounds could not
+    skip (None when they were not tried).
+    """
     check_kernel_inputs(X, None, x_sqnorms, sample_weight)
     n = X.shape[0]
     if not 1 <= n_clusters <= n:
         raise ValueError(f"n_clusters must lie in [1, {n}], got {n_clusters}")
-    passes = _CandidatePass(X, x_sqnorms, sample_weight, n_local_trials, n_threads)
+    state = _GreedyState(X, x_sqnorms, n_clusters, sample_weight, n_local_trials, n_threads)
     indices = np.empty(n_clusters, dtype=np.intp)
     indices[0] = _first_center(n, sample_weight, rng)
-    closest = np.full(n, np.inf, dtype=X.dtype)
-    pot = passes.run(indices[:1], closest)[0]
-    closest[:] = passes.dist[0]
-    targets_sorted = np.empty(n_local_trials, dtype=np.float64)
-    drawn = np.empty(n_local_trials, dtype=np.intp)
-    for c in range(1, n_clusters):
-        targets = rng.uniform(size=n_local_trials) * pot
-        order = np.argsort(targets, kind="stable")
-        targets_sorted[:] = targets[order]
-        _seeding._sample_by_potential(closest, _unit_or(sample_weight, X.dtype),
-                                      targets_sorted, drawn)
-        candidates = np.empty(n_local_trials, dtype=np.intp)
-        candidates[order] = drawn
-        pots = passes.run(candidates, closest)
-        best = int(np.argmin(pots))
-        pot = pots[best]
-        closest[:] = passes.dist[best]
-        indices[c] = candidates[best]
+    pot = state.start(indices[0])
+    next_try = 1
+    # The bounds' small float64 products run between our OpenMP passes.
+    with blas_single_threaded():
+        for c in range(1, n_clusters):
+            candidates = state.draw(rng, pot)
+            pots, paid = state.potentials(candidates, c >= next_try, stats)
+            if not paid:
+                next_try = max(next_try, c + 1 + int(_RETRY_AFTER * c))
+            best = int(np.argmin(pots))
+            pot = pots[best]
+            indices[c] = candidates[best]
+            state.choose(best, c, indices[c])
     return X[indices], indices
 
 
+class _GreedyState:
+    """What greedy k-means++ keeps between steps: every row's closest chosen
+    center (its distance and index), the passes' buffers and the bounds."""
+
+    def __init__(self, X, x_sqnorms, n_clusters, sample_weight, n_local_trials, n_threads):
+        n = X.shape[0]
+        self.X, self.n_threads, self.L = X, n_threads, n_local_trials
+        self.weight = _unit_or(sample_weight, X.dtype)
+        self.passes = _CandidatePass(X, x_sqnorms, sample_weight, n_local_trials, n_threads,
+                                     gather=True)
+        self.bounds = _TriangleBounds(X, x_sqnorms, n_clusters, self.passes.origin)
+        self.closest = np.full(n, np.inf, dtype=X.dtype)
+        self.assigned = np.zeros(n, dtype=np.int32)
+        self.need = np.empty(n, dtype=np.uint8)
+        self.moved = np.empty(n, dtype=bool)
+        self.targets_sorted = np.empty(n_local_trials, dtype=np.float64)
+        self.drawn = np.empty(n_local_trials, dtype=np.intp)
+
+    def start(self, first):
+        """Take row ``first`` as center 0; the potential."""
+        pot = self.passes.run(np.array([first], dtype=np.intp), self.closest)[0]
+        self.closest[:] = self.passes.dist[0]
+        self.bounds.add(first)
+        return pot
+
+    def draw(self, rng, pot):
+        """The candidates: rows drawn with probability proportional to weight * closest."""
+        targets = rng.uniform(size=self.L) * pot
+        order = np.argsort(targets, kind="stable")
+        self.targets_sorted[:] = targets[order]
+        _seeding._sample_by_potential(self.closest, self.weight, self.targets_sorted, self.drawn)
+        candidates = np.empty(self.L, dtype=np.intp)
+        candidates[order] = self.drawn
+        return candidates
+
+    def potentials(self, candidates, try_bounds, stats):
+        """The potential of adding each candidate; and False if the bounds were tried
+        and left too many rows to gather."""
+        n = self.X.shape[0]
+        need, n_rows, n_pairs = None, n, None
+        if try_bounds:
+            n_rows, n_pairs = self.bounds.rows_to_compute(candidates, self.closest,
+                                                          self.assigned, self.need,
+                                                          self.n_threads)
+            if n_rows < _GATHER_BELOW * n:
+                need = self.need
+        if stats is not None:
+            stats.append(((n_rows if need is not None else n) / n,
+                          n_rows / n if try_bounds else None,
+                          n_pairs / (n * self.L) if try_bounds else None))
+        return self.passes.run(candidates, self.closest, need), need is not None or not try_bounds
+
+    def choose(self, best, c, row):
+        """Add candidate ``best`` (row ``row`` of X) as center c."""
+        dist = self.passes.dist[best]
+        np.less(dist, self.closest, out=self.moved)
+        self.assigned[self.moved] = c
+        self.closest[:] = dist
+        self.bounds.add(row)
+
+
 def farthest_first(X, n_clusters, sample_weight=None, random_state=None, x_sqnorms=None,
-                   n_threads=None):
+                   n_threads=None, check_input=True):
     """Farthest-first traversal seeding (Gonzalez), the "farthest" init.
 
     The first center is a row drawn with probability proportional to its
@@ -125,16 +213,21 @@ def farthest_first(X, n_clusters, sample_weight=None, random_state=None, x_sqnor
     n_threads : int, default=None
         OpenMP threads. None: ``kmcore.effective_n_threads`` (OpenMP's limit and the
         CPUs; one thread for small inputs); -1 all CPUs.
+    check_input : bool, default=True
+        False trusts the caller, for loops over input validated once: the
+        arrays are used as given (C-contiguous float32/float64 ndarrays of
+        X's dtype), never converted or scanned for NaN, infinity or
+        out-of-range values. Shapes are still checked (ValueError).
 
     Returns
     -------
     centers : ndarray of shape (n_clusters, n_features), X's dtype
     indices : ndarray of shape (n_clusters,), intp
     """
-    X = check_data(X, "X")
+    X = _input.data(X, "X", check_input)
     n_clusters = check_n_clusters(n_clusters, X.shape[0])
-    sample_weight = check_sample_weight(sample_weight, X.shape[0], X.dtype)
-    x_sqnorms = check_sqnorms(x_sqnorms, "x_sqnorms", X.shape[0], X.dtype)
+    sample_weight = _input.sample_weight(sample_weight, X.shape[0], X.dtype, check_input)
+    x_sqnorms = _input.sqnorms(x_sqnorms, "x_sqnorms", X.shape[0], X.dtype, check_input)
     n_threads = effective_n_threads(n_threads, work=X.size)
     if x_sqnorms is None:
         x_sqnorms = _row_norms(X, True, n_threads)
@@ -182,7 +275,7 @@ class _CandidatePass:
     The origin is chosen once per seeding, from evenly spaced rows of X.
     """
 
-    def __init__(self, X, x_sqnorms, sample_weight, max_candidates, n_threads):
+    def __init__(self, X, x_sqnorms, sample_weight, max_candidates, n_threads, gather=False):
         n, d = X.shape
         self.X, self.x_sqnorms, self.n_threads = X, x_sqnorms, n_threads
         self.weight = _unit_or(sample_weight, X.dtype)
@@ -191,14 +284,20 @@ class _CandidatePass:
         self.n_chunks = -(-n // self.chunk_rows)
         self.n_workers = max(1, min(n_threads, self.n_chunks))
         self.origin = data_origin(X)
-        # With an origin, each thread also holds its chunk of shifted rows and their norms.
-        width = max_candidates + (0 if self.origin is None else d + 1)
+        # With an origin or gathered rows, each thread also holds its chunk of
+        # (shifted or gathered) rows and their norms.
+        width = max_candidates + (0 if self.origin is None and not gather else d + 1)
         self.buffers = np.empty((self.n_workers, self.chunk_rows * width), dtype=X.dtype)
         self.dist_all = np.empty((max_candidates, n), dtype=X.dtype)
         self.dist = self.dist_all
 
-    def run(self, candidate_rows, closest):
-        """Potentials of adding each candidate; ``self.dist[l]`` the new closest distances."""
+    def run(self, candidate_rows, closest, need=None):
+        """Potentials of adding each candidate; ``self.dist[l]`` the new closest distances.
+
+        With ``need`` (uint8, one per row), only the rows where it is 1 are
+        computed (gathered); the others keep ``closest``, which must be what
+        the full pass gives them (``_TriangleBounds`` proves it).
+        """
         L = len(candidate_rows)
         cands = self.X[candidate_rows]
         if self.origin is None:
@@ -207,10 +306,73 @@ class _CandidatePass:
             origin, gemm_cands = self.origin, shifted(cands, self.origin, self.X.dtype)
         self.dist = self.dist_all[:L]
         chunk_pots = np.empty((self.n_chunks, L), dtype=np.float64)
+        rows = _ALL_ROWS if need is None else np.flatnonzero(need)
         with blas_single_threaded():
-            _seeding._candidate_distances(
-                self.X, self.x_sqnorms, cands, _row_norms(gemm_cands, True, 1), closest,
-                self.weight, self.buffers, self.dist, chunk_pots, self.chunk_rows,
-                self.n_workers, _EXACT_BELOW[self.X.dtype], origin, gemm_cands,
-            )
+            if need is None or rows.size:
+                _seeding._candidate_distances(
+                    self.X, self.x_sqnorms, cands, _row_norms(gemm_cands, True, 1), closest,
+                    self.weight, self.buffers, self.dist, chunk_pots, self.chunk_rows,
+                    self.n_workers, _EXACT_BELOW[self.X.dtype], origin, gemm_cands, rows,
+                )
+        if need is not None:
+            _seeding._potentials(self.dist, closest, need, self.weight, chunk_pots,
+                                 self.chunk_rows, self.n_workers)
+        # Chunks are added in order: nothing here depends on the thread count.
         return chunk_pots.sum(axis=0)
+
+
+# The kernels read an empty row list as "every row".
+_ALL_ROWS = np.empty(0, dtype=np.intp)
+_ALL_ROWS.setflags(write=False)
+
+
+class _TriangleBounds:
+    """Which rows a k-means++ step must compute (exact acceleration, after Raff 2021).
+
+    A row x whose closest chosen center a is at computed distance D cannot
+    come closer to a candidate c with ``d(a, c) >= 2 sqrt(D + E)`` (E bounds
+    the rounding of a computed distance): then the full pass's min for that
+    row is D itself, and the row need not be read. The chosen centers are
+    kept in float64 (around the pass's origin, if any), and the
+    center-candidate distances of each step come from one float64 product of
+    (chosen centers x candidates), their own rounding bound taken off.
+    """
+
+    def __init__(self, X, x_sqnorms, n_clusters, origin):
+        n, d = X.shape
+        self.X, self.x_sqnorms, self.origin = X, x_sqnorms, origin
+        self.centers = np.empty((n_clusters, d), dtype=np.float64)
+        self.c_sqnorms = np.empty(n_clusters, dtype=np.float64)
+        self.n_centers = 0
+        # Rounding bounds, relative to the squared norms of the operands: of
+        # a distance by the GEMM expansion in X's dtype (products, sums,
+        # norms, the shift to the origin; a generous multiple of the
+        # worst-case d * eps), and of the float64 center-candidate distances.
+        self.error_scale = 4.0 * (d + 4) * float(np.finfo(X.dtype).eps)
+        self.cc_error = 4.0 * (d + 4) * float(np.finfo(np.float64).eps)
+        self.origin_norm = 0.0 if origin is None else float(np.sqrt(origin @ origin))
+        self.max_norm = float(np.sqrt(np.max(x_sqnorms)))
+
+    def _float64(self, rows):
+        A = np.asarray(self.X[rows], dtype=np.float64)
+        return A if self.origin is None else A - self.origin
+
+    def add(self, row):
+        """Record the row of X chosen as the next center."""
+        c = self.n_centers
+        self.centers[c] = self._float64(row)
+        self.c_sqnorms[c] = self.centers[c] @ self.centers[c]
+        self.n_centers = c + 1
+
+    def rows_to_compute(self, candidate_rows, closest, assigned, need, n_threads):
+        """Fill ``need``; return the rows and row-candidate pairs not skipped."""
+        C = self.centers[:self.n_centers]
+        cn = self.c_sqnorms[:self.n_centers, None]
+        Q = self._float64(candidate_rows)
+        qn = np.einsum("ij,ij->i", Q, Q)[None, :]
+        scale = cn + qn
+        cc = scale - 2.0 * (C @ Q.T)
+        cc -= self.cc_error * scale
+        np.maximum(cc, 0.0, out=cc)
+        return _seeding._rows_to_compute(closest, self.x_sqnorms, assigned, cc, self.error_scale,
+                                         self.origin_norm, self.max_norm, need, n_threads)

@@ -4,16 +4,10 @@ import numbers
 
 import numpy as np
 
-from kmcore import _soft
+from kmcore import _input, _soft
 from kmcore._origin import NO_ORIGIN, data_origin, shifted
 from kmcore._threads import blas_single_threaded, effective_n_threads
-from kmcore._validation import (
-    check_centers,
-    check_data,
-    check_kernel_inputs,
-    check_sample_weight,
-    check_sqnorms,
-)
+from kmcore._validation import check_kernel_inputs
 from kmcore.centers import _means, _unit_or
 from kmcore.distances import _row_norms, check_out_is_separate
 
@@ -27,7 +21,7 @@ _SHIFTED_CHUNK_ROWS = 256
 _UNDERFLOW = {np.dtype(np.float32): 104.0, np.dtype(np.float64): 746.0}
 
 
-def soft_assign(X, centers, beta, x_sqnorms=None, n_threads=None, out=None):
+def soft_assign(X, centers, beta, x_sqnorms=None, n_threads=None, out=None, check_input=True):
     """Responsibilities ``softmax(-beta * ||x - c||^2)`` of every center for every row.
 
     Computed by blocks of rows (one GEMM each) and normalised with the
@@ -53,15 +47,20 @@ def soft_assign(X, centers, beta, x_sqnorms=None, n_threads=None, out=None):
     out : ndarray of shape (n_samples, n_clusters), default=None
         C-contiguous, writeable, X's dtype, sharing no memory with X or
         centers: filled and returned.
+    check_input : bool, default=True
+        False trusts the caller, for loops over input validated once: the
+        arrays are used as given (C-contiguous float32/float64 ndarrays of
+        X's dtype), never converted or scanned for NaN, infinity or
+        out-of-range values. Shapes are still checked (ValueError).
 
     Returns
     -------
     resp : ndarray of shape (n_samples, n_clusters), X's dtype
     """
-    X = check_data(X, "X")
-    centers = check_centers(centers, X.shape[1], X.dtype)
+    X = _input.data(X, "X", check_input)
+    centers = _input.centers(centers, X.shape[1], X.dtype, check_input)
     beta = check_beta(beta)
-    x_sqnorms = check_sqnorms(x_sqnorms, "x_sqnorms", X.shape[0], X.dtype)
+    x_sqnorms = _input.sqnorms(x_sqnorms, "x_sqnorms", X.shape[0], X.dtype, check_input)
     n_threads = effective_n_threads(n_threads, work=X.size * centers.shape[0])
     shape = (X.shape[0], centers.shape[0])
     if out is not None and (not isinstance(out, np.ndarray) or out.shape != shape
@@ -108,7 +107,7 @@ def _soft_assign(X, x_sqnorms, centers, beta, sample_weight, n_threads, out=None
     return out, float(chunk_objective.sum())
 
 
-def soft_update(X, resp, sample_weight=None, centers_old=None):
+def soft_update(X, resp, sample_weight=None, centers_old=None, check_input=True):
     """Weighted centers ``(R^T W X) / (R^T W 1)`` of soft k-means.
 
     The products run by blocks of rows through BLAS and are accumulated in
@@ -124,6 +123,12 @@ def soft_update(X, resp, sample_weight=None, centers_old=None):
         A center that receives no mass (all its responsibilities are 0, e.g.
         underflowed at a large beta) keeps its row of ``centers_old``; without
         ``centers_old`` it is NaN. Check ``mass``.
+    check_input : bool, default=True
+        False trusts the caller, for loops over input validated once: the
+        arrays are used as given (C-contiguous float32/float64 ndarrays of
+        X's dtype), never converted or scanned for NaN, infinity or
+        out-of-range values. Shapes are still checked (ValueError).
+        ``resp`` is then not checked for negative values either.
 
     Returns
     -------
@@ -131,18 +136,18 @@ def soft_update(X, resp, sample_weight=None, centers_old=None):
     mass : ndarray of shape (n_clusters,), float64
         Total (weighted) responsibility of each center.
     """
-    X = check_data(X, "X")
-    resp = check_data(resp, "resp", dtype=X.dtype)
+    X = _input.data(X, "X", check_input)
+    resp = _input.data(resp, "resp", check_input, dtype=X.dtype)
     if resp.shape[0] != X.shape[0]:
         raise ValueError(f"resp has {resp.shape[0]} rows but X has {X.shape[0]}")
-    if (resp < 0).any():
+    if check_input and (resp < 0).any():
         raise ValueError("resp must be non-negative")
-    sample_weight = check_sample_weight(sample_weight, X.shape[0], X.dtype)
+    sample_weight = _input.sample_weight(sample_weight, X.shape[0], X.dtype, check_input)
     k = resp.shape[1]
     if centers_old is None:
         fill = np.full((k, X.shape[1]), np.nan)
     else:
-        fill = check_centers(centers_old, X.shape[1], X.dtype, "centers_old")
+        fill = _input.centers(centers_old, X.shape[1], X.dtype, check_input, "centers_old")
         if fill.shape[0] != k:
             raise ValueError(f"centers_old must have {k} rows, got {fill.shape[0]}")
     sums, mass = _soft_sums(X, resp, sample_weight)

@@ -2,14 +2,9 @@
 
 import numpy as np
 
-from kmcore import _origin, _seeding, _split
+from kmcore import _input, _origin, _seeding, _split
 from kmcore._threads import effective_n_threads
-from kmcore._validation import (
-    check_data,
-    check_positive_int,
-    check_random_state,
-    check_sample_weight,
-)
+from kmcore._validation import check_positive_int, check_random_state
 from kmcore.centers import _unit_or
 from kmcore.seeding import row_probabilities
 
@@ -19,7 +14,7 @@ _PARALLEL_MIN_MEMBERS = 4096
 
 
 def split_two(X, indices=None, sample_weight=None, max_iter=50, random_state=None,
-              n_threads=None):
+              n_threads=None, check_input=True):
     """Split the rows named by ``indices`` in two by 2-means, without copying X.
 
     Seeded by greedy k-means++ on the subset (2 trials), then Lloyd iterations
@@ -46,6 +41,12 @@ def split_two(X, indices=None, sample_weight=None, max_iter=50, random_state=Non
         OpenMP threads for large subsets. None: ``kmcore.effective_n_threads``
         (OpenMP's limit and the CPUs; one thread for small inputs); -1 all
         CPUs. The result does not depend on it.
+    check_input : bool, default=True
+        False trusts the caller, for loops over input validated once: the
+        arrays are used as given (C-contiguous float32/float64 ndarrays of
+        X's dtype), never converted or scanned for NaN, infinity or
+        out-of-range values. Shapes are still checked (ValueError).
+        ``indices`` are range-checked in either mode.
 
     Returns
     -------
@@ -54,7 +55,7 @@ def split_two(X, indices=None, sample_weight=None, max_iter=50, random_state=Non
     labels : ndarray of shape (m,), intp
         Side (0 or 1) of each member, in the order of ``indices``.
     """
-    X = check_data(X, "X")
+    X = _input.data(X, "X", check_input)
     n = X.shape[0]
     if indices is None:
         indices = np.arange(n, dtype=np.intp)
@@ -67,9 +68,9 @@ def split_two(X, indices=None, sample_weight=None, max_iter=50, random_state=Non
         indices = np.ascontiguousarray(indices, dtype=np.intp)
     if indices.shape[0] < 2:
         raise ValueError(f"split_two needs at least 2 rows, got {indices.shape[0]}")
-    sample_weight = check_sample_weight(sample_weight, n, X.dtype)
+    sample_weight = _input.sample_weight(sample_weight, n, X.dtype, check_input)
     member_weight = None if sample_weight is None else np.ascontiguousarray(sample_weight[indices])
-    if member_weight is not None and not (member_weight > 0).any():
+    if check_input and member_weight is not None and not (member_weight > 0).any():
         raise ValueError("sample_weight is zero on every row named by indices")
     max_iter = check_positive_int(max_iter, "max_iter")
     # Each of the 2-means iterations compares every member with two centers.

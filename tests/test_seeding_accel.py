@@ -1,0 +1,208 @@
+"""Exact acceleration of greedy k-means++: the skipped rows change no pick.
+
+The accelerated seeding computes only the rows that some candidate may come
+closer to (triangle inequality with a rounding margin) and must pick bitwise
+the rows of the plain pass over every row. The plain pass is the same code
+with gathering switched off (``_GATHER_BELOW = 0``: every step reads every
+row, as before the acceleration); the accelerated one is forced to gather at
+every step (``_GATHER_BELOW`` above 1). For float64 data both must also pick
+the rows of a plain float64 NumPy k-means++ drawing from the same
+RandomState. Float32 data are compared with the plain pass only: their
+distances come from a float32 GEMM, whose rounding (about 1e-6 of a distance)
+moves the cumulative sums the draws search by more than a float64 reference's,
+so a draw landing that close to the boundary between two rows picks the other
+row (with 10^4 rows about one draw in 10^2); bitwise equality to NumPy is not
+a property float32 arithmetic can have.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import kmcore
+from kmcore import _seeding, seeding
+
+
+def plusplus(X, k, sample_weight=None, n_local_trials=None, seed=0, n_threads=1, gather=None,
+             stats=None, monkeypatch=None):
+    """kmcore's k-means++ with gathering forced on (True), off (False) or as shipped (None)."""
+    if gather is not None:
+        monkeypatch.setattr(seeding, "_GATHER_BELOW", 2.0 if gather else 0.0)
+    L = 2 + int(np.log(k)) if n_local_trials is None else n_local_trials
+    w = None if sample_weight is None else np.asarray(sample_weight, dtype=X.dtype)
+    _, idx = seeding._kmeans_plusplus(X, kmcore.row_norms(X), k, w, L,
+                                      np.random.RandomState(seed), n_threads, stats)
+    monkeypatch.undo() if monkeypatch is not None else None
+    return idx
+
+
+def numpy_plusplus(X, k, sample_weight=None, n_local_trials=None, seed=0, follow=None):
+    """Greedy k-means++ in plain float64 NumPy, drawing as kmcore does.
+
+    Where two candidates' potentials agree to 1e-12 (say two isolated rows
+    that are each other's nearest: adding either leaves the same potential)
+    rounding alone decides; there the row ``follow`` picked is taken if it is
+    one of them, so that the comparison goes on.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    n = X.shape[0]
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    L = 2 + int(np.log(k)) if n_local_trials is None else n_local_trials
+    rng = np.random.RandomState(seed)
+    p = np.full(n, 1.0 / n) if sample_weight is None else w / w.sum()
+    indices = [int(rng.choice(n, p=p))]
+    closest = ((X - X[indices[0]]) ** 2).sum(axis=1)
+    pot = np.cumsum(w * closest)[-1]
+    for _ in range(1, k):
+        targets = rng.uniform(size=L) * pot
+        mass = w * closest
+        cum = np.cumsum(mass)
+        positive = np.flatnonzero(mass > 0)
+        candidates = []
+        for t in targets:
+            i = int(np.searchsorted(cum, t))
+            # The first row of positive mass whose cumulative sum reaches t;
+            # past the end, the last row of positive mass (or of positive weight).
+            if i >= n or mass[i] <= 0:
+                later = positive[positive >= min(i, n)]
+                if later.size:
+                    i = int(later[0])
+                elif positive.size:
+                    i = int(positive[-1])
+                else:
+                    i = int(np.flatnonzero(w > 0)[-1])
+            candidates.append(i)
+        trial = [np.minimum(closest, ((X - X[c]) ** 2).sum(axis=1)) for c in candidates]
+        pots = [np.cumsum(w * d)[-1] for d in trial]
+        best = int(np.argmin(pots))
+        if follow is not None:
+            tied = [j for j, q in enumerate(pots) if q <= pots[best] * (1 + 1e-12)]
+            best = next((j for j in tied if candidates[j] == follow[len(indices)]), best)
+        pot, closest = pots[best], trial[best]
+        indices.append(candidates[best])
+    return np.array(indices)
+
+
+def mixture(n, d, groups, spread, dtype, seed=0, offset=0.0):
+    rng = np.random.RandomState(seed)
+    means = rng.normal(size=(groups, d)) * 10 + offset
+    return (means[rng.randint(groups, size=n)] + spread * rng.normal(size=(n, d))).astype(dtype)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("n, d, groups, k", [(400, 3, 8, 30), (600, 20, 30, 60), (300, 64, 5, 40),
+                                             (150, 2, 150, 150)])
+def test_float64_picks_the_rows_of_numpy(n, d, groups, k, weighted, monkeypatch):
+    X = mixture(n, d, groups, 0.5, np.float64)
+    w = np.random.RandomState(1).uniform(0.1, 3.0, n) if weighted else None
+    fast = plusplus(X, k, w, gather=True, monkeypatch=monkeypatch)
+    np.testing.assert_array_equal(fast, numpy_plusplus(X, k, w, follow=fast))
+    np.testing.assert_array_equal(plusplus(X, k, w), fast)
+
+
+@settings(max_examples=80, deadline=None)
+@given(n=st.integers(2, 300), d=st.integers(1, 40), groups=st.integers(1, 40),
+       spread=st.sampled_from([0.0, 1e-3, 0.3, 3.0]), dtype=st.sampled_from([np.float32,
+                                                                            np.float64]),
+       offset=st.sampled_from([0.0, 1e4]), weights=st.sampled_from(["none", "random", "zeros"]),
+       duplicates=st.booleans(), k_frac=st.floats(0.0, 1.0), trials=st.sampled_from([None, 1, 5]),
+       seed=st.integers(0, 2**31 - 1))
+def test_accelerated_picks_the_rows_of_the_plain_pass(n, d, groups, spread, dtype, offset, weights,
+                                                      duplicates, k_frac, trials, seed):
+    with pytest.MonkeyPatch.context() as mp:
+        X = mixture(n, d, groups, spread, dtype, seed % 1000, offset)
+        if duplicates:
+            X[1::2] = X[::2][: X[1::2].shape[0]]
+        rng = np.random.RandomState(seed % 997)
+        w = {"none": None, "random": rng.uniform(0.0, 2.0, n),
+             "zeros": np.where(rng.rand(n) < 0.5, 0.0, 1.0)}[weights]
+        if w is not None and not (w > 0).any():
+            w[0] = 1.0
+        k = max(1, int(round(k_frac * n)))
+        plain = plusplus(X, k, w, trials, seed, gather=False, monkeypatch=mp)
+        fast = plusplus(X, k, w, trials, seed, gather=True, monkeypatch=mp)
+        np.testing.assert_array_equal(fast, plain)
+        np.testing.assert_array_equal(plusplus(X, k, w, trials, seed, n_threads=2, gather=True,
+                                               monkeypatch=mp), plain)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_k_equal_n_and_all_rows_equal(dtype, monkeypatch):
+    X = mixture(50, 4, 5, 0.2, dtype)
+    plain = plusplus(X, 50, gather=False, monkeypatch=monkeypatch)
+    assert sorted(plain.tolist()) == list(range(50))
+    np.testing.assert_array_equal(plusplus(X, 50, gather=True, monkeypatch=monkeypatch), plain)
+    same = np.ones((40, 3), dtype=dtype)
+    np.testing.assert_array_equal(plusplus(same, 5, gather=True, monkeypatch=monkeypatch),
+                                  plusplus(same, 5, gather=False, monkeypatch=monkeypatch))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_public_kmeans_plusplus_thread_independent(dtype):
+    X = mixture(3000, 16, 40, 0.5, dtype)
+    w = np.random.RandomState(2).uniform(0.0, 2.0, 3000)
+    one = kmcore.kmeans_plusplus(X, 64, sample_weight=w, random_state=3, n_threads=1)
+    two = kmcore.kmeans_plusplus(X, 64, sample_weight=w, random_state=3, n_threads=2)
+    for a, b in zip(one, two, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_bounds_skip_most_rows_of_separated_clusters(monkeypatch):
+    # The deterministic proxy of the speed-up: on well-separated clusters,
+    # once every cluster holds a center, almost no row can come closer to a
+    # candidate in another cluster, and those rows are not read.
+    X = mixture(4000, 8, 20, 0.05, np.float32)
+    stats = []
+    plain = plusplus(X, 60, gather=False, monkeypatch=monkeypatch)
+    fast = plusplus(X, 60, stats=stats)
+    np.testing.assert_array_equal(fast, plain)
+    computed = np.array([s[0] for s in stats])
+    assert computed[-20:].mean() < 0.3
+    assert (computed <= 1.0).all() and computed.shape == (59,)
+
+
+# --------------------------------------------------------------------------
+# The new kernels' guards
+# --------------------------------------------------------------------------
+
+
+def test_gathered_rows_out_of_range_raise():
+    X = mixture(20, 3, 2, 1.0, np.float64)
+    n, d, L = 20, 3, 2
+    cands = X[:L].copy()
+    args = (X, kmcore.row_norms(X), cands, kmcore.row_norms(cands), np.full(n, np.inf),
+            np.empty(0), np.empty((1, 8 * (L + d + 1))), np.empty((L, n)), np.empty((3, L)), 8, 1,
+            1e-6, np.empty(0), cands)
+    _seeding._candidate_distances(*args, np.array([0, 19], dtype=np.intp))
+    for bad in ([0, 20], [-1]):
+        with pytest.raises(ValueError, match="rows"):
+            _seeding._candidate_distances(*args, np.array(bad, dtype=np.intp))
+    with pytest.raises(ValueError, match="buffers"):
+        _seeding._candidate_distances(*args[:6], np.empty((1, 8 * L)), *args[7:],
+                                      np.array([1], dtype=np.intp))
+
+
+def test_rows_to_compute_and_potentials_check_shapes():
+    n, L = 10, 3
+    f = np.ones(n)
+    cc = np.ones((2, L))
+    need = np.empty(n, dtype=np.uint8)
+    assigned = np.zeros(n, dtype=np.int32)
+    assigned[3] = 7  # outside the centers: computed, never read out of cc
+    rows, pairs = _seeding._rows_to_compute(f, f, assigned, cc, 0.0, 0.0, 1.0, need, 2)
+    assert need[3] == 1 and rows == n and pairs == n * L
+    with pytest.raises(ValueError, match="assigned"):
+        _seeding._rows_to_compute(f, f, assigned[:-1], cc, 0.0, 0.0, 1.0, need, 1)
+    with pytest.raises(ValueError, match="need"):
+        _seeding._rows_to_compute(f, f, assigned, cc, 0.0, 0.0, 1.0, need[:-1], 1)
+    dist = np.zeros((L, n))
+    need[:] = 0
+    pots = np.empty((4, L))
+    _seeding._potentials(dist, f * 2, need, np.empty(0), pots, 3, 2)
+    np.testing.assert_array_equal(dist, 2.0)
+    np.testing.assert_array_equal(pots.sum(axis=0), 2.0 * n)
+    with pytest.raises(ValueError, match="chunk_pots"):
+        _seeding._potentials(dist, f, need, np.empty(0), np.empty((3, L)), 3, 1)
+    with pytest.raises(ValueError, match="dist"):
+        _seeding._potentials(np.zeros((L, n - 1)), f, need, np.empty(0), pots, 3, 1)
