@@ -306,6 +306,19 @@ def test_kernel_rejects_inconsistent_input():
         GroupBounds(X, np.zeros(10), np.array([0, 2, 2]), 1)
 
 
+def test_center_groups_merge_small_groups():
+    # Unbalanced centers: a dense cloud and a few isolated points, each of
+    # which k-means of the centers would leave as a group of one.
+    rng = np.random.default_rng(7)
+    C = np.vstack([rng.normal(size=(60, 5)), 50.0 * np.eye(5)])
+    groups = center_groups(C, 10)
+    sizes = np.bincount(groups)
+    assert sizes.sum() == 65 and (sizes > 0).all()  # numbered 0..t-1, none empty
+    assert sizes.min() >= 8 and len(sizes) >= 2
+    assert (center_groups(C, 65) == np.arange(65)).all()  # Elkan: one center per group
+    assert (center_groups(C[:5], 2) == 0).all()  # fewer centers than a group: one group
+
+
 # ------------------------------------------------------------------ choice
 def test_algorithm_choice_and_fallback(monkeypatch):
     assert _lloyd.choose_algorithm("auto", 100000, 16)[0] == "lloyd"

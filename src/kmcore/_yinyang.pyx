@@ -35,6 +35,7 @@ bitwise the same for any number of threads.
 from cython cimport floating
 from cython.parallel cimport prange, threadid
 from libc.math cimport INFINITY, nextafterf, sqrt
+from libc.stdlib cimport free, malloc
 from libc.stdint cimport int64_t
 from libc.string cimport memcpy
 
@@ -49,9 +50,6 @@ cdef float _SHRINK = <float> (1.0 - 1.0 / 4194304.0)
 # An upper bound is compared as u * _SLACK: covers the float64 rounding of
 # the drift additions it accumulates between two tightenings.
 cdef double _SLACK = 1.0 + 1e-9
-# Groups this small are examined with direct distances, not a GEMM.
-cdef Py_ssize_t _DIRECT_GROUP = 4
-
 cdef enum:
     # Per-row doubles and intps of the block scratch (see _carve).
     _ROW_DOUBLES = 7
@@ -77,6 +75,7 @@ cdef struct _Geometry:
     Py_ssize_t n, d, k, t
     double rel_err, gamma, whole_fraction
     bint init
+    double* group_sqmax     # (t,) largest squared center norm of each group
 
 
 cdef struct _Block:
@@ -184,19 +183,48 @@ cdef inline void _fold_expansions(
     Py_ssize_t p0,
     Py_ssize_t p1,
     double xs,                      # ||x||^2 of the row
-    intp_t own,
 ) noexcept nogil:
-    """Fold the GEMM distances of slot r to the sorted centers p0..p1-1 (group g)."""
-    cdef Py_ssize_t p
-    cdef double dist, e
-    for p in range(p0, p1):
-        if gorder[p] == own:
-            # Its exact distance is known (the tightening).
-            _candidate(b, r, g, geo.t, own, b.own_d[r], b.own_lo[r], b.own_hi[r], True)
-            continue
-        dist = xs + cross[p - p0] + gc_sqnorms[p]
-        e = geo.rel_err * (xs + gc_sqnorms[p])
-        _candidate(b, r, g, geo.t, gorder[p], dist, dist - e, dist + e, False)
+    """Fold the GEMM distances of slot r to the sorted centers p0..p1-1 (group g).
+
+    One error margin serves the whole group, that of its largest center norm:
+    then the lower bounds order as the distances, and the group reduces to
+    its two smallest distances and the index of the smallest, in a
+    branch-free loop that keeps its state in registers. The own center is
+    folded with its GEMM distance like the others; being the best already
+    (with its exact distance), it is then not its own rival.
+    """
+    cdef Py_ssize_t p, i1 = 0
+    cdef double m1 = INFINITY, m2 = INFINITY, v, e, lo1, lo2
+    cdef bint lt
+    cdef intp_t j
+    cdef Py_ssize_t at = r * geo.t + g
+    for p in range(p1 - p0):
+        v = <double> cross[p] + <double> gc_sqnorms[p0 + p]
+        lt = v < m1
+        m2 = m1 if lt else (v if v < m2 else m2)
+        i1 = p if lt else i1
+        m1 = v if lt else m1
+    e = geo.rel_err * (xs + geo.group_sqmax[g])
+    m1 = m1 + xs
+    m2 = m2 + xs
+    lo1 = m1 - e
+    lo2 = m2 - e
+    j = gorder[p0 + i1]
+    b.gmin1[at] = lo1
+    b.gmin2[at] = lo2
+    b.gidx1[at] = j
+    if j != b.best_idx[r]:
+        if m1 < b.best_d[r] or (m1 == b.best_d[r] and j < b.best_idx[r]):
+            if b.best_lo[r] < b.second_lo[r]:
+                b.second_lo[r] = b.best_lo[r]
+            b.best_d[r] = m1
+            b.best_lo[r] = lo1
+            b.best_hi[r] = m1 + e
+            b.best_idx[r] = j
+        elif lo1 < b.second_lo[r]:
+            b.second_lo[r] = lo1
+    if lo2 < b.second_lo[r]:
+        b.second_lo[r] = lo2
 
 
 cdef inline void _fold_direct(
@@ -260,11 +288,11 @@ cdef void _process_block(
             for g in range(t):
                 b.need[r * t + g] = 1
                 _fold_expansions(b, r, g, geo, out + r * k + gstart[g], gc_sqnorms, gorder,
-                                 gstart[g], gstart[g + 1], x_sqnorms[i],
-                                 -1 if geo.init else labels[i])
+                                 gstart[g], gstart[g + 1], x_sqnorms[i])
     else:
         # Group by group, a GEMM of the rows that need it (gathered again
-        # unless all do); tiny groups by direct distances.
+        # unless all do). Even a group of one center: a thin GEMM costs far
+        # less than direct float64 distances in high dimension.
         for g in range(t):
             mg = 0
             for r in range(m):
@@ -275,12 +303,6 @@ cdef void _process_block(
                 continue
             p0 = gstart[g]
             p1 = gstart[g + 1]
-            if p1 - p0 < _DIRECT_GROUP:
-                for q in range(mg):
-                    r = b.sub[q]
-                    _fold_direct(b, r, g, geo, xblock + r * d, gcenters, gorder, p0, p1,
-                                 labels[b.rows[r]], counts)
-                continue
             rows = xblock
             if mg < m:
                 rows = gblock
@@ -293,7 +315,7 @@ cdef void _process_block(
                 r = b.sub[q]
                 i = b.rows[r]
                 _fold_expansions(b, r, g, geo, out + q * (p1 - p0), gc_sqnorms, gorder, p0, p1,
-                                 x_sqnorms[i], labels[i])
+                                 x_sqnorms[i])
     for r in range(m):
         i = b.rows[r]
         own = -1 if geo.init else labels[i]
@@ -523,6 +545,14 @@ def _yinyang_assign(
     geo.gamma = (d + 16) * 2.220446049250313e-16
     geo.whole_fraction = whole_fraction
     geo.init = init
+    geo.group_sqmax = <double*> malloc(t * sizeof(double))
+    if geo.group_sqmax == NULL:
+        raise MemoryError()
+    for g in range(t):
+        geo.group_sqmax[g] = 0
+        for i in range(gstart[g], gstart[g + 1]):
+            if gc_sqnorms[i] > geo.group_sqmax[g]:
+                geo.group_sqmax[g] = gc_sqnorms[i]
     with nogil:
         for s in prange(n_slices, schedule="dynamic", num_threads=n_threads):
             w = threadid()
@@ -530,6 +560,7 @@ def _yinyang_assign(
                        gcenters, gc_sqnorms, gorder, gpos, gstart, center_group, drift,
                        group_drift, labels, upper, lower, &fscratch[w, 0], &dscratch[w, 0],
                        &iscratch[w, 0], &mscratch[w, 0], &slice_counts[s, 0])
+    free(geo.group_sqmax)
 
 
 def _move_rows(
