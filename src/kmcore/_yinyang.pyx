@@ -76,6 +76,7 @@ cdef struct _Geometry:
     double rel_err, gamma, whole_fraction
     bint init
     double* group_sqmax     # (t,) largest squared center norm of each group
+    const double* origin    # (d,) the GEMM's rows and centers are shifted by it, or NULL
 
 
 cdef struct _Block:
@@ -256,12 +257,14 @@ cdef inline void _fold_direct(
 cdef void _process_block(
     _Block* b,
     _Geometry* geo,
-    floating* xblock,                   # IN  (m, d) the block's rows, gathered
+    const floating* X,                  # IN  (n, d) for the direct distances
+    floating* xblock,                   # IN  (m, d) the block's rows, gathered (and shifted)
     floating* gblock,                   # OUT (m, d) scratch: rows needing one group
     floating* out,                      # OUT (m, k) scratch: GEMM output
-    const floating* x_sqnorms,          # IN  (n,)
-    const floating* gcenters,           # IN  (k, d)
-    const floating* gc_sqnorms,         # IN  (k,)
+    const floating* x_sqnorms,          # IN  (n,) of the GEMM's rows
+    const floating* gcenters,           # IN  (k, d) for the direct distances
+    const floating* gemm_centers,       # IN  (k, d) for the GEMM
+    const floating* gc_sqnorms,         # IN  (k,) of gemm_centers
     const intp_t* gorder,               # IN  (k,)
     const intp_t* gstart,               # IN  (t + 1,)
     const intp_t* center_group,         # IN  (k,)
@@ -281,7 +284,7 @@ cdef void _process_block(
     if b.n_needed >= geo.whole_fraction * m * k:
         # Most of the block's distances are needed: one GEMM against every
         # center, and every group's bounds refreshed from it.
-        gemm_abt(xblock, <int> m, gcenters, <int> k, <int> d, -2.0, out, <int> k)
+        gemm_abt(xblock, <int> m, gemm_centers, <int> k, <int> d, -2.0, out, <int> k)
         counts[_C_DISTANCES] += m * k
         for r in range(m):
             i = b.rows[r]
@@ -308,8 +311,8 @@ cdef void _process_block(
                 rows = gblock
                 for q in range(mg):
                     memcpy(gblock + q * d, xblock + b.sub[q] * d, d * sizeof(floating))
-            gemm_abt(rows, <int> mg, gcenters + p0 * d, <int> (p1 - p0), <int> d, -2.0, out,
-                     <int> (p1 - p0))
+            gemm_abt(rows, <int> mg, gemm_centers + p0 * d, <int> (p1 - p0), <int> d, -2.0,
+                     out, <int> (p1 - p0))
             counts[_C_DISTANCES] += mg * (p1 - p0)
             for q in range(mg):
                 r = b.sub[q]
@@ -325,7 +328,7 @@ cdef void _process_block(
             _start_row(b, r, t, own)
             for g in range(t):
                 if b.need[r * t + g]:
-                    _fold_direct(b, r, g, geo, xblock + r * d, gcenters, gorder, gstart[g],
+                    _fold_direct(b, r, g, geo, X + i * d, gcenters, gorder, gstart[g],
                                  gstart[g + 1], own, counts)
             counts[_C_AMBIGUOUS] += 1
         lab = b.best_idx[r]
@@ -355,6 +358,7 @@ cdef void _run_slice(
     const floating[:, ::1] X,
     const floating[::1] x_sqnorms,
     const floating[:, ::1] gcenters,
+    const floating[:, ::1] gemm_centers,
     const floating[::1] gc_sqnorms,
     const intp_t[::1] gorder,
     const intp_t[::1] gpos,
@@ -425,25 +429,33 @@ cdef void _run_slice(
                     b.n_needed += gstart[g + 1] - gstart[g]
                 else:
                     b.need[r * t + g] = 0
-        memcpy(&xblock[r * d], &X[i, 0], d * sizeof(floating))
+        if geo.origin == NULL:
+            memcpy(&xblock[r * d], &X[i, 0], d * sizeof(floating))
+        else:
+            for c in range(d):
+                xblock[r * d + c] = <floating> (<double> X[i, c] - geo.origin[c])
         b.rows[r] = i
         b.m = r + 1
         counts[_C_GATHERED] += 1
         if b.m == block_rows:
-            _process_block(&b, geo, xblock, gblock, out, &x_sqnorms[0], &gcenters[0, 0],
-                           &gc_sqnorms[0], &gorder[0], &gstart[0], &center_group[0], &labels[0],
-                           &upper[0], &lower[0, 0], counts)
+            _process_block(&b, geo, &X[0, 0], xblock, gblock, out, &x_sqnorms[0],
+                           &gcenters[0, 0], &gemm_centers[0, 0], &gc_sqnorms[0], &gorder[0],
+                           &gstart[0], &center_group[0], &labels[0], &upper[0], &lower[0, 0],
+                           counts)
     if b.m > 0:
-        _process_block(&b, geo, xblock, gblock, out, &x_sqnorms[0], &gcenters[0, 0],
-                       &gc_sqnorms[0], &gorder[0], &gstart[0], &center_group[0], &labels[0],
-                       &upper[0], &lower[0, 0], counts)
+        _process_block(&b, geo, &X[0, 0], xblock, gblock, out, &x_sqnorms[0],
+                       &gcenters[0, 0], &gemm_centers[0, 0], &gc_sqnorms[0], &gorder[0],
+                       &gstart[0], &center_group[0], &labels[0], &upper[0], &lower[0, 0],
+                       counts)
 
 
 def _yinyang_assign(
     const floating[:, ::1] X,              # IN    (n, d)
-    const floating[::1] x_sqnorms,         # IN    (n,)
+    const floating[::1] x_sqnorms,         # IN    (n,) of X - origin
+    const double[::1] origin,              # IN    (d,), or (0,): no shift
     const floating[:, ::1] gcenters,       # IN    (k, d) the centers sorted by group
-    const floating[::1] gc_sqnorms,        # IN    (k,) their squared norms
+    const floating[:, ::1] gemm_centers,   # IN    (k, d) gcenters - origin, or gcenters
+    const floating[::1] gc_sqnorms,        # IN    (k,) squared norms of gemm_centers
     const intp_t[::1] gorder,              # IN    (k,) original index of each sorted center
     const intp_t[::1] gpos,                # IN    (k,) sorted position of each center
     const intp_t[::1] gstart,              # IN    (t + 1,) group g is gorder[gstart[g]:gstart[g+1]]
@@ -470,9 +482,14 @@ def _yinyang_assign(
     Parameters
     ----------
     X : ndarray of shape (n, d), C-contiguous
-    x_sqnorms : squared row norms of X
-    gcenters, gc_sqnorms : the current centers, permuted so that each group is
-        contiguous, and their squared norms
+    x_sqnorms : squared row norms of X, or with an origin of the rows of
+        ``X - origin`` rounded to X's dtype (the GEMM's operands)
+    origin : far from 0 the GEMM expansions cancel: with an origin the GEMM
+        runs on the rows and centers minus it (``kmcore._origin``); the exact
+        distances always use X and gcenters
+    gcenters : the current centers, permuted so that each group is contiguous
+    gemm_centers, gc_sqnorms : ``gcenters - origin`` rounded to X's dtype
+        (gcenters itself without an origin) and their squared norms
     gorder, gpos : the permutation (sorted position -> center) and its inverse
     gstart : group boundaries in the sorted order (t + 1 increasing values
         from 0 to k, no empty group)
@@ -505,6 +522,8 @@ def _yinyang_assign(
     cdef bint bad = False
     cdef _Geometry geo
     if (x_sqnorms.shape[0] != n or gcenters.shape[1] != d or gc_sqnorms.shape[0] != k
+            or gemm_centers.shape[0] != k or gemm_centers.shape[1] != d
+            or (origin.shape[0] != 0 and origin.shape[0] != d)
             or gorder.shape[0] != k or gpos.shape[0] != k or center_group.shape[0] != k
             or t < 1 or group_drift.shape[0] != t or (not init and drift.shape[0] != k)
             or labels.shape[0] != n or upper.shape[0] != n
@@ -545,6 +564,7 @@ def _yinyang_assign(
     geo.gamma = (d + 16) * 2.220446049250313e-16
     geo.whole_fraction = whole_fraction
     geo.init = init
+    geo.origin = &origin[0] if origin.shape[0] > 0 else NULL
     geo.group_sqmax = <double*> malloc(t * sizeof(double))
     if geo.group_sqmax == NULL:
         raise MemoryError()
@@ -557,7 +577,7 @@ def _yinyang_assign(
         for s in prange(n_slices, schedule="dynamic", num_threads=n_threads):
             w = threadid()
             _run_slice(s * slice_rows, min(n, (s + 1) * slice_rows), &geo, B, X, x_sqnorms,
-                       gcenters, gc_sqnorms, gorder, gpos, gstart, center_group, drift,
+                       gcenters, gemm_centers, gc_sqnorms, gorder, gpos, gstart, center_group, drift,
                        group_drift, labels, upper, lower, &fscratch[w, 0], &dscratch[w, 0],
                        &iscratch[w, 0], &mscratch[w, 0], &slice_counts[s, 0])
     free(geo.group_sqmax)

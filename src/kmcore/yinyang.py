@@ -10,6 +10,7 @@ and bounded by ``_BLOCK_BYTES``.
 import numpy as np
 
 from kmcore import _yinyang
+from kmcore._origin import NO_ORIGIN, data_origin, shifted
 from kmcore._threads import blas_single_threaded
 from kmcore.centers import _unit_or, _weighted_sums
 from kmcore.distances import _row_norms
@@ -113,6 +114,10 @@ class GroupBounds:
     ----------
     X : ndarray of shape (n_samples, n_features), C-contiguous float32/64
     x_sqnorms : ndarray of shape (n_samples,), X's dtype
+        Squared row norms of X. Data far from the origin
+        (:func:`kmcore._origin.data_origin`) are computed around their mean,
+        as kmcore's plain pass does: then the norms of the shifted rows are
+        computed here instead (n values, one pass over X).
     groups : ndarray of shape (n_clusters,), int
         Group of every center, values ``0..t-1`` with none empty.
     n_threads : int
@@ -135,7 +140,15 @@ class GroupBounds:
         if k == 0 or groups.min() < 0 or np.bincount(groups, minlength=t).min() == 0:
             raise ValueError("groups must number the centers 0..t-1 with no empty group")
         n, d = X.shape
-        self.X, self.x_sqnorms, self.n_threads = X, x_sqnorms, n_threads
+        self.X, self.n_threads = X, n_threads
+        origin = data_origin(X)
+        self.origin = NO_ORIGIN if origin is None else origin
+        if origin is not None:
+            x_sqnorms = np.empty(n, dtype=X.dtype)
+            for start in range(0, n, _SLICE_ROWS):
+                block = shifted(X[start:start + _SLICE_ROWS], origin, X.dtype)
+                x_sqnorms[start:start + _SLICE_ROWS] = _row_norms(block, True, n_threads)
+        self.x_sqnorms = x_sqnorms
         self.n_clusters, self.n_groups = k, t
         self.center_group = groups
         self.gorder = np.argsort(groups, kind="stable").astype(np.intp)
@@ -172,7 +185,10 @@ class GroupBounds:
         if centers.shape != (k, self.X.shape[1]):
             raise ValueError(f"centers must have shape {(k, self.X.shape[1])}, got {centers.shape}")
         gcenters = np.ascontiguousarray(centers[self.gorder], dtype=self.X.dtype)
-        gc_sqnorms = _row_norms(gcenters, True, self.n_threads)
+        gemm_centers = gcenters
+        if self.origin.shape[0]:
+            gemm_centers = shifted(gcenters, self.origin, self.X.dtype)
+        gc_sqnorms = _row_norms(gemm_centers, True, self.n_threads)
         init = drift is None
         if init:
             drift = np.empty(0)
@@ -185,9 +201,9 @@ class GroupBounds:
             group_drift[low] = np.nextafter(group_drift[low], np.float32(np.inf))
         with blas_single_threaded():
             _yinyang._yinyang_assign(
-                self.X, self.x_sqnorms, gcenters, gc_sqnorms, self.gorder, self.gpos,
-                self.gstart, self.center_group, drift, group_drift, self.labels, self.upper,
-                self.lower, self._fscratch, self._dscratch, self._iscratch, self._mscratch,
+                self.X, self.x_sqnorms, self.origin, gcenters, gemm_centers, gc_sqnorms,
+                self.gorder, self.gpos, self.gstart, self.center_group, drift, group_drift,
+                self.labels, self.upper, self.lower, self._fscratch, self._dscratch, self._iscratch, self._mscratch,
                 self._counts, self.rel_err, _SLICE_ROWS, self.block_rows, _WHOLE_FRACTION,
                 init, self.n_workers,
             )
