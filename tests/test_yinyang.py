@@ -206,7 +206,7 @@ def test_kernel_against_brute_force(dtype, n_groups):
     C = _rows(X, 30, seed=n_groups)
     bounds = GroupBounds(X, _row_norms(X, True, 2), center_groups(C, n_groups), 2)
     drift, k, n = None, len(C), len(X)
-    for it in range(8):
+    for _ in range(8):
         expected = None if drift is None else _numpy_filter(bounds, X, C, drift)
         old = bounds.labels.copy()
         counts = bounds.assign(C, drift)

@@ -14,12 +14,15 @@ The distances that remain are computed for gathered blocks of failing rows:
 each row is copied into a thread-local contiguous block, and the block is
 multiplied by GEMM against the centers of every group some of its rows need
 (the rows needing that group gathered again), or against all centers when
-most of the block's distances are needed anyway. So the work that remains
-keeps BLAS's efficiency in high dimension.
+a large part of the block's distances is needed anyway. So the work that
+remains keeps BLAS's efficiency in high dimension. Data far from the origin
+are gathered minus an origin and multiplied by the centers minus it (as
+kmcore's plain pass, see ``kmcore._origin``); exact distances use X itself.
 
 Exactness. Every bound allows for rounding: a GEMM distance
 ``||x||^2 - 2 x.c + ||c||^2`` is trusted to within
-``rel_err * (||x||^2 + ||c||^2)``, a direct float64 sum((x - c)^2) to within
+``rel_err * (||x||^2 + ||c||^2)`` (with the largest ``||c||^2`` of the
+center's group, so one margin serves a group), a direct float64 sum((x - c)^2) to within
 ``(d + 16) * 2^-52`` of itself, and lower bounds are stored in float32
 rounded down. A row keeps a label only when its distance to that center is
 provably smaller than to every other center; when two centers are within
@@ -577,8 +580,8 @@ def _yinyang_assign(
         for s in prange(n_slices, schedule="dynamic", num_threads=n_threads):
             w = threadid()
             _run_slice(s * slice_rows, min(n, (s + 1) * slice_rows), &geo, B, X, x_sqnorms,
-                       gcenters, gemm_centers, gc_sqnorms, gorder, gpos, gstart, center_group, drift,
-                       group_drift, labels, upper, lower, &fscratch[w, 0], &dscratch[w, 0],
+                       gcenters, gemm_centers, gc_sqnorms, gorder, gpos, gstart, center_group,
+                       drift, group_drift, labels, upper, lower, &fscratch[w, 0], &dscratch[w, 0],
                        &iscratch[w, 0], &mscratch[w, 0], &slice_counts[s, 0])
     free(geo.group_sqmax)
 

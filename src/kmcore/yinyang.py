@@ -203,9 +203,9 @@ class GroupBounds:
             _yinyang._yinyang_assign(
                 self.X, self.x_sqnorms, self.origin, gcenters, gemm_centers, gc_sqnorms,
                 self.gorder, self.gpos, self.gstart, self.center_group, drift, group_drift,
-                self.labels, self.upper, self.lower, self._fscratch, self._dscratch, self._iscratch, self._mscratch,
-                self._counts, self.rel_err, _SLICE_ROWS, self.block_rows, _WHOLE_FRACTION,
-                init, self.n_workers,
+                self.labels, self.upper, self.lower, self._fscratch, self._dscratch,
+                self._iscratch, self._mscratch, self._counts, self.rel_err, _SLICE_ROWS,
+                self.block_rows, _WHOLE_FRACTION, init, self.n_workers,
             )
         return self._counts.sum(axis=0)
 
