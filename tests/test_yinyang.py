@@ -206,7 +206,7 @@ def test_kernel_against_brute_force(dtype, n_groups):
     C = _rows(X, 30, seed=n_groups)
     bounds = GroupBounds(X, _row_norms(X, True, 2), center_groups(C, n_groups), 2)
     drift, k, n = None, len(C), len(X)
-    for it in range(8):
+    for _ in range(8):
         expected = None if drift is None else _numpy_filter(bounds, X, C, drift)
         old = bounds.labels.copy()
         counts = bounds.assign(C, drift)
@@ -306,6 +306,19 @@ def test_kernel_rejects_inconsistent_input():
         GroupBounds(X, np.zeros(10), np.array([0, 2, 2]), 1)
 
 
+def test_center_groups_merge_small_groups():
+    # Unbalanced centers: a dense cloud and a few isolated points, each of
+    # which k-means of the centers would leave as a group of one.
+    rng = np.random.default_rng(7)
+    C = np.vstack([rng.normal(size=(60, 5)), 50.0 * np.eye(5)])
+    groups = center_groups(C, 10)
+    sizes = np.bincount(groups)
+    assert sizes.sum() == 65 and (sizes > 0).all()  # numbered 0..t-1, none empty
+    assert sizes.min() >= 8 and len(sizes) >= 2
+    assert (center_groups(C, 65) == np.arange(65)).all()  # Elkan: one center per group
+    assert (center_groups(C[:5], 2) == 0).all()  # fewer centers than a group: one group
+
+
 # ------------------------------------------------------------------ choice
 def test_algorithm_choice_and_fallback(monkeypatch):
     assert _lloyd.choose_algorithm("auto", 100000, 16)[0] == "lloyd"
@@ -330,16 +343,33 @@ def test_algorithm_choice_and_fallback(monkeypatch):
 
 
 @pytest.mark.parametrize("algorithm", ["yinyang", "elkan", "auto"])
-def test_far_from_origin_runs_the_plain_pass(algorithm):
-    # The bounds' kernel computes around 0; kmcore's plain pass around the data's
-    # mean: far from the origin every strategy must give the plain pass's result.
-    rng = np.random.default_rng(3)
-    X = (1e4 + rng.normal(size=(5000, 8))).astype(np.float32)
-    init = X[rng.choice(5000, 40, replace=False)]
-    bounded = KMeans(40, init=init, algorithm=algorithm, max_iter=15).fit(X)
-    plain = KMeans(40, init=init, algorithm="lloyd", max_iter=15).fit(X)
-    assert bounded.history_["algorithm"] == "lloyd"
-    if algorithm != "auto":  # auto already picks the plain pass in 8 dimensions
-        assert "far from the origin" in bounded.history_["algorithm_reason"]
-    np.testing.assert_array_equal(bounded.labels_, plain.labels_)
-    np.testing.assert_array_equal(bounded.cluster_centers_, plain.cluster_centers_)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_far_from_origin_same_iterations_as_lloyd(algorithm, dtype):
+    # Far from 0 against their spread, the GEMM expansions cancel: both the
+    # plain pass and the bounds compute around the data's mean, and every
+    # strategy gives the plain pass's iterations.
+    X = (_blobs(5000, 20, 40, np.float64, seed=8) + 1e4).astype(dtype)
+    init = _rows(X, 40, seed=8)
+    lloyd, bounded = _fit_both(X, init, algorithm=algorithm, tol=0.0, max_iter=30)
+    assert bounded.history_["algorithm"] == ("elkan" if algorithm == "elkan" else "yinyang")
+    _assert_same(lloyd, bounded, X, None)
+    assert bounded.history_["distance_fraction"][1:].mean() < 0.5
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kernel_far_from_origin_needs_few_direct_distances(dtype):
+    # Without the shift every float32 expansion would be within rounding of
+    # every other (1e8-sized norms, distances of ~100): all rows would be
+    # near ties, resolved by direct distances. Shifted, almost none are.
+    X = (_blobs(4000, 20, 30, np.float64, seed=9) + 1e4).astype(dtype)
+    C = _rows(X, 30, seed=9)
+    bounds = GroupBounds(X, _row_norms(X, True, 2), center_groups(C, 4), 2)
+    assert bounds.origin.shape == (20,)
+    counts = bounds.assign(C)
+    np.testing.assert_array_equal(bounds.labels, _exact_labels(X, C))
+    assert counts[2] < 0.01 * len(X)
+    dist = np.sqrt(_exact_sqdist(X, C))
+    assert (bounds.upper >= dist[np.arange(len(X)), bounds.labels]).all()
+    dist[np.arange(len(X)), bounds.labels] = np.inf
+    for g in range(bounds.n_groups):
+        assert (bounds.lower[:, g] <= dist[:, bounds.center_group == g].min(axis=1)).all()

@@ -38,8 +38,9 @@ The choice for ``KMeans(algorithm=...)`` (:func:`choose_algorithm`):
 ``"elkan"`` and ``"yinyang"`` keep their meaning in few dimensions too (the
 bounds a user asked for, with their memory): only ``"auto"`` picks Hamerly's.
 
-Data far from the origin (see :func:`make_steps`), scipy CSR input and
-spherical k-means always run the plain pass (CSR: ``dynkm._rows``' blocked
+Data far from the origin run the bounds around the data's mean, as the
+plain pass does (:mod:`kmcore._origin`). scipy CSR input and spherical
+k-means always run the plain pass (CSR: ``dynkm._rows``' blocked
 sparse products; spherical: the centers renormalised after every step).
 ``history["algorithm"]`` says what ran and ``history["algorithm_reason"]`` why.
 
@@ -117,11 +118,11 @@ def choose_algorithm(algorithm, n_samples, n_clusters, n_features=None):
 def make_steps(algorithm, X, x_sqnorms, sample_weight, centers, n_threads, spherical=False):
     """The strategy for ``algorithm`` (one of ``ALGORITHMS``) on X from ``centers``.
 
-    Data far from the origin run the plain pass whatever was asked: kmcore's
-    fused pass computes their distances around the data's mean
-    (:mod:`kmcore._origin`), the bounds' kernel does not yet. So do CSR X
-    (the bounds' kernel is dense) and ``spherical`` runs (unit rows, centers
-    renormalised after each step, which the bounded M-step does not do).
+    CSR X run the plain pass whatever was asked (the bounds' kernel is
+    dense), and so do ``spherical`` runs (unit rows, centers renormalised
+    after each step, which the bounded M-step does not do). Data far from
+    the origin need nothing special: both kernels compute around the data's
+    mean (:mod:`kmcore._origin`).
     """
     name, n_groups, reason = choose_algorithm(algorithm, X.shape[0], centers.shape[0],
                                               X.shape[1])
@@ -132,8 +133,6 @@ def make_steps(algorithm, X, x_sqnorms, sample_weight, centers, n_threads, spher
         step_fn = _rows.spherical_lloyd_step if spherical else _rows.lloyd_step
         return LloydSteps(X, x_sqnorms, sample_weight, n_threads, step_fn, _rows.assign_rows,
                           reason=reason)
-    if name != "lloyd" and data_origin(X) is not None:
-        name, reason = "lloyd", f"{algorithm}: data far from the origin (plain pass)"
     if name == "lloyd":
         return LloydSteps(X, x_sqnorms, sample_weight, n_threads, reason=reason)
     if name == "hamerly":
@@ -240,7 +239,8 @@ class BoundedSteps:
 
     ``objective`` per iteration comes from the sums,
     ``sum w ||x||^2 - 2 sum_c c.S_c + sum_c W_c ||c||^2`` in float64 (no
-    distance needed); the final inertia is summed from direct distances.
+    distance needed; x, c and S_c taken relative to the bounds' origin when
+    there is one); the final inertia is summed from direct distances.
     """
 
     def __init__(self, X, x_sqnorms, sample_weight, centers, n_groups, n_threads, name,
@@ -253,7 +253,10 @@ class BoundedSteps:
         self.sums = ClusterSums(X, sample_weight, centers.shape[0], n_threads)
         self.drift = None  # no bounds yet
         self.stale = True  # the sums do not match the labels
-        self._wx2 = _weighted_sqnorm_sum(X, sample_weight)
+        # The objective is expanded around the bounds' origin (0 unless the
+        # data sit far from it): around 0 its terms would cancel there.
+        self._origin = self.bounds.origin if self.bounds.origin.shape[0] else None
+        self._wx2 = _weighted_sqnorm_sum(X, sample_weight, self._origin)
 
     def step(self, centers):
         n, k = self.X.shape[0], centers.shape[0]
@@ -297,7 +300,11 @@ class BoundedSteps:
     def _objective(self, centers):
         c = centers.astype(np.float64)
         s = self.sums
-        value = (self._wx2 - 2 * float(np.einsum("ij,ij->", c, s.sums))
+        sums = s.sums
+        if self._origin is not None:
+            c = c - self._origin
+            sums = sums - s.weights[:, None] * self._origin
+        value = (self._wx2 - 2 * float(np.einsum("ij,ij->", c, sums))
                  + float(s.weights @ np.einsum("ij,ij->i", c, c)))
         return max(value, 0.0)
 
@@ -319,14 +326,19 @@ class HamerlySteps(BoundedSteps):
         self.sums = ClusterSums(X, sample_weight, centers.shape[0], n_threads)
         self.drift = None  # no bounds yet
         self.stale = True  # the sums do not match the labels
-        self._wx2 = _weighted_sqnorm_sum(X, sample_weight)
+        # Hamerly's distances are direct differences, exact far from the origin
+        # too; only the objective from the sums needs expanding around the data.
+        self._origin = data_origin(X)
+        self._wx2 = _weighted_sqnorm_sum(X, sample_weight, self._origin)
 
 
-def _weighted_sqnorm_sum(X, sample_weight):
-    """sum(w * ||x||^2) in float64, by row slices."""
+def _weighted_sqnorm_sum(X, sample_weight, origin=None):
+    """sum(w * ||x - origin||^2) in float64, by row slices (origin None: 0)."""
     total = 0.0
     for start in range(0, X.shape[0], _NORM_ROWS):
         block = X[start:start + _NORM_ROWS].astype(np.float64)
+        if origin is not None:
+            block -= origin
         norms = np.einsum("ij,ij->i", block, block)
         if sample_weight is None:
             total += float(norms.sum())

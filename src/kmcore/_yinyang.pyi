@@ -4,7 +4,9 @@ from numpy.typing import NDArray
 def _yinyang_assign(
     X: NDArray[np.floating],
     x_sqnorms: NDArray[np.floating],
+    origin: NDArray[np.float64],
     gcenters: NDArray[np.floating],
+    gemm_centers: NDArray[np.floating],
     gc_sqnorms: NDArray[np.floating],
     gorder: NDArray[np.intp],
     gpos: NDArray[np.intp],

@@ -14,12 +14,15 @@ The distances that remain are computed for gathered blocks of failing rows:
 each row is copied into a thread-local contiguous block, and the block is
 multiplied by GEMM against the centers of every group some of its rows need
 (the rows needing that group gathered again), or against all centers when
-most of the block's distances are needed anyway. So the work that remains
-keeps BLAS's efficiency in high dimension.
+a large part of the block's distances is needed anyway. So the work that
+remains keeps BLAS's efficiency in high dimension. Data far from the origin
+are gathered minus an origin and multiplied by the centers minus it (as
+kmcore's plain pass, see ``kmcore._origin``); exact distances use X itself.
 
 Exactness. Every bound allows for rounding: a GEMM distance
 ``||x||^2 - 2 x.c + ||c||^2`` is trusted to within
-``rel_err * (||x||^2 + ||c||^2)``, a direct float64 sum((x - c)^2) to within
+``rel_err * (||x||^2 + ||c||^2)`` (with the largest ``||c||^2`` of the
+center's group, so one margin serves a group), a direct float64 sum((x - c)^2) to within
 ``(d + 16) * 2^-52`` of itself, and lower bounds are stored in float32
 rounded down. A row keeps a label only when its distance to that center is
 provably smaller than to every other center; when two centers are within
@@ -35,6 +38,7 @@ bitwise the same for any number of threads.
 from cython cimport floating
 from cython.parallel cimport prange, threadid
 from libc.math cimport INFINITY, nextafterf, sqrt
+from libc.stdlib cimport free, malloc
 from libc.stdint cimport int64_t
 from libc.string cimport memcpy
 
@@ -49,9 +53,6 @@ cdef float _SHRINK = <float> (1.0 - 1.0 / 4194304.0)
 # An upper bound is compared as u * _SLACK: covers the float64 rounding of
 # the drift additions it accumulates between two tightenings.
 cdef double _SLACK = 1.0 + 1e-9
-# Groups this small are examined with direct distances, not a GEMM.
-cdef Py_ssize_t _DIRECT_GROUP = 4
-
 cdef enum:
     # Per-row doubles and intps of the block scratch (see _carve).
     _ROW_DOUBLES = 7
@@ -77,6 +78,8 @@ cdef struct _Geometry:
     Py_ssize_t n, d, k, t
     double rel_err, gamma, whole_fraction
     bint init
+    double* group_sqmax     # (t,) largest squared center norm of each group
+    const double* origin    # (d,) the GEMM's rows and centers are shifted by it, or NULL
 
 
 cdef struct _Block:
@@ -184,19 +187,48 @@ cdef inline void _fold_expansions(
     Py_ssize_t p0,
     Py_ssize_t p1,
     double xs,                      # ||x||^2 of the row
-    intp_t own,
 ) noexcept nogil:
-    """Fold the GEMM distances of slot r to the sorted centers p0..p1-1 (group g)."""
-    cdef Py_ssize_t p
-    cdef double dist, e
-    for p in range(p0, p1):
-        if gorder[p] == own:
-            # Its exact distance is known (the tightening).
-            _candidate(b, r, g, geo.t, own, b.own_d[r], b.own_lo[r], b.own_hi[r], True)
-            continue
-        dist = xs + cross[p - p0] + gc_sqnorms[p]
-        e = geo.rel_err * (xs + gc_sqnorms[p])
-        _candidate(b, r, g, geo.t, gorder[p], dist, dist - e, dist + e, False)
+    """Fold the GEMM distances of slot r to the sorted centers p0..p1-1 (group g).
+
+    One error margin serves the whole group, that of its largest center norm:
+    then the lower bounds order as the distances, and the group reduces to
+    its two smallest distances and the index of the smallest, in a
+    branch-free loop that keeps its state in registers. The own center is
+    folded with its GEMM distance like the others; being the best already
+    (with its exact distance), it is then not its own rival.
+    """
+    cdef Py_ssize_t p, i1 = 0
+    cdef double m1 = INFINITY, m2 = INFINITY, v, e, lo1, lo2
+    cdef bint lt
+    cdef intp_t j
+    cdef Py_ssize_t at = r * geo.t + g
+    for p in range(p1 - p0):
+        v = <double> cross[p] + <double> gc_sqnorms[p0 + p]
+        lt = v < m1
+        m2 = m1 if lt else (v if v < m2 else m2)
+        i1 = p if lt else i1
+        m1 = v if lt else m1
+    e = geo.rel_err * (xs + geo.group_sqmax[g])
+    m1 = m1 + xs
+    m2 = m2 + xs
+    lo1 = m1 - e
+    lo2 = m2 - e
+    j = gorder[p0 + i1]
+    b.gmin1[at] = lo1
+    b.gmin2[at] = lo2
+    b.gidx1[at] = j
+    if j != b.best_idx[r]:
+        if m1 < b.best_d[r] or (m1 == b.best_d[r] and j < b.best_idx[r]):
+            if b.best_lo[r] < b.second_lo[r]:
+                b.second_lo[r] = b.best_lo[r]
+            b.best_d[r] = m1
+            b.best_lo[r] = lo1
+            b.best_hi[r] = m1 + e
+            b.best_idx[r] = j
+        elif lo1 < b.second_lo[r]:
+            b.second_lo[r] = lo1
+    if lo2 < b.second_lo[r]:
+        b.second_lo[r] = lo2
 
 
 cdef inline void _fold_direct(
@@ -228,12 +260,14 @@ cdef inline void _fold_direct(
 cdef void _process_block(
     _Block* b,
     _Geometry* geo,
-    floating* xblock,                   # IN  (m, d) the block's rows, gathered
+    const floating* X,                  # IN  (n, d) for the direct distances
+    floating* xblock,                   # IN  (m, d) the block's rows, gathered (and shifted)
     floating* gblock,                   # OUT (m, d) scratch: rows needing one group
     floating* out,                      # OUT (m, k) scratch: GEMM output
-    const floating* x_sqnorms,          # IN  (n,)
-    const floating* gcenters,           # IN  (k, d)
-    const floating* gc_sqnorms,         # IN  (k,)
+    const floating* x_sqnorms,          # IN  (n,) of the GEMM's rows
+    const floating* gcenters,           # IN  (k, d) for the direct distances
+    const floating* gemm_centers,       # IN  (k, d) for the GEMM
+    const floating* gc_sqnorms,         # IN  (k,) of gemm_centers
     const intp_t* gorder,               # IN  (k,)
     const intp_t* gstart,               # IN  (t + 1,)
     const intp_t* center_group,         # IN  (k,)
@@ -253,18 +287,18 @@ cdef void _process_block(
     if b.n_needed >= geo.whole_fraction * m * k:
         # Most of the block's distances are needed: one GEMM against every
         # center, and every group's bounds refreshed from it.
-        gemm_abt(xblock, <int> m, gcenters, <int> k, <int> d, -2.0, out, <int> k)
+        gemm_abt(xblock, <int> m, gemm_centers, <int> k, <int> d, -2.0, out, <int> k)
         counts[_C_DISTANCES] += m * k
         for r in range(m):
             i = b.rows[r]
             for g in range(t):
                 b.need[r * t + g] = 1
                 _fold_expansions(b, r, g, geo, out + r * k + gstart[g], gc_sqnorms, gorder,
-                                 gstart[g], gstart[g + 1], x_sqnorms[i],
-                                 -1 if geo.init else labels[i])
+                                 gstart[g], gstart[g + 1], x_sqnorms[i])
     else:
         # Group by group, a GEMM of the rows that need it (gathered again
-        # unless all do); tiny groups by direct distances.
+        # unless all do). Even a group of one center: a thin GEMM costs far
+        # less than direct float64 distances in high dimension.
         for g in range(t):
             mg = 0
             for r in range(m):
@@ -275,25 +309,19 @@ cdef void _process_block(
                 continue
             p0 = gstart[g]
             p1 = gstart[g + 1]
-            if p1 - p0 < _DIRECT_GROUP:
-                for q in range(mg):
-                    r = b.sub[q]
-                    _fold_direct(b, r, g, geo, xblock + r * d, gcenters, gorder, p0, p1,
-                                 labels[b.rows[r]], counts)
-                continue
             rows = xblock
             if mg < m:
                 rows = gblock
                 for q in range(mg):
                     memcpy(gblock + q * d, xblock + b.sub[q] * d, d * sizeof(floating))
-            gemm_abt(rows, <int> mg, gcenters + p0 * d, <int> (p1 - p0), <int> d, -2.0, out,
-                     <int> (p1 - p0))
+            gemm_abt(rows, <int> mg, gemm_centers + p0 * d, <int> (p1 - p0), <int> d, -2.0,
+                     out, <int> (p1 - p0))
             counts[_C_DISTANCES] += mg * (p1 - p0)
             for q in range(mg):
                 r = b.sub[q]
                 i = b.rows[r]
                 _fold_expansions(b, r, g, geo, out + q * (p1 - p0), gc_sqnorms, gorder, p0, p1,
-                                 x_sqnorms[i], labels[i])
+                                 x_sqnorms[i])
     for r in range(m):
         i = b.rows[r]
         own = -1 if geo.init else labels[i]
@@ -303,7 +331,7 @@ cdef void _process_block(
             _start_row(b, r, t, own)
             for g in range(t):
                 if b.need[r * t + g]:
-                    _fold_direct(b, r, g, geo, xblock + r * d, gcenters, gorder, gstart[g],
+                    _fold_direct(b, r, g, geo, X + i * d, gcenters, gorder, gstart[g],
                                  gstart[g + 1], own, counts)
             counts[_C_AMBIGUOUS] += 1
         lab = b.best_idx[r]
@@ -333,6 +361,7 @@ cdef void _run_slice(
     const floating[:, ::1] X,
     const floating[::1] x_sqnorms,
     const floating[:, ::1] gcenters,
+    const floating[:, ::1] gemm_centers,
     const floating[::1] gc_sqnorms,
     const intp_t[::1] gorder,
     const intp_t[::1] gpos,
@@ -403,25 +432,33 @@ cdef void _run_slice(
                     b.n_needed += gstart[g + 1] - gstart[g]
                 else:
                     b.need[r * t + g] = 0
-        memcpy(&xblock[r * d], &X[i, 0], d * sizeof(floating))
+        if geo.origin == NULL:
+            memcpy(&xblock[r * d], &X[i, 0], d * sizeof(floating))
+        else:
+            for c in range(d):
+                xblock[r * d + c] = <floating> (<double> X[i, c] - geo.origin[c])
         b.rows[r] = i
         b.m = r + 1
         counts[_C_GATHERED] += 1
         if b.m == block_rows:
-            _process_block(&b, geo, xblock, gblock, out, &x_sqnorms[0], &gcenters[0, 0],
-                           &gc_sqnorms[0], &gorder[0], &gstart[0], &center_group[0], &labels[0],
-                           &upper[0], &lower[0, 0], counts)
+            _process_block(&b, geo, &X[0, 0], xblock, gblock, out, &x_sqnorms[0],
+                           &gcenters[0, 0], &gemm_centers[0, 0], &gc_sqnorms[0], &gorder[0],
+                           &gstart[0], &center_group[0], &labels[0], &upper[0], &lower[0, 0],
+                           counts)
     if b.m > 0:
-        _process_block(&b, geo, xblock, gblock, out, &x_sqnorms[0], &gcenters[0, 0],
-                       &gc_sqnorms[0], &gorder[0], &gstart[0], &center_group[0], &labels[0],
-                       &upper[0], &lower[0, 0], counts)
+        _process_block(&b, geo, &X[0, 0], xblock, gblock, out, &x_sqnorms[0],
+                       &gcenters[0, 0], &gemm_centers[0, 0], &gc_sqnorms[0], &gorder[0],
+                       &gstart[0], &center_group[0], &labels[0], &upper[0], &lower[0, 0],
+                       counts)
 
 
 def _yinyang_assign(
     const floating[:, ::1] X,              # IN    (n, d)
-    const floating[::1] x_sqnorms,         # IN    (n,)
+    const floating[::1] x_sqnorms,         # IN    (n,) of X - origin
+    const double[::1] origin,              # IN    (d,), or (0,): no shift
     const floating[:, ::1] gcenters,       # IN    (k, d) the centers sorted by group
-    const floating[::1] gc_sqnorms,        # IN    (k,) their squared norms
+    const floating[:, ::1] gemm_centers,   # IN    (k, d) gcenters - origin, or gcenters
+    const floating[::1] gc_sqnorms,        # IN    (k,) squared norms of gemm_centers
     const intp_t[::1] gorder,              # IN    (k,) original index of each sorted center
     const intp_t[::1] gpos,                # IN    (k,) sorted position of each center
     const intp_t[::1] gstart,              # IN    (t + 1,) group g is gorder[gstart[g]:gstart[g+1]]
@@ -448,9 +485,14 @@ def _yinyang_assign(
     Parameters
     ----------
     X : ndarray of shape (n, d), C-contiguous
-    x_sqnorms : squared row norms of X
-    gcenters, gc_sqnorms : the current centers, permuted so that each group is
-        contiguous, and their squared norms
+    x_sqnorms : squared row norms of X, or with an origin of the rows of
+        ``X - origin`` rounded to X's dtype (the GEMM's operands)
+    origin : far from 0 the GEMM expansions cancel: with an origin the GEMM
+        runs on the rows and centers minus it (``kmcore._origin``); the exact
+        distances always use X and gcenters
+    gcenters : the current centers, permuted so that each group is contiguous
+    gemm_centers, gc_sqnorms : ``gcenters - origin`` rounded to X's dtype
+        (gcenters itself without an origin) and their squared norms
     gorder, gpos : the permutation (sorted position -> center) and its inverse
     gstart : group boundaries in the sorted order (t + 1 increasing values
         from 0 to k, no empty group)
@@ -483,6 +525,8 @@ def _yinyang_assign(
     cdef bint bad = False
     cdef _Geometry geo
     if (x_sqnorms.shape[0] != n or gcenters.shape[1] != d or gc_sqnorms.shape[0] != k
+            or gemm_centers.shape[0] != k or gemm_centers.shape[1] != d
+            or (origin.shape[0] != 0 and origin.shape[0] != d)
             or gorder.shape[0] != k or gpos.shape[0] != k or center_group.shape[0] != k
             or t < 1 or group_drift.shape[0] != t or (not init and drift.shape[0] != k)
             or labels.shape[0] != n or upper.shape[0] != n
@@ -523,13 +567,23 @@ def _yinyang_assign(
     geo.gamma = (d + 16) * 2.220446049250313e-16
     geo.whole_fraction = whole_fraction
     geo.init = init
+    geo.origin = &origin[0] if origin.shape[0] > 0 else NULL
+    geo.group_sqmax = <double*> malloc(t * sizeof(double))
+    if geo.group_sqmax == NULL:
+        raise MemoryError()
+    for g in range(t):
+        geo.group_sqmax[g] = 0
+        for i in range(gstart[g], gstart[g + 1]):
+            if gc_sqnorms[i] > geo.group_sqmax[g]:
+                geo.group_sqmax[g] = gc_sqnorms[i]
     with nogil:
         for s in prange(n_slices, schedule="dynamic", num_threads=n_threads):
             w = threadid()
             _run_slice(s * slice_rows, min(n, (s + 1) * slice_rows), &geo, B, X, x_sqnorms,
-                       gcenters, gc_sqnorms, gorder, gpos, gstart, center_group, drift,
-                       group_drift, labels, upper, lower, &fscratch[w, 0], &dscratch[w, 0],
+                       gcenters, gemm_centers, gc_sqnorms, gorder, gpos, gstart, center_group,
+                       drift, group_drift, labels, upper, lower, &fscratch[w, 0], &dscratch[w, 0],
                        &iscratch[w, 0], &mscratch[w, 0], &slice_counts[s, 0])
+    free(geo.group_sqmax)
 
 
 def _move_rows(

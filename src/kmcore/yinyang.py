@@ -10,6 +10,7 @@ and bounded by ``_BLOCK_BYTES``.
 import numpy as np
 
 from kmcore import _yinyang
+from kmcore._origin import NO_ORIGIN, data_origin, shifted
 from kmcore._threads import blas_single_threaded
 from kmcore.centers import _unit_or, _weighted_sums
 from kmcore.distances import _row_norms
@@ -18,15 +19,23 @@ from kmcore.distances import _row_norms
 # depend on the thread count (a slice is also the horizon of a gathered block).
 _SLICE_ROWS = 2048
 # Thread-local scratch per gathered block (rows, GEMM output, per-group state).
-_BLOCK_BYTES = 4 << 20
+# Large blocks pay off: every group a block needs costs one GEMM call and
+# its fixed overhead (packing, dispatch), so whole slices are the best blocks
+# while the scratch stays within this budget.
+_BLOCK_BYTES = 32 << 20
 _MIN_BLOCK_ROWS = 16
-_MAX_BLOCK_ROWS = 512
+_MAX_BLOCK_ROWS = _SLICE_ROWS
 # A block is multiplied against every center when at least this fraction of
-# its row x center distances is needed anyway (one large GEMM beats many thin
-# ones); a starting point, to be tuned on a quiet machine.
-_WHOLE_FRACTION = 0.5
+# its row x center distances is needed. Lower than the break-even of one
+# iteration: the whole product refreshes every group's bound of every row
+# (the group products only those they examine), which makes the next
+# iterations much cheaper; picked on whole 20-iteration fits of MNIST at
+# k = 256 and 1024.
+_WHOLE_FRACTION = 0.3
 # Lloyd iterations that group the initial centers.
 _GROUP_ITERATIONS = 5
+# Groups of fewer centers are merged into their nearest neighbour.
+_MIN_GROUP = 8
 # The drifts are inflated by this before the bounds move by them: they are
 # float64 distances between the stored centers, exact to a few ulps.
 _DRIFT_SLACK = 1 + 1e-12
@@ -66,7 +75,36 @@ def center_groups(centers, n_groups):
         np.add.at(sums, groups, C)
         filled = counts > 0
         G[filled] = sums[filled] / counts[filled, None]
-    return np.unique(groups, return_inverse=True)[1].astype(np.intp)
+    groups = np.unique(groups, return_inverse=True)[1].astype(np.intp)
+    return _merge_small_groups(C, groups, min(_MIN_GROUP, k))
+
+
+def _merge_small_groups(C, groups, min_size):
+    """Merge every group of fewer than ``min_size`` centers into the group
+    whose mean is nearest to its own, smallest first (lowest number on ties).
+
+    A small group costs as much bookkeeping per row as a large one and its
+    distances run in thin, inefficient products; merged, its centers only
+    weaken the lower bound of a neighbouring group.
+    """
+    members = [list(np.flatnonzero(groups == g)) for g in range(int(groups.max()) + 1)]
+    means = np.array([C[m].mean(axis=0) for m in members])
+    while len(members) > 1:
+        sizes = np.array([len(m) for m in members])
+        g = int(np.argmin(sizes))
+        if sizes[g] >= min_size:
+            break
+        gaps = ((means - means[g]) ** 2).sum(axis=1)
+        gaps[g] = np.inf
+        h = int(np.argmin(gaps))
+        members[h] = sorted(members[h] + members[g])
+        means[h] = C[members[h]].mean(axis=0)
+        del members[g]
+        means = np.delete(means, g, axis=0)
+    out = np.empty(C.shape[0], dtype=np.intp)
+    for g, m in enumerate(members):
+        out[m] = g
+    return out
 
 
 class GroupBounds:
@@ -76,6 +114,10 @@ class GroupBounds:
     ----------
     X : ndarray of shape (n_samples, n_features), C-contiguous float32/64
     x_sqnorms : ndarray of shape (n_samples,), X's dtype
+        Squared row norms of X. Data far from the origin
+        (:func:`kmcore._origin.data_origin`) are computed around their mean,
+        as kmcore's plain pass does: then the norms of the shifted rows are
+        computed here instead (n values, one pass over X).
     groups : ndarray of shape (n_clusters,), int
         Group of every center, values ``0..t-1`` with none empty.
     n_threads : int
@@ -98,7 +140,15 @@ class GroupBounds:
         if k == 0 or groups.min() < 0 or np.bincount(groups, minlength=t).min() == 0:
             raise ValueError("groups must number the centers 0..t-1 with no empty group")
         n, d = X.shape
-        self.X, self.x_sqnorms, self.n_threads = X, x_sqnorms, n_threads
+        self.X, self.n_threads = X, n_threads
+        origin = data_origin(X)
+        self.origin = NO_ORIGIN if origin is None else origin
+        if origin is not None:
+            x_sqnorms = np.empty(n, dtype=X.dtype)
+            for start in range(0, n, _SLICE_ROWS):
+                block = shifted(X[start:start + _SLICE_ROWS], origin, X.dtype)
+                x_sqnorms[start:start + _SLICE_ROWS] = _row_norms(block, True, n_threads)
+        self.x_sqnorms = x_sqnorms
         self.n_clusters, self.n_groups = k, t
         self.center_group = groups
         self.gorder = np.argsort(groups, kind="stable").astype(np.intp)
@@ -135,7 +185,10 @@ class GroupBounds:
         if centers.shape != (k, self.X.shape[1]):
             raise ValueError(f"centers must have shape {(k, self.X.shape[1])}, got {centers.shape}")
         gcenters = np.ascontiguousarray(centers[self.gorder], dtype=self.X.dtype)
-        gc_sqnorms = _row_norms(gcenters, True, self.n_threads)
+        gemm_centers = gcenters
+        if self.origin.shape[0]:
+            gemm_centers = shifted(gcenters, self.origin, self.X.dtype)
+        gc_sqnorms = _row_norms(gemm_centers, True, self.n_threads)
         init = drift is None
         if init:
             drift = np.empty(0)
@@ -148,11 +201,11 @@ class GroupBounds:
             group_drift[low] = np.nextafter(group_drift[low], np.float32(np.inf))
         with blas_single_threaded():
             _yinyang._yinyang_assign(
-                self.X, self.x_sqnorms, gcenters, gc_sqnorms, self.gorder, self.gpos,
-                self.gstart, self.center_group, drift, group_drift, self.labels, self.upper,
-                self.lower, self._fscratch, self._dscratch, self._iscratch, self._mscratch,
-                self._counts, self.rel_err, _SLICE_ROWS, self.block_rows, _WHOLE_FRACTION,
-                init, self.n_workers,
+                self.X, self.x_sqnorms, self.origin, gcenters, gemm_centers, gc_sqnorms,
+                self.gorder, self.gpos, self.gstart, self.center_group, drift, group_drift,
+                self.labels, self.upper, self.lower, self._fscratch, self._dscratch,
+                self._iscratch, self._mscratch, self._counts, self.rel_err, _SLICE_ROWS,
+                self.block_rows, _WHOLE_FRACTION, init, self.n_workers,
             )
         return self._counts.sum(axis=0)
 
