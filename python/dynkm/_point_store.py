@@ -18,7 +18,9 @@ The rows of a disk store are only ever appended: a file holds the committed
 rows and, past them, whatever a failed batch wrote, which is ignored.
 """
 
+import contextvars
 import os
+import secrets
 import shutil
 import tempfile
 import weakref
@@ -32,6 +34,8 @@ from dynkm._grow import new_columns, reserve
 _ROWS, _IDS, _W, _T = "_data", "_point_ids", "_point_w", "_point_t"
 _FILES = {_ROWS: "rows.bin", _W: "weights.bin", _T: "times.bin"}
 _MIN_CAPACITY = 1024
+# While a model is being saved: the directory name its disk store's rows are copied to.
+_SAVING_ROWS_AS = contextvars.ContextVar("dynkm_saving_rows_as", default=None)
 
 
 class MemoryStore:
@@ -146,7 +150,8 @@ class DiskStore(MemoryStore):
             self.cols[name] = self._map(self.dir.path, name, capacity, "w+")
 
     def _row_shape(self, name):
-        return ((self.n_features,), np.dtype(self.dtype)) if name == _ROWS else ((), np.float64)
+        return ((self.n_features,), np.dtype(self.dtype)) if name == _ROWS else (
+            (), np.dtype(np.float64))
 
     def _map(self, directory, name, capacity, mode):
         shape, dtype = self._row_shape(name)
@@ -209,6 +214,10 @@ class DiskStore(MemoryStore):
     @classmethod
     def from_ref(cls, ref, directory):
         """Open the files of a saved store (read-only until the first append)."""
+        if (type(ref.n) is not int or type(ref.n_features) is not int or ref.n < 0
+                or type(ref.dtype) is not str or np.dtype(ref.dtype).kind != "f"
+                or type(ref.members) is not dict):
+            raise ValueError(f"{directory}: inconsistent disk store description")
         store = object.__new__(cls)
         store.n_features, store.dtype, store.n = ref.n_features, ref.dtype, ref.n
         store.members = ref.members
@@ -240,13 +249,19 @@ class DiskStoreRef:
     """
 
 
+class _PickledDiskStore(DiskStoreRef):
+    """A disk store in a pickle: names the live scratch directory (absolute). Not a
+    class a model file may hold, so loading a file never opens an absolute path."""
+
+
 class _ScratchDir:
     """A directory shared by the forks of one disk store; deleted with the last of them
     when it is a scratch directory of ours."""
 
     def __init__(self, parent):
-        self.parent = parent
-        self.path = tempfile.mkdtemp(prefix="dynkm-store-", dir=parent)
+        # (A loaded model's store_path may not exist here: then the system's temp dir.)
+        self.parent = parent if parent is not None and os.path.isdir(parent) else None
+        self.path = tempfile.mkdtemp(prefix="dynkm-store-", dir=self.parent)
         self._cleanup = weakref.finalize(self, shutil.rmtree, self.path, True)
 
     @classmethod
@@ -254,3 +269,58 @@ class _ScratchDir:
         new = object.__new__(cls)
         new.parent, new.path, new._cleanup = parent, path, None
         return new
+
+
+# ------------------------------------------------------------- persistence
+def save_with_rows(model, path, save):
+    """Save a disk-store model: the committed rows into ``<name>.rows-<random>`` beside
+    ``path``, then the model file (by ``save()``) naming that directory, then older
+    ``<name>.rows-*`` directories of the same name are removed."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    base = os.path.basename(path)
+    rows_name = f"{base}.rows-{secrets.token_hex(6)}"
+    rows_dir = os.path.join(directory, rows_name)
+    model._points.copy_files(rows_dir)
+    token = _SAVING_ROWS_AS.set(rows_name)
+    try:
+        save()
+    except BaseException:
+        shutil.rmtree(rows_dir, ignore_errors=True)
+        raise
+    finally:
+        _SAVING_ROWS_AS.reset(token)
+    for name in os.listdir(directory):
+        if name.startswith(f"{base}.rows-") and name != rows_name:
+            shutil.rmtree(os.path.join(directory, name), ignore_errors=True)
+
+
+def saved_ref(store):
+    """What a model's state holds in place of its disk store: while being saved by
+    :func:`save_with_rows`, a :class:`DiskStoreRef` naming the rows directory
+    (relative to the model file); otherwise (a pickle, a deep copy) a reference
+    to the live scratch directory."""
+    store.flush()
+    saving = _SAVING_ROWS_AS.get()
+    ref = store.ref(saving or store.dir.path)
+    if saving is None:
+        ref.__class__ = _PickledDiskStore
+    return ref
+
+
+def open_ref(points, model_path=None):
+    """``points``, with a reference to a disk store opened: a pickled one at once, a
+    saved one (:class:`DiskStoreRef`) against ``model_path``'s directory."""
+    if isinstance(points, _PickledDiskStore):
+        return DiskStore.from_ref(points, points.directory)
+    if not isinstance(points, DiskStoreRef) or model_path is None:
+        return points
+    directory = points.directory
+    if (not isinstance(directory, str) or os.path.isabs(directory) or os.sep in directory
+            or (os.altsep and os.altsep in directory) or directory in ("", ".", "..")):
+        raise ValueError(f"{model_path}: invalid disk store directory {directory!r}")
+    try:
+        return DiskStore.from_ref(
+            points, os.path.join(os.path.dirname(os.path.abspath(model_path)), directory))
+    except (TypeError, AttributeError, KeyError, OverflowError) as exc:
+        raise ValueError(f"{model_path}: invalid disk store description ({exc!r})") from None

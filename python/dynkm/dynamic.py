@@ -17,11 +17,8 @@ The store keeps what a split looks at: every row (in memory or on disk,
 (:mod:`dynkm._summary_store`).
 """
 
-import contextvars
 import math
 import os
-import secrets
-import shutil
 import time
 import warnings
 
@@ -32,7 +29,7 @@ from dynkm import _rows
 from dynkm._atomic import AtomicSetParams, atomic
 from dynkm._base import CentersMixin
 from dynkm._dynamic_state import ClusterState
-from dynkm._point_store import DiskStore, DiskStoreRef, MemoryStore
+from dynkm._point_store import DiskStore, MemoryStore, open_ref, save_with_rows, saved_ref
 from dynkm._summary_store import ReservoirStore, split_statistics
 from dynkm._validation import (
     as_dtype,
@@ -60,8 +57,6 @@ _SPHERICAL_FIRST_BATCH = {"init": "k-means++", "max_iter": 300, "tol": 1e-4,
                           "distance": "cosine"}
 # Lloyd iterations of one two-way split (it converges in a handful).
 _SPLIT_MAX_ITER = 50
-# While a model is being saved: the directory name its disk store's rows are copied to.
-_SAVING_ROWS_AS = contextvars.ContextVar("dynkm_saving_rows_as", default=None)
 
 
 class DynamicKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClusterMixin, BaseEstimator):
@@ -124,8 +119,11 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClusterMixin, B
           seen. A split is 2-means of the sample; the cluster's exact sum,
           weight and second moment are divided as the sample is and corrected
           so the halves add up exactly. No ``labels_``, no ``refine_iter``.
-    summary_size : int, default=32
-        Rows sampled per cluster (r) with ``store="summary"``.
+    summary_size : int, default=None
+        Rows sampled per cluster (r) with ``store="summary"``. None:
+        ``max_size / 16`` clipped to [32, 256] (32 with the default sizes),
+        chosen by measurement: a cluster that mixes several groups needs a
+        larger sample for its halves' means to be accurate.
     store_path : str or os.PathLike, default=None
         With ``store="disk"``: the directory in which the store makes its
         scratch directory (None: the system's temporary directory,
@@ -183,7 +181,7 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClusterMixin, B
 
     def __init__(self, min_size=60, max_size=150, batch_size=100, k_init=None, merge=True,
                  refine_iter=0, decay_factor=1.0, half_life=None, time_unit="batches",
-                 store="memory", summary_size=32, store_path=None, keep_data="deprecated",
+                 store="memory", summary_size=None, store_path=None, keep_data="deprecated",
                  random_state=None, n_threads=None, verbose=0, spherical=False):
         self.min_size = min_size
         self.max_size = max_size
@@ -277,7 +275,8 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClusterMixin, B
         if refine and store == "summary":
             raise ValueError("refine_iter > 0 needs the rows (store='memory' or 'disk'; "
                              "keep_data=True): it revisits the points")
-        budget = check_int(self.summary_size, "summary_size", low=2)
+        budget = (max(32, min(256, int(max_size) // 16)) if self.summary_size is None
+                  else check_int(self.summary_size, "summary_size", low=2))
         if self.store_path is not None:
             if not isinstance(self.store_path, (str, os.PathLike)):
                 raise TypeError(f"store_path must be a path or None, got {self.store_path!r}")
@@ -616,48 +615,23 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClusterMixin, B
 
         See :meth:`dynkm.persist.PersistMixin.save` for the rest.
         """
-        if not isinstance(getattr(self, "_points", None), DiskStore):
-            return _save_model(self, path, compress=compress)
-        path = os.fspath(path)
-        directory = os.path.dirname(os.path.abspath(path))
-        base = os.path.basename(path)
-        rows_name = f"{base}.rows-{secrets.token_hex(6)}"
-        rows_dir = os.path.join(directory, rows_name)
-        self._points.copy_files(rows_dir)
-        token = _SAVING_ROWS_AS.set(rows_name)
-        try:
+        if isinstance(getattr(self, "_points", None), DiskStore):
+            save_with_rows(self, path, lambda: _save_model(self, path, compress=compress))
+        else:
             _save_model(self, path, compress=compress)
-        except BaseException:
-            shutil.rmtree(rows_dir, ignore_errors=True)
-            raise
-        finally:
-            _SAVING_ROWS_AS.reset(token)
-        for name in os.listdir(directory):
-            if name.startswith(f"{base}.rows-") and name != rows_name:
-                shutil.rmtree(os.path.join(directory, name), ignore_errors=True)
 
     def __getstate__(self):
         state = dict(super().__getstate__())  # a copy: the base returns __dict__ itself
-        points = state.get("_points")
-        if isinstance(points, DiskStore):
+        if isinstance(state.get("_points"), DiskStore):
             # The rows stay in their files: a saved model names them (beside the model
             # file), a pickle the live scratch directory (same machine, trusted input).
-            points.flush()
-            state["_points"] = points.ref(_SAVING_ROWS_AS.get() or points.dir.path)
+            state["_points"] = saved_ref(state["_points"])
         return state
 
     def __setstate__(self, state):
         super().__setstate__(state)
-        ref = getattr(self, "_points", None)
-        if isinstance(ref, DiskStoreRef) and os.path.isabs(ref.directory):
-            self._points = DiskStore.from_ref(ref, ref.directory)
+        self._points = open_ref(getattr(self, "_points", None))
 
     def _after_load(self, path):
         """Open a saved disk store, named relative to the model file ``path``."""
-        ref = getattr(self, "_points", None)
-        if isinstance(ref, DiskStoreRef):
-            if not isinstance(ref.directory, str) or os.sep in ref.directory or (
-                    ref.directory in ("", ".", "..")):
-                raise ValueError(f"{path}: invalid disk store directory {ref.directory!r}")
-            self._points = DiskStore.from_ref(
-                ref, os.path.join(os.path.dirname(os.path.abspath(path)), ref.directory))
+        self._points = open_ref(getattr(self, "_points", None), path)
