@@ -279,7 +279,7 @@ def test_summary_splits_are_reproducible():
     assert sum(a.history_["n_splits"]) > 5
     assert_same(state(a), state(b))
     with pytest.raises(AttributeError, match="store='summary'"):
-        a.labels_
+        _ = a.labels_
 
 
 # ===========================================================================

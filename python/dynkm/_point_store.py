@@ -23,6 +23,7 @@ import os
 import secrets
 import shutil
 import tempfile
+import warnings
 import weakref
 
 import numpy as np
@@ -30,12 +31,31 @@ import numpy as np
 from dynkm import _atomic
 from dynkm._grow import new_columns, reserve
 
+STORES = ("memory", "disk", "summary")
 # Column names: those of the estimator's attributes before the stores existed.
 _ROWS, _IDS, _W, _T = "_data", "_point_ids", "_point_w", "_point_t"
 _FILES = {_ROWS: "rows.bin", _W: "weights.bin", _T: "times.bin"}
 _MIN_CAPACITY = 1024
 # While a model is being saved: the directory name its disk store's rows are copied to.
 _SAVING_ROWS_AS = contextvars.ContextVar("dynkm_saving_rows_as", default=None)
+
+
+def store_kind(store, keep_data):
+    """The store a DynamicKMeans uses: ``store``, or what the deprecated ``keep_data``
+    asks for (with a FutureWarning)."""
+    if store not in STORES:
+        raise ValueError(f"store must be one of {STORES}, got {store!r}")
+    if isinstance(keep_data, str) and keep_data == "deprecated":
+        return store
+    if not isinstance(keep_data, (bool, np.bool_)):
+        raise TypeError(f"keep_data must be a bool, got {keep_data!r}")
+    asked = "memory" if keep_data else "summary"
+    if store != "memory" and store != asked:
+        raise ValueError(f"keep_data={keep_data} contradicts store={store!r}; "
+                         "keep_data is deprecated: give store only")
+    warnings.warn(f"keep_data is deprecated: use store={asked!r} (keep_data="
+                  f"{bool(keep_data)} means that)", FutureWarning, stacklevel=5)
+    return asked
 
 
 class MemoryStore:

@@ -67,7 +67,7 @@ class ReservoirStore:
     def remove_row(self, owner, row):
         last = self.k - 1
         if row != last:
-            for name, col in self.cols.items():
+            for col in self.cols.values():
                 _atomic.write(owner, col, row, col[last])
         self.k = last
 

@@ -20,7 +20,6 @@ The store keeps what a split looks at: every row (in memory or on disk,
 import math
 import os
 import time
-import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
@@ -29,7 +28,14 @@ from dynkm import _rows
 from dynkm._atomic import AtomicSetParams, atomic
 from dynkm._base import CentersMixin
 from dynkm._dynamic_state import ClusterState
-from dynkm._point_store import DiskStore, MemoryStore, open_ref, save_with_rows, saved_ref
+from dynkm._point_store import (
+    DiskStore,
+    MemoryStore,
+    open_ref,
+    save_with_rows,
+    saved_ref,
+    store_kind,
+)
 from dynkm._summary_store import ReservoirStore, split_statistics
 from dynkm._validation import (
     as_dtype,
@@ -51,7 +57,6 @@ from kmcore.distances import _row_norms
 from kmcore.split import _split_two
 
 _TIME_UNITS = ("batches", "points")
-_STORES = ("memory", "disk", "summary")
 # The first batch's spherical k-means: KMeans' defaults (k-means++, tol, max_iter).
 _SPHERICAL_FIRST_BATCH = {"init": "k-means++", "max_iter": 300, "tol": 1e-4,
                           "distance": "cosine"}
@@ -171,8 +176,8 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClusterMixin, B
         Per batch: ``loss`` (weighted SSE of all points seen against their
         centers, decayed when forgetting; exact with ``"memory"`` and
         ``"disk"``; with ``"summary"`` exact until a cluster splits, then an
-        estimate: the split's division of the second moment is the sample's), ``n_clusters``, ``seconds``
-        (cumulative), ``n_splits``, ``n_merges``, ``n_seen``.
+        estimate: the split's division of the second moment is the sample's),
+        ``n_clusters``, ``seconds`` (cumulative), ``n_splits``, ``n_merges``, ``n_seen``.
     events_ : list of tuple
         ``(batch, "split", parent_id, new_id)`` and
         ``(batch, "merge", absorbed_id, into_id)``, in order.
@@ -270,7 +275,7 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClusterMixin, B
             decay = check_float(self.decay_factor, "decay_factor")
             if decay > 1:
                 raise ValueError(f"decay_factor must be in [0, 1], got {decay}")
-        store = self._store_kind()
+        store = store_kind(self.store, self.keep_data)
         refine = check_int(self.refine_iter, "refine_iter", low=0)
         if refine and store == "summary":
             raise ValueError("refine_iter > 0 needs the rows (store='memory' or 'disk'; "
@@ -290,22 +295,6 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClusterMixin, B
         return {"min_size": min_size, "max_size": max_size, "decay": decay, "refine": refine,
                 "k_init": k_init, "spherical": bool(self.spherical), "store": store,
                 "budget": budget}
-
-    def _store_kind(self):
-        """``store``, or what the deprecated ``keep_data`` asks for."""
-        if self.store not in _STORES:
-            raise ValueError(f"store must be one of {_STORES}, got {self.store!r}")
-        if isinstance(self.keep_data, str) and self.keep_data == "deprecated":
-            return self.store
-        if not isinstance(self.keep_data, (bool, np.bool_)):
-            raise TypeError(f"keep_data must be a bool, got {self.keep_data!r}")
-        asked = "memory" if self.keep_data else "summary"
-        if self.store != "memory" and self.store != asked:
-            raise ValueError(f"keep_data={self.keep_data} contradicts store={self.store!r}; "
-                             "keep_data is deprecated: give store only")
-        warnings.warn(f"keep_data is deprecated: use store={asked!r} (keep_data="
-                      f"{bool(self.keep_data)} means that)", FutureWarning, stacklevel=4)
-        return asked
 
     @property
     def _spherical(self):
@@ -603,17 +592,12 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClusterMixin, B
 
     # --------------------------------------------------------- persistence
     def save(self, path, *, compress=False):
-        """Write the model to ``path`` in the dynkm model format (no pickle).
+        """Write the model to ``path`` (see :meth:`dynkm.persist.PersistMixin.save`).
 
-        With ``store="disk"`` the committed rows are also copied into a
-        directory beside the file, ``<name>.rows-<random>`` (raw binary
-        arrays: rows, weights, arrival times), which the file names; older
-        ``<name>.rows-*`` directories of the same file name are removed once
-        the file is written. Keep the two together. Loading maps those files
-        read-only; a loaded model copies them into a scratch directory of
-        its own before its first batch, so the saved model stays intact.
-
-        See :meth:`dynkm.persist.PersistMixin.save` for the rest.
+        With ``store="disk"`` the committed rows also go into a directory beside
+        the file, ``<name>.rows-<random>``, which the file names (older ones of
+        that name are removed): keep the two together. A loaded model maps them
+        read-only and copies them to a scratch directory before its first batch.
         """
         if isinstance(getattr(self, "_points", None), DiskStore):
             save_with_rows(self, path, lambda: _save_model(self, path, compress=compress))
@@ -630,8 +614,10 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClusterMixin, B
 
     def __setstate__(self, state):
         super().__setstate__(state)
-        self._points = open_ref(getattr(self, "_points", None))
+        if "_points" in vars(self):
+            self._points = open_ref(self._points)
 
     def _after_load(self, path):
         """Open a saved disk store, named relative to the model file ``path``."""
-        self._points = open_ref(getattr(self, "_points", None), path)
+        if "_points" in vars(self):
+            self._points = open_ref(self._points, path)
