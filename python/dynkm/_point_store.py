@@ -36,6 +36,7 @@ STORES = ("memory", "disk", "summary")
 _ROWS, _IDS, _W, _T = "_data", "_point_ids", "_point_w", "_point_t"
 _FILES = {_ROWS: "rows.bin", _W: "weights.bin", _T: "times.bin"}
 _MIN_CAPACITY = 1024
+_MAX_PARTS = 8
 # While a model is being saved: the directory name its disk store's rows are copied to.
 _SAVING_ROWS_AS = contextvars.ContextVar("dynkm_saving_rows_as", default=None)
 
@@ -116,7 +117,12 @@ class MemoryStore:
         starts = np.flatnonzero(np.r_[True, sorted_rows[1:] != sorted_rows[:-1]])
         for cid, part in zip(cluster_ids[order][starts], np.split(points[order], starts[1:]),
                              strict=True):
-            self.members.setdefault(int(cid), []).append(part)
+            parts = self.members.setdefault(int(cid), [])
+            parts.append(part)
+            if len(parts) > _MAX_PARTS:
+                # One small array per batch and cluster would cost ~100 bytes each: join
+                # them (in order, so the members and every result stay the same).
+                self.members[int(cid)] = [np.concatenate(parts)]
 
     def member_rows(self, cluster_id):
         """The points of a cluster, as one array (the parts are joined once)."""

@@ -99,26 +99,16 @@ class ReservoirStore:
         group_start = np.searchsorted(cand_row[order], np.arange(len(touched)))
         rank = np.arange(order.size) - np.repeat(group_start, np.diff(
             np.r_[group_start, order.size]))
-        keep = order[rank < r]
-        slot = rank[rank < r]
-        dest = cand_row[keep]
-        old = keep < old_keys.size
-        src_old = keep[old]
-        src_new = keep[~old] - old_keys.size
-        new_rows = np.empty((len(touched), r, X.shape[1]), dtype=self.cols["rows"].dtype)
-        new_keys = np.full((len(touched), r), _EMPTY)
-        new_logw = np.zeros((len(touched), r))
-        old_rows = self.cols["rows"][touched].reshape(-1, X.shape[1])
-        old_logw = self.cols["log_w"][touched].ravel()
-        new_rows[dest[old], slot[old]] = old_rows[src_old]
-        new_keys[dest[old], slot[old]] = old_keys.ravel()[src_old]
-        new_logw[dest[old], slot[old]] = old_logw[src_old]
-        new_rows[dest[~old], slot[~old]] = X[src_new]
-        new_keys[dest[~old], slot[~old]] = keys[src_new]
-        new_logw[dest[~old], slot[~old]] = log_w[src_new]
-        _atomic.write(owner, self.cols["rows"], touched, new_rows)
-        _atomic.write(owner, self.cols["keys"], touched, new_keys)
-        _atomic.write(owner, self.cols["log_w"], touched, new_logw)
+        # Candidates sorted by cluster then key: the first r of each cluster stay. An old
+        # entry that falls out leaves its slot to a new point that comes in; both lists
+        # are grouped by cluster with equal counts per cluster, so they pair up in order.
+        n_old = old_keys.size
+        out = order[(rank >= r) & (order < n_old)]
+        enter = order[(rank < r) & (order >= n_old)] - n_old
+        at = (touched[out // r], out % r)
+        _atomic.write(owner, self.cols["rows"], at, X[enter])
+        _atomic.write(owner, self.cols["keys"], at, keys[enter])
+        _atomic.write(owner, self.cols["log_w"], at, log_w[enter])
 
     def sample(self, row):
         """The reservoir of cluster ``row``: rows, relative weights and slots."""
