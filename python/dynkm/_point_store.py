@@ -350,3 +350,40 @@ def open_ref(points, model_path=None):
             points, os.path.join(os.path.dirname(os.path.abspath(model_path)), directory))
     except (TypeError, AttributeError, KeyError, OverflowError) as exc:
         raise ValueError(f"{model_path}: invalid disk store description ({exc!r})") from None
+
+
+class StorePersistMixin:
+    """DynamicKMeans' persistence of its store: a disk store's rows stay in files."""
+
+    def save(self, path, *, compress=False):
+        """Write the model to ``path`` (see :meth:`dynkm.persist.PersistMixin.save`).
+
+        With ``store="disk"`` the committed rows also go into a directory beside
+        the file, ``<name>.rows-<random>``, which the file names (older ones of
+        that name are removed): keep the two together. A loaded model maps them
+        read-only and copies them to a scratch directory before its first batch.
+        """
+        from dynkm.persist import save
+
+        if isinstance(getattr(self, "_points", None), DiskStore):
+            save_with_rows(self, path, lambda: save(self, path, compress=compress))
+        else:
+            save(self, path, compress=compress)
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())  # a copy: the base returns __dict__ itself
+        if isinstance(state.get("_points"), DiskStore):
+            # The rows stay in their files: a saved model names them (beside the model
+            # file), a pickle the live scratch directory (same machine, trusted input).
+            state["_points"] = saved_ref(state["_points"])
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "_points" in vars(self):
+            self._points = open_ref(self._points)
+
+    def _after_load(self, path):
+        """Open a saved disk store, named relative to the model file ``path``."""
+        if "_points" in vars(self):
+            self._points = open_ref(self._points, path)

@@ -28,14 +28,7 @@ from dynkm import _rows
 from dynkm._atomic import AtomicSetParams, atomic
 from dynkm._base import CentersMixin
 from dynkm._dynamic_state import ClusterState
-from dynkm._point_store import (
-    DiskStore,
-    MemoryStore,
-    open_ref,
-    save_with_rows,
-    saved_ref,
-    store_kind,
-)
+from dynkm._point_store import DiskStore, MemoryStore, StorePersistMixin, store_kind
 from dynkm._summary_store import ReservoirStore, split_statistics
 from dynkm._validation import (
     as_dtype,
@@ -49,7 +42,6 @@ from dynkm._validation import (
 from dynkm.classifier import _kmeans_run
 from dynkm.kmeans import KMeans
 from dynkm.persist import PersistMixin
-from dynkm.persist import save as _save_model
 from kmcore._threads import blas_single_threaded
 from kmcore._validation import check_random_state
 from kmcore.assignment import _assign_rows
@@ -64,7 +56,8 @@ _SPHERICAL_FIRST_BATCH = {"init": "k-means++", "max_iter": 300, "tol": 1e-4,
 _SPLIT_MAX_ITER = 50
 
 
-class DynamicKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClusterMixin, BaseEstimator):
+class DynamicKMeans(StorePersistMixin, PersistMixin, AtomicSetParams, CentersMixin, ClusterMixin,
+                    BaseEstimator):
     """Streaming k-means whose number of clusters follows the data.
 
     The sizes are absolute: with the defaults a cluster holds 60 to 150
@@ -590,34 +583,6 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClusterMixin, B
     def __sklearn_is_fitted__(self):
         return getattr(self, "_state", None) is not None
 
-    # --------------------------------------------------------- persistence
-    def save(self, path, *, compress=False):
-        """Write the model to ``path`` (see :meth:`dynkm.persist.PersistMixin.save`).
-
-        With ``store="disk"`` the committed rows also go into a directory beside
-        the file, ``<name>.rows-<random>``, which the file names (older ones of
-        that name are removed): keep the two together. A loaded model maps them
-        read-only and copies them to a scratch directory before its first batch.
-        """
-        if isinstance(getattr(self, "_points", None), DiskStore):
-            save_with_rows(self, path, lambda: _save_model(self, path, compress=compress))
-        else:
-            _save_model(self, path, compress=compress)
-
-    def __getstate__(self):
-        state = dict(super().__getstate__())  # a copy: the base returns __dict__ itself
-        if isinstance(state.get("_points"), DiskStore):
-            # The rows stay in their files: a saved model names them (beside the model
-            # file), a pickle the live scratch directory (same machine, trusted input).
-            state["_points"] = saved_ref(state["_points"])
-        return state
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        if "_points" in vars(self):
-            self._points = open_ref(self._points)
-
-    def _after_load(self, path):
-        """Open a saved disk store, named relative to the model file ``path``."""
-        if "_points" in vars(self):
-            self._points = open_ref(self._points, path)
+    # save(path) / load(path): PersistMixin's, through StorePersistMixin (a disk store's
+    # rows go beside the model file); the file loads without running code and the model
+    # resumes the stream exactly. Pickling also works: trusted input only.
