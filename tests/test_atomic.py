@@ -47,6 +47,8 @@ def snapshot(est, timing=True):
     n_seen = vars(est).get("_n_seen")
 
     def copy(value, key=None):
+        if type(value).__name__ == "_ScratchDir":
+            return "a disk store's scratch directory"  # each run makes its own
         if isinstance(value, np.random.RandomState):
             return ("RandomState", copy(value.get_state()))
         if isinstance(value, np.ndarray):
@@ -270,9 +272,13 @@ INTERRUPTS = {
     "dynamic-partial-fit-split": (
         lambda: DynamicKMeans(min_size=15, max_size=40, decay_factor=0.9, random_state=_rs(0)),
         4, dynkm.dynamic, "_split_two", 2),
-    "dynamic-partial-fit-split-nokeep": (
-        lambda: DynamicKMeans(min_size=15, max_size=40, keep_data=False, random_state=_rs(1)),
-        3, DynamicKMeans, "_split", 2),
+    "dynamic-partial-fit-split-summary": (
+        lambda: DynamicKMeans(min_size=15, max_size=40, store="summary", random_state=_rs(1)),
+        3, DynamicKMeans, "_split_sampled", 2),
+    "dynamic-partial-fit-split-disk": (
+        lambda: DynamicKMeans(min_size=15, max_size=40, store="disk", decay_factor=0.9,
+                              random_state=_rs(0)),
+        4, dynkm.dynamic, "_split_two", 2),
     "dynamic-partial-fit-merge": (
         lambda: DynamicKMeans(min_size=15, max_size=40, decay_factor=0.9, random_state=_rs(0)),
         4, DynamicKMeans, "_merge", 2),
@@ -337,10 +343,10 @@ def test_dynamic_batch_does_not_copy_the_retained_rows():
     into spare capacity, not copied per batch."""
     est = DynamicKMeans(min_size=15, max_size=40, random_state=0)
     est.partial_fit(X_STREAM[:150])
-    data, point_ids = est._data, est._point_ids
-    assert data.shape[0] >= 300
+    cols = est._points.cols
+    assert cols["_data"].shape[0] >= 300
     est.partial_fit(X_STREAM[150:300])
-    assert est._data is data and est._point_ids is point_ids
+    assert all(est._points.cols[name] is a for name, a in cols.items())
 
 
 # ===========================================================================

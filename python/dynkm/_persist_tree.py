@@ -60,14 +60,18 @@ def estimator_classes():
 
     classes = (KMeans, MiniBatchKMeans, SoftKMeans, DynamicKMeans, KMeansClassifier,
                ClusterLabelClassifier)
-    return {cls.__name__: (cls, 1) for cls in classes}
+    # DynamicKMeans 2: the cluster state and the point store became objects of their own.
+    return {cls.__name__: (cls, 2 if cls is DynamicKMeans else 1) for cls in classes}
 
 
 def internal_classes():
     """Helper objects an estimator's state may hold: saved as their ``vars``."""
-    from dynkm.dynamic import _ClusterBuffers
+    from dynkm._dynamic_state import ClusterState
+    from dynkm._point_store import DiskStoreRef, MemoryStore
+    from dynkm._summary_store import ReservoirStore
 
-    return {"dynkm.dynamic._ClusterBuffers": _ClusterBuffers}
+    return {f"{cls.__module__}.{cls.__name__}": cls
+            for cls in (ClusterState, MemoryStore, DiskStoreRef, ReservoirStore)}
 
 
 class Encoder:

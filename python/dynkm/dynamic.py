@@ -7,23 +7,29 @@ centers move to the weighted mean of their members; a cluster heavier than
 a cluster lighter than ``min_size`` merges into its nearest cluster when the
 result fits ``max_size``.
 
-The state is O(K x D) running sums per cluster, so a batch costs O(batch x K x D)
-for the assignment plus the split and merge work, never O(points seen). The
-loss (sum of squared distances of every point seen to its center) is kept
-exactly by Welford-style merges of per-cluster second moments. The state and
-its updates are in :mod:`dynkm._dynamic_state`; the decisions (first batch,
-assignment, split, merge, refinement) here.
+Three objects share the work. The estimator here decides (first batch,
+assignment, which clusters split and merge, refinement). The per-cluster
+state (:class:`dynkm._dynamic_state.ClusterState`: O(K x D) running sums,
+weights and exact second moments, so that a batch costs O(batch x K x D)
+plus the split and merge work, never O(points seen)) applies the updates.
+The store keeps what a split looks at: every row (in memory or on disk,
+:mod:`dynkm._point_store`) or a bounded sample per cluster
+(:mod:`dynkm._summary_store`).
 """
 
+import math
+import os
 import time
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 
-from dynkm import _atomic, _rows
+from dynkm import _rows
 from dynkm._atomic import AtomicSetParams, atomic
 from dynkm._base import CentersMixin
 from dynkm._dynamic_state import ClusterState
+from dynkm._point_store import DiskStore, MemoryStore, StorePersistMixin, store_kind
+from dynkm._summary_store import ReservoirStore, split_statistics
 from dynkm._validation import (
     as_dtype,
     check_float,
@@ -50,7 +56,7 @@ _SPHERICAL_FIRST_BATCH = {"init": "k-means++", "max_iter": 300, "tol": 1e-4,
 _SPLIT_MAX_ITER = 50
 
 
-class DynamicKMeans(PersistMixin, AtomicSetParams, ClusterState, CentersMixin, ClusterMixin,
+class DynamicKMeans(StorePersistMixin, PersistMixin, AtomicSetParams, CentersMixin, ClusterMixin,
                     BaseEstimator):
     """Streaming k-means whose number of clusters follows the data.
 
@@ -59,8 +65,9 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, ClusterState, CentersMixin, C
     ``max_size`` (or ``k_init``) for the cluster sizes your data has.
 
     ``save(path)`` / ``load(path)`` keep the model in a file that loads
-    without running code (:mod:`dynkm.persist`); pickling works too, but
-    unpickling runs code from the file: for trusted input only.
+    without running code (:mod:`dynkm.persist`); with ``store="disk"`` the
+    rows go to a directory beside it (see :meth:`save`). Pickling works too,
+    but unpickling runs code from the file: for trusted input only.
 
     Parameters
     ----------
@@ -82,7 +89,7 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, ClusterState, CentersMixin, C
         Merge light clusters as above.
     refine_iter : int, default=0
         Lloyd iterations over all retained points after each batch, to adjust
-        earlier assignments (needs ``keep_data``). Each costs O(points seen x K
+        earlier assignments (needs ``store="memory"`` or ``"disk"``). Each costs O(points seen x K
         x D): useful on short streams, off by default.
     decay_factor : float, default=1.0
         Forgetting, as Spark's StreamingKMeans: before a batch is added, the
@@ -94,11 +101,35 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, ClusterState, CentersMixin, C
     time_unit : {"batches", "points"}, default="batches"
         What one step of decay is: a batch, or a point (a batch of n points
         then decays the past by ``decay_factor ** n``).
-    keep_data : bool, default=True
-        Keep the rows seen: needed to split clusters by 2-means of their
-        members, for ``labels_`` and for ``refine_iter``. Without it a cluster
-        is split by moving two copies of its center apart along the direction
-        of its largest spread estimate, with the sums halved (an approximation).
+    store : {"memory", "disk", "summary"}, default="memory"
+        Where the points seen are kept, i.e. what a split can look at:
+
+        - ``"memory"``: every row, in memory (O(points seen x D) bytes). Splits
+          are 2-means over the members; ``labels_`` and ``refine_iter`` work.
+        - ``"disk"``: every row, in memory-mapped files of a scratch directory
+          (see ``store_path``); RAM holds the per-cluster state and 8 bytes a
+          point (cluster ID) plus 8 (member lists). Bitwise the results of
+          ``"memory"``. :meth:`save` copies the rows beside the model file.
+        - ``"summary"``: bounded memory: no rows, only per cluster its exact
+          statistics and a weighted random sample (reservoir) of at most
+          ``summary_size`` of its members, O(K x (D + r x D)) for K clusters,
+          D features and r = ``summary_size``, whatever the number of points
+          seen. A split is 2-means of the sample; the cluster's exact sum,
+          weight and second moment are divided as the sample is and corrected
+          so the halves add up exactly. No ``labels_``, no ``refine_iter``.
+    summary_size : int, default=None
+        Rows sampled per cluster (r) with ``store="summary"``. None:
+        ``max_size / 16`` clipped to [32, 256] (32 with the default sizes),
+        chosen by measurement: a cluster that mixes several groups needs a
+        larger sample for its halves' means to be accurate.
+    store_path : str or os.PathLike, default=None
+        With ``store="disk"``: the directory in which the store makes its
+        scratch directory (None: the system's temporary directory,
+        ``tempfile.gettempdir()``). The scratch directory is deleted with
+        the last model object that uses it.
+    keep_data : bool, default="deprecated"
+        Deprecated alias of ``store``: True is ``store="memory"``, False
+        ``store="summary"`` (a FutureWarning says so).
     random_state : None, int or numpy.random.RandomState, default=None
         Seeds k-means++ and the splits. Same seed and same batches give the
         same result.
@@ -132,11 +163,14 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, ClusterState, CentersMixin, C
         Weight of each cluster (decayed, when forgetting).
     n_clusters_ : int
     labels_ : ndarray of shape (n_points_seen,)
-        Row of ``cluster_centers_`` of every point seen (needs ``keep_data``).
+        Row of ``cluster_centers_`` of every point seen (not with
+        ``store="summary"``).
     history_ : dict of lists
         Per batch: ``loss`` (weighted SSE of all points seen against their
-        centers, exact, decayed when forgetting), ``n_clusters``, ``seconds``
-        (cumulative), ``n_splits``, ``n_merges``, ``n_seen``.
+        centers, decayed when forgetting; exact with ``"memory"`` and
+        ``"disk"``; with ``"summary"`` exact until a cluster splits, then an
+        estimate: the split's division of the second moment is the sample's),
+        ``n_clusters``, ``seconds`` (cumulative), ``n_splits``, ``n_merges``, ``n_seen``.
     events_ : list of tuple
         ``(batch, "split", parent_id, new_id)`` and
         ``(batch, "merge", absorbed_id, into_id)``, in order.
@@ -145,8 +179,8 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, ClusterState, CentersMixin, C
 
     def __init__(self, min_size=60, max_size=150, batch_size=100, k_init=None, merge=True,
                  refine_iter=0, decay_factor=1.0, half_life=None, time_unit="batches",
-                 keep_data=True, random_state=None, n_threads=None, verbose=0,
-                 spherical=False):
+                 store="memory", summary_size=None, store_path=None, keep_data="deprecated",
+                 random_state=None, n_threads=None, verbose=0, spherical=False):
         self.min_size = min_size
         self.max_size = max_size
         self.batch_size = batch_size
@@ -156,6 +190,9 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, ClusterState, CentersMixin, C
         self.decay_factor = decay_factor
         self.half_life = half_life
         self.time_unit = time_unit
+        self.store = store
+        self.summary_size = summary_size
+        self.store_path = store_path
         self.keep_data = keep_data
         self.random_state = random_state
         self.n_threads = n_threads
@@ -187,14 +224,15 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, ClusterState, CentersMixin, C
         All or nothing: a batch that raises (NaN/inf, the wrong width, no
         rows, bad weights, data too large for the model's dtype, or an
         interruption anywhere in the update) leaves the model exactly as it
-        was, and offering it again gives what it would have given the first
-        time. Batches are cast to the dtype of the first batch.
+        was (a disk store's files past the committed rows are ignored), and
+        offering it again gives what it would have given the first time.
+        Batches are cast to the dtype of the first batch.
         """
-        first = getattr(self, "_centers", None) is None
+        first = getattr(self, "_state", None) is None
         X = validate_X(self, X, reset=first)
         if not first:
             # The model keeps the dtype of its first batch (float32 stays float32).
-            X = as_dtype(X, self._centers.dtype)
+            X = as_dtype(X, self._state.cols["centers"].dtype)
         sample_weight = validated_weights(sample_weight, X)
         check_range(_row_norms(X, True, n_threads_of(self.n_threads, work=X.size)), sample_weight)
         if first:
@@ -206,19 +244,12 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, ClusterState, CentersMixin, C
         p = self._params()
         self._p = p
         self._rng = check_random_state(self.random_state)
-        self._centers = None
-        self._sums = self._weights = self._m2 = None
-        self._buffers = None
-        self._k = 0
-        self._ids = np.empty(0, dtype=np.int64)
-        self._row_of_id = np.empty(0, dtype=np.intp)
-        self._next_id = 0
+        self._state = None
+        self._points = None
         self._n_batches = 0
         self._now = 0.0
         self._seconds = 0.0
-        self._data = self._point_ids = self._point_w = self._point_t = None
         self._n_seen = 0
-        self._members = {}
         self.history_ = {k: [] for k in ("loss", "n_clusters", "seconds", "n_splits",
                                           "n_merges", "n_seen")}
         self.events_ = []
@@ -237,15 +268,36 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, ClusterState, CentersMixin, C
             decay = check_float(self.decay_factor, "decay_factor")
             if decay > 1:
                 raise ValueError(f"decay_factor must be in [0, 1], got {decay}")
+        store = store_kind(self.store, self.keep_data)
         refine = check_int(self.refine_iter, "refine_iter", low=0)
-        if refine and not self.keep_data:
-            raise ValueError("refine_iter > 0 needs keep_data=True (it revisits the points)")
+        if refine and store == "summary":
+            raise ValueError("refine_iter > 0 needs the rows (store='memory' or 'disk'; "
+                             "keep_data=True): it revisits the points")
+        budget = (max(32, min(256, int(max_size) // 16)) if self.summary_size is None
+                  else check_int(self.summary_size, "summary_size", low=2))
+        if self.store_path is not None:
+            if not isinstance(self.store_path, (str, os.PathLike)):
+                raise TypeError(f"store_path must be a path or None, got {self.store_path!r}")
+            if not os.path.isdir(self.store_path):
+                raise ValueError(f"store_path must be an existing directory, got "
+                                 f"{os.fspath(self.store_path)!r}")
         k_init = None if self.k_init is None else check_int(self.k_init, "k_init")
         check_int(self.batch_size, "batch_size")
         if not isinstance(self.spherical, (bool, np.bool_)):
             raise TypeError(f"spherical must be a bool, got {self.spherical!r}")
         return {"min_size": min_size, "max_size": max_size, "decay": decay, "refine": refine,
-                "k_init": k_init, "spherical": bool(self.spherical)}
+                "k_init": k_init, "spherical": bool(self.spherical), "store": store,
+                "budget": budget}
+
+    @property
+    def _spherical(self):
+        # .get: models saved before spherical existed have no such key.
+        return bool(self._p.get("spherical", False))
+
+    @property
+    def _exact(self):
+        """Whether the store keeps every row (splits over the members)."""
+        return self._points.exact
 
     def _threads(self, n_rows, n_centers):
         """Threads for kernels comparing ``n_rows`` rows with ``n_centers`` centers."""
@@ -255,25 +307,26 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, ClusterState, CentersMixin, C
         """Add one batch to the state (see ``_atomic`` for the rules it follows).
 
         Unless the state was created by the current call (``own_state``), the
-        per-cluster buffers are copied first, O(clusters x features): the
-        batch then updates its own copy in place. The retained rows are only
-        appended (past ``_n_seen``), and the few entries of earlier rows that
-        splits and merges relabel are written through ``_atomic.write``.
+        per-cluster state is copied first, O(clusters x features), and the
+        store forked (shallow, O(clusters)): the batch then updates its own
+        copies. Rows are only appended (past the committed ones), and the few
+        entries that splits and merges change in earlier ones are written
+        through ``_atomic.write``.
         """
         t0 = time.perf_counter()
-        if not own_state and self._buffers is not None:
-            self._buffers = self._buffers.copy()
-            self._refresh_views()
+        if not own_state and self._state is not None:
+            self._state = self._state.copy()
+            self._points = self._points.fork()
         n_splits = len(self.events_)
         if self._spherical:
             X = _rows.unit_rows(X, self._threads(X.shape[0], 1))
         with blas_single_threaded():
             self._decay(X.shape[0])
-            point_ids = self._store(X, sample_weight)
-            if self._centers is None:
-                self._first_batch(X, sample_weight, point_ids)
+            self._n_seen += X.shape[0]
+            if self._state is None:
+                self._first_batch(X, sample_weight)
             else:
-                self._add_batch(X, sample_weight, point_ids)
+                self._add_batch(X, sample_weight)
             self._split_heavy()
             if self._p["refine"]:
                 self._refine(self._p["refine"])
@@ -284,8 +337,8 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, ClusterState, CentersMixin, C
         self._seconds += time.perf_counter() - t0
         events = self.events_[n_splits:]
         h = self.history_
-        h["loss"].append(self._loss())
-        h["n_clusters"].append(len(self._ids))
+        h["loss"].append(self._state.loss())
+        h["n_clusters"].append(self._state.k)
         h["seconds"].append(self._seconds)
         h["n_splits"].append(sum(e[1] == "split" for e in events))
         h["n_merges"].append(sum(e[1] == "merge" for e in events))
@@ -295,7 +348,29 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, ClusterState, CentersMixin, C
                   f"{h['loss'][-1]:.6g}, +{h['n_splits'][-1]} splits, "
                   f"+{h['n_merges'][-1]} merges, {self._seconds:.3f} s")
 
-    def _first_batch(self, X, sample_weight, point_ids):
+    def _decay(self, n_new):
+        """Discount the past (Spark semantics) before the batch is added."""
+        if self._state is None:
+            return
+        steps = 1 if self.time_unit == "batches" else n_new
+        if self._p["decay"] < 1:
+            self._state.decay(self._p["decay"] ** steps)
+            if not self._exact:
+                with np.errstate(divide="ignore"):
+                    self._points.decay(self, steps * math.log(self._p["decay"])
+                                       if self._p["decay"] > 0 else -np.inf)
+        self._now += steps
+
+    def _new_store(self, X, capacity):
+        p, d = self._p, X.shape[1]
+        if p["store"] == "memory":
+            return MemoryStore(d, X.dtype, 2 * X.shape[0])
+        if p["store"] == "disk":
+            parent = None if self.store_path is None else os.fspath(self.store_path)
+            return DiskStore(d, X.dtype, 2 * X.shape[0], parent)
+        return ReservoirStore(d, X.dtype, capacity, p["budget"])
+
+    def _first_batch(self, X, sample_weight):
         p = self._p
         typical = max(1, int((p["min_size"] + p["max_size"]) // 2))
         k = p["k_init"] or max(1, X.shape[0] // typical)
@@ -309,93 +384,125 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, ClusterState, CentersMixin, C
             km = KMeans(k, n_init=1, random_state=self._rng, n_threads=n_threads)
             km.fit(X, sample_weight=sample_weight)
             centers, labels = km.cluster_centers_, km.labels_
-        self._buffers = _ClusterBuffers(X.shape[1], X.dtype, capacity=max(64, 2 * k))
+        capacity = max(64, 2 * k)
+        self._state = ClusterState(X.shape[1], X.dtype, capacity, self._spherical)
+        self._points = self._new_store(X, capacity)
         self._add_clusters(k)
         # Absorbing against the k-means centers keeps the moments exact
         # (the update measures the batch against the current center).
-        self._centers[:] = centers
+        self._state.centers[:] = centers
         dist = ((X - centers[labels]) ** 2).sum(axis=1)
-        self._absorb(X, sample_weight, labels, dist, point_ids)
+        self._absorb(X, sample_weight, labels, dist)
 
-    def _add_batch(self, X, sample_weight, point_ids):
-        n_threads = self._threads(X.shape[0], self._k)
-        labels, dist, _, _ = _assign_rows(X, _row_norms(X, True, n_threads), self._centers,
-                                          sample_weight, n_threads)
-        self._absorb(X, sample_weight, labels, dist, point_ids)
+    def _add_batch(self, X, sample_weight):
+        n_threads = self._threads(X.shape[0], self._state.k)
+        labels, dist, _, _ = _assign_rows(X, _row_norms(X, True, n_threads),
+                                          self._state.centers, sample_weight, n_threads)
+        self._absorb(X, sample_weight, labels, dist)
+
+    def _absorb(self, X, sample_weight, rows, dist):
+        """The batch's points join clusters ``rows``: statistics, then the store."""
+        self._state.absorb(X, sample_weight, rows, dist)
+        if self._exact:
+            points = self._points.append(X, sample_weight, self._now)
+            self._points.assign(self, points, self._state.ids[rows], rows)
+        else:
+            self._points.absorb(self, self._rng, X, sample_weight, rows)
+
+    def _add_clusters(self, n):
+        rows = self._state.add_clusters(n)
+        if not self._exact:
+            self._points.add_rows(self, n)
+        return rows
+
+    def _remove_row(self, row):
+        self._state.remove_row(row)
+        if not self._exact:
+            self._points.remove_row(self, row)
 
     # ----------------------------------------------------- split and merge
     def _split_heavy(self):
         max_size = self._p["max_size"]
-        heavy = [int(i) for i in self._ids[self._weights > max_size]]
+        s = self._state
+        heavy = [int(i) for i in s.ids[s.weights > max_size]]
         while heavy:
             cluster_id = heavy.pop()
-            if self.keep_data and self._n_members(cluster_id) < 2:
-                continue  # one point heavier than max_size: nothing to split
-            row = self._row_of_id[cluster_id]
-            new_row = self._split(row)
+            row = s.row_of_id[cluster_id]
+            new_row = self._split(row) if self._exact else self._split_sampled(row)
+            if new_row is None:
+                continue  # nothing to split (one point heavier than max_size)
             for r in (row, new_row):
-                if self._weights[r] > max_size:
-                    heavy.append(int(self._ids[r]))
+                if s.weights[r] > max_size:
+                    heavy.append(int(s.ids[r]))
+
+    def _keep_side(self, centers2, row):
+        """The side whose center is nearer cluster ``row``'s (it keeps the ID)."""
+        # (Spherical: compared as unit vectors, i.e. by cosine.)
+        halves = self._state.center_of(centers2, 1.0)
+        return int(np.argmin(((halves - self._state.centers[row]) ** 2).sum(axis=1)))
 
     def _split(self, row):
-        """Split cluster ``row`` in two; the half nearer the old center keeps the ID."""
-        parent = int(self._ids[row])
+        """Split cluster ``row`` in two by 2-means of its members; the half nearer the
+        old center keeps the ID. Returns the new cluster's row (None: < 2 members)."""
+        s, points, p = self._state, self._points, self._p
+        parent = int(s.ids[row])
+        if points.n_members(parent) < 2:
+            return None
         new_row = self._add_clusters(1)[0]
-        new_id = int(self._ids[new_row])
-        if self.keep_data:
-            members = self._member_rows(parent)
-            w = self._effective_weights(members)
-            X = self._data
-            centers2, side = _split_two(X, members, w.astype(X.dtype), _SPLIT_MAX_ITER,
-                                        self._rng, self._threads(len(members), 2))
-            # (Spherical: compared as unit vectors, i.e. by cosine.)
-            halves = self._center_of(centers2, 1.0)
-            keep = int(np.argmin(((halves - self._centers[row]) ** 2).sum(axis=1)))
-            for half, r in ((keep, row), (1 - keep, new_row)):
-                m, wm = members[side == half], w[side == half]
-                x = X[m].astype(np.float64)
-                s, total = wm @ x, wm.sum()
-                # A half of weightless (fully decayed) members has no weighted mean.
-                mean = s / total if total > 0 else x.mean(axis=0)
-                self._sums[r], self._weights[r] = s, total
-                self._centers[r] = self._center_of(mean, 1.0)
-                self._m2[r] = float(wm @ ((x - mean) ** 2).sum(axis=1))
-            moved = members[side != keep]
-            self._members[parent] = [members[side == keep]]
-            self._members[new_id] = [moved]
-            _atomic.write(self, self._point_ids, moved, new_id)
-        else:
-            # No members to cluster: two copies of the center, moved apart along
-            # the spread estimate (sqrt of the mean squared radius), share the sums.
-            # (Moved apart from the mean, which a spherical center is not.)
-            spread = np.sqrt(self._m2[row] / max(self._weights[row], 1e-300))
-            direction = self._rng.normal(size=self._centers.shape[1])
-            direction *= spread / max(np.linalg.norm(direction), 1e-300)
-            c = (self._sums[row] / max(self._weights[row], 1e-300) if self._spherical
-                 else self._centers[row].astype(np.float64))
-            self._weights[row] /= 2
-            self._weights[new_row] = self._weights[row]
-            self._m2[row] /= 2
-            self._m2[new_row] = self._m2[row]
-            for r, sign in ((row, 1.0), (new_row, -1.0)):
-                self._centers[r] = self._center_of(c + sign * direction, 1.0)
-                self._sums[r] = self._weights[r] * (c + sign * direction)
+        new_id = int(s.ids[new_row])
+        members = points.member_rows(parent)
+        w = points.effective_weights(members, p["decay"], self._now)
+        X = points.data
+        centers2, side = _split_two(X, members, w.astype(X.dtype), _SPLIT_MAX_ITER,
+                                    self._rng, self._threads(len(members), 2))
+        keep = self._keep_side(centers2, row)
+        for half, r in ((keep, row), (1 - keep, new_row)):
+            m, wm = members[side == half], w[side == half]
+            x = X[m].astype(np.float64)
+            sums, total = wm @ x, wm.sum()
+            # A half of weightless (fully decayed) members has no weighted mean.
+            mean = sums / total if total > 0 else x.mean(axis=0)
+            s.set_stats(r, sums, total, float(wm @ ((x - mean) ** 2).sum(axis=1)), mean)
+        points.set_members(self, parent, members[side == keep])
+        points.set_members(self, new_id, members[side != keep])
         self.events_.append((self._n_batches, "split", parent, new_id))
         return new_row
 
+    def _split_sampled(self, row):
+        """Split cluster ``row`` by 2-means of its reservoir (``store="summary"``)."""
+        s, points = self._state, self._points
+        Xs, ws, slots = points.sample(row)
+        if len(slots) < 2:
+            return None
+        centers2, side = _split_two(Xs, np.arange(len(slots), dtype=np.intp),
+                                    ws.astype(Xs.dtype), _SPLIT_MAX_ITER, self._rng,
+                                    self._threads(len(slots), 2))
+        halves = split_statistics(s.sums[row].copy(), float(s.weights[row]), float(s.m2[row]),
+                                  Xs, ws, side)
+        if halves is None:
+            return None
+        keep = self._keep_side(centers2, row)
+        parent = int(s.ids[row])
+        new_row = self._add_clusters(1)[0]
+        for half, r in ((keep, row), (1 - keep, new_row)):
+            s.set_stats(r, *halves[half])
+        points.split(self, row, new_row, slots, side, keep)
+        self.events_.append((self._n_batches, "split", parent, int(s.ids[new_row])))
+        return new_row
+
     def _merge_light(self):
-        p = self._p
+        p, s = self._p, self._state
         while True:
-            light = np.flatnonzero(self._weights < p["min_size"])
-            if light.size == 0 or len(self._ids) < 2:
+            light = np.flatnonzero(s.weights < p["min_size"])
+            if light.size == 0 or s.k < 2:
                 return
             merged = False
-            for row in light[np.argsort(self._weights[light], kind="stable")]:
-                fits = self._weights + self._weights[row] <= p["max_size"]
+            for row in light[np.argsort(s.weights[light], kind="stable")]:
+                fits = s.weights + s.weights[row] <= p["max_size"]
                 fits[row] = False
                 if not fits.any():
                     continue
-                d = ((self._centers - self._centers[row]) ** 2).sum(axis=1)
+                d = ((s.centers - s.centers[row]) ** 2).sum(axis=1)
                 d[~fits] = np.inf
                 into = int(np.argmin(d))
                 self._merge(row, into)
@@ -406,67 +513,63 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, ClusterState, CentersMixin, C
 
     def _merge(self, row, into):
         """Merge cluster ``row`` into cluster ``into`` (which keeps its ID)."""
-        absorbed, kept = int(self._ids[row]), int(self._ids[into])
-        wa, wb = self._weights[row], self._weights[into]
-        W = wa + wb
-        if W > 0:
-            gap = float(((self._sums[row] / max(wa, 1e-300) - self._sums[into] / max(wb, 1e-300))
-                         ** 2).sum()) if wa > 0 and wb > 0 else 0.0
-            self._m2[into] += self._m2[row] + wa * wb / W * gap
-            self._sums[into] += self._sums[row]
-            self._weights[into] = W
-            self._centers[into] = self._center_of(self._sums[into], W)
-        if self.keep_data:
-            moved = self._member_rows(absorbed)
-            _atomic.write(self, self._point_ids, moved, kept)
-            self._members.setdefault(kept, []).append(moved)
-            del self._members[absorbed]
+        s = self._state
+        absorbed, kept = int(s.ids[row]), int(s.ids[into])
+        s.merge_stats(row, into)
+        if self._exact:
+            self._points.move_all(self, absorbed, kept)
+        else:
+            self._points.merge(self, row, into)
         self._remove_row(row)
         self.events_.append((self._n_batches, "merge", absorbed, kept))
 
     def _refine(self, n_iter):
         """Lloyd iterations over every retained point; sums and moments rebuilt."""
+        s, points = self._state, self._points
         n = self._n_seen
-        X = self._data[:n]
-        w = self._effective_weights(np.arange(n))
-        n_threads = self._threads(n, self._k)
+        X = points.data[:n]
+        all_points = np.arange(n, dtype=np.intp)
+        w = points.effective_weights(all_points, self._p["decay"], self._now)
+        n_threads = self._threads(n, s.k)
         xn = _row_norms(X, True, n_threads)
         for _ in range(n_iter):
-            rows, dist, _, _ = _assign_rows(X, xn, self._centers, w.astype(X.dtype), n_threads)
-            self._sums[:] = 0.0
-            self._weights[:] = 0.0
-            self._m2[:] = 0.0
-            self._members = {}
-            self._absorb(X, w, rows, dist, np.arange(n, dtype=np.intp))
+            rows, dist, _, _ = _assign_rows(X, xn, s.centers, w.astype(X.dtype), n_threads)
+            s.sums[:] = 0.0
+            s.weights[:] = 0.0
+            s.m2[:] = 0.0
+            points.clear_members()
+            s.absorb(X, w, rows, dist)
+            points.assign(self, all_points, s.ids[rows], rows)
 
     # ---------------------------------------------------------- attributes
     # Snapshots: the live state keeps changing with every batch.
     @property
     def cluster_centers_(self):
         self._check_started()
-        return self._centers.copy()
+        return self._state.centers.copy()
 
     @property
     def cluster_ids_(self):
         self._check_started()
-        return self._ids.copy()
+        return self._state.ids.copy()
 
     @property
     def counts_(self):
         self._check_started()
-        return self._weights.copy()
+        return self._state.weights.copy()
 
     @property
     def n_clusters_(self):
         self._check_started()
-        return len(self._ids)
+        return self._state.k
 
     @property
     def labels_(self):
         self._check_started()
-        if not self.keep_data:
-            raise AttributeError("labels_ needs keep_data=True")
-        return self._row_of_id[self._point_ids[: self._n_seen]]
+        if not self._exact:
+            raise AttributeError("labels_ needs the rows seen: store='memory' or 'disk' "
+                                 "(keep_data=True), not store='summary'")
+        return self._points.labels(self._state.row_of_id)
 
     @property
     def _n_features_out(self):
@@ -474,44 +577,12 @@ class DynamicKMeans(PersistMixin, AtomicSetParams, ClusterState, CentersMixin, C
         return self.n_clusters_
 
     def _check_started(self):
-        if getattr(self, "_centers", None) is None:
+        if getattr(self, "_state", None) is None:
             raise AttributeError("this DynamicKMeans has seen no data yet")
 
     def __sklearn_is_fitted__(self):
-        return getattr(self, "_centers", None) is not None
+        return getattr(self, "_state", None) is not None
 
-    # --------------------------------------------------------- persistence
-    # save(path) / load(path) come from PersistMixin: the state, the history
-    # and the retained rows in the dynkm model format, which loads without
-    # running code; the model resumes the stream exactly. Pickling (joblib,
-    # multiprocessing) goes through __getstate__ above: trusted input only.
-
-
-class _ClusterBuffers:
-    """Per-cluster state with spare capacity: adding a cluster is amortised O(D)."""
-
-    def __init__(self, n_features, dtype, capacity):
-        self.centers = np.zeros((capacity, n_features), dtype=dtype)
-        self.sums = np.zeros((capacity, n_features))
-        self.weights = np.zeros(capacity)
-        self.m2 = np.zeros(capacity)
-        self.ids = np.zeros(capacity, dtype=np.int64)
-
-    def copy(self):
-        """An independent copy (a batch's copy-on-write of the per-cluster state)."""
-        new = object.__new__(_ClusterBuffers)
-        for name in ("centers", "sums", "weights", "m2", "ids"):
-            setattr(new, name, getattr(self, name).copy())
-        return new
-
-    def reserve(self, n_rows):
-        """Make room for n_rows clusters (doubling), keeping the contents."""
-        capacity = self.weights.shape[0]
-        if n_rows <= capacity:
-            return
-        capacity = max(2 * capacity, n_rows)
-        for name in ("centers", "sums", "weights", "m2", "ids"):
-            old = getattr(self, name)
-            new = np.zeros((capacity,) + old.shape[1:], dtype=old.dtype)
-            new[: old.shape[0]] = old
-            setattr(self, name, new)
+    # save(path) / load(path): PersistMixin's, through StorePersistMixin (a disk store's
+    # rows go beside the model file); the file loads without running code and the model
+    # resumes the stream exactly. Pickling also works: trusted input only.

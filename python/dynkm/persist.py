@@ -168,7 +168,12 @@ def _load(path, expected):
             raise ValueError(f"{path_str}: not a readable dynkm model file (truncated or "
                              f"corrupted zip: {exc})") from None
         with npz:
-            return Decoder(path_str, npz).estimator(expected)
+            est = Decoder(path_str, npz).estimator(expected)
+    # A model whose state lives partly beside the file (DynamicKMeans' disk store) opens it.
+    after_load = getattr(est, "_after_load", None)
+    if after_load is not None:
+        after_load(path_str)
+    return est
 
 
 def _not_a_model(path, head):

@@ -1,0 +1,188 @@
+"""The bounded store of :class:`dynkm.DynamicKMeans` (``store="summary"``).
+
+No row is kept beyond a per-cluster *reservoir*: a weighted random sample of
+at most ``r`` of the cluster's members (weighted reservoir sampling without
+replacement, as Efraimidis and Spirakis: every point draws a key from its
+weight and each cluster keeps the ``r`` best keys). Memory is O(K x r x D)
+for K clusters of D features, whatever the number of points seen.
+
+A split runs the 2-means kernel on the reservoir; the cluster's exact
+statistics (sum, weight, second moment) are then divided in the proportions
+of the sample's two sides and corrected so that the halves add up exactly to
+the cluster's statistics (see :func:`split_statistics`). The reservoir is
+divided with the sample: each half keeps the sampled points of its side, a
+sample of its own members. A merge keeps the best ``r`` keys of the two
+reservoirs, which is a weighted sample of the merged cluster.
+
+Keys are stored as ``log(-log u) - log w + log G``, where ``G`` is the decay
+of the past at the point's arrival: smaller is better, and the order of two
+points does not change as time passes, so forgetting costs nothing here.
+
+Rows of the reservoir follow the rows of the cluster state (a split adds
+one, a merge moves the last row into the removed one). The estimator takes a
+:meth:`fork` (shallow) before a batch; every write into the reservoirs goes
+through :func:`dynkm._atomic.write`, so a failed batch is undone in
+O(what it wrote).
+"""
+
+import numpy as np
+
+from dynkm import _atomic
+from dynkm._grow import new_columns, reserve
+
+_EMPTY = np.inf
+
+
+class ReservoirStore:
+    """Per-cluster weighted reservoirs of at most ``budget`` rows each."""
+
+    exact = False
+
+    def __init__(self, n_features, dtype, capacity, budget):
+        self.budget = int(budget)
+        self.cols = new_columns({"rows": ((self.budget, n_features), dtype),
+                                 "keys": ((self.budget,), np.float64),
+                                 "log_w": ((self.budget,), np.float64)}, capacity)
+        self.cols["keys"][:] = _EMPTY
+        self.k = 0
+        self.log_decay = 0.0  # log of the decay of everything since the start
+
+    def fork(self):
+        new = object.__new__(type(self))
+        vars(new).update(vars(self))
+        return new
+
+    def nbytes(self):
+        return sum(a.nbytes for a in self.cols.values())
+
+    # ---------------------------------------------------------------- rows
+    def add_rows(self, owner, n):
+        """Empty reservoirs for n new cluster rows."""
+        k = self.k
+        self.cols = reserve(self.cols, k + n, k)
+        # The rows past k may be live in the committed store (a removed row was last).
+        _atomic.write(owner, self.cols["keys"], slice(k, k + n), _EMPTY)
+        self.k = k + n
+
+    def remove_row(self, owner, row):
+        last = self.k - 1
+        if row != last:
+            for col in self.cols.values():
+                _atomic.write(owner, col, row, col[last])
+        self.k = last
+
+    def decay(self, owner, log_a):
+        """Forget: weights of the past times ``exp(log_a)`` (0 empties every reservoir)."""
+        if np.isneginf(log_a):
+            _atomic.write(owner, self.cols["keys"], slice(0, self.k), _EMPTY)
+            self.log_decay = 0.0
+        else:
+            self.log_decay += log_a
+
+    # ---------------------------------------------------------------- sample
+    def absorb(self, owner, rng, X, sample_weight, rows):
+        """Offer the batch's points to the reservoirs of their cluster rows."""
+        n = X.shape[0]
+        w = np.ones(n) if sample_weight is None else sample_weight.astype(np.float64)
+        u = rng.uniform(size=n)
+        with np.errstate(divide="ignore"):
+            log_w = np.log(w) - self.log_decay        # weight in the units of time 0
+            keys = np.log(-np.log1p(-u)) - log_w      # -log(1 - u) > 0: u may be 0
+        keys[w <= 0] = _EMPTY                          # weightless points are not sampled
+        touched, inverse = np.unique(rows, return_inverse=True)
+        r = self.budget
+        old_keys = self.cols["keys"][touched]                       # (t, r)
+        # Candidates: the r slots of every touched reservoir, then the new points.
+        cand_row = np.concatenate([np.repeat(np.arange(len(touched)), r), inverse])
+        cand_key = np.concatenate([old_keys.ravel(), keys])
+        order = np.lexsort((np.arange(cand_key.size), cand_key, cand_row))
+        group_start = np.searchsorted(cand_row[order], np.arange(len(touched)))
+        rank = np.arange(order.size) - np.repeat(group_start, np.diff(
+            np.r_[group_start, order.size]))
+        # Candidates sorted by cluster then key: the first r of each cluster stay. An old
+        # entry that falls out leaves its slot to a new point that comes in; both lists
+        # are grouped by cluster with equal counts per cluster, so they pair up in order.
+        n_old = old_keys.size
+        out = order[(rank >= r) & (order < n_old)]
+        enter = order[(rank < r) & (order >= n_old)] - n_old
+        at = (touched[out // r], out % r)
+        _atomic.write(owner, self.cols["rows"], at, X[enter])
+        _atomic.write(owner, self.cols["keys"], at, keys[enter])
+        _atomic.write(owner, self.cols["log_w"], at, log_w[enter])
+
+    def sample(self, row):
+        """The reservoir of cluster ``row``: rows, relative weights and slots."""
+        slots = np.flatnonzero(np.isfinite(self.cols["keys"][row]))
+        log_w = self.cols["log_w"][row, slots]
+        w = np.exp(log_w - log_w.max()) if slots.size else np.empty(0)
+        return self.cols["rows"][row, slots], w, slots
+
+    def split(self, owner, row, new_row, slots, side, keep):
+        """Divide reservoir ``row``: its side-``keep`` points stay, the others go to
+        ``new_row`` (an empty reservoir)."""
+        moved = slots[side != keep]
+        r = self.budget
+        for name in ("rows", "keys", "log_w"):
+            col = self.cols[name]
+            stay = col[row, slots[side == keep]]
+            go = col[row, moved]
+            fill_a = np.full((r,) + col.shape[2:], _EMPTY if name == "keys" else 0,
+                             dtype=col.dtype)
+            fill_b = fill_a.copy()
+            fill_a[: len(stay)] = stay
+            fill_b[: len(go)] = go
+            _atomic.write(owner, col, row, fill_a)
+            _atomic.write(owner, col, new_row, fill_b)
+
+    def merge(self, owner, row, into):
+        """Reservoir ``into`` becomes the best ``budget`` keys of both."""
+        keys = np.concatenate([self.cols["keys"][into], self.cols["keys"][row]])
+        best = np.argsort(keys, kind="stable")[: self.budget]
+        for name in ("rows", "keys", "log_w"):
+            col = self.cols[name]
+            both = np.concatenate([col[into], col[row]])
+            _atomic.write(owner, col, into, both[best])
+
+
+def split_statistics(sums, weight, m2, X, w, side):
+    """Halves of a cluster's exact statistics, divided as its sample is by ``side``.
+
+    The sample's side weights give the halves' shares of ``weight``; its side
+    means, shifted by one common vector so that ``W0 m0 + W1 m1 = sums``
+    exactly, give the halves' means; the second moment left after the
+    between-halves term ``W0 W1 / W ||m0 - m1||^2`` is divided as the sample's
+    within-side moments. The halves' sums and weights add up to the cluster's
+    (up to rounding); their moments plus the between term to ``m2``, unless
+    the estimate of the between term exceeds ``m2`` (then they are zero).
+
+    Parameters
+    ----------
+    sums : ndarray of shape (n_features,), float64
+    weight, m2 : float
+    X : ndarray of shape (m, n_features)
+        The sample (m >= 2).
+    w : ndarray of shape (m,)
+        Its (relative) weights.
+    side : ndarray of shape (m,) of {0, 1}
+
+    Returns
+    -------
+    halves : list of two (sums, weight, m2, mean) tuples, for side 0 and 1,
+        or None when the sample gives one side no weight.
+    """
+    x = X.astype(np.float64)
+    w0, w1 = float(w[side == 0].sum()), float(w[side == 1].sum())
+    if not (w0 > 0 and w1 > 0) or not weight > 0:
+        return None
+    a = [w[side == s] @ x[side == s] / ws for s, ws in ((0, w0), (1, w1))]
+    W0 = weight * w0 / (w0 + w1)
+    W1 = weight - W0
+    shift = (sums - W0 * a[0] - W1 * a[1]) / weight
+    m = [a[0] + shift, a[1] + shift]
+    s0 = W0 * m[0]
+    s1 = sums - s0
+    between = W0 * W1 / weight * float(((m[0] - m[1]) ** 2).sum())
+    within = max(m2 - between, 0.0)
+    v = [float(w[side == s] @ ((x[side == s] - a[s]) ** 2).sum(axis=1)) for s in (0, 1)]
+    share0 = v[0] / (v[0] + v[1]) if v[0] + v[1] > 0 else W0 / weight
+    return [(s0, W0, within * share0, m[0]), (s1, W1, within * (1 - share0), m[1])]

@@ -1,0 +1,320 @@
+"""DynamicKMeans' stores: "memory", "disk" (exact, bitwise "memory") and "summary" (bounded).
+
+Checked here: the disk store gives bitwise the results of the memory store on
+several streams (dtypes, weights, forgetting, spherical, refinement); every
+store saves, loads and resumes bitwise as if uninterrupted; a failed batch
+leaves a disk store's visible state as it was; the summary store's SSE on
+Gaussian mixtures stays within 1.10x of the memory store's and its state does
+not grow with the stream; bad parameters raise errors naming the argument;
+``keep_data`` is a deprecated alias.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+
+import dynkm
+import dynkm.dynamic
+from dynkm import DynamicKMeans
+
+
+
+def gaussian_mixture(n, d, components, seed):
+    """Rows of a mixture of unit Gaussians with N(0, 10^2) means (as the benchmarks')."""
+    rng = np.random.default_rng(seed)
+    means = rng.normal(0, 10, size=(components, d)).astype(np.float32)
+    return means[rng.integers(0, components, n)] + rng.normal(size=(n, d)).astype(np.float32)
+
+
+def blob_stream(n=3000, d=5, centers=12, seed=0, dtype=np.float64):
+    X, _ = make_blobs(n, d, centers=centers, cluster_std=1.5, random_state=seed)
+    return X.astype(dtype)
+
+
+def stream(model, X, size, w=None, start=0, stop=None):
+    stop = X.shape[0] if stop is None else stop
+    for i in range(start, stop, size):
+        model.partial_fit(X[i:min(i + size, stop)],
+                          sample_weight=None if w is None else w[i:min(i + size, stop)])
+    return model
+
+
+def state(model):
+    """Every public fitted attribute (``seconds`` excluded), labels_ when there are any."""
+    s = {"centers": model.cluster_centers_, "ids": model.cluster_ids_,
+         "counts": model.counts_, "events": list(model.events_),
+         "history": {k: v for k, v in model.history_.items() if k != "seconds"}}
+    if model._points.exact:
+        s["labels"] = model.labels_
+    return s
+
+
+def assert_same(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        if isinstance(a[key], np.ndarray):
+            assert a[key].dtype == b[key].dtype, key
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+        else:
+            assert a[key] == b[key], key
+
+
+def sse(X, centers):
+    """SSE of every row to its nearest center (float64, from scratch)."""
+    X = X.astype(np.float64)
+    C = centers.astype(np.float64)
+    best = np.full(X.shape[0], np.inf)
+    for start in range(0, C.shape[0], 64):
+        c = C[start:start + 64]
+        d = (X ** 2).sum(1)[:, None] - 2 * X @ c.T + (c ** 2).sum(1)[None, :]
+        best = np.minimum(best, d.min(axis=1))
+    return float(np.maximum(best, 0).sum())
+
+
+# ===========================================================================
+# 1. disk == memory, bitwise
+# ===========================================================================
+
+EXACT_CASES = {
+    "float64": (dict(min_size=20, max_size=60), np.float64, False),
+    "float32-weights": (dict(min_size=20, max_size=60), np.float32, True),
+    "decay-points": (dict(min_size=15, max_size=50, half_life=400, time_unit="points"),
+                     np.float64, True),
+    "spherical": (dict(min_size=20, max_size=60, spherical=True), np.float64, False),
+    "refine": (dict(min_size=20, max_size=80, refine_iter=1), np.float64, False),
+}
+
+
+@pytest.mark.parametrize("case", EXACT_CASES)
+def test_disk_store_is_bitwise_the_memory_store(case, tmp_path):
+    params, dtype, weighted = EXACT_CASES[case]
+    X = blob_stream(dtype=dtype, seed=3)
+    w = np.random.default_rng(1).uniform(0.2, 3.0, X.shape[0]) if weighted else None
+    memory = stream(DynamicKMeans(random_state=4, **params), X, 250, w)
+    disk = stream(DynamicKMeans(store="disk", store_path=tmp_path, random_state=4, **params),
+                  X, 250, w)
+    assert sum(memory.history_["n_splits"]) > 5
+    assert case == "refine" or sum(memory.history_["n_merges"]) > 0
+    assert_same(state(memory), state(disk))
+    np.testing.assert_array_equal(memory.predict(X), disk.predict(X))
+    # The rows are in files of the scratch directory made inside store_path.
+    scratch = [p for p in tmp_path.iterdir() if p.name.startswith("dynkm-store-")]
+    assert len(scratch) == 1 and (scratch[0] / "rows.bin").stat().st_size >= X[:1].nbytes * 3000
+
+
+def test_disk_scratch_directory_goes_with_the_model(tmp_path):
+    model = stream(DynamicKMeans(min_size=20, max_size=60, store="disk", store_path=tmp_path,
+                                 random_state=0), blob_stream(n=600), 200)
+    assert len(list(tmp_path.iterdir())) == 1
+    del model
+    import gc
+
+    gc.collect()
+    assert list(tmp_path.iterdir()) == []
+
+
+# ===========================================================================
+# 2. save / load / resume, every store
+# ===========================================================================
+
+
+@pytest.mark.parametrize("store", ["memory", "disk", "summary"])
+def test_save_load_resume_is_bitwise_uninterrupted(store, tmp_path):
+    X = blob_stream(n=3000, seed=5, dtype=np.float32)
+    params = dict(min_size=20, max_size=60, store=store, random_state=2, n_threads=1)
+    whole = stream(DynamicKMeans(**params), X, 200)
+    first = stream(DynamicKMeans(**params), X, 200, stop=1600)
+    path = tmp_path / "model.dynkm"
+    first.save(path)
+    loaded = [dynkm.load(path), DynamicKMeans.load(path)]
+    for model in [first] + loaded:
+        stream(model, X, 200, start=1600)
+        assert_same(state(whole), state(model))
+    if store == "disk":
+        # The saved rows are beside the file and were not changed by the resumed models.
+        rows = [p for p in tmp_path.iterdir() if p.name.startswith("model.dynkm.rows-")]
+        assert len(rows) == 1
+        assert (rows[0] / "rows.bin").stat().st_size == 1600 * X[:1].nbytes
+        again = stream(dynkm.load(path), X, 200, start=1600)
+        assert_same(state(whole), state(again))
+        # Saving again replaces the rows directory.
+        first.save(path)
+        rows2 = [p for p in tmp_path.iterdir() if p.name.startswith("model.dynkm.rows-")]
+        assert len(rows2) == 1 and rows2 != rows
+
+
+def test_disk_model_with_missing_or_truncated_rows_raises_naming_the_path(tmp_path):
+    X = blob_stream(n=1000)
+    model = stream(DynamicKMeans(min_size=20, max_size=60, store="disk", random_state=0),
+                   X, 250)
+    path = tmp_path / "m.dynkm"
+    model.save(path)
+    rows_dir = next(p for p in tmp_path.iterdir() if p.is_dir())
+    rows = rows_dir / "rows.bin"
+    data = rows.read_bytes()
+    rows.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="rows.bin"):
+        dynkm.load(path)
+    rows.unlink()
+    with pytest.raises(ValueError, match="missing"):
+        dynkm.load(path)
+
+
+def test_pickled_disk_model_resumes_on_its_own_copy(tmp_path):
+    import copy
+    import pickle
+
+    X = blob_stream(n=2000, seed=1)
+    params = dict(min_size=20, max_size=60, random_state=3)
+    whole = stream(DynamicKMeans(**params), X, 250)
+    disk = stream(DynamicKMeans(store="disk", **params), X, 250, stop=1000)
+    clones = [pickle.loads(pickle.dumps(disk)), copy.deepcopy(disk)]
+    for model in [disk] + clones:
+        stream(model, X, 250, start=1000)
+        assert_same(state(whole), state(model))
+
+
+# ===========================================================================
+# 3. A failed batch leaves a disk store as it was
+# ===========================================================================
+
+
+def test_failed_batch_leaves_disk_store_unchanged_and_the_retry_is_exact(monkeypatch):
+    X = blob_stream(n=2000, seed=7)
+    params = dict(min_size=20, max_size=60, store="disk", random_state=1)
+    whole = stream(DynamicKMeans(**params), X, 250)
+    model = stream(DynamicKMeans(**params), X, 250, stop=1000)
+    before = state(model)
+    rows_before = np.array(model._points.data[:1000])
+    real = dynkm.dynamic._split_two
+    calls = []
+
+    def fail_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dynkm.dynamic, "_split_two", fail_second)
+    with pytest.raises(KeyboardInterrupt):
+        model.partial_fit(X[1000:1250])
+    monkeypatch.setattr(dynkm.dynamic, "_split_two", real)
+    assert_same(before, state(model))
+    assert model._points.n == 1000
+    np.testing.assert_array_equal(model._points.data[:1000], rows_before)
+    stream(model, X, 250, start=1000)
+    assert_same(state(whole), state(model))
+
+
+# ===========================================================================
+# 4. summary: quality and bounded memory
+# ===========================================================================
+
+
+def test_summary_loss_is_the_memory_loss_until_the_first_split():
+    X = blob_stream(n=3000, seed=2)
+    memory = stream(DynamicKMeans(min_size=100, max_size=1000, random_state=0), X, 100)
+    summary = stream(DynamicKMeans(min_size=100, max_size=1000, store="summary",
+                                   random_state=0), X, 100)
+    first = next(i for i, n in enumerate(memory.history_["n_splits"]) if n)
+    assert first > 2
+    assert memory.history_["loss"][:first] == summary.history_["loss"][:first]
+    # Afterwards, the statistics still add up: total weight and sum of all points.
+    np.testing.assert_allclose(summary.counts_.sum(), X.shape[0], rtol=1e-12)
+    np.testing.assert_allclose(summary.counts_ @ summary.cluster_centers_, X.sum(axis=0),
+                               rtol=1e-9, atol=1e-6 * X.shape[0])
+
+
+# A 100,000 x 16 mixture of 20 unit Gaussians in batches of 1000 (the benchmark's 1M x 64
+# stream scaled down), at the default sizes and at sizes near one component (5000 points)
+# per cluster, on two fixed seeds.
+@pytest.fixture(scope="module", params=[0, 1])
+def mixture(request):
+    return request.param, gaussian_mixture(100_000, 16, 20, seed=request.param)
+
+
+@pytest.mark.parametrize("sizes", [(60, 150), (3000, 6000)], ids=["small", "large"])
+def test_summary_sse_within_ten_percent_of_memory(mixture, sizes):
+    seed, X = mixture
+    params = dict(min_size=sizes[0], max_size=sizes[1], random_state=0)
+    memory = stream(DynamicKMeans(**params), X, 1000)
+    summary = stream(DynamicKMeans(store="summary", **params), X, 1000)
+    assert sum(summary.history_["n_splits"]) > 10
+    ratio = sse(X, summary.cluster_centers_) / sse(X, memory.cluster_centers_)
+    assert ratio <= 1.10, (seed, sizes, ratio, summary.n_clusters_, memory.n_clusters_)
+
+
+def _state_bytes(model):
+    return (sum(a.nbytes for a in model._state.cols.values())
+            + sum(a.nbytes for a in model._points.cols.values()))
+
+
+def test_summary_state_does_not_grow_with_the_stream():
+    """With ~20 clusters, the summary's state after 100,000 points is the size it had after
+    20,000 (and its stated bound); the memory store's grows with the points."""
+    X = gaussian_mixture(100_000, 16, 20, seed=3)
+    params = dict(min_size=3000, max_size=6000, random_state=0)
+    summary, memory = DynamicKMeans(store="summary", **params), DynamicKMeans(**params)
+    stream(summary, X, 1000, stop=20_000)
+    stream(memory, X, 1000, stop=20_000)
+    early = _state_bytes(summary), _state_bytes(memory)
+    stream(summary, X, 1000, start=20_000)
+    stream(memory, X, 1000, start=20_000)
+    assert _state_bytes(summary) == early[0]
+    assert _state_bytes(memory) >= 3 * early[1]  # (capacity doubles: 4x in steps of 2)
+    # O(K x (D + r x D)): per cluster row of capacity, r rows of D values and r keys.
+    r, d = summary._p["budget"], X.shape[1]
+    capacity = summary._state.cols["weights"].shape[0]
+    assert capacity <= 4 * summary.n_clusters_ + 64
+    assert _state_bytes(summary) <= capacity * 8 * (2 * d + 4 + r * (d + 2))
+
+
+def test_summary_splits_are_reproducible():
+    X = blob_stream(n=3000, seed=4)
+    a = stream(DynamicKMeans(min_size=20, max_size=60, store="summary", random_state=7), X, 300)
+    b = stream(DynamicKMeans(min_size=20, max_size=60, store="summary", random_state=7,
+                             n_threads=2), X, 300)
+    assert sum(a.history_["n_splits"]) > 5
+    assert_same(state(a), state(b))
+    with pytest.raises(AttributeError, match="store='summary'"):
+        _ = a.labels_
+
+
+# ===========================================================================
+# 5. Parameters
+# ===========================================================================
+
+BAD = {
+    "store": (dict(store="ram"), ValueError),
+    "summary_size": (dict(store="summary", summary_size=1), ValueError),
+    "store_path": (dict(store="disk", store_path="/nonexistent/dynkm/dir"), ValueError),
+    "refine_iter": (dict(store="summary", refine_iter=1), ValueError),
+    "keep_data": (dict(keep_data="yes"), TypeError),
+}
+
+
+@pytest.mark.parametrize("name", BAD)
+def test_bad_parameters_raise_naming_the_argument(name):
+    params, error = BAD[name]
+    model = DynamicKMeans(**params)
+    with pytest.raises(error, match=name):
+        model.partial_fit(blob_stream(n=100))
+    assert not model.__sklearn_is_fitted__()
+
+
+def test_keep_data_is_a_deprecated_alias():
+    X = blob_stream(n=1500, seed=9)
+    for keep, store in ((True, "memory"), (False, "summary")):
+        with pytest.warns(FutureWarning, match=f"store='{store}'"):
+            old = stream(DynamicKMeans(min_size=20, max_size=60, keep_data=keep,
+                                       random_state=0), X, 300)
+        new = stream(DynamicKMeans(min_size=20, max_size=60, store=store, random_state=0),
+                     X, 300)
+        assert_same({k: v for k, v in state(new).items() if k != "labels"},
+                    {k: v for k, v in state(old).items() if k != "labels"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        with pytest.raises(ValueError, match="keep_data"):
+            DynamicKMeans(keep_data=True, store="summary").partial_fit(X)
