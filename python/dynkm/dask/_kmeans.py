@@ -212,15 +212,13 @@ def run_lloyd(data, centers, max_iter, tol, check_every, n_threads, verbose):
                                    "imbalance", "distance_fraction")}
     previous = None
     strict = False
-    take = dask.delayed(_chunks.first, pure=True)
     for i in range(max_iter):
         t0 = time.perf_counter()
-        prev_labels = [None] * len(data.parts) if previous is None else \
-            [take(p) for p in previous[0]]
         scattered = broadcast(centers)
-        pairs = list(dask.persist(*data.map(_chunks.chunk_step, scattered, prev_labels,
+        pairs = list(dask.persist(*data.map(_chunks.chunk_step, scattered,
                                             list(data.offsets[:-1]), n_threads)))
-        stats = data.reduce([dask.delayed(_chunks.second, pure=True)(p) for p in pairs])
+        before = [None] * len(pairs) if previous is None else previous[0]
+        stats = data.reduce(data.map_with(_chunks.step_stats, pairs, before))
         sums, weights = stats["sums"], stats["weights"]
         n_relocated = relocate_empty(data, stats)
         shift = np.empty(centers.shape[0], dtype=np.float64)
@@ -243,8 +241,8 @@ def run_lloyd(data, centers, max_iter, tol, check_every, n_threads, verbose):
             if shift2 <= tol:
                 break
         # The labels stay on the workers for the next count of changes. A worker
-        # lost meanwhile has them recomputed from their lineage, which holds the
-        # scattered centers: those are kept referenced as long as the labels.
+        # lost meanwhile has them recomputed from their lineage (the chunk and
+        # this iteration's scattered centers, kept referenced as long as them).
         previous = (pairs, scattered)
     if strict:
         # Same labels as the step before: the centers (sums of the same rows
