@@ -66,7 +66,8 @@ def mixture_file(folder, gb, n_features, seed=0):
     for j, start in enumerate(range(0, rows, step)):
         m = min(step, rows - start)
         rng = np.random.default_rng([seed, j])  # slice j's rows do not depend on the others
-        X[start:start + m] = means[rng.integers(0, COMPONENTS, m)] + rng.normal(size=(m, n_features))
+        rows = means[rng.integers(0, COMPONENTS, m)]
+        X[start:start + m] = rows + rng.normal(size=(m, n_features))
     X.flush()
     del X
     os.replace(tmp, path)
@@ -262,7 +263,8 @@ def report(r):
     ]
     for name in r["peak_rss_anon_mb"]:
         lines.append(f"{name:<10} {r['rss_anon_before_mb'][name]:>19.0f}"
-                     f"  {r['peak_rss_anon_mb'][name]:>17.0f}  {r['peak_rss_file_mb'][name]:>17.0f}")
+                     f"  {r['peak_rss_anon_mb'][name]:>17.0f}"
+                     f"  {r['peak_rss_file_mb'][name]:>17.0f}")
     return "\n".join(lines)
 
 

@@ -1,8 +1,9 @@
 """dynkm.dask against dask-ml's KMeans and in-memory dynkm, on a LocalCluster of processes.
 
 The test starts a ``distributed.LocalCluster`` of THREADS worker processes
-with one thread each (loopback only) and scatters the data's row chunks to
-the workers, where they stay. Every fit runs 10 Lloyd iterations from the
+with one thread each (loopback only; the nanny starts them with OpenMP and
+BLAS at one thread) and scatters the data's row chunks to the workers, where
+they stay. Every fit runs 10 Lloyd iterations from the
 same initial centers (random rows of X):
 
 - ``dynkm.dask.KMeans(init=C, max_iter=10, tol=0)`` on the chunks;

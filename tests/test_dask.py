@@ -314,7 +314,7 @@ def test_dask_dataframe_and_pandas_chunks_equal_in_memory():
     # A dask array whose chunks are pandas DataFrames (as from a reader's delayed calls).
     bounds = [0, 1100, 2000, 3000]
     parts = [da.from_delayed(dask.delayed(pd.DataFrame)(X[a:b]), shape=(b - a, X.shape[1]),
-                             dtype=X.dtype) for a, b in zip(bounds[:-1], bounds[1:])]
+                             dtype=X.dtype) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
     model = dkd.KMeans(7, init=init).fit(da.concatenate(parts),
                                          sample_weight=da.from_array(w, chunks=((1100, 900,
                                                                                  1000),)))

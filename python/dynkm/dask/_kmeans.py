@@ -7,6 +7,14 @@ partial results over a binary tree fixed by the chunk index
 into the new centers. The labels stay on the workers: convergence counts the
 changed labels per chunk. The iterations and the stopping rule are those of
 ``dynkm.KMeans(algorithm="lloyd")`` (see ``dynkm._lloyd.run_lloyd``).
+
+Every chunk runs Lloyd's full assignment, not the bounded (Yinyang)
+strategy: bounds kept with a chunk across iterations would be a persisted
+result per chunk and iteration, each derived from the one before (a task
+may be re-run, so they cannot be updated in place): a copy of n x t float32
+lower bounds per iteration, and a lost worker's bounds rebuilt only by
+replaying that chain. It could be made exact and deterministic (the bounds
+skip distances, never change a label); it is not done yet.
 """
 
 import time
