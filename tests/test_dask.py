@@ -351,7 +351,7 @@ def test_process_workers_equal_in_memory_and_threads(process_cluster, cluster2):
             k_par = dkd.KMeans(7, random_state=4).fit(dX, sample_weight=dw)
             fits.append((m, k_par.cluster_centers_))
             # Every chunk's tasks ran where the chunk was: none was copied to
-            # the other worker (the scattered centers are on both).
+            # the other worker (the centers are on both).
             moved = client.run(_keys_received)
             assert not any(key.startswith("chunk_validate") for keys in moved.values()
                            for key in keys), moved
@@ -366,7 +366,7 @@ def test_worker_process_killed_mid_fit_gives_the_same_result(monkeypatch):
     """SIGKILL to a worker process after the second iteration: the same fit as undisturbed.
 
     The nanny starts a new worker; the killed one's chunks, labels and
-    scattered centers are recomputed from their lineage or fetched from the
+    centers are recomputed from their lineage or fetched from the
     other worker.
     """
     X, w, dX, dw = _uneven_weighted(16)

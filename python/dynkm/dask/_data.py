@@ -7,8 +7,6 @@ chunk of rows, ``(x, x_sqnorms, w, stats)`` (see
 columns split over several chunks are rechunked into one in a new array.
 """
 
-import time
-
 import dask
 import dask.array as da
 import numpy as np
@@ -25,31 +23,16 @@ def client_or_none():
         return None
 
 
-# Seconds to wait before each new attempt at scattering after a worker was lost.
-SCATTER_RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 4.0)
-
-
 def broadcast(value):
-    """``value`` put once where the tasks run: scattered to every worker with a Client.
+    """``value`` as one task of the graph, which every chunk's task takes as an argument.
 
-    A worker lost just before (its death not yet known to the scheduler)
-    makes the scatter fail with a connection error: it is tried again once
-    the scheduler has had time to drop that worker; then a RuntimeError.
+    Sent once with the graph; each worker fetches it once from where it was
+    computed, never once per task. Not ``client.scatter``: scattered data has
+    no lineage, so a worker lost with it fails the fit, and a broadcast
+    scatter waits on every worker the scheduler lists, a dead one included
+    (a hang); a task of the graph is recomputed where needed.
     """
-    client = client_or_none()
-    if client is None:
-        return dask.delayed(value, pure=False)
-    for wait in SCATTER_RETRY_SECONDS + (None,):
-        try:
-            return client.scatter(value, broadcast=True, hash=False)
-        except OSError as exc:  # distributed's CommClosedError is an OSError
-            if wait is None:
-                raise RuntimeError(
-                    "dynkm.dask could not send the centers to the dask workers (a worker "
-                    f"was lost and the scatter kept failing: {exc}); the fit stopped "
-                    "without changing the estimator"
-                ) from exc
-            time.sleep(wait)
+    return dask.delayed(value, pure=False)
 
 
 def as_dask_array(X, name="X"):
@@ -163,7 +146,7 @@ class ChunkedData:
             if home is None:
                 out.append(f(*a, **kwargs))
                 continue
-            # The scattered centers are on every worker, so without this the
+            # The centers soon sit on every worker, so without this the
             # scheduler may run a chunk's task on a less busy worker and copy
             # the chunk there (a second copy it keeps). A loose restriction:
             # if that worker is gone, the task runs anywhere.

@@ -1,6 +1,6 @@
 """KMeans on dask arrays: Dask schedules, kmcore computes every chunk.
 
-Each Lloyd iteration scatters the centers once, runs kmcore's fused E-step
+Each Lloyd iteration sends the centers once, runs kmcore's fused E-step
 and float64 sums on every chunk where it lives, and reduces the chunks'
 partial results over a binary tree fixed by the chunk index
 (:func:`dynkm.dask._chunks.tree_reduce`); the client only divides the sums
@@ -222,8 +222,8 @@ def run_lloyd(data, centers, max_iter, tol, check_every, n_threads, verbose):
     strict = False
     for i in range(max_iter):
         t0 = time.perf_counter()
-        scattered = broadcast(centers)
-        pairs = list(dask.persist(*data.map(_chunks.chunk_step, scattered,
+        sent = broadcast(centers)
+        pairs = list(dask.persist(*data.map(_chunks.chunk_step, sent,
                                             list(data.offsets[:-1]), n_threads)))
         before = [None] * len(pairs) if previous is None else previous[0]
         stats = data.reduce(data.map_with(_chunks.step_stats, pairs, before))
@@ -250,8 +250,8 @@ def run_lloyd(data, centers, max_iter, tol, check_every, n_threads, verbose):
                 break
         # The labels stay on the workers for the next count of changes. A worker
         # lost meanwhile has them recomputed from their lineage (the chunk and
-        # this iteration's scattered centers, kept referenced as long as them).
-        previous = (pairs, scattered)
+        # this iteration's centers).
+        previous = (pairs, sent)
     if strict:
         # Same labels as the step before: the centers (sums of the same rows
         # in the same order) and the inertia against them are those of the step.
