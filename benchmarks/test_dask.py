@@ -98,6 +98,17 @@ def _warm_workers():
 
 @pytest.fixture(scope="module")
 def client():
+    # distributed's nanny leaves OMP_NUM_THREADS=1 (and BLAS's) in this
+    # process's environment: restored afterwards for the other benchmarks.
+    saved = dict(os.environ)
+    try:
+        yield from _client()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _client():
     with distributed.LocalCluster(n_workers=THREADS, threads_per_worker=1, processes=True,
                                   host="127.0.0.1", dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:

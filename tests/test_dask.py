@@ -9,6 +9,7 @@ signal); they skip, saying why, where processes cannot be started. Workers
 and the scheduler's HTTP server listen on loopback only, on free ports.
 """
 
+import contextlib
 import os
 import signal
 
@@ -31,14 +32,28 @@ def _cluster(n_workers):
                                     dashboard_address="127.0.0.1:0")
 
 
+@contextlib.contextmanager
 def _process_cluster():
-    """A LocalCluster of 2 single-threaded worker processes, or a skip saying why not."""
+    """A LocalCluster of 2 single-threaded worker processes, or a skip saying why not.
+
+    distributed's nanny sets OMP_NUM_THREADS=1 (and BLAS's, malloc's) in this
+    process's environment for its workers and leaves it: restored on exit,
+    since kmcore reads OMP_NUM_THREADS (the other tests' thread counts).
+    """
+    saved = dict(os.environ)
     try:
-        return distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                        host="127.0.0.1", dashboard_address="127.0.0.1:0")
-    except (OSError, RuntimeError, TimeoutError) as exc:  # pragma: no cover - sandboxes
-        pytest.skip(f"worker processes cannot start here ({type(exc).__name__}: {exc}); the "
-                    "thread-worker tests run the same scheduler code")
+        try:
+            cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1,
+                                               processes=True, host="127.0.0.1",
+                                               dashboard_address="127.0.0.1:0")
+        except (OSError, RuntimeError, TimeoutError) as exc:  # pragma: no cover - sandboxes
+            pytest.skip(f"worker processes cannot start here ({type(exc).__name__}: {exc}); "
+                        "the thread-worker tests run the same scheduler code")
+        with cluster:
+            yield cluster
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 @pytest.fixture(scope="module")
