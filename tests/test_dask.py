@@ -1,12 +1,17 @@
-"""dynkm.dask against the in-memory dynkm estimators, on a LocalCluster the tests start.
+"""dynkm.dask against the in-memory dynkm estimators, on LocalClusters the tests start.
 
-The cluster runs its workers as threads of this process (``processes=False``):
-process workers take seconds each to start here, and everything tested (the
-chunk layout, the fixed-order reduction, the scatter, the loss of a worker)
-goes through the same scheduler either way. In-process workers talk over
-distributed's inproc transport; the scheduler's HTTP server (always started)
-listens on loopback only, on a free port.
+Most tests run the workers as threads of this process (``processes=False``):
+everything they test (the chunk layout, the fixed-order reduction, the
+scatter, the loss of a worker) goes through the same scheduler either way.
+A few run on worker processes (``processes=True``, the deployment's real
+shape: every task's arguments and results pickled, a worker killed by a
+signal); they skip, saying why, where processes cannot be started. Workers
+and the scheduler's HTTP server listen on loopback only, on free ports.
 """
+
+import contextlib
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -25,6 +30,36 @@ RTOL = 1e-10
 def _cluster(n_workers):
     return distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=False,
                                     dashboard_address="127.0.0.1:0")
+
+
+@contextlib.contextmanager
+def _process_cluster():
+    """A LocalCluster of 2 single-threaded worker processes, or a skip saying why not.
+
+    distributed's nanny sets OMP_NUM_THREADS=1 (and BLAS's, malloc's) in this
+    process's environment for its workers and leaves it: restored on exit,
+    since kmcore reads OMP_NUM_THREADS (the other tests' thread counts).
+    """
+    saved = dict(os.environ)
+    try:
+        try:
+            cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1,
+                                               processes=True, host="127.0.0.1",
+                                               dashboard_address="127.0.0.1:0")
+        except (OSError, RuntimeError, TimeoutError) as exc:  # pragma: no cover - sandboxes
+            pytest.skip(f"worker processes cannot start here ({type(exc).__name__}: {exc}); "
+                        "the thread-worker tests run the same scheduler code")
+        with cluster:
+            yield cluster
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.fixture(scope="module")
+def process_cluster():
+    with _process_cluster() as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +146,7 @@ def test_predict_transform_score_equal_in_memory():
     np.testing.assert_array_equal(labels.compute(), ref.predict(Y))
     np.testing.assert_allclose(model.transform(dY).compute(), ref.transform(Y), rtol=RTOL)
     w = np.linspace(0, 2, Y.shape[0])
-    np.testing.assert_allclose(model.score(dY, sample_weight=da.from_array(w, chunks=250)),
+    np.testing.assert_allclose(model.score(dY, sample_weight=da.from_array(w, chunks=300)),
                                ref.score(Y, sample_weight=w), rtol=RTOL)
 
 
@@ -257,3 +292,117 @@ def test_float32_kept_and_close_to_in_memory():
     np.testing.assert_array_equal(model.labels_.compute(), ref.labels_)
     np.testing.assert_allclose(model.cluster_centers_, ref.cluster_centers_, rtol=1e-5,
                                atol=1e-5)
+
+
+def test_weights_with_other_chunks_raise():
+    """sample_weight must be chunked like X's rows: a clear error, the estimator untouched."""
+    X = blobs()
+    dX = da.from_array(X, chunks=(1000, 6))
+    w = np.ones(X.shape[0])
+    model = dkd.KMeans(7, init=X[:7])
+    for chunks in [(1500, 1500), (1000, 999, 1001)]:
+        with pytest.raises(ValueError, match=r"sample_weight's chunks .* differ from X's row "
+                                             r"chunks \(1000, 1000, 1000\).*rechunk"):
+            model.fit(dX, sample_weight=da.from_array(w, chunks=(chunks,)))
+    assert not hasattr(model, "cluster_centers_")
+    fitted = dkd.KMeans(7, init=X[:7]).fit(dX)
+    with pytest.raises(ValueError, match="sample_weight's chunks"):
+        fitted.score(dX, sample_weight=da.from_array(w, chunks=500))
+    # Same chunks, or weights in memory: accepted.
+    model.fit(dX, sample_weight=da.from_array(w, chunks=1000))
+    model.fit(dX, sample_weight=w)
+
+
+def test_dask_dataframe_and_pandas_chunks_equal_in_memory():
+    """A dask DataFrame (weights as one of its columns) and a dask array of pandas chunks."""
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    dask = pytest.importorskip("dask")
+    X = blobs(seed=14)
+    w = np.random.RandomState(3).uniform(0.2, 2, size=X.shape[0])
+    init = X[:7].copy()
+    ref = dynkm.KMeans(7, init=init, algorithm="lloyd").fit(X, sample_weight=w)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])]).assign(w=w)
+    ddf = dd.from_pandas(frame, npartitions=4)
+    features = ddf[[f"f{i}" for i in range(X.shape[1])]]
+    assert_same_fit(dkd.KMeans(7, init=init).fit(features, sample_weight=ddf["w"]), ref)
+    # A dask array whose chunks are pandas DataFrames (as from a reader's delayed calls).
+    bounds = [0, 1100, 2000, 3000]
+    parts = [da.from_delayed(dask.delayed(pd.DataFrame)(X[a:b]), shape=(b - a, X.shape[1]),
+                             dtype=X.dtype) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    model = dkd.KMeans(7, init=init).fit(da.concatenate(parts),
+                                         sample_weight=da.from_array(w, chunks=((1100, 900,
+                                                                                 1000),)))
+    assert_same_fit(model, ref)
+    # Its .values have chunks of unknown length: a clear error, not a guess.
+    with pytest.raises(ValueError, match="unknown size.*compute_chunk_sizes"):
+        dkd.KMeans(7, init=init).fit(features.values)
+    with pytest.raises(TypeError, match="real numbers"):
+        dkd.KMeans(7, init=init).fit(ddf.assign(s="a"))
+
+
+def _uneven_weighted(seed):
+    X = blobs(seed=seed)
+    w = np.random.RandomState(seed).uniform(0, 3, size=X.shape[0])
+    chunks = (700, 1300, 1, 999)
+    return X, w, da.from_array(X, chunks=(chunks, 6)), da.from_array(w, chunks=(chunks,))
+
+
+def _keys_received(dask_worker):
+    """The keys a worker fetched from other workers."""
+    return [str(key) for t in dask_worker.transfer_incoming_log for key in t["keys"]]
+
+
+def test_process_workers_equal_in_memory_and_threads(process_cluster, cluster2):
+    """On worker processes: the in-memory fit, bitwise the fit on thread workers."""
+    X, w, dX, dw = _uneven_weighted(15)
+    init = X[:7].copy()
+    ref = dynkm.KMeans(7, init=init, algorithm="lloyd").fit(X, sample_weight=w)
+    fits = []
+    for cluster in (process_cluster, cluster2):
+        with distributed.Client(cluster) as client:
+            m = dkd.KMeans(7, init=init).fit(dX, sample_weight=dw)
+            m.labels_ = m.labels_.compute()
+            k_par = dkd.KMeans(7, random_state=4).fit(dX, sample_weight=dw)
+            fits.append((m, k_par.cluster_centers_))
+            # Every chunk's tasks ran where the chunk was: none was copied to
+            # the other worker (the centers are on both).
+            moved = client.run(_keys_received)
+            assert not any(key.startswith("chunk_validate") for keys in moved.values()
+                           for key in keys), moved
+    (proc, proc_par), (thr, thr_par) = fits
+    proc.labels_ = da.from_array(proc.labels_)  # assert_same_fit computes them
+    assert_same_fit(proc, ref)
+    np.testing.assert_array_equal(proc.cluster_centers_, thr.cluster_centers_)
+    np.testing.assert_array_equal(proc_par, thr_par)
+
+
+def test_worker_process_killed_mid_fit_gives_the_same_result(monkeypatch):
+    """SIGKILL to a worker process after the second iteration: the same fit as undisturbed.
+
+    The nanny starts a new worker; the killed one's chunks, labels and
+    centers are recomputed from their lineage or fetched from the
+    other worker.
+    """
+    X, w, dX, dw = _uneven_weighted(16)
+    init = X[:7].copy()
+    expected = dkd.KMeans(7, init=init).fit(dX, sample_weight=dw)
+    with _process_cluster() as cluster, distributed.Client(cluster) as client:
+        calls = []
+        original = _kmeans.relocate_empty
+        pids = sorted(client.run(os.getpid).values())
+
+        def relocate_then_kill(data, stats):
+            calls.append(1)
+            if len(calls) == 2:
+                os.kill(pids[0], signal.SIGKILL)
+            return original(data, stats)
+
+        monkeypatch.setattr(_kmeans, "relocate_empty", relocate_then_kill)
+        model = dkd.KMeans(7, init=init).fit(dX, sample_weight=dw)
+        assert len(calls) >= 3
+        assert pids[0] not in client.run(os.getpid).values()  # that process is gone
+        np.testing.assert_array_equal(model.cluster_centers_, expected.cluster_centers_)
+        np.testing.assert_array_equal(model.labels_.compute(), expected.labels_.compute())
+        assert model.inertia_ == expected.inertia_
+        assert model.n_iter_ == expected.n_iter_

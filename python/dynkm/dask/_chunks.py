@@ -61,13 +61,13 @@ def chunk_sqdev(part, mean):
     return {"sqdev": np.einsum("ij,ij->j", diff, diff)}
 
 
-def chunk_step(part, centers, prev_labels, offset, n_threads):
+def chunk_step(part, centers, offset, n_threads):
     """One Lloyd E-step on a validated chunk, with its M-step partial results.
 
     Returns ``(labels, stats)``: labels against ``centers`` (they stay on the
     worker) and stats: float64 per-cluster ``sums`` and ``weights``, weighted
     ``inertia``, ``n_positive`` (rows of positive weight per cluster),
-    ``changed`` (labels different from ``prev_labels``; -1 without), and
+    ``changed`` (-1: filled by :func:`step_stats`), and
     ``far``: the chunk's up to k rows of positive weight farthest from their
     center, as (distance, global row index, label, weight), farthest first
     (ties to the lower row), from which empty clusters are refilled.
@@ -87,10 +87,22 @@ def chunk_step(part, centers, prev_labels, offset, n_threads):
         "label": labels[order].astype(np.int64),
         "weight": np.ones(order.size) if w is None else w[order].astype(np.float64),
     }
-    changed = -1 if prev_labels is None else int(np.count_nonzero(labels != prev_labels))
     stats = {"sums": sums, "weights": weights, "inertia": inertia,
-             "n_positive": np.bincount(positive, minlength=k), "changed": changed, "far": far}
+             "n_positive": np.bincount(positive, minlength=k), "changed": -1, "far": far}
     return labels, stats
+
+
+def step_stats(pair, previous):
+    """A chunk_step's stats, with ``changed``: its labels that differ from ``previous``'.
+
+    A task of its own, so that a step's result does not depend on the step
+    before: a lost chunk's labels are recomputed from that iteration's
+    centers alone, never from a chain of earlier iterations.
+    """
+    stats = dict(pair[1])
+    if previous is not None:
+        stats["changed"] = int(np.count_nonzero(pair[0] != previous[0]))
+    return stats
 
 
 def chunk_assign(part, centers, n_threads):
@@ -114,11 +126,6 @@ def part_stats(part):
 def part_weights(part):
     """The weights of a validated chunk (None: unit weights)."""
     return part[2]
-
-
-def first(pair):
-    """The first item of a task's pair (for the labels kept on the workers)."""
-    return pair[0]
 
 
 def second(pair):

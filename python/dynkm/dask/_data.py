@@ -24,11 +24,15 @@ def client_or_none():
 
 
 def broadcast(value):
-    """``value`` put once where the tasks run: scattered to every worker with a Client."""
-    client = client_or_none()
-    if client is None:
-        return dask.delayed(value, pure=False)
-    return client.scatter(value, broadcast=True, hash=False)
+    """``value`` as one task of the graph, which every chunk's task takes as an argument.
+
+    Sent once with the graph; each worker fetches it once from where it was
+    computed, never once per task. Not ``client.scatter``: scattered data has
+    no lineage, so a worker lost with it fails the fit, and a broadcast
+    scatter waits on every worker the scheduler lists, a dead one included
+    (a hang); a task of the graph is recomputed where needed.
+    """
+    return dask.delayed(value, pure=False)
 
 
 def as_dask_array(X, name="X"):
@@ -51,7 +55,10 @@ def as_dask_array(X, name="X"):
     if X.numblocks[1] > 1:
         # Each task needs whole rows: the distances involve every feature.
         X = X.rechunk({1: -1})
-    return X
+    # Chunks may be pandas DataFrames (a reader's delayed calls): as NumPy
+    # arrays (a view of NumPy chunks, memory-mapped ones included), since
+    # dask's map_blocks hands other chunk types to the kernels as object arrays.
+    return X.map_blocks(np.asarray, dtype=X.dtype)
 
 
 def working_dtype(X):
@@ -63,11 +70,21 @@ def weight_blocks(sample_weight, X):
     """Delayed weight chunks aligned with X's row chunks (None: unit weights)."""
     if sample_weight is None:
         return [None] * X.numblocks[0]
+    if hasattr(sample_weight, "to_dask_array"):  # a dask Series: its values, with lengths
+        sample_weight = sample_weight.to_dask_array(lengths=True)
     if isinstance(sample_weight, da.Array):
         if sample_weight.shape != (X.shape[0],):
             raise ValueError(f"sample_weight must have shape ({X.shape[0]},) to match X, got "
                              f"{sample_weight.shape}")
-        w = sample_weight.rechunk((X.chunks[0],))
+        if sample_weight.chunks[0] != X.chunks[0]:
+            # Each chunk's weights must live with its rows: rechunking here
+            # would move weights between workers behind the user's back.
+            raise ValueError(
+                f"sample_weight's chunks {_brief(sample_weight.chunks[0])} differ from X's row "
+                f"chunks {_brief(X.chunks[0])}; give it the same chunks, e.g. "
+                "sample_weight.rechunk((X.chunks[0],))"
+            )
+        w = sample_weight
     else:
         w = np.asarray(sample_weight)
         if w.shape != (X.shape[0],):
@@ -75,6 +92,14 @@ def weight_blocks(sample_weight, X):
                              f"{w.shape}")
         w = da.from_array(w, chunks=(X.chunks[0],))
     return list(w.to_delayed().ravel())
+
+
+def _brief(chunks, shown=6):
+    """A chunk-size tuple for a message, shortened when long."""
+    chunks = tuple(chunks)
+    if len(chunks) <= shown:
+        return str(chunks)
+    return f"({', '.join(str(c) for c in chunks[:shown])}, ... {len(chunks)} chunks)"
 
 
 class ChunkedData:
@@ -107,12 +132,35 @@ class ChunkedData:
 
         An argument given as a list (of the chunks' length) is taken per chunk.
         """
+        return self.map_with(fn, self.parts, *args, **kwargs)
+
+    def map_with(self, fn, *args, **kwargs):
+        """``fn(*args)`` once per chunk, on the worker that holds the chunk.
+
+        Arguments given as lists (of the chunks' length) are taken per chunk.
+        """
         f = dask.delayed(fn, pure=True)
         out = []
-        for j, part in enumerate(self.parts):
+        for j, home in enumerate(self.homes()):
             a = [arg[j] if isinstance(arg, list) else arg for arg in args]
-            out.append(f(part, *a, **kwargs))
+            if home is None:
+                out.append(f(*a, **kwargs))
+                continue
+            # The centers soon sit on every worker, so without this the
+            # scheduler may run a chunk's task on a less busy worker and copy
+            # the chunk there (a second copy it keeps). A loose restriction:
+            # if that worker is gone, the task runs anywhere.
+            with dask.annotate(workers=home, allow_other_workers=True):
+                out.append(f(*a, **kwargs))
         return out
+
+    def homes(self):
+        """The workers holding each persisted chunk (None each without a Client)."""
+        client = client_or_none()
+        if client is None:
+            return [None] * len(self.parts)
+        who = client.who_has(self.parts)
+        return [list(who.get(p.key, ())) or None for p in self.parts]
 
     def reduce(self, items):
         """The chunks' stats reduced by the fixed tree, computed."""

@@ -81,8 +81,8 @@ def kmeans_parallel(data, n_clusters, rng, oversampling_factor, n_rounds, n_thre
     factor = oversampling_factor * n_clusters
     found = [first_row(data, rng)]
     pairs = [None] * len(data.parts)
-    # The distances' lineage holds every round's scattered candidates: kept
-    # referenced, a lost worker's distances can be recomputed.
+    # Every round's candidates (tasks of the graph: a lost worker's distances
+    # are recomputed from them).
     scattered = []
     for _ in range(n_rounds):
         scattered.append(broadcast(found[-1]))

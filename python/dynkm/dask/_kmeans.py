@@ -1,12 +1,20 @@
 """KMeans on dask arrays: Dask schedules, kmcore computes every chunk.
 
-Each Lloyd iteration scatters the centers once, runs kmcore's fused E-step
+Each Lloyd iteration sends the centers once, runs kmcore's fused E-step
 and float64 sums on every chunk where it lives, and reduces the chunks'
 partial results over a binary tree fixed by the chunk index
 (:func:`dynkm.dask._chunks.tree_reduce`); the client only divides the sums
 into the new centers. The labels stay on the workers: convergence counts the
 changed labels per chunk. The iterations and the stopping rule are those of
 ``dynkm.KMeans(algorithm="lloyd")`` (see ``dynkm._lloyd.run_lloyd``).
+
+Every chunk runs Lloyd's full assignment, not the bounded (Yinyang)
+strategy: bounds kept with a chunk across iterations would be a persisted
+result per chunk and iteration, each derived from the one before (a task
+may be re-run, so they cannot be updated in place): a copy of n x t float32
+lower bounds per iteration, and a lost worker's bounds rebuilt only by
+replaying that chain. It could be made exact and deterministic (the bounds
+skip distances, never change a label); it is not done yet.
 """
 
 import time
@@ -212,15 +220,13 @@ def run_lloyd(data, centers, max_iter, tol, check_every, n_threads, verbose):
                                    "imbalance", "distance_fraction")}
     previous = None
     strict = False
-    take = dask.delayed(_chunks.first, pure=True)
     for i in range(max_iter):
         t0 = time.perf_counter()
-        prev_labels = [None] * len(data.parts) if previous is None else \
-            [take(p) for p in previous[0]]
-        scattered = broadcast(centers)
-        pairs = list(dask.persist(*data.map(_chunks.chunk_step, scattered, prev_labels,
+        sent = broadcast(centers)
+        pairs = list(dask.persist(*data.map(_chunks.chunk_step, sent,
                                             list(data.offsets[:-1]), n_threads)))
-        stats = data.reduce([dask.delayed(_chunks.second, pure=True)(p) for p in pairs])
+        before = [None] * len(pairs) if previous is None else previous[0]
+        stats = data.reduce(data.map_with(_chunks.step_stats, pairs, before))
         sums, weights = stats["sums"], stats["weights"]
         n_relocated = relocate_empty(data, stats)
         shift = np.empty(centers.shape[0], dtype=np.float64)
@@ -243,9 +249,9 @@ def run_lloyd(data, centers, max_iter, tol, check_every, n_threads, verbose):
             if shift2 <= tol:
                 break
         # The labels stay on the workers for the next count of changes. A worker
-        # lost meanwhile has them recomputed from their lineage, which holds the
-        # scattered centers: those are kept referenced as long as the labels.
-        previous = (pairs, scattered)
+        # lost meanwhile has them recomputed from their lineage (the chunk and
+        # this iteration's centers).
+        previous = (pairs, sent)
     if strict:
         # Same labels as the step before: the centers (sums of the same rows
         # in the same order) and the inertia against them are those of the step.
