@@ -66,8 +66,8 @@ def mixture_file(folder, gb, n_features, seed=0):
     for j, start in enumerate(range(0, rows, step)):
         m = min(step, rows - start)
         rng = np.random.default_rng([seed, j])  # slice j's rows do not depend on the others
-        rows = means[rng.integers(0, COMPONENTS, m)]
-        X[start:start + m] = rows + rng.normal(size=(m, n_features))
+        centers = means[rng.integers(0, COMPONENTS, m)]
+        X[start:start + m] = centers + rng.normal(size=(m, n_features))
     X.flush()
     del X
     os.replace(tmp, path)
