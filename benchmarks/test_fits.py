@@ -25,17 +25,16 @@ dynkm's inertia / the peer's, both computed the same way on all rows.
 - ``test_fit_kmeanspp``: ``kmcore.kmeans_plusplus`` against scikit-learn's
   ``kmeans_plusplus`` from the same seed, and whether they picked the same
   rows (``same_rows``; ``rows_agreeing``: how many of the first picks agree).
-- ``test_fit_lowdim``: 500,000 x 8 float32 (a Gaussian mixture), k = 64,
-  20 iterations from the same init against scikit-learn's Lloyd and faiss.
+- The low-dimensional case (500,000 x 8, k = 64) is ``test_lowdim.py``.
 
-The ``quick`` ones (``-m quick``) are k = 256 for the 20 iterations, the
-low-dimensional fit, and k-means++ on the first ``KMEANSPP_QUICK_ROWS`` rows
-(scikit-learn's seeding of all 60000 rows takes ~20 s a round).
+The ``quick`` ones (``-m quick``) are k = 256 for the 20 iterations and
+k-means++ on the first ``KMEANSPP_QUICK_ROWS`` rows (scikit-learn's seeding
+of all 60000 rows takes ~20 s a round).
 """
 
 import numpy as np
 import pytest
-from conftest import THREADS, TINY, gaussian_mixture, initial_centers
+from conftest import THREADS, TINY, initial_centers
 from test_foundation import time_with_peers
 
 import dynkm
@@ -47,9 +46,6 @@ sklearn_cluster = pytest.importorskip("sklearn.cluster")
 ITERATIONS = 20
 KMEANSPP_K = 256
 KMEANSPP_QUICK_ROWS = 10_000
-LOWDIM_SHAPE = (500_000, 8)
-LOWDIM_K = 64
-LOWDIM_COMPONENTS = 64
 # Big enough that faiss never subsamples (it is a C int).
 ALL_ROWS = 1 << 30
 
@@ -199,22 +195,3 @@ def test_fit_kmeanspp(benchmark, mnist_like, rows):
     benchmark.extra_info.update(
         data=source, n_rows=int(X.shape[0]), k=KMEANSPP_K, same_rows=bool(differ.size == 0),
         rows_agreeing=int(differ[0]) if differ.size else KMEANSPP_K)
-
-
-# ------------------------------------------------------------ low dimension
-@pytest.fixture(scope="module")
-def lowdim():
-    X = gaussian_mixture(*LOWDIM_SHAPE, LOWDIM_COMPONENTS)
-    return X, initial_centers(X, LOWDIM_K)
-
-
-@pytest.mark.quick
-@pytest.mark.benchmark(group="fit: low dimension, 20 iterations from the same init")
-def test_fit_lowdim(benchmark, lowdim):
-    X, C0 = lowdim
-    # Fits of a fraction of a second: one warm-up round first.
-    run_same_init(benchmark, X, C0, 5, ["sklearn", "faiss"], warmup_rounds=1)
-    benchmark.extra_info.update(data=f"Gaussian mixture {X.shape[0]} x {X.shape[1]} float32, "
-                                f"{LOWDIM_COMPONENTS} components", k=LOWDIM_K,
-                                iterations=ITERATIONS)
-
