@@ -390,7 +390,8 @@ def parse_args(argv=None):
     p.add_argument("--mnist-dir", type=Path, default=default_mnist_dir(),
                    help="folder of MNIST's IDX files (default: $DYNKM_MNIST or "
                         "../shared/datasets/mnist beside the repository)")
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON output (default: %(default)s)")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                   help="JSON output (default: %(default)s)")
     p.add_argument("--ks", type=int, nargs="+", default=[5, 10, 20])
     p.add_argument("--betas", type=float, nargs="+", default=[0.1, 1.0, 10.0])
     p.add_argument("--n-threads", type=int, default=None,

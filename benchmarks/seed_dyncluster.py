@@ -37,9 +37,10 @@ class SeedDynCluster:
             km = KMeans(n_clusters=k, init="k-means++", random_state=42).fit(batch)
             self.centroids = list(km.cluster_centers_)
             for cid in range(k):
-                self.members[cid] = [i for i, lab in zip(indices, km.labels_) if lab == cid]
+                self.members[cid] = [i for i, lab in zip(indices, km.labels_, strict=True)
+                                     if lab == cid]
             return
-        for idx, point in zip(indices, batch):
+        for idx, point in zip(indices, batch, strict=True):
             distances = [np.linalg.norm(point - c) for c in self.centroids]
             self.members.setdefault(int(np.argmin(distances)), []).append(idx)
 
@@ -55,9 +56,10 @@ class SeedDynCluster:
             km = KMeans(n_clusters=2, init="k-means++", random_state=42).fit(
                 np.array([self.data[i] for i in members]))
             self.centroids[cid] = km.cluster_centers_[0]
-            self.members[cid] = [m for m, lab in zip(members, km.labels_) if lab == 0]
+            pairs = list(zip(members, km.labels_, strict=True))
+            self.members[cid] = [m for m, lab in pairs if lab == 0]
             self.centroids.append(km.cluster_centers_[1])
-            self.members[next_cid] = [m for m, lab in zip(members, km.labels_) if lab == 1]
+            self.members[next_cid] = [m for m, lab in pairs if lab == 1]
             next_cid += 1
 
     def _loss(self):

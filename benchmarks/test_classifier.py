@@ -1,6 +1,7 @@
 """k-means classifiers on MNIST and on a real text corpus, against their peers.
 
-    python -m pytest benchmarks/test_classifier.py --benchmark-json benchmarks/results/classifier.json
+    python -m pytest benchmarks/test_classifier.py \\
+        --benchmark-json benchmarks/results/classifier.json
     python benchmarks/report.py benchmarks/results/classifier.json
 
 Every entry times fit + predict (one round per seed: 5 seeds for the

@@ -27,7 +27,7 @@ def _same(a, b, path):
             _same(a[key], b[key], f"{path}[{key!r}]")
     elif isinstance(a, (list, tuple)):
         assert type(a) is type(b) and len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b)):
+        for i, (x, y) in enumerate(zip(a, b, strict=False)):
             _same(x, y, f"{path}[{i}]")
     elif hasattr(a, "__dict__") and not callable(a):
         assert type(a) is type(b), path

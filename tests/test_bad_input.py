@@ -128,12 +128,12 @@ def test_estimator_bad_X_names_X_and_keeps_model(name, bad):
     for method in _methods(name):
         if bad == "huge_f32" and method == "partial_fit":
             continue  # the fitted model is float64, where these values are fine
-        _raises_naming("X", lambda: _fit_call(est, supervised, BAD_X[bad], method=method))
+        _raises_naming("X", lambda m=method: _fit_call(est, supervised, BAD_X[bad], method=m))
         assert_same_state(before, est)
     for method in ("predict", "score", "transform"):
         if hasattr(est, method) and not bad.startswith("huge"):
             args = (BAD_X[bad], np.zeros(N)) if supervised and method == "score" else (BAD_X[bad],)
-            _raises_naming("X", lambda m=method: getattr(est, m)(*args))
+            _raises_naming("X", lambda m=method, a=args: getattr(est, m)(*a))
     assert_same_state(before, est)
     np.testing.assert_array_equal(est.predict(probe), predicted)
 
@@ -165,7 +165,7 @@ def test_estimator_wrong_width_keeps_model(name):
         if hasattr(est, method):
             args = (WRONG_WIDTH, np.zeros(5)) if supervised and method == "score" else (
                 WRONG_WIDTH,)
-            _raises_naming("X", lambda m=method: getattr(est, m)(*args))
+            _raises_naming("X", lambda m=method, a=args: getattr(est, m)(*a))
     assert_same_state(before, est)
 
 

@@ -325,7 +325,8 @@ def fake_mnist(tmp_path):
     folder.mkdir()
     parts = {"train": (0, [3, 1]), "test": (100, [7, 9])}
     for (part, (start, labels)), (images_name, labels_name) in zip(
-            parts.items(), (datasets._MNIST_FILES["train"], datasets._MNIST_FILES["test"])):
+            parts.items(), (datasets._MNIST_FILES["train"],
+                            datasets._MNIST_FILES["test"]), strict=False):
         images = ((start + np.arange(2 * 28 * 28)) % 256).astype(np.uint8).reshape(2, 28, 28)
         # train images compressed, test images raw: both spellings are found
         _write_idx(folder / (images_name + (".gz" if part == "train" else "")), images)

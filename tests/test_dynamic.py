@@ -301,7 +301,7 @@ def seed_reference(X, batch_size, min_size, max_size):
             km = SKKMeans(k_init, init="k-means++", n_init=10, random_state=0).fit(B)
             centroids = list(km.cluster_centers_)
             for cid in range(k_init):
-                members[cid] = [i for i, lbl in zip(idx, km.labels_) if lbl == cid]
+                members[cid] = [i for i, lbl in zip(idx, km.labels_, strict=False) if lbl == cid]
         else:
             C = np.array(centroids)
             for i in idx:
@@ -315,8 +315,8 @@ def seed_reference(X, batch_size, min_size, max_size):
         for cid in oversized:
             mem = members.pop(cid)
             side = two_means_farthest(X[mem])
-            members[cid] = [i for i, s in zip(mem, side) if s == 0]
-            members[next_cid] = [i for i, s in zip(mem, side) if s == 1]
+            members[cid] = [i for i, s in zip(mem, side, strict=False) if s == 0]
+            members[next_cid] = [i for i, s in zip(mem, side, strict=False) if s == 1]
             centroids[cid] = X[members[cid]].mean(axis=0)
             centroids.append(X[members[next_cid]].mean(axis=0))
             next_cid += 1
@@ -466,7 +466,7 @@ def test_merge_never_exceeds_max_size():
     for Xb, _ in batches(X, 100):
         tracker.add(Xb)
         b = len(model.history_["loss"]) - 1
-        counts = dict(zip(model.cluster_ids_.tolist(), model.counts_.tolist()))
+        counts = dict(zip(model.cluster_ids_.tolist(), model.counts_.tolist(), strict=False))
         for e in model.events_:
             if e[0] == b and e[1] == "merge" and e[3] in counts:
                 assert counts[e[3]] <= 50
@@ -882,7 +882,7 @@ def test_decay_per_point_total_weight():
     for T, Xb in enumerate(_varied_batches(X, sizes)):
         model.partial_fit(Xb)
         after = np.cumsum(sizes[:T + 1][::-1])[::-1] - sizes[:T + 1]  # points after batch b
-        expected = sum(n * d ** a for n, a in zip(sizes[:T + 1], after))
+        expected = sum(n * d ** a for n, a in zip(sizes[:T + 1], after, strict=False))
         np.testing.assert_allclose(model.counts_.sum(), expected, rtol=1e-9)
     # Not the per-batch rule (which would be sum n_b d^(T-b)).
     per_batch = sum(n * d ** (len(sizes) - 1 - b) for b, n in enumerate(sizes))
@@ -1024,7 +1024,7 @@ def test_keep_data_false():
                                    seen.sum(axis=0), rtol=1e-5, atol=1e-3 * seen.shape[0])
     assert sum(model.history_["n_splits"]) > 5
     with pytest.raises(AttributeError, match="keep_data"):
-        model.labels_
+        _ = model.labels_
     assert model.predict(X).shape == (2000,)
     assert model.n_clusters_ == len(model.cluster_centers_) == len(model.cluster_ids_)
 

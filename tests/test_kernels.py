@@ -110,7 +110,7 @@ def as_arrays(result):
 def assert_bitwise_equal(a, b):
     a, b = as_arrays(a), as_arrays(b)
     assert len(a) == len(b)
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=False):
         assert x.dtype == y.dtype
         assert x.shape == y.shape
         assert np.array_equal(x, y, equal_nan=x.dtype.kind == "f")
@@ -291,7 +291,8 @@ def check_lloyd_step(X, C, w, step):
     assert np.all(ref_weights > 0), "test data must leave no cluster empty"
     assert step.centers.dtype == dtype
     assert step.centers.shape == C.shape
-    np.testing.assert_allclose(f64(step.centers), ref_centers, rtol=1e-7 if dtype == np.float32 else 1e-12,
+    np.testing.assert_allclose(f64(step.centers), ref_centers,
+                               rtol=1e-7 if dtype == np.float32 else 1e-12,
                                atol=mean_tol(X, dtype))
     assert step.weight_in_clusters.dtype == np.float64
     np.testing.assert_allclose(step.weight_in_clusters, ref_weights, rtol=1e-12)
@@ -357,7 +358,8 @@ def test_lloyd_step_relocates_empty_cluster_to_farthest_point(dtype, weighted, m
     own = D[np.arange(X.shape[0]), step.labels]
     far = int(np.argmax(own))
     # The farthest row (from its own center) becomes the empty cluster's center.
-    np.testing.assert_allclose(f64(step.centers[empty]), f64(X[far]), rtol=1e-6 if dtype == np.float32 else 1e-14)
+    np.testing.assert_allclose(f64(step.centers[empty]), f64(X[far]),
+                               rtol=1e-6 if dtype == np.float32 else 1e-14)
     w_eff = effective_weights(w, dtype)
     ww = np.ones(X.shape[0]) if w_eff is None else w_eff
     assert step.weight_in_clusters[empty] == pytest.approx(ww[far], rel=1e-12)
@@ -368,7 +370,8 @@ def test_lloyd_step_relocates_empty_cluster_to_farthest_point(dtype, weighted, m
     np.testing.assert_allclose(f64(step.centers), ref_centers, rtol=1e-6, atol=mean_tol(X, dtype))
     np.testing.assert_allclose(step.weight_in_clusters, ref_weights, rtol=1e-9, atol=1e-9)
     # Inertia and labels still refer to the old centers.
-    np.testing.assert_allclose(step.inertia, float(ww @ own), rtol=1e-10 if dtype == np.float64 else 1e-4)
+    np.testing.assert_allclose(step.inertia, float(ww @ own),
+                               rtol=1e-10 if dtype == np.float64 else 1e-4)
     assert np.all(np.isfinite(step.centers))
 
 
@@ -382,7 +385,7 @@ def test_lloyd_step_relocates_farthest_first_in_cluster_order(dtype):
     assert step.n_relocated == 2
     own = ref_sqdist(X, C)[np.arange(X.shape[0]), step.labels]
     order = np.argsort(-own, kind="stable")
-    for cluster, row in zip(empties, order[:2]):
+    for cluster, row in zip(empties, order[:2], strict=False):
         assert np.array_equal(step.centers[cluster], X[row])
         assert step.weight_in_clusters[cluster] == 1.0
 
@@ -398,7 +401,8 @@ def test_lloyd_step_relocate_empty_false_keeps_old_center(dtype, m_step_path):
     w_eff = effective_weights(w, dtype)
     ref_centers, _ = ref_means(X, step.labels, C.shape[0], w_eff)
     full = np.arange(C.shape[0]) != 2
-    np.testing.assert_allclose(f64(step.centers[full]), ref_centers[full], rtol=1e-6, atol=mean_tol(X, dtype))
+    np.testing.assert_allclose(f64(step.centers[full]), ref_centers[full], rtol=1e-6,
+                               atol=mean_tol(X, dtype))
 
 
 def test_lloyd_step_no_relocation_when_every_row_is_on_a_center():
@@ -658,7 +662,8 @@ def check_two_means_fixed_point(X, indices, w, centers, labels, dtype):
     for side in (0, 1):
         on = labels == side
         mean = ww[on] @ members[on] / ww[on].sum()
-        np.testing.assert_allclose(f64(centers[side]), mean, rtol=1e-6 if dtype == np.float32 else 1e-12,
+        np.testing.assert_allclose(f64(centers[side]), mean,
+                                   rtol=1e-6 if dtype == np.float32 else 1e-12,
                                    atol=mean_tol(X, dtype))
     D = ref_sqdist(members, centers)
     own = D[np.arange(m), labels]
@@ -786,7 +791,7 @@ def test_inputs_are_not_modified(name):
     for a in (X, C, labels, w):
         a.setflags(write=False)
     kernel_calls(6, labels, C, w)[name](X)
-    for a, b in zip((X, C, labels, w), saved):
+    for a, b in zip((X, C, labels, w), saved, strict=False):
         assert np.array_equal(a, b)
 
 
@@ -937,7 +942,8 @@ def test_scaling_weights_leaves_centers_unchanged(dtype, factor):
     b = kmcore.lloyd_step(X, C, sample_weight=w_scaled)
     assert np.array_equal(a.labels, b.labels)
     np.testing.assert_allclose(f64(a.centers), f64(b.centers), **tol)
-    np.testing.assert_allclose(b.inertia, factor * a.inertia, rtol=1e-6 if dtype == np.float32 else 1e-12)
+    np.testing.assert_allclose(b.inertia, factor * a.inertia,
+                               rtol=1e-6 if dtype == np.float32 else 1e-12)
     np.testing.assert_allclose(b.weight_in_clusters, factor * a.weight_in_clusters, rtol=1e-6)
     ua, _ = kmcore.update_centers(X, labels, 11, sample_weight=w)
     ub, _ = kmcore.update_centers(X, labels, 11, sample_weight=w_scaled)
@@ -1063,7 +1069,8 @@ ALL_KERNELS = {
     "farthest_first": lambda X, **kw: kmcore.farthest_first(X, 4, **kw),
     "split_two": lambda X, **kw: kmcore.split_two(X, **kw),
 }
-WEIGHTED_KERNELS = ["lloyd_step", "update_centers", "kmeans_plusplus", "farthest_first", "split_two"]
+WEIGHTED_KERNELS = ["lloyd_step", "update_centers", "kmeans_plusplus", "farthest_first",
+                    "split_two"]
 SQNORM_KERNELS = ["assign", "lloyd_step", "kmeans_plusplus", "farthest_first"]
 
 
@@ -1133,9 +1140,12 @@ def test_bad_x_sqnorms_raises(name):
 @pytest.mark.parametrize(
     "call, match",
     [
-        (lambda: kmcore.assign(X_OK, np.ones((4, 2))), r"centers has 2 features but the data has 3"),
-        (lambda: kmcore.lloyd_step(X_OK, np.ones((4, 5))), r"centers has 5 features but the data has 3"),
-        (lambda: kmcore.pairwise_sqdist(X_OK, np.ones((4, 2))), r"Y has 2 features but the data has 3"),
+        (lambda: kmcore.assign(X_OK, np.ones((4, 2))),
+         r"centers has 2 features but the data has 3"),
+        (lambda: kmcore.lloyd_step(X_OK, np.ones((4, 5))),
+         r"centers has 5 features but the data has 3"),
+        (lambda: kmcore.pairwise_sqdist(X_OK, np.ones((4, 2))),
+         r"Y has 2 features but the data has 3"),
         (lambda: kmcore.update_centers(X_OK, LABELS_OK, 4, centers_old=np.ones((4, 2))),
          r"centers_old has 2 features"),
         (lambda: kmcore.update_centers(X_OK, LABELS_OK, 4, centers_old=np.ones((3, 3))),
@@ -1143,7 +1153,8 @@ def test_bad_x_sqnorms_raises(name):
         (lambda: kmcore.assign(X_OK, np.ones(3)), r"centers must be a 2-D array"),
         (lambda: kmcore.assign(X_OK, np.full((2, 3), np.nan)), r"centers contains NaN"),
         (lambda: kmcore.lloyd_step(X_OK, np.empty((0, 3))), r"centers is empty"),
-        (lambda: kmcore.pairwise_sqdist(X_OK, C_OK, y_sqnorms=np.ones(3)), r"y_sqnorms must have shape"),
+        (lambda: kmcore.pairwise_sqdist(X_OK, C_OK, y_sqnorms=np.ones(3)),
+         r"y_sqnorms must have shape"),
     ],
 )
 def test_bad_centers_raise(call, match):
@@ -1204,7 +1215,8 @@ def test_update_centers_bad_labels_raise(labels, k, exc, match):
     [
         (np.empty((20, 3)), r"out must be an ndarray of shape \(20, 4\)"),
         (np.empty((4, 20)), r"out must be an ndarray of shape \(20, 4\)"),
-        (np.empty((20, 4), dtype=np.float32), r"out must be an ndarray of shape \(20, 4\) and dtype float64"),
+        (np.empty((20, 4), dtype=np.float32),
+         r"out must be an ndarray of shape \(20, 4\) and dtype float64"),
         (np.empty((20, 4)).tolist(), r"out must be an ndarray"),
         (np.empty((4, 20)).T, r"out must be C-contiguous"),
         (np.empty((20, 8))[:, ::2], r"out must be C-contiguous"),

@@ -139,8 +139,10 @@ def test_history_and_methods(digits):
     np.testing.assert_array_equal(km.predict(X), km.labels_)
     np.testing.assert_allclose(km.score(X), -km.inertia_, rtol=1e-12)
     D = km.transform(X)
-    np.testing.assert_allclose(D ** 2, pairwise_sqdist(X, km.cluster_centers_), rtol=1e-9, atol=1e-6)
-    np.testing.assert_array_equal(KMeans(10, random_state=0, max_iter=50).fit_predict(X), km.labels_)
+    np.testing.assert_allclose(D ** 2, pairwise_sqdist(X, km.cluster_centers_), rtol=1e-9,
+                               atol=1e-6)
+    np.testing.assert_array_equal(KMeans(10, random_state=0, max_iter=50).fit_predict(X),
+                                  km.labels_)
 
 
 def test_check_every_stops_on_a_multiple(digits):
@@ -172,7 +174,8 @@ def test_callable_init_and_explicit_init_runs_once(digits):
 
     km = KMeans(5, init=pick, n_init=2).fit(X)
     assert seen == [5, 5]
-    np.testing.assert_array_equal(km.cluster_centers_, KMeans(5, init=X[:5]).fit(X).cluster_centers_)
+    np.testing.assert_array_equal(km.cluster_centers_,
+                                  KMeans(5, init=X[:5]).fit(X).cluster_centers_)
     with pytest.warns(RuntimeWarning, match="only one init"):
         KMeans(5, init=X[:5], n_init=3).fit(X)
 

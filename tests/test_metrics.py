@@ -30,7 +30,7 @@ PURITY_BY_HAND = (3 + 2 + 1) / 9
 def gini_loop(y, c):
     """S3's compute_purity_gini, Gini part, as written there (Counter per cluster)."""
     members = {}
-    for p, t in zip(c, y):
+    for p, t in zip(c, y, strict=False):
         members.setdefault(p, []).append(t)
     total = 0.0
     for items in members.values():
@@ -41,7 +41,7 @@ def gini_loop(y, c):
 
 def purity_loop(y, c):
     members = {}
-    for p, t in zip(c, y):
+    for p, t in zip(c, y, strict=False):
         members.setdefault(p, []).append(t)
     return sum(max(Counter(items).values()) for items in members.values()) / len(y)
 
@@ -61,7 +61,7 @@ def nearest_loop(X, centers):
     for x in X:
         best, best_d = 0, math.inf
         for k, c in enumerate(centers):
-            d = sum((float(a) - float(b)) ** 2 for a, b in zip(x, c))
+            d = sum((float(a) - float(b)) ** 2 for a, b in zip(x, c, strict=False))
             if d < best_d:
                 best, best_d = k, d
         labels.append(best)
@@ -145,7 +145,7 @@ def test_contingency_by_hand():
     assert classes.tolist() == ["a", "b"] and clusters.tolist() == ["x", "y"]
     for i, cls in enumerate(classes):
         for j, k in enumerate(clusters):
-            assert table[i, j] == sum(1 for a, b in zip(y, c) if a == cls and b == k)
+            assert table[i, j] == sum(1 for a, b in zip(y, c, strict=False) if a == cls and b == k)
 
 
 def test_contingency_refuses_huge_tables():

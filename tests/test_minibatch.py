@@ -52,7 +52,7 @@ def sculley_step(X, C, counts, w=None, ratio=0.0, rng=None, reassign=False):
     D = ((X[:, None, :] - C[None, :, :]) ** 2).sum(axis=2)
     labels = D.argmin(axis=1)
     inertia = float((w * D[np.arange(n), labels]).sum())
-    for x, j, wi in zip(X, labels, w):
+    for x, j, wi in zip(X, labels, w, strict=False):
         if wi > 0:
             counts[j] += wi
             eta = wi / counts[j]

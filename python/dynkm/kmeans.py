@@ -137,9 +137,11 @@ class KMeans(PersistMixin, AtomicSetParams, RowsCentersMixin, CentersMixin,
         and one lower bound per row, 24 bytes, with direct SIMD distances
         instead of GEMM; ``history_["algorithm"]`` is then "hamerly"); else
         "yinyang". "elkan" and "yinyang" keep their meaning in few features
-        too. Bounds over 1 GiB fall back to "lloyd" (``history_["algorithm_reason"]`` says so), and so
-        do data far from the origin, CSR input and ``spherical=True``. "elkan"
-        with ``n_clusters=1`` warns and runs "lloyd", as scikit-learn does.
+        too. Bounds over 1 GiB fall back to "lloyd"
+        (``history_["algorithm_reason"]`` says so), and so do CSR input and
+        ``spherical=True``; data far from the origin run the bounds around
+        the data's mean, as the plain pass does. "elkan" with
+        ``n_clusters=1`` warns and runs "lloyd", as scikit-learn does.
 
     Attributes
     ----------
