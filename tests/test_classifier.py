@@ -999,7 +999,8 @@ def test_class_parallel_equals_sequential():
 
 def _cluster_label_ref(X, y, Xte, n_clusters, w=None):
     """dynkm.KMeans with the same parameters, then majority class of each cluster."""
-    km = KMeans(n_clusters, init="random", n_init=1, random_state=0, n_threads=1).fit(X, sample_weight=w)
+    km = KMeans(n_clusters, init="random", n_init=1, random_state=0, n_threads=1)
+    km.fit(X, sample_weight=w)
     classes = np.unique(y)
     table = np.zeros((n_clusters, len(classes)))
     np.add.at(table, (km.labels_, np.searchsorted(classes, y)), 1.0 if w is None else w)
