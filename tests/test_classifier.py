@@ -1223,7 +1223,11 @@ def _force_lloyd(monkeypatch):
     def plain(algorithm, *args, **kwargs):
         return dynkm._lloyd.make_steps("lloyd", *args, **kwargs)
 
+    def plain_spherical(algorithm, *args):
+        return dynkm._lloyd.make_steps("lloyd", *args, spherical=True)
+
     monkeypatch.setattr(dynkm.classifier, "make_steps", plain)
+    monkeypatch.setattr(dynkm.classifier, "make_spherical_steps", plain_spherical)
 
 
 def _record_strategies(monkeypatch):
@@ -1242,10 +1246,12 @@ def _record_strategies(monkeypatch):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_cluster_label_many_clusters_runs_yinyang_as_lloyd(monkeypatch, dtype):
+@pytest.mark.parametrize("distance", ["euclidean", "cosine"])
+def test_cluster_label_many_clusters_runs_yinyang_as_lloyd(monkeypatch, dtype, distance):
     # Enough rows and clusters for algorithm="auto" to pick Yinyang's bounds.
     X, y = _blobs(5000, 20, 60, dtype)
-    params = dict(init="random", tol=0.0, max_iter=40, random_state=0, n_threads=1)
+    params = dict(init="random", tol=0.0, max_iter=40, random_state=0, n_threads=1,
+                  distance=distance)
     bounded = ClusterLabelClassifier(200, **params).fit(X, y)
     h = bounded.history_
     assert h["algorithm"] == "yinyang" and h["n_groups"] > 1
@@ -1265,21 +1271,25 @@ def test_cluster_label_many_clusters_runs_yinyang_as_lloyd(monkeypatch, dtype):
 
 
 def test_cluster_label_strategy_by_input(monkeypatch):
-    # CSR input and cosine run the plain pass; few clusters too ("auto").
+    # CSR input runs the plain pass (also for cosine); few clusters too ("auto").
     X, y = _blobs(5000, 20, 60)
     params = dict(init="random", max_iter=5, random_state=0, n_threads=1)
-    assert ClusterLabelClassifier(60, **params).fit(
-        sp.csr_matrix(X), y).history_["algorithm"] == "lloyd"
+    for distance in ("euclidean", "cosine"):
+        assert ClusterLabelClassifier(60, distance=distance, **params).fit(
+            sp.csr_matrix(X), y).history_["algorithm"] == "lloyd"
     assert ClusterLabelClassifier(60, distance="cosine", **params).fit(
-        X, y).history_["algorithm"] == "lloyd"
+        X, y).history_["algorithm"] == "yinyang"
     assert ClusterLabelClassifier(8, **params).fit(X, y).history_["algorithm"] == "lloyd"
     assert ClusterLabelClassifier(60, **params).fit(X, y).history_["algorithm"] == "yinyang"
 
 
-def test_kmeans_classifier_classes_run_yinyang_as_lloyd(monkeypatch):
-    X, y = _blobs(9000, 20, 60, np.float32)
+# float64 for cosine: there the plain float32 pass puts a row of these data on the wrong
+# side of a near tie (its GEMM expansion's rounding), which the bounds resolve exactly.
+@pytest.mark.parametrize("distance, dtype", [("euclidean", np.float32), ("cosine", np.float64)])
+def test_kmeans_classifier_classes_run_yinyang_as_lloyd(monkeypatch, distance, dtype):
+    X, y = _blobs(9000, 20, 60, dtype)
     y = y % 2  # two classes of ~4500 rows: "auto" bounds each class's fit
-    params = dict(tol=0.0, max_iter=30, random_state=0)
+    params = dict(tol=0.0, max_iter=30, random_state=0, distance=distance)
     with monkeypatch.context() as mp:
         names = _record_strategies(mp)
         one = _clf(40, n_threads=1, **params).fit(X, y)
@@ -1295,21 +1305,25 @@ def test_kmeans_classifier_classes_run_yinyang_as_lloyd(monkeypatch):
     # The iterations of plain Lloyd.
     np.testing.assert_array_equal(one.n_iter_, plain.n_iter_)
     np.testing.assert_array_equal(one.prototype_weights_, plain.prototype_weights_)
-    np.testing.assert_allclose(one.prototypes_, plain.prototypes_, rtol=1e-5)
-    np.testing.assert_allclose(one.scale_, plain.scale_, rtol=1e-5)
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(one.prototypes_, plain.prototypes_, rtol=rtol)
+    np.testing.assert_allclose(one.scale_, plain.scale_, rtol=rtol)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("algorithm", ["elkan", "yinyang"])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("tol, max_iter", [(0.0, 30), (1e-3, 30), (0.0, 1), (0.0, 3)])
-def test_kmeans_run_bounded_equals_plain(dtype, algorithm, weighted, tol, max_iter):
+@pytest.mark.parametrize("distance", ["euclidean", "cosine"])
+def test_kmeans_run_bounded_equals_plain(dtype, algorithm, weighted, tol, max_iter, distance):
+    from dynkm._rows import unit_rows
     from dynkm.classifier import _kmeans_run
 
     X, _ = _blobs(1500, 12, 25, dtype)
+    X = unit_rows(X - 20.0, 1) if distance == "cosine" else X  # as the classifiers pass it
     w = (np.random.default_rng(1).uniform(0.5, 2.0, len(X)).astype(dtype) if weighted
          else None)
-    p = {"init": "k-means++", "tol": tol, "max_iter": max_iter, "distance": "euclidean"}
+    p = {"init": "k-means++", "tol": tol, "max_iter": max_iter, "distance": distance}
     plain, bounded = (_kmeans_run(X, w, 40, p, np.random.RandomState(0), 1, algorithm=a)
                       for a in ("lloyd", algorithm))
     assert bounded["history"]["algorithm"] == algorithm
@@ -1319,3 +1333,24 @@ def test_kmeans_run_bounded_equals_plain(dtype, algorithm, weighted, tol, max_it
     rtol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(bounded["centers"], plain["centers"], rtol=rtol)
     np.testing.assert_allclose(bounded["inertia"], plain["inertia"], rtol=rtol)
+    if distance == "cosine":
+        np.testing.assert_allclose(np.linalg.norm(bounded["centers"], axis=1), 1.0, rtol=rtol)
+
+
+def test_kmeans_run_cosine_relocates_empty_clusters_as_plain():
+    # Duplicate rows give k-means++ fewer distinct seeds than clusters: empty clusters refilled.
+    from dynkm._rows import unit_rows
+    from dynkm.classifier import _kmeans_run
+
+    X, _ = _blobs(300, 12, 5)
+    X = unit_rows(np.repeat(X - 20.0, 5, axis=0), 1)
+    p = {"init": "random", "tol": 0.0, "max_iter": 30, "distance": "cosine"}
+    plain, bounded = (_kmeans_run(X, None, 40, p, np.random.RandomState(3), 1, algorithm=a)
+                      for a in ("lloyd", "yinyang"))
+    assert bounded["history"]["algorithm"] == "yinyang"
+    assert plain["history"]["n_relocated"].sum() > 0
+    np.testing.assert_array_equal(bounded["history"]["n_relocated"],
+                                  plain["history"]["n_relocated"])
+    assert bounded["n_iter"] == plain["n_iter"]
+    np.testing.assert_array_equal(bounded["labels"], plain["labels"])
+    np.testing.assert_allclose(bounded["centers"], plain["centers"], rtol=1e-12)

@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from dynkm import _rows
 from dynkm._atomic import AtomicSetParams, atomic
-from dynkm._lloyd import make_steps, run_lloyd
+from dynkm._lloyd import make_spherical_steps, make_steps, run_lloyd
 from dynkm._validation import (
     as_dtype,
     check_float,
@@ -908,7 +908,9 @@ def _kmeans_run(X, w, k, p, rng, n_threads, algorithm="auto"):
     (``dynkm._lloyd``; ``algorithm`` as ``KMeans(algorithm=...)``): "auto"
     runs Yinyang's group bounds (or Hamerly's, in few dimensions) where they
     fit the memory budget and pay off, and the plain pass otherwise, always
-    the plain pass on CSR input and for cosine. Every strategy gives the
+    the plain pass on CSR input. Cosine keeps the bounds too (the centers
+    scaled to unit norm after each step, ``_lloyd.SphericalSteps``), which
+    ``KMeans(spherical=True)`` does not do yet. Every strategy gives the
     iterations of plain Lloyd, stopping when the labels stop changing, the
     squared center shift is at most ``tol`` or after ``max_iter``.
     Returns ``run_lloyd``'s dict plus ``weights`` (float64 weight of each center).
@@ -916,8 +918,10 @@ def _kmeans_run(X, w, k, p, rng, n_threads, algorithm="auto"):
     x_sqnorms = _rows.row_norms(X, n_threads)
     centers = _seed_centers(X, x_sqnorms, w, k, p["init"], rng, n_threads)
     tol = p["tol"] * _rows.mean_variance(X) if p["tol"] > 0 else 0.0
-    steps = make_steps(algorithm, X, x_sqnorms, w, centers, n_threads,
-                       spherical=p["distance"] == "cosine")
+    if p["distance"] == "cosine":
+        steps = make_spherical_steps(algorithm, X, x_sqnorms, w, centers, n_threads)
+    else:
+        steps = make_steps(algorithm, X, x_sqnorms, w, centers, n_threads)
     run = run_lloyd(steps, centers, p["max_iter"], tol, 1, 0)
     return _with_weights(run, w, k)
 
@@ -951,7 +955,8 @@ class ClusterLabelClassifier(PersistMixin, AtomicSetParams, _AcceptsCSR, Classif
     normalised. The clustering is the same Lloyd as :class:`dynkm.KMeans`
     with ``algorithm="auto"`` (many clusters on dense rows run Yinyang's group
     bounds, with the same iterations as plain Lloyd; spherical k-means on unit
-    rows for cosine); dense arrays and scipy CSR matrices are accepted.
+    rows for cosine, with the bounds too); dense arrays and scipy CSR
+    matrices are accepted.
 
     ``save(path)`` / ``load(path)`` keep the model in a file that loads
     without running code (:mod:`dynkm.persist`); pickling works too, but
