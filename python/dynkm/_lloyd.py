@@ -42,6 +42,8 @@ Data far from the origin run the bounds around the data's mean, as the
 plain pass does (:mod:`kmcore._origin`). scipy CSR input and spherical
 k-means always run the plain pass (CSR: ``dynkm._rows``' blocked
 sparse products; spherical: the centers renormalised after every step).
+:func:`make_spherical_steps` (the classifiers' cosine fits) keeps the bounds
+for spherical k-means on dense rows (:class:`SphericalSteps`).
 ``history["algorithm"]`` says what ran and ``history["algorithm_reason"]`` why.
 
 With ``verbose`` the loop prints scikit-learn's lines ("Iteration N, inertia
@@ -345,3 +347,42 @@ def _weighted_sqnorm_sum(X, sample_weight, origin=None):
         else:
             total += float(norms @ sample_weight[start:start + _NORM_ROWS].astype(np.float64))
     return total
+
+
+def make_spherical_steps(algorithm, X, x_sqnorms, sample_weight, centers, n_threads):
+    """``make_steps`` for spherical k-means on unit rows, keeping the bounds.
+
+    The strategy ``algorithm`` picks for X, its centers scaled to unit norm
+    after every step (:class:`SphericalSteps`); where that is the plain pass
+    (CSR input, or the rule's choice), the plain spherical pass.
+    """
+    steps = make_steps(algorithm, X, x_sqnorms, sample_weight, centers, n_threads)
+    if isinstance(steps, LloydSteps):
+        return make_steps(algorithm, X, x_sqnorms, sample_weight, centers, n_threads,
+                          spherical=True)
+    return SphericalSteps(steps)
+
+
+class SphericalSteps:
+    """A bounded strategy (:class:`BoundedSteps` or :class:`HamerlySteps`) for spherical
+    k-means: each step's new centers are scaled to unit norm.
+
+    The bounds hold for any move of the centers as long as they are moved by
+    how far the centers really went: the drift is that of the unit centers.
+    The result is the step of ``dynkm._rows.spherical_lloyd_step`` (labels
+    exact, centers to rounding).
+    """
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.name, self.n_groups, self.reason = inner.name, inner.n_groups, inner.reason
+
+    def step(self, centers):
+        step, fraction = self.inner.step(centers)
+        new = _rows.unit_centers(step.centers)
+        shift = np.sqrt(((new.astype(np.float64) - centers) ** 2).sum(axis=1))
+        self.inner.drift = shift
+        return step._replace(centers=new, center_shift=shift), fraction
+
+    def final(self, centers, step, strict):
+        return self.inner.final(centers, step, strict)

@@ -8,8 +8,8 @@ A CSR distance that the expansion ||x||^2 - 2 x.c + ||c||^2 cancels (a row
 at or near a center) is recomputed directly, as kmcore's dense kernels do, so
 a row on a center is at distance exactly 0 in both layouts.
 The spherical wrapper turns any Lloyd step into spherical k-means (unit-norm
-centers) for the cosine distance, and ``bounded_lloyd`` runs Lloyd's
-iterations with Elkan's bounds on dense problems that fit its memory budget.
+centers) for the cosine distance. The Lloyd loop that runs these steps is
+``dynkm._lloyd.run_lloyd``.
 """
 
 import numpy as np
@@ -17,7 +17,7 @@ import scipy.sparse as sp
 
 from kmcore._origin import data_origin
 from kmcore.assignment import _EXACT_BELOW, _assign_rows, _finish_step, _lloyd_step
-from kmcore.centers import _means, _weighted_sums
+from kmcore.centers import _weighted_sums
 from kmcore.distances import _PAIRWISE_CHUNK_ROWS, _pairwise_sqdist, _row_norms
 
 # Row-by-center cells of one dense distance block of a CSR matrix (32 MB in float64).
@@ -204,87 +204,3 @@ def _mean_variance(X):
         diff = X[start:start + _VARIANCE_ROWS].astype(np.float64) - mean
         sq += np.einsum("ij,ij->j", diff, diff)
     return float(sq.mean() / X.shape[0])
-
-
-# Largest rows x centers lower-bound matrix (float64) that bounded_lloyd keeps (64 MB).
-_BOUND_CELLS = 1 << 23
-
-
-def bounded_lloyd(X, x_sqnorms, sample_weight, centers, max_iter, tol, n_threads, spherical):
-    """Lloyd's iterations that skip rows whose nearest center provably stayed (dense X).
-
-    Elkan's bounds, kept for GEMM: every row has an upper bound on its distance
-    to its center and a lower bound on its distance to every other center.
-    After an M-step the bounds move by how far the centers moved; only rows
-    where another center could now be nearer are recomputed, by one GEMM on
-    those rows. The bounds allow for the rounding of the distance expansion,
-    so a skipped row keeps the label a full pass would give it (up to ties
-    within that rounding, which a full pass resolves arbitrarily too). Same
-    iterations and stopping rules as ``kmeans._lloyd`` (labels unchanged, or
-    squared center shift <= ``tol``, or ``max_iter``); late iterations, where
-    most centers barely move, cost a fraction of a pass.
-    Keeps n_samples x n_clusters float64 bounds: callers check ``_BOUND_CELLS``.
-
-    Returns a dict like ``kmeans._lloyd``'s: centers, labels (of the final
-    centers), inertia, n_iter.
-    """
-    n, k = X.shape[0], centers.shape[0]
-    xs = x_sqnorms.astype(np.float64)
-    # Relative error of ||x||^2 - 2 x.c + ||c||^2 in X's precision, generously
-    # (the GEMM's sums over d features included).
-    eps = (16 + 2 * np.sqrt(X.shape[1])) * float(np.finfo(X.dtype).eps)
-    labels = np.empty(n, dtype=np.intp)
-    upper = np.empty(n)
-    lower = np.empty((n, k))
-    every_row = np.arange(n)
-
-    def reassign(rows):
-        c_sq = _row_norms(centers, True, n_threads)
-        D = _pairwise_sqdist(X[rows], x_sqnorms[rows], centers, c_sq, n_threads)
-        D = D.astype(np.float64)
-        margin = eps * (xs[rows, None] + c_sq.astype(np.float64)[None, :])
-        lab = D.argmin(axis=1)
-        at = np.arange(len(rows))
-        upper[rows] = np.sqrt(D[at, lab] + margin[at, lab])
-        low = np.sqrt(np.maximum(D - margin, 0.0))
-        low[at, lab] = np.inf  # a row's own center is not a rival
-        lower[rows] = low
-        labels[rows] = lab
-
-    reassign(every_row)
-    n_iter = 0
-    while n_iter < max_iter:
-        n_iter += 1
-        sums, weights = weighted_sums(X, labels, k, sample_weight, n_threads)
-        relocate = bool((weights == 0).any())
-        if relocate:
-            # Empty clusters: the plain step refills them (it needs exact distances).
-            new = lloyd_step(X, x_sqnorms, centers, sample_weight, True, n_threads).centers
-        else:
-            new = _means(sums, weights, centers, X.dtype, n_threads=n_threads)
-        if spherical:
-            new = unit_centers(new)
-        delta = np.sqrt(((new.astype(np.float64) - centers) ** 2).sum(axis=1))
-        centers = new
-        old = labels.copy()
-        if relocate:
-            reassign(every_row)
-        else:
-            upper += delta[labels]
-            lower -= delta[None, :]
-            # The 1e-9 slack covers the rounding of the bounds' own updates.
-            stale = np.flatnonzero((lower < (upper * (1 + 1e-9))[:, None]).any(axis=1))
-            if stale.size:
-                reassign(stale)
-        if float((delta ** 2).sum()) <= tol:
-            break
-        if np.array_equal(labels, old):
-            # _lloyd counts the step that finds the labels unchanged; so do we.
-            n_iter = min(n_iter + 1, max_iter)
-            break
-    sums, weights = weighted_sums(X, labels, k, sample_weight, n_threads)
-    w = weights_or_ones(sample_weight, n)
-    c64 = centers.astype(np.float64)
-    inertia = float(w @ xs - 2 * (c64 * sums).sum() + weights @ (c64 ** 2).sum(axis=1))
-    return {"centers": centers, "labels": labels, "inertia": max(inertia, 0.0),
-            "n_iter": n_iter}

@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from dynkm import _rows
 from dynkm._atomic import AtomicSetParams, atomic
+from dynkm._lloyd import make_spherical_steps, make_steps, run_lloyd
 from dynkm._validation import (
     as_dtype,
     check_float,
@@ -23,7 +24,7 @@ from dynkm._validation import (
     validate_named,
     validated_weights,
 )
-from dynkm.kmeans import _lloyd, initial_centers
+from dynkm.kmeans import initial_centers
 from dynkm.persist import PersistMixin
 from kmcore._threads import blas_single_threaded
 from kmcore._validation import check_random_state
@@ -123,9 +124,9 @@ class KMeansClassifier(PersistMixin, AtomicSetParams, _AcceptsCSR, ClassifierMix
     single, averaged centroid of ``NearestCentroid``. A row is predicted as the
     class of its nearest prototype.
 
-    ``fit`` runs exact k-means on each class's rows: Lloyd's iterations on
-    the kmcore kernels, with Elkan's bounds so that an iteration recomputes
-    (by GEMM) only the rows whose nearest prototype may have changed; with at
+    ``fit`` runs exact k-means on each class's rows: the Lloyd iterations of
+    :class:`dynkm.KMeans` with ``algorithm="auto"`` (group bounds that skip
+    the distances which cannot change a label, where they pay off); with at
     least 4 classes per thread, classes run side by side, one thread each.
     Prediction compares blocks of ``batch_size`` rows with every prototype.
     ``partial_fit`` learns from a stream: classes appear when first seen, get
@@ -900,24 +901,28 @@ def _seed_centers(X, x_sqnorms, w, k, init, rng, n_threads):
     return np.ascontiguousarray(centers, dtype=X.dtype)
 
 
-def _kmeans_run(X, w, k, p, rng, n_threads):
+def _kmeans_run(X, w, k, p, rng, n_threads, algorithm="auto"):
     """Seed and run Lloyd (spherical for cosine, on unit rows) once on X, dense or CSR.
 
-    Dense problems of up to ``_rows._BOUND_CELLS`` rows x centers (a class of a
-    classifier) run ``_rows.bounded_lloyd``: the same iterations, faster.
-    Returns ``_lloyd``'s dict plus ``weights`` (float64 weight of each center).
+    The loop and the choice of strategy are :class:`dynkm.KMeans`'s
+    (``dynkm._lloyd``; ``algorithm`` as ``KMeans(algorithm=...)``): "auto"
+    runs Yinyang's group bounds (or Hamerly's, in few dimensions) where they
+    fit the memory budget and pay off, and the plain pass otherwise, always
+    the plain pass on CSR input. Cosine keeps the bounds too (the centers
+    scaled to unit norm after each step, ``_lloyd.SphericalSteps``), which
+    ``KMeans(spherical=True)`` does not do yet. Every strategy gives the
+    iterations of plain Lloyd, stopping when the labels stop changing, the
+    squared center shift is at most ``tol`` or after ``max_iter``.
+    Returns ``run_lloyd``'s dict plus ``weights`` (float64 weight of each center).
     """
     x_sqnorms = _rows.row_norms(X, n_threads)
     centers = _seed_centers(X, x_sqnorms, w, k, p["init"], rng, n_threads)
     tol = p["tol"] * _rows.mean_variance(X) if p["tol"] > 0 else 0.0
-    spherical = p["distance"] == "cosine"
-    if not sp.issparse(X) and X.shape[0] * k <= _rows._BOUND_CELLS:
-        # Same iterations, skipping rows whose center provably did not change.
-        return _with_weights(_rows.bounded_lloyd(X, x_sqnorms, w, centers, p["max_iter"], tol,
-                                                 n_threads, spherical), w, k)
-    step = _rows.spherical_lloyd_step if spherical else _rows.lloyd_step
-    run = _lloyd(X, x_sqnorms, w, centers, p["max_iter"], tol, 1, n_threads, 0,
-                 step_fn=step, assign_fn=_rows.assign_rows)
+    if p["distance"] == "cosine":
+        steps = make_spherical_steps(algorithm, X, x_sqnorms, w, centers, n_threads)
+    else:
+        steps = make_steps(algorithm, X, x_sqnorms, w, centers, n_threads)
+    run = run_lloyd(steps, centers, p["max_iter"], tol, 1, 0)
     return _with_weights(run, w, k)
 
 
@@ -948,7 +953,9 @@ class ClusterLabelClassifier(PersistMixin, AtomicSetParams, _AcceptsCSR, Classif
     weight (ties to the first class). A row is predicted as the class of its
     nearest cluster; ``predict_proba`` is that cluster's class histogram,
     normalised. The clustering is the same Lloyd as :class:`dynkm.KMeans`
-    (spherical k-means on unit rows for cosine); dense arrays and scipy CSR
+    with ``algorithm="auto"`` (many clusters on dense rows run Yinyang's group
+    bounds, with the same iterations as plain Lloyd; spherical k-means on unit
+    rows for cosine, with the bounds too); dense arrays and scipy CSR
     matrices are accepted.
 
     ``save(path)`` / ``load(path)`` keep the model in a file that loads
@@ -997,6 +1004,12 @@ class ClusterLabelClassifier(PersistMixin, AtomicSetParams, _AcceptsCSR, Classif
         k-means objective of the chosen run (on unit rows for cosine).
     n_iter_ : int
         Lloyd iterations of the chosen run.
+    history_ : dict
+        The chosen run's Lloyd history, as ``KMeans.history_``:
+        per iteration ``objective``, ``center_shift``, ``seconds``,
+        ``n_relocated``, ``imbalance`` and ``distance_fraction`` (arrays), and
+        ``algorithm`` (the strategy that ran: "lloyd", "yinyang", ...),
+        ``n_groups`` and ``algorithm_reason``.
     n_features_in_ : int
     """
 
@@ -1070,6 +1083,7 @@ class ClusterLabelClassifier(PersistMixin, AtomicSetParams, _AcceptsCSR, Classif
         self.cluster_labels_ = classes[table.argmax(axis=1)]
         self.inertia_ = best["inertia"]
         self.n_iter_ = best["n_iter"]
+        self.history_ = best["history"]
         self.n_clusters_ = k
         return self
 

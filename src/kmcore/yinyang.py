@@ -44,7 +44,7 @@ _DRIFT_SLACK = 1 + 1e-12
 def relative_error(n_features, dtype):
     """Relative error allowed to ``||x||^2 - 2 x.c + ||c||^2`` (times
     ``||x||^2 + ||c||^2``) in ``dtype``, the GEMM's sums over the features
-    included: the margin ``dynkm._rows.bounded_lloyd`` uses too."""
+    included."""
     return (16 + 2 * np.sqrt(n_features)) * float(np.finfo(dtype).eps)
 
 
