@@ -23,7 +23,7 @@ from dynkm._inputs import (
     check_bool,
     validate_rows,
 )
-from dynkm._lloyd import LloydSteps, check_algorithm, make_steps, run_lloyd
+from dynkm._lloyd import check_algorithm, make_steps, run_lloyd
 from dynkm._rows import _mean_variance, dense_rows, mean_variance, row_norms, unit_centers
 from dynkm._validation import (
     check_float,
@@ -420,14 +420,3 @@ def _warn_distinct(labels, n_clusters):
             ConvergenceWarning, stacklevel=4,
         )
 
-
-def _lloyd(X, x_sqnorms, sample_weight, centers, max_iter, tol, check_every, n_threads, verbose,
-           step_fn=None, assign_fn=None):
-    """One run of Lloyd's algorithm from ``centers`` (scikit-learn's stopping rule).
-
-    ``step_fn`` and ``assign_fn`` have the signatures of kmcore's ``_lloyd_step``
-    and ``_assign_rows`` (None: those, looked up at call time); the classifier
-    passes sparse and spherical variants. The loop is ``dynkm._lloyd.run_lloyd``.
-    """
-    steps = LloydSteps(X, x_sqnorms, sample_weight, n_threads, step_fn, assign_fn)
-    return run_lloyd(steps, centers, max_iter, tol, check_every, verbose)
