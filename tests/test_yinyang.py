@@ -421,7 +421,7 @@ def test_move_rows_same_sums_for_any_thread_count():
     np.testing.assert_allclose(results[0][0], ref_sums, rtol=1e-12, atol=1e-9)
     np.testing.assert_allclose(results[0][1], ref_weights, rtol=1e-12, atol=1e-12)
     for other in results[1:]:
-        for a, b in zip(results[0], other):
+        for a, b in zip(results[0], other, strict=True):
             np.testing.assert_array_equal(a, b)  # bitwise
 
 

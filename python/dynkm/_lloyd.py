@@ -241,7 +241,10 @@ class BoundedSteps:
     The first iteration computes every distance. Later ones move the bounds
     by the centers' drifts and compute only what they cannot decide
     (:class:`kmcore.yinyang.GroupBounds`). The float64 sums move only the
-    rows that changed label (:class:`kmcore.yinyang.ClusterSums`). An
+    rows that changed label (:class:`kmcore.yinyang.ClusterSums`), which the
+    kernel lists as it relabels them: an iteration makes no pass over all
+    the labels outside the kernel, and returns the bounds' live label array
+    with the count of changed labels (for run_lloyd's convergence test). An
     iteration that leaves a cluster without weight is redone as kmcore's
     plain step, which relocates exactly as ``algorithm="lloyd"`` does.
 
