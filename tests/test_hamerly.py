@@ -345,3 +345,44 @@ def test_far_from_origin_same_iterations_as_lloyd(dtype):
     _assert_same(lloyd, hamerly, X, None)
     auto = KMeans(40, init=_rows(X, 40, seed=11), tol=0.0, max_iter=30).fit(X)
     assert auto.history_["algorithm"] == "hamerly"
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_assign_records_the_rows_it_relabels(dtype, n_threads):
+    # The kernel's list of moved rows (three slices here, each written from
+    # its own start) against a comparison of the labels before and after.
+    X = _blobs(10000, 4, 30, dtype, seed=7)
+    C = _rows(X, 30, seed=7)
+    bounds = HamerlyBounds(X, 30, n_threads)
+    bounds.assign(C, record=True)  # the first call labels every row: nothing recorded
+    with pytest.raises(RuntimeError, match="did not record"):
+        bounds.moved_rows()
+    rng = np.random.default_rng(7)
+    for _ in range(4):
+        new = C + rng.normal(0, 0.3, C.shape).astype(dtype)
+        drift = np.sqrt(((new.astype(np.float64) - C) ** 2).sum(axis=1))
+        before = bounds.labels.copy()
+        counts = bounds.assign(new, drift, record=True)
+        rows, old, now = bounds.moved_rows()
+        expected = np.flatnonzero(bounds.labels != before)
+        assert expected.size > 0 and counts[3] == expected.size
+        assert np.unique(expected // 4096).size > 1  # more than one slice moved
+        np.testing.assert_array_equal(rows, expected)
+        np.testing.assert_array_equal(old, before[expected])
+        np.testing.assert_array_equal(now, bounds.labels[expected])
+        C = new
+
+
+def test_kernel_rejects_bad_moved_buffers():
+    X = np.zeros((10, 3))
+    C = np.eye(4, 3)
+    args = (X, C, transposed_centers(C, X.dtype), np.zeros(4), np.zeros(4),
+            np.zeros(10, dtype=np.intp), np.zeros(10), np.zeros(10), np.empty((1, 16)),
+            np.empty((1, 4096), dtype=np.intp), np.empty((1, 4), dtype=np.int64), 4096,
+            False, 1)
+    _hamerly._hamerly_assign(*args, np.empty(10, dtype=np.intp), np.empty(10, dtype=np.intp))
+    with pytest.raises(ValueError, match="both"):
+        _hamerly._hamerly_assign(*args, np.empty(10, dtype=np.intp))
+    with pytest.raises(ValueError, match="moved.shape"):
+        _hamerly._hamerly_assign(*args, np.empty(9, dtype=np.intp), np.empty(9, dtype=np.intp))

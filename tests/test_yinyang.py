@@ -373,3 +373,97 @@ def test_kernel_far_from_origin_needs_few_direct_distances(dtype):
     dist[np.arange(len(X)), bounds.labels] = np.inf
     for g in range(bounds.n_groups):
         assert (bounds.lower[:, g] <= dist[:, bounds.center_group == g].min(axis=1)).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_assign_records_the_rows_it_relabels(dtype, n_threads):
+    # The kernel's list of moved rows (per slice, in row order) against a
+    # comparison of the labels before and after.
+    X = _blobs(9000, 6, 30, dtype, seed=5)
+    C = _rows(X, 30, seed=5)
+    bounds = GroupBounds(X, _row_norms(X, True, 1), center_groups(C, 3), n_threads)
+    bounds.assign(C)
+    with pytest.raises(RuntimeError, match="did not record"):
+        bounds.moved_rows()
+    rng = np.random.default_rng(5)
+    for _ in range(4):
+        new = C + rng.normal(0, 0.3, C.shape).astype(dtype)
+        drift = np.sqrt(((new.astype(np.float64) - C) ** 2).sum(axis=1))
+        before = bounds.labels.copy()
+        counts = bounds.assign(new, drift, record=True)
+        rows, old, now = bounds.moved_rows()
+        expected = np.flatnonzero(bounds.labels != before)
+        assert expected.size > 0 and counts[3] == expected.size
+        np.testing.assert_array_equal(rows, expected)
+        np.testing.assert_array_equal(old, before[expected])
+        np.testing.assert_array_equal(now, bounds.labels[expected])
+        C = new
+
+
+def test_move_rows_same_sums_for_any_thread_count():
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((5000, 7))
+    w = rng.uniform(0, 2, len(X))
+    labels = rng.integers(0, 25, len(X))
+    rows = np.flatnonzero(rng.random(len(X)) < 0.3)
+    new = rng.integers(0, 25, rows.size)
+    results = []
+    for n_threads in (1, 2, 3):
+        sums, weights = _weighted_sums(X, labels, 25, w, 1)
+        scale, n_pos = weights.copy(), np.bincount(labels, minlength=25).astype(np.int64)
+        _yinyang._move_rows(X, w, rows, labels[rows], new, sums, weights, scale, n_pos,
+                            n_threads)
+        results.append((sums, weights, scale, n_pos))
+    moved = labels.copy()
+    moved[rows] = new
+    ref_sums, ref_weights = _weighted_sums(X, moved, 25, w, 1)
+    np.testing.assert_allclose(results[0][0], ref_sums, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(results[0][1], ref_weights, rtol=1e-12, atol=1e-12)
+    for other in results[1:]:
+        for a, b in zip(results[0], other, strict=True):
+            np.testing.assert_array_equal(a, b)  # bitwise
+
+
+@pytest.mark.parametrize("flip", [False, True])
+@pytest.mark.parametrize("strategy", ["yinyang", "hamerly"])
+def test_step_counts_the_labels_that_changed(strategy, flip, monkeypatch):
+    # run_lloyd's strict-convergence test reads the strategy's count of
+    # changed labels instead of comparing label arrays: it must be exact,
+    # also on an iteration redone by the plain step. Here the middle center
+    # loses both its rows at iteration 1: the outer centers move to their
+    # blobs at -2.5 and 2.5, nearer to those rows than it is.
+    x = np.r_[np.full(20, -2.5), np.full(20, 2.5), -1.9, 1.9]
+    X = np.zeros((x.size, 3), dtype=np.float32)
+    X[:, 0] = x
+    C = np.zeros((3, 3), dtype=np.float32)
+    C[:, 0] = [-4, 0, 4]
+    w = np.random.default_rng(2).uniform(0.5, 2, len(X)).astype(np.float32)
+    norms = _row_norms(X, True, 1)
+    if flip:
+        # The plain step decides a row the other way (as its rounding may on a
+        # near tie): the strategy adopts that label, which must be counted.
+        plain = _lloyd._lloyd_step
+
+        def flipped(*args):
+            step = plain(*args)
+            step.labels[0] = 2
+            return step
+
+        monkeypatch.setattr(_lloyd, "_lloyd_step", flipped)
+    if strategy == "yinyang":
+        steps = _lloyd.BoundedSteps(X, norms, w, C, 3, 2, "yinyang")
+    else:
+        steps = _lloyd.HamerlySteps(X, norms, w, C, 2)
+    previous, plain_later = None, 0
+    for _ in range(6):
+        step, fraction, n_changed = steps.step(C)
+        if previous is None:
+            assert n_changed is None
+        else:
+            assert n_changed == int((step.labels != previous).sum())
+            plain_later += fraction > 1
+        previous = step.labels.copy()
+        C = step.centers
+    assert plain_later == 1  # the plain-step branch was counted too
+    assert n_changed == 0

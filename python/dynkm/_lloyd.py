@@ -4,8 +4,11 @@
 one iteration:
 
 - ``step(centers)`` returns the iteration's ``LloydStep`` (labels against
-  ``centers``, the new centers, ...) and the fraction of the
-  n_samples x n_clusters distances it computed;
+  ``centers``, the new centers, ...), the fraction of the
+  n_samples x n_clusters distances it computed, and how many labels differ
+  from the previous step's (None: not known, the loop compares the label
+  arrays; a strategy that knows the count may return its live label array,
+  valid until its next step);
 - ``final(centers, step, strict)`` returns the labels and inertia of the final
   centers.
 
@@ -80,6 +83,8 @@ AUTO_MIN_FEATURES = 16
 GROUP_SIZE = 10
 # Rows per slice when summing w * ||x||^2 in float64 (bounded temporary memory).
 _NORM_ROWS = 8192
+# Centers x features from which the means are divided out in parallel.
+_PARALLEL_MEANS = 1 << 16
 
 
 def check_algorithm(algorithm):
@@ -161,7 +166,7 @@ def run_lloyd(steps, centers, max_iter, tol, check_every, verbose):
     strict = False
     for i in range(max_iter):
         t0 = time.perf_counter()
-        step, fraction = steps.step(centers)
+        step, fraction, n_changed = steps.step(centers)
         centers = step.centers
         shift = float((step.center_shift ** 2).sum())
         w = step.weight_in_clusters
@@ -177,8 +182,11 @@ def run_lloyd(steps, centers, max_iter, tol, check_every, verbose):
                 print(f"  center shift {shift:.3g}, {fraction:.1%} of the distances, "
                       f"{history['seconds'][-1]:.3f} s")
         if (i + 1) % check_every == 0 or i == max_iter - 1:
-            if (labels_old is not None and step.n_relocated == 0
-                    and np.array_equal(step.labels, labels_old)):
+            if n_changed is None:
+                same = labels_old is not None and np.array_equal(step.labels, labels_old)
+            else:
+                same = i > 0 and n_changed == 0
+            if same and step.n_relocated == 0:
                 # Same partition as the iteration before: the centers did not move.
                 strict = True
                 if verbose:
@@ -189,7 +197,7 @@ def run_lloyd(steps, centers, max_iter, tol, check_every, verbose):
                     print(f"Converged at iteration {i}: center shift {shift} within "
                           f"tolerance {tol}.")
                 break
-        labels_old = step.labels
+        labels_old = step.labels if n_changed is None else None
     labels, inertia = steps.final(centers, step, strict)
     history = {key: np.asarray(values) for key, values in history.items()}
     history.update(algorithm=steps.name, n_groups=steps.n_groups,
@@ -217,7 +225,7 @@ class LloydSteps:
     def step(self, centers):
         step_fn = _lloyd_step if self.step_fn is None else self.step_fn
         step = step_fn(self.X, self.x_sqnorms, centers, self.sample_weight, True, self.n_threads)
-        return step, 1.0
+        return step, 1.0, None
 
     def final(self, centers, step, strict):
         if strict:
@@ -235,7 +243,10 @@ class BoundedSteps:
     The first iteration computes every distance. Later ones move the bounds
     by the centers' drifts and compute only what they cannot decide
     (:class:`kmcore.yinyang.GroupBounds`). The float64 sums move only the
-    rows that changed label (:class:`kmcore.yinyang.ClusterSums`). An
+    rows that changed label (:class:`kmcore.yinyang.ClusterSums`), which the
+    kernel lists as it relabels them: an iteration makes no pass over all
+    the labels outside the kernel, and returns the bounds' live label array
+    with the count of changed labels (for run_lloyd's convergence test). An
     iteration that leaves a cluster without weight is redone as kmcore's
     plain step, which relocates exactly as ``algorithm="lloyd"`` does.
 
@@ -253,6 +264,7 @@ class BoundedSteps:
         self.bounds = GroupBounds(X, x_sqnorms, groups, n_threads)
         self.n_groups = self.bounds.n_groups
         self.sums = ClusterSums(X, sample_weight, centers.shape[0], n_threads)
+        self._m_threads = _small_threads(centers.shape, n_threads)
         self.drift = None  # no bounds yet
         self.stale = True  # the sums do not match the labels
         # The objective is expanded around the bounds' origin (0 unless the
@@ -262,18 +274,26 @@ class BoundedSteps:
 
     def step(self, centers):
         n, k = self.X.shape[0], centers.shape[0]
-        old = self.bounds.labels.copy()
-        counts = self.bounds.assign(centers, self.drift)
+        # The kernel lists the rows it relabels (none on the first call, which
+        # labels every row): the sums and the convergence test read only those.
+        first = self.drift is None
+        counts = self.bounds.assign(centers, self.drift, record=not first)
         fraction = float(counts[0]) / (n * k)
+        n_changed = None if first else int(counts[3])
         labels = self.bounds.labels
+        if not first:
+            rows, old, new = self.bounds.moved_rows()
         if self.stale:
             self.sums.rebuild(labels)
             self.stale = False
         else:
-            self.sums.move(labels, old)
+            self.sums.move_rows(rows, old, new, labels)
         sums = self.sums
         if (sums.n_positive == 0).any():
             # An empty cluster: the plain step relocates as Lloyd does.
+            if not first:
+                previous = labels.copy()
+                previous[rows] = old
             step = _lloyd_step(self.X, self.x_sqnorms, centers, self.sample_weight, True,
                                self.n_threads)
             differ = np.flatnonzero(step.labels != labels)
@@ -281,15 +301,17 @@ class BoundedSteps:
                 # Rounding decided a near tie the other way: adopt it, recompute those rows.
                 labels[differ] = step.labels[differ]
                 self.bounds.invalidate(differ)
+            if not first:
+                n_changed = int(np.count_nonzero(step.labels != previous))
             self.drift = step.center_shift
             self.stale = True
-            return step, fraction + 1.0
+            return step, fraction + 1.0, n_changed
         shift = np.empty(k, dtype=np.float64)
-        new = _means(sums.sums, sums.weights, centers, self.X.dtype, shift, self.n_threads)
+        new = _means(sums.sums, sums.weights, centers, self.X.dtype, shift, self._m_threads)
         self.drift = shift
-        step = LloydStep(labels.copy(), new, sums.weights.copy(), self._objective(centers),
-                         shift, 0)
-        return step, fraction
+        # The live labels: run_lloyd tests convergence by n_changed, final() copies them.
+        step = LloydStep(labels, new, sums.weights.copy(), self._objective(centers), shift, 0)
+        return step, fraction, n_changed
 
     def final(self, centers, step, strict):
         if not strict:
@@ -326,12 +348,19 @@ class HamerlySteps(BoundedSteps):
         self.bounds = HamerlyBounds(X, centers.shape[0], n_threads)
         self.n_groups = 1
         self.sums = ClusterSums(X, sample_weight, centers.shape[0], n_threads)
+        self._m_threads = _small_threads(centers.shape, n_threads)
         self.drift = None  # no bounds yet
         self.stale = True  # the sums do not match the labels
         # Hamerly's distances are direct differences, exact far from the origin
         # too; only the objective from the sums needs expanding around the data.
         self._origin = data_origin(X)
         self._wx2 = _weighted_sqnorm_sum(X, sample_weight, self._origin)
+
+
+def _small_threads(shape, n_threads):
+    """Threads for the per-iteration k x d passes (the means): one unless
+    they are large enough to repay waking the others (same result either way)."""
+    return n_threads if shape[0] * shape[1] >= _PARALLEL_MEANS else 1
 
 
 def _weighted_sqnorm_sum(X, sample_weight, origin=None):

@@ -16,6 +16,8 @@ def _hamerly_assign(
     slice_rows: int,
     init: bool,
     n_threads: int,
+    moved: NDArray[np.intp] | None = ...,
+    moved_from: NDArray[np.intp] | None = ...,
 ) -> None: ...
 
 def _half_gaps(

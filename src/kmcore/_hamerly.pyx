@@ -168,12 +168,16 @@ cdef void _run_slice(
     _Margins* mg,
     bint init,
     int64_t* counts,
+    intp_t* moved,
+    intp_t* moved_from,
 ) noexcept nogil:
     """Filter, tighten and rescan the rows ``start:end``.
 
     Two passes: the bounds of every row first (sequential, no access to X),
     collecting the rows that fail into ``failed``; then those rows, each one
-    fetched a few rows ahead (they are scattered over X).
+    fetched a few rows ahead (they are scattered over X). The rows whose
+    label changes go, in order, to ``moved`` and their old labels to
+    ``moved_from`` (both the slice's own part, or NULL: not recorded).
     """
     cdef Py_ssize_t d = X.shape[1], k = centers.shape[0], kp = ct.shape[1]
     cdef Py_ssize_t i, c, q, m_failed = 0
@@ -213,6 +217,9 @@ cdef void _run_slice(
         lab = _scan_row(&X[i, 0], &centers[0, 0], &ct[0, 0], d, k, kp, acc, mg, &upper[i],
                         &lower[i], counts)
         if lab != a:
+            if moved != NULL:
+                moved[counts[_C_CHANGED]] = i
+                moved_from[counts[_C_CHANGED]] = a
             counts[_C_CHANGED] += 1
         labels[i] = lab
 
@@ -232,6 +239,8 @@ def _hamerly_assign(
     Py_ssize_t slice_rows,
     bint init,
     int n_threads,
+    intp_t[::1] moved=None,                    # OUT   (n,) or None
+    intp_t[::1] moved_from=None,               # OUT   (n,) or None
 ):
     """Nearest center of every row, skipping what Hamerly's bounds prove unchanged.
 
@@ -254,6 +263,11 @@ def _hamerly_assign(
     slice_rows : rows per slice (the unit of parallel work)
     init : compare every row with every center (no previous bounds)
     n_threads : int
+    moved, moved_from : None, or receive the rows whose label changed and
+        their previous labels: those of slice s in row order at
+        ``s * slice_rows`` onwards, as many as its changed count (nothing
+        written when ``init``). They spare the caller a comparison of all
+        labels to find the rows that moved.
     """
     cdef str K = "_hamerly_assign"
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = centers.shape[0]
@@ -261,6 +275,8 @@ def _hamerly_assign(
     cdef double drift1 = 0, drift2 = 0
     cdef intp_t drift_arg = -1
     cdef _Margins mg
+    cdef intp_t* moved_p = NULL
+    cdef intp_t* from_p = NULL
     check_at_least(d, 1, K, "X.shape[1]")
     check_at_least(k, 1, K, "centers.shape[0]")
     check_equal(centers.shape[1], d, K, "centers.shape[1] (columns of X)")
@@ -282,6 +298,11 @@ def _hamerly_assign(
     check_equal(slice_counts.shape[0], n_slices, K, "slice_counts.shape[0] (n_slices)")
     check_equal(slice_counts.shape[1], _N_COUNTS, K, "slice_counts.shape[1]")
     check_threads(n_threads, K)
+    if (moved is None) != (moved_from is None):
+        raise ValueError(f"{K}: moved and moved_from must both be given or both be None")
+    if moved is not None:
+        check_equal(moved.shape[0], n, K, "moved.shape[0] (rows of X)")
+        check_equal(moved_from.shape[0], n, K, "moved_from.shape[0] (rows of X)")
     if not init:
         check_indices(labels, k, K, "labels")
         for c in range(k):
@@ -293,6 +314,9 @@ def _hamerly_assign(
                 drift2 = drift[c]
     if n == 0:
         return
+    if moved is not None:
+        moved_p = &moved[0]
+        from_p = &moved_from[0]
     if floating is float:
         mg.gamma = (d + 8) * 5.960464477539063e-08     # 2^-24 per operation
         mg.tiny = d * FLT_MIN
@@ -306,7 +330,9 @@ def _hamerly_assign(
             _run_slice(s * slice_rows, min(n, (s + 1) * slice_rows), X, centers, ct, half_gap,
                        drift, drift1, drift2, drift_arg, labels, upper, lower,
                        &scratch[threadid(), 0], &iscratch[threadid(), 0], &mg, init,
-                       &slice_counts[s, 0])
+                       &slice_counts[s, 0],
+                       moved_p + s * slice_rows if moved_p != NULL else NULL,
+                       from_p + s * slice_rows if from_p != NULL else NULL)
 
 
 def _half_gaps(

@@ -28,6 +28,8 @@ def _yinyang_assign(
     whole_fraction: float,
     init: bool,
     n_threads: int,
+    moved: NDArray[np.intp] | None = ...,
+    moved_from: NDArray[np.intp] | None = ...,
 ) -> None: ...
 
 def _move_rows(

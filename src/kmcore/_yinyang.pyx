@@ -99,6 +99,8 @@ cdef struct _Block:
     double* gmin2       # (B, t) the second smallest,
     intp_t* gidx1       # (B, t) the center of the smallest
     unsigned char* need # (B, t) group examined for this row
+    intp_t* moved       # the slice's rows whose label changed, or NULL
+    intp_t* moved_from  # their previous labels
 
 
 cdef inline void _carve(
@@ -341,6 +343,9 @@ cdef void _process_block(
                 v = b.gmin2[r * t + g] if b.gidx1[r * t + g] == lab else b.gmin1[r * t + g]
                 lower[i * t + g] = _down(sqrt(v)) if v > 0 else 0
         if own >= 0 and lab != own:
+            if b.moved != NULL:
+                b.moved[counts[_C_CHANGED]] = i
+                b.moved_from[counts[_C_CHANGED]] = own
             counts[_C_CHANGED] += 1
             g = center_group[own]
             if not b.need[r * t + g]:
@@ -377,8 +382,13 @@ cdef void _run_slice(
     intp_t* ibuf,
     unsigned char* mbuf,
     int64_t* counts,
+    intp_t* moved,
+    intp_t* moved_from,
 ) noexcept nogil:
-    """Filter, tighten and gather the rows ``start:end``; compute their blocks."""
+    """Filter, tighten and gather the rows ``start:end``; compute their blocks.
+
+    ``moved``/``moved_from``: where the slice records its changed rows (or NULL).
+    """
     cdef Py_ssize_t d = geo.d, k = geo.k, t = geo.t
     cdef Py_ssize_t i, g, r, c
     cdef intp_t lab
@@ -390,6 +400,8 @@ cdef void _run_slice(
     cdef floating* gblock = fbuf + block_rows * d
     cdef floating* out = fbuf + 2 * block_rows * d
     _carve(&b, block_rows, t, dbuf, ibuf, mbuf)
+    b.moved = moved
+    b.moved_from = moved_from
     for c in range(_N_COUNTS):
         counts[c] = 0
     for i in range(start, end):
@@ -479,6 +491,8 @@ def _yinyang_assign(
     double whole_fraction,
     bint init,
     int n_threads,
+    intp_t[::1] moved=None,                # OUT   (n,) or None
+    intp_t[::1] moved_from=None,           # OUT   (n,) or None
 ):
     """Nearest center of every row, skipping what the bounds prove unchanged.
 
@@ -516,6 +530,10 @@ def _yinyang_assign(
     init : compute every distance (no previous bounds)
     n_threads : int
         OpenMP threads; BLAS must be limited to one thread by the caller.
+    moved, moved_from : None, or receive the rows whose label changed and
+        their previous labels, slice s's in row order from ``s * slice_rows``
+        (as many as its changed count; nothing when ``init``), as in
+        ``_hamerly._hamerly_assign``.
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = gcenters.shape[0]
     cdef Py_ssize_t t = gstart.shape[0] - 1
@@ -524,6 +542,8 @@ def _yinyang_assign(
     cdef Py_ssize_t s, i, w, g
     cdef bint bad = False
     cdef _Geometry geo
+    cdef intp_t* moved_p = NULL
+    cdef intp_t* from_p = NULL
     if (x_sqnorms.shape[0] != n or gcenters.shape[1] != d or gc_sqnorms.shape[0] != k
             or gemm_centers.shape[0] != k or gemm_centers.shape[1] != d
             or (origin.shape[0] != 0 and origin.shape[0] != d)
@@ -538,8 +558,14 @@ def _yinyang_assign(
             or iscratch.shape[0] < n_threads or iscratch.shape[1] < B * (_ROW_INTPS + t)
             or mscratch.shape[0] < n_threads or mscratch.shape[1] < B * t):
         raise ValueError("_yinyang_assign: inconsistent argument shapes")
+    if ((moved is None) != (moved_from is None)
+            or (moved is not None and (moved.shape[0] != n or moved_from.shape[0] != n))):
+        raise ValueError("_yinyang_assign: moved and moved_from must both be None or (n,)")
     if n == 0 or d == 0:
         return
+    if moved is not None:
+        moved_p = &moved[0]
+        from_p = &moved_from[0]
     # Indices that the loops below follow into other arrays: never out of range.
     with nogil:
         if gstart[0] != 0 or gstart[t] != k:
@@ -582,7 +608,9 @@ def _yinyang_assign(
             _run_slice(s * slice_rows, min(n, (s + 1) * slice_rows), &geo, B, X, x_sqnorms,
                        gcenters, gemm_centers, gc_sqnorms, gorder, gpos, gstart, center_group,
                        drift, group_drift, labels, upper, lower, &fscratch[w, 0], &dscratch[w, 0],
-                       &iscratch[w, 0], &mscratch[w, 0], &slice_counts[s, 0])
+                       &iscratch[w, 0], &mscratch[w, 0], &slice_counts[s, 0],
+                       moved_p + s * slice_rows if moved_p != NULL else NULL,
+                       from_p + s * slice_rows if from_p != NULL else NULL)
     free(geo.group_sqmax)
 
 
@@ -600,9 +628,9 @@ def _move_rows(
 ):
     """The incremental M-step: move the rows that changed label between sums.
 
-    Each of a fixed number of cluster ranges is updated by one thread, which
-    scans the moved rows in order: every cluster receives its additions and
-    subtractions in row order whatever the thread count.
+    Each thread updates one range of clusters, scanning the moved rows in
+    order: every cluster receives its additions and subtractions in row order
+    whatever the thread count.
 
     Parameters
     ----------
@@ -619,7 +647,9 @@ def _move_rows(
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = sums.shape[0], m = rows.shape[0]
     cdef bint weighted = sample_weight.shape[0] > 0
-    cdef Py_ssize_t n_parts = min(k, 16)
+    # One cluster range per thread: every range scans all the moved rows,
+    # so more ranges than threads would only repeat that scan.
+    cdef Py_ssize_t n_parts = max(1, min(k, n_threads))
     cdef Py_ssize_t p, q, i, lo, hi
     cdef intp_t a, c
     cdef double w

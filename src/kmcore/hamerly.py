@@ -3,12 +3,15 @@ that skip the rows whose label provably stays (a private helper of dynkm's
 Lloyd driver; see ``_hamerly.pyx`` for the algorithm and its exactness).
 
 Memory: per row one label (intp) and two float64 bounds
-(:func:`bounds_nbytes`); per thread, one slice of row indices.
+(:func:`bounds_nbytes`); per thread, one slice of row indices; two intp per
+row once the rows that changed label are recorded
+(:class:`kmcore.yinyang.MovedRows`).
 """
 
 import numpy as np
 
 from kmcore import _hamerly
+from kmcore.yinyang import MovedRows
 
 # Rows per slice: the unit of parallel work, fixed so that results never
 # depend on the thread count.
@@ -61,13 +64,15 @@ class HamerlyBounds:
         self.lower = np.zeros(n)
         self._counts = np.empty((-(-n // _SLICE_ROWS), 4), dtype=np.int64)
         self._iscratch = np.empty((n_threads, _SLICE_ROWS), dtype=np.intp)
+        self._moves = MovedRows(n, _SLICE_ROWS)
 
-    def assign(self, centers, drift=None):
+    def assign(self, centers, drift=None, record=False):
         """Labels and bounds for ``centers``.
 
         ``drift``: how far each center moved since the last call (float64,
         shape (k,)); None compares every row with every center (the first
-        call). Returns the counts summed over the slices: distances computed,
+        call). ``record``: keep the rows whose label changed for
+        :meth:`moved_rows`. Returns the counts summed over the slices: distances computed,
         rows compared with every center, rows resolved by float64 distances
         (near ties), rows whose label changed.
         """
@@ -83,10 +88,18 @@ class HamerlyBounds:
         drift = np.empty(0) if init else np.asarray(drift, dtype=np.float64) * _DRIFT_SLACK
         ct = transposed_centers(centers, self.X.dtype)
         scratch = np.empty((self.n_threads, ct.shape[1]), dtype=self.X.dtype)
+        record = record and not init
         _hamerly._hamerly_assign(self.X, centers, ct, half_gap, drift, self.labels, self.upper,
                                  self.lower, scratch, self._iscratch, self._counts,
-                                 _SLICE_ROWS, init, self.n_threads)
+                                 _SLICE_ROWS, init, self.n_threads,
+                                 *self._moves.buffers(record))
+        self._moves.done(record, self._counts)
         return self._counts.sum(axis=0)
+
+    def moved_rows(self):
+        """(rows, old labels, new labels) of the rows the last recording
+        :meth:`assign` relabelled, in row order."""
+        return self._moves.rows(self.labels)
 
     def invalidate(self, rows):
         """Forget the bounds of ``rows``: the next :meth:`assign` recomputes them."""

@@ -4,7 +4,9 @@ driver; see ``_yinyang.pyx`` for the algorithm and its exactness).
 
 Memory: per row one label (intp), one float64 upper bound and one float32
 lower bound per group, i.e. :func:`bounds_nbytes`; the scratch is per thread
-and bounded by ``_BLOCK_BYTES``.
+and bounded by ``_BLOCK_BYTES``. A caller that asks :meth:`GroupBounds.assign`
+to record the rows that changed label adds two intp per row (allocated on the
+first such call).
 """
 
 import numpy as np
@@ -39,6 +41,9 @@ _MIN_GROUP = 8
 # The drifts are inflated by this before the bounds move by them: they are
 # float64 distances between the stored centers, exact to a few ulps.
 _DRIFT_SLACK = 1 + 1e-12
+# Moved rows x features from which ClusterSums.move_rows runs in parallel:
+# below, waking the threads costs more than the additions.
+_PARALLEL_MOVES = 1 << 17
 
 
 def relative_error(n_features, dtype):
@@ -171,13 +176,15 @@ class GroupBounds:
         self._iscratch = np.empty((w, B * (3 + t)), dtype=np.intp)
         self._mscratch = np.empty((w, B * t), dtype=np.uint8)
         self._counts = np.empty((self.n_slices, 4), dtype=np.int64)
+        self._moves = MovedRows(n, _SLICE_ROWS)
 
-    def assign(self, centers, drift=None):
+    def assign(self, centers, drift=None, record=False):
         """Labels and bounds for ``centers``.
 
         ``drift``: how far each center moved since the last call (float64,
         shape (k,)); None computes every distance (the first call, or after
-        the bounds were lost). Returns the counts summed over the slices:
+        the bounds were lost). ``record``: keep the rows whose label changed
+        for :meth:`moved_rows`. Returns the counts summed over the slices:
         distances computed, rows that needed a group, rows resolved by direct
         distances (near ties), rows whose label changed.
         """
@@ -206,13 +213,68 @@ class GroupBounds:
                 self.labels, self.upper, self.lower, self._fscratch, self._dscratch,
                 self._iscratch, self._mscratch, self._counts, self.rel_err, _SLICE_ROWS,
                 self.block_rows, _WHOLE_FRACTION, init, self.n_workers,
+                *self._moves.buffers(record and not init),
             )
+        self._moves.done(record and not init, self._counts)
         return self._counts.sum(axis=0)
+
+    def moved_rows(self):
+        """(rows, old labels, new labels) of the rows the last recording
+        :meth:`assign` relabelled, in row order (see :class:`MovedRows`)."""
+        return self._moves.rows(self.labels)
 
     def invalidate(self, rows):
         """Forget the bounds of ``rows``: the next :meth:`assign` recomputes them."""
         self.upper[rows] = np.inf
         self.lower[rows] = 0
+
+
+class MovedRows:
+    """The rows a bounds kernel relabelled, as it reports them.
+
+    The kernels write slice s's changed rows and their previous labels from
+    ``s * slice_rows`` on, as many as the slice's changed count: no pass over
+    every label is needed to find them (only the rows that moved are read).
+    The two buffers of n intp are allocated on the first recording call.
+    """
+
+    def __init__(self, n_samples, slice_rows):
+        self.n, self.slice_rows = n_samples, slice_rows
+        self._rows = self._from = None
+        self._changed = None  # per-slice counts of the last recording call
+
+    def buffers(self, record):
+        """The kernel's ``moved, moved_from`` arguments: two arrays, or none."""
+        self._changed = None
+        if not record:
+            return ()
+        if self._rows is None:
+            self._rows = np.empty(self.n, dtype=np.intp)
+            self._from = np.empty(self.n, dtype=np.intp)
+        return self._rows, self._from
+
+    def done(self, record, slice_counts):
+        """Keep the per-slice changed counts of a call made with ``buffers(record)``."""
+        if record:
+            self._changed = slice_counts[:, 3].copy()
+
+    def rows(self, labels):
+        """(rows, old labels, new labels) in row order; a RuntimeError when
+        the last call did not record."""
+        counts = self._changed
+        if counts is None:
+            raise RuntimeError("the last assign did not record the rows that moved")
+        total = int(counts.sum())
+        if total == 0:
+            empty = np.empty(0, dtype=np.intp)
+            return empty, empty, empty
+        filled = np.flatnonzero(counts)
+        c = counts[filled]
+        # Position of each recorded entry: its slice's start plus its rank in the slice.
+        before = np.cumsum(c) - c
+        at = np.repeat(filled * self.slice_rows - before, c) + np.arange(total)
+        rows = self._rows[at]
+        return rows, self._from[at], labels[rows]
 
 
 class ClusterSums:
@@ -244,15 +306,22 @@ class ClusterSums:
 
     def move(self, labels, old_labels):
         """Update for the rows whose label differs between ``old_labels`` and ``labels``."""
-        n = labels.shape[0]
         rows = np.flatnonzero(labels != old_labels)
+        self.move_rows(rows, old_labels[rows], labels[rows], labels)
+
+    def move_rows(self, rows, old, new, labels):
+        """Update for ``rows`` (increasing) moving from clusters ``old`` to
+        ``new``; ``labels``, all the current labels, for a recomputation."""
+        n = labels.shape[0]
         if rows.size == 0:
             return
         if 2 * rows.size >= n or self.moved_since_rebuild + rows.size > n:
             self.rebuild(labels)
             return
-        _yinyang._move_rows(self.X, self._w, rows, old_labels[rows], labels[rows], self.sums,
-                            self.weights, self.scale, self.n_positive, self.n_threads)
+        # The result does not depend on the thread count: only the speed.
+        threads = self.n_threads if rows.size * self.X.shape[1] >= _PARALLEL_MOVES else 1
+        _yinyang._move_rows(self.X, self._w, rows, old, new, self.sums, self.weights,
+                            self.scale, self.n_positive, threads)
         self.moved_since_rebuild += rows.size
         if ((self.weights < self._CANCELLED * self.scale) & (self.n_positive > 0)).any():
             self.rebuild(labels)
