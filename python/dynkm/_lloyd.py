@@ -407,11 +407,11 @@ class SphericalSteps:
         self.name, self.n_groups, self.reason = inner.name, inner.n_groups, inner.reason
 
     def step(self, centers):
-        step, fraction = self.inner.step(centers)
+        step, fraction, n_changed = self.inner.step(centers)
         new = _rows.unit_centers(step.centers)
         shift = np.sqrt(((new.astype(np.float64) - centers) ** 2).sum(axis=1))
         self.inner.drift = shift
-        return step._replace(centers=new, center_shift=shift), fraction
+        return step._replace(centers=new, center_shift=shift), fraction, n_changed
 
     def final(self, centers, step, strict):
         return self.inner.final(centers, step, strict)
