@@ -470,14 +470,22 @@ def test_chunk_step_counts_changed_labels():
     assert _chunks.chunk_step(part, b, 0, 1, previous=b)["changed"] == 0
 
 
-@pytest.mark.parametrize("case", ["converged", "relocated", "max_iter"])
-def test_strict_convergence_as_in_memory(case, capsys):
-    """The in-memory run stops strictly (labels equal) exactly when the dask run does."""
+@pytest.mark.parametrize("case", ["converged", "relocated", "relocated-counted", "max_iter"])
+def test_strict_convergence_as_in_memory(case, capsys, monkeypatch):
+    """The in-memory run stops strictly (labels equal) exactly when the dask run does.
+
+    After a relocation the changed labels are counted unless a moved row surely
+    changed label ("relocated": seen to be sure; "relocated-counted": counted
+    anyway)."""
     X = blobs(n=2000, k=5, seed=3)
     init = X[:5].copy()
     max_iter = 300
-    if case == "relocated":
-        init[[1, 3]] = 1e3  # empty at the first iteration: the labels counted after
+    sure = []
+    original = _kmeans.surely_moved
+    monkeypatch.setattr(_kmeans, "surely_moved", lambda moved, centers: sure.append(
+        original(moved, centers)) or (sure[-1] and case == "relocated"))
+    if case.startswith("relocated"):
+        init[[1, 3]] = 1e3  # empty at the first iteration
     if case == "max_iter":
         max_iter = 2
     ref = dynkm.KMeans(5, init=init, algorithm="lloyd", max_iter=max_iter, tol=0,
@@ -488,6 +496,7 @@ def test_strict_convergence_as_in_memory(case, capsys):
     assert ("strict convergence" in capsys.readouterr().out) == in_memory
     assert in_memory == (case != "max_iter")
     assert_same_fit(model, ref)
+    assert (True in sure) == case.startswith("relocated")
 
 
 def test_an_iteration_leaves_nothing_on_the_workers(cluster2, monkeypatch):

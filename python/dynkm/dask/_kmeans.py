@@ -229,6 +229,7 @@ def run_lloyd(data, centers, max_iter, tol, check_every, n_threads, verbose):
                                    "imbalance", "distance_fraction")}
     offsets = list(data.offsets[:-1])
     previous = None  # the centers of the step before (a graph task)
+    moved = None  # the rows the step before relocated
     strict = False
     for i in range(max_iter):
         t0 = time.perf_counter()
@@ -236,11 +237,13 @@ def run_lloyd(data, centers, max_iter, tol, check_every, n_threads, verbose):
         checked = (i + 1) % check_every == 0 or i == max_iter - 1
         # After a relocation the labels must be compared (see strict_stop):
         # the step before's are assigned again in the same tasks.
-        compare = checked and i > 0 and history["n_relocated"][-1] > 0
+        compare = (checked and i > 0 and history["n_relocated"][-1] > 0
+                   and not surely_moved(moved, centers))
         stats = data.reduce(data.map(_chunks.chunk_step, sent, offsets, n_threads,
                                      previous if compare else None))
         sums, weights = stats["sums"], stats["weights"]
         n_relocated = relocate_empty(data, stats)
+        moved = stats.get("moved")
         shift = np.empty(centers.shape[0], dtype=np.float64)
         centers = _means(sums, weights, centers, data.dtype, shift, n_threads)
         shift2 = float((shift ** 2).sum())
@@ -281,6 +284,27 @@ def run_lloyd(data, centers, max_iter, tol, check_every, n_threads, verbose):
             "history": history}
 
 
+def surely_moved(moved, centers):
+    """Whether a row relocated by the step before surely left its old cluster's label.
+
+    ``moved`` (from :func:`relocate_empty`): the rows, their labels and the
+    clusters they refilled. A row whose new cluster's center is nearer than
+    its old one's by more than any rounding of kmcore's distances (a bound
+    on the float error of ``|x|^2 - 2 x.c + |c|^2``, taken 4 times over) is
+    not labelled as before: some label changed, no need to count them.
+    """
+    if moved is None:
+        return False
+    x = moved["x"]
+    c = centers.astype(np.float64)
+    old, new = c[moved["label"]], c[moved["cluster"]]
+    d_old = ((x - old) ** 2).sum(axis=1)
+    d_new = ((x - new) ** 2).sum(axis=1)
+    scale = (x ** 2).sum(axis=1) + (old ** 2).sum(axis=1) + (new ** 2).sum(axis=1)
+    margin = 8 * (x.shape[1] + 2) * np.finfo(centers.dtype).eps * scale
+    return bool(np.any(d_old - d_new > margin))
+
+
 def strict_stop(n_relocated, shift2, changed):
     """Whether a checked step (not the first) ends the run by the in-memory strict rule.
 
@@ -309,7 +333,9 @@ def relocate_empty(data, stats):
     The rows of positive weight farthest from their center (ties to the lower
     row index) move, farthest first, into the empty clusters in index order;
     a donor left without a row of positive weight reads weight 0. ``stats``'
-    sums and weights are changed in place; returns the number of rows moved.
+    sums and weights are changed in place, and ``stats["moved"]`` set to the
+    rows moved, their labels and the clusters they refill (for
+    :func:`surely_moved`); returns the number of rows moved.
     """
     sums, weights = stats["sums"], stats["weights"]
     empty = np.flatnonzero(weights == 0)
@@ -317,6 +343,8 @@ def relocate_empty(data, stats):
         return 0
     far = {key: value[:empty.size] for key, value in stats["far"].items()}
     x, _ = data.rows(far["row"])
+    stats["moved"] = {"x": x.astype(np.float64), "label": far["label"],
+                      "cluster": empty[:far["row"].size]}
     for cluster, xi, wi, old in zip(empty, x.astype(np.float64), far["weight"], far["label"],
                                     strict=False):
         sums[old] -= wi * xi
