@@ -406,3 +406,125 @@ def test_worker_process_killed_mid_fit_gives_the_same_result(monkeypatch):
         np.testing.assert_array_equal(model.labels_.compute(), expected.labels_.compute())
         assert model.inertia_ == expected.inertia_
         assert model.n_iter_ == expected.n_iter_
+
+
+def _pairwise_tree(values):
+    """The reference reduction: pairs (0, 1), (2, 3), ..., then the pairs' sums, in order."""
+    level = list(values)
+    while len(level) > 1:
+        nxt = [level[i] + level[i + 1] for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+    return level[0]
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 8, 9, 15, 16, 17, 63, 64, 65, 130])
+def test_tree_reduce_adds_as_the_pairwise_tree(n):
+    # Values of very different magnitudes: any other order of additions
+    # rounds differently (checked below), so equality means the same order.
+    from dynkm.dask import _chunks
+
+    rng = np.random.RandomState(n)
+    values = rng.randn(n, 5) * 10.0 ** rng.randint(-8, 9, size=(n, 1))
+    stats = [{"inertia": v[0], "sums": v} for v in values]
+    got = dask_compute_sync(_chunks.tree_reduce([dask_value(s) for s in stats]))
+    want = _pairwise_tree(values)
+    np.testing.assert_array_equal(got["sums"], want)
+    assert got["inertia"] == want[0]
+    if n >= 17:
+        assert not np.array_equal(np.cumsum(values, axis=0)[-1], want)
+
+
+def dask_value(value):
+    import dask
+    return dask.delayed(value, pure=False)
+
+
+def dask_compute_sync(value):
+    import dask
+    return dask.compute(value, scheduler="sync")[0]
+
+
+def test_farthest_is_a_stable_sort_of_all():
+    from dynkm.dask import _chunks
+
+    rng = np.random.RandomState(0)
+    for size, k in [(50, 7), (7, 50), (1000, 256), (300, 1), (40, 40)]:
+        dist = rng.randint(0, 5, size=size).astype(np.float32)  # many ties, zeros
+        want = np.argsort(-dist, kind="stable")[:k]
+        want = want[dist[want] > 0]
+        np.testing.assert_array_equal(_chunks.farthest(dist, k), want)
+
+
+def test_chunk_step_counts_changed_labels():
+    from dynkm.dask import _chunks
+
+    X = blobs(n=500, seed=11)
+    part = _chunks.chunk_validate(X, None, 0, X.shape, np.float64)
+    a, b = X[:7].copy(), X[7:14].copy()
+    labels = [((X[:, None] - c[None]) ** 2).sum(-1).argmin(1) for c in (a, b)]
+    assert _chunks.chunk_step(part, b, 0, 1)["changed"] == -1
+    assert (_chunks.chunk_step(part, b, 0, 1, previous=a)["changed"]
+            == np.count_nonzero(labels[0] != labels[1]) > 0)
+    assert _chunks.chunk_step(part, b, 0, 1, previous=b)["changed"] == 0
+
+
+@pytest.mark.parametrize("case", ["converged", "relocated", "relocated-counted", "max_iter"])
+def test_strict_convergence_as_in_memory(case, capsys, monkeypatch):
+    """The in-memory run stops strictly (labels equal) exactly when the dask run does.
+
+    After a relocation the changed labels are counted unless a moved row surely
+    changed label ("relocated": seen to be sure; "relocated-counted": counted
+    anyway)."""
+    X = blobs(n=2000, k=5, seed=3)
+    init = X[:5].copy()
+    max_iter = 300
+    sure = []
+    original = _kmeans.surely_moved
+    monkeypatch.setattr(_kmeans, "surely_moved", lambda moved, centers: sure.append(
+        original(moved, centers)) or (sure[-1] and case == "relocated"))
+    if case.startswith("relocated"):
+        init[[1, 3]] = 1e3  # empty at the first iteration
+    if case == "max_iter":
+        max_iter = 2
+    ref = dynkm.KMeans(5, init=init, algorithm="lloyd", max_iter=max_iter, tol=0,
+                       verbose=1).fit(X)
+    in_memory = "strict convergence" in capsys.readouterr().out
+    model = dkd.KMeans(5, init=init, max_iter=max_iter, tol=0, verbose=1).fit(
+        da.from_array(X, chunks=(300, 6)))
+    assert ("strict convergence" in capsys.readouterr().out) == in_memory
+    assert in_memory == (case != "max_iter")
+    assert_same_fit(model, ref)
+    assert (True in sure) == case.startswith("relocated")
+
+
+def test_an_iteration_leaves_nothing_on_the_workers(cluster2, monkeypatch):
+    """Between iterations the workers hold no chunk's step result (no labels), and the
+    workers holding the chunks are looked up once per fit, not per iteration."""
+    X = blobs(seed=12)
+    held, lookups = [], []
+    original = _kmeans.relocate_empty
+    who_has = distributed.Client.who_has
+
+    def relocate_and_look(data, stats):
+        keys = {key for keys in client.has_what().values() for key in keys}
+        held.append(sorted({str(key[0] if isinstance(key, tuple) else key).rsplit("-", 1)[0]
+                            for key in keys}))
+        return original(data, stats)
+
+    def counted(self, *args, **kwargs):
+        lookups.append(1)
+        return who_has(self, *args, **kwargs)
+
+    monkeypatch.setattr(_kmeans, "relocate_empty", relocate_and_look)
+    monkeypatch.setattr(distributed.Client, "who_has", counted)
+    with distributed.Client(cluster2) as client:
+        model = dkd.KMeans(7, init=X[:7].copy(), max_iter=4, tol=0).fit(
+            da.from_array(X, chunks=(500, 6)))
+    assert model.n_iter_ == 4 and len(held) == 4
+    # The chunks stay; no chunk's step result (labels or stats) does. (The
+    # client's release of the reduced stats it just gathered may still be
+    # on its way: not checked.)
+    assert all("chunk_validate" in names and "chunk_step" not in names for names in held), held
+    assert len(lookups) == 1

@@ -8,6 +8,7 @@ chunk index, never in completion order: the result depends on the chunk
 layout only, not on the number of workers nor on which finishes first.
 """
 
+import dask
 import numpy as np
 
 from dynkm._validation import check_range
@@ -15,6 +16,9 @@ from kmcore._validation import check_data
 from kmcore.assignment import _assign_rows
 from kmcore.centers import _weighted_sums
 from kmcore.distances import _pairwise_sqdist, _row_norms
+
+# Results added per reduction task: a power of two (see tree_reduce).
+FAN_IN = 8
 
 
 def chunk_validate(x, w, index, shape, dtype):
@@ -61,16 +65,19 @@ def chunk_sqdev(part, mean):
     return {"sqdev": np.einsum("ij,ij->j", diff, diff)}
 
 
-def chunk_step(part, centers, offset, n_threads):
+def chunk_step(part, centers, offset, n_threads, previous=None):
     """One Lloyd E-step on a validated chunk, with its M-step partial results.
 
-    Returns ``(labels, stats)``: labels against ``centers`` (they stay on the
-    worker) and stats: float64 per-cluster ``sums`` and ``weights``, weighted
+    Returns stats: float64 per-cluster ``sums`` and ``weights``, weighted
     ``inertia``, ``n_positive`` (rows of positive weight per cluster),
-    ``changed`` (-1: filled by :func:`step_stats`), and
-    ``far``: the chunk's up to k rows of positive weight farthest from their
-    center, as (distance, global row index, label, weight), farthest first
-    (ties to the lower row), from which empty clusters are refilled.
+    ``changed`` and ``far``: the chunk's up to k rows of positive weight
+    farthest from their center, as (distance, global row index, label,
+    weight), farthest first (ties to the lower row), from which empty
+    clusters are refilled. The labels are not kept: a result that depends
+    on the chunk and ``centers`` alone (a lost worker's share is recomputed
+    from them, never from a chain of earlier iterations). ``changed``
+    counts the labels that differ from those against ``previous`` (the
+    centers of the step before, assigned again here), -1 when not given.
     """
     x, sqnorms, w, _ = part
     k = centers.shape[0]
@@ -79,37 +86,41 @@ def chunk_step(part, centers, offset, n_threads):
     sums, weights = fused if fused is not None else _weighted_sums(x, labels, k, w, n_threads)
     positive = labels if w is None else labels[w > 0]
     dist = min_sqdist if w is None else np.where(w > 0, min_sqdist, 0)
-    order = np.argsort(-dist, kind="stable")[:k]
-    order = order[dist[order] > 0]
+    order = farthest(dist, k)
     far = {
         "dist": dist[order].astype(np.float64),
         "row": order.astype(np.int64) + offset,
         "label": labels[order].astype(np.int64),
         "weight": np.ones(order.size) if w is None else w[order].astype(np.float64),
     }
-    stats = {"sums": sums, "weights": weights, "inertia": inertia,
-             "n_positive": np.bincount(positive, minlength=k), "changed": -1, "far": far}
-    return labels, stats
-
-
-def step_stats(pair, previous):
-    """A chunk_step's stats, with ``changed``: its labels that differ from ``previous``'.
-
-    A task of its own, so that a step's result does not depend on the step
-    before: a lost chunk's labels are recomputed from that iteration's
-    centers alone, never from a chain of earlier iterations.
-    """
-    stats = dict(pair[1])
+    changed = -1
     if previous is not None:
-        stats["changed"] = int(np.count_nonzero(pair[0] != previous[0]))
-    return stats
+        changed = int(np.count_nonzero(
+            _assign_rows(x, sqnorms, previous, w, n_threads, with_sums=True)[0] != labels))
+    return {"sums": sums, "weights": weights, "inertia": inertia,
+            "n_positive": np.bincount(positive, minlength=k), "changed": changed, "far": far}
 
 
-def chunk_assign(part, centers, n_threads):
-    """Labels of a validated chunk against ``centers`` and its inertia."""
+def farthest(dist, k):
+    """Indices of the up to k largest positive ``dist``, largest first, ties to the lower index.
+
+    The k-th largest value by a partition (linear time), then only the rows
+    at or above it sorted: the order of a stable sort of all, at a fraction
+    of its cost when the chunk has many more rows than k.
+    """
+    if dist.size > k:
+        threshold = np.partition(dist, dist.size - k)[dist.size - k]
+        candidates = np.flatnonzero(dist >= threshold)
+    else:
+        candidates = np.arange(dist.size)
+    order = candidates[np.argsort(-dist[candidates], kind="stable")][:k]
+    return order[dist[order] > 0]
+
+
+def chunk_inertia(part, centers, n_threads):
+    """Weighted inertia of a validated chunk against ``centers``."""
     x, sqnorms, w, _ = part
-    labels, _, inertia, _ = _assign_rows(x, sqnorms, centers, w, n_threads)
-    return labels, {"inertia": inertia}
+    return {"inertia": _assign_rows(x, sqnorms, centers, w, n_threads)[2]}
 
 
 def chunk_rows(part, rows):
@@ -193,15 +204,29 @@ def merge_far(a, b, k):
     return {key: value[order] for key, value in cat.items()}
 
 
-def tree_reduce(items, delayed_fn):
+def tree_reduce(items):
     """Reduce ``items`` (delayed stats in chunk order) by a binary tree over their index.
 
     Pairs (0, 1), (2, 3), ... then the pairs' results in order: a fixed shape,
     so the float64 sums are added in the same order whatever runs where.
+    Each task adds a block of FAN_IN consecutive results in memory by that
+    same tree (a block aligned on a power of two is one of its subtrees):
+    one hop between workers per FAN_IN-fold reduction, not per pair, since
+    every hop is a few messages and the iteration waits for them all.
     """
+    block = dask.delayed(add_in_tree, pure=True)
     level = list(items)
     while len(level) > 1:
-        nxt = [delayed_fn(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        level = [block(*level[i:i + FAN_IN]) if len(level[i:i + FAN_IN]) > 1 else level[i]
+                 for i in range(0, len(level), FAN_IN)]
+    return level[0]
+
+
+def add_in_tree(*stats):
+    """The chunks' stats (in chunk order) combined by the binary tree of :func:`tree_reduce`."""
+    level = list(stats)
+    while len(level) > 1:
+        nxt = [combine(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
         if len(level) % 2:
             nxt.append(level[-1])
         level = nxt

@@ -126,6 +126,10 @@ class ChunkedData:
                              "positive")
         self.total_weight = total
         self.n_positive = sum(s["n_positive"] for s in self.chunk_stats)
+        # Where each chunk lives, looked up once: the chunks are persisted and
+        # their tasks pinned there, so they stay unless a worker is lost (then
+        # the loose restriction lets the recomputed chunk's tasks run anywhere).
+        self.homes = _homes(self.parts)
 
     def map(self, fn, *args, **kwargs):
         """``fn(part, *args)`` on every chunk, as delayed objects in chunk order.
@@ -141,7 +145,7 @@ class ChunkedData:
         """
         f = dask.delayed(fn, pure=True)
         out = []
-        for j, home in enumerate(self.homes()):
+        for j, home in enumerate(self.homes):
             a = [arg[j] if isinstance(arg, list) else arg for arg in args]
             if home is None:
                 out.append(f(*a, **kwargs))
@@ -154,18 +158,9 @@ class ChunkedData:
                 out.append(f(*a, **kwargs))
         return out
 
-    def homes(self):
-        """The workers holding each persisted chunk (None each without a Client)."""
-        client = client_or_none()
-        if client is None:
-            return [None] * len(self.parts)
-        who = client.who_has(self.parts)
-        return [list(who.get(p.key, ())) or None for p in self.parts]
-
     def reduce(self, items):
         """The chunks' stats reduced by the fixed tree, computed."""
-        return dask.compute(_chunks.tree_reduce(items, dask.delayed(_chunks.combine,
-                                                                    pure=True)))[0]
+        return dask.compute(_chunks.tree_reduce(items))[0]
 
     def mean_variance(self):
         """Mean over features of the per-feature variance, in float64 (two passes)."""
@@ -189,6 +184,15 @@ class ChunkedData:
         for sel, (xj, wj) in zip(where, dask.compute(*tasks), strict=True):
             x[sel], w[sel] = xj, wj
         return x, w
+
+
+def _homes(parts):
+    """The workers holding each persisted chunk (None each without a Client)."""
+    client = client_or_none()
+    if client is None:
+        return [None] * len(parts)
+    who = client.who_has(parts)
+    return [list(who.get(p.key, ())) or None for p in parts]
 
 
 def _sum_in_tree(values):
