@@ -24,6 +24,7 @@ from dynkm._rows import (
     exact_sqdist_block,
     row_blocks,
     row_norms,
+    unit_centers,
     unit_rows,
     weights_or_ones,
 )
@@ -87,6 +88,21 @@ class SphereRows:
                     "k-means (spherical=True) needs at least one row with a direction"
                 )
             self.fit_weight = w
+
+    @classmethod
+    def fit_rows(cls, X, x_sqnorms, sample_weight, init, spherical, n_threads):
+        """What a fit works on: ``(X, x_sqnorms, weights, init, sphere)``.
+
+        With ``spherical`` the unit rows, their norms and weights, an array
+        ``init`` scaled to unit norm and the :class:`SphereRows` itself;
+        otherwise the arguments as they are and None.
+        """
+        if not spherical:
+            return X, x_sqnorms, sample_weight, init, None
+        sphere = cls(X, x_sqnorms, sample_weight, n_threads)
+        if isinstance(init, np.ndarray):
+            init = unit_centers(init)
+        return sphere.X, sphere.x_sqnorms, sphere.fit_weight, init, sphere
 
     def assign(self, centers, sample_weight, n_threads):
         """``assign_rows`` on the unit rows; zero rows get label 0 at squared distance 1."""

@@ -187,6 +187,12 @@ def spherical_lloyd_step(X, x_sqnorms, centers, sample_weight, relocate_empty, n
     return step._replace(centers=new_centers, center_shift=shift)
 
 
+def absolute_tol(tol, X):
+    """scikit-learn's tolerance: ``tol`` times X's :func:`mean_variance` (0 stays 0,
+    without the pass over X)."""
+    return tol * mean_variance(X) if tol > 0 else 0.0
+
+
 def mean_variance(X):
     """Mean over features of the per-feature variance (scikit-learn's tol scale)."""
     if not sp.issparse(X):

@@ -441,7 +441,7 @@ class KMeansClassifier(PersistMixin, AtomicSetParams, _AcceptsCSR, ClassifierMix
         lam = p["lambda_penalty"]
         x_sqnorms = _rows.row_norms(X, n_threads)
         n_protos = len(self.prototype_labels_)
-        tol = p["tol"] * _rows.mean_variance(X) if p["tol"] > 0 else 0.0
+        tol = _rows.absolute_tol(p["tol"], X)
         starts = self._class_starts()
         wt = _rows.weights_or_ones(w, X.shape[0])
         seen = set()
@@ -917,7 +917,7 @@ def _kmeans_run(X, w, k, p, rng, n_threads, algorithm="auto"):
     """
     x_sqnorms = _rows.row_norms(X, n_threads)
     centers = _seed_centers(X, x_sqnorms, w, k, p["init"], rng, n_threads)
-    tol = p["tol"] * _rows.mean_variance(X) if p["tol"] > 0 else 0.0
+    tol = _rows.absolute_tol(p["tol"], X)
     if p["distance"] == "cosine":
         steps = make_spherical_steps(algorithm, X, x_sqnorms, w, centers, n_threads)
     else:

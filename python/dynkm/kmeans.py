@@ -24,7 +24,7 @@ from dynkm._inputs import (
     validate_rows,
 )
 from dynkm._lloyd import check_algorithm, make_steps, run_lloyd
-from dynkm._rows import _mean_variance, dense_rows, mean_variance, row_norms, unit_centers
+from dynkm._rows import absolute_tol, dense_rows, row_norms, unit_centers
 from dynkm._validation import (
     check_float,
     check_int,
@@ -231,14 +231,10 @@ class KMeans(PersistMixin, AtomicSetParams, RowsCentersMixin, CentersMixin,
             warnings.warn("algorithm='elkan' doesn't make sense for a single cluster. Using "
                           "'lloyd' instead.", RuntimeWarning, stacklevel=3)
             algorithm, note = "lloyd", "elkan: a single cluster (lloyd)"
-        fit_w, sphere = sample_weight, None
-        if params["spherical"]:
-            sphere = SphereRows(X, x_sqnorms, sample_weight, n_threads)
-            X, x_sqnorms, fit_w = sphere.X, sphere.x_sqnorms, sphere.fit_weight
-            if isinstance(init, np.ndarray):
-                init = unit_centers(init)
+        X, x_sqnorms, fit_w, init, sphere = SphereRows.fit_rows(
+            X, x_sqnorms, sample_weight, init, params["spherical"], n_threads)
         rng = check_random_state(self.random_state)
-        tol = params["tol"] * mean_variance(X) if params["tol"] > 0 else 0.0
+        tol = absolute_tol(params["tol"], X)
 
         best = None
         with blas_single_threaded():
@@ -320,7 +316,7 @@ def prepare_fit(estimator, X, sample_weight, params):
     n_threads = n_threads_of(estimator.n_threads, work=X.shape[0] * k * X.shape[1])
     x_sqnorms = _row_norms(X, True, n_threads)
     check_range(x_sqnorms, sample_weight)
-    tol = params["tol"] * _mean_variance(X) if params["tol"] > 0 else 0.0
+    tol = absolute_tol(params["tol"], X)
     return X, sample_weight, init, n_init, rng, n_threads, x_sqnorms, tol
 
 

@@ -35,9 +35,9 @@ from dynkm._minibatch_rules import (
     _step_threads,
 )
 from dynkm._rows import (
+    absolute_tol,
     assign_rows,
     dense_rows,
-    mean_variance,
     row_norms,
     unit_centers,
     weighted_sums,
@@ -261,13 +261,9 @@ class MiniBatchKMeans(PersistMixin, AtomicSetParams, RowsCentersMixin, CentersMi
         rng = check_random_state(self.random_state)
         x_sqnorms = row_norms(X, n_threads)
         check_range(x_sqnorms, sample_weight)
-        fit_w, sphere = sample_weight, None
-        if params["spherical"]:
-            sphere = SphereRows(X, x_sqnorms, sample_weight, n_threads)
-            X, x_sqnorms, fit_w = sphere.X, sphere.x_sqnorms, sphere.fit_weight
-            if isinstance(init, np.ndarray):
-                init = unit_centers(init)
-        tol = params["tol"] * mean_variance(X) if params["tol"] > 0 else 0.0
+        X, x_sqnorms, fit_w, init, sphere = SphereRows.fit_rows(
+            X, x_sqnorms, sample_weight, init, params["spherical"], n_threads)
+        tol = absolute_tol(params["tol"], X)
         ratio = params["reassignment_ratio"]
         step_threads = _step_threads(batch_size, k, X.shape[1], n_threads)
 
