@@ -1,0 +1,102 @@
+"""The declarative parameter specs (dynkm._params): each spec's accepted values and errors."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dynkm._params import Bool, Either, Int, Options, Params, Real, Rule, check_params
+from dynkm._validation import INT_MAX
+
+
+class _Est:
+    _param_specs = {
+        "n_clusters": Int(),
+        "tol": Real(),
+        "copy_x": Bool(),
+        "algorithm": Options("lloyd", "elkan"),
+        "n_init": Either(("auto",), Int()),
+        "init_size": Int(none=True),
+        "verbose": Int(low=0, bools=True),
+    }
+
+    def __init__(self, **kw):
+        values = dict(n_clusters=8, tol=1e-4, copy_x=True, algorithm="lloyd", n_init="auto",
+                      init_size=None, verbose=False)
+        values.update(kw)
+        self.__dict__.update(values)
+
+
+def test_check_params_returns_checked_values_in_order():
+    params = check_params(_Est(n_clusters=np.int64(3), copy_x=np.bool_(False), verbose=True))
+    assert list(params.as_dict()) == list(_Est._param_specs)
+    assert params.n_clusters == 3 and type(params.n_clusters) is int
+    assert params.copy_x is False and params.verbose == 1
+    assert params.n_init == "auto" and params.init_size is None
+    assert params.tol == 1e-4 and type(params.tol) is float
+
+
+@pytest.mark.parametrize("name, value, error, text", [
+    ("n_clusters", 0, ValueError, "n_clusters must be >= 1"),
+    ("n_clusters", 2.0, TypeError, "n_clusters must be an integer"),
+    ("n_clusters", True, TypeError, "n_clusters must be an integer"),
+    ("n_clusters", INT_MAX + 1, ValueError, "n_clusters must be <="),
+    ("tol", -1.0, ValueError, "tol must be finite and >= 0"),
+    ("tol", float("nan"), ValueError, "tol must be finite"),
+    ("tol", "1", TypeError, "tol must be a real number"),
+    ("copy_x", 1, TypeError, "copy_x must be a bool"),
+    ("algorithm", "full", ValueError, "algorithm must be one of ('lloyd', 'elkan')"),
+    ("algorithm", None, ValueError, "algorithm must be one of"),
+    ("n_init", "many", ValueError, "n_init must be 'auto' or an integer >= 1"),
+    ("n_init", 0, ValueError, "n_init must be >= 1"),
+    ("init_size", -2, ValueError, "init_size must be >= 1"),
+    ("verbose", -1, ValueError, "verbose must be >= 0"),
+])
+def test_bad_values_raise_naming_the_parameter(name, value, error, text):
+    est = _Est(**{name: value})
+    before = dict(est.__dict__)
+    with pytest.raises(error, match=text.replace("(", r"\(").replace(")", r"\)")):
+        check_params(est)
+    assert est.__dict__ == before
+
+
+@given(st.integers(min_value=-10, max_value=10), st.floats(allow_nan=True))
+def test_int_and_real_agree_with_their_ranges(i, x):
+    if i >= 1:
+        assert Int()(i, "a") == i
+    else:
+        with pytest.raises(ValueError):
+            Int()(i, "a")
+    if np.isfinite(x) and 0 <= x <= 2:
+        assert Real(high=2.0)(x, "b") == x
+    else:
+        with pytest.raises(ValueError):
+            Real(high=2.0)(x, "b")
+
+
+def test_rule_and_describe():
+    def even(value, name):
+        if value % 2:
+            raise ValueError(f"{name} must be even, got {value}")
+        return value
+
+    spec = Rule(even, "an even integer", none=True)
+    assert spec(4, "m") == 4 and spec(None, "m") is None
+    with pytest.raises(ValueError, match="m must be even"):
+        spec(3, "m")
+    assert spec.describe() == "an even integer or None"
+    assert Either(("auto",), Int()).describe() == "'auto' or an integer >= 1"
+    assert Int(high=9).describe() == "an integer >= 1 and <= 9"
+
+
+def test_params_are_read_only_and_replace_copies():
+    params = Params({"a": 1, "b": 2})
+    with pytest.raises(AttributeError):
+        params.a = 3
+    with pytest.raises(AttributeError, match="no checked parameter 'c'"):
+        _ = params.c
+    other = params.replace(a=5)
+    assert (params.a, other.a, other.b) == (1, 5, 2)
+    with pytest.raises(AttributeError):
+        params.replace(c=1)
+    assert params == Params({"a": 1, "b": 2}) and params != other
