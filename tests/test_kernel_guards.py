@@ -60,14 +60,14 @@ def assign_args(shift=False, fused=False):
     C = X[:K].copy()
     chunk, kb = 8, K
     n_slices = 3
-    width = chunk * (kb + 1) + (chunk * (D + 1) if shift else 0)
+    width = chunk * (kb + 3) + (chunk * (D + 1) if shift else 0)
     return dict(
         X=X, x_sqnorms=row_norms(X), centers=C, c_sqnorms=row_norms(C), sample_weight=f(0),
         buffers=f(2, width), block_labels=np.zeros((2, chunk), np.int32),
         labels=np.zeros(N, np.intp), min_sqdist=f(N), slice_inertia=f(n_slices),
         slice_sums=f(n_slices, K, D) if fused else f(0, 0, 0),
         slice_weights=f(n_slices, K) if fused else f(0, 0),
-        exact_below=1e-6, chunk_rows=chunk, k_block=kb, n_threads=2,
+        exact_below=1e-6, tie_err=1e-12, chunk_rows=chunk, k_block=kb, n_threads=2,
         origin=f(D) if shift else f(0), gemm_centers=C,
     )
 

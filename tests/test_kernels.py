@@ -255,6 +255,43 @@ def test_assign_ties_go_to_lowest_index(n_extra, dtype):
     assert np.array_equal(min_sqdist, D.min(axis=1))
 
 
+def near_tie_case(n=3000, d=64, k=9, seed=5):
+    """float32 rows almost equidistant from two mirrored centers, among others.
+
+    Centers a and b sit symmetric about a hyperplane through the data and the
+    rows lie within a hair of it, so their two distances differ by far less
+    than the float32 expansion's rounding: that rounding, not geometry,
+    would pick the label.
+    """
+    rng = np.random.default_rng(seed)
+    normal = rng.normal(size=d)
+    normal /= np.linalg.norm(normal)
+    base = rng.normal(size=(n, d)) * 3 + 4
+    base -= np.outer(base @ normal, normal)                 # onto the hyperplane
+    X = (base + np.outer(rng.normal(size=n) * 1e-5, normal)).astype(np.float32)
+    mid = base.mean(axis=0)
+    others = mid + rng.normal(size=(k - 2, d)) * 12
+    C = np.vstack([others[: k // 2], mid + 2 * normal, others[k // 2:], mid - 2 * normal])
+    return X, C.astype(np.float32)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_assign_near_ties_get_the_exact_nearest_center(n_threads):
+    X, C = near_tie_case()
+    D = ref_sqdist(X, C)
+    order = np.sort(D, axis=1)
+    decided = order[:, 1] - order[:, 0] > 1e-12 * order[:, 0]   # float64 can tell them apart
+    # The case discriminates: the float32 expansion alone mislabels some rows.
+    Xf, Cf = X.astype(np.float32), C.astype(np.float32)
+    expanded = (Cf ** 2).sum(1)[None, :] - np.float32(2) * (Xf @ Cf.T)
+    assert (expanded.argmin(axis=1) != D.argmin(axis=1))[decided].sum() > 10
+    labels, min_sqdist = kmcore.assign(X, C, n_threads=n_threads)
+    assert np.array_equal(labels[decided], D.argmin(axis=1)[decided])
+    step = kmcore.lloyd_step(X, C, n_threads=n_threads)
+    assert np.array_equal(step.labels, labels)
+    np.testing.assert_allclose(min_sqdist, D.min(axis=1), rtol=1e-5)
+
+
 # --------------------------------------------------------------------------
 # lloyd_step
 # --------------------------------------------------------------------------

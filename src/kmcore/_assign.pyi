@@ -15,6 +15,7 @@ def _assign_chunked(
     slice_sums: NDArray[np.float64],
     slice_weights: NDArray[np.float64],
     exact_below: float,
+    tie_err: float,
     chunk_rows: int,
     k_block: int,
     n_threads: int,

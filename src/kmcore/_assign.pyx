@@ -41,33 +41,45 @@ cdef void _nearest_in_chunk(
     int d,
     Py_ssize_t k_block,
     floating* buf,                         # OUT (k_block * m) scratch
-    floating* block_best,                  # OUT (m,) scratch
+    floating* block_best,                  # OUT (2 * m) scratch
     int32_t* block_label,                  # OUT (m,) scratch
     intp_t* labels,                        # OUT (m,) nearest center
     floating* best,                        # OUT (m,) ||c||^2 - 2 x.c of it
+    floating* second,                      # OUT (m,) the same for the runner-up
 ) noexcept nogil:
     """Nearest center of ``m`` rows by blocks of ``k_block`` centers.
 
     The block is center-major (``buf[j * m + i]``) so the argmin runs over
     rows for a fixed center: independent lanes in SIMD registers. Each
     block's winners are merged into the running minimum with a strict ``<``,
-    which keeps the lowest index on ties, as ``numpy.argmin``.
+    which keeps the lowest index on ties, as ``numpy.argmin``; the runner-up
+    (the smallest value over the other centers) is kept beside it.
     """
     cdef Py_ssize_t i, j0 = 0, kb
+    cdef floating* block_second = block_best + m
+    cdef floating lo, hi
     while j0 < k:
         kb = min(k_block, k - j0)
         # buf[j * m + i] = -2 c_{j0 + j} . x_i
         gemm_abt(centers + j0 * d, <int> kb, rows, <int> m, d, -2.0, buf, <int> m)
         if j0 == 0:
-            argmin_block(buf, m, kb, c_sqnorms, best, block_label)
+            argmin_block(buf, m, kb, c_sqnorms, best, second, block_label)
             for i in range(m):
                 labels[i] = block_label[i]
         else:
-            argmin_block(buf, m, kb, c_sqnorms + j0, block_best, block_label)
+            argmin_block(buf, m, kb, c_sqnorms + j0, block_best, block_second, block_label)
             for i in range(m):
+                # The runner-up of the union: the smaller of the two seconds
+                # and the larger of the two winners.
+                lo = block_best[i] if block_best[i] < best[i] else best[i]
+                hi = best[i] if block_best[i] < best[i] else block_best[i]
+                if block_second[i] < second[i]:
+                    second[i] = block_second[i]
+                if hi < second[i]:
+                    second[i] = hi
                 if block_best[i] < best[i]:
-                    best[i] = block_best[i]
                     labels[i] = j0 + block_label[i]
+                best[i] = lo
         j0 += kb
 
 
@@ -85,6 +97,7 @@ def _assign_chunked(
     double[:, :, ::1] slice_sums not None,          # OUT (n_slices, k, d), or (0, 0, 0): no sums
     double[:, ::1] slice_weights not None,          # OUT (n_slices, k), or (0, 0)
     double exact_below,
+    double tie_err,
     Py_ssize_t chunk_rows,
     Py_ssize_t k_block,
     int n_threads,
@@ -99,6 +112,14 @@ def _assign_chunked(
     its digits (a row on its center), and the distance is recomputed directly
     as sum((x - c)^2) from X and ``centers``, so the distances and inertia
     reported are accurate in float32 too.
+
+    The labels are those of exact arithmetic, as the bound kernels' (Yinyang,
+    Hamerly), so that every strategy gives the same labels: each expanded
+    distance is trusted to within ``tie_err * (||x||^2 + ||c||^2)``, and a
+    row whose runner-up is within the sum of both margins of its winner (a
+    near tie that rounding decides) gets its distances to every center
+    summed directly in float64, the smallest winning, ties to the lowest
+    index. Near ties are rare, so this costs little.
 
     Labels need more: far from the origin (against the spread of the data)
     the expansion cancels for every row. With an ``origin`` (the caller
@@ -115,7 +136,7 @@ def _assign_chunked(
     c_sqnorms : squared row norms of ``gemm_centers``
     sample_weight : row weights; empty means 1
     buffers : scratch, one row per worker thread (at least ``n_threads``
-        rows) of ``chunk_rows * (k_block + 1)`` elements, plus
+        rows) of ``chunk_rows * (k_block + 3)`` elements, plus
         ``chunk_rows * (d + 1)`` with an origin
     block_labels : scratch, one row per worker thread
     labels : receives the index of the nearest center
@@ -125,6 +146,7 @@ def _assign_chunked(
     slice_sums, slice_weights : when not empty, receive each slice's per-cluster
         sums of ``w * x`` and of ``w`` (the fused M-step)
     exact_below : relative threshold of the direct recomputation (see above)
+    tie_err : relative error trusted to an expanded distance (see above)
     chunk_rows, k_block : rows of X and centers per GEMM call
     n_threads : int
         OpenMP threads; BLAS must be limited to one thread by the caller.
@@ -138,7 +160,7 @@ def _assign_chunked(
     cdef bint weighted = sample_weight.shape[0] > 0
     cdef bint fused = slice_sums.shape[0] > 0
     cdef bint shifting = origin.shape[0] > 0
-    cdef Py_ssize_t n_chunks, s, c, i, lab, start, end, m, need
+    cdef Py_ssize_t n_chunks, s, c, c2, i, lab, start, end, m, need
     cdef int d
     cdef floating* buf
     cdef floating* xbuf
@@ -146,7 +168,8 @@ def _assign_chunked(
     cdef const floating* norms
     cdef const double* org = NULL
     cdef int32_t* block_label
-    cdef double dist, w, inertia, xs
+    cdef double dist, w, inertia, xs, near, cmax = 0.0
+    cdef floating* runner_up
     check_at_least(X.shape[1], 1, K, "X.shape[1]")
     check_equal(x_sqnorms.shape[0], n, K, "x_sqnorms.shape[0] (rows of X)")
     check_equal(centers.shape[1], X.shape[1], K, "centers.shape[1] (columns of X)")
@@ -174,7 +197,7 @@ def _assign_chunked(
         check_equal(slice_sums.shape[2], X.shape[1], K, "slice_sums.shape[2] (columns of X)")
         check_equal(slice_weights.shape[0], n_slices, K, "slice_weights.shape[0] (n_slices)")
         check_equal(slice_weights.shape[1], k, K, "slice_weights.shape[1] (rows of centers)")
-    need = chunk_rows * (min(k_block, k) + 1) + (chunk_rows * (X.shape[1] + 1) if shifting else 0)
+    need = chunk_rows * (min(k_block, k) + 3) + (chunk_rows * (X.shape[1] + 1) if shifting else 0)
     check_at_least(buffers.shape[0], n_threads, K, "buffers.shape[0] (n_threads)")
     check_at_least(buffers.shape[1], need, K, "buffers.shape[1]")
     check_at_least(block_labels.shape[0], n_threads, K, "block_labels.shape[0] (n_threads)")
@@ -184,6 +207,9 @@ def _assign_chunked(
     d = <int> X.shape[1]
     k_block = min(k_block, k)
     n_chunks = (n + chunk_rows - 1) // chunk_rows
+    for lab in range(k):
+        if c_sqnorms[lab] > cmax:
+            cmax = c_sqnorms[lab]
     with nogil:
         for s in prange(n_slices, schedule="dynamic", num_threads=n_threads):
             buf = &buffers[threadid(), 0]
@@ -199,8 +225,9 @@ def _assign_chunked(
                 start = c * chunk_rows
                 end = min(start + chunk_rows, n)
                 m = end - start
+                runner_up = buf + chunk_rows * (k_block + 2)
                 if shifting:
-                    xbuf = buf + chunk_rows * (k_block + 1)
+                    xbuf = buf + chunk_rows * (k_block + 3)
                     shift_rows(&X[start, 0], m, d, org, xbuf, xbuf + chunk_rows * d)
                     rows = xbuf
                     norms = xbuf + chunk_rows * d
@@ -209,12 +236,22 @@ def _assign_chunked(
                     norms = &x_sqnorms[start]
                 _nearest_in_chunk(rows, m, &gemm_centers[0, 0], k, &c_sqnorms[0], d, k_block,
                                   buf, buf + chunk_rows * k_block, block_label,
-                                  &labels[start], &min_sqdist[start])
+                                  &labels[start], &min_sqdist[start], runner_up)
                 for i in range(start, end):
                     lab = labels[i]
                     xs = norms[i - start]
                     dist = xs + min_sqdist[i]
-                    if dist < exact_below * (xs + c_sqnorms[lab]):
+                    if runner_up[i - start] - min_sqdist[i] <= tie_err * (2.0 * xs + 2.0 * cmax):
+                        # A near tie: direct float64 distances decide.
+                        dist = sqdist(&X[i, 0], &centers[0, 0], d)
+                        lab = 0
+                        for c2 in range(1, k):
+                            near = sqdist(&X[i, 0], &centers[c2, 0], d)
+                            if near < dist:
+                                dist = near
+                                lab = c2
+                        labels[i] = lab
+                    elif dist < exact_below * (xs + c_sqnorms[lab]):
                         # The expansion cancelled most digits: recompute directly.
                         dist = sqdist(&X[i, 0], &centers[lab, 0], d)
                     min_sqdist[i] = <floating> dist

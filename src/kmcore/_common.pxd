@@ -200,8 +200,10 @@ cdef inline double shifted_dot(
 
 cdef extern from "_simd.h" nogil:
     # Inner loops with runtime dispatch to AVX2/AVX-512 (see _simd.h).
-    void km_argmin_block_f32(const float*, Py_ssize_t, Py_ssize_t, const float*, float*, int32_t*)
-    void km_argmin_block_f64(const double*, Py_ssize_t, Py_ssize_t, const double*, double*, int32_t*)
+    void km_argmin_block_f32(const float*, Py_ssize_t, Py_ssize_t, const float*, float*, float*,
+                             int32_t*)
+    void km_argmin_block_f64(const double*, Py_ssize_t, Py_ssize_t, const double*, double*,
+                             double*, int32_t*)
     void km_add_scaled_row_f32(double*, const float*, double, Py_ssize_t)
     void km_add_scaled_row_f64(double*, const double*, double, Py_ssize_t)
 
@@ -212,13 +214,14 @@ cdef inline void argmin_block(
     Py_ssize_t kb,
     const floating* c_sqnorms,   # IN  (kb,) added to each center's row of the block
     floating* best,              # OUT (m,) smallest block[j * m + i] + c_sqnorms[j]
+    floating* second,            # OUT (m,) second smallest (+inf when kb == 1)
     int32_t* label,              # OUT (m,) its j (lowest on ties)
 ) noexcept nogil:
-    """Row-wise argmin over a block of centers (vectorised, see _simd.h)."""
+    """Row-wise argmin and runner-up over a block of centers (vectorised, see _simd.h)."""
     if floating is float:
-        km_argmin_block_f32(block, m, kb, c_sqnorms, best, label)
+        km_argmin_block_f32(block, m, kb, c_sqnorms, best, second, label)
     else:
-        km_argmin_block_f64(block, m, kb, c_sqnorms, best, label)
+        km_argmin_block_f64(block, m, kb, c_sqnorms, best, second, label)
 
 
 cdef inline void add_scaled_row(

@@ -19,6 +19,7 @@
 #ifndef KMCORE_SIMD_H
 #define KMCORE_SIMD_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,18 +50,23 @@
  *
  * best[i] receives the smallest value and label[i] its center, counted from
  * the block's first center; the strict < keeps the lowest index on ties,
- * as numpy.argmin. Centers are taken two at a time so that best and label
- * are loaded and stored once per pair of centers rather than once per
- * center. Branch-free selects, so the compiler can vectorise over rows.
+ * as numpy.argmin. second[i] receives the second smallest value (the
+ * smallest over the other centers; +inf for a block of one), so that the
+ * caller can tell a near tie, decided by rounding, from a clear winner.
+ * Centers are taken two at a time so that best, second and label are loaded
+ * and stored once per pair of centers rather than once per center.
+ * Branch-free selects, so the compiler can vectorise over rows.
  */
 #define KM_ARGMIN_BLOCK(NAME, T)                                              \
 KM_CLONES static void NAME(                                                   \
     const T *restrict block, ptrdiff_t m, ptrdiff_t kb,                       \
-    const T *restrict c_sqnorms, T *restrict best, int32_t *restrict label)   \
+    const T *restrict c_sqnorms, T *restrict best, T *restrict second,        \
+    int32_t *restrict label)                                                  \
 {                                                                             \
     ptrdiff_t i, j = 1;                                                       \
     for (i = 0; i < m; i++) {                                                 \
         best[i] = block[i] + c_sqnorms[0];                                    \
+        second[i] = (T) INFINITY;                                             \
         label[i] = 0;                                                         \
     }                                                                         \
     for (; j + 1 < kb; j += 2) {                                              \
@@ -70,11 +76,16 @@ KM_CLONES static void NAME(                                                   \
         const int32_t l0 = (int32_t) j, l1 = (int32_t) j + 1;                 \
         for (i = 0; i < m; i++) {                                             \
             T v0 = r0[i] + c0, v1 = r1[i] + c1;                               \
-            int second = v1 < v0;                                             \
-            T v = second ? v1 : v0;                                           \
-            int32_t l = second ? l1 : l0;                                     \
-            int take = v < best[i];                                           \
-            best[i] = take ? v : best[i];                                     \
+            int first = v1 < v0;                                              \
+            T lo = first ? v1 : v0, hi = first ? v0 : v1;                     \
+            int32_t l = first ? l1 : l0;                                      \
+            T b = best[i], s = second[i];                                     \
+            /* second smallest of {b, s, lo, hi}, given b <= s, lo <= hi */   \
+            T up = lo < b ? b : lo;                                           \
+            s = hi < s ? hi : s;                                              \
+            second[i] = up < s ? up : s;                                      \
+            int take = lo < b;                                                \
+            best[i] = take ? lo : b;                                          \
             label[i] = take ? l : label[i];                                   \
         }                                                                     \
     }                                                                         \
@@ -82,9 +93,11 @@ KM_CLONES static void NAME(                                                   \
         const T *restrict r0 = block + j * m;                                 \
         const T c0 = c_sqnorms[j];                                            \
         for (i = 0; i < m; i++) {                                             \
-            T v = r0[i] + c0;                                                 \
-            int take = v < best[i];                                           \
-            best[i] = take ? v : best[i];                                     \
+            T v = r0[i] + c0, b = best[i];                                    \
+            T up = v < b ? b : v;                                             \
+            second[i] = up < second[i] ? up : second[i];                      \
+            int take = v < b;                                                 \
+            best[i] = take ? v : b;                                           \
             label[i] = take ? (int32_t) j : label[i];                         \
         }                                                                     \
     }                                                                         \

@@ -9,7 +9,7 @@ from kmcore._origin import NO_ORIGIN, data_origin, shifted
 from kmcore._threads import blas_single_threaded, block_sizes, effective_n_threads
 from kmcore._validation import check_kernel_inputs
 from kmcore.centers import _means, _unit_or, _weighted_sums
-from kmcore.distances import _row_norms
+from kmcore.distances import _row_norms, relative_error
 
 
 def assign(X, centers, x_sqnorms=None, n_threads=None, check_input=True):
@@ -17,7 +17,12 @@ def assign(X, centers, x_sqnorms=None, n_threads=None, check_input=True):
 
     One fused pass: a GEMM on a cache-sized block of rows and centers, then
     the argmin while the block is hot. Memory is O(threads x block), never
-    n_samples x n_clusters. Ties go to the lowest center index.
+    n_samples x n_clusters. The labels are those of exact arithmetic: a row
+    whose two nearest centers are within the expansion's rounding of each
+    other (a near tie, rare) gets its distances summed directly in float64,
+    so rounding never picks the label; ties go to the lowest center index.
+    The bound kernels (``kmcore.yinyang``, ``kmcore.hamerly``) follow the
+    same rule, so every strategy gives the same labels.
 
     Parameters
     ----------
@@ -108,11 +113,11 @@ def _assign_rows(X, x_sqnorms, centers, sample_weight, n_threads, with_sums=Fals
     slice_weights = np.empty((n_slices, k) if fused else (0, 0), dtype=np.float64)
     origin = data_origin(X)
     if origin is None:
-        origin, gemm_centers, row_width = NO_ORIGIN, centers, chunk_rows * (k_block + 1)
+        origin, gemm_centers, row_width = NO_ORIGIN, centers, chunk_rows * (k_block + 3)
     else:
         # Room for the chunk of shifted rows and their norms.
         gemm_centers = shifted(centers, origin, X.dtype)
-        row_width = chunk_rows * (k_block + 1) + chunk_rows * (d + 1)
+        row_width = chunk_rows * (k_block + 3) + chunk_rows * (d + 1)
     buffers = np.empty((n_workers, row_width), dtype=X.dtype)
     block_labels = np.empty((n_workers, chunk_rows), dtype=np.int32)
     c_sqnorms = _row_norms(gemm_centers, True, n_threads)
@@ -120,7 +125,8 @@ def _assign_rows(X, x_sqnorms, centers, sample_weight, n_threads, with_sums=Fals
         _assign._assign_chunked(
             X, x_sqnorms, centers, c_sqnorms, _unit_or(sample_weight, X.dtype),
             buffers, block_labels, labels, min_sqdist, slice_inertia, slice_sums, slice_weights,
-            _EXACT_BELOW[X.dtype], chunk_rows, k_block, n_workers, origin, gemm_centers,
+            _EXACT_BELOW[X.dtype], relative_error(d, X.dtype), chunk_rows, k_block, n_workers,
+            origin, gemm_centers,
         )
     # Slices are added in order: nothing here depends on the thread count.
     inertia = float(slice_inertia.sum())

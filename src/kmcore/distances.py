@@ -135,3 +135,10 @@ def check_out_is_separate(out, *inputs):
         if np.may_share_memory(out, a):
             raise ValueError("out must not share memory with the inputs "
                              "(X, Y/centers or their norms)")
+
+
+def relative_error(n_features, dtype):
+    """Relative error allowed to ``||x||^2 - 2 x.c + ||c||^2`` (times
+    ``||x||^2 + ||c||^2``) in ``dtype``, the GEMM's sums over the features
+    included."""
+    return (16 + 2 * np.sqrt(n_features)) * float(np.finfo(dtype).eps)

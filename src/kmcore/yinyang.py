@@ -15,7 +15,7 @@ from kmcore import _yinyang
 from kmcore._origin import NO_ORIGIN, data_origin, shifted
 from kmcore._threads import blas_single_threaded
 from kmcore.centers import _unit_or, _weighted_sums
-from kmcore.distances import _row_norms
+from kmcore.distances import _row_norms, relative_error
 
 # Rows per slice: the unit of parallel work, fixed so that results never
 # depend on the thread count (a slice is also the horizon of a gathered block).
@@ -44,13 +44,6 @@ _DRIFT_SLACK = 1 + 1e-12
 # Moved rows x features from which ClusterSums.move_rows runs in parallel:
 # below, waking the threads costs more than the additions.
 _PARALLEL_MOVES = 1 << 17
-
-
-def relative_error(n_features, dtype):
-    """Relative error allowed to ``||x||^2 - 2 x.c + ||c||^2`` (times
-    ``||x||^2 + ||c||^2``) in ``dtype``, the GEMM's sums over the features
-    included."""
-    return (16 + 2 * np.sqrt(n_features)) * float(np.finfo(dtype).eps)
 
 
 def bounds_nbytes(n_samples, n_groups):
