@@ -1219,7 +1219,7 @@ def _blobs(n, d, centers, dtype=np.float64, seed=0):
 def _force_lloyd(monkeypatch):
     """Make the classifiers' runs take the plain pass (``algorithm="lloyd"``)."""
     import dynkm._lloyd
-    import dynkm.classifier
+    import dynkm.classifier._fit
 
     def plain(algorithm, *args, **kwargs):
         return dynkm._lloyd.make_steps("lloyd", *args, **kwargs)
@@ -1227,14 +1227,14 @@ def _force_lloyd(monkeypatch):
     def plain_spherical(algorithm, *args):
         return dynkm._lloyd.make_steps("lloyd", *args, spherical=True)
 
-    monkeypatch.setattr(dynkm.classifier, "make_steps", plain)
-    monkeypatch.setattr(dynkm.classifier, "make_spherical_steps", plain_spherical)
+    monkeypatch.setattr(dynkm.classifier._fit, "make_steps", plain)
+    monkeypatch.setattr(dynkm.classifier._fit, "make_spherical_steps", plain_spherical)
 
 
 def _record_strategies(monkeypatch):
     """The strategy names of every classifier run, in a list that fills as they run."""
     import dynkm._lloyd
-    import dynkm.classifier
+    import dynkm.classifier._fit
 
     names = []
 
@@ -1242,7 +1242,7 @@ def _record_strategies(monkeypatch):
         names.append(steps.name)
         return dynkm._lloyd.run_lloyd(steps, *args)
 
-    monkeypatch.setattr(dynkm.classifier, "run_lloyd", recording)
+    monkeypatch.setattr(dynkm.classifier._fit, "run_lloyd", recording)
     return names
 
 
