@@ -78,3 +78,19 @@ def test_lambda_penalty_keeps_accuracy(digits_split, distance):
         assert not np.allclose(pushed.prototypes_, plain.prototypes_)
         if distance == "cosine":
             np.testing.assert_allclose(np.linalg.norm(pushed.prototypes_, axis=1), 1.0)
+
+
+@pytest.mark.parametrize("distance", ["euclidean", "cosine"])
+def test_lambda_penalty_does_not_depend_on_the_label_values(distance):
+    # An intruder is a row whose nearest prototype is of another class, whatever the
+    # classes are called: classes 10..13 or names push as classes 0..3 do.
+    X, y = make_blobs(400, n_features=4, centers=4, cluster_std=6.0, random_state=0)
+    if distance == "cosine":
+        X += 6.0
+    ref = _penalised_ref(X, y, 0.2, 100, distance == "cosine")
+    by_index = _clf(1, distance=distance, lambda_penalty=0.2, tol=0).fit(X, y)
+    for labels in (y + 10, np.array(["ant", "bee", "cat", "dog"])[y]):
+        model = _clf(1, distance=distance, lambda_penalty=0.2, tol=0).fit(X, labels)
+        np.testing.assert_allclose(model.prototypes_, ref, rtol=1e-7, atol=1e-9)
+        assert model.prototypes_.tobytes() == by_index.prototypes_.tobytes()
+        assert model.n_penalty_iter_ == by_index.n_penalty_iter_ > 0

@@ -6,7 +6,7 @@ from dynkm import _rows
 from dynkm.classifier._fit import own_assignment
 
 
-def penalised_iterations(X, y_idx, w, protos, proto_labels, starts, p, n_threads):
+def penalised_iterations(X, y_idx, w, protos, proto_class, starts, p, n_threads):
     """Lloyd iterations of the penalised objective, from the fitted ``protos``.
 
     Each iteration assigns every row to its own class's nearest prototype
@@ -28,8 +28,8 @@ def penalised_iterations(X, y_idx, w, protos, proto_labels, starts, p, n_threads
     w : ndarray of shape (n_samples,) or None
         Sample weights.
     protos : ndarray of shape (n_prototypes, n_features)
-        The prototypes, grouped by class; ``proto_labels`` their class
-        and ``starts[c]:starts[c + 1]`` the prototypes of class c.
+        The prototypes, grouped by class; ``proto_class`` the index of their
+        class and ``starts[c]:starts[c + 1]`` the prototypes of class c.
     p : dict
         The checked parameters (``lambda_penalty``, ``tol``, ``max_iter``,
         ``distance``).
@@ -47,7 +47,7 @@ def penalised_iterations(X, y_idx, w, protos, proto_labels, starts, p, n_threads
     """
     lam = p["lambda_penalty"]
     x_sqnorms = _rows.row_norms(X, n_threads)
-    n_protos = len(proto_labels)
+    n_protos = len(proto_class)
     tol = _rows.absolute_tol(p["tol"], X)
     wt = _rows.weights_or_ones(w, X.shape[0])
     seen = set()
@@ -61,7 +61,8 @@ def penalised_iterations(X, y_idx, w, protos, proto_labels, starts, p, n_threads
         if key in seen:
             break
         seen.add(key)
-        intruder = proto_labels[near] != y_idx
+        # Class indices on both sides (never the labels, which need not be 0..n-1).
+        intruder = proto_class[near] != y_idx
         own_sums, own_w = _rows.weighted_sums(X, own, n_protos, w, n_threads)
         wi = np.where(intruder, wt, 0.0).astype(X.dtype)
         bad_sums, bad_w = _rows.weighted_sums(X, near, n_protos, wi, n_threads)

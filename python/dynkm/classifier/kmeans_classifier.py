@@ -235,8 +235,8 @@ class KMeansClassifier(PersistMixin, AtomicSetParams, _params.AcceptsCSR, Classi
             self.n_penalty_iter_ = 0
             if p["lambda_penalty"] > 0:
                 protos, weights, self.n_penalty_iter_, inertia = penalised_iterations(
-                    X, y_idx, w, self.prototypes_, self.prototype_labels_,
-                    self._class_starts(), p, n_threads)
+                    X, y_idx, w, self.prototypes_, self._proto_class, self._class_starts(),
+                    p, n_threads)
                 self.prototypes_, self.prototype_weights_ = protos, weights
         total = float(len(y_idx) if w is None else w.sum())
         self.scale_ = inertia / total if total > 0 else 0.0
