@@ -237,3 +237,25 @@ def test_min_weight_streaming_judges_seeds_after_their_batch():
     assert (model.prototype_weights_ > 5.0).all()
     assert sum(model.history_["n_new"]) == 6
     assert len(model.prototypes_) == 6 - sum(model.history_["n_pruned"])
+
+
+def test_stream_state_leaves_the_estimator_alone_until_written():
+    # StreamState is the batch's own view of the model: start() and update() bind new
+    # arrays and never write into the estimator's; write_to() sets the attributes.
+    from dynkm.classifier._params import check_params
+    from dynkm.classifier._stream import StreamState, seed_more
+
+    X, y = make_blobs(300, n_features=3, centers=6, random_state=2)
+    y = y % 3
+    model = _clf(3, random_state=1).partial_fit(X[:100], y[:100])
+    before = _state(model)
+    state = StreamState.start(model, X[100:], y[100:], [0, 1, 2, 3], 3)
+    assert state.classes.tolist() == [0, 1, 2, 3] and state.targets.tolist() == [3, 3, 3, 3]
+    stats, young = state.update(X[100:], y[100:], None, check_params(model), 1, seed_more)
+    assert stats["shift"] > 0 and stats["n_new"] == 0 and not young.any()
+    _assert_state_equal(before, model)
+    assert not np.array_equal(state.prototypes, model.prototypes_)
+    state.write_to(model)
+    for field, attribute in StreamState.ATTRIBUTES.items():
+        assert getattr(model, attribute) is getattr(state, field), attribute
+    assert model.classes_.tolist() == [0, 1, 2, 3]
