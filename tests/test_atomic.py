@@ -16,7 +16,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 import dynkm._lloyd
-import dynkm.classifier
+import dynkm.classifier.cluster_label
 import dynkm.dynamic
 import dynkm.kmeans
 import dynkm.minibatch
@@ -303,7 +303,7 @@ INTERRUPTS = {
         KMeansClassifier, "_merge", 1),
     "cluster-label-fit-run": (
         lambda: ClusterLabelClassifier(6, n_init=3, random_state=_rs(1)), None,
-        dynkm.classifier, "_kmeans_run", 2),
+        dynkm.classifier.cluster_label, "kmeans_run", 2),
 }
 
 

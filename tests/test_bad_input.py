@@ -146,7 +146,7 @@ def test_estimator_sparse_where_unsupported(name):
     Xs = sp.csr_matrix(X)
     supervised = ESTIMATORS[name][1]
     if name in ("KMeans", "MiniBatchKMeans", "KMeansClassifier", "ClusterLabelClassifier"):
-        return  # they take CSR input (tested in test_sparse, test_classifier)
+        return  # they take CSR input (tested in test_sparse, classifier/)
     for method in _methods(name):
         _raises_naming("X", lambda m=method: _fit_call(est, supervised, Xs, method=m))
     _raises_naming("X", lambda: est.predict(Xs))

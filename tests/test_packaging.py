@@ -138,6 +138,46 @@ def test_manifest_ships_the_sources_and_no_generated_files(monkeypatch):
     needed = sources | {"tests/conftest.py", "tests/test_packaging.py", "README.md", "LICENSE",
                         "CHANGELOG.md", "pyproject.toml", "setup.py", "src/kmcore/py.typed",
                         "python/dynkm/py.typed"}
+    # Every module of the subpackages, and the saved models the tests load.
+    needed |= {p.relative_to(ROOT).as_posix() for p in (ROOT / "python" / "dynkm").rglob("*.py")}
+    needed |= {p.relative_to(ROOT).as_posix() for p in (ROOT / "tests" / "data").rglob("*")
+               if p.is_file() and "__pycache__" not in p.parts}
+    assert "python/dynkm/classifier/_stream.py" in needed
     assert needed <= shipped, sorted(needed - shipped)
     generated = sorted(f for f in shipped if f.endswith((".c", ".so", ".pyd", ".html", ".pyc")))
     assert generated == []
+
+
+def _tree_packages():
+    """Every package of the source tree (a folder with an __init__.py), by import name."""
+    from setuptools import find_packages
+
+    return {name for root, top in (("src", "kmcore"), ("python", "dynkm"))
+            for name in find_packages(ROOT / root) if name.split(".")[0] == top}
+
+
+def test_every_package_of_the_tree_is_listed():
+    if not (ROOT / "python" / "dynkm").is_dir():
+        pytest.skip("no source tree beside the tests")
+    listed = _pyproject()["tool"]["setuptools"]["packages"]
+    assert {"kmcore", "dynkm", "dynkm.classifier", "dynkm.dask"} <= _tree_packages()
+    assert sorted(listed) == sorted(_tree_packages())
+
+
+def test_wheel_gets_every_module_of_the_tree(tmp_path):
+    """build_py copies the Python part of a wheel: every module, and no warning about a
+    package left out of ``packages`` (which setuptools would stop shipping)."""
+    if not (ROOT / "python" / "dynkm").is_dir():
+        pytest.skip("no source tree beside the tests")
+    lib = tmp_path / "lib"
+    # egg_info's folder in tmp_path too: the source tree is left as it was.
+    done = subprocess.run([sys.executable, "setup.py", "-q", "egg_info", "--egg-base",
+                           str(tmp_path), "build_py", "--build-lib", str(lib)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "absent from the `packages` configuration" not in done.stderr, done.stderr
+    for root, top in (("src", "kmcore"), ("python", "dynkm")):
+        tree = {p.relative_to(ROOT / root).as_posix() for p in (ROOT / root / top).rglob("*.py")}
+        built = {p.relative_to(lib).as_posix() for p in (lib / top).rglob("*.py")}
+        assert tree == built, (sorted(tree - built), sorted(built - tree))
+    assert (lib / "dynkm" / "classifier" / "kmeans_classifier.py").is_file()

@@ -53,7 +53,7 @@ _WEIGHT_REASONS = {
         where="test_dynamic.py::test_integer_weights_equal_repeated_rows"),
     "ClusterLabelClassifier": _SEEDED_DRAWS.format(
         what="init='random' draws its centers",
-        where="test_classifier.py::test_cluster_label_weights"),
+        where="classifier/test_cluster_label.py::test_cluster_label_weights"),
 }
 _COSINE_ON_BLOBS = (
     "the check's training accuracy floor (0.83) is for blobs separated by position; "
