@@ -74,6 +74,19 @@ def test_int_and_real_agree_with_their_ranges(i, x):
             Real(high=2.0)(x, "b")
 
 
+def test_real_exclusive_and_interval_messages():
+    assert Real(exclusive=True)(0.5, "t") == 0.5
+    with pytest.raises(ValueError, match="t must be > 0, got 0"):
+        Real(exclusive=True)(0, "t")
+    with pytest.raises(ValueError, match=r"q must lie in \(0, 1\], got 0.0"):
+        Real(high=1.0, exclusive=True)(0.0, "q")
+    with pytest.raises(ValueError, match=r"q must lie in \(0, 1\], got 1.5"):
+        Real(high=1.0, exclusive=True)(1.5, "q")
+    with pytest.raises(ValueError, match=r"q must lie in \[0, 2\], got 3.0"):
+        Real(high=2.0)(3.0, "q")
+    assert Real(exclusive=True).describe() == "a real number > 0.0"
+
+
 def test_rule_and_describe():
     def even(value, name):
         if value % 2:

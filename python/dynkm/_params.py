@@ -62,20 +62,26 @@ class Int(Spec):
 
 
 class Real(Spec):
-    """A finite real number >= low (``high``: also <= high)."""
+    """A finite real number >= low (``exclusive``: > low); ``high``: also <= high."""
 
-    def __init__(self, low=0.0, high=None, none=False):
-        self.low, self.high, self.none = low, high, none
+    def __init__(self, low=0.0, high=None, none=False, exclusive=False):
+        self.low, self.high, self.none, self.exclusive = low, high, none, exclusive
 
     def check(self, value, name):
         value = check_float(value, name, low=self.low)
-        if self.high is not None and value > self.high:
-            raise ValueError(f"{name} must be in [{self.low}, {self.high}], got {value}")
+        if self.high is not None and (value > self.high or (self.exclusive
+                                                            and value == self.low)):
+            left = "(" if self.exclusive else "["
+            raise ValueError(f"{name} must lie in {left}{self.low:g}, {self.high:g}], "
+                             f"got {value}")
+        if self.exclusive and value == self.low:
+            raise ValueError(f"{name} must be > {self.low:g}, got {value:g}")
         return value
 
     def _describe(self):
+        op = ">" if self.exclusive else ">="
         high = "" if self.high is None else f" and <= {self.high}"
-        return f"a real number >= {self.low}{high}"
+        return f"a real number {op} {self.low}{high}"
 
 
 class Bool(Spec):

@@ -39,6 +39,7 @@ from dynkm._validation import (
     validate_X,
     validated_weights,
 )
+from dynkm._params import Params
 from dynkm.classifier import _kmeans_run
 from dynkm.kmeans import KMeans
 from dynkm.persist import PersistMixin
@@ -50,8 +51,8 @@ from kmcore.split import _split_two
 
 _TIME_UNITS = ("batches", "points")
 # The first batch's spherical k-means: KMeans' defaults (k-means++, tol, max_iter).
-_SPHERICAL_FIRST_BATCH = {"init": "k-means++", "max_iter": 300, "tol": 1e-4,
-                          "distance": "cosine"}
+_SPHERICAL_FIRST_BATCH = Params({"init": "k-means++", "max_iter": 300, "tol": 1e-4,
+                                 "distance": "cosine"})
 # Lloyd iterations of one two-way split (it converges in a handful).
 _SPLIT_MAX_ITER = 50
 

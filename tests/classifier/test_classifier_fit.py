@@ -6,6 +6,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn.datasets import make_blobs
 
+from dynkm._params import Params
 from dynkm.classifier import ClusterLabelClassifier
 
 from _classifier_helpers import (
@@ -139,7 +140,7 @@ def test_kmeans_run_bounded_equals_plain(dtype, algorithm, weighted, tol, max_it
     X = unit_rows(X - 20.0, 1) if distance == "cosine" else X  # as the classifiers pass it
     w = (np.random.default_rng(1).uniform(0.5, 2.0, len(X)).astype(dtype) if weighted
          else None)
-    p = {"init": "k-means++", "tol": tol, "max_iter": max_iter, "distance": distance}
+    p = Params({"init": "k-means++", "tol": tol, "max_iter": max_iter, "distance": distance})
     plain, bounded = (_kmeans_run(X, w, 40, p, np.random.RandomState(0), 1, algorithm=a)
                       for a in ("lloyd", algorithm))
     assert bounded["history"]["algorithm"] == algorithm
@@ -160,7 +161,7 @@ def test_kmeans_run_cosine_relocates_empty_clusters_as_plain():
 
     X, _ = _blobs(300, 12, 5)
     X = unit_rows(np.repeat(X - 20.0, 5, axis=0), 1)
-    p = {"init": "random", "tol": 0.0, "max_iter": 30, "distance": "cosine"}
+    p = Params({"init": "random", "tol": 0.0, "max_iter": 30, "distance": "cosine"})
     plain, bounded = (_kmeans_run(X, None, 40, p, np.random.RandomState(3), 1, algorithm=a)
                       for a in ("lloyd", "yinyang"))
     assert bounded["history"]["algorithm"] == "yinyang"

@@ -128,13 +128,13 @@ def kmeans_run(X, w, k, p, rng, n_threads, algorithm="auto"):
     Returns ``run_lloyd``'s dict plus ``weights`` (float64 weight of each center).
     """
     x_sqnorms = _rows.row_norms(X, n_threads)
-    centers = seed_centers(X, x_sqnorms, w, k, p["init"], rng, n_threads)
-    tol = _rows.absolute_tol(p["tol"], X)
-    if p["distance"] == "cosine":
+    centers = seed_centers(X, x_sqnorms, w, k, p.init, rng, n_threads)
+    tol = _rows.absolute_tol(p.tol, X)
+    if p.distance == "cosine":
         steps = make_spherical_steps(algorithm, X, x_sqnorms, w, centers, n_threads)
     else:
         steps = make_steps(algorithm, X, x_sqnorms, w, centers, n_threads)
-    run = run_lloyd(steps, centers, p["max_iter"], tol, 1, 0)
+    run = run_lloyd(steps, centers, p.max_iter, tol, 1, 0)
     return _with_weights(run, w, k)
 
 

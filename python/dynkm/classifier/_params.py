@@ -11,9 +11,10 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import column_or_1d
 
 from dynkm import _rows
+from dynkm._params import Bool, Int, Options, Real, Rule
+from dynkm._params import check_params as check_specs
 from dynkm._validation import (
     as_dtype,
-    check_float,
     check_int,
     check_range,
     validate_named,
@@ -109,43 +110,46 @@ def check_dtype(dtype):
     return dtype
 
 
-def check_choice(value, name, choices):
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
-    return value
+def _dtype_rule(value, name):
+    dtype = check_dtype(value)
+    return dtype
+
+
+# Each parameter's rule, stated once, in the order they are checked (so the
+# same error comes first as before the specs); rules across parameters follow
+# in the check functions below.
+KMEANS_CLASSIFIER_SPECS = {
+    "k_init": Int(),
+    "init": Options(*INITS),
+    "distance": Options(*DISTANCES),
+    "dtype": Rule(_dtype_rule, "None, 'float32' or 'float64'", none=True),
+    "soft_type": Options(*SOFT_TYPES),
+    "temperature": Real(exclusive=True),
+    "lambda_penalty": Real(),
+    "min_weight": Real(),
+    "max_iter": Int(),
+    "tol": Real(),
+    "batch_size": Int(),
+    "soft": Bool(),
+    "relative_merge": Bool(),
+    "merge_threshold": Real(none=True),
+    "percentile_threshold": Real(high=1.0, exclusive=True, none=True),
+}
+
+CLUSTER_LABEL_SPECS = {
+    "init": Options(*INITS),
+    "distance": Options(*DISTANCES),
+    "max_iter": Int(),
+    "tol": Real(),
+    "n_clusters": Int(),
+    "n_init": Int(),
+}
 
 
 def check_params(est):
-    """KMeansClassifier's parameters, checked: a dict of the values the fit uses."""
-    p = {
-        "k_init": check_int(est.k_init, "k_init"),
-        "init": check_choice(est.init, "init", INITS),
-        "distance": check_choice(est.distance, "distance", DISTANCES),
-        "dtype": check_dtype(est.dtype),
-        "soft_type": check_choice(est.soft_type, "soft_type", SOFT_TYPES),
-        "temperature": check_float(est.temperature, "temperature"),
-        "lambda_penalty": check_float(est.lambda_penalty, "lambda_penalty"),
-        "min_weight": check_float(est.min_weight, "min_weight"),
-        "max_iter": check_int(est.max_iter, "max_iter"),
-        "tol": check_float(est.tol, "tol"),
-        "batch_size": check_int(est.batch_size, "batch_size"),
-    }
-    if p["temperature"] == 0:
-        raise ValueError("temperature must be > 0, got 0")
-    if not isinstance(est.soft, (bool, np.bool_)):
-        raise TypeError(f"soft must be a bool, got {est.soft!r}")
-    if not isinstance(est.relative_merge, (bool, np.bool_)):
-        raise TypeError(f"relative_merge must be a bool, got {est.relative_merge!r}")
-    p["relative_merge"] = bool(est.relative_merge)
-    p["merge_threshold"] = (None if est.merge_threshold is None
-                            else check_float(est.merge_threshold, "merge_threshold"))
-    q = est.percentile_threshold
-    if q is not None:
-        q = check_float(q, "percentile_threshold")
-        if not 0 < q <= 1:
-            raise ValueError(f"percentile_threshold must lie in (0, 1], got {q}")
-    p["percentile_threshold"] = q
-    if p["merge_threshold"] is None and (p["relative_merge"] or q is not None):
+    """KMeansClassifier's parameters, checked (a read-only ``Params``)."""
+    p = check_specs(est, KMEANS_CLASSIFIER_SPECS)
+    if p.merge_threshold is None and (p.relative_merge or p.percentile_threshold is not None):
         raise ValueError("relative_merge and percentile_threshold refine merge_threshold; "
                          "set merge_threshold too (None disables merging)")
     check_k_list(est.k_list)
@@ -153,14 +157,8 @@ def check_params(est):
 
 
 def check_cluster_label_params(est):
-    """ClusterLabelClassifier's parameters, checked: (the run's dict, n_clusters, n_init)."""
-    p = {
-        "init": check_choice(est.init, "init", INITS),
-        "distance": check_choice(est.distance, "distance", DISTANCES),
-        "max_iter": check_int(est.max_iter, "max_iter"),
-        "tol": check_float(est.tol, "tol"),
-    }
-    return p, check_int(est.n_clusters, "n_clusters"), check_int(est.n_init, "n_init")
+    """ClusterLabelClassifier's parameters, checked (a read-only ``Params``)."""
+    return check_specs(est, CLUSTER_LABEL_SPECS)
 
 
 def check_k_list(k_list):

@@ -45,14 +45,14 @@ def penalised_iterations(X, y_idx, w, protos, proto_class, starts, p, n_threads)
     inertia : float
         The final own-class inertia.
     """
-    lam = p["lambda_penalty"]
+    lam = p.lambda_penalty
     x_sqnorms = _rows.row_norms(X, n_threads)
     n_protos = len(proto_class)
-    tol = _rows.absolute_tol(p["tol"], X)
+    tol = _rows.absolute_tol(p.tol, X)
     wt = _rows.weights_or_ones(w, X.shape[0])
     seen = set()
     n_iter = 0
-    for _ in range(p["max_iter"]):
+    for _ in range(p.max_iter):
         own = own_assignment(X, x_sqnorms, y_idx, protos, starts, n_threads)[0]
         near = _rows.assign_rows(X, x_sqnorms, protos, None, n_threads)[0]
         # The step is a function of the two partitions: a repeated pair means a
@@ -74,7 +74,7 @@ def penalised_iterations(X, y_idx, w, protos, proto_class, starts, p, n_threads)
         new = protos.astype(np.float64)
         new[live] = (own_sums[live] - lam_k[live, None] * bad_sums[live]) / denom[live, None]
         new = new.astype(protos.dtype)
-        if p["distance"] == "cosine":
+        if p.distance == "cosine":
             new = _rows.unit_centers(new)
         moved = float(((new.astype(np.float64) - protos) ** 2).sum())
         protos = new

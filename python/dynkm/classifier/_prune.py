@@ -35,16 +35,16 @@ def merge_threshold(protos, p):
     (``percentile_threshold``), both on a sample of at most ``MERGE_SAMPLE``
     prototypes drawn the same way every time.
     """
-    threshold = p["merge_threshold"]
-    quantile = p["percentile_threshold"]
-    if not p["relative_merge"] and quantile is None:
+    threshold = p.merge_threshold
+    quantile = p.percentile_threshold
+    if not p.relative_merge and quantile is None:
         return threshold
     rng = np.random.RandomState(0)
     sample = protos[np.sort(rng.permutation(len(protos))[:MERGE_SAMPLE])]
-    dist = distance(sample, sample, p["distance"] == "cosine")[np.triu_indices(len(sample), 1)]
+    dist = distance(sample, sample, p.distance == "cosine")[np.triu_indices(len(sample), 1)]
     if dist.size == 0:
         return None
-    if p["relative_merge"]:
+    if p.relative_merge:
         threshold = threshold * float(dist.mean())
     if quantile is not None:
         threshold = min(threshold, float(np.quantile(dist, quantile)))
@@ -60,7 +60,7 @@ def merge_prototypes(protos, proto_class, weights, starts, p):
     cosine). Returns ``(prototypes, proto_class, weights)`` of the groups,
     still grouped by class, or None when nothing merges.
     """
-    cosine = p["distance"] == "cosine"
+    cosine = p.distance == "cosine"
     threshold = merge_threshold(protos, p)
     if threshold is None:
         return None

@@ -93,7 +93,7 @@ class StreamState:
                 continue
             rows = np.flatnonzero((y_idx == c) & (wt > 0))
             seeds = seed_more(X[rows], x_sqnorms[rows], None if w is None else w[rows],
-                              protos[proto_class == c], missing, p["init"], self.rng, n_threads)
+                              protos[proto_class == c], missing, p.init, self.rng, n_threads)
             new_protos.append(seeds)
             new_class.append(np.full(len(seeds), c, dtype=np.intp))
             # n_seeded is this state's own array (start() made it): no copy needed.
@@ -119,7 +119,7 @@ class StreamState:
         merged = protos.astype(np.float64)
         merged[won] = (merged[won] * weights[won, None] + sums[won]) / total_w[won, None]
         protos = merged.astype(protos.dtype)
-        if p["distance"] == "cosine":
+        if p.distance == "cosine":
             protos = _rows.unit_centers(protos)
         moves = np.sqrt(((protos.astype(np.float64) - before) ** 2).sum(axis=1))
         stats = {"shift": float(moves.max(initial=0.0)), "n_new": n_new}

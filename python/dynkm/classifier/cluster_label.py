@@ -119,7 +119,8 @@ class ClusterLabelClassifier(PersistMixin, AtomicSetParams, AcceptsCSR, Classifi
         -------
         self
         """
-        p, k, n_init = check_cluster_label_params(self)
+        p = check_cluster_label_params(self)
+        k, n_init = p.n_clusters, p.n_init
         y = check_class_labels(y)
         X = validate_X(self, X, True, None)
         check_same_rows(X, y)
@@ -133,7 +134,7 @@ class ClusterLabelClassifier(PersistMixin, AtomicSetParams, AcceptsCSR, Classifi
         n_threads = n_threads_of(self.n_threads, work=work(X, k))
         checked_norms(X, w, n_threads)
         rng = check_random_state(self.random_state)
-        if p["distance"] == "cosine":
+        if p.distance == "cosine":
             X = _rows.unit_rows(X, n_threads)
         best = None
         with blas_single_threaded():

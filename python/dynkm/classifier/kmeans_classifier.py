@@ -207,16 +207,16 @@ class KMeansClassifier(PersistMixin, AtomicSetParams, _params.AcceptsCSR, Classi
         """
         p = _params.check_params(self)
         y = _params.check_class_labels(y)
-        X = _params.validate_X(self, X, True, p["dtype"])
+        X = _params.validate_X(self, X, True, p.dtype)
         _params.check_same_rows(X, y)
         w = validated_weights(sample_weight, X)
         classes, y_idx = np.unique(y, return_inverse=True)
-        targets = _params.target_counts(self.k_list, classes, p["k_init"])
+        targets = _params.target_counts(self.k_list, classes, p.k_init)
         _params.warn_unknown_k_list_classes(self.k_list, classes)
         n_threads = n_threads_of(self.n_threads, work=_fit.work(X, targets.max()))
         _params.checked_norms(X, w, n_threads)
         rng = check_random_state(self.random_state)
-        if p["distance"] == "cosine":
+        if p.distance == "cosine":
             X = _rows.unit_rows(X, n_threads)
 
         def fit_class(Xc, wc, k_target, class_rng, threads):
@@ -233,7 +233,7 @@ class KMeansClassifier(PersistMixin, AtomicSetParams, _params.AcceptsCSR, Classi
                                 for c, run in enumerate(runs)]),
                 np.concatenate([run["weights"] for run in runs]))
             self.n_penalty_iter_ = 0
-            if p["lambda_penalty"] > 0:
+            if p.lambda_penalty > 0:
                 protos, weights, self.n_penalty_iter_, inertia = penalised_iterations(
                     X, y_idx, w, self.prototypes_, self._proto_class, self._class_starts(),
                     p, n_threads)
@@ -285,15 +285,15 @@ class KMeansClassifier(PersistMixin, AtomicSetParams, _params.AcceptsCSR, Classi
         p = _params.check_params(self)
         y = _params.check_class_labels(y)
         first = not hasattr(self, "prototypes_")
-        X = _params.validate_X(self, X, first, p["dtype"] if first else self.prototypes_.dtype)
+        X = _params.validate_X(self, X, first, p.dtype if first else self.prototypes_.dtype)
         _params.check_same_rows(X, y)
         w = validated_weights(sample_weight, X)
         # Each row meets the prototypes of its class (about k_init of them).
-        n_threads = n_threads_of(self.n_threads, work=_fit.work(X, p["k_init"]))
+        n_threads = n_threads_of(self.n_threads, work=_fit.work(X, p.k_init))
         _params.checked_norms(X, w, n_threads)
-        if p["distance"] == "cosine":
+        if p.distance == "cosine":
             X = _rows.unit_rows(X, n_threads)
-        state = StreamState.start(self, X, y, classes, p["k_init"])
+        state = StreamState.start(self, X, y, classes, p.k_init)
         with blas_single_threaded():
             batch, young = state.update(X, y, w, p, n_threads, self._seed_more)
         state.write_to(self)
@@ -325,8 +325,8 @@ class KMeansClassifier(PersistMixin, AtomicSetParams, _params.AcceptsCSR, Classi
 
     def _adapt(self, p, young=None):
         """Prune dead prototypes (except ``young`` ones), then merge close ones of a class."""
-        self.n_pruned_ = self._prune(p["min_weight"], young)
-        self.n_merged_ = 0 if p["merge_threshold"] is None else self._merge(p)
+        self.n_pruned_ = self._prune(p.min_weight, young)
+        self.n_merged_ = 0 if p.merge_threshold is None else self._merge(p)
 
     def _prune(self, min_weight, young=None):
         """Drop prototypes with weight <= min_weight (``_prune.kept_prototypes``)."""
