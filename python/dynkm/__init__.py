@@ -10,7 +10,7 @@ from dynkm.metrics import gini, inertia, purity
 from dynkm.minibatch import MiniBatchKMeans
 from dynkm.persist import load
 from dynkm.soft import SoftKMeans
-from kmcore._version import __version__
+from kmcore import __version__
 
 __all__ = [
     "ClusterLabelClassifier",

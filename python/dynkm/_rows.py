@@ -15,10 +15,12 @@ centers) for the cosine distance. The Lloyd loop that runs these steps is
 import numpy as np
 import scipy.sparse as sp
 
-from kmcore._origin import data_origin
-from kmcore.assignment import _EXACT_BELOW, _assign_rows, _finish_step, _lloyd_step
-from kmcore.centers import _weighted_sums
-from kmcore.distances import _PAIRWISE_CHUNK_ROWS, _pairwise_sqdist, _row_norms
+import kmcore
+from kmcore.assignment import EXACT_BELOW, finish_step
+from kmcore.assignment import assign_rows as dense_assign_rows
+from kmcore.centers import weighted_sums as dense_weighted_sums
+from kmcore.distances import PAIRWISE_CHUNK_ROWS
+from kmcore.origin import data_origin
 
 # Row-by-center cells of one dense distance block of a CSR matrix (32 MB in float64).
 _BLOCK_CELLS = 1 << 22
@@ -37,7 +39,7 @@ def row_norms(X, n_threads):
     """Squared Euclidean norm of every row, in X's dtype."""
     if sp.issparse(X):
         return np.asarray(X.multiply(X).sum(axis=1), dtype=X.dtype).ravel()
-    return _row_norms(X, True, n_threads)
+    return kmcore.row_norms(X, n_threads=n_threads, check_input=False)
 
 
 def unit_rows(X, n_threads):
@@ -72,7 +74,7 @@ def block_rows(max_rows, n_centers, n_threads):
     a multiple of kmcore's pairwise chunk per thread when that fits (so the
     threads get equal shares of every block)."""
     rows = max(1, min(max_rows, _BLOCK_CELLS // max(n_centers, 1)))
-    unit = _PAIRWISE_CHUNK_ROWS * n_threads
+    unit = PAIRWISE_CHUNK_ROWS * n_threads
     return rows - rows % unit if rows >= unit else rows
 
 
@@ -82,7 +84,8 @@ def sqdist_block(X, x_sqnorms, centers, c_sqnorms, n_threads, out=None):
     ``out`` (dense X only): a C-contiguous (rows, centers) buffer to write into.
     """
     if not sp.issparse(X):
-        return _pairwise_sqdist(X, x_sqnorms, centers, c_sqnorms, n_threads, out=out)
+        return kmcore.pairwise_sqdist(X, centers, x_sqnorms, c_sqnorms, n_threads=n_threads,
+                                      out=out, check_input=False)
     D = np.asarray(X @ centers.T, dtype=X.dtype)
     D *= -2
     D += x_sqnorms[:, None]
@@ -99,7 +102,7 @@ def exact_sqdist_block(X, x_sqnorms, centers, c_sqnorms, n_threads):
     be a rounding residue instead of 0 (``transform(cluster_centers_)`` would
     show it on its diagonal); the assignment kernels recompute those, and so
     does this. The rule is relative to the norms the kernel's expansion used:
-    around the data's origin when kmcore computed there (``kmcore._origin``).
+    around the data's origin when kmcore computed there (:mod:`kmcore.origin`).
     """
     D = sqdist_block(X, x_sqnorms, centers, c_sqnorms, n_threads)
     if not sp.issparse(X):
@@ -122,13 +125,13 @@ def _shifted_sqnorms(A, origin):
 def _recompute_cancelled(X, x_sqnorms, centers, c_sqnorms, D):
     """Recompute directly, in ``D`` (in place), the distances the expansion cancelled.
 
-    Where the expansion is below ``_EXACT_BELOW * (||x||^2 + ||c||^2)`` most of
+    Where the expansion is below ``EXACT_BELOW * (||x||^2 + ||c||^2)`` most of
     its digits are rounding (kmcore's assignment kernels use the same rule).
     Those entries are few (rows at or near a center); their rows are taken
     (CSR: densified) a block at a time for ``sum((x - c)^2)``, so at most
     ``_BLOCK_CELLS`` values.
     """
-    threshold = _EXACT_BELOW[np.dtype(X.dtype)]
+    threshold = EXACT_BELOW[np.dtype(X.dtype)]
     rows, cols = np.nonzero(D < threshold * (x_sqnorms[:, None] + c_sqnorms[None, :]))
     step = max(1, _BLOCK_CELLS // max(X.shape[1], 1))
     for start in range(0, rows.size, step):
@@ -140,9 +143,9 @@ def _recompute_cancelled(X, x_sqnorms, centers, c_sqnorms, D):
 
 
 def assign_rows(X, x_sqnorms, centers, sample_weight, n_threads):
-    """kmcore's ``_assign_rows`` (labels, min_sqdist, inertia, None), dense or CSR."""
+    """:func:`kmcore.assignment.assign_rows` (labels, min_sqdist, inertia, None), dense or CSR."""
     if not sp.issparse(X):
-        return _assign_rows(X, x_sqnorms, centers, sample_weight, n_threads)
+        return dense_assign_rows(X, x_sqnorms, centers, sample_weight, n_threads)
     n = X.shape[0]
     labels = np.empty(n, dtype=np.intp)
     min_sqdist = np.empty(n, dtype=X.dtype)
@@ -157,7 +160,7 @@ def assign_rows(X, x_sqnorms, centers, sample_weight, n_threads):
 def weighted_sums(X, labels, n_clusters, sample_weight, n_threads):
     """float64 per-cluster sums and weights, dense (kmcore) or CSR (one sparse product)."""
     if not sp.issparse(X):
-        return _weighted_sums(X, labels, n_clusters, sample_weight, n_threads)
+        return dense_weighted_sums(X, labels, n_clusters, sample_weight, n_threads)
     n = X.shape[0]
     w = weights_or_ones(sample_weight, n)
     member = sp.csr_matrix((w, (labels, np.arange(n))), shape=(n_clusters, n)).tocsc()
@@ -170,12 +173,13 @@ def weighted_sums(X, labels, n_clusters, sample_weight, n_threads):
 
 
 def lloyd_step(X, x_sqnorms, centers, sample_weight, relocate_empty, n_threads):
-    """kmcore's ``_lloyd_step`` (a LloydStep), dense (fused kernel) or CSR."""
+    """:func:`kmcore.lloyd_step` (a LloydStep) on trusted input, dense (fused kernel) or CSR."""
     if not sp.issparse(X):
-        return _lloyd_step(X, x_sqnorms, centers, sample_weight, relocate_empty, n_threads)
+        return kmcore.lloyd_step(X, centers, sample_weight, x_sqnorms, relocate_empty, n_threads,
+                                 check_input=False)
     labels, min_sqdist, inertia, _ = assign_rows(X, x_sqnorms, centers, sample_weight, n_threads)
     sums, weights = weighted_sums(X, labels, centers.shape[0], sample_weight, n_threads)
-    return _finish_step(X, sample_weight, centers, labels, min_sqdist, inertia, sums, weights,
+    return finish_step(X, sample_weight, centers, labels, min_sqdist, inertia, sums, weights,
                         relocate_empty, n_threads)
 
 

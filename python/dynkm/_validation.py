@@ -7,8 +7,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.validation import validate_data
 
-from kmcore._threads import effective_n_threads
-from kmcore._validation import check_sample_weight
+from kmcore import effective_n_threads
+from kmcore.validation import check_sample_weight
 
 __all__ = ["INT_MAX", "RANGE_FACTOR", "as_dtype", "check_float", "check_int", "check_range",
            "n_threads_of", "validate_X", "validate_named", "validated_weights"]

@@ -34,10 +34,10 @@ from dynkm._validation import (
     validated_weights,
 )
 from dynkm.persist import PersistMixin
-from kmcore._threads import blas_single_threaded
-from kmcore._validation import check_data, check_random_state
-from kmcore.distances import _row_norms
-from kmcore.seeding import _farthest_first, _kmeans_plusplus, row_probabilities
+from kmcore import farthest_first, kmeans_plusplus
+from kmcore.seeding import row_probabilities
+from kmcore.threads import blas_single_threaded
+from kmcore.validation import check_data, check_random_state
 
 __all__ = ["KMeans", "check_init", "initial_centers", "prepare_fit", "resolve_n_init"]
 
@@ -314,7 +314,7 @@ def prepare_fit(estimator, X, sample_weight, params):
     n_init = 1 if isinstance(init, np.ndarray) else params["n_init"]
     rng = check_random_state(estimator.random_state)
     n_threads = n_threads_of(estimator.n_threads, work=X.shape[0] * k * X.shape[1])
-    x_sqnorms = _row_norms(X, True, n_threads)
+    x_sqnorms = row_norms(X, n_threads)
     check_range(x_sqnorms, sample_weight)
     tol = absolute_tol(params["tol"], X)
     return X, sample_weight, init, n_init, rng, n_threads, x_sqnorms, tol
@@ -364,7 +364,7 @@ def _checked_centers(centers, X, n_clusters, source, name):
     message = center_shape_error(centers.shape, n_clusters, X.shape[1], source)
     if message is not None:
         raise ValueError(message)
-    check_range(_row_norms(centers, True, 1), name=name)
+    check_range(row_norms(centers, 1), name=name)
     return centers
 
 
@@ -377,12 +377,13 @@ def initial_centers(X, x_sqnorms, n_clusters, sample_weight, init, rng, n_thread
         n_trials = 2 + int(np.log(n_clusters))
         if sparse:
             return kmeans_plusplus_csr(X, x_sqnorms, n_clusters, sample_weight, n_trials, rng)[0]
-        return _kmeans_plusplus(X, x_sqnorms, n_clusters, sample_weight, n_trials, rng,
-                                n_threads)[0]
+        return kmeans_plusplus(X, n_clusters, sample_weight, n_trials, rng, x_sqnorms, n_threads,
+                               check_input=False)[0]
     if init == "farthest":
         if sparse:
             return farthest_first_csr(X, x_sqnorms, n_clusters, sample_weight, rng)[0]
-        return _farthest_first(X, x_sqnorms, n_clusters, sample_weight, rng, n_threads)[0]
+        return farthest_first(X, n_clusters, sample_weight, rng, x_sqnorms, n_threads,
+                              check_input=False)[0]
     if init == "random":
         p = row_probabilities(X.shape[0], sample_weight)
         live = int(np.count_nonzero(p))

@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.metrics.cluster import contingency_matrix
 
 from kmcore import assign
-from kmcore._validation import check_data, check_sample_weight
+from kmcore.validation import check_data, check_sample_weight
 
 __all__ = [
     "center_distance",

@@ -52,9 +52,9 @@ from dynkm._validation import (
 )
 from dynkm.kmeans import check_init, initial_centers
 from dynkm.persist import PersistMixin
-from kmcore._threads import blas_single_threaded
-from kmcore._validation import check_random_state
-from kmcore.assignment import _assign_rows
+from kmcore.assignment import assign_rows as dense_assign_rows
+from kmcore.threads import blas_single_threaded
+from kmcore.validation import check_random_state
 
 _HISTORY_KEYS = ("batch_inertia", "ewa_inertia", "center_shift", "seconds", "n_reassigned")
 
@@ -525,8 +525,8 @@ def _minibatch_step(X, x_sqnorms, sample_weight, centers, counts, rng, reassign,
     if sp.issparse(X):
         labels, _, inertia, _ = assign_rows(X, x_sqnorms, centers, sample_weight, n_threads)
     else:
-        labels, _, inertia, fused = _assign_rows(X, x_sqnorms, centers, sample_weight,
-                                                 n_threads, with_sums=True)
+        labels, _, inertia, fused = dense_assign_rows(X, x_sqnorms, centers, sample_weight,
+                                                      n_threads, with_sums=True)
     if fused is not None:
         sums, batch_weight = fused
     else:

@@ -12,6 +12,8 @@ from kmcore._parallel import omp_max_threads, openmp_enabled
 from kmcore._validation import check_positive_int
 
 _controller = None
+# Fixed when the extension was built.
+_OPENMP = openmp_enabled()
 
 
 def physical_cores():
@@ -124,8 +126,12 @@ def effective_n_threads(n_threads=None, work=None):
     small-work rule above removes it for the smallest calls only, where one
     thread loses at most a few percent on an idle machine.
     """
+    if type(n_threads) is int and 0 < n_threads <= MAX_N_THREADS:
+        # A count already resolved (a driver's loop passes the one it resolved
+        # once): nothing to look up, so the kernels' overhead stays O(1).
+        return n_threads if _OPENMP else 1
     if n_threads is None:
-        if not openmp_enabled():
+        if not _OPENMP:
             return 1
         if work is not None and work < SERIAL_WORK:
             return 1
@@ -139,7 +145,7 @@ def effective_n_threads(n_threads=None, work=None):
         n = max(1, _default_threads() + 1 + int(n_threads))
     else:
         n = check_positive_int(n_threads, "n_threads", MAX_N_THREADS)
-    return n if openmp_enabled() else 1
+    return n if _OPENMP else 1
 
 
 def _default_threads():
