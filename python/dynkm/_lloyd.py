@@ -138,7 +138,7 @@ def make_steps(algorithm, X, x_sqnorms, sample_weight, centers, n_threads, spher
         if name != "lloyd":
             what = "sparse input" if sp.issparse(X) else "spherical"
             reason = f"{algorithm}: {what} runs the plain pass"
-        step_fn = _rows.spherical_lloyd_step if spherical else _rows.lloyd_step
+        step_fn = spherical_lloyd_step if spherical else _rows.lloyd_step
         return LloydSteps(X, x_sqnorms, sample_weight, n_threads, step_fn, _rows.assign_rows,
                           reason=reason)
     if name == "lloyd":
@@ -380,6 +380,14 @@ def _weighted_sqnorm_sum(X, sample_weight, origin=None):
     return total
 
 
+def spherical_lloyd_step(X, x_sqnorms, centers, sample_weight, relocate_empty, n_threads):
+    """One step of spherical k-means on unit rows: the Lloyd step, then unit centers."""
+    step = _rows.lloyd_step(X, x_sqnorms, centers, sample_weight, relocate_empty, n_threads)
+    new_centers = _rows.unit_centers(step.centers)
+    shift = np.sqrt(((new_centers.astype(np.float64) - centers) ** 2).sum(axis=1))
+    return step._replace(centers=new_centers, center_shift=shift)
+
+
 def make_spherical_steps(algorithm, X, x_sqnorms, sample_weight, centers, n_threads):
     """``make_steps`` for spherical k-means on unit rows, keeping the bounds.
 
@@ -400,7 +408,7 @@ class SphericalSteps:
 
     The bounds hold for any move of the centers as long as they are moved by
     how far the centers really went: the drift is that of the unit centers.
-    The result is the step of ``dynkm._rows.spherical_lloyd_step`` (labels
+    The result is the step of :func:`spherical_lloyd_step` (labels
     exact, centers to rounding).
     """
 

@@ -1,20 +1,22 @@
-"""Rows as the classifier sees them: dense (kmcore kernels) or scipy CSR, raw or unit-norm.
+"""Rows dense or scipy CSR, raw or unit-norm: one dispatch for every estimator.
 
-The dense functions are kmcore's. The CSR ones keep the same signatures and
+Each function takes dense rows (computed by kmcore's public kernels on
+trusted input) or CSR rows under one signature. The CSR ones keep the same
 results, computed by scipy's sparse products on blocks of rows, so a CSR
 matrix is never densified: the largest dense temporary is one block of
 ``_BLOCK_CELLS`` row-by-center distances, and the centers themselves.
 A CSR distance that the expansion ||x||^2 - 2 x.c + ||c||^2 cancels (a row
 at or near a center) is recomputed directly, as kmcore's dense kernels do, so
 a row on a center is at distance exactly 0 in both layouts.
-The spherical wrapper turns any Lloyd step into spherical k-means (unit-norm
-centers) for the cosine distance. The Lloyd loop that runs these steps is
-``dynkm._lloyd.run_lloyd``.
+The Lloyd loop that runs these steps is ``dynkm._lloyd.run_lloyd``.
 """
 
 import numpy as np
 import scipy.sparse as sp
 
+# Re-exported for dynkm.classifier until it becomes a package (issue 16): it
+# then imports absolute_tol from dynkm._tolerance, and this line goes.
+from dynkm._tolerance import absolute_tol  # noqa: F401
 import kmcore
 from kmcore.assignment import EXACT_BELOW, finish_step
 from kmcore.assignment import assign_rows as dense_assign_rows
@@ -26,8 +28,8 @@ from kmcore.origin import data_origin
 _BLOCK_CELLS = 1 << 22
 # Rows per block of the float64 per-cluster sums of a CSR matrix.
 _SUM_ROWS = 1 << 16
-# Rows per slice when computing the data's variance (bounded temporary memory).
-_VARIANCE_ROWS = 8192
+# Rows per slice of the float64 norms around an origin (bounded temporary memory).
+_SLICE_ROWS = 8192
 
 
 def weights_or_ones(sample_weight, n):
@@ -116,9 +118,9 @@ def exact_sqdist_block(X, x_sqnorms, centers, c_sqnorms, n_threads):
 def _shifted_sqnorms(A, origin):
     """Squared norms of the rows of ``A - origin`` in float64, by row slices."""
     out = np.empty(A.shape[0])
-    for start in range(0, A.shape[0], _VARIANCE_ROWS):
-        diff = A[start:start + _VARIANCE_ROWS].astype(np.float64) - origin
-        out[start:start + _VARIANCE_ROWS] = np.einsum("ij,ij->i", diff, diff)
+    for start in range(0, A.shape[0], _SLICE_ROWS):
+        diff = A[start:start + _SLICE_ROWS].astype(np.float64) - origin
+        out[start:start + _SLICE_ROWS] = np.einsum("ij,ij->i", diff, diff)
     return out
 
 
@@ -180,37 +182,4 @@ def lloyd_step(X, x_sqnorms, centers, sample_weight, relocate_empty, n_threads):
     labels, min_sqdist, inertia, _ = assign_rows(X, x_sqnorms, centers, sample_weight, n_threads)
     sums, weights = weighted_sums(X, labels, centers.shape[0], sample_weight, n_threads)
     return finish_step(X, sample_weight, centers, labels, min_sqdist, inertia, sums, weights,
-                        relocate_empty, n_threads)
-
-
-def spherical_lloyd_step(X, x_sqnorms, centers, sample_weight, relocate_empty, n_threads):
-    """One step of spherical k-means on unit rows: the Lloyd step, then unit centers."""
-    step = lloyd_step(X, x_sqnorms, centers, sample_weight, relocate_empty, n_threads)
-    new_centers = unit_centers(step.centers)
-    shift = np.sqrt(((new_centers.astype(np.float64) - centers) ** 2).sum(axis=1))
-    return step._replace(centers=new_centers, center_shift=shift)
-
-
-def absolute_tol(tol, X):
-    """scikit-learn's tolerance: ``tol`` times X's :func:`mean_variance` (0 stays 0,
-    without the pass over X)."""
-    return tol * mean_variance(X) if tol > 0 else 0.0
-
-
-def mean_variance(X):
-    """Mean over features of the per-feature variance (scikit-learn's tol scale)."""
-    if not sp.issparse(X):
-        return _mean_variance(X)
-    mean = np.asarray(X.mean(axis=0, dtype=np.float64)).ravel()
-    mean_sq = np.asarray(X.multiply(X).mean(axis=0, dtype=np.float64)).ravel()
-    return float(np.mean(mean_sq - mean ** 2))
-
-
-def _mean_variance(X):
-    """Mean over features of the per-feature variance of dense X, in float64, by row slices."""
-    mean = X.mean(axis=0, dtype=np.float64)
-    sq = np.zeros(X.shape[1], dtype=np.float64)
-    for start in range(0, X.shape[0], _VARIANCE_ROWS):
-        diff = X[start:start + _VARIANCE_ROWS].astype(np.float64) - mean
-        sq += np.einsum("ij,ij->j", diff, diff)
-    return float(sq.mean() / X.shape[0])
+                       relocate_empty, n_threads)

@@ -19,7 +19,8 @@ import numpy as np
 from dynkm._generators import _rng, make_high_dim
 from dynkm._validation import check_float, check_int
 from dynkm.dynamic import DynamicKMeans
-from dynkm.kmeans import KMeans, resolve_n_init
+from dynkm._init import resolve_n_init
+from dynkm.kmeans import KMeans
 from dynkm.metrics import center_distance
 from kmcore import assign
 

@@ -26,6 +26,7 @@ from sklearn.base import (
 
 from dynkm._atomic import AtomicSetParams, atomic
 from dynkm._base import CentersMixin
+from dynkm._init import check_init, initial_centers
 from dynkm._inputs import RowsCentersMixin, SphereRows, check_bool, validate_rows
 from dynkm._minibatch_rules import (
     _Convergence,
@@ -34,14 +35,8 @@ from dynkm._minibatch_rules import (
     _reassign_due,
     _step_threads,
 )
-from dynkm._rows import (
-    absolute_tol,
-    assign_rows,
-    dense_rows,
-    row_norms,
-    unit_centers,
-    weighted_sums,
-)
+from dynkm._rows import assign_rows, dense_rows, row_norms, unit_centers, weighted_sums
+from dynkm._tolerance import absolute_tol
 from dynkm._validation import (
     as_dtype,
     check_float,
@@ -50,7 +45,6 @@ from dynkm._validation import (
     n_threads_of,
     validated_weights,
 )
-from dynkm.kmeans import check_init, initial_centers
 from dynkm.persist import PersistMixin
 from kmcore.assignment import assign_rows as dense_assign_rows
 from kmcore.threads import blas_single_threaded

@@ -12,6 +12,7 @@ from sklearn.base import (
 
 from dynkm._atomic import AtomicSetParams, atomic
 from dynkm._base import CentersMixin
+from dynkm._init import check_init, initial_centers, prepare_fit, resolve_n_init
 from dynkm._validation import (
     as_dtype,
     check_float,
@@ -21,7 +22,6 @@ from dynkm._validation import (
     validate_X,
     validated_weights,
 )
-from dynkm.kmeans import check_init, initial_centers, prepare_fit, resolve_n_init
 from dynkm.persist import PersistMixin
 from kmcore import row_norms, soft_assign
 from kmcore.assignment import assign_rows

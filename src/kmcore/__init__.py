@@ -25,7 +25,7 @@ from kmcore.seeding import farthest_first, kmeans_plusplus
 from kmcore.soft import soft_assign, soft_update
 from kmcore.split import split_two
 
-# The public submodules, each listing its public names in ``__all__``.
+#: The public submodules of kmcore, each listing its public names in ``__all__``.
 PUBLIC_MODULES = (
     "kmcore.assignment",
     "kmcore.centers",

@@ -87,10 +87,10 @@ _N_FUSED_SLICES = 8
 # pass that reads X again (measured on MNIST with 2 threads: fused is 25%
 # faster at k=10, even at k=64, 2-6% slower at k=256 and 1024).
 _FUSED_SUMS_BYTES = 512 << 10
-# Distances below this fraction of ||x||^2 + ||c||^2 are recomputed directly
-# (here, in the seeding and in dynkm's sparse distances): the expansion's rounding error is about
-# 2 eps (||x||^2 + ||c||^2), so what is kept from it has a relative error
-# below 2 eps / threshold (about 1e-5 in float32, 1e-10 in float64).
+#: Distances below this fraction of ``||x||^2 + ||c||^2`` (by dtype) are
+#: recomputed directly, here, in the seeding and in dynkm's sparse distances:
+#: the expansion's rounding error is about ``2 eps (||x||^2 + ||c||^2)``, so
+#: what is kept from it has a relative error below ``2 eps / threshold``.
 EXACT_BELOW = {np.dtype(np.float32): 1e-2, np.dtype(np.float64): 1e-6}
 
 

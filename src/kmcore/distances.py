@@ -15,7 +15,7 @@ from kmcore._validation import check_kernel_inputs
 
 __all__ = ["PAIRWISE_CHUNK_ROWS", "pairwise_sqdist", "row_norms"]
 
-# Rows of X per GEMM call in pairwise_sqdist: the unit of parallel work.
+#: Rows of X per GEMM call in pairwise_sqdist: the unit of parallel work.
 PAIRWISE_CHUNK_ROWS = 256
 
 

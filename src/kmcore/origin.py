@@ -5,6 +5,6 @@ must use the same rule (see ``kmcore._origin``, which the kernels import, for
 the rule and its reason; this module is its public name).
 """
 
-from kmcore._origin import SHIFT_FACTOR, data_origin, shifted
+from kmcore._origin import data_origin, shifted
 
-__all__ = ["SHIFT_FACTOR", "data_origin", "shifted"]
+__all__ = ["data_origin", "shifted"]

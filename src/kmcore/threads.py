@@ -8,6 +8,6 @@ around a whole fit instead of at every kernel call. The functions live in
 name.
 """
 
-from kmcore._threads import MAX_N_THREADS, blas_single_threaded, cpu_limit, effective_n_threads
+from kmcore._threads import blas_single_threaded, cpu_limit, effective_n_threads
 
-__all__ = ["MAX_N_THREADS", "blas_single_threaded", "cpu_limit", "effective_n_threads"]
+__all__ = ["blas_single_threaded", "cpu_limit", "effective_n_threads"]
