@@ -52,14 +52,19 @@ def prepare_fit(estimator, X, sample_weight, params):
     return X, sample_weight, init, n_init, rng, n_threads, x_sqnorms, tol
 
 
-def resolve_n_init(n_init, init):
-    """Runs for ``n_init``: "auto" is 10 for "random" and callables, 1 otherwise."""
+def resolve_n_init(n_init, init, random_runs=10, name="n_init"):
+    """Runs for ``n_init`` (the parameter ``name``), scikit-learn's rule.
+
+    "auto" is ``random_runs`` for ``init="random"`` and callables (scikit-learn:
+    10 for KMeans, 3 for MiniBatchKMeans) and 1 for the other inits; an integer
+    must be >= 1.
+    """
     if isinstance(n_init, str):
         if n_init != "auto":
-            raise ValueError(f"n_init must be 'auto' or an integer >= 1, got {n_init!r}")
+            raise ValueError(f"{name} must be 'auto' or an integer >= 1, got {n_init!r}")
         random_init = (isinstance(init, str) and init == "random") or callable(init)
-        return 10 if random_init else 1
-    return check_int(n_init, "n_init")
+        return random_runs if random_init else 1
+    return check_int(n_init, name)
 
 
 def check_init(init, X, n_clusters, n_init, owner=None):

@@ -203,11 +203,7 @@ def compare(X, *, data_name="data", batch_size=100, min_size=60, max_size=150,
     if init not in _STATIC_INITS[static]:
         raise ValueError(f"static_init must be one of {_STATIC_INITS[static]} for "
                          f"static={static!r}, got {static_init!r}")
-    if isinstance(static_n_init, str) and static_n_init != "auto":
-        raise ValueError(f"static_n_init must be 'auto' or an integer >= 1, got "
-                         f"{static_n_init!r}")
-    n_init = resolve_n_init(static_n_init, init) if static_n_init == "auto" else \
-        check_int(static_n_init, "static_n_init")
+    n_init = resolve_n_init(static_n_init, init, name="static_n_init")
     n_init_source = (f"scikit-learn's 'auto' rule for {init}" if static_n_init == "auto"
                      else "given")
     static_max_iter = check_int(static_max_iter, "static_max_iter")

@@ -90,7 +90,8 @@ class KMeans(PersistMixin, AtomicSetParams, RowsCentersMixin, CentersMixin,
         when no label changes.
     check_every : int, default=1
         Test convergence only every ``check_every`` iterations (and at the
-        last). The test is cheap here; this keeps S2's behaviour available.
+        last). The test is cheap here; this keeps available the behaviour of
+        scripts that test convergence only every few iterations.
     random_state : None, int or numpy.random.RandomState, default=None
         Seeds the initialisation. The same value gives the same result.
     n_threads : int, default=None

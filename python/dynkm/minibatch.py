@@ -26,7 +26,7 @@ from sklearn.base import (
 
 from dynkm._atomic import AtomicSetParams, atomic
 from dynkm._base import CentersMixin
-from dynkm._init import check_init, initial_centers
+from dynkm._init import check_init, initial_centers, resolve_n_init
 from dynkm._inputs import RowsCentersMixin, SphereRows, check_bool, validate_rows
 from dynkm._minibatch_rules import (
     _Convergence,
@@ -424,15 +424,7 @@ class MiniBatchKMeans(PersistMixin, AtomicSetParams, RowsCentersMixin, CentersMi
 
     # ------------------------------------------------------ parameter checks
     def _check_params(self):
-        n_init = self.n_init
-        if isinstance(n_init, str):
-            if n_init != "auto":
-                raise ValueError(f"n_init must be 'auto' or an integer >= 1, got {n_init!r}")
-            random_init = ((isinstance(self.init, str) and self.init == "random")
-                           or callable(self.init))
-            n_init = 3 if random_init else 1
-        else:
-            n_init = check_int(n_init, "n_init")
+        n_init = resolve_n_init(self.n_init, self.init, random_runs=3)
         check_int(int(self.verbose) if isinstance(self.verbose, bool) else self.verbose,
                   "verbose", low=0)
         init_size = None if self.init_size is None else check_int(self.init_size, "init_size")

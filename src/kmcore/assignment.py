@@ -84,8 +84,7 @@ _N_FUSED_SLICES = 8
 # The M-step is fused into the E-step (per-slice float64 sums, added while the
 # rows are still in cache) while one slice's K x D sums fit in L2; beyond, the
 # random row-to-cluster additions spill to L3 and cost more than a second
-# pass that reads X again (measured on MNIST with 2 threads: fused is 25%
-# faster at k=10, even at k=64, 2-6% slower at k=256 and 1024).
+# pass that reads X again (the measurements: benchmarks/TUNING.md).
 _FUSED_SUMS_BYTES = 512 << 10
 #: Distances below this fraction of ``||x||^2 + ||c||^2`` (by dtype) are
 #: recomputed directly, here, in the seeding and in dynkm's sparse distances:

@@ -102,13 +102,12 @@ def trusted_labels(labels, n_samples):
 # - each part reads at least 4x the bytes of its K x D float64 buffer: the
 #   buffers stay cheap next to the rows, and all of them together within a
 #   quarter of X's size;
-# - each part has at least 2048 rows (measured with 2 threads at k = 256,
-#   d = 784: 2 parts of 512 rows are 6x slower than one, of 2048 rows 1.6x
-#   faster);
+# - each part has at least 2048 rows (small parts cost more in buffers than
+#   their thread gains);
 # - beyond two parts, each has at least 16384 rows: reading X is bandwidth
 #   bound, so the parts beyond two gain only on machines with more cores and
-#   cost on all (on MNIST with 2 threads, 4 parts take as long as 2 at
-#   k = 256 and 20% more at k = 1024; 8 parts about 15% and 70% more).
+#   cost on all.
+# The measurements behind these thresholds: benchmarks/TUNING.md.
 _MAX_ROW_PARTS = 8
 _PART_READ_PER_SUMS = 4
 _MIN_PART_ROWS = 2048
