@@ -34,6 +34,7 @@ from dynkm._minibatch_rules import (
     _print_step,
     _reassign_due,
     _step_threads,
+    running_means,
 )
 from dynkm._rows import assign_rows, dense_rows, row_norms, unit_centers, weighted_sums
 from dynkm._tolerance import absolute_tol
@@ -517,10 +518,7 @@ def _minibatch_step(X, x_sqnorms, sample_weight, centers, counts, rng, reassign,
         sums, batch_weight = fused
     else:
         sums, batch_weight = weighted_sums(X, labels, k, sample_weight, n_threads)
-    counts = counts + batch_weight
-    hit = batch_weight > 0
-    new = centers.astype(np.float64)
-    new[hit] += (sums[hit] - batch_weight[hit, None] * new[hit]) / counts[hit, None]
+    new, counts = running_means(centers, counts, sums, batch_weight)
 
     n_reassigned = _reassign(X, new, counts, rng, ratio) if reassign and ratio > 0 else 0
     if spherical:

@@ -13,6 +13,7 @@ from sklearn.base import (
 from dynkm._atomic import AtomicSetParams, atomic
 from dynkm._base import CentersMixin
 from dynkm._init import check_init, initial_centers, prepare_fit, resolve_n_init
+from dynkm._minibatch_rules import running_means
 from dynkm._validation import (
     as_dtype,
     check_float,
@@ -235,10 +236,7 @@ def _minibatch_step(X, xn, centers, mass, beta, w, n_threads):
     """Move each center toward the batch's weighted mean, rate batch mass / total mass."""
     R, objective = soft_assign_rows(X, xn, centers, beta, w, n_threads)
     sums, batch_mass = soft_sums(X, R, w)
-    mass = mass + batch_mass
-    moved = batch_mass > 0
-    new = centers.astype(np.float64)
-    new[moved] += (sums[moved] - batch_mass[moved, None] * new[moved]) / mass[moved, None]
+    new, mass = running_means(centers, mass, sums, batch_mass)
     return new.astype(X.dtype), mass, objective
 
 
