@@ -1,4 +1,4 @@
-"""Dynamic vs static k-means on the same data and the same number of clusters (S0).
+"""Dynamic vs static k-means on the same data and the same number of clusters.
 
 :func:`compare` streams the rows through :class:`~dynkm.DynamicKMeans` in
 their order, then fits a static k-means with the number of clusters the stream
@@ -167,7 +167,8 @@ def compare(X, *, data_name="data", batch_size=100, min_size=60, max_size=150,
         The stream, in order.
     data_name : str, default="data"
         Name shown in the reports.
-    batch_size, min_size, max_size : DynamicKMeans parameters (S0's defaults).
+    batch_size, min_size, max_size : DynamicKMeans parameters (the defaults of the
+        DynCluster course project this project grew from).
     static : {"dynkm", "faiss", "sklearn"}, default="dynkm"
         The static k-means: :class:`dynkm.KMeans`, ``faiss.Kmeans`` or
         ``sklearn.cluster.KMeans`` (the last two must be installed).

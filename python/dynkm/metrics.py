@@ -329,7 +329,7 @@ def _check_center_labels(labels, n, k):
 def center_distance(centers_from, centers_to):
     """Mean distance from each center of ``centers_from`` to its nearest in ``centers_to``.
 
-    S0's comparison of a dynamic and a static clustering: how far, on
+    The DynCluster project's comparison of a dynamic and a static clustering: how far, on
     average, each dynamic center lies from the closest static one. Not
     symmetric; 0 when every center of ``centers_from`` is also in ``centers_to``.
 
