@@ -19,7 +19,7 @@ from conftest import THREADS, TINY, initial_centers
 
 import kmcore
 from kmcore.assignment import _lloyd_step
-from kmcore.centers import _weighted_sums
+from kmcore.centers import weighted_sums
 from kmcore.distances import _row_norms
 from kmcore.seeding import _kmeans_plusplus
 
@@ -150,7 +150,7 @@ def test_center_update(benchmark, mnist_like, k):
     X, source = mnist_like
     labels = kmcore.assign(X, initial_centers(X, k), n_threads=THREADS)[0]
     benchmark.extra_info["data"] = source
-    time_with_peers(benchmark, lambda: _weighted_sums(X, labels, k, None, THREADS),
+    time_with_peers(benchmark, lambda: weighted_sums(X, labels, k, None, THREADS),
                     {"read": lambda: _row_norms(X, True, THREADS)}, 15)
 
 

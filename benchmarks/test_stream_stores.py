@@ -43,7 +43,7 @@ SCRIPT = textwrap.dedent(
     sys.path.insert(0, {bench_dir!r})
     from conftest import THREADS, _SHARED_MNIST, gaussian_mixture
     from dynkm import DynamicKMeans
-    from kmcore.assignment import _assign_rows
+    from kmcore.assignment import assign_rows
     from kmcore.distances import _row_norms
 
     def status(key):
@@ -81,7 +81,7 @@ SCRIPT = textwrap.dedent(
     sse = 0.0
     for start in range(0, X.shape[0], 20000):
         x = X[start:start + 20000]
-        _, d, _, _ = _assign_rows(x, _row_norms(x, True, THREADS), C, None, THREADS)
+        _, d, _, _ = assign_rows(x, _row_norms(x, True, THREADS), C, None, THREADS)
         sse += float(d.astype(np.float64).sum())
     print(json.dumps({{"sse": sse, "k": int(model.n_clusters_), "seconds": seconds,
                       "points_per_second": X.shape[0] / seconds, "n": int(X.shape[0]),

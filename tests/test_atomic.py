@@ -16,6 +16,8 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 import dynkm._lloyd
+import dynkm._rows
+import dynkm.classifier
 import dynkm.classifier.cluster_label
 import dynkm.dynamic
 import dynkm.kmeans
@@ -253,7 +255,7 @@ def _refit(est):
 # (make, n earlier batches (None: fit then refit), owner, function, which call raises)
 INTERRUPTS = {
     "kmeans-fit-lloyd-step": (lambda: KMeans(4, n_init=3, random_state=_rs(1)), None,
-                              dynkm._lloyd, "_lloyd_step", 5),
+                              dynkm._rows, "lloyd_step", 5),
     "kmeans-fit-init": (lambda: KMeans(4, n_init=3, random_state=_rs(1)), None,
                         dynkm.kmeans, "initial_centers", 2),
     "soft-fit-em-step": (lambda: SoftKMeans(4, n_init=2, random_state=_rs(1)), None,
@@ -271,14 +273,14 @@ INTERRUPTS = {
     # With these data and parameters the fifth batch splits 4 clusters and merges 2.
     "dynamic-partial-fit-split": (
         lambda: DynamicKMeans(min_size=15, max_size=40, decay_factor=0.9, random_state=_rs(0)),
-        4, dynkm.dynamic, "_split_two", 2),
+        4, dynkm.dynamic, "split_members", 2),
     "dynamic-partial-fit-split-summary": (
         lambda: DynamicKMeans(min_size=15, max_size=40, store="summary", random_state=_rs(1)),
         3, DynamicKMeans, "_split_sampled", 2),
     "dynamic-partial-fit-split-disk": (
         lambda: DynamicKMeans(min_size=15, max_size=40, store="disk", decay_factor=0.9,
                               random_state=_rs(0)),
-        4, dynkm.dynamic, "_split_two", 2),
+        4, dynkm.dynamic, "split_members", 2),
     "dynamic-partial-fit-merge": (
         lambda: DynamicKMeans(min_size=15, max_size=40, decay_factor=0.9, random_state=_rs(0)),
         4, DynamicKMeans, "_merge", 2),
@@ -287,7 +289,7 @@ INTERRUPTS = {
         3, DynamicKMeans, "_refine", 1),
     "dynamic-fit-split": (
         lambda: DynamicKMeans(min_size=15, max_size=40, batch_size=100, random_state=_rs(1)),
-        None, dynkm.dynamic, "_split_two", 6),
+        None, dynkm.dynamic, "split_members", 6),
     "classifier-fit-per-class": (
         lambda: KMeansClassifier(3, merge_threshold=0.5, random_state=_rs(1)), None,
         KMeansClassifier, "_fit_class", 2),
@@ -331,7 +333,7 @@ def test_dynamic_interrupted_batch_really_had_changed_the_state(monkeypatch):
         seen["n_seen"] = est._n_seen
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(dynkm.dynamic, "_split_two", split_then_interrupt)
+    monkeypatch.setattr(dynkm.dynamic, "split_members", split_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
         est.partial_fit(X_STREAM[BATCHES[4]])
     assert seen["n_seen"] == n_seen + 150

@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 # The build's dependencies (the [docs] extra), by import name.
 NEEDED = ("sphinx", "numpydoc", "myst_parser", "sphinxarg", "sphinx_gallery", "matplotlib")
-PUBLIC = ("kmcore", "dynkm", "dynkm.datasets", "dynkm.metrics", "dynkm.compare", "dynkm.plot",
-          "dynkm.persist", "dynkm.dask")
+PUBLIC = ("kmcore", *kmcore.PUBLIC_MODULES, "dynkm", "dynkm.datasets", "dynkm.metrics",
+          "dynkm.compare", "dynkm.plot", "dynkm.persist", "dynkm.dask")
 EXAMPLES = ("plot_streaming", "plot_classifier", "plot_dynamic_vs_static")
 
 

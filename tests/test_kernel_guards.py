@@ -350,13 +350,13 @@ C_WIDE = np.zeros((3, D + 3))
 NORMS = row_norms(X4)
 
 WRAPPERS = {
-    "_assign_rows": lambda C: kmcore.assignment._assign_rows(X4, NORMS, C, None, 1),
+    "assign_rows": lambda C: kmcore.assignment.assign_rows(X4, NORMS, C, None, 1),
     "_lloyd_step": lambda C: kmcore.assignment._lloyd_step(X4, NORMS, C, None, True, 1),
-    "_finish_step": lambda C: kmcore.assignment._finish_step(
+    "finish_step": lambda C: kmcore.assignment.finish_step(
         X4, None, C, np.zeros(N, np.intp), f(N), 0.0, f(3, D), f(3), True, 1),
     "_pairwise_sqdist": lambda C: kmcore.distances._pairwise_sqdist(
         X4, NORMS, C, row_norms(C), 1),
-    "_soft_assign": lambda C: kmcore.soft._soft_assign(X4, NORMS, C, 1.0, None, 1),
+    "soft_assign_rows": lambda C: kmcore.soft.soft_assign_rows(X4, NORMS, C, 1.0, None, 1),
 }
 
 
@@ -370,8 +370,8 @@ def test_private_wrappers_reject_centers_of_another_width(name):
 
 
 @pytest.mark.parametrize("call, match", [
-    (lambda: kmcore.assignment._assign_rows(X4, NORMS[:-1], X4[:3], None, 1), "x_sqnorms"),
-    (lambda: kmcore.assignment._assign_rows(X4, NORMS, X4[:3], np.ones(N + 1), 1),
+    (lambda: kmcore.assignment.assign_rows(X4, NORMS[:-1], X4[:3], None, 1), "x_sqnorms"),
+    (lambda: kmcore.assignment.assign_rows(X4, NORMS, X4[:3], np.ones(N + 1), 1),
      "sample_weight"),
     (lambda: kmcore.seeding._kmeans_plusplus(X4, NORMS[:3], 3, None, 2,
                                              np.random.RandomState(0), 1), "x_sqnorms"),
@@ -379,13 +379,13 @@ def test_private_wrappers_reject_centers_of_another_width(name):
                                              np.random.RandomState(0), 1), "n_clusters"),
     (lambda: kmcore.seeding._farthest_first(X4, NORMS, 3, np.ones(3),
                                             np.random.RandomState(0), 1), "sample_weight"),
-    (lambda: kmcore.centers._weighted_sums(X4, np.zeros(N - 1, np.intp), 3, None, 1), "labels"),
-    (lambda: kmcore.centers._weighted_sums(X4, np.full(N, 3, np.intp), 3, None, 1), "labels"),
-    (lambda: kmcore.split._split_two(X4, idx(0, N), None, 5, np.random.RandomState(0), 1),
+    (lambda: kmcore.centers.weighted_sums(X4, np.zeros(N - 1, np.intp), 3, None, 1), "labels"),
+    (lambda: kmcore.centers.weighted_sums(X4, np.full(N, 3, np.intp), 3, None, 1), "labels"),
+    (lambda: kmcore.split.split_members(X4, idx(0, N), None, 5, np.random.RandomState(0), 1),
      "indices"),
-    (lambda: kmcore.split._split_two(X4, idx(0, 1), np.ones(3), 5, np.random.RandomState(0), 1),
+    (lambda: kmcore.split.split_members(X4, idx(0, 1), np.ones(3), 5, np.random.RandomState(0), 1),
      "member_weight"),
-    (lambda: kmcore.soft._soft_sums(X4, np.ones((N - 1, 3)), None), "resp"),
+    (lambda: kmcore.soft.soft_sums(X4, np.ones((N - 1, 3)), None), "resp"),
     (lambda: kmcore.distances._pairwise_sqdist(X4, NORMS, X4[:3], NORMS, 1), "y_sqnorms"),
 ])
 def test_private_wrappers_check_lengths(call, match):

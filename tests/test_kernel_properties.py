@@ -91,7 +91,7 @@ def small_blocks(blocks):
             ("kmcore.assignment.block_sizes", sizes),
             ("kmcore.seeding.block_sizes", sizes),
             ("kmcore.assignment._N_FUSED_SLICES", 3),
-            ("kmcore.distances._PAIRWISE_CHUNK_ROWS", rows),
+            ("kmcore.distances.PAIRWISE_CHUNK_ROWS", rows),
             ("kmcore.soft._SOFT_CHUNK_ROWS", rows),
             ("kmcore.soft._SHIFTED_CHUNK_ROWS", rows),
             ("kmcore.centers._MIN_PART_ROWS", 1),

@@ -285,7 +285,7 @@ def test_kernels_and_estimators_pick_one_thread_for_small_inputs(monkeypatch):
     import dynkm.dynamic
     from kmcore import assignment
 
-    seen = _recorded_threads(monkeypatch, assignment, "_assign_rows")
+    seen = _recorded_threads(monkeypatch, assignment, "assign_rows")
     rng = np.random.RandomState(0)
     small, large = rng.normal(size=(200, 2)), rng.normal(size=(20000, 8))
     kmcore.assign(small, small[:3])
@@ -293,14 +293,14 @@ def test_kernels_and_estimators_pick_one_thread_for_small_inputs(monkeypatch):
     kmcore.assign(small, small[:3], n_threads=2)
     assert seen == [1, kmcore.effective_n_threads(), 2]
 
-    seen = _recorded_threads(monkeypatch, dynkm._base, "_assign_rows")
+    seen = _recorded_threads(monkeypatch, dynkm._base, "assign_rows")
     model = KMeans(3, random_state=0, n_threads=None).fit(small)
     model.predict(small)
     model.predict(large[:, :2])
     assert seen == [1, kmcore.effective_n_threads()]
 
-    seen = _recorded_threads(monkeypatch, dynkm.dynamic, "_assign_rows")
-    norms = _recorded_threads(monkeypatch, dynkm.dynamic, "_row_norms")
+    seen = _recorded_threads(monkeypatch, dynkm.dynamic, "assign_rows")
+    norms = _recorded_threads(monkeypatch, dynkm.dynamic, "row_norms")
     stream = DynamicKMeans(min_size=20, max_size=60, random_state=0)
     stream.partial_fit(small[:100]).partial_fit(small[100:])
     stream.fit(small)

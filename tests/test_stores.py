@@ -188,7 +188,7 @@ def test_failed_batch_leaves_disk_store_unchanged_and_the_retry_is_exact(monkeyp
     model = stream(DynamicKMeans(**params), X, 250, stop=1000)
     before = state(model)
     rows_before = np.array(model._points.data[:1000])
-    real = dynkm.dynamic._split_two
+    real = dynkm.dynamic.split_members
     calls = []
 
     def fail_second(*args, **kwargs):
@@ -197,10 +197,10 @@ def test_failed_batch_leaves_disk_store_unchanged_and_the_retry_is_exact(monkeyp
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(dynkm.dynamic, "_split_two", fail_second)
+    monkeypatch.setattr(dynkm.dynamic, "split_members", fail_second)
     with pytest.raises(KeyboardInterrupt):
         model.partial_fit(X[1000:1250])
-    monkeypatch.setattr(dynkm.dynamic, "_split_two", real)
+    monkeypatch.setattr(dynkm.dynamic, "split_members", real)
     assert_same(before, state(model))
     assert model._points.n == 1000
     np.testing.assert_array_equal(model._points.data[:1000], rows_before)

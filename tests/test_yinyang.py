@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
 
+import dynkm._rows
 from dynkm import KMeans, _lloyd
 from kmcore import _yinyang
-from kmcore.centers import _means, _weighted_sums
+from kmcore.centers import means_from_sums, weighted_sums
 from kmcore.distances import _row_norms
 from kmcore.yinyang import (
     _DRIFT_SLACK,
@@ -227,8 +228,8 @@ def test_kernel_against_brute_force(dtype, n_groups):
             assert expected[labels != old].all()
             assert counts[3] == (labels != old).sum()
         # An M-step, and a nudge of some centers so that the drifts differ more.
-        sums, w = _weighted_sums(X, bounds.labels, k, None, 1)
-        new = _means(sums, w, C, X.dtype, n_threads=1)
+        sums, w = weighted_sums(X, bounds.labels, k, None, 1)
+        new = means_from_sums(sums, w, C, X.dtype, n_threads=1)
         new[rng.random(k) < 0.2] += dtype(0.3)
         drift = np.sqrt(((new.astype(np.float64) - C.astype(np.float64)) ** 2).sum(axis=1))
         C = new
@@ -267,7 +268,7 @@ def test_incremental_sums_match_a_recomputation():
         labels = np.where(moved, rng.integers(0, 20, len(X)), labels)
         sums.move(labels, old)
     assert 0 < sums.moved_since_rebuild < len(X)  # moved, not recomputed
-    ref_sums, ref_weights = _weighted_sums(X, labels, 20, w, 1)
+    ref_sums, ref_weights = weighted_sums(X, labels, 20, w, 1)
     np.testing.assert_allclose(sums.sums, ref_sums, rtol=1e-12, atol=1e-9)
     np.testing.assert_allclose(sums.weights, ref_weights, rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(sums.n_positive, np.bincount(labels[w > 0], minlength=20))
@@ -410,14 +411,14 @@ def test_move_rows_same_sums_for_any_thread_count():
     new = rng.integers(0, 25, rows.size)
     results = []
     for n_threads in (1, 2, 3):
-        sums, weights = _weighted_sums(X, labels, 25, w, 1)
+        sums, weights = weighted_sums(X, labels, 25, w, 1)
         scale, n_pos = weights.copy(), np.bincount(labels, minlength=25).astype(np.int64)
         _yinyang._move_rows(X, w, rows, labels[rows], new, sums, weights, scale, n_pos,
                             n_threads)
         results.append((sums, weights, scale, n_pos))
     moved = labels.copy()
     moved[rows] = new
-    ref_sums, ref_weights = _weighted_sums(X, moved, 25, w, 1)
+    ref_sums, ref_weights = weighted_sums(X, moved, 25, w, 1)
     np.testing.assert_allclose(results[0][0], ref_sums, rtol=1e-12, atol=1e-9)
     np.testing.assert_allclose(results[0][1], ref_weights, rtol=1e-12, atol=1e-12)
     for other in results[1:]:
@@ -443,14 +444,14 @@ def test_step_counts_the_labels_that_changed(strategy, flip, monkeypatch):
     if flip:
         # The plain step decides a row the other way (as its rounding may on a
         # near tie): the strategy adopts that label, which must be counted.
-        plain = _lloyd._lloyd_step
+        plain = dynkm._rows.lloyd_step
 
         def flipped(*args):
             step = plain(*args)
             step.labels[0] = 2
             return step
 
-        monkeypatch.setattr(_lloyd, "_lloyd_step", flipped)
+        monkeypatch.setattr(dynkm._rows, "lloyd_step", flipped)
     if strategy == "yinyang":
         steps = _lloyd.BoundedSteps(X, norms, w, C, 3, 2, "yinyang")
     else:

@@ -37,7 +37,8 @@ FORMATS = ("idx", "fvecs", "ivecs", "bvecs", "npy")
 COMMANDS = ("compare", "kmeans", "classify")
 DEBUG_ENV = "DYNKM_DEBUG"
 # --batch-size, --min-size, --max-size of compare when not given: for the built-in stream
-# (300000 rows of 50 clusters of about 6000), else S0's defaults (digits, files, MNIST).
+# (300000 rows of 50 clusters of about 6000), else the DynCluster project's defaults
+# (digits, files, MNIST).
 STREAM_DEFAULTS = {"batch_size": 10000, "min_size": 500.0, "max_size": 8000.0}
 OTHER_DEFAULTS = {"batch_size": 100, "min_size": 60.0, "max_size": 150.0}
 

@@ -6,8 +6,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from dynkm._atomic import atomic
 from dynkm._validation import as_dtype, check_range, n_threads_of, validate_X, validated_weights
-from kmcore.assignment import _assign_rows
-from kmcore.distances import _pairwise_sqdist, _row_norms
+from dynkm._rows import row_norms, unit_rows
+from kmcore import pairwise_sqdist
+from kmcore.assignment import assign_rows
 
 
 class CentersMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
@@ -42,8 +43,8 @@ class CentersMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         :meth:`predict` for labels, which never forms it.
         """
         X, x_sqnorms, centers, _, n_threads = self._prepare(X)
-        D = _pairwise_sqdist(X, x_sqnorms, centers, _row_norms(centers, True, n_threads),
-                             n_threads)
+        D = pairwise_sqdist(X, centers, x_sqnorms, row_norms(centers, n_threads),
+                            n_threads=n_threads, check_input=False)
         return np.sqrt(D, out=D)
 
     def score(self, X, y=None, sample_weight=None):
@@ -57,7 +58,7 @@ class CentersMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
 
     def _assign(self, X, sample_weight=None):
         X, x_sqnorms, centers, w, n_threads = self._prepare(X, sample_weight)
-        return _assign_rows(X, x_sqnorms, centers, w, n_threads)
+        return assign_rows(X, x_sqnorms, centers, w, n_threads)
 
 
 def prepare_centers(estimator, X, centers, sample_weight=None):
@@ -69,14 +70,12 @@ def prepare_centers(estimator, X, centers, sample_weight=None):
     X = validate_X(estimator, X, reset=False)
     n_threads = n_threads_of(estimator.n_threads, work=X.size * len(centers))
     w = validated_weights(sample_weight, X)
-    x_sqnorms = _row_norms(X, True, n_threads)
+    x_sqnorms = row_norms(X, n_threads)
     check_range(x_sqnorms, w)
     if getattr(estimator, "spherical", False) is True:
         # Spherical models compare directions: X's rows at unit norm (a copy).
-        from dynkm._rows import unit_rows  # _rows imports kmeans, which imports this
-
         X = unit_rows(X, n_threads)
-        x_sqnorms = _row_norms(X, True, n_threads)
+        x_sqnorms = row_norms(X, n_threads)
     centers = np.ascontiguousarray(as_dtype(centers, X.dtype, name="cluster_centers_"))
-    check_range(_row_norms(centers, True, n_threads), name="cluster_centers_")
+    check_range(row_norms(centers, n_threads), name="cluster_centers_")
     return X, x_sqnorms, centers, w, n_threads

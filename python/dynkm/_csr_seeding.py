@@ -2,7 +2,7 @@
 
 The same algorithms as kmcore's dense :func:`kmcore.kmeans_plusplus` and
 :func:`kmcore.farthest_first`, drawing from the RandomState in the same order
-with the same draw kernel (``_seeding._sample_by_potential``), so a CSR matrix
+with the same draw (:func:`kmcore.seeding.draw_by_potential`), so a CSR matrix
 and its dense copy get the same rows from the same ``random_state`` (up to a
 draw that lands within rounding of the boundary between two rows).
 
@@ -16,13 +16,11 @@ temporaries are one block of row-by-candidate distances and the
 import numpy as np
 
 from dynkm._rows import dense_rows, row_blocks, sqdist_block
-from kmcore import _seeding
-from kmcore.centers import _unit_or
-from kmcore.seeding import row_probabilities
+from kmcore.seeding import draw_by_potential, row_probabilities
 
 
 def kmeans_plusplus_csr(X, x_sqnorms, n_clusters, sample_weight, n_local_trials, rng):
-    """Greedy k-means++ on CSR ``X``: (centers, indices) as kmcore's ``_kmeans_plusplus``.
+    """Greedy k-means++ on CSR ``X``: (centers, indices) as :func:`kmcore.kmeans_plusplus`.
 
     The first center is a row drawn with probability proportional to its
     weight; each next one is, of ``n_local_trials`` rows drawn with
@@ -45,22 +43,15 @@ def kmeans_plusplus_csr(X, x_sqnorms, n_clusters, sample_weight, n_local_trials,
     """
     n = X.shape[0]
     _check_k(n_clusters, n)
-    weight = _unit_or(sample_weight, X.dtype)
     indices = np.empty(n_clusters, dtype=np.intp)
     indices[0] = int(rng.choice(n, p=row_probabilities(n, sample_weight)))
     closest = np.full(n, np.inf, dtype=X.dtype)
     dist = _candidate_distances(X, x_sqnorms, indices[:1], closest)
     closest = dist[0]
     pot = _potentials(dist, sample_weight)[0]
-    targets_sorted = np.empty(n_local_trials, dtype=np.float64)
-    drawn = np.empty(n_local_trials, dtype=np.intp)
     for c in range(1, n_clusters):
         targets = rng.uniform(size=n_local_trials) * pot
-        order = np.argsort(targets, kind="stable")
-        targets_sorted[:] = targets[order]
-        _seeding._sample_by_potential(closest, weight, targets_sorted, drawn)
-        candidates = np.empty(n_local_trials, dtype=np.intp)
-        candidates[order] = drawn
+        candidates = draw_by_potential(closest, sample_weight, targets)
         dist = _candidate_distances(X, x_sqnorms, candidates, closest)
         pots = _potentials(dist, sample_weight)
         best = int(np.argmin(pots))
@@ -71,7 +62,7 @@ def kmeans_plusplus_csr(X, x_sqnorms, n_clusters, sample_weight, n_local_trials,
 
 
 def farthest_first_csr(X, x_sqnorms, n_clusters, sample_weight, rng):
-    """Farthest-first traversal on CSR ``X``: (centers, indices) as kmcore's ``_farthest_first``.
+    """Farthest-first traversal on CSR ``X``: (centers, indices) as :func:`kmcore.farthest_first`.
 
     The first center is a row drawn with probability proportional to its
     weight; each next one is the row of positive weight farthest from every

@@ -1,4 +1,5 @@
-"""The synthetic data sets of the original k-means notebook ("S1"), vectorised and seeded.
+"""The synthetic data sets of the k-means homework notebook this project grew from, vectorised
+and seeded.
 
 Public through :mod:`dynkm.datasets`.
 """
@@ -26,7 +27,8 @@ def _rng(random_state):
 
 
 def _component_sizes(n_samples, n_components):
-    """n // k points per component, the remainder going to the first (as in S1's gen3)."""
+    """n // k points per component, the remainder going to the first (as the notebook's
+    ``gen3`` does)."""
     sizes = np.full(n_components, n_samples // n_components, dtype=np.int64)
     sizes[0] += n_samples % n_components
     return sizes

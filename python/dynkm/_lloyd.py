@@ -42,7 +42,7 @@ The choice for ``KMeans(algorithm=...)`` (:func:`choose_algorithm`):
 bounds a user asked for, with their memory): only ``"auto"`` picks Hamerly's.
 
 Data far from the origin run the bounds around the data's mean, as the
-plain pass does (:mod:`kmcore._origin`). scipy CSR input and spherical
+plain pass does (:mod:`kmcore.origin`). scipy CSR input and spherical
 k-means always run the plain pass (CSR: ``dynkm._rows``' blocked
 sparse products; spherical: the centers renormalised after every step).
 :func:`make_spherical_steps` (the classifiers' cosine fits) keeps the bounds
@@ -60,11 +60,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from dynkm import _rows
-from kmcore._origin import data_origin
-from kmcore.assignment import LloydStep, _assign_rows, _lloyd_step
-from kmcore.centers import _means
+from kmcore import LloydStep
+from kmcore.assignment import assign_rows
+from kmcore.centers import means_from_sums
 from kmcore.hamerly import HamerlyBounds
 from kmcore.hamerly import bounds_nbytes as hamerly_nbytes
+from kmcore.origin import data_origin
 from kmcore.yinyang import (
     ClusterSums,
     GroupBounds,
@@ -129,7 +130,7 @@ def make_steps(algorithm, X, x_sqnorms, sample_weight, centers, n_threads, spher
     dense), and so do ``spherical`` runs (unit rows, centers renormalised
     after each step, which the bounded M-step does not do). Data far from
     the origin need nothing special: both kernels compute around the data's
-    mean (:mod:`kmcore._origin`).
+    mean (:mod:`kmcore.origin`).
     """
     name, n_groups, reason = choose_algorithm(algorithm, X.shape[0], centers.shape[0],
                                               X.shape[1])
@@ -137,7 +138,7 @@ def make_steps(algorithm, X, x_sqnorms, sample_weight, centers, n_threads, spher
         if name != "lloyd":
             what = "sparse input" if sp.issparse(X) else "spherical"
             reason = f"{algorithm}: {what} runs the plain pass"
-        step_fn = _rows.spherical_lloyd_step if spherical else _rows.lloyd_step
+        step_fn = spherical_lloyd_step if spherical else _rows.lloyd_step
         return LloydSteps(X, x_sqnorms, sample_weight, n_threads, step_fn, _rows.assign_rows,
                           reason=reason)
     if name == "lloyd":
@@ -209,8 +210,8 @@ def run_lloyd(steps, centers, max_iter, tol, check_every, verbose):
 class LloydSteps:
     """Every distance, every iteration: kmcore's fused pass (or a function like it).
 
-    ``step_fn`` and ``assign_fn`` have the signatures of kmcore's
-    ``_lloyd_step`` and ``_assign_rows`` (None: those, looked up at call time).
+    ``step_fn`` and ``assign_fn`` have the signatures of :func:`dynkm._rows.lloyd_step` and
+    :func:`kmcore.assignment.assign_rows` (None: those, looked up at call time).
     """
 
     name = "lloyd"
@@ -223,7 +224,7 @@ class LloydSteps:
         self.reason = reason
 
     def step(self, centers):
-        step_fn = _lloyd_step if self.step_fn is None else self.step_fn
+        step_fn = _rows.lloyd_step if self.step_fn is None else self.step_fn
         step = step_fn(self.X, self.x_sqnorms, centers, self.sample_weight, True, self.n_threads)
         return step, 1.0, None
 
@@ -231,7 +232,7 @@ class LloydSteps:
         if strict:
             return step.labels, step.inertia
         # Labels of the final centers (the last step labelled against the previous ones).
-        assign_fn = _assign_rows if self.assign_fn is None else self.assign_fn
+        assign_fn = assign_rows if self.assign_fn is None else self.assign_fn
         labels, _, inertia, _ = assign_fn(self.X, self.x_sqnorms, centers, self.sample_weight,
                                           self.n_threads)
         return labels, inertia
@@ -294,8 +295,8 @@ class BoundedSteps:
             if not first:
                 previous = labels.copy()
                 previous[rows] = old
-            step = _lloyd_step(self.X, self.x_sqnorms, centers, self.sample_weight, True,
-                               self.n_threads)
+            step = _rows.lloyd_step(self.X, self.x_sqnorms, centers, self.sample_weight, True,
+                                    self.n_threads)
             differ = np.flatnonzero(step.labels != labels)
             if differ.size:
                 # Rounding decided a near tie the other way: adopt it, recompute those rows.
@@ -307,7 +308,8 @@ class BoundedSteps:
             self.stale = True
             return step, fraction + 1.0, n_changed
         shift = np.empty(k, dtype=np.float64)
-        new = _means(sums.sums, sums.weights, centers, self.X.dtype, shift, self._m_threads)
+        new = means_from_sums(sums.sums, sums.weights, centers, self.X.dtype, shift,
+                              self._m_threads)
         self.drift = shift
         # The live labels: run_lloyd tests convergence by n_changed, final() copies them.
         step = LloydStep(labels, new, sums.weights.copy(), self._objective(centers), shift, 0)
@@ -378,6 +380,14 @@ def _weighted_sqnorm_sum(X, sample_weight, origin=None):
     return total
 
 
+def spherical_lloyd_step(X, x_sqnorms, centers, sample_weight, relocate_empty, n_threads):
+    """One step of spherical k-means on unit rows: the Lloyd step, then unit centers."""
+    step = _rows.lloyd_step(X, x_sqnorms, centers, sample_weight, relocate_empty, n_threads)
+    new_centers = _rows.unit_centers(step.centers)
+    shift = np.sqrt(((new_centers.astype(np.float64) - centers) ** 2).sum(axis=1))
+    return step._replace(centers=new_centers, center_shift=shift)
+
+
 def make_spherical_steps(algorithm, X, x_sqnorms, sample_weight, centers, n_threads):
     """``make_steps`` for spherical k-means on unit rows, keeping the bounds.
 
@@ -398,7 +408,7 @@ class SphericalSteps:
 
     The bounds hold for any move of the centers as long as they are moved by
     how far the centers really went: the drift is that of the unit centers.
-    The result is the step of ``dynkm._rows.spherical_lloyd_step`` (labels
+    The result is the step of :func:`spherical_lloyd_step` (labels
     exact, centers to rounding).
     """
 

@@ -1,5 +1,6 @@
 """The rules around a MiniBatchKMeans step: stopping, batch draws, threads, reassignment
-schedule and verbose lines, each as scikit-learn's ``MiniBatchKMeans`` has it."""
+schedule and verbose lines, each as scikit-learn's ``MiniBatchKMeans`` has it; and the
+running-mean center update that the hard and the soft mini-batch steps share."""
 
 import numpy as np
 
@@ -8,6 +9,21 @@ import numpy as np
 # scheduler time slice on a busy machine), and a step calls several kernels.
 # Results do not depend on the thread count, so this changes only the speed.
 _SERIAL_WORK = 1 << 20
+
+
+def running_means(centers, totals, sums, batch_weight):
+    """Move each center to the running mean of the rows it received, in float64.
+
+    Sculley's update: a center that received weight ``w_b`` with weighted sum
+    ``s_b`` in this batch moves by ``(s_b - w_b c) / (W + w_b)``, ``W`` the
+    weight it had received before; the others stay. Returns the new centers
+    (float64) and the new totals ``W + w_b``; the inputs are not modified.
+    """
+    totals = totals + batch_weight
+    hit = batch_weight > 0
+    new = centers.astype(np.float64)
+    new[hit] += (sums[hit] - batch_weight[hit, None] * new[hit]) / totals[hit, None]
+    return new, totals
 
 
 class _Convergence:

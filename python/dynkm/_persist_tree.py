@@ -28,6 +28,8 @@ import zlib
 
 import numpy as np
 
+from kmcore import __version__
+
 FORMAT_NAME = "dynkm-model"
 # Version of the file layout (containers and node types). A reader refuses
 # files of a newer version rather than guess at them.
@@ -46,32 +48,34 @@ ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, KeyError, OSError, NotIm
 _BUILTIN_TYPES = {"bool": bool, "int": int, "float": float, "complex": complex, "str": str}
 
 
-def estimator_classes():
-    """The estimators a file may hold, by name, with the version of their state layout.
+# The classes a file may name: filled by the package (dynkm/__init__.py), which
+# sits above the estimators, so that this format layer imports none of them.
+_ESTIMATORS = {}
+_INTERNAL = {}
+
+
+def register_estimator(cls, state_version):
+    """Let files hold ``cls`` (by its name), whose state layout is ``state_version``.
 
     Bump a class's number when its fitted attributes change in a way an older
     file cannot be read into; files of another number then raise clearly.
     """
-    from dynkm.classifier import ClusterLabelClassifier, KMeansClassifier
-    from dynkm.dynamic import DynamicKMeans
-    from dynkm.kmeans import KMeans
-    from dynkm.minibatch import MiniBatchKMeans
-    from dynkm.soft import SoftKMeans
+    _ESTIMATORS[cls.__name__] = (cls, int(state_version))
 
-    classes = (KMeans, MiniBatchKMeans, SoftKMeans, DynamicKMeans, KMeansClassifier,
-               ClusterLabelClassifier)
-    # DynamicKMeans 2: the cluster state and the point store became objects of their own.
-    return {cls.__name__: (cls, 2 if cls is DynamicKMeans else 1) for cls in classes}
+
+def register_internal(cls):
+    """Let an estimator's state hold objects of ``cls`` (saved as their ``vars``)."""
+    _INTERNAL[f"{cls.__module__}.{cls.__name__}"] = cls
+
+
+def estimator_classes():
+    """The estimators a file may hold, by name, with the version of their state layout."""
+    return dict(_ESTIMATORS)
 
 
 def internal_classes():
     """Helper objects an estimator's state may hold: saved as their ``vars``."""
-    from dynkm._dynamic_state import ClusterState
-    from dynkm._point_store import DiskStoreRef, MemoryStore
-    from dynkm._summary_store import ReservoirStore
-
-    return {f"{cls.__module__}.{cls.__name__}": cls
-            for cls in (ClusterState, MemoryStore, DiskStoreRef, ReservoirStore)}
+    return dict(_INTERNAL)
 
 
 class Encoder:
@@ -102,12 +106,10 @@ class Encoder:
         self._check_no_views()
         for name, parts, _ in self.pools.values():
             self.arrays[name] = np.concatenate(parts) if len(parts) > 1 else parts[0]
-        import dynkm
-
         meta = {
             "format": FORMAT_NAME,
             "format_version": FORMAT_VERSION,
-            "dynkm_version": dynkm.__version__,
+            "dynkm_version": __version__,
             "numpy_version": np.__version__,
             "class": cls_name,
             "state_version": known[cls_name][1],
@@ -306,10 +308,8 @@ class Decoder:
         if type(version) is not int or version < 1:
             self.fail(META, f"invalid format_version {version!r}")
         if version > FORMAT_VERSION:
-            import dynkm
-
             self.fail(META, f"written by a newer dynkm ({written_by!r}, file format version "
-                      f"{version}); this dynkm ({dynkm.__version__}) reads format versions up "
+                      f"{version}); this dynkm ({__version__}) reads format versions up "
                       f"to {FORMAT_VERSION}: upgrade dynkm to load it")
         missing, extra = META_KEYS - set(meta), set(meta) - META_KEYS
         if missing or extra:

@@ -1,31 +1,32 @@
-"""Rows as the classifier sees them: dense (kmcore kernels) or scipy CSR, raw or unit-norm.
+"""Rows dense or scipy CSR, raw or unit-norm: one dispatch for every estimator.
 
-The dense functions are kmcore's. The CSR ones keep the same signatures and
+Each function takes dense rows (computed by kmcore's public kernels on
+trusted input) or CSR rows under one signature. The CSR ones keep the same
 results, computed by scipy's sparse products on blocks of rows, so a CSR
 matrix is never densified: the largest dense temporary is one block of
 ``_BLOCK_CELLS`` row-by-center distances, and the centers themselves.
 A CSR distance that the expansion ||x||^2 - 2 x.c + ||c||^2 cancels (a row
 at or near a center) is recomputed directly, as kmcore's dense kernels do, so
 a row on a center is at distance exactly 0 in both layouts.
-The spherical wrapper turns any Lloyd step into spherical k-means (unit-norm
-centers) for the cosine distance. The Lloyd loop that runs these steps is
-``dynkm._lloyd.run_lloyd``.
+The Lloyd loop that runs these steps is ``dynkm._lloyd.run_lloyd``.
 """
 
 import numpy as np
 import scipy.sparse as sp
 
-from kmcore._origin import data_origin
-from kmcore.assignment import _EXACT_BELOW, _assign_rows, _finish_step, _lloyd_step
-from kmcore.centers import _weighted_sums
-from kmcore.distances import _PAIRWISE_CHUNK_ROWS, _pairwise_sqdist, _row_norms
+import kmcore
+from kmcore.assignment import EXACT_BELOW, finish_step
+from kmcore.assignment import assign_rows as dense_assign_rows
+from kmcore.centers import weighted_sums as dense_weighted_sums
+from kmcore.distances import PAIRWISE_CHUNK_ROWS
+from kmcore.origin import data_origin
 
 # Row-by-center cells of one dense distance block of a CSR matrix (32 MB in float64).
 _BLOCK_CELLS = 1 << 22
 # Rows per block of the float64 per-cluster sums of a CSR matrix.
 _SUM_ROWS = 1 << 16
-# Rows per slice when computing the data's variance (bounded temporary memory).
-_VARIANCE_ROWS = 8192
+# Rows per slice of the float64 norms around an origin (bounded temporary memory).
+_SLICE_ROWS = 8192
 
 
 def weights_or_ones(sample_weight, n):
@@ -37,7 +38,7 @@ def row_norms(X, n_threads):
     """Squared Euclidean norm of every row, in X's dtype."""
     if sp.issparse(X):
         return np.asarray(X.multiply(X).sum(axis=1), dtype=X.dtype).ravel()
-    return _row_norms(X, True, n_threads)
+    return kmcore.row_norms(X, n_threads=n_threads, check_input=False)
 
 
 def unit_rows(X, n_threads):
@@ -72,7 +73,7 @@ def block_rows(max_rows, n_centers, n_threads):
     a multiple of kmcore's pairwise chunk per thread when that fits (so the
     threads get equal shares of every block)."""
     rows = max(1, min(max_rows, _BLOCK_CELLS // max(n_centers, 1)))
-    unit = _PAIRWISE_CHUNK_ROWS * n_threads
+    unit = PAIRWISE_CHUNK_ROWS * n_threads
     return rows - rows % unit if rows >= unit else rows
 
 
@@ -82,7 +83,8 @@ def sqdist_block(X, x_sqnorms, centers, c_sqnorms, n_threads, out=None):
     ``out`` (dense X only): a C-contiguous (rows, centers) buffer to write into.
     """
     if not sp.issparse(X):
-        return _pairwise_sqdist(X, x_sqnorms, centers, c_sqnorms, n_threads, out=out)
+        return kmcore.pairwise_sqdist(X, centers, x_sqnorms, c_sqnorms, n_threads=n_threads,
+                                      out=out, check_input=False)
     D = np.asarray(X @ centers.T, dtype=X.dtype)
     D *= -2
     D += x_sqnorms[:, None]
@@ -99,7 +101,7 @@ def exact_sqdist_block(X, x_sqnorms, centers, c_sqnorms, n_threads):
     be a rounding residue instead of 0 (``transform(cluster_centers_)`` would
     show it on its diagonal); the assignment kernels recompute those, and so
     does this. The rule is relative to the norms the kernel's expansion used:
-    around the data's origin when kmcore computed there (``kmcore._origin``).
+    around the data's origin when kmcore computed there (:mod:`kmcore.origin`).
     """
     D = sqdist_block(X, x_sqnorms, centers, c_sqnorms, n_threads)
     if not sp.issparse(X):
@@ -113,22 +115,22 @@ def exact_sqdist_block(X, x_sqnorms, centers, c_sqnorms, n_threads):
 def _shifted_sqnorms(A, origin):
     """Squared norms of the rows of ``A - origin`` in float64, by row slices."""
     out = np.empty(A.shape[0])
-    for start in range(0, A.shape[0], _VARIANCE_ROWS):
-        diff = A[start:start + _VARIANCE_ROWS].astype(np.float64) - origin
-        out[start:start + _VARIANCE_ROWS] = np.einsum("ij,ij->i", diff, diff)
+    for start in range(0, A.shape[0], _SLICE_ROWS):
+        diff = A[start:start + _SLICE_ROWS].astype(np.float64) - origin
+        out[start:start + _SLICE_ROWS] = np.einsum("ij,ij->i", diff, diff)
     return out
 
 
 def _recompute_cancelled(X, x_sqnorms, centers, c_sqnorms, D):
     """Recompute directly, in ``D`` (in place), the distances the expansion cancelled.
 
-    Where the expansion is below ``_EXACT_BELOW * (||x||^2 + ||c||^2)`` most of
+    Where the expansion is below ``EXACT_BELOW * (||x||^2 + ||c||^2)`` most of
     its digits are rounding (kmcore's assignment kernels use the same rule).
     Those entries are few (rows at or near a center); their rows are taken
     (CSR: densified) a block at a time for ``sum((x - c)^2)``, so at most
     ``_BLOCK_CELLS`` values.
     """
-    threshold = _EXACT_BELOW[np.dtype(X.dtype)]
+    threshold = EXACT_BELOW[np.dtype(X.dtype)]
     rows, cols = np.nonzero(D < threshold * (x_sqnorms[:, None] + c_sqnorms[None, :]))
     step = max(1, _BLOCK_CELLS // max(X.shape[1], 1))
     for start in range(0, rows.size, step):
@@ -140,9 +142,9 @@ def _recompute_cancelled(X, x_sqnorms, centers, c_sqnorms, D):
 
 
 def assign_rows(X, x_sqnorms, centers, sample_weight, n_threads):
-    """kmcore's ``_assign_rows`` (labels, min_sqdist, inertia, None), dense or CSR."""
+    """:func:`kmcore.assignment.assign_rows` (labels, min_sqdist, inertia, None), dense or CSR."""
     if not sp.issparse(X):
-        return _assign_rows(X, x_sqnorms, centers, sample_weight, n_threads)
+        return dense_assign_rows(X, x_sqnorms, centers, sample_weight, n_threads)
     n = X.shape[0]
     labels = np.empty(n, dtype=np.intp)
     min_sqdist = np.empty(n, dtype=X.dtype)
@@ -157,7 +159,7 @@ def assign_rows(X, x_sqnorms, centers, sample_weight, n_threads):
 def weighted_sums(X, labels, n_clusters, sample_weight, n_threads):
     """float64 per-cluster sums and weights, dense (kmcore) or CSR (one sparse product)."""
     if not sp.issparse(X):
-        return _weighted_sums(X, labels, n_clusters, sample_weight, n_threads)
+        return dense_weighted_sums(X, labels, n_clusters, sample_weight, n_threads)
     n = X.shape[0]
     w = weights_or_ones(sample_weight, n)
     member = sp.csr_matrix((w, (labels, np.arange(n))), shape=(n_clusters, n)).tocsc()
@@ -170,43 +172,11 @@ def weighted_sums(X, labels, n_clusters, sample_weight, n_threads):
 
 
 def lloyd_step(X, x_sqnorms, centers, sample_weight, relocate_empty, n_threads):
-    """kmcore's ``_lloyd_step`` (a LloydStep), dense (fused kernel) or CSR."""
+    """:func:`kmcore.lloyd_step` (a LloydStep) on trusted input, dense (fused kernel) or CSR."""
     if not sp.issparse(X):
-        return _lloyd_step(X, x_sqnorms, centers, sample_weight, relocate_empty, n_threads)
+        return kmcore.lloyd_step(X, centers, sample_weight, x_sqnorms, relocate_empty, n_threads,
+                                 check_input=False)
     labels, min_sqdist, inertia, _ = assign_rows(X, x_sqnorms, centers, sample_weight, n_threads)
     sums, weights = weighted_sums(X, labels, centers.shape[0], sample_weight, n_threads)
-    return _finish_step(X, sample_weight, centers, labels, min_sqdist, inertia, sums, weights,
-                        relocate_empty, n_threads)
-
-
-def spherical_lloyd_step(X, x_sqnorms, centers, sample_weight, relocate_empty, n_threads):
-    """One step of spherical k-means on unit rows: the Lloyd step, then unit centers."""
-    step = lloyd_step(X, x_sqnorms, centers, sample_weight, relocate_empty, n_threads)
-    new_centers = unit_centers(step.centers)
-    shift = np.sqrt(((new_centers.astype(np.float64) - centers) ** 2).sum(axis=1))
-    return step._replace(centers=new_centers, center_shift=shift)
-
-
-def absolute_tol(tol, X):
-    """scikit-learn's tolerance: ``tol`` times X's :func:`mean_variance` (0 stays 0,
-    without the pass over X)."""
-    return tol * mean_variance(X) if tol > 0 else 0.0
-
-
-def mean_variance(X):
-    """Mean over features of the per-feature variance (scikit-learn's tol scale)."""
-    if not sp.issparse(X):
-        return _mean_variance(X)
-    mean = np.asarray(X.mean(axis=0, dtype=np.float64)).ravel()
-    mean_sq = np.asarray(X.multiply(X).mean(axis=0, dtype=np.float64)).ravel()
-    return float(np.mean(mean_sq - mean ** 2))
-
-
-def _mean_variance(X):
-    """Mean over features of the per-feature variance of dense X, in float64, by row slices."""
-    mean = X.mean(axis=0, dtype=np.float64)
-    sq = np.zeros(X.shape[1], dtype=np.float64)
-    for start in range(0, X.shape[0], _VARIANCE_ROWS):
-        diff = X[start:start + _VARIANCE_ROWS].astype(np.float64) - mean
-        sq += np.einsum("ij,ij->j", diff, diff)
-    return float(sq.mean() / X.shape[0])
+    return finish_step(X, sample_weight, centers, labels, min_sqdist, inertia, sums, weights,
+                       relocate_empty, n_threads)

@@ -7,8 +7,9 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.validation import validate_data
 
-from kmcore._threads import effective_n_threads
-from kmcore._validation import check_sample_weight
+from kmcore import effective_n_threads
+from kmcore.validation import check_int as _check_int
+from kmcore.validation import check_sample_weight
 
 __all__ = ["INT_MAX", "RANGE_FACTOR", "as_dtype", "check_float", "check_int", "check_range",
            "n_threads_of", "validate_X", "validate_named", "validated_weights"]
@@ -30,14 +31,9 @@ RANGE_FACTOR = 16.0
 
 
 def check_int(value, name, low=1, high=INT_MAX):
-    """An integer in [low, high] (bools rejected), else TypeError/ValueError naming it."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    if high is not None and value > high:
-        raise ValueError(f"{name} must be <= {high}, got {value}")
-    return int(value)
+    """An integer in [low, high] (bools rejected), else TypeError/ValueError naming it:
+    :func:`kmcore.validation.check_int`, bounded by a C int by default."""
+    return _check_int(value, name, low, high)
 
 
 def check_float(value, name, low=0.0):

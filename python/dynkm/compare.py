@@ -1,4 +1,4 @@
-"""Dynamic vs static k-means on the same data and the same number of clusters (S0).
+"""Dynamic vs static k-means on the same data and the same number of clusters.
 
 :func:`compare` streams the rows through :class:`~dynkm.DynamicKMeans` in
 their order, then fits a static k-means with the number of clusters the stream
@@ -19,7 +19,8 @@ import numpy as np
 from dynkm._generators import _rng, make_high_dim
 from dynkm._validation import check_float, check_int
 from dynkm.dynamic import DynamicKMeans
-from dynkm.kmeans import KMeans, resolve_n_init
+from dynkm._init import resolve_n_init
+from dynkm.kmeans import KMeans
 from dynkm.metrics import center_distance
 from kmcore import assign
 
@@ -166,7 +167,8 @@ def compare(X, *, data_name="data", batch_size=100, min_size=60, max_size=150,
         The stream, in order.
     data_name : str, default="data"
         Name shown in the reports.
-    batch_size, min_size, max_size : DynamicKMeans parameters (S0's defaults).
+    batch_size, min_size, max_size : DynamicKMeans parameters (the defaults of the
+        DynCluster course project this project grew from).
     static : {"dynkm", "faiss", "sklearn"}, default="dynkm"
         The static k-means: :class:`dynkm.KMeans`, ``faiss.Kmeans`` or
         ``sklearn.cluster.KMeans`` (the last two must be installed).
@@ -202,11 +204,7 @@ def compare(X, *, data_name="data", batch_size=100, min_size=60, max_size=150,
     if init not in _STATIC_INITS[static]:
         raise ValueError(f"static_init must be one of {_STATIC_INITS[static]} for "
                          f"static={static!r}, got {static_init!r}")
-    if isinstance(static_n_init, str) and static_n_init != "auto":
-        raise ValueError(f"static_n_init must be 'auto' or an integer >= 1, got "
-                         f"{static_n_init!r}")
-    n_init = resolve_n_init(static_n_init, init) if static_n_init == "auto" else \
-        check_int(static_n_init, "static_n_init")
+    n_init = resolve_n_init(static_n_init, init, name="static_n_init")
     n_init_source = (f"scikit-learn's 'auto' rule for {init}" if static_n_init == "auto"
                      else "given")
     static_max_iter = check_int(static_max_iter, "static_max_iter")

@@ -6,7 +6,7 @@ SIFT / ANN-benchmark ``.fvecs`` / ``.ivecs`` / ``.bvecs`` formats
 numpy's ``.npy`` (:func:`read_npy`). Every reader checks the file against its
 own header and raises a ValueError naming the file and what is wrong.
 
-Generators: the synthetic data sets of the original k-means notebook ("S1"),
+Generators: the synthetic data sets of the k-means homework notebook this project grew from,
 vectorised and seeded (:func:`make_rings`, :func:`make_blobs_streak`,
 :func:`make_high_dim`).
 """

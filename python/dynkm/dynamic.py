@@ -43,11 +43,11 @@ from dynkm._params import Params
 from dynkm.classifier import _kmeans_run
 from dynkm.kmeans import KMeans
 from dynkm.persist import PersistMixin
-from kmcore._threads import blas_single_threaded
-from kmcore._validation import check_random_state
-from kmcore.assignment import _assign_rows
-from kmcore.distances import _row_norms
-from kmcore.split import _split_two
+from kmcore import row_norms
+from kmcore.assignment import assign_rows
+from kmcore.split import split_members
+from kmcore.threads import blas_single_threaded
+from kmcore.validation import check_random_state
 
 _TIME_UNITS = ("batches", "points")
 # The first batch's spherical k-means: KMeans' defaults (k-means++, tol, max_iter).
@@ -210,7 +210,8 @@ class DynamicKMeans(StorePersistMixin, PersistMixin, AtomicSetParams, CentersMix
         batch_size = check_int(self.batch_size, "batch_size")
         X = validate_X(self, X, reset=True)
         sample_weight = validated_weights(sample_weight, X)
-        check_range(_row_norms(X, True, n_threads_of(self.n_threads, work=X.size)), sample_weight)
+        n_threads = n_threads_of(self.n_threads, work=X.size)
+        check_range(row_norms(X, n_threads=n_threads, check_input=False), sample_weight)
         self._reset()
         for start in range(0, X.shape[0], batch_size):
             w = None if sample_weight is None else sample_weight[start:start + batch_size]
@@ -235,7 +236,8 @@ class DynamicKMeans(StorePersistMixin, PersistMixin, AtomicSetParams, CentersMix
             # The model keeps the dtype of its first batch (float32 stays float32).
             X = as_dtype(X, self._state.cols["centers"].dtype)
         sample_weight = validated_weights(sample_weight, X)
-        check_range(_row_norms(X, True, n_threads_of(self.n_threads, work=X.size)), sample_weight)
+        n_threads = n_threads_of(self.n_threads, work=X.size)
+        check_range(row_norms(X, n_threads=n_threads, check_input=False), sample_weight)
         if first:
             self._reset()
         self._partial_fit(X, sample_weight, own_state=first)
@@ -397,8 +399,8 @@ class DynamicKMeans(StorePersistMixin, PersistMixin, AtomicSetParams, CentersMix
 
     def _add_batch(self, X, sample_weight):
         n_threads = self._threads(X.shape[0], self._state.k)
-        labels, dist, _, _ = _assign_rows(X, _row_norms(X, True, n_threads),
-                                          self._state.centers, sample_weight, n_threads)
+        labels, dist, _, _ = assign_rows(X, row_norms(X, n_threads=n_threads, check_input=False),
+                                         self._state.centers, sample_weight, n_threads)
         self._absorb(X, sample_weight, labels, dist)
 
     def _absorb(self, X, sample_weight, rows, dist):
@@ -454,8 +456,8 @@ class DynamicKMeans(StorePersistMixin, PersistMixin, AtomicSetParams, CentersMix
         members = points.member_rows(parent)
         w = points.effective_weights(members, p["decay"], self._now)
         X = points.data
-        centers2, side = _split_two(X, members, w.astype(X.dtype), _SPLIT_MAX_ITER,
-                                    self._rng, self._threads(len(members), 2))
+        centers2, side = split_members(X, members, w.astype(X.dtype), _SPLIT_MAX_ITER,
+                                       self._rng, self._threads(len(members), 2))
         keep = self._keep_side(centers2, row)
         for half, r in ((keep, row), (1 - keep, new_row)):
             m, wm = members[side == half], w[side == half]
@@ -475,9 +477,9 @@ class DynamicKMeans(StorePersistMixin, PersistMixin, AtomicSetParams, CentersMix
         Xs, ws, slots = points.sample(row)
         if len(slots) < 2:
             return None
-        centers2, side = _split_two(Xs, np.arange(len(slots), dtype=np.intp),
-                                    ws.astype(Xs.dtype), _SPLIT_MAX_ITER, self._rng,
-                                    self._threads(len(slots), 2))
+        centers2, side = split_members(Xs, np.arange(len(slots), dtype=np.intp),
+                                       ws.astype(Xs.dtype), _SPLIT_MAX_ITER, self._rng,
+                                       self._threads(len(slots), 2))
         halves = split_statistics(s.sums[row].copy(), float(s.weights[row]), float(s.m2[row]),
                                   Xs, ws, side)
         if halves is None:
@@ -532,9 +534,9 @@ class DynamicKMeans(StorePersistMixin, PersistMixin, AtomicSetParams, CentersMix
         all_points = np.arange(n, dtype=np.intp)
         w = points.effective_weights(all_points, self._p["decay"], self._now)
         n_threads = self._threads(n, s.k)
-        xn = _row_norms(X, True, n_threads)
+        xn = row_norms(X, n_threads=n_threads, check_input=False)
         for _ in range(n_iter):
-            rows, dist, _, _ = _assign_rows(X, xn, s.centers, w.astype(X.dtype), n_threads)
+            rows, dist, _, _ = assign_rows(X, xn, s.centers, w.astype(X.dtype), n_threads)
             s.sums[:] = 0.0
             s.weights[:] = 0.0
             s.m2[:] = 0.0

@@ -4,7 +4,6 @@ import time
 import warnings
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -15,34 +14,23 @@ from sklearn.exceptions import ConvergenceWarning
 
 from dynkm._atomic import AtomicSetParams, atomic
 from dynkm._base import CentersMixin
-from dynkm._csr_seeding import farthest_first_csr, kmeans_plusplus_csr
-from dynkm._inputs import (
-    RowsCentersMixin,
-    SphereRows,
-    center_shape_error,
-    check_bool,
-    validate_rows,
-)
+from dynkm._init import check_init, initial_centers, resolve_n_init
+from dynkm._inputs import RowsCentersMixin, SphereRows, check_bool, validate_rows
 from dynkm._lloyd import check_algorithm, make_steps, run_lloyd
-from dynkm._rows import absolute_tol, dense_rows, row_norms, unit_centers
+from dynkm._rows import row_norms, unit_centers
+from dynkm._tolerance import absolute_tol
 from dynkm._validation import (
     check_float,
     check_int,
     check_range,
     n_threads_of,
-    validate_X,
     validated_weights,
 )
 from dynkm.persist import PersistMixin
-from kmcore._threads import blas_single_threaded
-from kmcore._validation import check_data, check_random_state
-from kmcore.distances import _row_norms
-from kmcore.seeding import _farthest_first, _kmeans_plusplus, row_probabilities
+from kmcore.threads import blas_single_threaded
+from kmcore.validation import check_random_state
 
-__all__ = ["KMeans", "check_init", "initial_centers", "prepare_fit", "resolve_n_init"]
-
-_INITS = ("k-means++", "random", "farthest")
-
+__all__ = ["KMeans"]
 
 class KMeans(PersistMixin, AtomicSetParams, RowsCentersMixin, CentersMixin,
              ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
@@ -102,7 +90,8 @@ class KMeans(PersistMixin, AtomicSetParams, RowsCentersMixin, CentersMixin,
         when no label changes.
     check_every : int, default=1
         Test convergence only every ``check_every`` iterations (and at the
-        last). The test is cheap here; this keeps S2's behaviour available.
+        last). The test is cheap here; this keeps available the behaviour of
+        scripts that test convergence only every few iterations.
     random_state : None, int or numpy.random.RandomState, default=None
         Seeds the initialisation. The same value gives the same result.
     n_threads : int, default=None
@@ -296,108 +285,6 @@ class KMeans(PersistMixin, AtomicSetParams, RowsCentersMixin, CentersMixin,
             "algorithm": check_algorithm(self.algorithm),
             "spherical": check_bool(self.spherical, "spherical"),
         }
-
-
-def prepare_fit(estimator, X, sample_weight, params):
-    """What every restartable fit checks and computes first.
-
-    Returns X (validated), the weights, the checked init, the number of runs,
-    the RandomState, the thread count, the squared row norms and the absolute
-    tolerance (``params["tol"]`` times the mean per-feature variance).
-    """
-    X = validate_X(estimator, X, reset=True)
-    k = params["n_clusters"]
-    if X.shape[0] < k:
-        raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={k}.")
-    sample_weight = validated_weights(sample_weight, X)
-    init = check_init(estimator.init, X, k, estimator.n_init)
-    n_init = 1 if isinstance(init, np.ndarray) else params["n_init"]
-    rng = check_random_state(estimator.random_state)
-    n_threads = n_threads_of(estimator.n_threads, work=X.shape[0] * k * X.shape[1])
-    x_sqnorms = _row_norms(X, True, n_threads)
-    check_range(x_sqnorms, sample_weight)
-    tol = absolute_tol(params["tol"], X)
-    return X, sample_weight, init, n_init, rng, n_threads, x_sqnorms, tol
-
-
-def resolve_n_init(n_init, init):
-    """Runs for ``n_init``: "auto" is 10 for "random" and callables, 1 otherwise."""
-    if isinstance(n_init, str):
-        if n_init != "auto":
-            raise ValueError(f"n_init must be 'auto' or an integer >= 1, got {n_init!r}")
-        random_init = (isinstance(init, str) and init == "random") or callable(init)
-        return 10 if random_init else 1
-    return check_int(n_init, "n_init")
-
-
-def check_init(init, X, n_clusters, n_init, owner=None):
-    """Validate an ``init`` parameter: a known name, a callable, or (k, d) centers.
-
-    Arrays are returned as a new array in X's dtype (the user's is never
-    modified); one of the wrong shape raises ValueError with scikit-learn's
-    message. A RuntimeWarning (scikit-learn's text; ``owner``: the
-    estimator's name) says that explicit centers run once when ``n_init``
-    asks for more.
-    """
-    if isinstance(init, str):
-        if init not in _INITS:
-            raise ValueError(f"init must be one of {_INITS}, an array or a callable, got {init!r}")
-        return str(init)
-    if callable(init):
-        return init
-    centers = _checked_centers(init, X, n_clusters, "given as init", "init")
-    if not isinstance(n_init, str) and n_init != 1:
-        where = f" in {owner}" if owner else ""
-        warnings.warn(
-            f"Explicit initial center position passed: performing only one init{where} "
-            f"instead of n_init={n_init}.",
-            RuntimeWarning, stacklevel=4,
-        )
-    return centers
-
-
-def _checked_centers(centers, X, n_clusters, source, name):
-    """Initial centers as a new C-contiguous array of X's dtype, of shape (n_clusters, d)."""
-    if sp.issparse(centers):
-        centers = centers.toarray()
-    centers = np.array(check_data(centers, name, dtype=X.dtype), order="C", copy=True)
-    message = center_shape_error(centers.shape, n_clusters, X.shape[1], source)
-    if message is not None:
-        raise ValueError(message)
-    check_range(_row_norms(centers, True, 1), name=name)
-    return centers
-
-
-def initial_centers(X, x_sqnorms, n_clusters, sample_weight, init, rng, n_threads):
-    """Initial centers from a checked ``init`` (see :func:`check_init`); X dense or CSR."""
-    if isinstance(init, np.ndarray):
-        return init.copy()
-    sparse = sp.issparse(X)
-    if init == "k-means++":
-        n_trials = 2 + int(np.log(n_clusters))
-        if sparse:
-            return kmeans_plusplus_csr(X, x_sqnorms, n_clusters, sample_weight, n_trials, rng)[0]
-        return _kmeans_plusplus(X, x_sqnorms, n_clusters, sample_weight, n_trials, rng,
-                                n_threads)[0]
-    if init == "farthest":
-        if sparse:
-            return farthest_first_csr(X, x_sqnorms, n_clusters, sample_weight, rng)[0]
-        return _farthest_first(X, x_sqnorms, n_clusters, sample_weight, rng, n_threads)[0]
-    if init == "random":
-        p = row_probabilities(X.shape[0], sample_weight)
-        live = int(np.count_nonzero(p))
-        if live < n_clusters:
-            raise ValueError(
-                f"init='random' draws n_clusters={n_clusters} distinct rows with probability "
-                f"proportional to sample_weight, but only {live} of the {X.shape[0]} rows it "
-                "draws from have a positive sample_weight"
-            )
-        rows = rng.choice(X.shape[0], size=n_clusters, replace=False, p=p)
-        return dense_rows(X, rows).astype(X.dtype, copy=False) if sparse else X[rows]
-    centers = init(X, n_clusters, random_state=rng)
-    return _checked_centers(centers, X, n_clusters,
-                            "returned by init(X, n_clusters, random_state)",
-                            "init(X, ...) result")
 
 
 def _same_clustering(a, b):

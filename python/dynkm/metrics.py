@@ -2,7 +2,8 @@
 
 Internal measures: :func:`inertia` (the k-means objective, weighted SSE) and
 :func:`center_distance`. External measures against reference classes:
-:func:`purity`, :func:`gini` (S3's size-weighted Gini impurity),
+:func:`purity`, :func:`gini` (the size-weighted Gini impurity, which the
+MNIST clustering demo this project grew from calls its Gini index),
 :func:`contingency` (the class x cluster table) and
 :func:`cluster_label_map` (each cluster's majority class, for
 cluster-then-label). All are vectorised: no Python loop over points.
@@ -14,7 +15,7 @@ import numpy as np
 from sklearn.metrics.cluster import contingency_matrix
 
 from kmcore import assign
-from kmcore._validation import check_data, check_sample_weight
+from kmcore.validation import check_data, check_sample_weight
 
 __all__ = [
     "center_distance",
@@ -95,7 +96,7 @@ def purity(labels_true, labels_pred):
 
 
 def gini(labels_true, labels_pred):
-    """Size-weighted Gini impurity of the clusters (S3's "Gini index").
+    """Size-weighted Gini impurity of the clusters (the MNIST clustering demo's "Gini index").
 
     For each cluster ``k`` with ``n_k`` points of which ``n_ck`` are of class
     ``c``, the Gini impurity is ``1 - sum_c (n_ck / n_k)^2``: the chance that two
@@ -328,7 +329,7 @@ def _check_center_labels(labels, n, k):
 def center_distance(centers_from, centers_to):
     """Mean distance from each center of ``centers_from`` to its nearest in ``centers_to``.
 
-    S0's comparison of a dynamic and a static clustering: how far, on
+    The DynCluster project's comparison of a dynamic and a static clustering: how far, on
     average, each dynamic center lies from the closest static one. Not
     symmetric; 0 when every center of ``centers_from`` is also in ``centers_to``.
 

@@ -26,6 +26,7 @@ from sklearn.base import (
 
 from dynkm._atomic import AtomicSetParams, atomic
 from dynkm._base import CentersMixin
+from dynkm._init import check_init, initial_centers, resolve_n_init
 from dynkm._inputs import RowsCentersMixin, SphereRows, check_bool, validate_rows
 from dynkm._minibatch_rules import (
     _Convergence,
@@ -33,15 +34,10 @@ from dynkm._minibatch_rules import (
     _print_step,
     _reassign_due,
     _step_threads,
+    running_means,
 )
-from dynkm._rows import (
-    absolute_tol,
-    assign_rows,
-    dense_rows,
-    row_norms,
-    unit_centers,
-    weighted_sums,
-)
+from dynkm._rows import assign_rows, dense_rows, row_norms, unit_centers, weighted_sums
+from dynkm._tolerance import absolute_tol
 from dynkm._validation import (
     as_dtype,
     check_float,
@@ -50,11 +46,10 @@ from dynkm._validation import (
     n_threads_of,
     validated_weights,
 )
-from dynkm.kmeans import check_init, initial_centers
 from dynkm.persist import PersistMixin
-from kmcore._threads import blas_single_threaded
-from kmcore._validation import check_random_state
-from kmcore.assignment import _assign_rows
+from kmcore.assignment import assign_rows as dense_assign_rows
+from kmcore.threads import blas_single_threaded
+from kmcore.validation import check_random_state
 
 _HISTORY_KEYS = ("batch_inertia", "ewa_inertia", "center_shift", "seconds", "n_reassigned")
 
@@ -430,15 +425,7 @@ class MiniBatchKMeans(PersistMixin, AtomicSetParams, RowsCentersMixin, CentersMi
 
     # ------------------------------------------------------ parameter checks
     def _check_params(self):
-        n_init = self.n_init
-        if isinstance(n_init, str):
-            if n_init != "auto":
-                raise ValueError(f"n_init must be 'auto' or an integer >= 1, got {n_init!r}")
-            random_init = ((isinstance(self.init, str) and self.init == "random")
-                           or callable(self.init))
-            n_init = 3 if random_init else 1
-        else:
-            n_init = check_int(n_init, "n_init")
+        n_init = resolve_n_init(self.n_init, self.init, random_runs=3)
         check_int(int(self.verbose) if isinstance(self.verbose, bool) else self.verbose,
                   "verbose", low=0)
         init_size = None if self.init_size is None else check_int(self.init_size, "init_size")
@@ -525,16 +512,13 @@ def _minibatch_step(X, x_sqnorms, sample_weight, centers, counts, rng, reassign,
     if sp.issparse(X):
         labels, _, inertia, _ = assign_rows(X, x_sqnorms, centers, sample_weight, n_threads)
     else:
-        labels, _, inertia, fused = _assign_rows(X, x_sqnorms, centers, sample_weight,
-                                                 n_threads, with_sums=True)
+        labels, _, inertia, fused = dense_assign_rows(X, x_sqnorms, centers, sample_weight,
+                                                      n_threads, with_sums=True)
     if fused is not None:
         sums, batch_weight = fused
     else:
         sums, batch_weight = weighted_sums(X, labels, k, sample_weight, n_threads)
-    counts = counts + batch_weight
-    hit = batch_weight > 0
-    new = centers.astype(np.float64)
-    new[hit] += (sums[hit] - batch_weight[hit, None] * new[hit]) / counts[hit, None]
+    new, counts = running_means(centers, counts, sums, batch_weight)
 
     n_reassigned = _reassign(X, new, counts, rng, ratio) if reassign and ratio > 0 else 0
     if spherical:

@@ -177,7 +177,8 @@ def _loss_ratio_bars(result, path):
 
 
 def plot_clusters_2d(X, labels, centers, path, title="clusters"):
-    """S2's scatter: 2-D points colored by cluster, centers as stars; PNG at ``path``."""
+    """The NumPy k-means tutorial's scatter: 2-D points colored by cluster, centers as stars;
+    PNG at ``path``."""
     X = np.asarray(X)
     if X.ndim != 2 or X.shape[1] != 2:
         raise ValueError(f"plot_clusters_2d needs 2-D points, got shape {X.shape}")

@@ -12,6 +12,8 @@ from sklearn.base import (
 
 from dynkm._atomic import AtomicSetParams, atomic
 from dynkm._base import CentersMixin
+from dynkm._init import check_init, initial_centers, prepare_fit, resolve_n_init
+from dynkm._minibatch_rules import running_means
 from dynkm._validation import (
     as_dtype,
     check_float,
@@ -21,14 +23,13 @@ from dynkm._validation import (
     validate_X,
     validated_weights,
 )
-from dynkm.kmeans import check_init, initial_centers, prepare_fit, resolve_n_init
 from dynkm.persist import PersistMixin
-from kmcore._threads import blas_single_threaded
-from kmcore._validation import check_random_state
-from kmcore.assignment import _assign_rows
-from kmcore.centers import _means
-from kmcore.distances import _row_norms
-from kmcore.soft import _soft_assign, _soft_sums, check_beta
+from kmcore import row_norms, soft_assign
+from kmcore.assignment import assign_rows
+from kmcore.centers import means_from_sums
+from kmcore.soft import check_beta, soft_assign_rows, soft_sums
+from kmcore.threads import blas_single_threaded
+from kmcore.validation import check_random_state
 
 # Rows per block of the full-batch E+M pass: memory O(block x k), never n x k.
 _BLOCK_ROWS = 8192
@@ -165,7 +166,7 @@ class SoftKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFea
                 print(f"iteration {it}: objective {objective:.6g}, center shift {shift:.3g}")
             if shift <= tol:
                 break
-        labels, _, inertia, _ = _assign_rows(X, xn, centers, w, n_threads)
+        labels, _, inertia, _ = assign_rows(X, xn, centers, w, n_threads)
         return {"centers": centers, "labels": labels, "inertia": inertia, "mass": mass,
                 "n_iter": it + 1, "history": {key: np.asarray(v) for key, v in history.items()}}
 
@@ -187,7 +188,7 @@ class SoftKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFea
         k = p["n_clusters"]
         n_threads = n_threads_of(self.n_threads, work=X.size * k)
         with blas_single_threaded():
-            xn = _row_norms(X, True, n_threads)
+            xn = row_norms(X, n_threads=n_threads, check_input=False)
             check_range(xn, w)
             if first:
                 if X.shape[0] < k:
@@ -209,7 +210,7 @@ class SoftKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFea
     def predict_proba(self, X):
         """Responsibilities of every center for every row (rows sum to 1)."""
         X, x_sqnorms, centers, _, n_threads = self._prepare(X)
-        return _soft_assign(X, x_sqnorms, centers, check_beta(self.beta), None, n_threads)[0]
+        return soft_assign(X, centers, self.beta, x_sqnorms, n_threads, check_input=False)
 
 
 def _em_step(X, xn, centers, beta, w, n_threads):
@@ -221,23 +222,21 @@ def _em_step(X, xn, centers, beta, w, n_threads):
         block = slice(start, start + _BLOCK_ROWS)
         wb = None if w is None else w[block]
         Xb = X[block]
-        R, obj = _soft_assign(Xb, xn[block], centers, beta, wb, n_threads, buf[: Xb.shape[0]])
-        s, m = _soft_sums(Xb, R, wb)
+        R, obj = soft_assign_rows(Xb, xn[block], centers, beta, wb, n_threads,
+                                  buf[: Xb.shape[0]])
+        s, m = soft_sums(Xb, R, wb)
         sums += s
         mass += m
         objective += obj
     # A center without mass (all its responsibilities underflowed) stays put.
-    return _means(sums, mass, centers, X.dtype, n_threads=n_threads), mass, objective
+    return means_from_sums(sums, mass, centers, X.dtype, n_threads=n_threads), mass, objective
 
 
 def _minibatch_step(X, xn, centers, mass, beta, w, n_threads):
     """Move each center toward the batch's weighted mean, rate batch mass / total mass."""
-    R, objective = _soft_assign(X, xn, centers, beta, w, n_threads)
-    sums, batch_mass = _soft_sums(X, R, w)
-    mass = mass + batch_mass
-    moved = batch_mass > 0
-    new = centers.astype(np.float64)
-    new[moved] += (sums[moved] - batch_mass[moved, None] * new[moved]) / mass[moved, None]
+    R, objective = soft_assign_rows(X, xn, centers, beta, w, n_threads)
+    sums, batch_mass = soft_sums(X, R, w)
+    new, mass = running_means(centers, mass, sums, batch_mass)
     return new.astype(X.dtype), mass, objective
 
 

@@ -6,6 +6,13 @@ output is that matrix). Each function validates its input and allocates its
 output; results for a fixed input are bitwise the same for any ``n_threads``
 (rows are independent, and every sum runs in a fixed order). The distances
 use BLAS through scipy, limited to one thread inside our OpenMP regions.
+
+The public API is the names in ``kmcore.__all__`` and, for drivers that
+validate their data once and call the kernels in loops, the names in the
+``__all__`` of each module of :data:`PUBLIC_MODULES`: the kernels' trusted-input
+parts (arrays exactly as the kernels use them, only O(1) shape checks), the
+Yinyang and Hamerly bounds, the input checks, the thread helpers and the
+origin rule. Modules whose name starts with an underscore are internal.
 """
 
 from kmcore._parallel import openmp_enabled
@@ -18,7 +25,23 @@ from kmcore.seeding import farthest_first, kmeans_plusplus
 from kmcore.soft import soft_assign, soft_update
 from kmcore.split import split_two
 
+#: The public submodules of kmcore, each listing its public names in ``__all__``.
+PUBLIC_MODULES = (
+    "kmcore.assignment",
+    "kmcore.centers",
+    "kmcore.distances",
+    "kmcore.hamerly",
+    "kmcore.origin",
+    "kmcore.seeding",
+    "kmcore.soft",
+    "kmcore.split",
+    "kmcore.threads",
+    "kmcore.validation",
+    "kmcore.yinyang",
+)
+
 __all__ = [
+    "PUBLIC_MODULES",
     "LloydStep",
     "__version__",
     "assign",

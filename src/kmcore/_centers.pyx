@@ -4,11 +4,10 @@ and the means with how far each center moved.
 The rows are cut into a fixed number of contiguous parts (chosen by the
 caller from the shape, never from the thread count). Each part adds its rows,
 in order, into its own K x D float64 sums; the parts are then added in part
-order. Every thread streams through whole rows of one range of X: measured
-on MNIST (k = 256, 2 threads), that takes 8-11 ms where faiss's scheme (each
-thread owns a range of clusters and scans all labels, skipping the rows of
-others) took 13-15 ms, presumably because each thread's prefetchers fetch
-the rows it skips. A part's sums are zeroed a row at a time when a cluster
+order. Every thread streams through whole rows of one range of X, which
+was faster than giving each thread a range of clusters to scan all labels
+for (skipping the rows of others), presumably because each thread's
+prefetchers fetch the rows it skips (benchmarks/TUNING.md). A part's sums are zeroed a row at a time when a cluster
 first appears in it, so a part that sees few clusters neither writes nor
 adds the rest.
 """
@@ -136,8 +135,8 @@ def _means(
     """Replace each center of positive weight by its cluster's mean.
 
     One pass over K x D with no temporaries: done with NumPy, the divide and
-    the shift's difference, square and sum took 20 ms per iteration at
-    k = 4000, d = 784 (1% of the GEMM), most of it in page faults.
+    the shift's difference, square and sum cost a measurable share of an
+    iteration at large K x D, most of it in page faults of the temporaries.
 
     Parameters
     ----------

@@ -18,11 +18,13 @@ import numpy as np
 
 from kmcore._validation import check_centers, check_data, check_sample_weight, check_sqnorms
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_FLOAT_CHARS = ("f", "d")  # float32, float64
 
 
 def check_input_flag(check_input):
     """``check_input`` must be a bool (a typo such as ``check_input="no"`` must not pass)."""
+    if check_input is True or check_input is False:
+        return check_input
     if not isinstance(check_input, (bool, np.bool_)):
         raise TypeError(f"check_input must be True or False, got {check_input!r}")
     return bool(check_input)
@@ -37,7 +39,9 @@ def trusted_array(a, name, ndim, dtype=None):
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray when check_input=False, "
                         f"got {type(a).__name__}")
-    if a.dtype not in _FLOATS or (dtype is not None and a.dtype != dtype):
+    # dtype.char: one attribute read instead of dtype comparisons (per kernel call).
+    if a.dtype.char not in _FLOAT_CHARS or (dtype is not None and a.dtype is not dtype
+                                            and a.dtype != dtype):
         want = np.dtype(dtype).name if dtype is not None else "float32 or float64"
         raise TypeError(f"{name} must have dtype {want} when check_input=False, got {a.dtype}")
     if a.ndim != ndim:
@@ -61,7 +65,9 @@ def centers(C, n_features, dtype, check_input, name="centers"):
     """Centers of the data's width and dtype (cast and checked, or trusted)."""
     if check_input:
         return check_centers(C, n_features, dtype, name=name)
-    C = data(C, name, False, dtype)
+    C = trusted_array(C, name, 2, dtype)
+    if C.shape[0] == 0 or C.shape[1] == 0:
+        raise ValueError(f"{name} is empty: shape {C.shape}")
     if C.shape[1] != n_features:
         raise ValueError(f"{name} has {C.shape[1]} features but the data has {n_features}")
     return C
@@ -81,6 +87,8 @@ def sample_weight(w, n, dtype, check_input):
     """Weights: :func:`check_sample_weight`, or a trusted vector (a scalar still expands)."""
     if check_input:
         return check_sample_weight(w, n, dtype)
+    if w is None:
+        return None
     if isinstance(w, numbers.Number) and not isinstance(w, (bool, np.bool_)):
         return np.full(n, w, dtype=dtype)
     return vector(w, "sample_weight", n, dtype)

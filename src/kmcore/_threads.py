@@ -12,6 +12,8 @@ from kmcore._parallel import omp_max_threads, openmp_enabled
 from kmcore._validation import check_positive_int
 
 _controller = None
+# Fixed when the extension was built.
+_OPENMP = openmp_enabled()
 
 
 def physical_cores():
@@ -124,8 +126,12 @@ def effective_n_threads(n_threads=None, work=None):
     small-work rule above removes it for the smallest calls only, where one
     thread loses at most a few percent on an idle machine.
     """
+    if type(n_threads) is int and 0 < n_threads <= MAX_N_THREADS:
+        # A count already resolved (a driver's loop passes the one it resolved
+        # once): nothing to look up, so the kernels' overhead stays O(1).
+        return n_threads if _OPENMP else 1
     if n_threads is None:
-        if not openmp_enabled():
+        if not _OPENMP:
             return 1
         if work is not None and work < SERIAL_WORK:
             return 1
@@ -139,7 +145,7 @@ def effective_n_threads(n_threads=None, work=None):
         n = max(1, _default_threads() + 1 + int(n_threads))
     else:
         n = check_positive_int(n_threads, "n_threads", MAX_N_THREADS)
-    return n if openmp_enabled() else 1
+    return n if _OPENMP else 1
 
 
 def _default_threads():
@@ -186,12 +192,10 @@ def blas_single_threaded():
 # OpenBLAS multiplies small products (here: at most 1200 outputs and 10^6
 # multiply-adds per call) straight from the operands, without first copying
 # them into its panel layout. For a thin GEMM (few centers, or k-means++'s
-# candidates) that copy is most of the time: on MNIST with k = 10, chunks of
-# 112 rows make a Lloyd iteration 25% faster than chunks of 512 (1.5-2x on
-# 10^6 x 32..64 random data), and greedy k-means++ at k = 256 1.5x faster.
-# With few features the copy is cheap and the extra calls cost as much as
-# they save (equal at d = 16, 7% slower at d = 2). Other BLAS libraries just
-# see smaller calls.
+# candidates) that copy is most of the time, so smaller calls are faster
+# overall. With few features the copy is cheap and the extra calls cost as
+# much as they save, hence the minimum feature count. Other BLAS libraries
+# just see smaller calls. The measurements: benchmarks/TUNING.md.
 _SMALL_GEMM_OUTPUTS = 1200
 _SMALL_GEMM_MACS = 10**6
 _SMALL_GEMM_MIN_FEATURES = 32
@@ -202,17 +206,14 @@ def block_sizes(n_samples, n_features, n_centers, itemsize):
 
     Few centers and at least 32 features: the largest multiple of 16 rows, at
     most 128, whose product stays within BLAS's small-product path (see
-    above), when that is at least 32 rows (measured on MNIST: 128 rows is as
-    fast as larger chunks for one or two centers and up to 40% faster for
-    three to five).
+    above), when that is at least 32 rows.
     Otherwise, up to 1024 centers: all of them, and rows so that the distance
     block stays within 2 MiB (512 rows for float32 at 1024 centers). BLAS
-    packs both operands again at every call, so larger blocks amortise that;
-    measured on MNIST (d=784), 512 rows is within noise of the best for
-    k = 256 and 1024 (and the block is read back from cache by the argmin).
-    Beyond 1024 centers, that packing is ~8% of the time: blocks of up to
-    2048 centers within 8 MiB (1024 rows for float32) were 1-3% faster at
-    k = 2048 and 4000 in every run, for 6 MiB more per thread.
+    packs both operands again at every call, so larger blocks amortise that,
+    and a block this size is still read back from cache by the argmin.
+    Beyond 1024 centers the packing weighs more: blocks of up to 2048
+    centers within 8 MiB (1024 rows for float32), for 6 MiB more per thread.
+    The measurements behind these sizes: benchmarks/TUNING.md.
     """
     k_block = min(n_centers, 2048)
     small = min(128, _SMALL_GEMM_OUTPUTS // k_block, _SMALL_GEMM_MACS // (k_block * n_features))

@@ -110,15 +110,21 @@ def check_n_clusters(n_clusters, n_samples, name="n_clusters"):
     return int(n_clusters)
 
 
-def check_positive_int(value, name, maximum=None):
-    """Validate an integer >= 1 (and <= ``maximum`` when given)."""
+def check_int(value, name, low=1, high=None):
+    """An integer in ``[low, high]`` (``high`` None: no bound), else TypeError/ValueError
+    naming it; bools are refused."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    if maximum is not None and value > maximum:
-        raise ValueError(f"{name} must be <= {maximum}, got {value}")
+    if value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+    if high is not None and value > high:
+        raise ValueError(f"{name} must be <= {high}, got {value}")
     return int(value)
+
+
+def check_positive_int(value, name, maximum=None):
+    """Validate an integer >= 1 (and <= ``maximum`` when given)."""
+    return check_int(value, name, 1, maximum)
 
 
 def check_kernel_inputs(X, centers=None, x_sqnorms=None, sample_weight=None, labels=None,

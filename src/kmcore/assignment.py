@@ -1,4 +1,12 @@
-"""Nearest-center assignment and the fused Lloyd step."""
+"""Nearest-center assignment and the fused Lloyd step.
+
+Public: the kernels :func:`assign` and :func:`lloyd_step` (input checked, or
+trusted with ``check_input=False``), and the trusted-input pieces a driver
+composes them from (:func:`assign_rows`, :func:`finish_step`,
+:data:`EXACT_BELOW`): arguments exactly as the kernels use them (C-contiguous
+float32/float64 arrays of X's dtype, a thread count >= 1), only the O(1)
+shape checks that keep the native code inside its buffers.
+"""
 
 from typing import NamedTuple
 
@@ -8,8 +16,10 @@ from kmcore import _assign, _input
 from kmcore._origin import NO_ORIGIN, data_origin, shifted
 from kmcore._threads import blas_single_threaded, block_sizes, effective_n_threads
 from kmcore._validation import check_kernel_inputs
-from kmcore.centers import _means, _unit_or, _weighted_sums
+from kmcore.centers import _unit_or, means_from_sums, weighted_sums
 from kmcore.distances import _row_norms, relative_error
+
+__all__ = ["EXACT_BELOW", "LloydStep", "assign", "assign_rows", "finish_step", "lloyd_step"]
 
 
 def assign(X, centers, x_sqnorms=None, n_threads=None, check_input=True):
@@ -65,7 +75,7 @@ def assign(X, centers, x_sqnorms=None, n_threads=None, check_input=True):
     n_threads = effective_n_threads(n_threads, work=X.size * centers.shape[0])
     if x_sqnorms is None:
         x_sqnorms = _row_norms(X, True, n_threads)
-    labels, min_sqdist, _, _ = _assign_rows(X, x_sqnorms, centers, None, n_threads)
+    labels, min_sqdist, _, _ = assign_rows(X, x_sqnorms, centers, None, n_threads)
     return labels, min_sqdist
 
 
@@ -79,23 +89,45 @@ _N_FUSED_SLICES = 8
 # The M-step is fused into the E-step (per-slice float64 sums, added while the
 # rows are still in cache) while one slice's K x D sums fit in L2; beyond, the
 # random row-to-cluster additions spill to L3 and cost more than a second
-# pass that reads X again (measured on MNIST with 2 threads: fused is 25%
-# faster at k=10, even at k=64, 2-6% slower at k=256 and 1024).
+# pass that reads X again (the measurements: benchmarks/TUNING.md).
 _FUSED_SUMS_BYTES = 512 << 10
-# Distances below this fraction of ||x||^2 + ||c||^2 are recomputed directly
-# (here and in the seeding): the expansion's rounding error is about
-# 2 eps (||x||^2 + ||c||^2), so what is kept from it has a relative error
-# below 2 eps / threshold (about 1e-5 in float32, 1e-10 in float64).
-_EXACT_BELOW = {np.dtype(np.float32): 1e-2, np.dtype(np.float64): 1e-6}
+#: Distances below this fraction of ``||x||^2 + ||c||^2`` (by dtype) are
+#: recomputed directly, here, in the seeding and in dynkm's sparse distances:
+#: the expansion's rounding error is about ``2 eps (||x||^2 + ||c||^2)``, so
+#: what is kept from it has a relative error below ``2 eps / threshold``.
+EXACT_BELOW = {np.dtype(np.float32): 1e-2, np.dtype(np.float64): 1e-6}
 
 
-def _assign_rows(X, x_sqnorms, centers, sample_weight, n_threads, with_sums=False):
-    """E-step on validated, contiguous input.
+def assign_rows(X, x_sqnorms, centers, sample_weight, n_threads, with_sums=False):
+    """The E-step of :func:`assign` on trusted input, with the weighted inertia.
 
-    Returns labels, min_sqdist, weighted inertia and, when ``with_sums`` and
-    one slice's sums fit in L2 (``_FUSED_SUMS_BYTES``), the float64
-    per-cluster sums and weights (else None). Far from the origin, the
-    distances are computed around the data's mean (``kmcore._origin``).
+    Far from the origin the distances are computed around the data's mean
+    (:mod:`kmcore.origin`), as in :func:`assign`.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), C-contiguous float32 or float64
+    x_sqnorms : ndarray of shape (n_samples,), X's dtype
+        Squared row norms of X (:func:`kmcore.row_norms`).
+    centers : ndarray of shape (n_clusters, n_features), C-contiguous, X's dtype
+    sample_weight : ndarray of shape (n_samples,), X's dtype, or None
+        None: every row weighs 1.
+    n_threads : int >= 1
+        OpenMP threads (see :func:`kmcore.effective_n_threads`).
+    with_sums : bool, default=False
+        Also accumulate the M-step's float64 per-cluster sums in the same
+        pass, when one slice's K x D sums are small enough to stay in cache.
+
+    Returns
+    -------
+    labels : ndarray of shape (n_samples,), intp
+    min_sqdist : ndarray of shape (n_samples,), X's dtype
+    inertia : float
+        ``sum(sample_weight * min_sqdist)``, summed in a fixed order.
+    sums : tuple of (ndarray of shape (n_clusters, n_features), ndarray of shape (n_clusters,))
+        The float64 per-cluster weighted sums and weights, when ``with_sums``
+        and they were fused; else None (compute them with
+        :func:`kmcore.centers.weighted_sums`).
     """
     check_kernel_inputs(X, centers, x_sqnorms, sample_weight)
     n, d = X.shape
@@ -125,7 +157,7 @@ def _assign_rows(X, x_sqnorms, centers, sample_weight, n_threads, with_sums=Fals
         _assign._assign_chunked(
             X, x_sqnorms, centers, c_sqnorms, _unit_or(sample_weight, X.dtype),
             buffers, block_labels, labels, min_sqdist, slice_inertia, slice_sums, slice_weights,
-            _EXACT_BELOW[X.dtype], relative_error(d, X.dtype), chunk_rows, k_block, n_workers,
+            EXACT_BELOW[X.dtype], relative_error(d, X.dtype), chunk_rows, k_block, n_workers,
             origin, gemm_centers,
         )
     # Slices are added in order: nothing here depends on the thread count.
@@ -205,29 +237,62 @@ def lloyd_step(X, centers, sample_weight=None, x_sqnorms=None, relocate_empty=Tr
 
 
 def _lloyd_step(X, x_sqnorms, centers, sample_weight, relocate_empty, n_threads):
-    """lloyd_step on validated input."""
-    check_kernel_inputs(X, centers, x_sqnorms, sample_weight)
+    """lloyd_step on validated input (assign_rows checks the shapes)."""
     k = centers.shape[0]
-    labels, min_sqdist, inertia, fused = _assign_rows(
+    labels, min_sqdist, inertia, fused = assign_rows(
         X, x_sqnorms, centers, sample_weight, n_threads, with_sums=True
     )
     if fused is not None:
         sums, weights = fused
     else:
-        sums, weights = _weighted_sums(X, labels, k, sample_weight, n_threads)
-    return _finish_step(X, sample_weight, centers, labels, min_sqdist, inertia, sums, weights,
-                        relocate_empty, n_threads)
+        sums, weights = weighted_sums(X, labels, k, sample_weight, n_threads)
+    # assign_rows checked the shapes and made the labels: nothing to check again.
+    return _finish(X, sample_weight, centers, labels, min_sqdist, inertia, sums, weights,
+                   relocate_empty, n_threads)
 
 
-def _finish_step(X, sample_weight, centers, labels, min_sqdist, inertia, sums, weights,
-                 relocate_empty, n_threads):
-    """The M-step's end from float64 sums and weights: relocation, means, shifts."""
+def finish_step(X, sample_weight, centers, labels, min_sqdist, inertia, sums, weights,
+                relocate_empty, n_threads):
+    """The end of :func:`lloyd_step` from an E-step and its float64 sums (trusted input).
+
+    Relocates empty clusters (as :func:`lloyd_step` describes), then divides
+    the sums into the new centers and measures how far each moved.
+
+    Parameters
+    ----------
+    X : ndarray or scipy sparse matrix of shape (n_samples, n_features)
+        Read only for the rows moved into empty clusters.
+    sample_weight : ndarray of shape (n_samples,) or None
+    centers : ndarray of shape (n_clusters, n_features), X's dtype
+        The centers the E-step assigned to (an empty cluster keeps its row).
+    labels, min_sqdist : ndarray of shape (n_samples,)
+        The E-step's labels and distances (:func:`assign_rows`).
+    inertia : float
+        Passed through to the result.
+    sums : ndarray of shape (n_clusters, n_features), float64
+    weights : ndarray of shape (n_clusters,), float64
+        Per-cluster weighted sums and weights; modified in place when rows
+        are relocated.
+    relocate_empty : bool
+    n_threads : int >= 1
+
+    Returns
+    -------
+    LloydStep
+    """
     check_kernel_inputs(X, centers, None, sample_weight, labels=labels)
+    return _finish(X, sample_weight, centers, labels, min_sqdist, inertia, sums, weights,
+                   relocate_empty, n_threads)
+
+
+def _finish(X, sample_weight, centers, labels, min_sqdist, inertia, sums, weights,
+            relocate_empty, n_threads):
+    """:func:`finish_step` on arguments whose shapes were checked already."""
     n_relocated = 0
     if relocate_empty:
         n_relocated = _relocate_empty(X, sample_weight, labels, min_sqdist, sums, weights)
     shift = np.empty(centers.shape[0], dtype=np.float64)
-    new_centers = _means(sums, weights, centers, X.dtype, shift, n_threads)
+    new_centers = means_from_sums(sums, weights, centers, X.dtype, shift, n_threads)
     return LloydStep(labels, new_centers, weights, inertia, shift, n_relocated)
 
 

@@ -1,10 +1,17 @@
-"""Weighted centers from labels (the M-step of Lloyd's algorithm)."""
+"""Weighted centers from labels (the M-step of Lloyd's algorithm).
+
+Public: the kernel :func:`update_centers`, and its two trusted-input halves
+(:func:`weighted_sums`, :func:`means_from_sums`) for drivers that keep the
+float64 sums between steps.
+"""
 
 import numpy as np
 
 from kmcore import _centers, _input
 from kmcore._threads import effective_n_threads
 from kmcore._validation import check_positive_int
+
+__all__ = ["means_from_sums", "update_centers", "weighted_sums"]
 
 
 def update_centers(X, labels, n_clusters, sample_weight=None, centers_old=None, n_threads=None,
@@ -58,9 +65,9 @@ def update_centers(X, labels, n_clusters, sample_weight=None, centers_old=None, 
                 f"centers_old must have {n_clusters} rows, got {centers_old.shape[0]}"
             )
     n_threads = effective_n_threads(n_threads, work=X.size)
-    sums, weights = _weighted_sums(X, labels, n_clusters, sample_weight, n_threads)
+    sums, weights = weighted_sums(X, labels, n_clusters, sample_weight, n_threads)
     fill = centers_old if centers_old is not None else np.full((n_clusters, X.shape[1]), np.nan)
-    return _means(sums, weights, fill, X.dtype, n_threads=n_threads), weights
+    return means_from_sums(sums, weights, fill, X.dtype, n_threads=n_threads), weights
 
 
 def check_labels(labels, n_samples, n_clusters):
@@ -95,13 +102,12 @@ def trusted_labels(labels, n_samples):
 # - each part reads at least 4x the bytes of its K x D float64 buffer: the
 #   buffers stay cheap next to the rows, and all of them together within a
 #   quarter of X's size;
-# - each part has at least 2048 rows (measured with 2 threads at k = 256,
-#   d = 784: 2 parts of 512 rows are 6x slower than one, of 2048 rows 1.6x
-#   faster);
+# - each part has at least 2048 rows (small parts cost more in buffers than
+#   their thread gains);
 # - beyond two parts, each has at least 16384 rows: reading X is bandwidth
 #   bound, so the parts beyond two gain only on machines with more cores and
-#   cost on all (on MNIST with 2 threads, 4 parts take as long as 2 at
-#   k = 256 and 20% more at k = 1024; 8 parts about 15% and 70% more).
+#   cost on all.
+# The measurements behind these thresholds: benchmarks/TUNING.md.
 _MAX_ROW_PARTS = 8
 _PART_READ_PER_SUMS = 4
 _MIN_PART_ROWS = 2048
@@ -126,8 +132,26 @@ def _row_bounds(n_samples, n_features, n_clusters, itemsize):
     return (np.arange(parts + 1, dtype=np.intp) * n_samples) // parts
 
 
-def _weighted_sums(X, labels, n_clusters, sample_weight, n_threads):
-    """float64 per-cluster sums and weights (validated input)."""
+def weighted_sums(X, labels, n_clusters, sample_weight, n_threads):
+    """float64 per-cluster sums and weights of the rows (trusted input).
+
+    Summed over row parts fixed by the shape and added in part order: the
+    result does not depend on ``n_threads``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), C-contiguous float32 or float64
+    labels : ndarray of shape (n_samples,), C-contiguous intp
+        Range-checked by the kernel (ValueError).
+    n_clusters : int >= 1
+    sample_weight : ndarray of shape (n_samples,), X's dtype, or None
+    n_threads : int >= 1
+
+    Returns
+    -------
+    sums : ndarray of shape (n_clusters, n_features), float64
+    weights : ndarray of shape (n_clusters,), float64
+    """
     n, d = X.shape
     bounds = _row_bounds(n, d, n_clusters, X.dtype.itemsize)
     n_parts = bounds.shape[0] - 1
@@ -143,12 +167,29 @@ def _weighted_sums(X, labels, n_clusters, sample_weight, n_threads):
     return sums, weights
 
 
-def _means(sums, weights, fill, dtype, shift=None, n_threads=1):
-    """sums / weights where the weight is positive, ``fill`` rows elsewhere.
+def means_from_sums(sums, weights, fill, dtype, shift=None, n_threads=1):
+    """Centers ``sums / weights`` where the weight is positive, ``fill``'s rows elsewhere.
 
-    Divided in float64, rounded once to ``dtype``. ``shift``, a float64 array
-    of shape (k,), receives how far each row moved from ``fill`` (as rounded
-    to ``dtype``).
+    Divided in float64, rounded once to ``dtype``.
+
+    Parameters
+    ----------
+    sums : array-like of shape (n_clusters, n_features)
+        Per-cluster weighted sums (float64; others are converted).
+    weights : array-like of shape (n_clusters,)
+        Per-cluster weights (float64; others are converted).
+    fill : array-like of shape (n_clusters, n_features)
+        The rows kept where the weight is not positive (usually the old
+        centers); copied, never modified.
+    dtype : numpy dtype
+        float32 or float64: the dtype of the result.
+    shift : ndarray of shape (n_clusters,), float64, default=None
+        Receives how far each center moved from ``fill`` (as rounded to ``dtype``).
+    n_threads : int >= 1, default=1
+
+    Returns
+    -------
+    centers : ndarray of shape (n_clusters, n_features), ``dtype``
     """
     centers = np.array(fill, dtype=dtype, order="C", copy=True)
     _centers._means(np.ascontiguousarray(sums, dtype=np.float64),

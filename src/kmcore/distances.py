@@ -1,4 +1,10 @@
-"""Row norms and pairwise squared Euclidean distances."""
+"""Row norms and pairwise squared Euclidean distances.
+
+Public: the kernels :func:`row_norms` and :func:`pairwise_sqdist`, and
+:data:`PAIRWISE_CHUNK_ROWS`, the rows of X per parallel unit of
+:func:`pairwise_sqdist` (a caller cutting X into blocks gives every thread
+equal shares with multiples of it).
+"""
 
 import numpy as np
 
@@ -7,8 +13,10 @@ from kmcore._origin import NO_ORIGIN, data_origin, shifted
 from kmcore._threads import blas_single_threaded, effective_n_threads
 from kmcore._validation import check_kernel_inputs
 
-# Rows of X per GEMM call in pairwise_sqdist: the unit of parallel work.
-_PAIRWISE_CHUNK_ROWS = 256
+__all__ = ["PAIRWISE_CHUNK_ROWS", "pairwise_sqdist", "relative_error", "row_norms"]
+
+#: Rows of X per GEMM call in pairwise_sqdist: the unit of parallel work.
+PAIRWISE_CHUNK_ROWS = 256
 
 
 def row_norms(X, squared=True, n_threads=None, check_input=True):
@@ -113,7 +121,7 @@ def _pairwise_sqdist(X, x_sqnorms, Y, y_sqnorms, n_threads, out=None):
         out = np.empty((X.shape[0], Y.shape[0]), dtype=X.dtype)
     else:
         check_out_is_separate(out, X, Y, x_sqnorms, y_sqnorms)
-    n_chunks = -(-X.shape[0] // _PAIRWISE_CHUNK_ROWS)
+    n_chunks = -(-X.shape[0] // PAIRWISE_CHUNK_ROWS)
     n_threads = max(1, min(n_threads, n_chunks))
     origin = data_origin(X)
     if origin is None:
@@ -121,10 +129,10 @@ def _pairwise_sqdist(X, x_sqnorms, Y, y_sqnorms, n_threads, out=None):
     else:
         Y = shifted(Y, origin, X.dtype)
         y_sqnorms = _row_norms(Y, True, n_threads)
-        buffers = np.empty((n_threads, _PAIRWISE_CHUNK_ROWS * (X.shape[1] + 1)), dtype=X.dtype)
+        buffers = np.empty((n_threads, PAIRWISE_CHUNK_ROWS * (X.shape[1] + 1)), dtype=X.dtype)
     with blas_single_threaded():
         _distances._pairwise_sqdist(
-            X, x_sqnorms, Y, y_sqnorms, out, _PAIRWISE_CHUNK_ROWS, n_threads, origin, buffers
+            X, x_sqnorms, Y, y_sqnorms, out, PAIRWISE_CHUNK_ROWS, n_threads, origin, buffers
         )
     return out
 
@@ -138,7 +146,20 @@ def check_out_is_separate(out, *inputs):
 
 
 def relative_error(n_features, dtype):
-    """Relative error allowed to ``||x||^2 - 2 x.c + ||c||^2`` (times
-    ``||x||^2 + ||c||^2``) in ``dtype``, the GEMM's sums over the features
-    included."""
+    """Relative error trusted to an expanded squared distance.
+
+    ``||x||^2 - 2 x.c + ||c||^2`` computed in ``dtype`` (the GEMM's sums over
+    the features included) is trusted to within this times
+    ``||x||^2 + ||c||^2``. The plain pass and the bound kernels use the same
+    value, so they tell a near tie from a clear winner alike.
+
+    Parameters
+    ----------
+    n_features : int
+    dtype : numpy dtype, float32 or float64
+
+    Returns
+    -------
+    float
+    """
     return (16 + 2 * np.sqrt(n_features)) * float(np.finfo(dtype).eps)

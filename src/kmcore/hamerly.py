@@ -1,6 +1,10 @@
 """Hamerly's bounds for few features: Lloyd E-steps with direct SIMD distances
-that skip the rows whose label provably stays (a private helper of dynkm's
-Lloyd driver; see ``_hamerly.pyx`` for the algorithm and its exactness).
+that skip the rows whose label provably stays (see ``_hamerly.pyx`` for the
+algorithm and its exactness).
+
+Public, trusted-input building blocks for a Lloyd driver, as
+:mod:`kmcore.yinyang` (whose :class:`~kmcore.yinyang.GroupBounds` interface
+:class:`HamerlyBounds` shares); see ``__all__``.
 
 Memory: per row one label (intp) and two float64 bounds
 (:func:`bounds_nbytes`); per thread, one slice of row indices; two intp per
@@ -12,6 +16,8 @@ import numpy as np
 
 from kmcore import _hamerly
 from kmcore.yinyang import MovedRows
+
+__all__ = ["HamerlyBounds", "bounds_nbytes", "transposed_centers"]
 
 # Rows per slice: the unit of parallel work, fixed so that results never
 # depend on the thread count.

@@ -11,9 +11,11 @@ from kmcore._validation import (
     check_positive_int,
     check_random_state,
 )
-from kmcore.assignment import _EXACT_BELOW
+from kmcore.assignment import EXACT_BELOW as _EXACT_BELOW
 from kmcore.centers import _unit_or
 from kmcore.distances import _row_norms
+
+__all__ = ["draw_by_potential", "farthest_first", "kmeans_plusplus", "row_probabilities"]
 
 
 def kmeans_plusplus(X, n_clusters, sample_weight=None, n_local_trials=None,
@@ -376,3 +378,34 @@ class _TriangleBounds:
         np.maximum(cc, 0.0, out=cc)
         return _seeding._rows_to_compute(closest, self.x_sqnorms, assigned, cc, self.error_scale,
                                          self.origin_norm, self.max_norm, need, n_threads)
+
+
+def draw_by_potential(closest, sample_weight, targets):
+    """Rows drawn with probability proportional to ``sample_weight * closest`` (trusted input).
+
+    The draw of greedy k-means++: for each target t, the first row whose
+    cumulative ``sample_weight * closest`` (float64, in row order) reaches t
+    (see ``_seeding._sample_by_potential`` for the edge cases). Callers that
+    seed other layouts of the same rows (dynkm's CSR seeding) draw the same
+    rows from the same targets.
+
+    Parameters
+    ----------
+    closest : ndarray of shape (n_samples,), C-contiguous float32 or float64
+        Squared distance of every row to its closest chosen center.
+    sample_weight : ndarray of shape (n_samples,), closest's dtype, or None
+    targets : ndarray of shape (n_targets,), float64
+        Uniform draws times the total potential, in draw order.
+
+    Returns
+    -------
+    rows : ndarray of shape (n_targets,), intp
+        The row drawn for each target, in the targets' order.
+    """
+    order = np.argsort(targets, kind="stable")
+    drawn = np.empty(order.shape[0], dtype=np.intp)
+    _seeding._sample_by_potential(closest, _unit_or(sample_weight, closest.dtype),
+                                  np.ascontiguousarray(targets[order], dtype=np.float64), drawn)
+    rows = np.empty_like(drawn)
+    rows[order] = drawn
+    return rows

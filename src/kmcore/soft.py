@@ -1,4 +1,9 @@
-"""Soft (fuzzy) assignment and the weighted-center update of soft k-means."""
+"""Soft (fuzzy) assignment and the weighted-center update of soft k-means.
+
+Public: the kernels :func:`soft_assign` and :func:`soft_update`, their
+trusted-input parts for drivers that sum over batches
+(:func:`soft_assign_rows`, :func:`soft_sums`), and :func:`check_beta`.
+"""
 
 import numbers
 
@@ -8,8 +13,10 @@ from kmcore import _input, _soft
 from kmcore._origin import NO_ORIGIN, data_origin, shifted
 from kmcore._threads import blas_single_threaded, effective_n_threads
 from kmcore._validation import check_kernel_inputs
-from kmcore.centers import _means, _unit_or
+from kmcore.centers import _unit_or, means_from_sums
 from kmcore.distances import _row_norms, check_out_is_separate
+
+__all__ = ["check_beta", "soft_assign", "soft_assign_rows", "soft_sums", "soft_update"]
 
 # Rows per GEMM call of soft_assign and per partial product of soft_update.
 _SOFT_CHUNK_ROWS = 1024
@@ -70,7 +77,7 @@ def soft_assign(X, centers, beta, x_sqnorms=None, n_threads=None, out=None, chec
                          f"and dtype {X.dtype}")
     if x_sqnorms is None:
         x_sqnorms = _row_norms(X, True, n_threads)
-    return _soft_assign(X, x_sqnorms, centers, beta, None, n_threads, out)[0]
+    return soft_assign_rows(X, x_sqnorms, centers, beta, None, n_threads, out)[0]
 
 
 def check_beta(beta):
@@ -82,8 +89,26 @@ def check_beta(beta):
     return float(beta)
 
 
-def _soft_assign(X, x_sqnorms, centers, beta, sample_weight, n_threads, out=None):
-    """Responsibilities and the weighted expected distortion (validated input)."""
+def soft_assign_rows(X, x_sqnorms, centers, beta, sample_weight, n_threads, out=None):
+    """:func:`soft_assign` on trusted input, with the weighted expected distortion.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), C-contiguous float32 or float64
+    x_sqnorms : ndarray of shape (n_samples,), X's dtype
+    centers : ndarray of shape (n_clusters, n_features), C-contiguous, X's dtype
+    beta : float > 0 (:func:`check_beta`)
+    sample_weight : ndarray of shape (n_samples,), X's dtype, or None
+    n_threads : int >= 1
+    out : ndarray of shape (n_samples, n_clusters), default=None
+        As in :func:`soft_assign`.
+
+    Returns
+    -------
+    resp : ndarray of shape (n_samples, n_clusters), X's dtype
+    objective : float
+        ``sum_i w_i sum_j resp_ij ||x_i - c_j||^2``, summed in a fixed order.
+    """
     check_kernel_inputs(X, centers, x_sqnorms, sample_weight)
     n = X.shape[0]
     if out is None:
@@ -150,12 +175,16 @@ def soft_update(X, resp, sample_weight=None, centers_old=None, check_input=True)
         fill = _input.centers(centers_old, X.shape[1], X.dtype, check_input, "centers_old")
         if fill.shape[0] != k:
             raise ValueError(f"centers_old must have {k} rows, got {fill.shape[0]}")
-    sums, mass = _soft_sums(X, resp, sample_weight)
-    return _means(sums, mass, fill, X.dtype), mass
+    sums, mass = soft_sums(X, resp, sample_weight)
+    return means_from_sums(sums, mass, fill, X.dtype), mass
 
 
-def _soft_sums(X, resp, sample_weight):
-    """float64 ``R^T W X`` and ``R^T W 1``, by blocks of rows (validated input).
+def soft_sums(X, resp, sample_weight):
+    """float64 ``R^T W X`` and ``R^T W 1``, by blocks of rows (trusted input).
+
+    The two halves of :func:`soft_update` are this and
+    :func:`kmcore.centers.means_from_sums`. ``X`` and ``sample_weight`` as in
+    :func:`soft_assign_rows`, ``resp`` of shape (n_samples, n_clusters).
 
     Each block's product runs in X's dtype. Far from the origin (a float32
     sum of values near 1e5 keeps about 0.01 of their spread), the blocks are

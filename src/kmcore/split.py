@@ -1,12 +1,18 @@
-"""Two-way split (2-means) of a subset of rows."""
+"""Two-way split (2-means) of a subset of rows.
+
+Public: the kernel :func:`split_two` and its trusted-input form
+:func:`split_members`, which takes the members' own weights.
+"""
 
 import numpy as np
 
-from kmcore import _input, _origin, _seeding, _split
+from kmcore import _input, _origin, _split
 from kmcore._threads import effective_n_threads
 from kmcore._validation import check_positive_int, check_random_state
 from kmcore.centers import _unit_or
-from kmcore.seeding import row_probabilities
+from kmcore.seeding import draw_by_potential, row_probabilities
+
+__all__ = ["split_members", "split_two"]
 
 # Below this many members the split runs on one thread: thread start-up would
 # cost more than the work (the streaming mode splits clusters of ~150 rows).
@@ -75,12 +81,32 @@ def split_two(X, indices=None, sample_weight=None, max_iter=50, random_state=Non
     max_iter = check_positive_int(max_iter, "max_iter")
     # Each of the 2-means iterations compares every member with two centers.
     n_threads = effective_n_threads(n_threads, work=2 * indices.shape[0] * X.shape[1])
-    return _split_two(X, indices, member_weight, max_iter, check_random_state(random_state),
+    return split_members(X, indices, member_weight, max_iter, check_random_state(random_state),
                       n_threads)
 
 
-def _split_two(X, indices, member_weight, max_iter, rng, n_threads):
-    """split_two on validated input (``member_weight`` aligned with ``indices``)."""
+def split_members(X, indices, member_weight, max_iter, rng, n_threads):
+    """:func:`split_two` on trusted input, weighted by the members' own weights.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), C-contiguous float32 or float64
+    indices : ndarray of shape (m,), C-contiguous intp
+        Rows of X to split (m >= 2), range-checked.
+    member_weight : ndarray of shape (m,), X's dtype, or None
+        Weight of each member (aligned with ``indices``, not with X), some
+        positive; None: every member weighs 1.
+    max_iter : int >= 1
+    rng : numpy.random.RandomState
+        Advanced by the seeding's draws.
+    n_threads : int >= 1
+
+    Returns
+    -------
+    centers : ndarray of shape (2, n_features), X's dtype
+    labels : ndarray of shape (m,), intp
+        As :func:`split_two` returns them.
+    """
     if indices.ndim != 1 or (member_weight is not None and member_weight.shape != indices.shape):
         raise ValueError(f"member_weight must match indices: got shapes "
                          f"{None if member_weight is None else member_weight.shape} "
@@ -125,13 +151,7 @@ def _seed_two(X, indices, member_weight, rng, centers, n_threads):
     pot = float(w @ closest)
     if pot <= 0:
         return False
-    targets = rng.uniform(size=2) * pot
-    order = np.argsort(targets, kind="stable")
-    drawn = np.empty(2, dtype=np.intp)
-    _seeding._sample_by_potential(closest, _unit_or(member_weight, X.dtype),
-                                  np.ascontiguousarray(targets[order]), drawn)
-    trials = np.empty(2, dtype=np.intp)
-    trials[order] = drawn
+    trials = draw_by_potential(closest, member_weight, rng.uniform(size=2) * pot)
     dist = np.empty(m, dtype=X.dtype)
     best_pot, best = np.inf, trials[0]
     for t in trials:

@@ -1,6 +1,10 @@
 """Yinyang group bounds: Lloyd E-steps that skip the distances which cannot
-change a label, and the incremental M-step (private helpers of dynkm's Lloyd
-driver; see ``_yinyang.pyx`` for the algorithm and its exactness).
+change a label, and the incremental M-step (see ``_yinyang.pyx`` for the
+algorithm and its exactness).
+
+Public, trusted-input building blocks for a Lloyd driver (dynkm's is
+``dynkm._lloyd``): arrays as the kernels use them (C-contiguous
+float32/float64 of X's dtype), a thread count >= 1; see ``__all__``.
 
 Memory: per row one label (intp), one float64 upper bound and one float32
 lower bound per group, i.e. :func:`bounds_nbytes`; the scratch is per thread
@@ -14,8 +18,11 @@ import numpy as np
 from kmcore import _yinyang
 from kmcore._origin import NO_ORIGIN, data_origin, shifted
 from kmcore._threads import blas_single_threaded
-from kmcore.centers import _unit_or, _weighted_sums
+from kmcore.centers import _unit_or, weighted_sums
 from kmcore.distances import _row_norms, relative_error
+
+__all__ = ["ClusterSums", "GroupBounds", "MovedRows", "bounds_nbytes", "center_groups",
+           "labelled_inertia"]
 
 # Rows per slice: the unit of parallel work, fixed so that results never
 # depend on the thread count (a slice is also the horizon of a gathered block).
@@ -113,7 +120,7 @@ class GroupBounds:
     X : ndarray of shape (n_samples, n_features), C-contiguous float32/64
     x_sqnorms : ndarray of shape (n_samples,), X's dtype
         Squared row norms of X. Data far from the origin
-        (:func:`kmcore._origin.data_origin`) are computed around their mean,
+        (:func:`kmcore.origin.data_origin`) are computed around their mean,
         as kmcore's plain pass does: then the norms of the shifted rows are
         computed here instead (n values, one pass over X).
     groups : ndarray of shape (n_clusters,), int
@@ -273,7 +280,7 @@ class MovedRows:
 class ClusterSums:
     """float64 per-cluster sums kept up to date by moving the rows that changed.
 
-    A full recomputation (``kmcore.centers._weighted_sums``) happens on
+    A full recomputation (``kmcore.centers.weighted_sums``) happens on
     :meth:`rebuild`, when more rows move than a recomputation costs, when the
     rows moved since the last one reach ``n_samples`` (bounded rounding), and
     when a cluster's weight falls below ``_CANCELLED`` of the weight that went
@@ -290,7 +297,7 @@ class ClusterSums:
 
     def rebuild(self, labels):
         """Sums, weights and positive-weight row counts from scratch."""
-        self.sums, self.weights = _weighted_sums(self.X, labels, self.k, self.sample_weight,
+        self.sums, self.weights = weighted_sums(self.X, labels, self.k, self.sample_weight,
                                                  self.n_threads)
         members = labels if self._positive is None else labels[self._positive]
         self.n_positive = np.bincount(members, minlength=self.k).astype(np.int64)

@@ -13,8 +13,9 @@ import scipy.sparse as sp
 from sklearn.cluster import kmeans_plusplus as _sparse_kmeans_plusplus
 
 from dynkm import _rows
+from dynkm._tolerance import absolute_tol
 from dynkm._lloyd import make_spherical_steps, make_steps, run_lloyd
-from dynkm.kmeans import initial_centers
+from dynkm._init import initial_centers
 from kmcore.seeding import row_probabilities
 
 # Classes run side by side (one worker per thread, each kernel on its share of
@@ -129,7 +130,7 @@ def kmeans_run(X, w, k, p, rng, n_threads, algorithm="auto"):
     """
     x_sqnorms = _rows.row_norms(X, n_threads)
     centers = seed_centers(X, x_sqnorms, w, k, p.init, rng, n_threads)
-    tol = _rows.absolute_tol(p.tol, X)
+    tol = absolute_tol(p.tol, X)
     if p.distance == "cosine":
         steps = make_spherical_steps(algorithm, X, x_sqnorms, w, centers, n_threads)
     else:

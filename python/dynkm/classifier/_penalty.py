@@ -3,6 +3,7 @@
 import numpy as np
 
 from dynkm import _rows
+from dynkm._tolerance import absolute_tol
 from dynkm.classifier._fit import own_assignment
 
 
@@ -48,7 +49,7 @@ def penalised_iterations(X, y_idx, w, protos, proto_class, starts, p, n_threads)
     lam = p.lambda_penalty
     x_sqnorms = _rows.row_norms(X, n_threads)
     n_protos = len(proto_class)
-    tol = _rows.absolute_tol(p.tol, X)
+    tol = absolute_tol(p.tol, X)
     wt = _rows.weights_or_ones(w, X.shape[0])
     seen = set()
     n_iter = 0

@@ -3,7 +3,7 @@
 import numpy as np
 
 from dynkm import _rows
-from kmcore._threads import blas_single_threaded
+from kmcore.threads import blas_single_threaded
 
 
 def class_sqdist(X, protos, starts, batch_size, n_threads):

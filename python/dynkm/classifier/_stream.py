@@ -5,7 +5,7 @@ import numpy as np
 from dynkm import _rows
 from dynkm.classifier._fit import own_assignment, seed_centers
 from dynkm.classifier._params import check_label_kinds, target_counts
-from kmcore._validation import check_random_state
+from kmcore.validation import check_random_state
 
 
 class StreamState:

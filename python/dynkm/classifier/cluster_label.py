@@ -19,8 +19,8 @@ from dynkm.classifier._params import (
     validate_X,
 )
 from dynkm.persist import PersistMixin
-from kmcore._threads import blas_single_threaded
-from kmcore._validation import check_random_state
+from kmcore.threads import blas_single_threaded
+from kmcore.validation import check_random_state
 
 
 class ClusterLabelClassifier(PersistMixin, AtomicSetParams, AcceptsCSR, ClassifierMixin,

@@ -17,8 +17,8 @@ from dynkm.classifier import _fit, _params, _predict, _prune
 from dynkm.classifier._penalty import penalised_iterations
 from dynkm.classifier._stream import StreamState, seed_more
 from dynkm.persist import PersistMixin
-from kmcore._threads import blas_single_threaded
-from kmcore._validation import check_random_state
+from kmcore.threads import blas_single_threaded
+from kmcore.validation import check_random_state
 
 # What ``history_`` records for every partial_fit batch.
 _HISTORY_KEYS = ("shift", "n_new", "n_merged", "n_pruned", "n_prototypes", "seconds")

@@ -12,10 +12,10 @@ import dask
 import numpy as np
 
 from dynkm._validation import check_range
-from kmcore._validation import check_data
-from kmcore.assignment import _assign_rows
-from kmcore.centers import _weighted_sums
-from kmcore.distances import _pairwise_sqdist, _row_norms
+from kmcore import pairwise_sqdist, row_norms
+from kmcore.assignment import assign_rows
+from kmcore.centers import weighted_sums
+from kmcore.validation import check_data
 
 # Results added per reduction task: a power of two (see tree_reduce).
 FAN_IN = 8
@@ -38,7 +38,7 @@ def chunk_validate(x, w, index, shape, dtype):
             "chunks"
         )
     x = check_data(x, name, dtype=dtype)
-    sqnorms = _row_norms(x, True, 1)
+    sqnorms = row_norms(x, n_threads=1, check_input=False)
     if w is not None:
         w = np.asarray(w)
         if w.dtype.kind not in "biuf" or w.shape != (x.shape[0],):
@@ -81,9 +81,9 @@ def chunk_step(part, centers, offset, n_threads, previous=None):
     """
     x, sqnorms, w, _ = part
     k = centers.shape[0]
-    labels, min_sqdist, inertia, fused = _assign_rows(x, sqnorms, centers, w, n_threads,
-                                                      with_sums=True)
-    sums, weights = fused if fused is not None else _weighted_sums(x, labels, k, w, n_threads)
+    labels, min_sqdist, inertia, fused = assign_rows(x, sqnorms, centers, w, n_threads,
+                                                     with_sums=True)
+    sums, weights = fused if fused is not None else weighted_sums(x, labels, k, w, n_threads)
     positive = labels if w is None else labels[w > 0]
     dist = min_sqdist if w is None else np.where(w > 0, min_sqdist, 0)
     order = farthest(dist, k)
@@ -96,7 +96,7 @@ def chunk_step(part, centers, offset, n_threads, previous=None):
     changed = -1
     if previous is not None:
         changed = int(np.count_nonzero(
-            _assign_rows(x, sqnorms, previous, w, n_threads, with_sums=True)[0] != labels))
+            assign_rows(x, sqnorms, previous, w, n_threads, with_sums=True)[0] != labels))
     return {"sums": sums, "weights": weights, "inertia": inertia,
             "n_positive": np.bincount(positive, minlength=k), "changed": changed, "far": far}
 
@@ -120,7 +120,7 @@ def farthest(dist, k):
 def chunk_inertia(part, centers, n_threads):
     """Weighted inertia of a validated chunk against ``centers``."""
     x, sqnorms, w, _ = part
-    return {"inertia": _assign_rows(x, sqnorms, centers, w, n_threads)[2]}
+    return {"inertia": assign_rows(x, sqnorms, centers, w, n_threads)[2]}
 
 
 def chunk_rows(part, rows):
@@ -153,7 +153,7 @@ def checked_chunk(x, centers, index, n_features):
             f"{n_features} features"
         )
     x = check_data(x, f"X (chunk {index})", dtype=centers.dtype)
-    sqnorms = _row_norms(x, True, 1)
+    sqnorms = row_norms(x, n_threads=1, check_input=False)
     check_range(sqnorms, name=f"X (chunk {index})")
     return x, sqnorms
 
@@ -161,13 +161,13 @@ def checked_chunk(x, centers, index, n_features):
 def chunk_predict(x, centers, n_features, block_info=None):
     """Nearest center of every row of a chunk of new data (map_blocks)."""
     x, sqnorms = checked_chunk(x, centers, _block_index(block_info), n_features)
-    return _assign_rows(x, sqnorms, centers, None, 1)[0]
+    return assign_rows(x, sqnorms, centers, None, 1)[0]
 
 
 def chunk_transform(x, centers, n_features, block_info=None):
     """Euclidean distances of a chunk's rows to every center (map_blocks)."""
     x, sqnorms = checked_chunk(x, centers, _block_index(block_info), n_features)
-    D = _pairwise_sqdist(x, sqnorms, centers, _row_norms(centers, True, 1), 1)
+    D = pairwise_sqdist(x, centers, sqnorms, n_threads=1, check_input=False)
     return np.sqrt(D, out=D)
 
 
@@ -179,7 +179,7 @@ def chunk_score(x, w, centers, index, n_features):
         if w.shape != (x.shape[0],) or not np.isfinite(w).all() or (w < 0).any():
             raise ValueError(f"sample_weight: chunk {index} must hold {x.shape[0]} finite, "
                              "non-negative weights")
-    return {"inertia": _assign_rows(x, sqnorms, centers, w, 1)[2]}
+    return {"inertia": assign_rows(x, sqnorms, centers, w, 1)[2]}
 
 
 def _block_index(block_info):

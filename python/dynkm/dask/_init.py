@@ -18,9 +18,8 @@ import numpy as np
 
 from dynkm.dask._chunks import part_weights, second
 from dynkm.dask._data import broadcast
-from kmcore.assignment import _assign_rows
-from kmcore.distances import _row_norms
-from kmcore.seeding import _kmeans_plusplus
+from kmcore import kmeans_plusplus, row_norms
+from kmcore.assignment import assign_rows
 
 # Rounds of k-means|| when init_max_iter is None (Bahmani et al. find ~5 enough).
 DEFAULT_ROUNDS = 5
@@ -33,7 +32,7 @@ def chunk_sqdist(part, previous, centers):
     """float64 squared distance of each row to its nearest candidate (``previous`` and
     ``centers``), and the chunk's weighted sum ``phi`` of them."""
     x, sqnorms, w, _ = part
-    _, min_sqdist, _, _ = _assign_rows(x, sqnorms, centers, None, 1)
+    _, min_sqdist, _, _ = assign_rows(x, sqnorms, centers, None, 1)
     d2 = min_sqdist.astype(np.float64)
     if previous is not None:
         np.minimum(d2, previous[0], out=d2)
@@ -54,7 +53,7 @@ def chunk_oversample(part, pair, phi, factor, seed, index):
 def chunk_candidate_weights(part, candidates):
     """Total sample weight of the chunk's rows nearest to each candidate (float64)."""
     x, sqnorms, w, _ = part
-    labels, _, _, _ = _assign_rows(x, sqnorms, candidates, None, 1)
+    labels, _, _, _ = assign_rows(x, sqnorms, candidates, None, 1)
     return {"cweights": np.bincount(labels, weights=w, minlength=candidates.shape[0])
             .astype(np.float64)}
 
@@ -128,5 +127,6 @@ def kmeans_plusplus_sample(data, n_clusters, rng, n_threads):
 
 def _weighted_plusplus(x, w, n_clusters, rng, n_threads):
     x = np.ascontiguousarray(x)
-    return _kmeans_plusplus(x, _row_norms(x, True, n_threads), n_clusters, w,
-                            2 + int(np.log(n_clusters)), rng, n_threads)[0]
+    return kmeans_plusplus(x, n_clusters, w, 2 + int(np.log(n_clusters)), rng,
+                           row_norms(x, n_threads=n_threads, check_input=False), n_threads,
+                           check_input=False)[0]

@@ -29,9 +29,9 @@ from dynkm._validation import as_dtype, check_float, check_int, check_range
 from dynkm.dask import _chunks
 from dynkm.dask._data import ChunkedData, as_dask_array, broadcast, weight_blocks
 from dynkm.dask._init import kmeans_parallel, kmeans_plusplus_sample
-from kmcore._validation import check_centers, check_random_state
-from kmcore.centers import _means
-from kmcore.distances import _row_norms
+from kmcore import row_norms
+from kmcore.centers import means_from_sums
+from kmcore.validation import check_centers, check_random_state
 
 _INITS = ("k-means||", "k-means++")
 
@@ -118,7 +118,7 @@ default="k-means||"
             init = check_centers(init, data.n_features, data.dtype, name="init")
             if init.shape[0] != k:
                 raise ValueError(f"init has {init.shape[0]} centers but n_clusters={k}")
-            check_range(_row_norms(init, True, 1), name="init")
+            check_range(row_norms(init, n_threads=1, check_input=False), name="init")
         rng = check_random_state(self.random_state)
         tol = params["tol"] * data.mean_variance() if params["tol"] > 0 else 0.0
         best = None
@@ -245,7 +245,7 @@ def run_lloyd(data, centers, max_iter, tol, check_every, n_threads, verbose):
         n_relocated = relocate_empty(data, stats)
         moved = stats.get("moved")
         shift = np.empty(centers.shape[0], dtype=np.float64)
-        centers = _means(sums, weights, centers, data.dtype, shift, n_threads)
+        centers = means_from_sums(sums, weights, centers, data.dtype, shift, n_threads)
         shift2 = float((shift ** 2).sum())
         history["objective"].append(stats["inertia"])
         history["center_shift"].append(shift2)
