@@ -113,3 +113,34 @@ def test_params_are_read_only_and_replace_copies():
     with pytest.raises(AttributeError):
         params.replace(c=1)
     assert params == Params({"a": 1, "b": 2}) and params != other
+
+
+# Parameters every estimator checks against the data when fit starts, not by a
+# spec: init (a name, a callable or centers of X's shape), random_state
+# (check_random_state), n_threads (n_threads_of, with the call's work) and
+# KMeansClassifier's k_list (one count per class of y).
+CHECKED_WITH_THE_DATA = {"init", "random_state", "n_threads", "k_list"}
+
+
+@pytest.mark.parametrize("name", ["KMeans", "MiniBatchKMeans", "SoftKMeans",
+                                  "KMeansClassifier", "ClusterLabelClassifier"])
+def test_every_parameter_has_its_rule_declared_once(name):
+    import dynkm
+
+    cls = getattr(dynkm, name)
+    params = set(cls().get_params())
+    specs = set(cls._param_specs)
+    assert specs <= params, sorted(specs - params)
+    assert params - specs <= CHECKED_WITH_THE_DATA, sorted(params - specs - CHECKED_WITH_THE_DATA)
+    # The specs are what fit checks: -1, refused by every spec these estimators
+    # declare, fails fit with the parameter's name and leaves the estimator as it was.
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:300], y[:300]
+    for param in cls._param_specs:
+        est = cls(**{param: -1})
+        before = est.get_params()
+        with pytest.raises((ValueError, TypeError), match=param):
+            est.fit(X, y)
+        assert est.get_params() == before and not hasattr(est, "n_features_in_")

@@ -88,11 +88,6 @@ _NORM_ROWS = 8192
 _PARALLEL_MEANS = 1 << 16
 
 
-def check_algorithm(algorithm):
-    """``algorithm`` if it is one of ``ALGORITHMS``, else a ValueError."""
-    if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
-        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
-    return algorithm
 
 
 def choose_algorithm(algorithm, n_samples, n_clusters, n_features=None):

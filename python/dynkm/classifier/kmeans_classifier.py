@@ -157,6 +157,9 @@ class KMeansClassifier(PersistMixin, AtomicSetParams, _params.AcceptsCSR, Classi
         Only when X had feature names.
     """
 
+    # Each parameter's rule, once (see dynkm.classifier._params).
+    _param_specs = _params.KMEANS_CLASSIFIER_SPECS
+
     def __init__(self, k_init=3, *, k_list=None, init="k-means++", distance="euclidean",
                  dtype=None, soft=True, soft_type="softmax", temperature=1.0,
                  lambda_penalty=0.0, merge_threshold=None, relative_merge=False,
