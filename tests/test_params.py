@@ -144,3 +144,43 @@ def test_every_parameter_has_its_rule_declared_once(name):
         with pytest.raises((ValueError, TypeError), match=param):
             est.fit(X, y)
         assert est.get_params() == before and not hasattr(est, "n_features_in_")
+
+
+@pytest.mark.parametrize("name, old", [("SoftKMeans", "mass_"),
+                                       ("KMeansClassifier", "prototype_weights_")])
+def test_renamed_attributes_warn_and_old_files_load(name, old, tmp_path):
+    import pickle
+
+    import dynkm
+
+    X, y = _digits()
+    est = getattr(dynkm, name)(random_state=0).fit(X, y)
+    with pytest.warns(FutureWarning, match=f"{old} is deprecated.*use counts_"):
+        assert getattr(est, old) is est.counts_
+    with pytest.raises(AttributeError, match="no attribute 'other_'"):
+        _ = est.other_
+    # A model saved under the old name (state as the old code wrote it) loads.
+    state = dict(est.__getstate__())  # a copy: it may be the __dict__ itself
+    state[old] = state.pop("counts_")
+    again = type(est).__new__(type(est))
+    again.__setstate__(state)
+    np.testing.assert_array_equal(again.counts_, est.counts_)
+    assert old not in vars(again)
+    assert pickle.loads(pickle.dumps(again)).counts_ is not None
+
+
+def test_lloyd_step_counts_and_its_deprecated_name():
+    import kmcore
+
+    X, _ = _digits()
+    step = kmcore.lloyd_step(X, X[:5])
+    assert step._fields[2] == "counts"
+    with pytest.warns(FutureWarning, match="use LloydStep.counts"):
+        assert step.weight_in_clusters is step.counts
+
+
+def _digits():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    return X[:300], y[:300]

@@ -165,7 +165,7 @@ def run_lloyd(steps, centers, max_iter, tol, check_every, verbose):
         step, fraction, n_changed = steps.step(centers)
         centers = step.centers
         shift = float((step.center_shift ** 2).sum())
-        w = step.weight_in_clusters
+        w = step.counts
         history["objective"].append(step.inertia)
         history["center_shift"].append(shift)
         history["n_relocated"].append(step.n_relocated)

@@ -12,6 +12,7 @@ from sklearn.base import (
 
 from dynkm._atomic import AtomicSetParams, atomic
 from dynkm._base import CentersMixin
+from dynkm._renamed import RenamedAttributes
 from dynkm._params import Either, Int, Real, Rule, check_params
 from dynkm._init import check_init, initial_centers, prepare_fit, resolve_n_init
 from dynkm._minibatch_rules import running_means
@@ -35,7 +36,7 @@ _BLOCK_ROWS = 8192
 
 
 class SoftKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFeaturesOutMixin,
-                 TransformerMixin, ClusterMixin, BaseEstimator):
+                 TransformerMixin, ClusterMixin, RenamedAttributes, BaseEstimator):
     """Soft k-means: every point belongs to every center with a responsibility.
 
     ``r_ij = softmax_j(-beta ||x_i - c_j||^2)`` (computed with the log-sum-exp
@@ -84,8 +85,9 @@ class SoftKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFea
     inertia_ : float
         Hard SSE of the rows against the center of their label.
     n_iter_ : int
-    mass_ : ndarray of shape (n_clusters,)
-        Total responsibility accumulated by each center (mini-batch counts).
+    counts_ : ndarray of shape (n_clusters,)
+        Total responsibility accumulated by each center (mini-batch counts);
+        ``mass_`` is its deprecated name.
     history_ : dict of ndarray
         Per iteration (epoch): ``objective`` (weighted expected distortion
         sum_i w_i sum_j r_ij ||x_i - c_j||^2), ``center_shift``, ``seconds``.
@@ -107,6 +109,7 @@ class SoftKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFea
 
     # Each parameter's rule, once (dynkm._params); init, random_state and
     # n_threads are checked against the data when fit starts.
+    _renamed_attributes = {"mass_": "counts_"}
     _param_specs = {
         "n_clusters": Int(),
         "beta": Rule(lambda value, name: check_beta(value), "a finite real number > 0"),
@@ -142,7 +145,7 @@ class SoftKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFea
         self.cluster_centers_ = best["centers"]
         self.labels_ = best["labels"]
         self.inertia_ = best["inertia"]
-        self.mass_ = best["mass"]
+        self.counts_ = best["mass"]
         self.n_iter_ = best["n_iter"]
         self.history_ = best["history"]
         self._n_features_out = k
@@ -202,10 +205,10 @@ class SoftKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFea
                 centers = initial_centers(X, xn, k, w, init, self._rng, n_threads)
                 mass = np.zeros(k)
             else:
-                centers, mass = self.cluster_centers_, self.mass_
+                centers, mass = self.cluster_centers_, self.counts_
             centers, mass, _ = _minibatch_step(X, xn, centers, mass, p.beta, w, n_threads)
         self.cluster_centers_ = centers
-        self.mass_ = mass
+        self.counts_ = mass
         self.n_iter_ = getattr(self, "n_iter_", 0) + 1
         self._n_features_out = k
         return self
