@@ -93,7 +93,7 @@ def test_lloyd_step_far_from_origin_matches_float64(offset, dtype):
     # The means are summed in float64 and rounded once: within an ulp at the offset.
     atol = float(np.spacing(dtype(offset + 10))) + 1e-12 * offset
     np.testing.assert_allclose(f64(step.centers), means, rtol=0, atol=atol)
-    np.testing.assert_allclose(step.weight_in_clusters, weights, rtol=1e-12)
+    np.testing.assert_allclose(step.counts, weights, rtol=1e-12)
     chosen = D[np.arange(X.shape[0]), step.labels]
     np.testing.assert_allclose(step.inertia, w_eff @ chosen, rtol=1e-5)
 
@@ -315,7 +315,7 @@ def test_soft_kmeans_reports_finite_mass_and_objective(data):
     X = (offset + scale * rng.standard_normal((300, 4))).astype(np.float32)
     for beta in [1e-3, 1.0, 1e3]:
         model = dynkm.SoftKMeans(3, beta=beta, random_state=0, max_iter=10).fit(X)
-        for value in (model.cluster_centers_, model.mass_, model.inertia_,
+        for value in (model.cluster_centers_, model.counts_, model.inertia_,
                       model.history_["objective"]):
             assert np.all(np.isfinite(value)), beta
 

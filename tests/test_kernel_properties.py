@@ -168,7 +168,7 @@ def test_lloyd_step(p):
     assert np.array_equal(step.labels[clear], D.argmin(axis=1)[clear])
     w = eff_weights(p)
     means, weights = ref_means(p.X, step.labels, p.k, w)
-    np.testing.assert_allclose(step.weight_in_clusters, weights, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(step.counts, weights, rtol=1e-12, atol=0)
     empty = weights == 0
     assert_bitwise_equal(step.centers[empty], p.C[empty])
     np.testing.assert_allclose(f64(step.centers[~empty]), means[~empty], rtol=0,

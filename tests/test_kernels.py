@@ -331,8 +331,8 @@ def check_lloyd_step(X, C, w, step):
     np.testing.assert_allclose(f64(step.centers), ref_centers,
                                rtol=1e-7 if dtype == np.float32 else 1e-12,
                                atol=mean_tol(X, dtype))
-    assert step.weight_in_clusters.dtype == np.float64
-    np.testing.assert_allclose(step.weight_in_clusters, ref_weights, rtol=1e-12)
+    assert step.counts.dtype == np.float64
+    np.testing.assert_allclose(step.counts, ref_weights, rtol=1e-12)
     chosen = D[np.arange(n), step.labels]
     ww = np.ones(n) if w_eff is None else w_eff
     ref_inertia = float(ww @ chosen)
@@ -399,13 +399,13 @@ def test_lloyd_step_relocates_empty_cluster_to_farthest_point(dtype, weighted, m
                                rtol=1e-6 if dtype == np.float32 else 1e-14)
     w_eff = effective_weights(w, dtype)
     ww = np.ones(X.shape[0]) if w_eff is None else w_eff
-    assert step.weight_in_clusters[empty] == pytest.approx(ww[far], rel=1e-12)
+    assert step.counts[empty] == pytest.approx(ww[far], rel=1e-12)
     # The other clusters are the means without that row.
     moved = step.labels.copy()
     moved[far] = empty
     ref_centers, ref_weights = ref_means(X, moved, k, w_eff)
     np.testing.assert_allclose(f64(step.centers), ref_centers, rtol=1e-6, atol=mean_tol(X, dtype))
-    np.testing.assert_allclose(step.weight_in_clusters, ref_weights, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(step.counts, ref_weights, rtol=1e-9, atol=1e-9)
     # Inertia and labels still refer to the old centers.
     np.testing.assert_allclose(step.inertia, float(ww @ own),
                                rtol=1e-10 if dtype == np.float64 else 1e-4)
@@ -424,7 +424,7 @@ def test_lloyd_step_relocates_farthest_first_in_cluster_order(dtype):
     order = np.argsort(-own, kind="stable")
     for cluster, row in zip(empties, order[:2], strict=False):
         assert np.array_equal(step.centers[cluster], X[row])
-        assert step.weight_in_clusters[cluster] == 1.0
+        assert step.counts[cluster] == 1.0
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -433,7 +433,7 @@ def test_lloyd_step_relocate_empty_false_keeps_old_center(dtype, m_step_path):
     step = kmcore.lloyd_step(X, C, sample_weight=w, relocate_empty=False)
     assert step.n_relocated == 0
     assert np.array_equal(step.centers[2], C[2])
-    assert step.weight_in_clusters[2] == 0
+    assert step.counts[2] == 0
     assert step.center_shift[2] == 0
     w_eff = effective_weights(w, dtype)
     ref_centers, _ = ref_means(X, step.labels, C.shape[0], w_eff)
@@ -463,7 +463,7 @@ def test_lloyd_step_relocates_cluster_with_only_zero_weight_members():
     step = kmcore.lloyd_step(X, C, sample_weight=w)
     assert np.bincount(step.labels, minlength=3)[0] == 5
     assert step.n_relocated == 1
-    assert step.weight_in_clusters[0] > 0
+    assert step.counts[0] > 0
 
 
 def test_lloyd_step_emptied_cluster_has_zero_weight():
@@ -475,7 +475,7 @@ def test_lloyd_step_emptied_cluster_has_zero_weight():
     assert step.n_relocated == 2
     assert np.array_equal(step.centers[1], C[1])  # left with no members: old center
     np.testing.assert_allclose(step.centers[2:], X[3:], rtol=1e-15)
-    assert step.weight_in_clusters[1] == 0
+    assert step.counts[1] == 0
 
 
 # --------------------------------------------------------------------------
@@ -923,7 +923,7 @@ def test_integer_weights_equal_repeated_rows_lloyd(dtype, m_step_path):
     b = kmcore.lloyd_step(X_rep, C)
     assert np.array_equal(np.repeat(a.labels, w.astype(int)), b.labels)
     np.testing.assert_allclose(f64(a.centers), f64(b.centers), rtol=rtol, atol=mean_tol(X, dtype))
-    assert np.array_equal(a.weight_in_clusters, b.weight_in_clusters)
+    assert np.array_equal(a.counts, b.counts)
     np.testing.assert_allclose(a.inertia, b.inertia, rtol=rtol)
     # assign on the repeated rows gives the same inertia.
     _, min_sqdist = kmcore.assign(X_rep, C)
@@ -981,7 +981,7 @@ def test_scaling_weights_leaves_centers_unchanged(dtype, factor):
     np.testing.assert_allclose(f64(a.centers), f64(b.centers), **tol)
     np.testing.assert_allclose(b.inertia, factor * a.inertia,
                                rtol=1e-6 if dtype == np.float32 else 1e-12)
-    np.testing.assert_allclose(b.weight_in_clusters, factor * a.weight_in_clusters, rtol=1e-6)
+    np.testing.assert_allclose(b.counts, factor * a.counts, rtol=1e-6)
     ua, _ = kmcore.update_centers(X, labels, 11, sample_weight=w)
     ub, _ = kmcore.update_centers(X, labels, 11, sample_weight=w_scaled)
     np.testing.assert_allclose(f64(ua), f64(ub), **tol)
@@ -1073,7 +1073,7 @@ def test_more_clusters_than_distinct_points(dtype):
     step = kmcore.lloyd_step(X, centers)
     assert np.all(np.isfinite(step.centers))
     assert np.isfinite(step.inertia) and step.inertia >= 0
-    assert step.weight_in_clusters.sum() == pytest.approx(X.shape[0])
+    assert step.counts.sum() == pytest.approx(X.shape[0])
     np.testing.assert_allclose(step.inertia, 0.0, atol=float(rounding_tol(X, centers, dtype).sum()))
     # Every center is one of the distinct points (a mean of identical rows, up
     # to rounding) and every distinct point is still a center.

@@ -113,3 +113,74 @@ def test_params_are_read_only_and_replace_copies():
     with pytest.raises(AttributeError):
         params.replace(c=1)
     assert params == Params({"a": 1, "b": 2}) and params != other
+
+
+# Parameters every estimator checks against the data when fit starts, not by a
+# spec: init (a name, a callable or centers of X's shape), random_state
+# (check_random_state), n_threads (n_threads_of, with the call's work) and
+# KMeansClassifier's k_list (one count per class of y).
+CHECKED_WITH_THE_DATA = {"init", "random_state", "n_threads", "k_list"}
+
+
+@pytest.mark.parametrize("name", ["KMeans", "MiniBatchKMeans", "SoftKMeans",
+                                  "KMeansClassifier", "ClusterLabelClassifier"])
+def test_every_parameter_has_its_rule_declared_once(name):
+    import dynkm
+
+    cls = getattr(dynkm, name)
+    params = set(cls().get_params())
+    specs = set(cls._param_specs)
+    assert specs <= params, sorted(specs - params)
+    assert params - specs <= CHECKED_WITH_THE_DATA, sorted(params - specs - CHECKED_WITH_THE_DATA)
+    # The specs are what fit checks: -1, refused by every spec these estimators
+    # declare, fails fit with the parameter's name and leaves the estimator as it was.
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:300], y[:300]
+    for param in cls._param_specs:
+        est = cls(**{param: -1})
+        before = est.get_params()
+        with pytest.raises((ValueError, TypeError), match=param):
+            est.fit(X, y)
+        assert est.get_params() == before and not hasattr(est, "n_features_in_")
+
+
+@pytest.mark.parametrize("name, old", [("SoftKMeans", "mass_"),
+                                       ("KMeansClassifier", "prototype_weights_")])
+def test_renamed_attributes_warn_and_old_files_load(name, old, tmp_path):
+    import pickle
+
+    import dynkm
+
+    X, y = _digits()
+    est = getattr(dynkm, name)(random_state=0).fit(X, y)
+    with pytest.warns(FutureWarning, match=f"{old} is deprecated.*use counts_"):
+        assert getattr(est, old) is est.counts_
+    with pytest.raises(AttributeError, match="no attribute 'other_'"):
+        _ = est.other_
+    # A model saved under the old name (state as the old code wrote it) loads.
+    state = dict(est.__getstate__())  # a copy: it may be the __dict__ itself
+    state[old] = state.pop("counts_")
+    again = type(est).__new__(type(est))
+    again.__setstate__(state)
+    np.testing.assert_array_equal(again.counts_, est.counts_)
+    assert old not in vars(again)
+    assert pickle.loads(pickle.dumps(again)).counts_ is not None
+
+
+def test_lloyd_step_counts_and_its_deprecated_name():
+    import kmcore
+
+    X, _ = _digits()
+    step = kmcore.lloyd_step(X, X[:5])
+    assert step._fields[2] == "counts"
+    with pytest.warns(FutureWarning, match="use LloydStep.counts"):
+        assert step.weight_in_clusters is step.counts
+
+
+def _digits():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    return X[:300], y[:300]

@@ -133,7 +133,7 @@ def test_partial_fit_stream_improves(standardized):
         if first is None:
             first = -m.score(X)
     assert -m.score(X) < first
-    np.testing.assert_allclose(m.mass_.sum(), len(X), rtol=1e-9)
+    np.testing.assert_allclose(m.counts_.sum(), len(X), rtol=1e-9)
     with pytest.raises(ValueError, match="features"):
         m.partial_fit(X[:10, :5])
 

@@ -35,20 +35,20 @@ def prepare_fit(estimator, X, sample_weight, params):
 
     Returns X (validated), the weights, the checked init, the number of runs,
     the RandomState, the thread count, the squared row norms and the absolute
-    tolerance (``params["tol"]`` times the mean per-feature variance).
+    tolerance (``params.tol`` times the mean per-feature variance).
     """
     X = validate_X(estimator, X, reset=True)
-    k = params["n_clusters"]
+    k = params.n_clusters
     if X.shape[0] < k:
         raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={k}.")
     sample_weight = validated_weights(sample_weight, X)
     init = check_init(estimator.init, X, k, estimator.n_init)
-    n_init = 1 if isinstance(init, np.ndarray) else params["n_init"]
+    n_init = 1 if isinstance(init, np.ndarray) else params.n_init
     rng = check_random_state(estimator.random_state)
     n_threads = n_threads_of(estimator.n_threads, work=X.shape[0] * k * X.shape[1])
     x_sqnorms = row_norms(X, n_threads)
     check_range(x_sqnorms, sample_weight)
-    tol = absolute_tol(params["tol"], X)
+    tol = absolute_tol(params.tol, X)
     return X, sample_weight, init, n_init, rng, n_threads, x_sqnorms, tol
 
 

@@ -41,11 +41,6 @@ def validate_rows(estimator, X, reset):
                           order="C", reset=reset)
 
 
-def check_bool(value, name):
-    """``value`` as a bool, else TypeError naming it (numpy bools accepted)."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a bool, got {value!r}")
-    return bool(value)
 
 
 def center_shape_error(shape, n_clusters, n_features, source):

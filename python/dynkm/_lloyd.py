@@ -88,11 +88,6 @@ _NORM_ROWS = 8192
 _PARALLEL_MEANS = 1 << 16
 
 
-def check_algorithm(algorithm):
-    """``algorithm`` if it is one of ``ALGORITHMS``, else a ValueError."""
-    if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
-        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
-    return algorithm
 
 
 def choose_algorithm(algorithm, n_samples, n_clusters, n_features=None):
@@ -170,7 +165,7 @@ def run_lloyd(steps, centers, max_iter, tol, check_every, verbose):
         step, fraction, n_changed = steps.step(centers)
         centers = step.centers
         shift = float((step.center_shift ** 2).sum())
-        w = step.weight_in_clusters
+        w = step.counts
         history["objective"].append(step.inertia)
         history["center_shift"].append(shift)
         history["n_relocated"].append(step.n_relocated)

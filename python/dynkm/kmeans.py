@@ -14,14 +14,13 @@ from sklearn.exceptions import ConvergenceWarning
 
 from dynkm._atomic import AtomicSetParams, atomic
 from dynkm._base import CentersMixin
+from dynkm._params import Bool, Either, Int, Options, Real, check_params
 from dynkm._init import check_init, initial_centers, resolve_n_init
-from dynkm._inputs import RowsCentersMixin, SphereRows, check_bool, validate_rows
-from dynkm._lloyd import check_algorithm, make_steps, run_lloyd
+from dynkm._inputs import RowsCentersMixin, SphereRows, validate_rows
+from dynkm._lloyd import ALGORITHMS, make_steps, run_lloyd
 from dynkm._rows import row_norms, unit_centers
 from dynkm._tolerance import absolute_tol
 from dynkm._validation import (
-    check_float,
-    check_int,
     check_range,
     n_threads_of,
     validated_weights,
@@ -204,7 +203,7 @@ class KMeans(PersistMixin, AtomicSetParams, RowsCentersMixin, CentersMixin,
         self
         """
         params = self._check_params()
-        k = params["n_clusters"]
+        k = params.n_clusters
         X = validate_rows(self, X, reset=True)
         if X.shape[0] < k:
             raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={k}.")
@@ -213,23 +212,23 @@ class KMeans(PersistMixin, AtomicSetParams, RowsCentersMixin, CentersMixin,
         n_threads = n_threads_of(self.n_threads, work=X.shape[0] * k * X.shape[1])
         x_sqnorms = row_norms(X, n_threads)
         check_range(x_sqnorms, sample_weight)
-        init = check_init(self.init, X, k, params["n_init"], owner="KMeans")
-        n_init = 1 if isinstance(init, np.ndarray) else params["n_init"]
-        algorithm, note = params["algorithm"], None
+        init = check_init(self.init, X, k, params.n_init, owner="KMeans")
+        n_init = 1 if isinstance(init, np.ndarray) else params.n_init
+        algorithm, note = params.algorithm, None
         if algorithm == "elkan" and k == 1:
             warnings.warn("algorithm='elkan' doesn't make sense for a single cluster. Using "
                           "'lloyd' instead.", RuntimeWarning, stacklevel=3)
             algorithm, note = "lloyd", "elkan: a single cluster (lloyd)"
         X, x_sqnorms, fit_w, init, sphere = SphereRows.fit_rows(
-            X, x_sqnorms, sample_weight, init, params["spherical"], n_threads)
+            X, x_sqnorms, sample_weight, init, params.spherical, n_threads)
         rng = check_random_state(self.random_state)
-        tol = absolute_tol(params["tol"], X)
+        tol = absolute_tol(params.tol, X)
 
         best = None
         with blas_single_threaded():
             for _ in range(n_init):
                 best = self._run_once(X, x_sqnorms, fit_w, init, rng, n_threads, tol,
-                                      dict(params, algorithm=algorithm), best)
+                                      params.replace(algorithm=algorithm), best)
             if sphere is not None and sphere.zero.any():
                 # The zero rows, left out of the fit, count in labels_ and inertia_.
                 labels, _, inertia, _ = sphere.assign(best["centers"], sample_weight,
@@ -252,14 +251,14 @@ class KMeans(PersistMixin, AtomicSetParams, RowsCentersMixin, CentersMixin,
         t0 = time.perf_counter()
         centers = initial_centers(X, x_sqnorms, self.n_clusters, sample_weight, init, rng,
                                   n_threads)
-        if params["spherical"]:
+        if params.spherical:
             centers = unit_centers(centers)
         init_seconds = time.perf_counter() - t0
         if self.verbose:
             print("Initialization complete")
-        steps = make_steps(params["algorithm"], X, x_sqnorms, sample_weight, centers, n_threads,
-                           spherical=params["spherical"])
-        run = run_lloyd(steps, centers, params["max_iter"], tol, params["check_every"],
+        steps = make_steps(params.algorithm, X, x_sqnorms, sample_weight, centers, n_threads,
+                           spherical=params.spherical)
+        run = run_lloyd(steps, centers, params.max_iter, tol, params.check_every,
                         self.verbose)
         run["history"]["init_seconds"] = init_seconds
         if best is None:
@@ -271,20 +270,23 @@ class KMeans(PersistMixin, AtomicSetParams, RowsCentersMixin, CentersMixin,
                   and not _same_clustering(run["labels"], best["labels"]))
         return run if better else best
 
+    # Each parameter's rule, once (dynkm._params); init, random_state and
+    # n_threads are checked against the data when fit starts.
+    _param_specs = {
+        "n_init": Either(("auto",), Int()),
+        "verbose": Int(low=0, bools=True),
+        "copy_x": Bool(),
+        "n_clusters": Int(),
+        "max_iter": Int(),
+        "tol": Real(),
+        "check_every": Int(),
+        "algorithm": Options(*ALGORITHMS),
+        "spherical": Bool(),
+    }
+
     def _check_params(self):
-        n_init = resolve_n_init(self.n_init, self.init)
-        check_int(int(self.verbose) if isinstance(self.verbose, bool) else self.verbose,
-                  "verbose", low=0)
-        check_bool(self.copy_x, "copy_x")
-        return {
-            "n_clusters": check_int(self.n_clusters, "n_clusters"),
-            "n_init": n_init,
-            "max_iter": check_int(self.max_iter, "max_iter"),
-            "tol": check_float(self.tol, "tol"),
-            "check_every": check_int(self.check_every, "check_every"),
-            "algorithm": check_algorithm(self.algorithm),
-            "spherical": check_bool(self.spherical, "spherical"),
-        }
+        params = check_params(self)
+        return params.replace(n_init=resolve_n_init(params.n_init, self.init))
 
 
 def _same_clustering(a, b):

@@ -26,8 +26,9 @@ from sklearn.base import (
 
 from dynkm._atomic import AtomicSetParams, atomic
 from dynkm._base import CentersMixin
+from dynkm._params import Bool, Either, Int, Real, check_params
 from dynkm._init import check_init, initial_centers, resolve_n_init
-from dynkm._inputs import RowsCentersMixin, SphereRows, check_bool, validate_rows
+from dynkm._inputs import RowsCentersMixin, SphereRows, validate_rows
 from dynkm._minibatch_rules import (
     _Convergence,
     _draw_cdf,
@@ -40,8 +41,6 @@ from dynkm._rows import assign_rows, dense_rows, row_norms, unit_centers, weight
 from dynkm._tolerance import absolute_tol
 from dynkm._validation import (
     as_dtype,
-    check_float,
-    check_int,
     check_range,
     n_threads_of,
     validated_weights,
@@ -245,35 +244,35 @@ class MiniBatchKMeans(PersistMixin, AtomicSetParams, RowsCentersMixin, CentersMi
         params = self._check_params()
         n_threads = n_threads_of(self.n_threads)
         X = validate_rows(self, X, reset=True)
-        n, k = X.shape[0], params["n_clusters"]
+        n, k = X.shape[0], params.n_clusters
         if n < k:
             raise ValueError(f"n_samples={n} should be >= n_clusters={k}.")
         sample_weight = validated_weights(sample_weight, X)
-        init = check_init(self.init, X, self.n_clusters, params["n_init"],
+        init = check_init(self.init, X, self.n_clusters, params.n_init,
                           owner="MiniBatchKMeans")
-        n_init = 1 if isinstance(init, np.ndarray) else params["n_init"]
+        n_init = 1 if isinstance(init, np.ndarray) else params.n_init
         batch_size, init_size = self._sizes(n, params)
         rng = check_random_state(self.random_state)
         x_sqnorms = row_norms(X, n_threads)
         check_range(x_sqnorms, sample_weight)
         X, x_sqnorms, fit_w, init, sphere = SphereRows.fit_rows(
-            X, x_sqnorms, sample_weight, init, params["spherical"], n_threads)
-        tol = absolute_tol(params["tol"], X)
-        ratio = params["reassignment_ratio"]
+            X, x_sqnorms, sample_weight, init, params.spherical, n_threads)
+        tol = absolute_tol(params.tol, X)
+        ratio = params.reassignment_ratio
         step_threads = _step_threads(batch_size, k, X.shape[1], n_threads)
 
         with blas_single_threaded():
             t0 = time.perf_counter()
             centers = self._best_init(X, x_sqnorms, fit_w, init, n_init, init_size, rng,
                                       _step_threads(init_size, k, X.shape[1], n_threads),
-                                      params["spherical"])
+                                      params.spherical)
             history = {key: [] for key in _HISTORY_KEYS}
             history["init_seconds"] = time.perf_counter() - t0
 
             counts = np.zeros(k, dtype=np.float64)
             since_reassign = 0
-            convergence = _Convergence(batch_size, n, tol, params["max_no_improvement"])
-            n_steps = (params["max_iter"] * n) // batch_size
+            convergence = _Convergence(batch_size, n, tol, params.max_no_improvement)
+            n_steps = (params.max_iter * n) // batch_size
             cdf = _draw_cdf(n, fit_w, X.dtype)
             for i in range(n_steps):
                 t0 = time.perf_counter()
@@ -282,7 +281,7 @@ class MiniBatchKMeans(PersistMixin, AtomicSetParams, RowsCentersMixin, CentersMi
                 rows = cdf.searchsorted(rng.random_sample(batch_size), side="right")
                 since_reassign, reassign = _reassign_due(since_reassign, batch_size, counts)
                 step = _minibatch_step(X[rows], x_sqnorms[rows], None, centers, counts, rng,
-                                       reassign, ratio, step_threads, params["spherical"])
+                                       reassign, ratio, step_threads, params.spherical)
                 centers, counts = step["centers"], step["counts"]
                 batch_inertia = step["inertia"] / batch_size
                 stop = convergence.update(i, batch_inertia, step["center_shift"])
@@ -343,23 +342,23 @@ class MiniBatchKMeans(PersistMixin, AtomicSetParams, RowsCentersMixin, CentersMi
         X, sample_weight, init = self._validate_batch(X, sample_weight, first, params)
 
         t0 = time.perf_counter()
-        n_threads = _step_threads(X.shape[0], params["n_clusters"] if first
+        n_threads = _step_threads(X.shape[0], params.n_clusters if first
                                   else self.cluster_centers_.shape[0], X.shape[1], n_threads)
         x_sqnorms = row_norms(X, n_threads)
         check_range(x_sqnorms, sample_weight)
         # The rows the step uses: the unit rows of nonzero norm when spherical.
         Xs, xs_sq, ws, sphere = X, x_sqnorms, sample_weight, None
-        if params["spherical"]:
+        if params.spherical:
             sphere = SphereRows(X, x_sqnorms, sample_weight, n_threads)
             Xs, xs_sq = sphere.X, sphere.x_sqnorms
             if sphere.zero.any():
                 keep = np.flatnonzero(~sphere.zero)
                 Xs, xs_sq = Xs[keep], xs_sq[keep]
                 ws = None if ws is None else ws[keep]
-            if first and Xs.shape[0] < params["n_clusters"]:
+            if first and Xs.shape[0] < params.n_clusters:
                 raise ValueError(
                     f"X: the first batch has {Xs.shape[0]} rows of nonzero norm, but "
-                    f"spherical k-means initialises n_clusters={params['n_clusters']} unit "
+                    f"spherical k-means initialises n_clusters={params.n_clusters} unit "
                     "centers from them"
                 )
             if isinstance(init, np.ndarray):
@@ -369,9 +368,9 @@ class MiniBatchKMeans(PersistMixin, AtomicSetParams, RowsCentersMixin, CentersMi
                 rng = check_random_state(self.random_state)
                 _, init_size = self._sizes(Xs.shape[0], params)
                 centers = self._initial_centers(Xs, xs_sq, ws, init, init_size, rng, n_threads)
-                if params["spherical"]:
+                if params.spherical:
                     centers = unit_centers(centers)
-                counts = np.zeros(params["n_clusters"], dtype=np.float64)
+                counts = np.zeros(params.n_clusters, dtype=np.float64)
                 since_reassign, n_steps = 0, 0
                 self.history_ = {key: [] for key in _HISTORY_KEYS}
                 self.history_["init_seconds"] = time.perf_counter() - t0
@@ -383,7 +382,7 @@ class MiniBatchKMeans(PersistMixin, AtomicSetParams, RowsCentersMixin, CentersMi
                 since_reassign, n_steps = self._since_reassign, self.n_steps_
             since_reassign, reassign = _reassign_due(since_reassign, Xs.shape[0], counts)
             step = _minibatch_step(Xs, xs_sq, ws, centers, counts, rng, reassign,
-                                   params["reassignment_ratio"], n_threads, params["spherical"])
+                                   params.reassignment_ratio, n_threads, params.spherical)
             if sphere is None:
                 labels, _, inertia, _ = assign_rows(X, x_sqnorms, step["centers"],
                                                     sample_weight, n_threads)
@@ -411,7 +410,7 @@ class MiniBatchKMeans(PersistMixin, AtomicSetParams, RowsCentersMixin, CentersMi
         X = validate_rows(self, X, reset=first)
         init = None
         if first:
-            k = params["n_clusters"]
+            k = params.n_clusters
             if X.shape[0] < k:
                 raise ValueError(
                     f"n_samples={X.shape[0]} should be >= n_clusters={k} in the first "
@@ -424,31 +423,30 @@ class MiniBatchKMeans(PersistMixin, AtomicSetParams, RowsCentersMixin, CentersMi
         return X, validated_weights(sample_weight, X), init
 
     # ------------------------------------------------------ parameter checks
+    # Each parameter's rule, once (dynkm._params); init, random_state and
+    # n_threads are checked against the data when fit starts.
+    _param_specs = {
+        "n_init": Either(("auto",), Int()),
+        "verbose": Int(low=0, bools=True),
+        "init_size": Int(none=True),
+        "max_no_improvement": Int(low=0, none=True),
+        "n_clusters": Int(),
+        "batch_size": Int(),
+        "max_iter": Int(),
+        "reassignment_ratio": Real(),
+        "tol": Real(),
+        "spherical": Bool(),
+    }
+
     def _check_params(self):
-        n_init = resolve_n_init(self.n_init, self.init, random_runs=3)
-        check_int(int(self.verbose) if isinstance(self.verbose, bool) else self.verbose,
-                  "verbose", low=0)
-        init_size = None if self.init_size is None else check_int(self.init_size, "init_size")
-        max_no_improvement = self.max_no_improvement
-        if max_no_improvement is not None:
-            max_no_improvement = check_int(max_no_improvement, "max_no_improvement", low=0)
-        return {
-            "n_clusters": check_int(self.n_clusters, "n_clusters"),
-            "batch_size": check_int(self.batch_size, "batch_size"),
-            "max_iter": check_int(self.max_iter, "max_iter"),
-            "n_init": n_init,
-            "init_size": init_size,
-            "reassignment_ratio": check_float(self.reassignment_ratio, "reassignment_ratio"),
-            "max_no_improvement": max_no_improvement,
-            "tol": check_float(self.tol, "tol"),
-            "spherical": check_bool(self.spherical, "spherical"),
-        }
+        params = check_params(self)
+        return params.replace(n_init=resolve_n_init(params.n_init, self.init, random_runs=3))
 
     def _sizes(self, n, params):
         """Batch size and init size for n rows, as scikit-learn computes them."""
-        k = params["n_clusters"]
-        batch_size = min(params["batch_size"], n)
-        init_size = params["init_size"]
+        k = params.n_clusters
+        batch_size = min(params.batch_size, n)
+        init_size = params.init_size
         if init_size is None:
             init_size = 3 * batch_size
             if init_size < k:

@@ -12,12 +12,12 @@ from sklearn.base import (
 
 from dynkm._atomic import AtomicSetParams, atomic
 from dynkm._base import CentersMixin
+from dynkm._renamed import RenamedAttributes
+from dynkm._params import Either, Int, Real, Rule, check_params
 from dynkm._init import check_init, initial_centers, prepare_fit, resolve_n_init
 from dynkm._minibatch_rules import running_means
 from dynkm._validation import (
     as_dtype,
-    check_float,
-    check_int,
     check_range,
     n_threads_of,
     validate_X,
@@ -36,7 +36,7 @@ _BLOCK_ROWS = 8192
 
 
 class SoftKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFeaturesOutMixin,
-                 TransformerMixin, ClusterMixin, BaseEstimator):
+                 TransformerMixin, ClusterMixin, RenamedAttributes, BaseEstimator):
     """Soft k-means: every point belongs to every center with a responsibility.
 
     ``r_ij = softmax_j(-beta ||x_i - c_j||^2)`` (computed with the log-sum-exp
@@ -85,8 +85,9 @@ class SoftKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFea
     inertia_ : float
         Hard SSE of the rows against the center of their label.
     n_iter_ : int
-    mass_ : ndarray of shape (n_clusters,)
-        Total responsibility accumulated by each center (mini-batch counts).
+    counts_ : ndarray of shape (n_clusters,)
+        Total responsibility accumulated by each center (mini-batch counts);
+        ``mass_`` is its deprecated name.
     history_ : dict of ndarray
         Per iteration (epoch): ``objective`` (weighted expected distortion
         sum_i w_i sum_j r_ij ||x_i - c_j||^2), ``center_shift``, ``seconds``.
@@ -106,16 +107,22 @@ class SoftKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFea
         self.n_threads = n_threads
         self.verbose = verbose
 
+    # Each parameter's rule, once (dynkm._params); init, random_state and
+    # n_threads are checked against the data when fit starts.
+    _renamed_attributes = {"mass_": "counts_"}
+    _param_specs = {
+        "n_clusters": Int(),
+        "beta": Rule(lambda value, name: check_beta(value), "a finite real number > 0"),
+        "n_init": Either(("auto",), Int()),
+        "max_iter": Int(),
+        "tol": Real(),
+        "batch_size": Int(none=True),
+        "verbose": Int(low=0, bools=True),
+    }
+
     def _check_params(self):
-        return {
-            "n_clusters": check_int(self.n_clusters, "n_clusters"),
-            "beta": check_beta(self.beta),
-            "n_init": resolve_n_init(self.n_init, self.init),
-            "max_iter": check_int(self.max_iter, "max_iter"),
-            "tol": check_float(self.tol, "tol"),
-            "batch_size": None if self.batch_size is None else check_int(self.batch_size,
-                                                                          "batch_size"),
-        }
+        params = check_params(self)
+        return params.replace(n_init=resolve_n_init(params.n_init, self.init))
 
     @atomic
     def fit(self, X, y=None, sample_weight=None):
@@ -125,9 +132,9 @@ class SoftKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFea
         raises leaves the estimator exactly as it was.
         """
         p = self._check_params()
-        k = p["n_clusters"]
+        k = p.n_clusters
         X, w, init, n_init, rng, n_threads, xn, tol = prepare_fit(self, X, sample_weight, p)
-        rows = X.shape[0] if p["batch_size"] is None else min(p["batch_size"], X.shape[0])
+        rows = X.shape[0] if p.batch_size is None else min(p.batch_size, X.shape[0])
         n_threads = n_threads_of(self.n_threads, work=rows * k * X.shape[1])
         best = None
         with blas_single_threaded():
@@ -138,7 +145,7 @@ class SoftKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFea
         self.cluster_centers_ = best["centers"]
         self.labels_ = best["labels"]
         self.inertia_ = best["inertia"]
-        self.mass_ = best["mass"]
+        self.counts_ = best["mass"]
         self.n_iter_ = best["n_iter"]
         self.history_ = best["history"]
         self._n_features_out = k
@@ -146,17 +153,17 @@ class SoftKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFea
 
     def _run_once(self, X, xn, w, init, rng, tol, p, n_threads):
         """One initialisation and its iterations."""
-        k = p["n_clusters"]
+        k = p.n_clusters
         history = {"objective": [], "center_shift": [], "seconds": []}
         centers = initial_centers(X, xn, k, w, init, rng, n_threads)
         mass = np.zeros(k)
-        for it in range(p["max_iter"]):
+        for it in range(p.max_iter):
             t0 = time.perf_counter()
-            if p["batch_size"] is None:
-                new, mass, objective = _em_step(X, xn, centers, p["beta"], w, n_threads)
+            if p.batch_size is None:
+                new, mass, objective = _em_step(X, xn, centers, p.beta, w, n_threads)
             else:
-                new, mass, objective = _minibatch_epoch(X, xn, centers, mass, p["beta"], w,
-                                                        p["batch_size"], rng, n_threads)
+                new, mass, objective = _minibatch_epoch(X, xn, centers, mass, p.beta, w,
+                                                        p.batch_size, rng, n_threads)
             shift = float(((new.astype(np.float64) - centers) ** 2).sum())
             centers = new
             history["objective"].append(objective)
@@ -185,7 +192,7 @@ class SoftKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFea
         if not first:
             X = as_dtype(X, self.cluster_centers_.dtype)
         w = validated_weights(sample_weight, X)
-        k = p["n_clusters"]
+        k = p.n_clusters
         n_threads = n_threads_of(self.n_threads, work=X.size * k)
         with blas_single_threaded():
             xn = row_norms(X, n_threads=n_threads, check_input=False)
@@ -198,10 +205,10 @@ class SoftKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFea
                 centers = initial_centers(X, xn, k, w, init, self._rng, n_threads)
                 mass = np.zeros(k)
             else:
-                centers, mass = self.cluster_centers_, self.mass_
-            centers, mass, _ = _minibatch_step(X, xn, centers, mass, p["beta"], w, n_threads)
+                centers, mass = self.cluster_centers_, self.counts_
+            centers, mass, _ = _minibatch_step(X, xn, centers, mass, p.beta, w, n_threads)
         self.cluster_centers_ = centers
-        self.mass_ = mass
+        self.counts_ = mass
         self.n_iter_ = getattr(self, "n_iter_", 0) + 1
         self._n_features_out = k
         return self

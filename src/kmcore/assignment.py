@@ -8,6 +8,7 @@ float32/float64 arrays of X's dtype, a thread count >= 1), only the O(1)
 shape checks that keep the native code inside its buffers.
 """
 
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -173,7 +174,7 @@ class LloydStep(NamedTuple):
     """Nearest *old* center of every row (intp)."""
     centers: np.ndarray
     """New centers: weighted means of the clusters (X's dtype)."""
-    weight_in_clusters: np.ndarray
+    counts: np.ndarray
     """Total sample weight of each new cluster (float64)."""
     inertia: float
     """Weighted sum of squared distances to the old centers."""
@@ -181,6 +182,14 @@ class LloydStep(NamedTuple):
     """Euclidean distance each center moved."""
     n_relocated: int
     """Empty clusters given a far point."""
+
+    @property
+    def weight_in_clusters(self):
+        """Deprecated name of :attr:`counts` (one name per concept across dynkm)."""
+        warnings.warn("LloydStep.weight_in_clusters is deprecated since dynkm 0.1 and will be "
+                      "removed in 0.3; use LloydStep.counts (the same array)", FutureWarning,
+                      stacklevel=2)
+        return self.counts
 
 
 def lloyd_step(X, centers, sample_weight=None, x_sqnorms=None, relocate_empty=True, n_threads=None,
@@ -224,7 +233,7 @@ def lloyd_step(X, centers, sample_weight=None, x_sqnorms=None, relocate_empty=Tr
     Returns
     -------
     LloydStep
-        ``labels, centers, weight_in_clusters, inertia, center_shift, n_relocated``.
+        ``labels, centers, counts, inertia, center_shift, n_relocated``.
     """
     X = _input.data(X, "X", check_input)
     centers = _input.centers(centers, X.shape[1], X.dtype, check_input)

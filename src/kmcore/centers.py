@@ -33,7 +33,7 @@ def update_centers(X, labels, n_clusters, sample_weight=None, centers_old=None, 
     centers_old : array-like of shape (n_clusters, n_features), default=None
         Where a cluster receives no weight (empty), its center is the row of
         ``centers_old``; without ``centers_old`` it is NaN, so that an empty
-        cluster is never mistaken for a mean. Check ``weight_in_clusters``.
+        cluster is never mistaken for a mean. Check ``counts``.
     n_threads : int, default=None
         OpenMP threads. None: ``kmcore.effective_n_threads`` (OpenMP's limit and the
         CPUs; one thread for small inputs); -1 all CPUs.
@@ -48,7 +48,7 @@ def update_centers(X, labels, n_clusters, sample_weight=None, centers_old=None, 
     Returns
     -------
     centers : ndarray of shape (n_clusters, n_features), X's dtype
-    weight_in_clusters : ndarray of shape (n_clusters,), float64
+    counts : ndarray of shape (n_clusters,), float64
     """
     X = _input.data(X, "X", check_input)
     n_clusters = check_positive_int(n_clusters, "n_clusters")

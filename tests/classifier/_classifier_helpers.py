@@ -77,5 +77,5 @@ def _check_layout(model):
     counts = model.n_prototypes_per_class_
     assert counts.shape == (len(model.classes_),)
     assert counts.sum() == len(model.prototypes_) == len(model.prototype_labels_)
-    assert len(model.prototype_weights_) == len(model.prototypes_)
+    assert len(model.counts_) == len(model.prototypes_)
     np.testing.assert_array_equal(model.prototype_labels_, np.repeat(model.classes_, counts))

@@ -117,11 +117,11 @@ def test_kmeans_classifier_classes_run_yinyang_as_lloyd(monkeypatch, distance, d
         plain = _clf(40, n_threads=1, **params).fit(X, y)
     # Bitwise the same for any thread count.
     np.testing.assert_array_equal(one.prototypes_, two.prototypes_)
-    np.testing.assert_array_equal(one.prototype_weights_, two.prototype_weights_)
+    np.testing.assert_array_equal(one.counts_, two.counts_)
     assert one.scale_ == two.scale_
     # The iterations of plain Lloyd.
     np.testing.assert_array_equal(one.n_iter_, plain.n_iter_)
-    np.testing.assert_array_equal(one.prototype_weights_, plain.prototype_weights_)
+    np.testing.assert_array_equal(one.counts_, plain.counts_)
     rtol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(one.prototypes_, plain.prototypes_, rtol=rtol)
     np.testing.assert_allclose(one.scale_, plain.scale_, rtol=rtol)

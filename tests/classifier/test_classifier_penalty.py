@@ -64,7 +64,7 @@ def test_lambda_penalty_matches_reference(lam, distance):
     # Weights and scale_ still describe the own-class assignment.
     S = _class_sqdist_ref(model, X)
     np.testing.assert_allclose(model.scale_, S[np.arange(len(y)), y].mean(), rtol=1e-9)
-    np.testing.assert_allclose(model.prototype_weights_, np.bincount(y))
+    np.testing.assert_allclose(model.counts_, np.bincount(y))
 
 
 @pytest.mark.parametrize("distance", ["euclidean", "cosine"])

@@ -36,7 +36,7 @@ def _groups_ref(P, labels, threshold, cosine):
 
 
 def _merged_ref(unmerged, groups, cosine):
-    P, w = unmerged.prototypes_.astype(np.float64), unmerged.prototype_weights_
+    P, w = unmerged.prototypes_.astype(np.float64), unmerged.counts_
     means = np.array([np.average(P[g], axis=0, weights=w[g]) for g in groups])
     return _unit(means) if cosine else means
 
@@ -59,8 +59,8 @@ def test_merge_everything_is_weighted_mean(digits_split, distance):
     groups = [np.flatnonzero(unmerged.prototype_labels_ == c) for c in unmerged.classes_]
     np.testing.assert_allclose(merged.prototypes_, _merged_ref(unmerged, groups, cosine),
                                rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(merged.prototype_weights_,
-                               [unmerged.prototype_weights_[g].sum() for g in groups])
+    np.testing.assert_allclose(merged.counts_,
+                               [unmerged.counts_[g].sum() for g in groups])
     # The weights matter: the plain mean of the prototypes is something else.
     plain = np.array([unmerged.prototypes_[g].mean(axis=0) for g in groups])
     assert not np.allclose(merged.prototypes_, _unit(plain) if cosine else plain, rtol=1e-3)
@@ -121,7 +121,7 @@ def test_merge_count_monotone_in_threshold(digits_split, param):
 def test_min_weight_prunes_but_keeps_one_per_class(digits_split):
     Xtr, _, ytr, _ = digits_split
     ref = _clf(6).fit(Xtr, ytr)
-    w, labels = ref.prototype_weights_, ref.prototype_labels_
+    w, labels = ref.counts_, ref.prototype_labels_
     for min_weight in [np.median(w), w.max() + 1]:
         keep = w > min_weight
         for c in ref.classes_:
@@ -132,5 +132,5 @@ def test_min_weight_prunes_but_keeps_one_per_class(digits_split):
         assert model.n_pruned_ == (~keep).sum() > 0
         assert (model.n_prototypes_per_class_ >= 1).all()
         np.testing.assert_array_equal(model.prototypes_, ref.prototypes_[keep])
-        np.testing.assert_array_equal(model.prototype_weights_, w[keep])
+        np.testing.assert_array_equal(model.counts_, w[keep])
     assert (model.n_prototypes_per_class_ == 1).all()

@@ -27,7 +27,7 @@ def test_partial_fit_close_to_fit(digits, seed):
         stream.partial_fit(Xtr[a:a + 128], ytr[a:a + 128], classes=np.arange(10))
     _check_layout(stream)
     np.testing.assert_array_equal(stream.n_prototypes_per_class_, np.full(10, 5))
-    np.testing.assert_allclose(stream.prototype_weights_.sum(), len(ytr))
+    np.testing.assert_allclose(stream.counts_.sum(), len(ytr))
     np.testing.assert_array_equal(stream.n_iter_, np.zeros(10))
     assert stream.score(Xte, yte) >= one_shot - 0.03
 
@@ -48,10 +48,10 @@ def test_partial_fit_running_weighted_mean(fmt):
         dropped.partial_fit(_as(X[live], fmt), y[live], sample_weight=w[live])
     ref = np.array([np.average(X[y == c], axis=0, weights=w[y == c]) for c in range(3)])
     np.testing.assert_allclose(weighted.prototypes_, ref, rtol=1e-9)
-    np.testing.assert_allclose(weighted.prototype_weights_, [w[y == c].sum() for c in range(3)])
+    np.testing.assert_allclose(weighted.counts_, [w[y == c].sum() for c in range(3)])
     for other in (repeated, dropped):
         np.testing.assert_allclose(other.prototypes_, weighted.prototypes_, rtol=1e-9)
-        np.testing.assert_allclose(other.prototype_weights_, weighted.prototype_weights_)
+        np.testing.assert_allclose(other.counts_, weighted.counts_)
     # scale_ counts the first batch's distances to the seed row, which is drawn among the
     # rows of positive weight: the same draw without the zero-weight rows, not with repeats.
     np.testing.assert_allclose(dropped.scale_, weighted.scale_, rtol=1e-9)
@@ -134,7 +134,7 @@ def test_rejected_batch_leaves_model_unchanged(bad, match):
     model.partial_fit(X[:200], y[:200], classes=[0, 1, 2, 3])
     model.partial_fit(X[200:300], y[200:300])
     before = _state(model)
-    assert {"prototypes_", "prototype_weights_", "classes_", "scale_", "_rng"} <= set(before)
+    assert {"prototypes_", "counts_", "classes_", "scale_", "_rng"} <= set(before)
     with pytest.raises(ValueError, match=match):
         model.partial_fit(*bad(X[300:], y[300:]))
     _assert_state_equal(before, model)
@@ -182,7 +182,7 @@ def test_partial_fit_reproducible(digits, init):
             model.partial_fit(X[rows], y[rows])
         runs.append(model)
     np.testing.assert_array_equal(runs[0].prototypes_, runs[1].prototypes_)
-    np.testing.assert_array_equal(runs[0].prototype_weights_, runs[1].prototype_weights_)
+    np.testing.assert_array_equal(runs[0].counts_, runs[1].counts_)
     assert runs[0].scale_ == runs[1].scale_
     other = _clf(4, init=init, random_state=4)
     for a in range(0, 600, 100):
@@ -228,13 +228,13 @@ def test_min_weight_streaming_judges_seeds_after_their_batch():
     model = _clf(3, min_weight=5.0)
     batches = np.array_split(np.arange(len(y)), 20)
     model.partial_fit(X[batches[0]], y[batches[0]])
-    assert (model.prototype_weights_ <= 5.0).sum() >= 4
+    assert (model.counts_ <= 5.0).sum() >= 4
     np.testing.assert_array_equal(model.n_prototypes_per_class_, [3, 3])
     assert model.history_["n_pruned"] == [0]
     for rows in batches[1:]:
         model.partial_fit(X[rows], y[rows])
     # From the second batch on they are judged; pruned ones are not seeded again.
-    assert (model.prototype_weights_ > 5.0).all()
+    assert (model.counts_ > 5.0).all()
     assert sum(model.history_["n_new"]) == 6
     assert len(model.prototypes_) == 6 - sum(model.history_["n_pruned"])
 

@@ -74,7 +74,7 @@ def test_one_prototype_is_weighted_class_mean(digits, dtype, fmt):
     ref = np.array([np.average(X[y == c], axis=0, weights=w[y == c]) for c in np.unique(y)])
     rtol = 1e-10 if dtype == np.float64 else 1e-5
     np.testing.assert_allclose(model.prototypes_, ref, rtol=rtol, atol=rtol * np.abs(X).max())
-    np.testing.assert_allclose(model.prototype_weights_,
+    np.testing.assert_allclose(model.counts_,
                                [w[y == c].sum() for c in np.unique(y)], rtol=1e-6)
     # Unweighted: the same classifier as NearestCentroid.
     plain = _clf(1).fit(_as(X, fmt, dtype), y)
@@ -90,7 +90,7 @@ def test_weighted_equals_repeated_and_zero_equals_dropped():
     weighted = _clf(1).fit(X, y, sample_weight=w)
     repeated = _clf(1).fit(np.repeat(X, w, axis=0), np.repeat(y, w))
     np.testing.assert_allclose(weighted.prototypes_, repeated.prototypes_, rtol=1e-6)
-    np.testing.assert_allclose(weighted.prototype_weights_, repeated.prototype_weights_)
+    np.testing.assert_allclose(weighted.counts_, repeated.counts_)
     np.testing.assert_allclose(weighted.scale_, repeated.scale_, rtol=1e-6)
     np.testing.assert_allclose(weighted.predict_proba(X), repeated.predict_proba(X),
                                rtol=1e-6, atol=1e-12)
@@ -99,7 +99,7 @@ def test_weighted_equals_repeated_and_zero_equals_dropped():
     zero = _clf(1).fit(X, y, sample_weight=w0)
     dropped = _clf(1).fit(X[w0 > 0], y[w0 > 0], sample_weight=w0[w0 > 0])
     np.testing.assert_allclose(zero.prototypes_, dropped.prototypes_, rtol=1e-12)
-    np.testing.assert_allclose(zero.prototype_weights_, dropped.prototype_weights_)
+    np.testing.assert_allclose(zero.counts_, dropped.counts_)
     np.testing.assert_allclose(zero.scale_, dropped.scale_, rtol=1e-12)
 
 
@@ -111,12 +111,12 @@ def test_prototype_bookkeeping_and_k_list():
     np.testing.assert_array_equal(model.classes_, ["a", "b", "c", "d"])
     _check_layout(model)
     np.testing.assert_array_equal(model.n_prototypes_per_class_, [3, 3, 3, 3])
-    np.testing.assert_allclose(model.prototype_weights_.sum(), len(y))
+    np.testing.assert_allclose(model.counts_.sum(), len(y))
     # Each prototype of class c is the mean of the class-c rows it is nearest to.
     for c in model.classes_:
         rows, mine = X[names == c], np.flatnonzero(model.prototype_labels_ == c)
         won = _sqdist(rows, model.prototypes_[mine]).argmin(axis=1)
-        np.testing.assert_allclose(model.prototype_weights_[mine], np.bincount(won, minlength=3))
+        np.testing.assert_allclose(model.counts_[mine], np.bincount(won, minlength=3))
         for j, p in enumerate(mine):
             np.testing.assert_allclose(model.prototypes_[p], rows[won == j].mean(axis=0),
                                        rtol=1e-9)
@@ -390,7 +390,7 @@ def test_reproducible(params):
     a = _clf(4, random_state=5, **params).fit(X, y)
     b = _clf(4, random_state=5, **params).fit(X, y)
     np.testing.assert_array_equal(a.prototypes_, b.prototypes_)
-    np.testing.assert_array_equal(a.prototype_weights_, b.prototype_weights_)
+    np.testing.assert_array_equal(a.counts_, b.counts_)
     assert a.scale_ == b.scale_
     np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
     c = _clf(4, random_state=6, **params).fit(X, y)
@@ -406,7 +406,7 @@ def test_thread_independent(params):
     one = _clf(4, random_state=5, n_threads=1, max_iter=5, **params).fit(X, y)
     two = _clf(4, random_state=5, n_threads=2, max_iter=5, **params).fit(X, y)
     np.testing.assert_array_equal(one.prototypes_, two.prototypes_)
-    np.testing.assert_array_equal(one.prototype_weights_, two.prototype_weights_)
+    np.testing.assert_array_equal(one.counts_, two.counts_)
     assert one.scale_ == two.scale_
     np.testing.assert_array_equal(one.predict(X), two.predict(X))
     np.testing.assert_array_equal(one.predict_proba(X), two.predict_proba(X))

@@ -147,8 +147,9 @@ CLUSTER_LABEL_SPECS = {
 
 
 def check_params(est):
-    """KMeansClassifier's parameters, checked (a read-only ``Params``)."""
-    p = check_specs(est, KMEANS_CLASSIFIER_SPECS)
+    """KMeansClassifier's parameters (its ``_param_specs``, then the rules across them),
+    checked: a read-only ``Params``."""
+    p = check_specs(est)
     if p.merge_threshold is None and (p.relative_merge or p.percentile_threshold is not None):
         raise ValueError("relative_merge and percentile_threshold refine merge_threshold; "
                          "set merge_threshold too (None disables merging)")
@@ -157,8 +158,9 @@ def check_params(est):
 
 
 def check_cluster_label_params(est):
-    """ClusterLabelClassifier's parameters, checked (a read-only ``Params``)."""
-    return check_specs(est, CLUSTER_LABEL_SPECS)
+    """ClusterLabelClassifier's parameters (its ``_param_specs``), checked: a read-only
+    ``Params``."""
+    return check_specs(est)
 
 
 def check_k_list(k_list):

@@ -24,7 +24,7 @@ class StreamState:
     ATTRIBUTES = {
         "prototypes": "prototypes_",
         "proto_class": "_proto_class",  # class index of each prototype
-        "weights": "prototype_weights_",
+        "weights": "counts_",
         "n_seeded": "_n_seeded",        # prototypes ever seeded for each class
         "total_weight": "_total_weight",
         "scale": "scale_",
@@ -46,7 +46,7 @@ class StreamState:
         extra = y if classes is None else np.concatenate([np.asarray(classes), y])
         if hasattr(est, "prototypes_"):
             proto_class, n_seeded = est._proto_class, est._n_seeded
-            fields = {"prototypes": est.prototypes_, "weights": est.prototype_weights_,
+            fields = {"prototypes": est.prototypes_, "weights": est.counts_,
                       "total_weight": est._total_weight, "scale": est.scale_, "rng": est._rng}
         else:
             proto_class, n_seeded = np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)

@@ -13,6 +13,7 @@ from dynkm.classifier._fit import kmeans_run, work
 from dynkm.classifier._params import (
     AcceptsCSR,
     check_class_labels,
+    CLUSTER_LABEL_SPECS,
     check_cluster_label_params,
     check_same_rows,
     checked_norms,
@@ -91,6 +92,9 @@ class ClusterLabelClassifier(PersistMixin, AtomicSetParams, AcceptsCSR, Classifi
         ``n_groups`` and ``algorithm_reason``.
     n_features_in_ : int
     """
+
+    # Each parameter's rule, once (see dynkm.classifier._params).
+    _param_specs = CLUSTER_LABEL_SPECS
 
     def __init__(self, n_clusters=100, *, init="random", n_init=1, distance="euclidean",
                  max_iter=300, tol=1e-4, random_state=None, n_threads=None):

@@ -16,6 +16,7 @@ from dynkm._validation import n_threads_of, validated_weights
 from dynkm.classifier import _fit, _params, _predict, _prune
 from dynkm.classifier._penalty import penalised_iterations
 from dynkm.classifier._stream import StreamState, seed_more
+from dynkm._renamed import RenamedAttributes
 from dynkm.persist import PersistMixin
 from kmcore.threads import blas_single_threaded
 from kmcore.validation import check_random_state
@@ -25,7 +26,7 @@ _HISTORY_KEYS = ("shift", "n_new", "n_merged", "n_pruned", "n_prototypes", "seco
 
 
 class KMeansClassifier(PersistMixin, AtomicSetParams, _params.AcceptsCSR, ClassifierMixin,
-                       BaseEstimator):
+                       RenamedAttributes, BaseEstimator):
     """Nearest-prototype classifier with several k-means prototypes per class.
 
     Each class is summarised by its own k-means centers (prototypes), so a
@@ -131,8 +132,9 @@ class KMeansClassifier(PersistMixin, AtomicSetParams, _params.AcceptsCSR, Classi
         All prototypes, grouped by class in the order of ``classes_``.
     prototype_labels_ : ndarray of shape (n_prototypes,)
         The class of each prototype.
-    prototype_weights_ : ndarray of shape (n_prototypes,)
-        Sample weight each prototype has won (float64).
+    counts_ : ndarray of shape (n_prototypes,)
+        Sample weight each prototype has won (float64); ``prototype_weights_``
+        is its deprecated name.
     n_prototypes_per_class_ : ndarray of shape (n_classes,)
         Prototypes of each class.
     scale_ : float
@@ -156,6 +158,10 @@ class KMeansClassifier(PersistMixin, AtomicSetParams, _params.AcceptsCSR, Classi
     feature_names_in_ : ndarray of str
         Only when X had feature names.
     """
+
+    # Each parameter's rule, once (see dynkm.classifier._params).
+    _param_specs = _params.KMEANS_CLASSIFIER_SPECS
+    _renamed_attributes = {"prototype_weights_": "counts_"}
 
     def __init__(self, k_init=3, *, k_list=None, init="k-means++", distance="euclidean",
                  dtype=None, soft=True, soft_type="softmax", temperature=1.0,
@@ -237,7 +243,7 @@ class KMeansClassifier(PersistMixin, AtomicSetParams, _params.AcceptsCSR, Classi
                 protos, weights, self.n_penalty_iter_, inertia = penalised_iterations(
                     X, y_idx, w, self.prototypes_, self._proto_class, self._class_starts(),
                     p, n_threads)
-                self.prototypes_, self.prototype_weights_ = protos, weights
+                self.prototypes_, self.counts_ = protos, weights
         total = float(len(y_idx) if w is None else w.sum())
         self.scale_ = inertia / total if total > 0 else 0.0
         self._total_weight = total
@@ -297,7 +303,7 @@ class KMeansClassifier(PersistMixin, AtomicSetParams, _params.AcceptsCSR, Classi
         with blas_single_threaded():
             batch, young = state.update(X, y, w, p, n_threads, self._seed_more)
         state.write_to(self)
-        self._set_prototypes(self.prototypes_, self._proto_class, self.prototype_weights_)
+        self._set_prototypes(self.prototypes_, self._proto_class, self.counts_)
         self.n_iter_ = np.zeros(len(self.classes_), dtype=np.intp)
         self._adapt(p, young)
         history = getattr(self, "history_", None) or {key: [] for key in _HISTORY_KEYS}
@@ -317,7 +323,7 @@ class KMeansClassifier(PersistMixin, AtomicSetParams, _params.AcceptsCSR, Classi
         self.prototypes_ = protos
         self._proto_class = proto_class
         self.prototype_labels_ = self.classes_[proto_class]
-        self.prototype_weights_ = weights
+        self.counts_ = weights
         self.n_prototypes_per_class_ = np.bincount(proto_class, minlength=len(self.classes_))
 
     def _class_starts(self):
@@ -330,7 +336,7 @@ class KMeansClassifier(PersistMixin, AtomicSetParams, _params.AcceptsCSR, Classi
 
     def _prune(self, min_weight, young=None):
         """Drop prototypes with weight <= min_weight (``_prune.kept_prototypes``)."""
-        w, cls = self.prototype_weights_, self._proto_class
+        w, cls = self.counts_, self._proto_class
         keep = _prune.kept_prototypes(w, cls, min_weight, young)
         if keep.all():
             return 0
@@ -341,7 +347,7 @@ class KMeansClassifier(PersistMixin, AtomicSetParams, _params.AcceptsCSR, Classi
         """Merge same-class prototypes closer than the threshold (``_prune.merge_prototypes``)."""
         n = len(self.prototypes_)
         merged = _prune.merge_prototypes(self.prototypes_, self._proto_class,
-                                         self.prototype_weights_, self._class_starts(), p)
+                                         self.counts_, self._class_starts(), p)
         if merged is None:
             return 0
         self._set_prototypes(*merged)
