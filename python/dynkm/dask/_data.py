@@ -7,6 +7,8 @@ chunk of rows, ``(x, x_sqnorms, w, stats)`` (see
 columns split over several chunks are rechunked into one in a new array.
 """
 
+import contextlib
+
 import dask
 import dask.array as da
 import numpy as np
@@ -160,20 +162,12 @@ class ChunkedData:
                 out.append(f(*a, **kwargs))
         return out
 
-    def map_groups(self, fn, *args):
-        """``fn(ids, *args, *parts)`` once per group of chunks (see :func:`_groups`), pinned
-        to the worker holding them, as delayed objects in group order."""
-        f = dask.delayed(fn, pure=True)
-        out = []
-        for home, ids in self.groups:
-            parts = [self.parts[j] for j in ids]
-            if home is None:
-                out.append(f(ids, *args, *parts))
-                continue
-            # Pinned loosely, as in map_with.
-            with dask.annotate(workers=home, allow_other_workers=True):
-                out.append(f(ids, *args, *parts))
-        return out
+    def pinned(self, home):
+        """A context in which the tasks made run on the workers ``home`` (a list; None:
+        anywhere), loosely: elsewhere if those are gone (see map_with)."""
+        if home is None:
+            return contextlib.nullcontext()
+        return dask.annotate(workers=home, allow_other_workers=True)
 
     def reduce(self, items):
         """The chunks' stats reduced by the fixed tree, computed."""

@@ -32,6 +32,10 @@ from kmcore.centers import _means
 # Iterations per graph with a distributed Client (dask's local schedulers
 # have no round trip to save: one iteration per compute there).
 CHAIN = 10
+# Up to this many workers, each computes every iteration's update itself
+# (see chain_graph); beyond, the all-to-all of the groups' results would cost
+# more than the second hop it saves.
+MAX_REPLICAS = 4
 
 
 class Runner:
@@ -63,20 +67,36 @@ def chain_graph(data, centers, previous, length, n_threads):
     """``length`` iterations from ``centers`` as delayed objects: their updates and infos.
 
     ``previous`` (None or centers): the first iteration also counts its
-    labels that differ from those against ``previous``.
+    labels that differ from those against ``previous``. With a few workers
+    every one computes the update from all the groups' results (bitwise the
+    same everywhere: the same inputs, the same additions), so its next
+    step's centers are already there: one hop between workers per
+    iteration, not two (to the reducing worker and back). With more, one
+    update, which every worker fetches.
     """
-    state = broadcast({"centers": centers})
+    homes = sorted({home[0] for home, _ in data.groups if home is not None})
+    replicas = homes if 0 < len(homes) <= MAX_REPLICAS else [None]
+    first = broadcast({"centers": centers})
+    state = {replica: first for replica in replicas}
     sent_previous = None if previous is None else broadcast(previous)
+    step = dask.delayed(_chunks.group_step, pure=True)
     update = dask.delayed(_chunks.update, pure=True)
     pick = dask.delayed(_chunks.pick, pure=True)
     n_chunks = len(data.parts)
     updates, infos = [], []
     for t in range(length):
-        groups = data.map_groups(_chunks.group_step, state, data.offsets, n_chunks, n_threads,
-                                 sent_previous if t == 0 else None)
-        state = update(state, n_chunks, data.dtype, n_threads, *groups)
-        updates.append(state)
-        infos.append(pick(state, "info"))
+        groups = []
+        for home, ids in data.groups:
+            replica = home[0] if home is not None and home[0] in state else replicas[0]
+            with data.pinned(home):
+                groups.append(step(ids, state[replica], data.offsets, n_chunks, n_threads,
+                                   sent_previous if t == 0 else None,
+                                   *[data.parts[j] for j in ids]))
+        for replica in replicas:
+            with data.pinned(None if replica is None else [replica]):
+                state[replica] = update(state[replica], n_chunks, data.dtype, n_threads, *groups)
+        updates.append(state[replicas[0]])
+        infos.append(pick(updates[-1], "info"))
     return updates, infos
 
 
