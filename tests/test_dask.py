@@ -629,3 +629,33 @@ def test_chained_max_iter_not_a_multiple_of_the_chain(cluster2, monkeypatch):
         assert_same_fit(model, ref)
     # 3 + 3 iterations, then the last with one step more (the final inertia) in one graph.
     assert len(graphs) == 3 and graphs[-1] == 2 * 2
+
+
+def test_one_update_or_one_per_worker_give_the_same_fit(cluster2, monkeypatch):
+    """Each worker computing the update itself, or one task for all (more workers than
+    _lloyd.MAX_REPLICAS): bitwise the same fit, the in-memory one."""
+    X, w, dX, dw = _uneven_weighted(19)
+    init = X[:7].copy()
+    ref = dynkm.KMeans(7, init=init, algorithm="lloyd").fit(X, sample_weight=w)
+    fits = []
+    with distributed.Client(cluster2):
+        for replicas in (4, 1):
+            monkeypatch.setattr(_lloyd, "MAX_REPLICAS", replicas)
+            model = dkd.KMeans(7, init=init, chain_length=4).fit(dX, sample_weight=dw)
+            model.labels_ = da.from_array(model.labels_.compute())
+            fits.append(model)
+    for model in fits:
+        assert_same_fit(model, ref)
+    np.testing.assert_array_equal(fits[0].cluster_centers_, fits[1].cluster_centers_)
+    assert fits[0].inertia_ == fits[1].inertia_
+
+
+def test_groups_split_by_worker_and_thread():
+    """A worker's chunks, in index order, split into one task per thread; chunks of no
+    known worker are a task each."""
+    from dynkm.dask._data import _groups
+
+    homes = [["a"], ["b"], ["a"], ["a"], ["b"], ["a"], None]
+    groups = _groups(homes, {"a": 2, "b": 1})
+    assert groups == [(["a"], [0, 2]), (["b"], [1, 4]), (["a"], [3, 5]), (None, [6])]
+    assert _groups([None, None], {}) == [(None, [0]), (None, [1])]

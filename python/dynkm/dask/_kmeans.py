@@ -10,12 +10,13 @@ neither) is left on the workers. The iterations and the stopping rule are
 those of ``dynkm.KMeans(algorithm="lloyd")`` (see ``dynkm._lloyd.run_lloyd``).
 
 Every chunk runs Lloyd's full assignment, not the bounded (Yinyang)
-strategy: bounds kept with a chunk across iterations would be a persisted
-result per chunk and iteration, each derived from the one before (a task
-may be re-run, so they cannot be updated in place): a copy of n x t float32
-lower bounds per iteration, and a lost worker's bounds rebuilt only by
-replaying that chain. It could be made exact and deterministic (the bounds
-skip distances, never change a label); it is not done yet.
+strategy: kmcore's bound objects are updated in place by each iteration,
+while a dask task may run twice (a lost worker, a retry) and must not
+change its inputs. Kept per chunk they would need a copy per chunk and
+iteration (n x t float32 bounds and the labels), or a cache on the worker
+stamped with the centers it was last updated against and rebuilt by a full
+pass when a re-run finds another stamp; the in-memory bounded driver's
+incremental sums would then round differently after a rebuild. Not done yet.
 """
 
 import time

@@ -3,10 +3,11 @@
 The iterations and the stopping rule are those of
 ``dynkm.KMeans(algorithm="lloyd")`` (``dynkm._lloyd.run_lloyd``). Each graph
 holds ``chain`` iterations: iteration i's tasks are one per group of chunks
-(:func:`dynkm.dask._chunks.group_step`, on the worker holding them) and one
-:func:`dynkm.dask._chunks.update`, which adds the groups' results over the
-fixed tree and divides the sums into the next centers, the input of
-iteration i + 1's tasks. The centers stay on the workers; the client reads
+(:func:`dynkm.dask._chunks.group_step`, on the worker holding them) and
+:func:`dynkm.dask._chunks.update` (one per worker, or one: see
+:func:`chain_graph`), which adds the groups' results over the fixed tree and
+divides the sums into the next centers, the input of iteration i + 1's
+tasks. The centers stay on the workers; the client reads
 a few numbers per iteration as they come (the stopping rule's), while the
 next iterations already run, and drops what ran past the stop: the same
 iterations, n_iter and history as one graph per iteration, without a
@@ -183,9 +184,10 @@ def run_lloyd(data, centers, max_iter, tol, check_every, n_threads, verbose, cha
                 inertia = iteration_info(runner, infos[t + 1])["objective"]
         finally:
             runner.release(handles)
-        if inertia is None:
-            inertia = runner.result(runner.submit(
-                chain_graph(data, centers, None, 1, n_threads)[1])[0])["objective"]
+        if inertia is None:  # the stop ended a graph: one step more from the final centers
+            handles = runner.submit(chain_graph(data, centers, None, 1, n_threads)[1])
+            inertia = runner.result(handles[0])["objective"]
+            runner.release(handles)
         break
     history = {key: np.asarray(values) for key, values in history.items()}
     history.update(algorithm="lloyd", n_groups=0, algorithm_reason="dynkm.dask: Lloyd by chunks")
