@@ -330,10 +330,17 @@ def update(state, n_chunks, dtype, n_threads, *groups):
     if (weights == 0).any():
         info["empty"] = True
         return {"centers": None, "info": info, "stats": stats, "centers_in": centers}
-    shift = np.empty(centers.shape[0], dtype=np.float64)
-    new = _means(stats["sums"], weights, centers, dtype, shift, n_threads)
-    info.update(shift2=float((shift ** 2).sum()), imbalance=imbalance(weights))
+    new, shift2 = new_centers(stats["sums"], weights, centers, dtype, n_threads)
+    info.update(shift2=shift2, imbalance=imbalance(weights))
     return {"centers": new, "info": info}
+
+
+def new_centers(sums, weights, centers, dtype, n_threads):
+    """The means ``sums / weights`` in ``dtype`` (``centers`` where a weight is 0) and
+    the sum of the squared center shifts from ``centers``."""
+    shift = np.empty(centers.shape[0], dtype=np.float64)
+    new = _means(sums, weights, centers, dtype, shift, n_threads)
+    return new, float((shift ** 2).sum())
 
 
 def imbalance(weights):

@@ -28,7 +28,6 @@ import numpy as np
 
 from dynkm.dask import _chunks
 from dynkm.dask._data import broadcast
-from kmcore.centers import _means
 
 # Iterations per graph with a distributed Client (dask's local schedulers
 # have no round trip to save: one iteration per compute there).
@@ -150,10 +149,10 @@ def run_lloyd(data, centers, max_iter, tol, check_every, n_threads, verbose, cha
                     step = runner.result(updates[t])
                     stats = step["stats"]
                     relocated = relocate_empty(data, stats)
-                    shift = np.empty(centers.shape[0], dtype=np.float64)
-                    centers = _means(stats["sums"], stats["weights"], step["centers_in"],
-                                     data.dtype, shift, n_threads)
-                    info = dict(info, shift2=float((shift ** 2).sum()),
+                    centers, shift2 = _chunks.new_centers(stats["sums"], stats["weights"],
+                                                          step["centers_in"], data.dtype,
+                                                          n_threads)
+                    info = dict(info, shift2=shift2,
                                 imbalance=_chunks.imbalance(stats["weights"]))
                     previous, moved = step["centers_in"], stats.get("moved")
                 history["objective"].append(info["objective"])
