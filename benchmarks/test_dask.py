@@ -19,8 +19,8 @@ same initial centers (random rows of X):
 Each round times dask-ml, then in-memory dynkm, then dynkm.dask (the timed
 function); ``extra_info`` keeps the peers' median seconds, the medians of
 the per-round ratios (``speedup_vs_dask_ml``, ``ratio_to_in_memory``), the
-inertia of each fit and whether the dask fit's labels equal the in-memory
-ones. The cases:
+median seconds per iteration of both dynkm fits, the inertia of each fit
+and whether the dask fit's labels equal the in-memory ones. The cases:
 
 - MNIST 60000 x 784 float32 in 8 chunks, k = 10 and 256 (``-m quick``, a few
   minutes on an idle 2-core machine);
@@ -158,15 +158,18 @@ def test_dask_lloyd(benchmark, request, data, k):
     if DaskMLKMeans is not None:
         peers["dask_ml"] = lambda: DaskMLKMeans(k, init=C, max_iter=ITERATIONS, tol=0).fit(dX)
     seconds = {name: [] for name in peers}
+    iteration_seconds = {"dask": [], "in_memory": []}
 
     def run_peers():
         for name, call in peers.items():
             start = time.perf_counter()
             fits[name] = call()
             seconds[name].append(time.perf_counter() - start)
+        iteration_seconds["in_memory"].extend(fits["in_memory"].history_["seconds"])
 
     def ours():
         fits["dask"] = dynkm.dask.KMeans(k, init=C, max_iter=ITERATIONS, tol=0).fit(dX)
+        iteration_seconds["dask"].extend(fits["dask"].history_["seconds"])
 
     benchmark.pedantic(ours, setup=run_peers, rounds=ROUNDS[data], iterations=1)
     ours_seconds = np.asarray(benchmark.stats.stats.data)
@@ -179,6 +182,15 @@ def test_dask_lloyd(benchmark, request, data, k):
         "inertia": dask_fit.inertia_, "in_memory_inertia": ref.inertia_,
         "same_labels": bool(np.array_equal(dask_fit.labels_.compute(), ref.labels_)),
     }
+    # Per iteration: the median of history_["seconds"] of each round's fit (the
+    # round trip, or with several iterations per graph the time between two
+    # iterations' numbers reaching the client) and the fit's seconds over its
+    # iterations (everything: the validation pass, the final inertia).
+    info.update(
+        seconds_per_iteration=float(np.median(iteration_seconds["dask"])),
+        fit_seconds_per_iteration=float(np.median(ours_seconds)) / dask_fit.n_iter_,
+        in_memory_seconds_per_iteration=float(np.median(iteration_seconds["in_memory"])),
+    )
     for name, values in seconds.items():
         values = np.asarray(values)
         info[f"{name}_seconds"] = float(np.median(values))
@@ -216,7 +228,10 @@ def summary(results):
             f"{bench['stats']['median']:.2f} s, in memory {info['in_memory_seconds']:.2f} s "
             f"(x{info['ratio_to_in_memory']:.2f}), dask-ml "
             f"{info.get('dask_ml_seconds', float('nan')):.2f} s "
-            f"({info.get('speedup_vs_dask_ml', float('nan')):.1f}x faster)")
+            f"({info.get('speedup_vs_dask_ml', float('nan')):.1f}x faster); per iteration "
+            f"{1e3 * info['seconds_per_iteration']:.1f} ms (fit / n_iter "
+            f"{1e3 * info['fit_seconds_per_iteration']:.1f} ms), in memory "
+            f"{1e3 * info['in_memory_seconds_per_iteration']:.1f} ms")
     return "\n".join(lines)
 
 

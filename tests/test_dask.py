@@ -22,7 +22,7 @@ distributed = pytest.importorskip("distributed",
 
 import dynkm  # noqa: E402
 import dynkm.dask as dkd  # noqa: E402
-from dynkm.dask import _kmeans  # noqa: E402
+from dynkm.dask import _lloyd  # noqa: E402
 
 RTOL = 1e-10
 
@@ -242,16 +242,16 @@ def test_worker_lost_mid_fit_gives_the_same_result(monkeypatch):
     expected = dkd.KMeans(7, init=init).fit(da.from_array(X, chunks=(500, 6)))
     with _cluster(2) as cluster, distributed.Client(cluster) as client:
         calls = []
-        original = _kmeans.relocate_empty
+        original = _lloyd.iteration_info
 
-        def relocate_then_kill(data, stats):
+        def read_then_kill(runner, handle):
             calls.append(1)
             if len(calls) == 2:
                 worker = next(iter(cluster.workers.values()))
                 client.sync(worker.close)
-            return original(data, stats)
+            return original(runner, handle)
 
-        monkeypatch.setattr(_kmeans, "relocate_empty", relocate_then_kill)
+        monkeypatch.setattr(_lloyd, "iteration_info", read_then_kill)
         model = dkd.KMeans(7, init=init).fit(da.from_array(X, chunks=(500, 6)))
         assert len(calls) >= 3 and len(client.scheduler_info()["workers"]) == 1
         np.testing.assert_array_equal(model.cluster_centers_, expected.cluster_centers_)
@@ -389,16 +389,16 @@ def test_worker_process_killed_mid_fit_gives_the_same_result(monkeypatch):
     expected = dkd.KMeans(7, init=init).fit(dX, sample_weight=dw)
     with _process_cluster() as cluster, distributed.Client(cluster) as client:
         calls = []
-        original = _kmeans.relocate_empty
+        original = _lloyd.iteration_info
         pids = sorted(client.run(os.getpid).values())
 
-        def relocate_then_kill(data, stats):
+        def read_then_kill(runner, handle):
             calls.append(1)
             if len(calls) == 2:
                 os.kill(pids[0], signal.SIGKILL)
-            return original(data, stats)
+            return original(runner, handle)
 
-        monkeypatch.setattr(_kmeans, "relocate_empty", relocate_then_kill)
+        monkeypatch.setattr(_lloyd, "iteration_info", read_then_kill)
         model = dkd.KMeans(7, init=init).fit(dX, sample_weight=dw)
         assert len(calls) >= 3
         assert pids[0] not in client.run(os.getpid).values()  # that process is gone
@@ -481,8 +481,8 @@ def test_strict_convergence_as_in_memory(case, capsys, monkeypatch):
     init = X[:5].copy()
     max_iter = 300
     sure = []
-    original = _kmeans.surely_moved
-    monkeypatch.setattr(_kmeans, "surely_moved", lambda moved, centers: sure.append(
+    original = _lloyd.surely_moved
+    monkeypatch.setattr(_lloyd, "surely_moved", lambda moved, centers: sure.append(
         original(moved, centers)) or (sure[-1] and case == "relocated"))
     if case.startswith("relocated"):
         init[[1, 3]] = 1e3  # empty at the first iteration
@@ -499,32 +499,163 @@ def test_strict_convergence_as_in_memory(case, capsys, monkeypatch):
     assert (True in sure) == case.startswith("relocated")
 
 
+def _held_names(client):
+    """The task names (keys without their token) of everything the workers hold."""
+    keys = {key for keys in client.has_what().values() for key in keys}
+    return sorted({str(key[0] if isinstance(key, tuple) else key).rsplit("-", 1)[0]
+                   for key in keys})
+
+
 def test_an_iteration_leaves_nothing_on_the_workers(cluster2, monkeypatch):
-    """Between iterations the workers hold no chunk's step result (no labels), and the
-    workers holding the chunks are looked up once per fit, not per iteration."""
+    """The chunks stay on the workers through the fit and nothing of its steps (their
+    stats, the centers) after it; the workers holding the chunks are looked up once per
+    fit, not per iteration.
+
+    (With several iterations per graph, the steps in flight when the client reads one
+    iteration are on the workers at that moment: not checked per iteration.)"""
+    import time
+
     X = blobs(seed=12)
     held, lookups = [], []
-    original = _kmeans.relocate_empty
+    original = _lloyd.iteration_info
     who_has = distributed.Client.who_has
 
-    def relocate_and_look(data, stats):
-        keys = {key for keys in client.has_what().values() for key in keys}
-        held.append(sorted({str(key[0] if isinstance(key, tuple) else key).rsplit("-", 1)[0]
-                            for key in keys}))
-        return original(data, stats)
+    def read_and_look(runner, handle):
+        held.append(_held_names(client))
+        return original(runner, handle)
 
     def counted(self, *args, **kwargs):
         lookups.append(1)
         return who_has(self, *args, **kwargs)
 
-    monkeypatch.setattr(_kmeans, "relocate_empty", relocate_and_look)
+    monkeypatch.setattr(_lloyd, "iteration_info", read_and_look)
     monkeypatch.setattr(distributed.Client, "who_has", counted)
+    steps = {"group_step", "update", "pick", "dict"}
     with distributed.Client(cluster2) as client:
         model = dkd.KMeans(7, init=X[:7].copy(), max_iter=4, tol=0).fit(
             da.from_array(X, chunks=(500, 6)))
-    assert model.n_iter_ == 4 and len(held) == 4
-    # The chunks stay; no chunk's step result (labels or stats) does. (The
-    # client's release of the reduced stats it just gathered may still be
-    # on its way: not checked.)
-    assert all("chunk_validate" in names and "chunk_step" not in names for names in held), held
+        # The client's releases travel to the scheduler, then to the workers.
+        deadline = time.monotonic() + 10
+        while steps & set(_held_names(client)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        after = _held_names(client)
+    # 4 iterations read, then the objective of the step after the last (the inertia).
+    assert model.n_iter_ == 4 and len(held) == 5
+    assert all("chunk_validate" in names for names in held), held
+    assert not steps & set(after), after
     assert len(lookups) == 1
+
+
+@pytest.mark.parametrize("n_groups", [1, 2, 3, 5])
+@pytest.mark.parametrize("n", [1, 2, 5, 8, 13])
+def test_subtrees_of_any_grouping_add_as_the_pairwise_tree(n, n_groups):
+    """Chunks split among workers in any way (each worker adding the subtrees it holds
+    whole): the root is bitwise the pairwise tree over the chunk index."""
+    from dynkm.dask import _chunks
+
+    rng = np.random.RandomState(10 * n + n_groups)
+    values = rng.randn(n, 5) * 10.0 ** rng.randint(-8, 9, size=(n, 1))
+    want = _pairwise_tree(values)
+    for _ in range(10):
+        owner = rng.randint(n_groups, size=n)
+        groups = [_chunks.held_subtrees({j: {"sums": values[j]} for j in np.flatnonzero(
+            owner == g)}, n) for g in range(n_groups)]
+        np.testing.assert_array_equal(_chunks.add_subtrees(groups, n)["sums"], want)
+        # Adjacent chunks of one owner are sent as one subtree, not one by one.
+        if n_groups == 1:
+            assert list(groups[0]) == [(_chunks.root_level(n), 0)]
+
+
+def _count_graphs(monkeypatch):
+    graphs = []
+    original = _lloyd.Runner.submit
+
+    def counted(self, values):
+        graphs.append(len(values))
+        return original(self, values)
+
+    monkeypatch.setattr(_lloyd.Runner, "submit", counted)
+    return graphs
+
+
+@pytest.mark.parametrize("case", ["tol", "strict", "relocated"])
+def test_chained_iterations_stop_as_in_memory(cluster2, monkeypatch, case):
+    """Several iterations per graph: stopping mid-graph, at a graph's last iteration or
+    in a later graph gives the in-memory n_iter, centers, labels and history, and bitwise
+    the fit of one iteration per graph; the graphs are as few as the chain length says."""
+    X = blobs(seed=17)
+    init = X[:7].copy()
+    tol = 1e-2 if case == "tol" else 0.0
+    if case == "relocated":
+        init[[2, 5]] = 1e3  # empty at the first iteration: refilled on the client
+    ref = dynkm.KMeans(7, init=init, algorithm="lloyd", tol=tol).fit(X)
+    n = ref.n_iter_
+    assert n >= 4
+    assert (ref.history_["n_relocated"][0] == 2) == (case == "relocated")
+    # A strict stop (no center moved) has the final inertia from its own step.
+    strict = ref.history_["center_shift"][-1] == 0
+    assert strict == (case != "tol")
+    dX = da.from_array(X, chunks=(400, 6))
+    graphs = _count_graphs(monkeypatch)
+    with distributed.Client(cluster2):
+        fits = {}
+        for chain in (1, 3, n - 1, n, 50):
+            del graphs[:]
+            fits[chain] = dkd.KMeans(7, init=init, tol=tol, chain_length=chain).fit(dX)
+            fits[chain].labels_ = da.from_array(fits[chain].labels_.compute())
+            # One graph per chain_length iterations (a relocation starts a new one),
+            # and one more for the final inertia when the stop ends a graph.
+            restart = case == "relocated" and chain > 1
+            first = 1 if restart else 0
+            expected = first + -(-(n - first) // chain)
+            if not strict and (n - first) % chain == 0:
+                expected += 1
+            assert len(graphs) == expected, (chain, graphs)
+    for chain, model in fits.items():
+        assert_same_fit(model, ref)
+        np.testing.assert_array_equal(model.cluster_centers_, fits[1].cluster_centers_)
+        assert model.inertia_ == fits[1].inertia_, chain
+
+
+def test_chained_max_iter_not_a_multiple_of_the_chain(cluster2, monkeypatch):
+    X = blobs(seed=18)
+    init = X[:7].copy()
+    ref = dynkm.KMeans(7, init=init, algorithm="lloyd", max_iter=7, tol=0).fit(X)
+    assert ref.n_iter_ == 7
+    graphs = _count_graphs(monkeypatch)
+    with distributed.Client(cluster2):
+        model = dkd.KMeans(7, init=init, max_iter=7, tol=0, chain_length=3).fit(
+            da.from_array(X, chunks=(700, 6)))
+        assert_same_fit(model, ref)
+    # 3 + 3 iterations, then the last with one step more (the final inertia) in one graph.
+    assert len(graphs) == 3 and graphs[-1] == 2 * 2
+
+
+def test_one_update_or_one_per_worker_give_the_same_fit(cluster2, monkeypatch):
+    """Each worker computing the update itself, or one task for all (more workers than
+    _lloyd.MAX_REPLICAS): bitwise the same fit, the in-memory one."""
+    X, w, dX, dw = _uneven_weighted(19)
+    init = X[:7].copy()
+    ref = dynkm.KMeans(7, init=init, algorithm="lloyd").fit(X, sample_weight=w)
+    fits = []
+    with distributed.Client(cluster2):
+        for replicas in (4, 1):
+            monkeypatch.setattr(_lloyd, "MAX_REPLICAS", replicas)
+            model = dkd.KMeans(7, init=init, chain_length=4).fit(dX, sample_weight=dw)
+            model.labels_ = da.from_array(model.labels_.compute())
+            fits.append(model)
+    for model in fits:
+        assert_same_fit(model, ref)
+    np.testing.assert_array_equal(fits[0].cluster_centers_, fits[1].cluster_centers_)
+    assert fits[0].inertia_ == fits[1].inertia_
+
+
+def test_groups_split_by_worker_and_thread():
+    """A worker's chunks, in index order, split into one task per thread; chunks of no
+    known worker are a task each."""
+    from dynkm.dask._data import _groups
+
+    homes = [["a"], ["b"], ["a"], ["a"], ["b"], ["a"], None]
+    groups = _groups(homes, {"a": 2, "b": 1})
+    assert groups == [(["a"], [0, 2]), (["b"], [1, 4]), (["a"], [3, 5]), (None, [6])]
+    assert _groups([None, None], {}) == [(None, [0]), (None, [1])]

@@ -3,9 +3,14 @@
 Every function named ``chunk_*`` runs where its chunk lives (a dask task) and
 calls kmcore's kernels on that chunk alone; each returns small per-chunk
 partial results (float64 per-cluster sums and weights, inertia, counts, the
-farthest rows). :func:`tree_reduce` adds them over a binary tree fixed by the
-chunk index, never in completion order: the result depends on the chunk
-layout only, not on the number of workers nor on which finishes first.
+farthest rows). They are added over one binary tree fixed by the chunk index,
+never in completion order: the result depends on the chunk layout only, not
+on the number of workers nor on which finishes first. :func:`tree_reduce`
+builds that tree as tasks; :func:`group_step` runs the Lloyd step of several
+chunks held by one worker in one task and adds, there, every subtree whose
+chunks it all holds (:func:`held_subtrees`), and :func:`update` adds the
+groups' subtrees into the root (:func:`add_subtrees`): the same additions in
+the same order whichever worker holds which chunk.
 """
 
 import dask
@@ -14,7 +19,7 @@ import numpy as np
 from dynkm._validation import check_range
 from kmcore import pairwise_sqdist, row_norms
 from kmcore.assignment import assign_rows
-from kmcore.centers import weighted_sums
+from kmcore.centers import means_from_sums, weighted_sums
 from kmcore.validation import check_data
 
 # Results added per reduction task: a power of two (see tree_reduce).
@@ -231,3 +236,118 @@ def add_in_tree(*stats):
             nxt.append(level[-1])
         level = nxt
     return level[0]
+
+
+# ------------------------------------------------------------------ the fixed tree as nodes
+# Node (level, j) of the tree over n chunks holds the chunks
+# [j * 2**level, min((j + 1) * 2**level, n)): the pairwise tree of
+# tree_reduce, where a level's odd last node is carried up unchanged.
+
+
+def root_level(n):
+    """The level of the root of the tree over n chunks."""
+    return (n - 1).bit_length()
+
+
+def _node_value(nodes, level, j, n):
+    """The stats of node (level, j), from the nodes given (a dict) and their children."""
+    if (level, j) in nodes:
+        return nodes[(level, j)]
+    left = _node_value(nodes, level - 1, 2 * j, n)
+    if (2 * j + 1) << (level - 1) < n:
+        return combine(left, _node_value(nodes, level - 1, 2 * j + 1, n))
+    return left  # carried up
+
+
+def held_subtrees(leaves, n):
+    """The largest subtrees whose chunks are all in ``leaves`` (a dict chunk -> stats), added.
+
+    Returns a dict (level, j) -> stats: what a worker holding those chunks
+    contributes to the root. Adjacent chunks on one worker are added there
+    (one result sent instead of two); the additions are the tree's, so
+    :func:`add_subtrees` gives the same root for any split of the chunks.
+    """
+    nodes = {(0, j): stats for j, stats in leaves.items()}
+    out = {}
+
+    def visit(level, j):
+        lo, hi = j << level, min((j + 1) << level, n)
+        held = sum(1 for c in range(lo, hi) if c in leaves)
+        if held == hi - lo:
+            out[(level, j)] = _node_value(nodes, level, j, n)
+        elif held:
+            visit(level - 1, 2 * j)
+            if (2 * j + 1) << (level - 1) < n:
+                visit(level - 1, 2 * j + 1)
+
+    visit(root_level(n), 0)
+    return out
+
+
+def add_subtrees(groups, n):
+    """The root of the tree over n chunks from the groups' :func:`held_subtrees` dicts."""
+    nodes = {}
+    for group in groups:
+        nodes.update(group)
+    return _node_value(nodes, root_level(n), 0, n)
+
+
+# ------------------------------------------------------------------ one Lloyd iteration
+
+
+def group_step(ids, state, offsets, n_chunks, n_threads, previous, *parts):
+    """:func:`chunk_step` on the chunks ``ids`` (in order; ``parts`` are theirs), added.
+
+    ``state`` is the dict :func:`update` returned for the iteration before
+    (its ``centers``; None: that iteration left a cluster empty and the
+    client refills it, so this one is not run). Returns the chunks'
+    :func:`held_subtrees`, or None.
+    """
+    centers = state["centers"]
+    if centers is None:
+        return None
+    leaves = {j: chunk_step(part, centers, offsets[j], n_threads, previous)
+              for j, part in zip(ids, parts, strict=True)}
+    return held_subtrees(leaves, n_chunks)
+
+
+def update(state, n_chunks, dtype, n_threads, *groups):
+    """The reduced step of an iteration and the new centers, on a worker.
+
+    Returns a dict: ``centers``, the new centers (None when a cluster is
+    left without weight: the client refills it from the far rows, so
+    ``stats`` and ``centers_in``, the iteration's centers, are kept), and
+    ``info``, what the client reads of every iteration (objective, squared
+    center shift, imbalance, the changed-labels count; None when the
+    iteration was not run).
+    """
+    centers = state["centers"]
+    if centers is None or any(group is None for group in groups):
+        return {"centers": None, "info": None}
+    stats = add_subtrees(groups, n_chunks)
+    weights = stats["weights"]
+    info = {"objective": stats["inertia"], "changed": stats["changed"], "empty": False}
+    if (weights == 0).any():
+        info["empty"] = True
+        return {"centers": None, "info": info, "stats": stats, "centers_in": centers}
+    new, shift2 = new_centers(stats["sums"], weights, centers, dtype, n_threads)
+    info.update(shift2=shift2, imbalance=imbalance(weights))
+    return {"centers": new, "info": info}
+
+
+def new_centers(sums, weights, centers, dtype, n_threads):
+    """The means ``sums / weights`` in ``dtype`` (``centers`` where a weight is 0) and
+    the sum of the squared center shifts from ``centers``."""
+    shift = np.empty(centers.shape[0], dtype=np.float64)
+    new = means_from_sums(sums, weights, centers, dtype, shift, n_threads)
+    return new, float((shift ** 2).sum())
+
+
+def imbalance(weights):
+    """k * sum(W_c^2) / (sum W_c)^2 of the clusters' weights (1: all equal)."""
+    return len(weights) * float(weights @ weights) / float(weights.sum()) ** 2
+
+
+def pick(value, key):
+    """``value[key]`` (a task: what the client fetches of a larger result)."""
+    return value[key]

@@ -7,6 +7,8 @@ chunk of rows, ``(x, x_sqnorms, w, stats)`` (see
 columns split over several chunks are rechunked into one in a new array.
 """
 
+import contextlib
+
 import dask
 import dask.array as da
 import numpy as np
@@ -129,7 +131,9 @@ class ChunkedData:
         # Where each chunk lives, looked up once: the chunks are persisted and
         # their tasks pinned there, so they stay unless a worker is lost (then
         # the loose restriction lets the recomputed chunk's tasks run anywhere).
-        self.homes = _homes(self.parts)
+        self.client = client_or_none()
+        self.homes, threads = _homes(self.client, self.parts)
+        self.groups = _groups(self.homes, threads)
 
     def map(self, fn, *args, **kwargs):
         """``fn(part, *args)`` on every chunk, as delayed objects in chunk order.
@@ -157,6 +161,13 @@ class ChunkedData:
             with dask.annotate(workers=home, allow_other_workers=True):
                 out.append(f(*a, **kwargs))
         return out
+
+    def pinned(self, home):
+        """A context in which the tasks made run on the workers ``home`` (a list; None:
+        anywhere), loosely: elsewhere if those are gone (see map_with)."""
+        if home is None:
+            return contextlib.nullcontext()
+        return dask.annotate(workers=home, allow_other_workers=True)
 
     def reduce(self, items):
         """The chunks' stats reduced by the fixed tree, computed."""
@@ -186,13 +197,38 @@ class ChunkedData:
         return x, w
 
 
-def _homes(parts):
-    """The workers holding each persisted chunk (None each without a Client)."""
-    client = client_or_none()
+def _homes(client, parts):
+    """The workers holding each persisted chunk (None each without a Client), and the
+    number of threads of every worker (a dict; empty without a Client)."""
     if client is None:
-        return [None] * len(parts)
+        return [None] * len(parts), {}
     who = client.who_has(parts)
-    return [list(who.get(p.key, ())) or None for p in parts]
+    workers = client.scheduler_info().get("workers", {})
+    threads = {address: int(w.get("nthreads", 1)) for address, w in workers.items()}
+    return [sorted(who.get(p.key, ())) or None for p in parts], threads
+
+
+def _groups(homes, threads):
+    """The chunks' Lloyd-step tasks: a list of (workers, chunk indices in order).
+
+    The chunks held by one worker are split into as many runs of consecutive
+    (in index) chunks as it has threads, one task each: fewer tasks per
+    iteration, and adjacent chunks' results added on that worker (see
+    ``_chunks.held_subtrees``). Chunks of no known worker (no Client) are a
+    task each, for dask's threads to share.
+    """
+    by_home = {}
+    for j, home in enumerate(homes):
+        key = None if home is None else home[0]
+        by_home.setdefault(key, []).append(j)
+    groups = []
+    for key, ids in by_home.items():
+        if key is None:
+            groups.extend((None, [j]) for j in ids)
+            continue
+        n_runs = max(1, min(threads.get(key, 1), len(ids)))
+        groups.extend(([key], [int(j) for j in run]) for run in np.array_split(ids, n_runs))
+    return sorted(groups, key=lambda group: group[1][0])
 
 
 def _sum_in_tree(values):
