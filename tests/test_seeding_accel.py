@@ -306,8 +306,9 @@ def test_projection_on_mnist_shapes_picks_the_plain_rows(source, request, monkey
         fast = plusplus(Xd, 40, stats=stats)
         np.testing.assert_array_equal(fast, plain)
         np.testing.assert_array_equal(plusplus(Xd, 40, n_threads=2), plain)
-        tried = [s for s in stats if s[1] is not None]
-        assert all(s[3] is not None and s[3] <= s[1] for s in tried)
+        both = [s for s in stats if s[1] is not None and s[3] is not None]
+        assert both and all(s[3] <= s[1] for s in both)
+        assert sum(s[3] is not None for s in stats) > 0.9 * len(stats)
         assert np.mean([s[0] for s in stats[-10:]]) < 0.7
     np.testing.assert_array_equal(plain, numpy_plusplus(Xd, 40, follow=plain))
 

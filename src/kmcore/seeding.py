@@ -139,14 +139,16 @@ def _kmeans_plusplus(X, x_sqnorms, n_clusters, sample_weight, n_local_trials, rn
     indices = np.empty(n_clusters, dtype=np.intp)
     indices[0] = _first_center(n, sample_weight, rng)
     pot = state.start(indices[0])
-    next_try = 1
+    # The step from which each bound (triangle, projection) is tried again.
+    next_try = [1, 1]
     # The bounds' small float64 products run between our OpenMP passes.
     with blas_single_threaded():
         for c in range(1, n_clusters):
             candidates = state.draw(rng, pot)
-            pots, paid = state.potentials(candidates, c >= next_try, stats)
-            if not paid:
-                next_try = max(next_try, c + 1 + int(_RETRY_AFTER * c))
+            pots, paid = state.potentials(candidates, [c >= t for t in next_try], stats)
+            for b, bound_paid in enumerate(paid):
+                if not bound_paid:
+                    next_try[b] = max(next_try[b], c + 1 + int(_RETRY_AFTER * c))
             best = int(np.argmin(pots))
             pot = pots[best]
             indices[c] = candidates[best]
@@ -194,28 +196,33 @@ class _GreedyState:
         candidates[order] = self.drawn
         return candidates
 
-    def potentials(self, candidates, try_bounds, stats):
-        """The potential of adding each candidate; and False if the bounds were tried
-        and left too many rows to gather."""
+    def potentials(self, candidates, tries, stats):
+        """The potential of adding each candidate; and, for the triangle and the
+        projection bounds, False if tried (``tries``) and left too many rows to gather."""
         n = self.X.shape[0]
-        need, n_rows, n_pairs, tri_rows, proj_rows = None, n, None, None, None
-        if try_bounds:
+        try_triangle, try_projection = tries[0], tries[1] and self.projection is not None
+        n_rows, n_pairs, tri_rows, proj_rows = n, None, None, None
+        if try_triangle:
             n_rows, n_pairs = self.bounds.rows_to_compute(candidates, self.closest,
                                                           self.assigned, self.need,
                                                           self.n_threads)
             tri_rows = n_rows
+        if try_projection:
             # The projection bounds look only at the rows the triangle left.
-            if self.projection is not None and n_rows:
-                n_rows = proj_rows = self.projection.rows_to_compute(
-                    candidates, self.closest, self.need, self.n_threads)
-            if n_rows < _GATHER_BELOW * n:
-                need = self.need
+            if not try_triangle:
+                self.need.fill(1)
+            n_rows = proj_rows = (self.projection.rows_to_compute(
+                candidates, self.closest, self.need, self.n_threads) if n_rows else 0)
+        gather = n_rows < _GATHER_BELOW * n
+        need = self.need if gather and (try_triangle or try_projection) else None
         if stats is not None:
             stats.append(((n_rows if need is not None else n) / n,
-                          tri_rows / n if try_bounds else None,
-                          n_pairs / (n * self.L) if try_bounds else None,
-                          proj_rows / n if proj_rows is not None else None))
-        return self.passes.run(candidates, self.closest, need), need is not None or not try_bounds
+                          tri_rows / n if try_triangle else None,
+                          n_pairs / (n * self.L) if try_triangle else None,
+                          proj_rows / n if try_projection else None))
+        paid = (not try_triangle or tri_rows < _GATHER_BELOW * n,
+                not try_projection or gather)
+        return self.passes.run(candidates, self.closest, need), paid
 
     def choose(self, best, c, row):
         """Add candidate ``best`` (row ``row`` of X) as center c."""
@@ -474,7 +481,9 @@ class _ProjectionBounds:
         sample = np.array(X[:: max(1, n // n_sample)][:n_sample], dtype=np.float64)
         origin = sample.mean(axis=0).astype(np.float32).astype(np.float64)
         sample -= origin
-        Q = np.ascontiguousarray(_top_directions(sample, m), dtype=np.float32)
+        # Small products: BLAS's threads would cost more than they save.
+        with blas_single_threaded():
+            Q = np.ascontiguousarray(_top_directions(sample, m), dtype=np.float32)
         m = Q.shape[1]
         u32, u64 = float(np.finfo(np.float32).eps) / 2, float(np.finfo(np.float64).eps) / 2
         if m == 0 or d * u32 > 1e-2:
