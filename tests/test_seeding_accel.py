@@ -271,7 +271,22 @@ def test_projection_shape_rule():
     assert seeding._projection_dims(1_000_000, 128, 4, 1000) == 0
     assert seeding._projection_dims(1_000_000, 128, 8, 1000) == 21
     assert seeding._projection_dims(1000, 784, 4, 256) == 0
+    assert seeding._projection_dims(60000, 191, 4, 256) == 0
+    assert seeding._projection_dims(60000, 192, 4, 256) == 16
     assert seeding._projection_dims(60000, 784, 4, 8) == 0
+
+
+def test_projection_unusable_on_huge_values_falls_back(monkeypatch):
+    # Values whose float32 projected sums could overflow: no projection
+    # bounds (the triangle bounds remain), the same picks.
+    X = mixture(500, 30, 10, 0.5, np.float64) * 1e18
+    bounds = seeding._ProjectionBounds(X, 30, seeding.data_origin(X), 1e-12, 1)
+    assert not bounds.usable and bounds.proj is None
+    stats = []
+    plain = plusplus(X, 40, gather=False, monkeypatch=monkeypatch)
+    fast = plusplus(X, 40, gather=True, stats=stats, monkeypatch=monkeypatch, projection=30)
+    np.testing.assert_array_equal(fast, plain)
+    assert all(s[3] is None for s in stats)
 
 
 def mnist_like(n, seed=0):

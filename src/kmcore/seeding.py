@@ -32,13 +32,14 @@ def kmeans_plusplus(X, n_clusters, sample_weight=None, n_local_trials=None,
     distances and potentials come out, so the same rows are picked. That
     skips most rows of clustered data once every cluster holds a center, and
     few of high-dimensional data without clear clusters (where the bounds
-    are then tried only now and then). On high-dimensional data (enough
-    rows, centers and features: see ``_projection_dims``) a second bound
-    proves it from the rows' projections on up to 64 directions of largest
-    spread (``_ProjectionBounds``): it costs a product of X with those
-    directions once per call and extra memory O(n_samples x m), the
-    projected rows in float32 (m directions, their bytes at most 1/12 of
-    X's) and one float64 per row.
+    are then tried only now and then). On high-dimensional data a second
+    bound proves it from the rows' projections on m <= 64 directions of
+    largest spread, found once per call: with at least 4096 rows and 16
+    centers, and m as large as keeps the float32 projections within 1/12
+    of X's bytes, if that is at least 16 (float32 X: 192 features or more;
+    float64 X: 96). It costs one product of X with the m directions and
+    extra memory O(n_samples x m): the projected rows (4 m bytes a row) and
+    one float64 per row.
     The draws use float64 cumulative sums, in the order scikit-learn's
     ``kmeans_plusplus`` uses its RandomState, so with float64 data and the
     same ``random_state`` both pick the same rows (up to ties in rounding).
@@ -110,9 +111,9 @@ _PROJECTION_MEMORY = 1 / 12
 _PROJECTION_MIN_DIMS = 16
 _PROJECTION_MIN_ROWS = 4096
 _PROJECTION_MIN_CENTERS = 16
-# Evenly spaced rows the directions are found from, and the values of X
-# per block of the projection product (float64 copies: kept small), rows per
-# block of the filter.
+# Evenly spaced rows the directions are found from, the values of X per
+# block of the projection product (copied around the mean: kept small), and
+# rows per block of the filter.
 _PROJECTION_SAMPLE = 1024
 _PROJECTION_CHUNK = 1 << 20
 _PROJECTION_BLOCK = 256
@@ -123,9 +124,9 @@ def _kmeans_plusplus(X, x_sqnorms, n_clusters, sample_weight, n_local_trials, rn
     """kmeans_plusplus on validated input.
 
     Each step computes only the rows some candidate may come closer to than
-    their closest center (see ``_TriangleBounds``): the others keep their
-    distance, exactly as the full pass would give it, so the same rows are
-    picked. ``stats``, a list, receives per step (after the first) the
+    their closest center (see ``_TriangleBounds`` and ``_ProjectionBounds``):
+    the others keep their distance, exactly as the full pass would give it,
+    so the same rows are picked. ``stats``, a list, receives per step (after the first) the
     fraction of rows whose distances to the candidates were computed, the
     fractions of rows and of row-candidate pairs the triangle bounds could
     not skip, and the fraction of rows left after the projection bounds too
@@ -467,33 +468,48 @@ class _ProjectionBounds:
     exactly representable): the rows ``Q^T (x - p)`` in float32, computed
     once per call by a float32 product of ``x - p`` (rounded once in X's
     dtype, then to float32) with Q (float32; its own distance from
-    orthonormality is measured in float64, ``gram_error``). Extra memory: the (m, n) float32 projections,
-    n float64 norm bounds, and blocks of ``_PROJECTION_CHUNK`` values while
-    projecting. Disabled (``usable`` False) when the values are too large
+    orthonormality is measured in float64, ``gram_error``). Extra memory:
+    the (m, n) float32 projections, n float64 norm bounds, and blocks of
+    ``_PROJECTION_CHUNK`` values while projecting. Disabled (``usable`` False) when the values are too large
     for the float32 sums or the basis is far from orthonormal.
     """
 
     def __init__(self, X, m, pass_origin, error_scale, n_threads):
-        n, d = X.shape
         self.error_scale, self.n_threads = error_scale, n_threads
-        self.usable = False
+        # Rows near the dtype's limits (or NaN, when the caller skipped the
+        # checks) only make the bounds unusable.
+        with np.errstate(over="ignore", invalid="ignore"):
+            self.usable = self._project(X, m, pass_origin)
+        if not self.usable:
+            self.proj = self.y_norms = None
+            return
+        self.acc = np.empty((n_threads, _PROJECTION_BLOCK), dtype=np.float32)
+        self.thresholds = np.empty((n_threads, _PROJECTION_BLOCK), dtype=np.float64)
+
+    def _project(self, X, m, pass_origin):
+        """Find the basis and project every row; False if the bounds cannot be used."""
+        n, d = X.shape
+        u32, u64 = float(np.finfo(np.float32).eps) / 2, float(np.finfo(np.float64).eps) / 2
+        if d * u32 > 1e-2:
+            return False
         n_sample = min(_PROJECTION_SAMPLE, max(2 * m, 4 * _PROJECTION_CHUNK // d))
         sample = np.array(X[:: max(1, n // n_sample)][:n_sample], dtype=np.float64)
         origin = sample.mean(axis=0).astype(np.float32).astype(np.float64)
         sample -= origin
+        if not (np.isfinite(sample).all() and np.isfinite(origin).all()):
+            return False
         # Small products: BLAS's threads would cost more than they save.
         with blas_single_threaded():
             Q = np.ascontiguousarray(_top_directions(sample, m), dtype=np.float32)
         m = Q.shape[1]
-        u32, u64 = float(np.finfo(np.float32).eps) / 2, float(np.finfo(np.float64).eps) / 2
-        if m == 0 or d * u32 > 1e-2:
-            return
+        if m == 0:
+            return False
         Q64 = Q.astype(np.float64)
         # Each Gram entry's float64 rounding is at most gamma_d (unit columns).
         self.gram_error = (float(np.linalg.norm(Q64.T @ Q64 - np.eye(m)))
                            + 4.0 * m * (d + 2) * u64)
         if not self.gram_error < 1e-3:
-            return
+            return False
         # ||stored - Q^T (x - p)|| <= proj_error ||x - p||: the float32 product
         # (gamma_d per element, any summation order) of x - p rounded to
         # float32 (u32, plus u64 more for float64 X).
@@ -513,16 +529,16 @@ class _ProjectionBounds:
             self.y_norms[start:end] = np.sqrt(
                 np.einsum("ij,ij->i", rows, rows, dtype=np.float64)) * (1.0 + 1e-6)
             self.proj[:, start:end] = (rows.astype(np.float32, copy=False) @ Q).T
-        # The float32 sums of squares of the filter must not overflow.
-        with np.errstate(invalid="ignore"):
-            big = max(float(np.max(self.y_norms)), float(np.max(np.abs(self.proj))))
+        # The float32 sums of squares of the filter must not overflow (a NaN
+        # fails the test too).
+        big = max(float(np.max(self.y_norms)), float(np.max(self.proj)),
+                  -float(np.min(self.proj)))
         if not big < 1e15:
-            return
+            return False
+        # Subtraction is correctly rounded: the factor covers it.
         gap = origin if pass_origin is None else origin - pass_origin
         self.origin_gap = float(np.sqrt(gap @ gap)) * (1.0 + 1e-6)
-        self.acc = np.empty((n_threads, _PROJECTION_BLOCK), dtype=np.float32)
-        self.thresholds = np.empty((n_threads, _PROJECTION_BLOCK), dtype=np.float64)
-        self.usable = True
+        return True
 
     def rows_to_compute(self, candidate_rows, closest, need, n_threads):
         """Clear ``need`` for the rows proved; return the rows left."""
