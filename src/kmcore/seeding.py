@@ -470,8 +470,9 @@ class _ProjectionBounds:
     dtype, then to float32) with Q (float32; its own distance from
     orthonormality is measured in float64, ``gram_error``). Extra memory:
     the (m, n) float32 projections, n float64 norm bounds, and blocks of
-    ``_PROJECTION_CHUNK`` values while projecting. Disabled (``usable`` False) when the values are too large
-    for the float32 sums or the basis is far from orthonormal.
+    ``_PROJECTION_CHUNK`` values while projecting. Disabled (``usable``
+    False) when the values are too large for the float32 sums, are not
+    finite, or the basis is far from orthonormal.
     """
 
     def __init__(self, X, m, pass_origin, error_scale, n_threads):
