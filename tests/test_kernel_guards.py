@@ -92,6 +92,14 @@ def rows_to_compute_args():
                 need=np.zeros(N, np.uint8), n_threads=2)
 
 
+def projection_rows_args():
+    m, f32 = 3, np.float32
+    return dict(proj=np.zeros((m, N), f32), y_norms=np.ones(N), closest=np.ones(N),
+                cand_proj=np.zeros((2, m), f32), cand_norm=1.0, origin_gap=0.0, error_scale=1e-6,
+                proj_error=1e-6, gram_error=1e-6, need=np.ones(N, np.uint8),
+                acc=np.zeros((2, 8), f32), thresholds=f(2, 8), n_threads=2)
+
+
 def potentials_args():
     chunk = 8
     return dict(dist=f(3, N), closest=np.ones(N), need=np.ones(N, np.uint8), sample_weight=f(0),
@@ -149,6 +157,7 @@ KERNELS = {
     "_sample_by_potential": (_seeding._sample_by_potential, sample_args),
     "_rows_to_compute": (_seeding._rows_to_compute, rows_to_compute_args),
     "_potentials": (_seeding._potentials, potentials_args),
+    "_projection_rows": (_seeding._projection_rows, projection_rows_args),
     "_soft_assign": (_soft._soft_assign, soft_args),
     "_member_sqdist": (_split._member_sqdist, member_args),
     "_two_means": (_split._two_means, two_means_args),
@@ -226,6 +235,14 @@ BAD = [
     ("_potentials", {}, "chunk_pots", f(3, 2)),
     ("_potentials", {}, "chunk_rows", 0),
     ("_potentials", {}, "n_threads", 0),
+    ("_projection_rows", {}, "proj", np.zeros((0, N), np.float32)),
+    ("_projection_rows", {}, "y_norms", f(N - 1)),
+    ("_projection_rows", {}, "closest", f(N + 1)),
+    ("_projection_rows", {}, "cand_proj", np.zeros((2, 4), np.float32)),
+    ("_projection_rows", {}, "need", np.ones(N - 1, np.uint8)),
+    ("_projection_rows", {}, "acc", np.zeros((1, 8), np.float32)),
+    ("_projection_rows", {}, "thresholds", f(2, 7)),
+    ("_projection_rows", {}, "n_threads", 0),
     ("_sample_by_potential", {}, "sample_weight", f(N - 1)),
     ("_sample_by_potential", {}, "out", np.zeros(1, np.intp)),
     ("_sample_by_potential", {}, "closest", f(0)),

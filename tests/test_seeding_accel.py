@@ -24,11 +24,28 @@ import kmcore
 from kmcore import _seeding, seeding
 
 
+def force_projection(monkeypatch, dims=64):
+    """Projection bounds on any shape, with at most ``dims`` directions."""
+    for name, value in [("_PROJECTION_MIN_DIMS", 1), ("_PROJECTION_MIN_ROWS", 0),
+                        ("_PROJECTION_MIN_CENTERS", 0), ("_PROJECTION_MEMORY", 1e9),
+                        ("_PROJECTION_DIMS", dims)]:
+        monkeypatch.setattr(seeding, name, value)
+
+
 def plusplus(X, k, sample_weight=None, n_local_trials=None, seed=0, n_threads=1, gather=None,
-             stats=None, monkeypatch=None):
-    """kmcore's k-means++ with gathering forced on (True), off (False) or as shipped (None)."""
+             stats=None, monkeypatch=None, projection=None):
+    """kmcore's k-means++ with gathering forced on (True), off (False) or as shipped (None).
+
+    ``projection``: None as shipped, False never, or the most directions of
+    projection bounds forced on whatever the shape.
+    """
     if gather is not None:
         monkeypatch.setattr(seeding, "_GATHER_BELOW", 2.0 if gather else 0.0)
+    if projection is False or gather is False:
+        # The plain pass reads every row: no bounds to set up either.
+        monkeypatch.setattr(seeding, "_PROJECTION_MIN_ROWS", np.inf)
+    elif projection is not None:
+        force_projection(monkeypatch, projection)
     L = 2 + int(np.log(k)) if n_local_trials is None else n_local_trials
     w = None if sample_weight is None else np.asarray(sample_weight, dtype=X.dtype)
     _, idx = seeding._kmeans_plusplus(X, kmcore.row_norms(X), k, w, L,
@@ -90,13 +107,14 @@ def mixture(n, d, groups, spread, dtype, seed=0, offset=0.0):
     return (means[rng.randint(groups, size=n)] + spread * rng.normal(size=(n, d))).astype(dtype)
 
 
+@pytest.mark.parametrize("projection", [False, 8])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("n, d, groups, k", [(400, 3, 8, 30), (600, 20, 30, 60), (300, 64, 5, 40),
                                              (150, 2, 150, 150)])
-def test_float64_picks_the_rows_of_numpy(n, d, groups, k, weighted, monkeypatch):
+def test_float64_picks_the_rows_of_numpy(n, d, groups, k, weighted, projection, monkeypatch):
     X = mixture(n, d, groups, 0.5, np.float64)
     w = np.random.RandomState(1).uniform(0.1, 3.0, n) if weighted else None
-    fast = plusplus(X, k, w, gather=True, monkeypatch=monkeypatch)
+    fast = plusplus(X, k, w, gather=True, monkeypatch=monkeypatch, projection=projection)
     np.testing.assert_array_equal(fast, numpy_plusplus(X, k, w, follow=fast))
     np.testing.assert_array_equal(plusplus(X, k, w), fast)
 
@@ -107,9 +125,14 @@ def test_float64_picks_the_rows_of_numpy(n, d, groups, k, weighted, monkeypatch)
                                                                             np.float64]),
        offset=st.sampled_from([0.0, 1e4]), weights=st.sampled_from(["none", "random", "zeros"]),
        duplicates=st.booleans(), k_frac=st.floats(0.0, 1.0), trials=st.sampled_from([None, 1, 5]),
-       seed=st.integers(0, 2**31 - 1))
+       projection=st.sampled_from([None, 1, 3, 64]), seed=st.integers(0, 2**31 - 1))
 def test_accelerated_picks_the_rows_of_the_plain_pass(n, d, groups, spread, dtype, offset, weights,
-                                                      duplicates, k_frac, trials, seed):
+                                                      duplicates, k_frac, trials, projection,
+                                                      seed):
+    # projection: None for the shipped rule (off at these sizes: the
+    # triangle bounds alone), else that many directions at most (all of
+    # them when d is smaller: the bound is then the distance itself, and
+    # only the margins keep it exact).
     with pytest.MonkeyPatch.context() as mp:
         X = mixture(n, d, groups, spread, dtype, seed % 1000, offset)
         if duplicates:
@@ -121,10 +144,10 @@ def test_accelerated_picks_the_rows_of_the_plain_pass(n, d, groups, spread, dtyp
             w[0] = 1.0
         k = max(1, int(round(k_frac * n)))
         plain = plusplus(X, k, w, trials, seed, gather=False, monkeypatch=mp)
-        fast = plusplus(X, k, w, trials, seed, gather=True, monkeypatch=mp)
+        fast = plusplus(X, k, w, trials, seed, gather=True, monkeypatch=mp, projection=projection)
         np.testing.assert_array_equal(fast, plain)
         np.testing.assert_array_equal(plusplus(X, k, w, trials, seed, n_threads=2, gather=True,
-                                               monkeypatch=mp), plain)
+                                               monkeypatch=mp, projection=projection), plain)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -160,6 +183,149 @@ def test_bounds_skip_most_rows_of_separated_clusters(monkeypatch):
     computed = np.array([s[0] for s in stats])
     assert computed[-20:].mean() < 0.3
     assert (computed <= 1.0).all() and computed.shape == (59,)
+
+
+# --------------------------------------------------------------------------
+# Projection bounds (high-dimensional data)
+# --------------------------------------------------------------------------
+
+
+def full_pass(X, cand_rows, closest):
+    """The plain pass's new closest distances (L, n) for these candidates."""
+    passes = seeding._CandidatePass(X, kmcore.row_norms(X), None, len(cand_rows), 1)
+    passes.run(np.asarray(cand_rows, dtype=np.intp), closest)
+    return passes.dist
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_projection_clears_only_rows_the_full_pass_keeps(dtype, offset, monkeypatch):
+    # With every direction kept (m = d) the projected distance is the
+    # distance itself: closest distances set at, just above and just below
+    # the rows' true distances to the candidates leave the margins alone to
+    # decide. The traps: rows whose full-pass distance rounds below the true
+    # one get a closest distance in between (one step above the full pass's),
+    # which the full pass lowers while the projection alone cannot tell (the
+    # filter without its margins clears some of them). Every row cleared must
+    # keep its distance in the full pass, and rows far inside the bound must
+    # be cleared (the filter proves something).
+    n, d = 3000, 12
+    X = mixture(n, d, 6, 1.0, dtype, offset=offset)
+    cands = np.array([5, 900, 2000])
+    exact = ((X.astype(np.float64)[:, None, :] - X.astype(np.float64)[cands]) ** 2).sum(-1).min(1)
+    factor = np.random.RandomState(0).choice([0.3, 1 - 1e-4, 1 - 1e-7, 1.0, 1 + 1e-7, 1 + 1e-4,
+                                              2.0], n)
+    closest = (exact * factor).astype(dtype)
+    above = np.nextafter(full_pass(X, cands, np.full(n, np.inf, dtype)).min(0), np.inf,
+                         dtype=dtype)
+    trap = (above < exact) & (factor != 0.3)
+    assert trap.sum() > 20
+    closest[trap] = above[trap]
+    bounds = seeding._ProjectionBounds(X, d, seeding.data_origin(X),
+                                       4.0 * (d + 4) * float(np.finfo(dtype).eps), 2)
+    assert bounds.usable and bounds.proj.shape == (d, n)
+    need = np.ones(n, dtype=np.uint8)
+    left = bounds.rows_to_compute(cands, closest, need, 2)
+    assert left == need.sum()
+    cleared = need == 0
+    dist = full_pass(X, cands, closest)
+    np.testing.assert_array_equal(dist[:, cleared], np.broadcast_to(closest[cleared],
+                                                                    dist[:, cleared].shape))
+    # Far inside: every row whose closest distance is 0.3x its true distance.
+    assert cleared[factor == 0.3].mean() > (0.9 if offset == 0 else 0.5)
+    assert not cleared[(factor > 1) | trap].any()
+
+
+def test_projection_rows_keep_rows_already_computed_and_nan():
+    n, m = 10, 2
+    proj = np.zeros((m, n), dtype=np.float32)
+    proj[0, 5:] = 100.0
+    y = np.full(n, 100.0)
+    closest = np.ones(n)
+    closest[7] = np.nan
+    need = np.ones(n, dtype=np.uint8)
+    need[9] = 0
+    acc, thr = np.empty((2, 4), dtype=np.float32), np.empty((2, 4))
+    cand = np.zeros((1, m), dtype=np.float32)
+    left = _seeding._projection_rows(proj, y, closest, cand, 1.0, 0.0, 0.0, 0.0, 0.0, need, acc,
+                                     thr, 2)
+    # Rows 0-4 sit on the candidate; 5, 6, 8 are 100 away; 7 is NaN; 9 was not asked.
+    assert need.tolist() == [1, 1, 1, 1, 1, 0, 0, 1, 0, 0] and left == 6
+    with pytest.raises(ValueError, match="acc.shape\\[0\\]"):
+        _seeding._projection_rows(proj, y, closest, cand, 1.0, 0.0, 0.0, 0.0, 0.0, need,
+                                  acc[:1], thr, 2)
+    with pytest.raises(ValueError, match="cand_proj"):
+        _seeding._projection_rows(proj, y, closest, np.zeros((1, 3), dtype=np.float32), 1.0, 0.0,
+                                  0.0, 0.0, 0.0, need, acc, thr, 1)
+    with pytest.raises(ValueError, match="need"):
+        _seeding._projection_rows(proj, y, closest, cand, 1.0, 0.0, 0.0, 0.0, 0.0, need[:-1], acc,
+                                  thr, 1)
+
+
+def test_projection_shape_rule():
+    # High dimension and enough rows and centers (MNIST's shape: all 64
+    # directions); never for the memory benchmark's 1,000,000 x 128 float32
+    # (the projections would take a sixth of X) nor for small inputs.
+    assert seeding._projection_dims(60000, 784, 4, 256) == 64
+    assert seeding._projection_dims(60000, 784, 8, 256) == 64
+    assert seeding._projection_dims(1_000_000, 128, 4, 1000) == 0
+    assert seeding._projection_dims(1_000_000, 128, 8, 1000) == 21
+    assert seeding._projection_dims(1000, 784, 4, 256) == 0
+    assert seeding._projection_dims(60000, 191, 4, 256) == 0
+    assert seeding._projection_dims(60000, 192, 4, 256) == 16
+    assert seeding._projection_dims(60000, 784, 4, 8) == 0
+
+
+def test_projection_unusable_on_huge_values_falls_back(monkeypatch):
+    # Values whose float32 projected sums could overflow: no projection
+    # bounds (the triangle bounds remain), the same picks.
+    X = mixture(500, 30, 10, 0.5, np.float64) * 1e18
+    bounds = seeding._ProjectionBounds(X, 30, seeding.data_origin(X), 1e-12, 1)
+    assert not bounds.usable and bounds.proj is None
+    stats = []
+    plain = plusplus(X, 40, gather=False, monkeypatch=monkeypatch)
+    fast = plusplus(X, 40, gather=True, stats=stats, monkeypatch=monkeypatch, projection=30)
+    np.testing.assert_array_equal(fast, plain)
+    assert all(s[3] is None for s in stats)
+
+
+def mnist_like(n, seed=0):
+    """Digit-like rows: smooth blobs of ink on a 28 x 28 grid, 0..255, float32."""
+    rng = np.random.RandomState(seed)
+    grid = np.stack(np.meshgrid(np.arange(28), np.arange(28), indexing="ij"), -1).reshape(-1, 2)
+    prototypes = []
+    for _ in range(20):
+        strokes = rng.uniform(6, 22, size=(4, 2))
+        ink = np.exp(-((grid[:, None, :] - strokes) ** 2).sum(-1) / 8.0).sum(1)
+        prototypes.append(ink)
+    P = np.array(prototypes)
+    X = P[rng.randint(20, size=n)] * rng.uniform(0.7, 1.3, size=(n, 1))
+    X += 0.3 * rng.normal(size=X.shape) * P.mean()
+    return np.clip(255 * X / X.max(), 0, 255).astype(np.float32)
+
+
+@pytest.mark.parametrize("source", ["mnist", "mnist_like"])
+def test_projection_on_mnist_shapes_picks_the_plain_rows(source, request, monkeypatch):
+    # The shipped rule on a 784-feature set: the projection bounds are on,
+    # leave fewer rows than the triangle bounds, and change no pick (float32
+    # and float64, 1 and 2 threads; float64 also against NumPy's).
+    if source == "mnist":
+        X = np.ascontiguousarray(request.getfixturevalue("mnist_train")[0][::4])
+    else:
+        X = mnist_like(8000)
+    assert seeding._projection_dims(X.shape[0], 784, 4, 40) == 64
+    for dtype in (np.float32, np.float64):
+        Xd = X.astype(dtype)
+        stats = []
+        plain = plusplus(Xd, 40, gather=False, monkeypatch=monkeypatch)
+        fast = plusplus(Xd, 40, stats=stats)
+        np.testing.assert_array_equal(fast, plain)
+        np.testing.assert_array_equal(plusplus(Xd, 40, n_threads=2), plain)
+        both = [s for s in stats if s[1] is not None and s[3] is not None]
+        assert both and all(s[3] <= s[1] for s in both)
+        assert sum(s[3] is not None for s in stats) > 0.9 * len(stats)
+        assert np.mean([s[0] for s in stats[-10:]]) < 0.7
+    np.testing.assert_array_equal(plain, numpy_plusplus(Xd, 40, follow=plain))
 
 
 # --------------------------------------------------------------------------

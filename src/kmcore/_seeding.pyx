@@ -9,10 +9,13 @@ k-means++ skips the rows that no candidate can come closer to (the triangle
 inequality, ``_rows_to_compute``): those rows are not read at all, the others
 are gathered into the GEMM's chunks, and ``_potentials`` then sums every
 row's distance in the row order of the full pass, so the potentials, and the
-rows picked, are those of the full pass.
+rows picked, are those of the full pass. In high dimension, where the
+triangle inequality rarely proves anything, ``_projection_rows`` proves it
+from the rows' projections on a few directions of largest spread (a
+projected distance never exceeds the distance).
 """
 
-from libc.math cimport sqrt
+from libc.math cimport INFINITY, sqrt
 from libc.stdint cimport int32_t, uint8_t
 from libc.string cimport memcpy
 
@@ -32,6 +35,10 @@ from kmcore._common cimport (
 )
 
 ctypedef Py_ssize_t intp_t
+
+cdef extern from "_projection.h" nogil:
+    void km_projected_sqdist(const float* pt, Py_ssize_t stride, Py_ssize_t rows,
+                             Py_ssize_t dims, const float* cand, float* acc)
 
 
 def _candidate_distances(
@@ -262,6 +269,129 @@ def _rows_to_compute(
             n_rows += pairs > 0
             n_pairs += pairs
     return n_rows, n_pairs
+
+
+def _projection_rows(
+    const float[:, ::1] proj not None,              # IN  (m, n) projected rows, dimension-major
+    const double[::1] y_norms not None,             # IN  (n,) upper bounds of ||x - p_origin||
+    const floating[::1] closest not None,           # IN  (n,) current closest squared distance
+    const float[:, ::1] cand_proj not None,         # IN  (L, m) the candidates' columns of proj
+    double cand_norm,
+    double origin_gap,
+    double error_scale,
+    double proj_error,
+    double gram_error,
+    uint8_t[::1] need not None,                     # INOUT (n,) 1: row still to compute
+    float[:, ::1] acc not None,                     # OUT (n_threads, block) scratch
+    double[:, ::1] thresholds not None,             # OUT (n_threads, block) scratch
+    int n_threads,
+):
+    """Clear ``need`` for the rows whose projections prove no candidate closer.
+
+    With Q the projection basis (orthonormal up to ``gram_error``:
+    ``||Q^T v||^2 <= (1 + gram_error) ||v||^2``), ``proj[:, i]`` is
+    ``Q^T (x_i - p_origin)`` up to ``proj_error * ||x_i - p_origin||`` (in
+    norm), and ``y_norms[i]`` bounds ``||x_i - p_origin||`` from above. For a
+    candidate c (``cand_norm`` bounds its ``||c - p_origin||``), the exact
+    distance satisfies ``||x - c|| >= ||Q^T (x - c)|| / sqrt(1 + gram_error)``
+    and the projected distance is at least the stored one's less
+    ``proj_error * (||x - p_origin|| + ||c - p_origin||)``. When that lower
+    bound reaches ``sqrt(D_i + E_i)`` (D_i = ``closest[i]``; E_i bounds the
+    rounding of the distance the full pass computes, as in
+    ``_rows_to_compute``, with ``||x - origin|| <= y_norms[i] + origin_gap``
+    and ``||c - origin|| <= cand_norm + origin_gap``, ``origin`` being the
+    pass's), the full pass's min for that pair is D_i. A row that may skip
+    every candidate gets ``need[i] = 0``; rows already at 0 are not looked at.
+
+    The stored projected distance is summed in float32; its rounding is a
+    relative ``(m + 2) * eps32 / 2`` at most in any order (non-negative
+    terms), taken off the test. A NaN anywhere keeps the row.
+
+    Parameters
+    ----------
+    proj : projected rows, one row of ``proj`` per direction
+    y_norms : upper bounds of the rows' distances to the projection origin
+    closest : current closest squared distances
+    cand_proj : the candidates' projected rows, one per candidate
+    cand_norm : upper bound of every candidate's distance to the projection origin
+    origin_gap : upper bound of the distance between the projection origin
+        and the pass's origin (0 when they are the same point)
+    error_scale : relative rounding bound of a distance (``_rows_to_compute``)
+    proj_error : relative error bound of the stored projections (see above)
+    gram_error : bound of ``||Q^T Q - I||_2``
+    need : 1 for the rows to compute; rows proved here are set to 0
+    acc, thresholds : scratch, one row per thread (their length is the block)
+    n_threads : int
+        OpenMP threads; rows are independent.
+
+    Returns
+    -------
+    n_rows : int
+        The rows left with ``need[i] = 1``.
+    """
+    cdef str K = "_projection_rows"
+    cdef Py_ssize_t m = proj.shape[0], n = proj.shape[1], L = cand_proj.shape[0]
+    cdef Py_ssize_t block = acc.shape[1], n_blocks, b, i, l, start, cnt, left, n_rows = 0
+    cdef double far, sx, target, radius, slack
+    cdef float* a
+    cdef double* t
+    check_at_least(m, 1, K, "proj.shape[0]")
+    check_equal(y_norms.shape[0], n, K, "y_norms.shape[0] (columns of proj)")
+    check_equal(closest.shape[0], n, K, "closest.shape[0] (columns of proj)")
+    check_equal(need.shape[0], n, K, "need.shape[0] (columns of proj)")
+    check_equal(cand_proj.shape[1], m, K, "cand_proj.shape[1] (rows of proj)")
+    check_at_least(block, 1, K, "acc.shape[1]")
+    check_equal(thresholds.shape[1], block, K, "thresholds.shape[1] (acc.shape[1])")
+    check_threads(n_threads, K)
+    check_at_least(acc.shape[0], n_threads, K, "acc.shape[0] (n_threads)")
+    check_at_least(thresholds.shape[0], n_threads, K, "thresholds.shape[0] (n_threads)")
+    if n == 0:
+        return 0
+    if L == 0:
+        for i in range(n):
+            n_rows += need[i] != 0
+        return n_rows
+    far = (cand_norm + origin_gap) * (cand_norm + origin_gap)
+    # 1 / (1 - (m + 2) eps32 / 2) <= 1 + (m + 4) eps32 for any useful m; the
+    # float64 rounding of the threshold itself is covered by the 1e-9.
+    slack = (1.0 + (m + 4) * 1.1920928955078125e-07) * (1.0 + 1e-9)
+    n_blocks = (n + block - 1) // block
+    with nogil:
+        for b in prange(n_blocks, schedule="static", num_threads=n_threads):
+            a = &acc[threadid(), 0]
+            t = &thresholds[threadid(), 0]
+            start = b * block
+            cnt = min(block, n - start)
+            left = 0
+            for i in range(cnt):
+                if need[start + i]:
+                    sx = y_norms[start + i] + origin_gap
+                    target = (closest[start + i] + error_scale * (sx * sx + far)) * (1.0 + 1e-12)
+                    radius = (sqrt(target * (1.0 + gram_error))
+                              + proj_error * (y_norms[start + i] + cand_norm))
+                    t[i] = radius * radius * slack
+                    # An infinite threshold (closest infinite) keeps the row already.
+                    if t[i] != INFINITY:
+                        left = left + 1
+                else:
+                    # Not looked at: marked as if kept, left alone below.
+                    t[i] = INFINITY
+            for l in range(L):
+                if left == 0:
+                    break
+                km_projected_sqdist(&proj[0, start], n, cnt, m, &cand_proj[l, 0], a)
+                for i in range(cnt):
+                    # Kept rows get an infinite threshold: kept from then on.
+                    if t[i] != INFINITY and not (<double> a[i] >= t[i]):
+                        t[i] = INFINITY
+                        left = left - 1
+            for i in range(cnt):
+                if need[start + i]:
+                    if t[i] == INFINITY:
+                        n_rows += 1
+                    else:
+                        need[start + i] = 0
+    return n_rows
 
 
 def _potentials(

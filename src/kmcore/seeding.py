@@ -34,7 +34,14 @@ def kmeans_plusplus(X, n_clusters, sample_weight=None, n_local_trials=None,
     distances and potentials come out, so the same rows are picked. That
     skips most rows of clustered data once every cluster holds a center, and
     few of high-dimensional data without clear clusters (where the bounds
-    are then tried only now and then).
+    are then tried only now and then). On high-dimensional data a second
+    bound proves it from the rows' projections on m <= 64 directions of
+    largest spread, found once per call: with at least 4096 rows and 16
+    centers, and m as large as keeps the float32 projections within 1/12
+    of X's bytes, if that is at least 16 (float32 X: 192 features or more;
+    float64 X: 96). It costs one product of X with the m directions and
+    extra memory O(n_samples x m): the projected rows (4 m bytes a row) and
+    one float64 per row.
     The draws use float64 cumulative sums, in the order scikit-learn's
     ``kmeans_plusplus`` uses its RandomState, so with float64 data and the
     same ``random_state`` both pick the same rows (up to ties in rounding).
@@ -97,6 +104,21 @@ _GATHER_BELOW = 0.9
 # steps' worth, and as the centers multiply and the distances shrink they
 # are tried again.
 _RETRY_AFTER = 0.25
+# The projection bounds (see _ProjectionBounds): at most this many
+# directions, their projected rows (float32) at most this fraction of X's
+# bytes, and used only with at least these many directions, rows and
+# centers (below, their one product with X is not repaid).
+_PROJECTION_DIMS = 64
+_PROJECTION_MEMORY = 1 / 12
+_PROJECTION_MIN_DIMS = 16
+_PROJECTION_MIN_ROWS = 4096
+_PROJECTION_MIN_CENTERS = 16
+# Evenly spaced rows the directions are found from, the values of X per
+# block of the projection product (copied around the mean: kept small), and
+# rows per block of the filter.
+_PROJECTION_SAMPLE = 1024
+_PROJECTION_CHUNK = 1 << 20
+_PROJECTION_BLOCK = 256
 
 
 def _kmeans_plusplus(X, x_sqnorms, n_clusters, sample_weight, n_local_trials, rng, n_threads,
@@ -104,12 +126,13 @@ def _kmeans_plusplus(X, x_sqnorms, n_clusters, sample_weight, n_local_trials, rn
     """kmeans_plusplus on validated input.
 
     Each step computes only the rows some candidate may come closer to than
-    their closest center (see ``_TriangleBounds``): the others keep their
-    distance, exactly as the full pass would give it, so the same rows are
-    picked. ``stats``, a list, receives per step (after the first) the
-    fraction of rows whose distances to the candidates were computed, and
-    the fractions of rows and of row-candidate pairs the bounds could not
-    skip (None when they were not tried).
+    their closest center (see ``_TriangleBounds`` and ``_ProjectionBounds``):
+    the others keep their distance, exactly as the full pass would give it,
+    so the same rows are picked. ``stats``, a list, receives per step (after the first) the
+    fraction of rows whose distances to the candidates were computed, the
+    fractions of rows and of row-candidate pairs the triangle bounds could
+    not skip, and the fraction of rows left after the projection bounds too
+    (each None when not tried).
     """
     check_kernel_inputs(X, None, x_sqnorms, sample_weight)
     n = X.shape[0]
@@ -119,14 +142,16 @@ def _kmeans_plusplus(X, x_sqnorms, n_clusters, sample_weight, n_local_trials, rn
     indices = np.empty(n_clusters, dtype=np.intp)
     indices[0] = _first_center(n, sample_weight, rng)
     pot = state.start(indices[0])
-    next_try = 1
+    # The step from which each bound (triangle, projection) is tried again.
+    next_try = [1, 1]
     # The bounds' small float64 products run between our OpenMP passes.
     with blas_single_threaded():
         for c in range(1, n_clusters):
             candidates = state.draw(rng, pot)
-            pots, paid = state.potentials(candidates, c >= next_try, stats)
-            if not paid:
-                next_try = max(next_try, c + 1 + int(_RETRY_AFTER * c))
+            pots, paid = state.potentials(candidates, [c >= t for t in next_try], stats)
+            for b, bound_paid in enumerate(paid):
+                if not bound_paid:
+                    next_try[b] = max(next_try[b], c + 1 + int(_RETRY_AFTER * c))
             best = int(np.argmin(pots))
             pot = pots[best]
             indices[c] = candidates[best]
@@ -145,6 +170,11 @@ class _GreedyState:
         self.passes = _CandidatePass(X, x_sqnorms, sample_weight, n_local_trials, n_threads,
                                      gather=True)
         self.bounds = _TriangleBounds(X, x_sqnorms, n_clusters, self.passes.origin)
+        m = _projection_dims(n, X.shape[1], X.dtype.itemsize, n_clusters)
+        self.projection = (_ProjectionBounds(X, m, self.passes.origin, self.bounds.error_scale,
+                                             n_threads) if m else None)
+        if self.projection is not None and not self.projection.usable:
+            self.projection = None
         self.closest = np.full(n, np.inf, dtype=X.dtype)
         self.assigned = np.zeros(n, dtype=np.int32)
         self.need = np.empty(n, dtype=np.uint8)
@@ -169,22 +199,33 @@ class _GreedyState:
         candidates[order] = self.drawn
         return candidates
 
-    def potentials(self, candidates, try_bounds, stats):
-        """The potential of adding each candidate; and False if the bounds were tried
-        and left too many rows to gather."""
+    def potentials(self, candidates, tries, stats):
+        """The potential of adding each candidate; and, for the triangle and the
+        projection bounds, False if tried (``tries``) and left too many rows to gather."""
         n = self.X.shape[0]
-        need, n_rows, n_pairs = None, n, None
-        if try_bounds:
+        try_triangle, try_projection = tries[0], tries[1] and self.projection is not None
+        n_rows, n_pairs, tri_rows, proj_rows = n, None, None, None
+        if try_triangle:
             n_rows, n_pairs = self.bounds.rows_to_compute(candidates, self.closest,
                                                           self.assigned, self.need,
                                                           self.n_threads)
-            if n_rows < _GATHER_BELOW * n:
-                need = self.need
+            tri_rows = n_rows
+        if try_projection:
+            # The projection bounds look only at the rows the triangle left.
+            if not try_triangle:
+                self.need.fill(1)
+            n_rows = proj_rows = (self.projection.rows_to_compute(
+                candidates, self.closest, self.need, self.n_threads) if n_rows else 0)
+        gather = n_rows < _GATHER_BELOW * n
+        need = self.need if gather and (try_triangle or try_projection) else None
         if stats is not None:
             stats.append(((n_rows if need is not None else n) / n,
-                          n_rows / n if try_bounds else None,
-                          n_pairs / (n * self.L) if try_bounds else None))
-        return self.passes.run(candidates, self.closest, need), need is not None or not try_bounds
+                          tri_rows / n if try_triangle else None,
+                          n_pairs / (n * self.L) if try_triangle else None,
+                          proj_rows / n if try_projection else None))
+        paid = (not try_triangle or tri_rows < _GATHER_BELOW * n,
+                not try_projection or gather)
+        return self.passes.run(candidates, self.closest, need), paid
 
     def choose(self, best, c, row):
         """Add candidate ``best`` (row ``row`` of X) as center c."""
@@ -378,6 +419,138 @@ class _TriangleBounds:
         np.maximum(cc, 0.0, out=cc)
         return _seeding._rows_to_compute(closest, self.x_sqnorms, assigned, cc, self.error_scale,
                                          self.origin_norm, self.max_norm, need, n_threads)
+
+
+def _projection_dims(n, d, itemsize, n_clusters):
+    """Directions of the projection bounds for an (n, d) X of this itemsize, or 0 for none.
+
+    As many as ``_PROJECTION_DIMS`` allows, fewer when their float32 rows
+    would take more than ``_PROJECTION_MEMORY`` of X's bytes; none below
+    ``_PROJECTION_MIN_DIMS`` (low-dimensional X, where the triangle bounds
+    do well and a few directions hold little of the distance) or with fewer
+    than ``_PROJECTION_MIN_ROWS`` rows or ``_PROJECTION_MIN_CENTERS`` centers.
+    """
+    m = min(_PROJECTION_DIMS, d, int(d * itemsize * _PROJECTION_MEMORY) // 4)
+    if m < _PROJECTION_MIN_DIMS or n < _PROJECTION_MIN_ROWS or n_clusters < _PROJECTION_MIN_CENTERS:
+        return 0
+    return m
+
+
+def _top_directions(S, m):
+    """An orthonormal (d, m') float64 basis, m' <= m, near the top principal directions of S.
+
+    S is a centred sample of rows. A randomized range finder with two power
+    iterations (a fixed seed: the same basis at every call); the bounds hold
+    for any orthonormal basis, a good one only makes them tighter.
+    """
+    r, d = S.shape
+    if m >= d:
+        return np.eye(d)
+    omega = np.random.RandomState(0).normal(size=(d, min(d, m + 8)))
+    Z = S @ omega
+    for _ in range(2):
+        Z = np.linalg.qr(Z)[0]
+        Z = S @ (S.T @ Z)
+    Z = np.linalg.qr(Z)[0]
+    Vt = np.linalg.svd(Z.T @ S, full_matrices=False)[2]
+    return np.linalg.qr(Vt[:m].T)[0]
+
+
+class _ProjectionBounds:
+    """Which rows a k-means++ step must compute, from projections on a few directions.
+
+    For an orthonormal (d, m) basis Q, ``||x - c|| >= ||Q^T (x - c)||``: a row
+    whose projected distance to every candidate already reaches
+    ``sqrt(D + E)`` (D its closest distance, E the rounding bound of the
+    full pass's distance) cannot get a smaller distance from the full pass,
+    as in ``_TriangleBounds``; ``_seeding._projection_rows`` tests it with
+    the margins of every rounding involved (see there). Q is near the top
+    principal directions of ``_PROJECTION_SAMPLE`` evenly spaced rows, the
+    rows are projected around their mean p (rounded to float32, so that p is
+    exactly representable): the rows ``Q^T (x - p)`` in float32, computed
+    once per call by a float32 product of ``x - p`` (rounded once in X's
+    dtype, then to float32) with Q (float32; its own distance from
+    orthonormality is measured in float64, ``gram_error``). Extra memory:
+    the (m, n) float32 projections, n float64 norm bounds, and blocks of
+    ``_PROJECTION_CHUNK`` values while projecting. Disabled (``usable``
+    False) when the values are too large for the float32 sums, are not
+    finite, or the basis is far from orthonormal.
+    """
+
+    def __init__(self, X, m, pass_origin, error_scale, n_threads):
+        self.error_scale, self.n_threads = error_scale, n_threads
+        # Rows near the dtype's limits (or NaN, when the caller skipped the
+        # checks) only make the bounds unusable.
+        with np.errstate(over="ignore", invalid="ignore"):
+            self.usable = self._project(X, m, pass_origin)
+        if not self.usable:
+            self.proj = self.y_norms = None
+            return
+        self.acc = np.empty((n_threads, _PROJECTION_BLOCK), dtype=np.float32)
+        self.thresholds = np.empty((n_threads, _PROJECTION_BLOCK), dtype=np.float64)
+
+    def _project(self, X, m, pass_origin):
+        """Find the basis and project every row; False if the bounds cannot be used."""
+        n, d = X.shape
+        u32, u64 = float(np.finfo(np.float32).eps) / 2, float(np.finfo(np.float64).eps) / 2
+        if d * u32 > 1e-2:
+            return False
+        n_sample = min(_PROJECTION_SAMPLE, max(2 * m, 4 * _PROJECTION_CHUNK // d))
+        sample = np.array(X[:: max(1, n // n_sample)][:n_sample], dtype=np.float64)
+        origin = sample.mean(axis=0).astype(np.float32).astype(np.float64)
+        sample -= origin
+        if not (np.isfinite(sample).all() and np.isfinite(origin).all()):
+            return False
+        # Small products: BLAS's threads would cost more than they save.
+        with blas_single_threaded():
+            Q = np.ascontiguousarray(_top_directions(sample, m), dtype=np.float32)
+        m = Q.shape[1]
+        if m == 0:
+            return False
+        Q64 = Q.astype(np.float64)
+        # Each Gram entry's float64 rounding is at most gamma_d (unit columns).
+        self.gram_error = (float(np.linalg.norm(Q64.T @ Q64 - np.eye(m)))
+                           + 4.0 * m * (d + 2) * u64)
+        if not self.gram_error < 1e-3:
+            return False
+        # ||stored - Q^T (x - p)|| <= proj_error ||x - p||: the float32 product
+        # (gamma_d per element, any summation order) of x - p rounded to
+        # float32 (u32, plus u64 more for float64 X).
+        gamma = d * u32 / (1.0 - d * u32)
+        grow = np.sqrt(1.0 + self.gram_error)
+        self.proj_error = 1.01 * (gamma * np.sqrt(m) * grow * (1.0 + u32 + 2 * u64)
+                                  + grow * (u32 + 2 * u64))
+        self.proj = np.empty((m, n), dtype=np.float32)
+        self.y_norms = np.empty(n, dtype=np.float64)
+        chunk = max(1, _PROJECTION_CHUNK // d)
+        for start in range(0, n, chunk):
+            # x - p rounded once in X's dtype (p is exact in it), then to float32.
+            rows = np.subtract(X[start:start + chunk], origin.astype(X.dtype))
+            end = start + rows.shape[0]
+            # ||x - p|| <= ||rows|| / (1 - u32); the float64 sum's rounding
+            # (about d * u64) is far inside the 1e-6 too.
+            self.y_norms[start:end] = np.sqrt(
+                np.einsum("ij,ij->i", rows, rows, dtype=np.float64)) * (1.0 + 1e-6)
+            self.proj[:, start:end] = (rows.astype(np.float32, copy=False) @ Q).T
+        # The float32 sums of squares of the filter must not overflow (a NaN
+        # fails the test too).
+        big = max(float(np.max(self.y_norms)), float(np.max(self.proj)),
+                  -float(np.min(self.proj)))
+        if not big < 1e15:
+            return False
+        # Subtraction is correctly rounded: the factor covers it.
+        gap = origin if pass_origin is None else origin - pass_origin
+        self.origin_gap = float(np.sqrt(gap @ gap)) * (1.0 + 1e-6)
+        return True
+
+    def rows_to_compute(self, candidate_rows, closest, need, n_threads):
+        """Clear ``need`` for the rows proved; return the rows left."""
+        cand_proj = np.ascontiguousarray(self.proj[:, candidate_rows].T)
+        cand_norm = float(np.max(self.y_norms[candidate_rows]))
+        return _seeding._projection_rows(self.proj, self.y_norms, closest, cand_proj, cand_norm,
+                                         self.origin_gap, self.error_scale, self.proj_error,
+                                         self.gram_error, need, self.acc, self.thresholds,
+                                         n_threads)
 
 
 def draw_by_potential(closest, sample_weight, targets):
