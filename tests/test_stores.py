@@ -178,6 +178,26 @@ def test_pickled_disk_model_resumes_on_its_own_copy(tmp_path):
         assert_same(state(whole), state(model))
 
 
+def test_pickle_of_a_disk_model_loads_after_the_original_moved_on():
+    """The member lists travel in the pickle: the original's later compactions (refinement
+    rebuilds the lists every batch) cannot take them away."""
+    import gc
+    import pickle
+
+    X = blob_stream(n=2000, seed=1)
+    params = dict(min_size=20, max_size=80, refine_iter=1, random_state=3)
+    whole = stream(DynamicKMeans(**params), X, 250)
+    disk = stream(DynamicKMeans(store="disk", **params), X, 250, stop=1000)
+    blob = pickle.dumps(disk)
+    generation = disk._points.members.generation
+    stream(disk, X, 250, start=1000)
+    gc.collect()
+    assert disk._points.members.generation > generation
+    clone = stream(pickle.loads(blob), X, 250, start=1000)
+    assert_same(state(whole), state(clone))
+    assert_same(state(whole), state(disk))
+
+
 # ===========================================================================
 # 3. A failed batch leaves a disk store as it was
 # ===========================================================================

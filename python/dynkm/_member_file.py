@@ -42,11 +42,11 @@ def _remove_quietly(path):
 
 
 class _File:
-    """One members file; removed with the last store object using it (when ours)."""
+    """One members file of ours; removed with the last store object using it."""
 
-    def __init__(self, path, owned):
+    def __init__(self, path):
         self.path = path
-        self._cleanup = weakref.finalize(self, _remove_quietly, path) if owned else None
+        self._cleanup = weakref.finalize(self, _remove_quietly, path)
 
 
 def _capacity_for(length):
@@ -70,7 +70,7 @@ class MemberFile:
     def __init__(self, directory, capacity=_MIN_ENTRIES, generation=0):
         self.directory = directory
         self.generation = generation
-        self.file = _File(os.path.join(directory, f"members-{generation}.bin"), owned=True)
+        self.file = _File(os.path.join(directory, f"members-{generation}.bin"))
         self.entries = {"m": self._map(self.file.path, max(_MIN_ENTRIES, capacity), "w+")}
         self.segments = {}
         self.end = 0
@@ -82,10 +82,15 @@ class MemberFile:
         return np.memmap(path, dtype=np.int64, mode=mode, shape=(n,))
 
     @classmethod
-    def opened(cls, path, segments, directory):
-        """Open a saved members file read-only; ``segments`` maps IDs to (offset,
-        length) (their capacity is their length: nothing is ever written there)."""
-        size = os.path.getsize(path) if os.path.isfile(path) else -1
+    def opened(cls, source, segments, directory):
+        """Open a saved members file (path ``source``) read-only, or member lists given
+        as an int64 array (a pickle's); ``segments`` maps IDs to (offset, length)
+        (their capacity is their length: nothing is ever written there)."""
+        if isinstance(source, np.ndarray):
+            path, size = "the pickled member lists", source.nbytes
+        else:
+            path = source
+            size = os.path.getsize(path) if os.path.isfile(path) else -1
         n = max(0, size) // 8
         for offset, length in segments.values():
             if offset < 0 or length < 0 or offset + length > n:
@@ -95,8 +100,11 @@ class MemberFile:
         new = object.__new__(cls)
         new.directory = directory
         new.generation = 0
-        new.file = _File(path, owned=False)
-        new.entries = {"m": cls._map(path, n, "r") if n else np.zeros(0, np.int64)}
+        new.file = None  # not ours: a writable copy is made before any write
+        if isinstance(source, np.ndarray):
+            new.entries = {"m": source}
+        else:
+            new.entries = {"m": cls._map(path, n, "r") if n else np.zeros(0, np.int64)}
         new.segments = {cid: (off, ln, ln) for cid, (off, ln) in segments.items()}
         new.end = n
         new.live = sum(ln for _, ln in segments.values())
@@ -188,7 +196,7 @@ class MemberFile:
             end += table[cid][2]
         generation = self.generation + 1
         path = os.path.join(directory, f"members-{generation}.bin")
-        new_file = _File(path, owned=True)
+        new_file = _File(path)
         new = self._map(path, max(_MIN_ENTRIES, 2 * (end + extra)), "w+")
         for cid, (offset, length, _) in self.segments.items():
             new[table[cid][0]:table[cid][0] + length] = source[offset:offset + length]

@@ -23,7 +23,6 @@ them, whatever a failed batch wrote, which is ignored.
 
 import contextvars
 import os
-import re
 import secrets
 import shutil
 import sys
@@ -291,17 +290,20 @@ class DiskStore(MemoryStore):
 
     def ref(self, directory, table=None):
         """What a saved model holds in place of the store: data, no mapping. ``table``:
-        the member lists' (IDs, offsets, lengths) in ``directory``'s members file; None
-        for the live members file (a pickle)."""
+        the member lists' (IDs, offsets, lengths) in ``directory``'s members file. None
+        (a pickle): the member lists themselves, 8 bytes a point, go into the pickle
+        (the live members file may be replaced by a compaction before it is loaded)."""
+        data = None
         if table is None:
-            table, members_file = self.members.table(), os.path.basename(self.members.file.path)
-        else:
-            members_file = _MEMBERS_FILE
+            table = self.members.table()
+            data = np.concatenate([np.empty(0, np.int64)] + [
+                self.members.members(int(c)).astype(np.int64) for c in table[0]])
+            table = (table[0], np.r_[0, np.cumsum(table[2])[:-1]].astype(np.int64), table[2])
         ref = object.__new__(DiskStoreRef)
         vars(ref).update(directory=directory, n=self.n, n_features=self.n_features,
                          dtype=self.dtype, member_ids=table[0], member_offsets=table[1],
-                         member_lengths=table[2], members_file=members_file,
-                         parent=self.dir.parent)
+                         member_lengths=table[2], members_file=None if data is not None
+                         else _MEMBERS_FILE, member_data=data, parent=self.dir.parent)
         return ref
 
     @classmethod
@@ -310,8 +312,9 @@ class DiskStore(MemoryStore):
         ids, offsets, lengths = ref.member_ids, ref.member_offsets, ref.member_lengths
         if (type(ref.n) is not int or type(ref.n_features) is not int or ref.n < 0
                 or type(ref.dtype) is not str or np.dtype(ref.dtype).kind != "f"
-                or type(ref.members_file) is not str
-                or not re.fullmatch(r"members(-[0-9]+)?\.bin", ref.members_file)
+                or (ref.members_file != _MEMBERS_FILE and not (
+                    ref.members_file is None and isinstance(ref.member_data, np.ndarray)
+                    and ref.member_data.dtype == np.int64 and ref.member_data.ndim == 1))
                 or any(not isinstance(a, np.ndarray) or a.dtype != np.int64 or a.ndim != 1
                        or a.shape != ids.shape for a in (ids, offsets, lengths))
                 or len(np.unique(ids)) != len(ids) or ref.n_features < 1):
@@ -332,7 +335,8 @@ class DiskStore(MemoryStore):
             store.cols[name] = (store._map(directory, name, ref.n, "r") if ref.n
                                 else np.zeros((0,) + shape, dtype=dtype))
         store.members = MemberFile.opened(
-            os.path.join(directory, ref.members_file),
+            ref.member_data if ref.members_file is None
+            else os.path.join(directory, ref.members_file),
             {int(c): (int(o), int(n)) for c, o, n in zip(ids, offsets, lengths, strict=True)},
             directory)
         if int(lengths.sum()) != ref.n:
