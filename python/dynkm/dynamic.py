@@ -128,15 +128,13 @@ class DynamicKMeans(StorePersistMixin, PersistMixin, AtomicSetParams, CentersMix
         lists. ``"disk"`` adds about 200 x K of RAM (the member table) and,
         in files, up to 2n x (D x b + 16) plus 8n to 64n for the member lists
         (compacted when they are mostly garbage). ``"summary"`` adds C x r x
-        (D x b + 16). With ``"disk"`` and ``"summary"`` RAM depends on n only
-        through K (which forgetting bounds: the clusters' total weight is).
+        (D x b + 16). With ``"disk"`` and ``"summary"``, RAM depends on n only
+        through K (which forgetting bounds).
     summary_size : int, default=None
         Rows sampled per cluster (r) with ``store="summary"``. None:
-        ``max_size / 4`` clipped to [32, 256] (37 with the default sizes).
-        The sample's error in the halves' means stays in their sums for
-        good, so r matters most where clusters mix several groups (early in
-        a stream, or with large ``max_size``); 256 caps the memory of wide
-        rows (MNIST's 784 features).
+        ``max_size / 4`` clipped to [32, 256] (37 with the default sizes): the
+        sample's error in the halves' means stays in their sums, and matters
+        most where clusters mix several groups (early, or large ``max_size``).
     store_path : str or os.PathLike, default=None
         With ``store="disk"``: the directory in which the store makes its
         scratch directory (None: the system's temporary directory,
