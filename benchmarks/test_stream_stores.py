@@ -75,8 +75,7 @@ SCRIPT = textwrap.dedent(
     seconds = time.perf_counter() - t0 + model.history_["seconds"][0]
     peak, anon1 = status("VmHWM"), status("RssAnon")
     state = sum(a.nbytes for a in model._state.cols.values())
-    store = sum(a.nbytes for name, a in model._points.cols.items()
-                if not isinstance(a, np.memmap))
+    store = model._points.ram_bytes()
     C = np.ascontiguousarray(model.cluster_centers_, dtype=np.float32)
     sse = 0.0
     for start in range(0, X.shape[0], 20000):

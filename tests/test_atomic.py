@@ -51,6 +51,12 @@ def snapshot(est, timing=True):
     def copy(value, key=None):
         if type(value).__name__ == "_ScratchDir":
             return "a disk store's scratch directory"  # each run makes its own
+        if type(value).__name__ == "MemberFile":
+            # A disk store's member lists: what the store reads (its segments and their
+            # members). The file past a segment's length is spare, as rows past n are.
+            return ("MemberFile", copy({"segments": dict(value.segments), "end": value.end,
+                                        "live": value.live, "members": {
+                                            c: value.members(c) for c in value.segments}}))
         if isinstance(value, np.random.RandomState):
             return ("RandomState", copy(value.get_state()))
         if isinstance(value, np.ndarray):

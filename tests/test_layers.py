@@ -24,7 +24,7 @@ LAYERS = [
                  "_generators.py"]),
     ("rows", ["_rows.py", "_csr_seeding.py", "_inputs.py"]),
     ("model pieces", ["_lloyd.py", "_init.py", "_base.py", "persist.py", "_dynamic_state.py",
-                      "_summary_store.py", "_point_store.py"]),
+                      "_summary_store.py", "_member_file.py", "_point_store.py"]),
     ("estimators", ["kmeans.py", "minibatch.py", "soft.py",
                     "classifier/_params.py", "classifier/_fit.py", "classifier/_penalty.py",
                     "classifier/_predict.py", "classifier/_prune.py", "classifier/_stream.py",

@@ -1,27 +1,31 @@
 """The exact point stores of :class:`dynkm.DynamicKMeans`: every row seen, kept.
 
-A store keeps, for every point seen, its row, sample weight, arrival time
-and the ID of its cluster, and for every cluster the list of its points, so
-that a split is 2-means over the members and ``labels_`` is known.
-:class:`MemoryStore` keeps the rows in memory (``store="memory"``);
-:class:`DiskStore` in memory-mapped files of a scratch directory
-(``store="disk"``): only the cluster IDs and member lists (8 bytes a point
-each) stay in RAM. Both run the same code on the same numbers, so their
-results are bitwise equal.
+A store keeps, for every point seen, its row, sample weight and arrival
+time, and for every cluster the list of its points (in the order they
+joined), so that a split is 2-means over the members and ``labels_`` is
+known. :class:`MemoryStore` keeps all of it in memory (``store="memory"``;
+also each point's cluster ID); :class:`DiskStore` in memory-mapped files of
+a scratch directory (``store="disk"``), the member lists as segments of a
+file (:mod:`dynkm._member_file`), so that RAM holds O(clusters), not
+O(points seen). Both give each cluster the same members in the same order
+and run the same code on them, so their results are bitwise equal.
 
 Copy-on-write (:mod:`dynkm._atomic`): the estimator takes a :meth:`fork` of
 its store before a batch (a shallow copy: O(clusters), no row is copied).
 New rows are written past the committed length ``n``, into spare capacity
-that the committed store does not read; the cluster IDs of earlier points
-that splits and merges change are written through :func:`dynkm._atomic.write`.
-The rows of a disk store are only ever appended: a file holds the committed
-rows and, past them, whatever a failed batch wrote, which is ignored.
+that the committed store does not read. A memory store writes the cluster
+IDs of earlier points that splits and merges change through
+:func:`dynkm._atomic.write`; a disk store never overwrites what the
+committed store reads (see :mod:`dynkm._member_file`). The rows of a disk
+store are only ever appended: a file holds the committed rows and, past
+them, whatever a failed batch wrote, which is ignored.
 """
 
 import contextvars
 import os
 import secrets
 import shutil
+import sys
 import tempfile
 import warnings
 import weakref
@@ -30,14 +34,17 @@ import numpy as np
 
 from dynkm import _atomic
 from dynkm._grow import new_columns, reserve
+from dynkm._member_file import MemberFile
 
 STORES = ("memory", "disk", "summary")
 # Column names: those of the estimator's attributes before the stores existed.
 _ROWS, _IDS, _W, _T = "_data", "_point_ids", "_point_w", "_point_t"
 _FILES = {_ROWS: "rows.bin", _W: "weights.bin", _T: "times.bin"}
+_MEMBERS_FILE = "members.bin"
 _MIN_CAPACITY = 1024
 _MAX_PARTS = 8
-# While a model is being saved: the directory name its disk store's rows are copied to.
+# While a model is being saved: the directory name its disk store's rows are copied to
+# and the table of the member lists written there.
 _SAVING_ROWS_AS = contextvars.ContextVar("dynkm_saving_rows_as", default=None)
 
 
@@ -80,6 +87,11 @@ class MemoryStore:
 
     def _reserve(self, n_rows):
         self.cols = reserve(self.cols, n_rows, self.n)
+
+    def ram_bytes(self):
+        """Bytes of the arrays the store holds in RAM."""
+        return (sum(a.nbytes for a in self.cols.values())
+                + sum(p.nbytes for parts in self.members.values() for p in parts))
 
     # -------------------------------------------------------------- points
     @property
@@ -157,10 +169,14 @@ class DiskStore(MemoryStore):
 
     The rows, weights and arrival times are appended to files in a scratch
     directory made inside ``parent`` (the system's temporary directory when
-    None) and deleted with the last model object that uses it. A store opened
-    from a saved model (:meth:`from_ref`) maps the saved files read-only and
-    copies them into a new scratch directory before its first append, so that
-    a saved model stays what it was however many times it is loaded.
+    None) and deleted with the last model object that uses it; the member
+    lists are segments of another file there (:mod:`dynkm._member_file`).
+    RAM holds O(clusters), never O(points seen): three numbers per cluster
+    locate its members, and a point's cluster is known from the lists (there
+    is no per-point column in RAM). A store opened from a saved model
+    (:meth:`from_ref`) maps the saved files read-only and copies them into a
+    new scratch directory before its first append, so that a saved model
+    stays what it was however many times it is loaded.
     """
 
     def __init__(self, n_features, dtype, capacity, parent=None):
@@ -168,12 +184,23 @@ class DiskStore(MemoryStore):
         self.n_features = n_features
         self.dtype = np.dtype(dtype).str
         self.n = 0
-        self.members = {}
         self.read_only = False
         capacity = max(_MIN_CAPACITY, capacity)
-        self.cols = {_IDS: np.zeros(capacity, dtype=np.int64)}
-        for name in _FILES:
-            self.cols[name] = self._map(self.dir.path, name, capacity, "w+")
+        self.cols = {name: self._map(self.dir.path, name, capacity, "w+") for name in _FILES}
+        self.members = MemberFile(self.dir.path, capacity)
+
+    def fork(self):
+        """A copy for one batch: the files shared, the segment table copied (O(K))."""
+        new = object.__new__(type(self))
+        vars(new).update(vars(self))
+        new.members = self.members.fork()
+        return new
+
+    def ram_bytes(self):
+        """Bytes of what the store holds in RAM: the segment table (the files' pages
+        are the page cache's)."""
+        table = self.members.segments
+        return sys.getsizeof(table) + len(table) * (sys.getsizeof((0, 0, 0)) + 3 * 28)
 
     def _row_shape(self, name):
         return ((self.n_features,), np.dtype(self.dtype)) if name == _ROWS else (
@@ -189,10 +216,6 @@ class DiskStore(MemoryStore):
             self._detach(max(n_rows, 2 * self.n))
 
         def allocate(name, old, capacity):
-            if name == _IDS:
-                new = np.zeros(capacity, dtype=old.dtype)
-                new[: self.n] = old[: self.n]
-                return new
             # The file grows (its committed rows stay where they are) and is mapped anew;
             # the old mapping stays valid for the committed store.
             old.flush()
@@ -201,25 +224,61 @@ class DiskStore(MemoryStore):
         self.cols = reserve(self.cols, n_rows, self.n, allocate)
 
     def _detach(self, capacity):
-        """Copy the committed rows of a saved store into a scratch directory of our own."""
+        """Copy the committed rows and member lists of a saved store into a scratch
+        directory of our own."""
         scratch = _ScratchDir(self.dir.parent)
-        cols = {_IDS: self.cols[_IDS]}
+        cols = {}
         for name in _FILES:
             new = self._map(scratch.path, name, capacity, "w+")
-            new[: self.n] = self.cols[name][: self.n]
+            step = max(1, (64 << 20) // max(1, new[:1].nbytes))
+            for start in range(0, self.n, step):
+                stop = min(self.n, start + step)
+                new[start:stop] = self.cols[name][start:stop]
             cols[name] = new
-        self.dir, self.cols, self.read_only = scratch, cols, False
+        members = self.members.fork()
+        members.detach(scratch.path)
+        self.dir, self.cols, self.members, self.read_only = scratch, cols, members, False
+
+    # ------------------------------------------------------------- members
+    def labels(self, row_of_id):
+        return self.members.labels(self.n, row_of_id)
+
+    def assign(self, owner, points, cluster_ids, rows):
+        order = np.argsort(rows, kind="stable")
+        sorted_rows = rows[order]
+        starts = np.flatnonzero(np.r_[True, sorted_rows[1:] != sorted_rows[:-1]])
+        for cid, part in zip(cluster_ids[order][starts], np.split(points[order], starts[1:]),
+                             strict=True):
+            self.members.append(int(cid), part)
+
+    def member_rows(self, cluster_id):
+        return self.members.members(cluster_id)
+
+    def n_members(self, cluster_id):
+        return self.members.n_members(cluster_id)
+
+    def set_members(self, owner, cluster_id, points):
+        self.members.set(cluster_id, points)
+
+    def move_all(self, owner, source_id, target_id):
+        moved = self.members.members(source_id)
+        self.members.remove(source_id)
+        self.members.append(target_id, moved)
+
+    def clear_members(self):
+        self.members.clear()
 
     # --------------------------------------------------------- persistence
     def flush(self):
         for name in _FILES:
             self.cols[name].flush()
+        self.members.flush()
 
     def copy_files(self, directory):
-        """Write the committed rows into ``directory`` (files of exactly ``n`` rows)."""
+        """Write the committed rows into ``directory`` (files of exactly ``n`` rows) and
+        the member lists (back to back); return the lists' table."""
         os.makedirs(directory)
         for name, file in _FILES.items():
-            shape, dtype = self._row_shape(name)
             src = self.cols[name]
             with open(os.path.join(directory, file), "wb") as f:
                 step = max(1, (64 << 20) // max(1, src[:1].nbytes))
@@ -227,31 +286,44 @@ class DiskStore(MemoryStore):
                     f.write(np.ascontiguousarray(src[start:min(self.n, start + step)]).tobytes())
                 f.flush()
                 os.fsync(f.fileno())
+        return self.members.write(os.path.join(directory, _MEMBERS_FILE))
 
-    def ref(self, directory):
-        """What a saved model holds in place of the store: data, no mapping."""
+    def ref(self, directory, table=None):
+        """What a saved model holds in place of the store: data, no mapping. ``table``:
+        the member lists' (IDs, offsets, lengths) in ``directory``'s members file. None
+        (a pickle): the member lists themselves, 8 bytes a point, go into the pickle
+        (the live members file may be replaced by a compaction before it is loaded)."""
+        data = None
+        if table is None:
+            table = self.members.table()
+            data = np.concatenate([np.empty(0, np.int64)] + [
+                self.members.members(int(c)).astype(np.int64) for c in table[0]])
+            table = (table[0], np.r_[0, np.cumsum(table[2])[:-1]].astype(np.int64), table[2])
         ref = object.__new__(DiskStoreRef)
         vars(ref).update(directory=directory, n=self.n, n_features=self.n_features,
-                         dtype=self.dtype, point_ids=self.cols[_IDS][: self.n].copy(),
-                         members={cid: list(parts) for cid, parts in self.members.items()},
-                         parent=self.dir.parent)
+                         dtype=self.dtype, member_ids=table[0], member_offsets=table[1],
+                         member_lengths=table[2], members_file=None if data is not None
+                         else _MEMBERS_FILE, member_data=data, parent=self.dir.parent)
         return ref
 
     @classmethod
     def from_ref(cls, ref, directory):
         """Open the files of a saved store (read-only until the first append)."""
+        ids, offsets, lengths = ref.member_ids, ref.member_offsets, ref.member_lengths
         if (type(ref.n) is not int or type(ref.n_features) is not int or ref.n < 0
                 or type(ref.dtype) is not str or np.dtype(ref.dtype).kind != "f"
-                or type(ref.members) is not dict):
+                or (ref.members_file != _MEMBERS_FILE and not (
+                    ref.members_file is None and isinstance(ref.member_data, np.ndarray)
+                    and ref.member_data.dtype == np.int64 and ref.member_data.ndim == 1))
+                or any(not isinstance(a, np.ndarray) or a.dtype != np.int64 or a.ndim != 1
+                       or a.shape != ids.shape for a in (ids, offsets, lengths))
+                or len(np.unique(ids)) != len(ids) or ref.n_features < 1):
             raise ValueError(f"{directory}: inconsistent disk store description")
         store = object.__new__(cls)
         store.n_features, store.dtype, store.n = ref.n_features, ref.dtype, ref.n
-        store.members = ref.members
         store.read_only = True
         store.dir = _ScratchDir.existing(directory, ref.parent)
-        store.cols = {_IDS: np.array(ref.point_ids, dtype=np.int64)}
-        if store.n_features < 1 or store.cols[_IDS].shape != (ref.n,):
-            raise ValueError(f"{directory}: inconsistent disk store description")
+        store.cols = {}
         for name, file in _FILES.items():
             shape, dtype = store._row_shape(name)
             path = os.path.join(directory, file)
@@ -262,13 +334,21 @@ class DiskStore(MemoryStore):
                                  + ("the file is missing" if size < 0 else f"found {size}"))
             store.cols[name] = (store._map(directory, name, ref.n, "r") if ref.n
                                 else np.zeros((0,) + shape, dtype=dtype))
+        store.members = MemberFile.opened(
+            ref.member_data if ref.members_file is None
+            else os.path.join(directory, ref.members_file),
+            {int(c): (int(o), int(n)) for c, o, n in zip(ids, offsets, lengths, strict=True)},
+            directory)
+        if int(lengths.sum()) != ref.n:
+            raise ValueError(f"{directory}: the member lists do not hold the {ref.n} points")
         if ref.n == 0:
             store._detach(_MIN_CAPACITY)
         return store
 
 
 class DiskStoreRef:
-    """A disk store as a saved model holds it: where its files are and its member lists.
+    """A disk store as a saved model holds it: where its files are, the name of its
+    members file and the table of its member lists (O(clusters) numbers).
 
     ``directory`` is the path of the files, relative to the model file's
     directory when the model was saved with :meth:`DynamicKMeans.save`.
@@ -307,8 +387,8 @@ def save_with_rows(model, path, save):
     base = os.path.basename(path)
     rows_name = f"{base}.rows-{secrets.token_hex(6)}"
     rows_dir = os.path.join(directory, rows_name)
-    model._points.copy_files(rows_dir)
-    token = _SAVING_ROWS_AS.set(rows_name)
+    table = model._points.copy_files(rows_dir)
+    token = _SAVING_ROWS_AS.set((rows_name, table))
     try:
         save()
     except BaseException:
@@ -328,10 +408,11 @@ def saved_ref(store):
     to the live scratch directory."""
     store.flush()
     saving = _SAVING_ROWS_AS.get()
-    ref = store.ref(saving or store.dir.path)
     if saving is None:
+        ref = store.ref(store.dir.path)
         ref.__class__ = _PickledDiskStore
-    return ref
+        return ref
+    return store.ref(*saving)
 
 
 def open_ref(points, model_path=None):

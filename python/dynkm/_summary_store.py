@@ -52,7 +52,8 @@ class ReservoirStore:
         vars(new).update(vars(self))
         return new
 
-    def nbytes(self):
+    def ram_bytes(self):
+        """Bytes of the arrays the store holds in RAM."""
         return sum(a.nbytes for a in self.cols.values())
 
     # ---------------------------------------------------------------- rows

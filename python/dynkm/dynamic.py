@@ -108,9 +108,10 @@ class DynamicKMeans(StorePersistMixin, PersistMixin, AtomicSetParams, CentersMix
         - ``"memory"``: every row, in memory (O(points seen x D) bytes). Splits
           are 2-means over the members; ``labels_`` and ``refine_iter`` work.
         - ``"disk"``: every row, in memory-mapped files of a scratch directory
-          (see ``store_path``); RAM holds the per-cluster state and 8 bytes a
-          point (cluster ID) plus 8 (member lists). Bitwise the results of
-          ``"memory"``. :meth:`save` copies the rows beside the model file.
+          (see ``store_path``), and the member lists too (segments of a file);
+          RAM holds the per-cluster state and three numbers per cluster,
+          nothing per point. Bitwise the results of ``"memory"``. :meth:`save`
+          copies the rows beside the model file.
         - ``"summary"``: bounded memory: no rows, only per cluster its exact
           statistics and a weighted random sample (reservoir) of at most
           ``summary_size`` of its members, O(K x (D + r x D)) for K clusters,
@@ -118,11 +119,23 @@ class DynamicKMeans(StorePersistMixin, PersistMixin, AtomicSetParams, CentersMix
           seen. A split is 2-means of the sample; the cluster's exact sum,
           weight and second moment are divided as the sample is and corrected
           so the halves add up exactly. No ``labels_``, no ``refine_iter``.
+
+        Memory in bytes, for n points seen, K clusters, D features of b bytes
+        (4 for float32, 8 for float64) and C rows of capacity of the
+        per-cluster state (at least 64, at most twice the largest K so far: it
+        doubles as K grows). Every store holds the state, C x (D x (b + 8) +
+        24). ``"memory"`` adds up to 2n x (D x b + 24) for the rows, weights,
+        arrival times and cluster IDs (capacity doubles) and 8n for the member
+        lists. ``"disk"`` adds about 200 x K of RAM (the member table) and,
+        in files, up to 2n x (D x b + 16) plus 8n to 64n for the member lists
+        (compacted when they are mostly garbage). ``"summary"`` adds C x r x
+        (D x b + 16). With ``"disk"`` and ``"summary"``, RAM depends on n only
+        through K (which forgetting bounds).
     summary_size : int, default=None
         Rows sampled per cluster (r) with ``store="summary"``. None:
-        ``max_size / 16`` clipped to [32, 256] (32 with the default sizes),
-        chosen by measurement: a cluster that mixes several groups needs a
-        larger sample for its halves' means to be accurate.
+        ``max_size / 4`` clipped to [32, 256] (37 with the default sizes): the
+        sample's error in the halves' means stays in their sums, and matters
+        most where clusters mix several groups (early, or large ``max_size``).
     store_path : str or os.PathLike, default=None
         With ``store="disk"``: the directory in which the store makes its
         scratch directory (None: the system's temporary directory,
@@ -276,7 +289,7 @@ class DynamicKMeans(StorePersistMixin, PersistMixin, AtomicSetParams, CentersMix
         if refine and store == "summary":
             raise ValueError("refine_iter > 0 needs the rows (store='memory' or 'disk'; "
                              "keep_data=True): it revisits the points")
-        budget = (max(32, min(256, int(max_size) // 16)) if self.summary_size is None
+        budget = (max(32, min(256, int(max_size) // 4)) if self.summary_size is None
                   else check_int(self.summary_size, "summary_size", low=2))
         if self.store_path is not None:
             if not isinstance(self.store_path, (str, os.PathLike)):
