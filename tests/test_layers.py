@@ -112,3 +112,22 @@ def test_the_check_sees_an_upward_import(tmp_path):
     helper.write_text("def f():\n    from dynkm.kmeans import KMeans\n    import dynkm._rows\n"
                       "    from dynkm import _lloyd\n")
     assert [t for _, t in dynkm_imports(helper)] == ["kmeans.py", "_rows.py", "_lloyd.py"]
+
+
+def test_readme_architecture_lists_every_module_in_its_layer():
+    """The README's "Architecture" section is this table in words: each layer's
+    numbered item names its modules (in backquotes), in the same layers."""
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Architecture", 1)[1].split("\n## ", 1)[0]
+    items = re.split(r"\n\d\. ", section)[1:]
+    assert len(items) == len(LAYERS), "one numbered item per layer"
+    for (layer, paths), item in zip(LAYERS, items, strict=True):
+        assert item.startswith(layer + ":"), (layer, item[:40])
+        named = set(re.findall(r"`([\w/]+)`", item))
+        for path in paths:
+            stem = path[:-3].split("/")[-1]
+            if stem == "__init__" and "/" in path:
+                continue  # a package's __init__ is named by the package itself
+            assert stem in named, f"README Architecture, {layer}: add `{stem}` ({path})"
