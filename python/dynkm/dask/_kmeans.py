@@ -26,7 +26,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from dynkm._validation import as_dtype, check_float, check_int, check_range
+from dynkm._params import Int, Real, check_params
+from dynkm._validation import as_dtype, check_range
 from dynkm.dask import _chunks
 from dynkm.dask._data import ChunkedData, as_dask_array, broadcast, weight_blocks
 from dynkm.dask._init import kmeans_parallel, kmeans_plusplus_sample
@@ -118,7 +119,7 @@ default="k-means||"
         A fit that raises leaves the estimator as it was.
         """
         params = self._check_params()
-        k = params["n_clusters"]
+        k = params.n_clusters
         data = ChunkedData(X, sample_weight)
         if data.n_samples < k:
             raise ValueError(f"n_samples={data.n_samples} should be >= n_clusters={k}.")
@@ -129,14 +130,14 @@ default="k-means||"
                 raise ValueError(f"init has {init.shape[0]} centers but n_clusters={k}")
             check_range(row_norms(init, n_threads=1, check_input=False), name="init")
         rng = check_random_state(self.random_state)
-        tol = params["tol"] * data.mean_variance() if params["tol"] > 0 else 0.0
+        tol = params.tol * data.mean_variance() if params.tol > 0 else 0.0
         best = None
-        for _ in range(1 if isinstance(init, np.ndarray) else params["n_init"]):
+        for _ in range(1 if isinstance(init, np.ndarray) else params.n_init):
             t0 = time.perf_counter()
             centers = self._initial_centers(data, init, rng, params)
             init_seconds = time.perf_counter() - t0
-            run = run_lloyd(data, centers, params["max_iter"], tol, params["check_every"],
-                            params["n_threads"], self.verbose, params["chain_length"])
+            run = run_lloyd(data, centers, params.max_iter, tol, params.check_every,
+                            params.n_threads, self.verbose, params.chain_length)
             run["history"]["init_seconds"] = init_seconds
             if best is None or run["inertia"] < best["inertia"]:
                 best = run
@@ -151,27 +152,28 @@ default="k-means||"
         self.history_ = best["history"]
         return self
 
+    # Each parameter's rule, once (dynkm._params); init (a name or centers) and
+    # random_state are checked when fit starts.
+    _param_specs = {
+        "init_max_iter": Int(none=True),
+        "oversampling_factor": Real(exclusive=True),
+        "n_clusters": Int(),
+        "n_init": Int(),
+        "max_iter": Int(),
+        "tol": Real(),
+        "check_every": Int(),
+        "n_threads": Int(),
+        "chain_length": Int(none=True),
+        "verbose": Int(low=0, bools=True),
+    }
+
     def _check_params(self):
         if isinstance(self.init, str) and self.init not in _INITS:
             raise ValueError(f"init must be one of {_INITS} or an array, got {self.init!r}")
-        if self.init_max_iter is not None:
-            check_int(self.init_max_iter, "init_max_iter")
-        check_float(self.oversampling_factor, "oversampling_factor")
-        if not self.oversampling_factor > 0:
-            raise ValueError(f"oversampling_factor must be > 0, got {self.oversampling_factor}")
-        return {
-            "n_clusters": check_int(self.n_clusters, "n_clusters"),
-            "n_init": check_int(self.n_init, "n_init"),
-            "max_iter": check_int(self.max_iter, "max_iter"),
-            "tol": check_float(self.tol, "tol"),
-            "check_every": check_int(self.check_every, "check_every"),
-            "n_threads": check_int(self.n_threads, "n_threads"),
-            "chain_length": (None if self.chain_length is None
-                             else check_int(self.chain_length, "chain_length")),
-        }
+        return check_params(self)
 
     def _initial_centers(self, data, init, rng, params):
-        k, n_threads = params["n_clusters"], params["n_threads"]
+        k, n_threads = params.n_clusters, params.n_threads
         if isinstance(init, np.ndarray):
             return init.copy()
         if init == "k-means||":
