@@ -371,7 +371,7 @@ WRAPPERS = {
     "_lloyd_step": lambda C: kmcore.assignment._lloyd_step(X4, NORMS, C, None, True, 1),
     "finish_step": lambda C: kmcore.assignment.finish_step(
         X4, None, C, np.zeros(N, np.intp), f(N), 0.0, f(3, D), f(3), True, 1),
-    "_pairwise_sqdist": lambda C: kmcore.distances._pairwise_sqdist(
+    "_pairwise_sqdist": lambda C: kmcore.distances._pairwise_validated(
         X4, NORMS, C, row_norms(C), 1),
     "soft_assign_rows": lambda C: kmcore.soft.soft_assign_rows(X4, NORMS, C, 1.0, None, 1),
 }
@@ -403,7 +403,7 @@ def test_private_wrappers_reject_centers_of_another_width(name):
     (lambda: kmcore.split.split_members(X4, idx(0, 1), np.ones(3), 5, np.random.RandomState(0), 1),
      "member_weight"),
     (lambda: kmcore.soft.soft_sums(X4, np.ones((N - 1, 3)), None), "resp"),
-    (lambda: kmcore.distances._pairwise_sqdist(X4, NORMS, X4[:3], NORMS, 1), "y_sqnorms"),
+    (lambda: kmcore.distances._pairwise_validated(X4, NORMS, X4[:3], NORMS, 1), "y_sqnorms"),
 ])
 def test_private_wrappers_check_lengths(call, match):
     with pytest.raises(ValueError, match=match):

@@ -388,12 +388,12 @@ def test_transform_of_the_centers_has_an_exact_zero_diagonal(offset, layout):
     """kmcore's pairwise kernel leaves rounding residues where x == c; transform
     recomputes the distances the expansion cancelled (scikit-learn's test_transform
     compares with exact zeros)."""
-    from kmcore.distances import _pairwise_sqdist, _row_norms
+    from kmcore.distances import _pairwise_validated, _row_norms
 
     rng = np.random.default_rng(0)
     C = rng.normal(size=(60, 7)) * 3 + offset
     xs = _row_norms(C, True, 1)
-    assert np.diag(_pairwise_sqdist(C, xs, C, xs, 1)).any()  # the residues exist
+    assert np.diag(_pairwise_validated(C, xs, C, xs, 1)).any()  # the residues exist
     X = np.vstack([C, rng.normal(size=(200, 7)) * 3 + offset])
     km = KMeans(60, init=C, n_init=1, max_iter=1).fit(X)
     km.cluster_centers_ = C  # a row at each center, bit for bit

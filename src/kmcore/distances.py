@@ -108,10 +108,10 @@ def pairwise_sqdist(X, Y, x_sqnorms=None, y_sqnorms=None, n_threads=None, out=No
             raise ValueError(f"out must be an ndarray of shape {shape} and dtype {X.dtype}")
         if not out.flags.c_contiguous or not out.flags.writeable:
             raise ValueError("out must be C-contiguous and writeable")
-    return _pairwise_sqdist(X, x_sqnorms, Y, y_sqnorms, n_threads, out)
+    return _pairwise_validated(X, x_sqnorms, Y, y_sqnorms, n_threads, out)
 
 
-def _pairwise_sqdist(X, x_sqnorms, Y, y_sqnorms, n_threads, out=None):
+def _pairwise_validated(X, x_sqnorms, Y, y_sqnorms, n_threads, out=None):
     """pairwise_sqdist on validated input (far from the origin, around X's mean)."""
     check_kernel_inputs(X, Y, x_sqnorms, centers_name="Y")
     if y_sqnorms.shape != (Y.shape[0],):
