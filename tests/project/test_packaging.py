@@ -15,7 +15,7 @@ import pytest
 import dynkm
 import kmcore
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PLOT_HINT = 'pip install "dynkm[plot]"'
 
 
