@@ -21,7 +21,11 @@ REQUIRED = (
     ["README.md", "LICENSE", "CHANGELOG.md", "pyproject.toml", "setup.py", "MANIFEST.in",
      "PKG-INFO", "src/kmcore/_simd.h", "src/kmcore/_common.pxd", "src/kmcore/_version.py",
      "src/kmcore/py.typed", "python/dynkm/py.typed", "python/dynkm/__main__.py",
-     "tests/conftest.py", "tests/test_kernels.py", "benchmarks/conftest.py"]
+     "tests/conftest.py", "tests/README.md", "tests/kernel_reference.py",
+     "tests/kmcore/conftest.py", "tests/kmcore/_kernel_cases.py",
+     "tests/kmcore/test_kernel_contract.py", "tests/kmcore/properties/_problems.py",
+     "tests/dynkm/classifier/conftest.py", "tests/project/test_packaging.py",
+     "benchmarks/conftest.py"]
     + [f"src/kmcore/{name}.pyx" for name in KERNELS]
     + [f"src/kmcore/{name}.pyi" for name in KERNELS]
 )

@@ -1,4 +1,4 @@
-"""Write the classifier models that tests/test_classifier_saved.py loads.
+"""Write the classifier models that tests/dynkm/classifier/test_classifier_saved.py loads.
 
 Run once, with the code whose files must keep loading, from the repository root:
 

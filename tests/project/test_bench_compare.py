@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "compare.py"
+_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "compare.py"
 _spec = importlib.util.spec_from_file_location("bench_compare", _PATH)
 compare = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(compare)

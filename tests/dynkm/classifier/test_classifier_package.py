@@ -1,4 +1,4 @@
-"""dynkm.classifier's public names (which module may import which is tests/test_layers.py's
+"""dynkm.classifier's public names (which module may import which is tests/project/test_layers.py's
 LAYERS, with the rest of dynkm)."""
 
 import dynkm

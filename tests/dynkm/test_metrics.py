@@ -334,7 +334,7 @@ def test_all_exports():
 
 # ---------------------------------------------------------------- the S3 table script
 def _load_script():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "s3_table.py"
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "s3_table.py"
     spec = importlib.util.spec_from_file_location("s3_table", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -1,7 +1,8 @@
 """dynkm._rows: the CSR helpers against the dense kernels.
 
 The classifiers' bounded Lloyd runs are tested against plain Lloyd in
-classifier/test_classifier_fit.py (``_kmeans_run``) and test_yinyang.py (the strategies).
+classifier/test_classifier_fit.py (``_kmeans_run``) and tests/kmcore/test_yinyang.py (the
+strategies).
 """
 
 import numpy as np

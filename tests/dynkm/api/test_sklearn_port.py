@@ -53,11 +53,11 @@ exec(compile(_SOURCE, _spec.origin, "exec"), globals())
 _NOT_PORTABLE = {
     "test_sample_weight_init": (
         "calls KMeans._init_centroids, scikit-learn's private initialisation method; that "
-        "sample_weight is used by the seeding is tested in tests/test_kmeans.py"
+        "sample_weight is used by the seeding is tested in tests/dynkm/test_kmeans.py"
     ),
     "test_sample_weight_zero": (
         "calls KMeans._init_centroids, scikit-learn's private initialisation method; that "
-        "rows of zero weight are never seeds is tested in tests/test_kmeans.py"
+        "rows of zero weight are never seeds is tested in tests/dynkm/test_kmeans.py"
     ),
 }
 

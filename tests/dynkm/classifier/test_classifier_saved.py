@@ -20,7 +20,7 @@ import pytest
 from dynkm import ClusterLabelClassifier, KMeansClassifier
 from dynkm.persist import load
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "classifier"
+DATA = Path(__file__).resolve().parents[2] / "data" / "classifier"
 
 
 def _recipe():

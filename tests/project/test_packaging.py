@@ -15,7 +15,7 @@ import pytest
 import dynkm
 import kmcore
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PLOT_HINT = 'pip install "dynkm[plot]"'
 
 
@@ -135,10 +135,14 @@ def test_manifest_ships_the_sources_and_no_generated_files(monkeypatch):
     sources = {p.relative_to(ROOT).as_posix() for pattern in ("*.pyx", "*.pxd", "*.pyi", "*.h")
                for p in (ROOT / "src" / "kmcore").glob(pattern)}
     assert len([s for s in sources if s.endswith(".pyx")]) >= 7
-    needed = sources | {"tests/conftest.py", "tests/test_packaging.py", "README.md", "LICENSE",
+    needed = sources | {"tests/conftest.py", "tests/README.md", "README.md", "LICENSE",
                         "CHANGELOG.md", "pyproject.toml", "setup.py", "src/kmcore/py.typed",
                         "python/dynkm/py.typed"}
-    # Every module of the subpackages, and the saved models the tests load.
+    # Every module of the subpackages, every test file and helper in every test folder,
+    # and the saved models the tests load.
+    needed |= {p.relative_to(ROOT).as_posix() for p in (ROOT / "tests").rglob("*.py")
+               if "__pycache__" not in p.parts}
+    assert "tests/project/test_packaging.py" in needed
     needed |= {p.relative_to(ROOT).as_posix() for p in (ROOT / "python" / "dynkm").rglob("*.py")}
     needed |= {p.relative_to(ROOT).as_posix() for p in (ROOT / "tests" / "data").rglob("*")
                if p.is_file() and "__pycache__" not in p.parts}

@@ -19,7 +19,7 @@ import pytest
 import dynkm
 import kmcore
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 # The build's dependencies (the [docs] extra), by import name.
 NEEDED = ("sphinx", "numpydoc", "myst_parser", "sphinxarg", "sphinx_gallery", "matplotlib")
