@@ -119,7 +119,7 @@ def test_readme_architecture_lists_every_module_in_its_layer():
     numbered item names its modules (in backquotes), in the same layers."""
     import re
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Architecture", 1)[1].split("\n## ", 1)[0]
     items = re.split(r"\n\d\. ", section)[1:]
     assert len(items) == len(LAYERS), "one numbered item per layer"
