@@ -38,6 +38,6 @@ for _cls, _state_version in ((KMeans, 1), (MiniBatchKMeans, 1), (SoftKMeans, 1),
                              (DynamicKMeans, 2), (KMeansClassifier, 1),
                              (ClusterLabelClassifier, 1)):
     _persist_tree.register_estimator(_cls, _state_version)
-for _cls in (ClusterState, MemoryStore, DiskStoreRef, ReservoirStore):
-    _persist_tree.register_internal(_cls)
-del _cls, _state_version
+for _internal in (ClusterState, MemoryStore, DiskStoreRef, ReservoirStore):
+    _persist_tree.register_internal(_internal)
+del _cls, _state_version, _internal

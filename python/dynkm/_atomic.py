@@ -47,8 +47,12 @@ exception raised while the snapshot itself is being put back.
 
 import functools
 import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
 
 __all__ = ["AtomicSetParams", "atomic", "transaction", "write"]
 
@@ -127,7 +131,7 @@ class transaction:
             rng.set_state(rng_state)
 
 
-def atomic(method):
+def atomic(method: _Method) -> _Method:
     """Decorator: run ``method(self, ...)`` in a :class:`transaction` of ``self``."""
 
     @functools.wraps(method)
@@ -135,7 +139,7 @@ def atomic(method):
         with transaction(self):
             return method(self, *args, **kwargs)
 
-    return atomic_method
+    return atomic_method  # type: ignore[return-value]  # functools.wraps keeps the signature
 
 
 def write(obj, array, index, values):

@@ -1,6 +1,7 @@
 """What every center-based dynkm estimator does with its fitted centers."""
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
@@ -23,20 +24,22 @@ class CentersMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
     """
 
     @atomic
-    def fit_predict(self, X, y=None, sample_weight=None):
+    def fit_predict(self, X: ArrayLike, y: object = None,
+                    sample_weight: ArrayLike | None = None) -> NDArray[np.intp]:
         """Fit and return the labels of X (``fit(X).labels_``)."""
         return self.fit(X, sample_weight=sample_weight).labels_
 
     @atomic
-    def fit_transform(self, X, y=None, sample_weight=None):
+    def fit_transform(self, X: ArrayLike, y: object = None,
+                      sample_weight: ArrayLike | None = None) -> NDArray[np.floating]:
         """Fit and return :meth:`transform` of X."""
         return self.fit(X, sample_weight=sample_weight).transform(X)
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> NDArray[np.intp]:
         """Index of the nearest center (row of ``cluster_centers_``) of every row of X."""
         return self._assign(X)[0]
 
-    def transform(self, X):
+    def transform(self, X: ArrayLike) -> NDArray[np.floating]:
         """Euclidean distances to every center, shape (n_samples, n_clusters).
 
         This is the n_samples x n_clusters matrix by definition; use
@@ -47,7 +50,8 @@ class CentersMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
                             n_threads=n_threads, check_input=False)
         return np.sqrt(D, out=D)
 
-    def score(self, X, y=None, sample_weight=None):
+    def score(self, X: ArrayLike, y: object = None,
+              sample_weight: ArrayLike | None = None) -> float:
         """Opposite of the weighted SSE of X against its nearest centers."""
         return -self._assign(X, sample_weight)[2]
 

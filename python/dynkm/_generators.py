@@ -7,10 +7,16 @@ Public through :mod:`dynkm.datasets`.
 import numbers
 
 import numpy as np
+from numpy.typing import NDArray
 
 from dynkm._validation import check_float, check_int
 
 __all__ = ["make_rings", "make_blobs_streak", "make_high_dim"]
+
+
+#: What ``random_state`` may be: a seed (``np.random.default_rng`` semantics for
+#: None and ints) or a generator to draw from.
+RandomStateLike = int | np.random.Generator | np.random.RandomState | None
 
 
 def _rng(random_state):
@@ -42,7 +48,9 @@ def _labels(sizes):
 _RINGS_RADII = (2.0, 0.0)
 
 
-def make_rings(n_samples=300, noise=(0.2, 0.25), random_state=None):
+def make_rings(n_samples: int = 300, noise: float | tuple[float, float] = (0.2, 0.25),
+               random_state: RandomStateLike = None
+               ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
     """Two noisy concentric "rings" in 2-D: radius 2 around a blob at radius 0.
 
     Each point is ``r * (cos a, sin a)`` with ``a`` uniform on ``[0, 2 pi)`` and
@@ -90,7 +98,8 @@ def make_rings(n_samples=300, noise=(0.2, 0.25), random_state=None):
     return X, y
 
 
-def make_blobs_streak(n_samples=300, random_state=None):
+def make_blobs_streak(n_samples: int = 300, random_state: RandomStateLike = None
+                      ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
     """Two small Gaussian blobs and a curved streak in 2-D (the notebook's gen1).
 
     Component 0: ``N((0, 0), (1/3)^2 I)``; component 1: ``N((2, 2), (1/3)^2 I)``;
@@ -125,8 +134,9 @@ def make_blobs_streak(n_samples=300, random_state=None):
     return X, y
 
 
-def make_high_dim(n_samples=1000, n_features=100, n_clusters=10, scale=10,
-                  random_state=None):
+def make_high_dim(n_samples: int = 1000, n_features: int = 100, n_clusters: int = 10,
+                  scale: float = 10, random_state: RandomStateLike = None
+                  ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
     """Gaussian clusters in many dimensions (after the notebook's gen3).
 
     Each cluster has a centre drawn from ``N(0, scale^2 I)``; its points are

@@ -15,6 +15,7 @@
 """
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 import scipy.sparse as sp
 from sklearn.base import TransformerMixin
 from sklearn.utils.validation import check_is_fitted
@@ -132,7 +133,7 @@ class RowsCentersMixin(TransformerMixin):
         tags.input_tags.sparse = True
         return tags
 
-    def transform(self, X):
+    def transform(self, X: ArrayLike) -> NDArray[np.floating]:
         """Euclidean distances to every center, shape (n_samples, n_clusters).
 
         X may be dense or CSR; for a spherical model the distances are those of

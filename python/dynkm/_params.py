@@ -180,7 +180,7 @@ class Params:
     def __eq__(self, other):
         return isinstance(other, Params) and self._values == other._values
 
-    __hash__ = None
+    __hash__ = None  # type: ignore[assignment]  # equal by value: unhashable
 
     def __repr__(self):
         inner = ", ".join(f"{k}={v!r}" for k, v in self._values.items())

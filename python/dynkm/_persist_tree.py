@@ -50,8 +50,8 @@ _BUILTIN_TYPES = {"bool": bool, "int": int, "float": float, "complex": complex, 
 
 # The classes a file may name: filled by the package (dynkm/__init__.py), which
 # sits above the estimators, so that this format layer imports none of them.
-_ESTIMATORS = {}
-_INTERNAL = {}
+_ESTIMATORS: dict[str, tuple[type, int]] = {}
+_INTERNAL: dict[str, type] = {}
 
 
 def register_estimator(cls, state_version):

@@ -436,7 +436,7 @@ def open_ref(points, model_path=None):
 class StorePersistMixin:
     """DynamicKMeans' persistence of its store: a disk store's rows stay in files."""
 
-    def save(self, path, *, compress=False):
+    def save(self, path: str | os.PathLike[str], *, compress: bool = False) -> None:
         """Write the model to ``path`` (see :meth:`dynkm.persist.PersistMixin.save`).
 
         With ``store="disk"`` the committed rows also go into a directory beside

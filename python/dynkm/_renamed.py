@@ -14,7 +14,7 @@ __all__ = ["RenamedAttributes"]
 class RenamedAttributes:
     """Old attribute names as deprecated aliases of the new ones (see the module)."""
 
-    _renamed_attributes = {}
+    _renamed_attributes: dict[str, str] = {}
 
     def __getattr__(self, name):
         # Only called when the normal lookup fails, so the new names cost nothing.

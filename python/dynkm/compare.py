@@ -11,12 +11,15 @@ command's default stream.
 
 import json
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
-from dynkm._generators import _rng, make_high_dim
+from dynkm._generators import RandomStateLike, _rng, make_high_dim
 from dynkm._validation import check_float, check_int
 from dynkm.dynamic import DynamicKMeans
 from dynkm._init import resolve_n_init
@@ -156,9 +159,14 @@ class Comparison:
         return paths
 
 
-def compare(X, *, data_name="data", batch_size=100, min_size=60, max_size=150,
-            static="dynkm", static_init=None, static_n_init="auto", static_max_iter=100,
-            static_tol=1e-4, random_state=0, n_threads=None, on_batch=None, on_static=None):
+def compare(X: ArrayLike, *, data_name: str = "data", batch_size: int = 100,
+            min_size: int = 60, max_size: int = 150, static: str = "dynkm",
+            static_init: str | None = None, static_n_init: str | int = "auto",
+            static_max_iter: int = 100, static_tol: float = 1e-4, random_state: int = 0,
+            n_threads: int | None = None,
+            on_batch: Callable[[int, int], object] | None = None,
+            on_static: Callable[[str], AbstractContextManager[object]] | None = None
+            ) -> Comparison:
     """Stream X through :class:`DynamicKMeans`, then fit a static k-means of the same k.
 
     Parameters
@@ -256,8 +264,10 @@ def compare(X, *, data_name="data", batch_size=100, min_size=60, max_size=150,
     return result
 
 
-def make_arriving_clusters(n_samples=300_000, n_features=32, n_clusters=50, scale=2.0,
-                           random_state=0):
+def make_arriving_clusters(n_samples: int = 300_000, n_features: int = 32,
+                           n_clusters: int = 50, scale: float = 2.0,
+                           random_state: RandomStateLike = 0
+                           ) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
     """A stream in which Gaussian clusters appear one after another and keep arriving.
 
     The rows are :func:`dynkm.datasets.make_high_dim`'s (cluster centers from

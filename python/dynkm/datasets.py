@@ -18,6 +18,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from dynkm._generators import make_blobs_streak, make_high_dim, make_rings
 
@@ -40,7 +41,7 @@ _MNIST_FILES = {
 }
 
 
-def read_idx(path):
+def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     """Read an IDX file (MNIST's format), raw or gzip-compressed.
 
     A file is decompressed if its name ends in ``.gz`` or it starts with the
@@ -102,7 +103,7 @@ def _read_bytes(path):
             raise ValueError(f"{path}: truncated or corrupt gzip data ({exc})") from exc
 
 
-def mnist_dir(path=None):
+def mnist_dir(path: str | os.PathLike[str] | None = None) -> Path | None:
     """The MNIST folder: ``path`` if given, else ``$DYNKM_MNIST``; None if it lacks the files.
 
     An explicit ``path`` is never replaced by the environment variable: a
@@ -127,7 +128,9 @@ def _mnist_problem(path):
     return f"missing {', '.join(missing)} (raw or .gz)" if missing else ""
 
 
-def load_mnist(path=None, subset="train", dtype=np.float32):
+def load_mnist(path: str | os.PathLike[str] | None = None, subset: str = "train",
+               dtype: DTypeLike = np.float32
+               ) -> tuple[NDArray[np.floating], NDArray[np.uint8]]:
     """MNIST images as (n, 784) rows and their labels.
 
     Parameters
@@ -165,7 +168,9 @@ def load_mnist(path=None, subset="train", dtype=np.float32):
         reason = _mnist_problem(path if path is not None else os.environ[MNIST_ENV])
         raise FileNotFoundError(f"MNIST IDX files not found in {where}: {reason}")
     parts = ["train", "test"] if subset == "all" else [subset]
-    Xs, ys, sources = [], [], []
+    Xs: list[np.ndarray] = []
+    ys: list[np.ndarray] = []
+    sources: list[tuple[object, tuple[int, ...]]] = []  # (file, image shape) of each part
     for part in parts:
         image_path, label_path = (_find(folder, name) for name in _MNIST_FILES[part])
         images, labels = read_idx(image_path), read_idx(label_path)
@@ -330,15 +335,15 @@ _READ_DOC = """Read a ``.{fmt}`` file ({what} vectors, SIFT / ANN-benchmark form
 """
 
 
-def read_fvecs(path, mmap=True):
+def read_fvecs(path: str | os.PathLike[str], mmap: bool = True) -> NDArray[np.float32]:
     return _read_vecs(path, "fvecs", mmap)
 
 
-def read_ivecs(path, mmap=True):
+def read_ivecs(path: str | os.PathLike[str], mmap: bool = True) -> NDArray[np.int32]:
     return _read_vecs(path, "ivecs", mmap)
 
 
-def read_bvecs(path, mmap=True):
+def read_bvecs(path: str | os.PathLike[str], mmap: bool = True) -> NDArray[np.uint8]:
     return _read_vecs(path, "bvecs", mmap)
 
 
@@ -396,15 +401,15 @@ _WRITE_DOC = """Write the rows of ``X`` as a ``.{fmt}`` file ({what} values).
 """
 
 
-def write_fvecs(path, X):
+def write_fvecs(path: str | os.PathLike[str], X: ArrayLike) -> None:
     _write_vecs(path, X, "fvecs")
 
 
-def write_ivecs(path, X):
+def write_ivecs(path: str | os.PathLike[str], X: ArrayLike) -> None:
     _write_vecs(path, X, "ivecs")
 
 
-def write_bvecs(path, X):
+def write_bvecs(path: str | os.PathLike[str], X: ArrayLike) -> None:
     _write_vecs(path, X, "bvecs")
 
 
@@ -428,7 +433,7 @@ _NPY_MAGIC = b"\x93NUMPY"
 _FINITE_CHUNK = 1 << 22
 
 
-def read_npy(path, mmap=True):
+def read_npy(path: str | os.PathLike[str], mmap: bool = True) -> np.ndarray:
     """Read a ``.npy`` file holding a data matrix (rows are samples).
 
     The file is loaded with ``allow_pickle=False``: an object array is

@@ -20,8 +20,10 @@ The store keeps what a split looks at: every row (in memory or on disk,
 import math
 import os
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, ClusterMixin
 
 from dynkm import _rows
@@ -48,6 +50,9 @@ from kmcore.assignment import assign_rows
 from kmcore.split import split_members
 from kmcore.threads import blas_single_threaded
 from kmcore.validation import check_random_state
+
+if TYPE_CHECKING:
+    from typing import Self
 
 _TIME_UNITS = ("batches", "points")
 # The first batch's spherical k-means: KMeans' defaults (k-means++, tol, max_iter).
@@ -215,7 +220,8 @@ class DynamicKMeans(StorePersistMixin, PersistMixin, AtomicSetParams, CentersMix
 
     # ------------------------------------------------------------ streaming
     @atomic
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X: ArrayLike, y: object = None,
+            sample_weight: ArrayLike | None = None) -> "Self":
         """Stream X from its first row in batches of ``batch_size`` (state reset).
 
         A fit that raises leaves the estimator exactly as it was.
@@ -233,7 +239,8 @@ class DynamicKMeans(StorePersistMixin, PersistMixin, AtomicSetParams, CentersMix
         return self
 
     @atomic
-    def partial_fit(self, X, y=None, sample_weight=None):
+    def partial_fit(self, X: ArrayLike, y: object = None,
+                    sample_weight: ArrayLike | None = None) -> "Self":
         """Add one batch.
 
         All or nothing: a batch that raises (NaN/inf, the wrong width, no

@@ -2,8 +2,10 @@
 
 import time
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -28,6 +30,9 @@ from dynkm._validation import (
 from dynkm.persist import PersistMixin
 from kmcore.threads import blas_single_threaded
 from kmcore.validation import check_random_state
+
+if TYPE_CHECKING:
+    from typing import Self
 
 __all__ = ["KMeans"]
 
@@ -184,7 +189,8 @@ class KMeans(PersistMixin, AtomicSetParams, RowsCentersMixin, CentersMixin,
 
     # ------------------------------------------------------------------ fit
     @atomic
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X: ArrayLike, y: object = None,
+            sample_weight: ArrayLike | None = None) -> "Self":
         """Compute the clustering.
 
         A fit that raises leaves the estimator exactly as it was.
@@ -229,6 +235,7 @@ class KMeans(PersistMixin, AtomicSetParams, RowsCentersMixin, CentersMixin,
             for _ in range(n_init):
                 best = self._run_once(X, x_sqnorms, fit_w, init, rng, n_threads, tol,
                                       params.replace(algorithm=algorithm), best)
+            assert best is not None  # n_init >= 1
             if sphere is not None and sphere.zero.any():
                 # The zero rows, left out of the fit, count in labels_ and inertia_.
                 labels, _, inertia, _ = sphere.assign(best["centers"], sample_weight,

@@ -10,8 +10,10 @@ cluster-then-label). All are vectorised: no Python loop over points.
 """
 
 import numbers
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 from sklearn.metrics.cluster import contingency_matrix
 
 from kmcore import assign
@@ -66,7 +68,7 @@ def _check_label_pair(labels_true, labels_pred):
     return labels_true, labels_pred
 
 
-def purity(labels_true, labels_pred):
+def purity(labels_true: ArrayLike, labels_pred: ArrayLike) -> float:
     """Fraction of points whose cluster's majority class is their own class.
 
     ``sum over clusters of (largest class count in the cluster) / n``; 1 when
@@ -95,7 +97,7 @@ def purity(labels_true, labels_pred):
     return float(table.max(axis=0).sum() / labels_true.size)
 
 
-def gini(labels_true, labels_pred):
+def gini(labels_true: ArrayLike, labels_pred: ArrayLike) -> float:
     """Size-weighted Gini impurity of the clusters (the MNIST clustering demo's "Gini index").
 
     For each cluster ``k`` with ``n_k`` points of which ``n_ck`` are of class
@@ -138,7 +140,8 @@ def gini(labels_true, labels_pred):
     return max(value, 0.0)  # a pure clustering may round to -1e-17
 
 
-def contingency(labels_true, labels_pred, *, max_cells=_MAX_CELLS):
+def contingency(labels_true: ArrayLike, labels_pred: ArrayLike, *, max_cells: int = _MAX_CELLS
+                ) -> tuple[NDArray[np.int64], np.ndarray, np.ndarray]:
     """The class x cluster count table, dense, with its row and column labels.
 
     A thin wrapper of :func:`sklearn.metrics.cluster.contingency_matrix` for
@@ -187,7 +190,7 @@ def contingency(labels_true, labels_pred, *, max_cells=_MAX_CELLS):
     return table.astype(np.int64, copy=False), classes, clusters
 
 
-def cluster_label_map(labels_true, labels_pred):
+def cluster_label_map(labels_true: ArrayLike, labels_pred: ArrayLike) -> dict[Any, Any]:
     """The majority class of each cluster (cluster-then-label).
 
     Parameters
@@ -237,7 +240,8 @@ def cluster_label_map(labels_true, labels_pred):
     return dict(zip(clusters[cols[first]].tolist(), majority.tolist(), strict=True))
 
 
-def inertia(X, centers, labels=None, sample_weight=None):
+def inertia(X: ArrayLike, centers: ArrayLike, labels: ArrayLike | None = None,
+            sample_weight: ArrayLike | None = None) -> float:
     """Weighted sum of squared distances of the rows to their centers (k-means SSE).
 
     Parameters
@@ -326,7 +330,7 @@ def _check_center_labels(labels, n, k):
     return labels.astype(np.intp, copy=False)
 
 
-def center_distance(centers_from, centers_to):
+def center_distance(centers_from: ArrayLike, centers_to: ArrayLike) -> float:
     """Mean distance from each center of ``centers_from`` to its nearest in ``centers_to``.
 
     The DynCluster project's comparison of a dynamic and a static clustering: how far, on

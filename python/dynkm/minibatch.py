@@ -14,8 +14,10 @@ are unit-normalised and the centers renormalised after every step.
 import math
 import time
 import warnings
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 import scipy.sparse as sp
 from sklearn.base import (
     BaseEstimator,
@@ -49,6 +51,9 @@ from dynkm.persist import PersistMixin
 from kmcore.assignment import assign_rows as dense_assign_rows
 from kmcore.threads import blas_single_threaded
 from kmcore.validation import check_random_state
+
+if TYPE_CHECKING:
+    from typing import Self
 
 _HISTORY_KEYS = ("batch_inertia", "ewa_inertia", "center_shift", "seconds", "n_reassigned")
 
@@ -220,7 +225,8 @@ class MiniBatchKMeans(PersistMixin, AtomicSetParams, RowsCentersMixin, CentersMi
 
     # ------------------------------------------------------------------ fit
     @atomic
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X: ArrayLike, y: object = None,
+            sample_weight: ArrayLike | None = None) -> "Self":
         """Compute the clustering by mini-batch steps over X.
 
         A fit that raises leaves the estimator exactly as it was (a
@@ -266,7 +272,7 @@ class MiniBatchKMeans(PersistMixin, AtomicSetParams, RowsCentersMixin, CentersMi
             centers = self._best_init(X, x_sqnorms, fit_w, init, n_init, init_size, rng,
                                       _step_threads(init_size, k, X.shape[1], n_threads),
                                       params.spherical)
-            history = {key: [] for key in _HISTORY_KEYS}
+            history: dict[str, Any] = {key: [] for key in _HISTORY_KEYS}
             history["init_seconds"] = time.perf_counter() - t0
 
             counts = np.zeros(k, dtype=np.float64)
@@ -313,7 +319,8 @@ class MiniBatchKMeans(PersistMixin, AtomicSetParams, RowsCentersMixin, CentersMi
         return self
 
     @atomic
-    def partial_fit(self, X, y=None, sample_weight=None):
+    def partial_fit(self, X: ArrayLike, y: object = None,
+                    sample_weight: ArrayLike | None = None) -> "Self":
         """One mini-batch step on X (initialising the centers from X on the first call).
 
         All or nothing: a batch that raises (a bad batch -- NaN or infinity,

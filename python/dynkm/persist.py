@@ -31,6 +31,7 @@ input only.
 import json
 import os
 import secrets
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -42,6 +43,9 @@ from dynkm._persist_tree import (
     Decoder,
     Encoder,
 )
+
+if TYPE_CHECKING:
+    from typing import Self
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "PersistMixin", "load", "save"]
 
@@ -57,7 +61,7 @@ class PersistMixin:
     multiprocessing) but unpickling runs code: for trusted input only.
     """
 
-    def save(self, path, *, compress=False):
+    def save(self, path: str | os.PathLike[str], *, compress: bool = False) -> None:
         """Write the model to ``path`` in the dynkm model format (no pickle).
 
         The file is written next to ``path`` under a temporary name and then
@@ -83,7 +87,7 @@ class PersistMixin:
         save(self, path, compress=compress)
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path: str | os.PathLike[str]) -> "Self":
         """Read a model written by :meth:`save`; it resumes exactly where it was.
 
         Only data is read (``numpy.load(allow_pickle=False)`` and JSON): a file
@@ -111,7 +115,7 @@ class PersistMixin:
 
 
 # ---------------------------------------------------------------------- save
-def save(estimator, path, *, compress=False):
+def save(estimator: Any, path: str | os.PathLike[str], *, compress: bool = False) -> None:
     """Write ``estimator`` to ``path`` (see :meth:`PersistMixin.save`)."""
     meta, arrays = Encoder().estimator(estimator)
     payload = np.frombuffer(json.dumps(meta, allow_nan=False).encode("utf-8"), dtype=np.uint8)
@@ -122,7 +126,9 @@ def save(estimator, path, *, compress=False):
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
-            (np.savez_compressed if compress else np.savez)(f, **{META: payload}, **arrays)
+            # The members are named p<i>/a<i>: none can be taken for savez's allow_pickle.
+            (np.savez_compressed if compress else np.savez)(
+                f, **{META: payload}, **arrays)  # type: ignore[arg-type]
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -150,7 +156,7 @@ def _fsync_directory(directory):
 
 
 # ---------------------------------------------------------------------- load
-def load(path):
+def load(path: str | os.PathLike[str]) -> Any:
     """Read any dynkm estimator written by ``save`` (see :meth:`PersistMixin.load`)."""
     return _load(path, None)
 

@@ -8,9 +8,12 @@ drawn, so ``import dynkm.plot`` works without it and a call raises an
 ImportError that says how to install it.
 """
 
+import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["loss_lines", "plot_clusters_2d", "plot_comparison"]
 
@@ -47,7 +50,7 @@ def _save(fig, path, layout=True):
     return path
 
 
-def loss_lines(result):
+def loss_lines(result: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The lines of ``loss_history.png``: {label: (batches, values)}.
 
     "dynamic" and "static": the SSE of the stream's first
@@ -83,7 +86,7 @@ def _caption(fig, text):
     fig.text(0.01, 0.01, textwrap.fill(text, 110), fontsize=7, va="bottom", ha="left")
 
 
-def plot_comparison(result, out_dir):
+def plot_comparison(result: Any, out_dir: str | os.PathLike[str]) -> list[Path]:
     """Write the comparison's four plots into ``out_dir``; return their paths.
 
     ``loss_history.png``: per batch, the SSE per row of the rows seen so far
@@ -176,7 +179,9 @@ def _loss_ratio_bars(result, path):
     return _save(fig, path)
 
 
-def plot_clusters_2d(X, labels, centers, path, title="clusters"):
+def plot_clusters_2d(X: ArrayLike, labels: ArrayLike, centers: ArrayLike,
+                     path: str | os.PathLike[str],
+                     title: str = "clusters") -> Path:
     """The NumPy k-means tutorial's scatter: 2-D points colored by cluster, centers as stars;
     PNG at ``path``."""
     X = np.asarray(X)

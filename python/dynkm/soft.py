@@ -1,8 +1,10 @@
 """Soft k-means: responsibilities softmax(-beta d^2), centers as weighted means."""
 
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -30,6 +32,9 @@ from kmcore.centers import means_from_sums
 from kmcore.soft import check_beta, soft_assign_rows, soft_sums
 from kmcore.threads import blas_single_threaded
 from kmcore.validation import check_random_state
+
+if TYPE_CHECKING:
+    from typing import Self
 
 # Rows per block of the full-batch E+M pass: memory O(block x k), never n x k.
 _BLOCK_ROWS = 8192
@@ -125,7 +130,8 @@ class SoftKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFea
         return params.replace(n_init=resolve_n_init(params.n_init, self.init))
 
     @atomic
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X: ArrayLike, y: object = None,
+            sample_weight: ArrayLike | None = None) -> "Self":
         """Fit the centers by EM (or mini-batch soft updates); see the class doc.
 
         With ``n_init`` > 1 the run of lowest ``inertia_`` is kept. A fit that
@@ -142,6 +148,7 @@ class SoftKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFea
                 run = self._run_once(X, xn, w, init, rng, tol, p, n_threads)
                 if best is None or run["inertia"] < best["inertia"]:
                     best = run
+        assert best is not None  # n_init >= 1
         self.cluster_centers_ = best["centers"]
         self.labels_ = best["labels"]
         self.inertia_ = best["inertia"]
@@ -178,7 +185,8 @@ class SoftKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFea
                 "n_iter": it + 1, "history": {key: np.asarray(v) for key, v in history.items()}}
 
     @atomic
-    def partial_fit(self, X, y=None, sample_weight=None):
+    def partial_fit(self, X: ArrayLike, y: object = None,
+                    sample_weight: ArrayLike | None = None) -> "Self":
         """One mini-batch soft update with this batch (initialising on the first call).
 
         A batch that raises (bad input, or an interruption) leaves the model
@@ -214,7 +222,7 @@ class SoftKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFea
         return self
 
     # -------------------------------------------------------------- predict
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> NDArray[np.floating]:
         """Responsibilities of every center for every row (rows sum to 1)."""
         X, x_sqnorms, centers, _, n_threads = self._prepare(X)
         return soft_assign(X, centers, self.beta, x_sqnorms, n_threads, check_input=False)

@@ -25,6 +25,7 @@ spread estimated as mean(||x||^2) - ||m||^2 from the norms cancels.)
 """
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 # Shift when ||m||^2 exceeds this times the spread (4 bits; see above).
 SHIFT_FACTOR = 16.0
@@ -39,7 +40,7 @@ NO_ORIGIN = np.empty(0, dtype=np.float64)
 NO_ORIGIN.setflags(write=False)
 
 
-def data_origin(X):
+def data_origin(X: NDArray[np.floating]) -> NDArray[np.float64] | None:
     """Where to compute the distances of the rows of X: a float64 point, or None for 0.
 
     The mean m of evenly spaced rows of X when ``||m||^2`` exceeds
@@ -61,6 +62,7 @@ def data_origin(X):
     return m if np.isfinite(offset) and offset > SHIFT_FACTOR * spread else None
 
 
-def shifted(A, origin, dtype):
+def shifted(A: ArrayLike, origin: NDArray[np.float64],
+            dtype: DTypeLike) -> NDArray[np.floating]:
     """``A - origin`` computed in float64, rounded once to ``dtype`` (C-contiguous)."""
     return np.ascontiguousarray(np.asarray(A, dtype=np.float64) - origin, dtype=dtype)

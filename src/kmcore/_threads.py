@@ -5,6 +5,7 @@ import functools
 import numbers
 import os
 import threading
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -58,7 +59,7 @@ def _usable_cpus():
     return cpu_count(only_physical_cores=False)
 
 
-def cpu_limit():
+def cpu_limit() -> int:
     """The largest thread count ``n_threads=None`` can give, before OpenMP's own limit.
 
     The physical cores of the process's affinity set, capped by the usable
@@ -81,7 +82,7 @@ MAX_N_THREADS = 1024
 SERIAL_WORK = 1 << 16
 
 
-def effective_n_threads(n_threads=None, work=None):
+def effective_n_threads(n_threads: int | None = None, work: int | None = None) -> int:
     """Threads a kernel call will use, by scikit-learn's rule plus a small-work rule.
 
     Parameters
@@ -161,7 +162,7 @@ _blas_depth = 0
 
 
 @contextlib.contextmanager
-def blas_single_threaded():
+def blas_single_threaded() -> Iterator[None]:
     """Context in which BLAS runs on one thread (our OpenMP threads call it).
 
     Without this, every OpenMP thread's GEMM would start BLAS's own threads and

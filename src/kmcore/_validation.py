@@ -3,13 +3,15 @@
 import numbers
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 import scipy.sparse as sp
 
 # Rows per slice when scanning for NaN/inf after a non-finite sum (bounded memory).
 _FINITE_SCAN_ROWS = 65536
 
 
-def check_data(X, name="X", dtype=None):
+def check_data(X: ArrayLike, name: str = "X",
+               dtype: DTypeLike | None = None) -> NDArray[np.floating]:
     """Return ``X`` as a C-contiguous float32/float64 2-D array, checked.
 
     float32 and float64 are kept (``dtype`` forces one); integer and boolean
@@ -41,7 +43,7 @@ def check_data(X, name="X", dtype=None):
     return X
 
 
-def assert_finite(X, name):
+def assert_finite(X: np.ndarray, name: str) -> None:
     """Raise ValueError if ``X`` holds NaN or infinity (one summing pass when clean)."""
     if np.isfinite(np.sum(X, dtype=np.float64)):
         return
@@ -53,7 +55,7 @@ def assert_finite(X, name):
             raise ValueError(f"{name} contains NaN or infinity (first in row {row})")
 
 
-def check_vector(v, name, n, dtype):
+def check_vector(v: ArrayLike, name: str, n: int, dtype: DTypeLike) -> np.ndarray:
     """Return a length-``n`` contiguous vector of ``dtype``, finite."""
     if sp.issparse(v):
         raise TypeError(f"{name}: sparse input is not supported")
@@ -67,7 +69,8 @@ def check_vector(v, name, n, dtype):
     return v
 
 
-def check_sample_weight(sample_weight, n, dtype):
+def check_sample_weight(sample_weight: ArrayLike | None, n: int,
+                        dtype: DTypeLike) -> NDArray[np.floating] | None:
     """Validate weights: None stays None (unit weights); else non-negative, some positive."""
     if sample_weight is None:
         return None
@@ -89,7 +92,8 @@ def check_sample_weight(sample_weight, n, dtype):
     return w
 
 
-def check_centers(centers, n_features, dtype, name="centers"):
+def check_centers(centers: ArrayLike, n_features: int, dtype: DTypeLike,
+                  name: str = "centers") -> NDArray[np.floating]:
     """Validate a (k, n_features) array of centers, cast to the data's dtype."""
     centers = check_data(centers, name, dtype=dtype)
     if centers.shape[1] != n_features:
@@ -99,7 +103,7 @@ def check_centers(centers, n_features, dtype, name="centers"):
     return centers
 
 
-def check_n_clusters(n_clusters, n_samples, name="n_clusters"):
+def check_n_clusters(n_clusters: int, n_samples: int, name: str = "n_clusters") -> int:
     """Validate a cluster count: an integer with 1 <= n_clusters <= n_samples."""
     if isinstance(n_clusters, (bool, np.bool_)) or not isinstance(n_clusters, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {n_clusters!r}")
@@ -110,7 +114,7 @@ def check_n_clusters(n_clusters, n_samples, name="n_clusters"):
     return int(n_clusters)
 
 
-def check_int(value, name, low=1, high=None):
+def check_int(value: int, name: str, low: int = 1, high: int | None = None) -> int:
     """An integer in ``[low, high]`` (``high`` None: no bound), else TypeError/ValueError
     naming it; bools are refused."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
@@ -122,7 +126,7 @@ def check_int(value, name, low=1, high=None):
     return int(value)
 
 
-def check_positive_int(value, name, maximum=None):
+def check_positive_int(value: int, name: str, maximum: int | None = None) -> int:
     """Validate an integer >= 1 (and <= ``maximum`` when given)."""
     return check_int(value, name, 1, maximum)
 
@@ -144,7 +148,8 @@ def check_kernel_inputs(X, centers=None, x_sqnorms=None, sample_weight=None, lab
             raise ValueError(f"{name} must have shape ({n},) to match X, got {v.shape}")
 
 
-def check_sqnorms(sqnorms, name, n, dtype):
+def check_sqnorms(sqnorms: ArrayLike | None, name: str, n: int,
+                  dtype: DTypeLike) -> NDArray[np.floating] | None:
     """Validate precomputed squared norms (None means: compute them)."""
     if sqnorms is None:
         return None
@@ -154,7 +159,7 @@ def check_sqnorms(sqnorms, name, n, dtype):
     return v
 
 
-def check_random_state(seed):
+def check_random_state(seed: int | np.random.RandomState | None) -> np.random.RandomState:
     """Turn None, an int or a RandomState into a numpy RandomState.
 
     None gives numpy's global RandomState, as in scikit-learn, so that code

@@ -12,6 +12,7 @@ import warnings
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from kmcore import _assign, _input
 from kmcore._origin import NO_ORIGIN, data_origin, shifted
@@ -23,7 +24,9 @@ from kmcore.distances import _row_norms, relative_error
 __all__ = ["EXACT_BELOW", "LloydStep", "assign", "assign_rows", "finish_step", "lloyd_step"]
 
 
-def assign(X, centers, x_sqnorms=None, n_threads=None, check_input=True):
+def assign(X: ArrayLike, centers: ArrayLike, x_sqnorms: ArrayLike | None = None,
+           n_threads: int | None = None,
+           check_input: bool = True) -> tuple[NDArray[np.intp], NDArray[np.floating]]:
     """Nearest center of every row and the squared distance to it.
 
     One fused pass: a GEMM on a cache-sized block of rows and centers, then
@@ -99,7 +102,11 @@ _FUSED_SUMS_BYTES = 512 << 10
 EXACT_BELOW = {np.dtype(np.float32): 1e-2, np.dtype(np.float64): 1e-6}
 
 
-def assign_rows(X, x_sqnorms, centers, sample_weight, n_threads, with_sums=False):
+def assign_rows(X: NDArray[np.floating], x_sqnorms: NDArray[np.floating],
+                centers: NDArray[np.floating], sample_weight: NDArray[np.floating] | None,
+                n_threads: int, with_sums: bool = False
+                ) -> tuple[NDArray[np.intp], NDArray[np.floating], float,
+                           tuple[NDArray[np.float64], NDArray[np.float64]] | None]:
     """The E-step of :func:`assign` on trusted input, with the weighted inertia.
 
     Far from the origin the distances are computed around the data's mean
@@ -184,7 +191,7 @@ class LloydStep(NamedTuple):
     """Empty clusters given a far point."""
 
     @property
-    def weight_in_clusters(self):
+    def weight_in_clusters(self) -> np.ndarray:
         """Deprecated name of :attr:`counts` (one name per concept across dynkm)."""
         warnings.warn("LloydStep.weight_in_clusters is deprecated since dynkm 0.1 and will be "
                       "removed in 0.3; use LloydStep.counts (the same array)", FutureWarning,
@@ -192,8 +199,9 @@ class LloydStep(NamedTuple):
         return self.counts
 
 
-def lloyd_step(X, centers, sample_weight=None, x_sqnorms=None, relocate_empty=True, n_threads=None,
-               check_input=True):
+def lloyd_step(X: ArrayLike, centers: ArrayLike, sample_weight: ArrayLike | None = None,
+               x_sqnorms: ArrayLike | None = None, relocate_empty: bool = True,
+               n_threads: int | None = None, check_input: bool = True) -> LloydStep:
     """One Lloyd iteration: assign every row, then move every center to its mean.
 
     The E-step is :func:`assign`. The M-step accumulates the weighted sums in
@@ -260,8 +268,11 @@ def _lloyd_step(X, x_sqnorms, centers, sample_weight, relocate_empty, n_threads)
                    relocate_empty, n_threads)
 
 
-def finish_step(X, sample_weight, centers, labels, min_sqdist, inertia, sums, weights,
-                relocate_empty, n_threads):
+def finish_step(X: NDArray[np.floating], sample_weight: NDArray[np.floating] | None,
+                centers: NDArray[np.floating], labels: NDArray[np.intp],
+                min_sqdist: NDArray[np.floating], inertia: float, sums: NDArray[np.float64],
+                weights: NDArray[np.float64], relocate_empty: bool,
+                n_threads: int) -> LloydStep:
     """The end of :func:`lloyd_step` from an E-step and its float64 sums (trusted input).
 
     Relocates empty clusters (as :func:`lloyd_step` describes), then divides

@@ -6,6 +6,7 @@ float64 sums between steps.
 """
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from kmcore import _centers, _input
 from kmcore._threads import effective_n_threads
@@ -14,8 +15,10 @@ from kmcore._validation import check_positive_int
 __all__ = ["means_from_sums", "update_centers", "weighted_sums"]
 
 
-def update_centers(X, labels, n_clusters, sample_weight=None, centers_old=None, n_threads=None,
-                   check_input=True):
+def update_centers(X: ArrayLike, labels: ArrayLike, n_clusters: int,
+                   sample_weight: ArrayLike | None = None, centers_old: ArrayLike | None = None,
+                   n_threads: int | None = None, check_input: bool = True
+                   ) -> tuple[NDArray[np.floating], NDArray[np.float64]]:
     """Weighted mean of the rows of each cluster.
 
     Sums are accumulated in float64 (also for float32 data), over a number of
@@ -132,7 +135,9 @@ def _row_bounds(n_samples, n_features, n_clusters, itemsize):
     return (np.arange(parts + 1, dtype=np.intp) * n_samples) // parts
 
 
-def weighted_sums(X, labels, n_clusters, sample_weight, n_threads):
+def weighted_sums(X: NDArray[np.floating], labels: NDArray[np.intp], n_clusters: int,
+                  sample_weight: NDArray[np.floating] | None,
+                  n_threads: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """float64 per-cluster sums and weights of the rows (trusted input).
 
     Summed over row parts fixed by the shape and added in part order: the
@@ -167,7 +172,10 @@ def weighted_sums(X, labels, n_clusters, sample_weight, n_threads):
     return sums, weights
 
 
-def means_from_sums(sums, weights, fill, dtype, shift=None, n_threads=1):
+def means_from_sums(sums: NDArray[np.float64], weights: NDArray[np.float64],
+                    fill: NDArray[np.floating], dtype: DTypeLike,
+                    shift: NDArray[np.float64] | None = None,
+                    n_threads: int = 1) -> NDArray[np.floating]:
     """Centers ``sums / weights`` where the weight is positive, ``fill``'s rows elsewhere.
 
     Divided in float64, rounded once to ``dtype``.

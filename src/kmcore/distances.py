@@ -7,6 +7,7 @@ equal shares with multiples of it).
 """
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from kmcore import _distances, _input
 from kmcore._origin import NO_ORIGIN, data_origin, shifted
@@ -19,7 +20,8 @@ __all__ = ["PAIRWISE_CHUNK_ROWS", "pairwise_sqdist", "relative_error", "row_norm
 PAIRWISE_CHUNK_ROWS = 256
 
 
-def row_norms(X, squared=True, n_threads=None, check_input=True):
+def row_norms(X: ArrayLike, squared: bool = True, n_threads: int | None = None,
+              check_input: bool = True) -> NDArray[np.floating]:
     """Euclidean norm of every row.
 
     One streaming pass over X (no BLAS call per row). Each row is summed in
@@ -58,8 +60,10 @@ def _row_norms(X, squared, n_threads):
     return out if squared else np.sqrt(out, out=out)
 
 
-def pairwise_sqdist(X, Y, x_sqnorms=None, y_sqnorms=None, n_threads=None, out=None,
-                    check_input=True):
+def pairwise_sqdist(X: ArrayLike, Y: ArrayLike, x_sqnorms: ArrayLike | None = None,
+                    y_sqnorms: ArrayLike | None = None, n_threads: int | None = None,
+                    out: NDArray[np.floating] | None = None,
+                    check_input: bool = True) -> NDArray[np.floating]:
     """Squared Euclidean distances between the rows of X and the rows of Y.
 
     Computed as ``||x||^2 - 2 x.y + ||y||^2`` (the cross term by blocked GEMM)
@@ -145,7 +149,7 @@ def check_out_is_separate(out, *inputs):
                              "(X, Y/centers or their norms)")
 
 
-def relative_error(n_features, dtype):
+def relative_error(n_features: int, dtype: DTypeLike) -> float:
     """Relative error trusted to an expanded squared distance.
 
     ``||x||^2 - 2 x.c + ||c||^2`` computed in ``dtype`` (the GEMM's sums over

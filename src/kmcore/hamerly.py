@@ -13,6 +13,7 @@ row once the rows that changed label are recorded
 """
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from kmcore import _hamerly
 from kmcore.yinyang import MovedRows
@@ -31,12 +32,12 @@ _PARALLEL_GAPS = 1 << 20
 _DRIFT_SLACK = 1 + 1e-12
 
 
-def bounds_nbytes(n_samples):
+def bounds_nbytes(n_samples: int) -> int:
     """Bytes of the bounds of :class:`HamerlyBounds` (labels, upper, lower)."""
     return int(n_samples) * 24
 
 
-def transposed_centers(centers, dtype):
+def transposed_centers(centers: NDArray[np.floating], dtype: DTypeLike) -> NDArray[np.floating]:
     """``centers.T`` in ``dtype``, padded with +inf columns to a multiple of 16."""
     k, d = centers.shape
     kp = -(-k // _LANES) * _LANES
@@ -62,7 +63,7 @@ class HamerlyBounds:
         Lower bound on the distance of each row to every other center.
     """
 
-    def __init__(self, X, n_clusters, n_threads):
+    def __init__(self, X: NDArray[np.floating], n_clusters: int, n_threads: int) -> None:
         n = X.shape[0]
         self.X, self.n_clusters, self.n_threads = X, int(n_clusters), n_threads
         self.labels = np.zeros(n, dtype=np.intp)
@@ -72,7 +73,8 @@ class HamerlyBounds:
         self._iscratch = np.empty((n_threads, _SLICE_ROWS), dtype=np.intp)
         self._moves = MovedRows(n, _SLICE_ROWS)
 
-    def assign(self, centers, drift=None, record=False):
+    def assign(self, centers: NDArray[np.floating], drift: ArrayLike | None = None,
+               record: bool = False) -> NDArray[np.int64]:
         """Labels and bounds for ``centers``.
 
         ``drift``: how far each center moved since the last call (float64,
@@ -102,12 +104,12 @@ class HamerlyBounds:
         self._moves.done(record, self._counts)
         return self._counts.sum(axis=0)
 
-    def moved_rows(self):
+    def moved_rows(self) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]:
         """(rows, old labels, new labels) of the rows the last recording
         :meth:`assign` relabelled, in row order."""
         return self._moves.rows(self.labels)
 
-    def invalidate(self, rows):
+    def invalidate(self, rows: NDArray[np.intp]) -> None:
         """Forget the bounds of ``rows``: the next :meth:`assign` recomputes them."""
         self.upper[rows] = np.inf
         self.lower[rows] = 0

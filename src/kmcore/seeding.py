@@ -1,6 +1,7 @@
 """Center seeding: greedy k-means++ and farthest-first traversal."""
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from kmcore import _input, _seeding
 from kmcore._origin import NO_ORIGIN, data_origin, shifted
@@ -18,8 +19,12 @@ from kmcore.distances import _row_norms
 __all__ = ["draw_by_potential", "farthest_first", "kmeans_plusplus", "row_probabilities"]
 
 
-def kmeans_plusplus(X, n_clusters, sample_weight=None, n_local_trials=None,
-                    random_state=None, x_sqnorms=None, n_threads=None, check_input=True):
+def kmeans_plusplus(X: ArrayLike, n_clusters: int, sample_weight: ArrayLike | None = None,
+                    n_local_trials: int | None = None,
+                    random_state: int | np.random.RandomState | None = None,
+                    x_sqnorms: ArrayLike | None = None, n_threads: int | None = None,
+                    check_input: bool = True
+                    ) -> tuple[NDArray[np.floating], NDArray[np.intp]]:
     """Greedy k-means++ seeding.
 
     The first center is a row drawn with probability proportional to its
@@ -236,8 +241,11 @@ class _GreedyState:
         self.bounds.add(row)
 
 
-def farthest_first(X, n_clusters, sample_weight=None, random_state=None, x_sqnorms=None,
-                   n_threads=None, check_input=True):
+def farthest_first(X: ArrayLike, n_clusters: int, sample_weight: ArrayLike | None = None,
+                   random_state: int | np.random.RandomState | None = None,
+                   x_sqnorms: ArrayLike | None = None, n_threads: int | None = None,
+                   check_input: bool = True
+                   ) -> tuple[NDArray[np.floating], NDArray[np.intp]]:
     """Farthest-first traversal seeding (Gonzalez), the "farthest" init.
 
     The first center is a row drawn with probability proportional to its
@@ -302,7 +310,7 @@ def _first_center(n, sample_weight, rng):
     return int(rng.choice(n, p=row_probabilities(n, sample_weight)))
 
 
-def row_probabilities(n, sample_weight):
+def row_probabilities(n: int, sample_weight: NDArray[np.floating] | None) -> NDArray[np.floating]:
     """Probability of drawing each row: proportional to its weight, uniform without.
 
     Always an explicit vector, as scikit-learn passes to ``RandomState.choice``:
@@ -553,7 +561,8 @@ class _ProjectionBounds:
                                          n_threads)
 
 
-def draw_by_potential(closest, sample_weight, targets):
+def draw_by_potential(closest: NDArray[np.floating], sample_weight: NDArray[np.floating] | None,
+                      targets: NDArray[np.floating]) -> NDArray[np.intp]:
     """Rows drawn with probability proportional to ``sample_weight * closest`` (trusted input).
 
     The draw of greedy k-means++: for each target t, the first row whose

@@ -8,6 +8,7 @@ trusted-input parts for drivers that sum over batches
 import numbers
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from kmcore import _input, _soft
 from kmcore._origin import NO_ORIGIN, data_origin, shifted
@@ -28,7 +29,9 @@ _SHIFTED_CHUNK_ROWS = 256
 _UNDERFLOW = {np.dtype(np.float32): 104.0, np.dtype(np.float64): 746.0}
 
 
-def soft_assign(X, centers, beta, x_sqnorms=None, n_threads=None, out=None, check_input=True):
+def soft_assign(X: ArrayLike, centers: ArrayLike, beta: float, x_sqnorms: ArrayLike | None = None,
+                n_threads: int | None = None, out: NDArray[np.floating] | None = None,
+                check_input: bool = True) -> NDArray[np.floating]:
     """Responsibilities ``softmax(-beta * ||x - c||^2)`` of every center for every row.
 
     Computed by blocks of rows (one GEMM each) and normalised with the
@@ -80,7 +83,7 @@ def soft_assign(X, centers, beta, x_sqnorms=None, n_threads=None, out=None, chec
     return soft_assign_rows(X, x_sqnorms, centers, beta, None, n_threads, out)[0]
 
 
-def check_beta(beta):
+def check_beta(beta: float) -> float:
     """beta must be a finite real number > 0 (not bool, not complex even if 0j)."""
     if isinstance(beta, (bool, np.bool_)) or not isinstance(beta, numbers.Real):
         raise TypeError(f"beta must be a real number, got {beta!r}")
@@ -89,7 +92,11 @@ def check_beta(beta):
     return float(beta)
 
 
-def soft_assign_rows(X, x_sqnorms, centers, beta, sample_weight, n_threads, out=None):
+def soft_assign_rows(X: NDArray[np.floating], x_sqnorms: NDArray[np.floating],
+                     centers: NDArray[np.floating], beta: float,
+                     sample_weight: NDArray[np.floating] | None, n_threads: int,
+                     out: NDArray[np.floating] | None = None
+                     ) -> tuple[NDArray[np.floating], float]:
     """:func:`soft_assign` on trusted input, with the weighted expected distortion.
 
     Parameters
@@ -132,7 +139,9 @@ def soft_assign_rows(X, x_sqnorms, centers, beta, sample_weight, n_threads, out=
     return out, float(chunk_objective.sum())
 
 
-def soft_update(X, resp, sample_weight=None, centers_old=None, check_input=True):
+def soft_update(X: ArrayLike, resp: ArrayLike, sample_weight: ArrayLike | None = None,
+                centers_old: ArrayLike | None = None, check_input: bool = True
+                ) -> tuple[NDArray[np.floating], NDArray[np.float64]]:
     """Weighted centers ``(R^T W X) / (R^T W 1)`` of soft k-means.
 
     The products run by blocks of rows through BLAS and are accumulated in
@@ -179,7 +188,9 @@ def soft_update(X, resp, sample_weight=None, centers_old=None, check_input=True)
     return means_from_sums(sums, mass, fill, X.dtype), mass
 
 
-def soft_sums(X, resp, sample_weight):
+def soft_sums(X: NDArray[np.floating], resp: NDArray[np.floating],
+              sample_weight: NDArray[np.floating] | None
+              ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """float64 ``R^T W X`` and ``R^T W 1``, by blocks of rows (trusted input).
 
     The two halves of :func:`soft_update` are this and

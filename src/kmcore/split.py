@@ -5,6 +5,7 @@ Public: the kernel :func:`split_two` and its trusted-input form
 """
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from kmcore import _input, _origin, _split
 from kmcore._threads import effective_n_threads
@@ -19,8 +20,10 @@ __all__ = ["split_members", "split_two"]
 _PARALLEL_MIN_MEMBERS = 4096
 
 
-def split_two(X, indices=None, sample_weight=None, max_iter=50, random_state=None,
-              n_threads=None, check_input=True):
+def split_two(X: ArrayLike, indices: ArrayLike | None = None,
+              sample_weight: ArrayLike | None = None, max_iter: int = 50,
+              random_state: int | np.random.RandomState | None = None, n_threads: int | None = None,
+              check_input: bool = True) -> tuple[NDArray[np.floating], NDArray[np.intp]]:
     """Split the rows named by ``indices`` in two by 2-means, without copying X.
 
     Seeded by greedy k-means++ on the subset (2 trials), then Lloyd iterations
@@ -85,7 +88,10 @@ def split_two(X, indices=None, sample_weight=None, max_iter=50, random_state=Non
                       n_threads)
 
 
-def split_members(X, indices, member_weight, max_iter, rng, n_threads):
+def split_members(X: NDArray[np.floating], indices: NDArray[np.intp],
+                  member_weight: NDArray[np.floating] | None, max_iter: int,
+                  rng: np.random.RandomState,
+                  n_threads: int) -> tuple[NDArray[np.floating], NDArray[np.intp]]:
     """:func:`split_two` on trusted input, weighted by the members' own weights.
 
     Parameters

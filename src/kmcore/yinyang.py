@@ -14,6 +14,7 @@ first such call).
 """
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from kmcore import _yinyang
 from kmcore._origin import NO_ORIGIN, data_origin, shifted
@@ -53,12 +54,12 @@ _DRIFT_SLACK = 1 + 1e-12
 _PARALLEL_MOVES = 1 << 17
 
 
-def bounds_nbytes(n_samples, n_groups):
+def bounds_nbytes(n_samples: int, n_groups: int) -> int:
     """Bytes of the bounds of :class:`GroupBounds` (labels, upper, lower)."""
     return int(n_samples) * (8 + 8 + 4 * int(n_groups))
 
 
-def center_groups(centers, n_groups):
+def center_groups(centers: ArrayLike, n_groups: int) -> NDArray[np.intp]:
     """Group the centers by a few Lloyd iterations on them (Ding et al.).
 
     Deterministic: the initial group centers are evenly spaced rows of
@@ -138,7 +139,8 @@ class GroupBounds:
         except its own.
     """
 
-    def __init__(self, X, x_sqnorms, groups, n_threads):
+    def __init__(self, X: NDArray[np.floating], x_sqnorms: NDArray[np.floating], groups: ArrayLike,
+                 n_threads: int) -> None:
         groups = np.asarray(groups, dtype=np.intp)
         k = groups.shape[0]
         t = int(groups.max()) + 1 if k else 0
@@ -178,7 +180,8 @@ class GroupBounds:
         self._counts = np.empty((self.n_slices, 4), dtype=np.int64)
         self._moves = MovedRows(n, _SLICE_ROWS)
 
-    def assign(self, centers, drift=None, record=False):
+    def assign(self, centers: NDArray[np.floating], drift: ArrayLike | None = None,
+               record: bool = False) -> NDArray[np.int64]:
         """Labels and bounds for ``centers``.
 
         ``drift``: how far each center moved since the last call (float64,
@@ -218,12 +221,12 @@ class GroupBounds:
         self._moves.done(record and not init, self._counts)
         return self._counts.sum(axis=0)
 
-    def moved_rows(self):
+    def moved_rows(self) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]:
         """(rows, old labels, new labels) of the rows the last recording
         :meth:`assign` relabelled, in row order (see :class:`MovedRows`)."""
         return self._moves.rows(self.labels)
 
-    def invalidate(self, rows):
+    def invalidate(self, rows: NDArray[np.intp]) -> None:
         """Forget the bounds of ``rows``: the next :meth:`assign` recomputes them."""
         self.upper[rows] = np.inf
         self.lower[rows] = 0
@@ -238,27 +241,30 @@ class MovedRows:
     The two buffers of n intp are allocated on the first recording call.
     """
 
-    def __init__(self, n_samples, slice_rows):
+    def __init__(self, n_samples: int, slice_rows: int) -> None:
         self.n, self.slice_rows = n_samples, slice_rows
-        self._rows = self._from = None
-        self._changed = None  # per-slice counts of the last recording call
+        self._rows: NDArray[np.intp] | None = None
+        self._from: NDArray[np.intp] | None = None
+        # Per-slice counts of the last recording call.
+        self._changed: NDArray[np.int64] | None = None
 
-    def buffers(self, record):
+    def buffers(self, record: bool) -> tuple[NDArray[np.intp], ...]:
         """The kernel's ``moved, moved_from`` arguments: two arrays, or none."""
         self._changed = None
         if not record:
             return ()
-        if self._rows is None:
+        if self._rows is None or self._from is None:  # allocated together
             self._rows = np.empty(self.n, dtype=np.intp)
             self._from = np.empty(self.n, dtype=np.intp)
         return self._rows, self._from
 
-    def done(self, record, slice_counts):
+    def done(self, record: bool, slice_counts: NDArray[np.int64]) -> None:
         """Keep the per-slice changed counts of a call made with ``buffers(record)``."""
         if record:
             self._changed = slice_counts[:, 3].copy()
 
-    def rows(self, labels):
+    def rows(self, labels: NDArray[np.intp]
+             ) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]:
         """(rows, old labels, new labels) in row order; a RuntimeError when
         the last call did not record."""
         counts = self._changed
@@ -273,6 +279,8 @@ class MovedRows:
         # Position of each recorded entry: its slice's start plus its rank in the slice.
         before = np.cumsum(c) - c
         at = np.repeat(filled * self.slice_rows - before, c) + np.arange(total)
+        # Recorded counts mean a recording call, so the buffers exist.
+        assert self._rows is not None and self._from is not None
         rows = self._rows[at]
         return rows, self._from[at], labels[rows]
 
@@ -289,13 +297,14 @@ class ClusterSums:
 
     _CANCELLED = 1e-2
 
-    def __init__(self, X, sample_weight, n_clusters, n_threads):
+    def __init__(self, X: NDArray[np.floating], sample_weight: NDArray[np.floating] | None,
+                 n_clusters: int, n_threads: int) -> None:
         self.X, self.sample_weight, self.n_threads = X, sample_weight, n_threads
         self.k = n_clusters
         self._w = _unit_or(sample_weight, X.dtype)
         self._positive = None if sample_weight is None else sample_weight > 0
 
-    def rebuild(self, labels):
+    def rebuild(self, labels: NDArray[np.intp]) -> None:
         """Sums, weights and positive-weight row counts from scratch."""
         self.sums, self.weights = weighted_sums(self.X, labels, self.k, self.sample_weight,
                                                  self.n_threads)
@@ -304,12 +313,13 @@ class ClusterSums:
         self.scale = self.weights.copy()
         self.moved_since_rebuild = 0
 
-    def move(self, labels, old_labels):
+    def move(self, labels: NDArray[np.intp], old_labels: NDArray[np.intp]) -> None:
         """Update for the rows whose label differs between ``old_labels`` and ``labels``."""
         rows = np.flatnonzero(labels != old_labels)
         self.move_rows(rows, old_labels[rows], labels[rows], labels)
 
-    def move_rows(self, rows, old, new, labels):
+    def move_rows(self, rows: NDArray[np.intp], old: NDArray[np.intp], new: NDArray[np.intp],
+                  labels: NDArray[np.intp]) -> None:
         """Update for ``rows`` (increasing) moving from clusters ``old`` to
         ``new``; ``labels``, all the current labels, for a recomputation."""
         n = labels.shape[0]
@@ -327,7 +337,8 @@ class ClusterSums:
             self.rebuild(labels)
 
 
-def labelled_inertia(X, centers, labels, sample_weight, n_threads):
+def labelled_inertia(X: NDArray[np.floating], centers: ArrayLike, labels: NDArray[np.intp],
+                     sample_weight: NDArray[np.floating] | None, n_threads: int) -> float:
     """sum(w * ||x - c_label||^2) by direct float64 distances (thread-independent)."""
     n_slices = -(-X.shape[0] // _SLICE_ROWS)
     out = np.empty(n_slices, dtype=np.float64)

@@ -1,8 +1,10 @@
 """ClusterLabelClassifier: cluster all rows by k-means, then label each cluster by majority."""
 
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
@@ -22,6 +24,9 @@ from dynkm.classifier._params import (
 from dynkm.persist import PersistMixin
 from kmcore.threads import blas_single_threaded
 from kmcore.validation import check_random_state
+
+if TYPE_CHECKING:
+    from typing import Self
 
 
 class ClusterLabelClassifier(PersistMixin, AtomicSetParams, AcceptsCSR, ClassifierMixin,
@@ -108,7 +113,7 @@ class ClusterLabelClassifier(PersistMixin, AtomicSetParams, AcceptsCSR, Classifi
         self.n_threads = n_threads
 
     @atomic
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> "Self":
         """Cluster X, then label every cluster by the majority class of its rows.
 
         A fit that raises leaves the estimator exactly as it was.
@@ -146,6 +151,7 @@ class ClusterLabelClassifier(PersistMixin, AtomicSetParams, AcceptsCSR, Classifi
                 run = kmeans_run(X, w, k, p, rng, n_threads)
                 if best is None or run["inertia"] < best["inertia"]:
                     best = run
+        assert best is not None  # n_init >= 1
         classes, y_idx = np.unique(y, return_inverse=True)
         n_classes = len(classes)
         wt = _rows.weights_or_ones(w, len(y_idx))
@@ -173,12 +179,12 @@ class ClusterLabelClassifier(PersistMixin, AtomicSetParams, AcceptsCSR, Classifi
             return _rows.assign_rows(X, _rows.row_norms(X, n_threads), self.cluster_centers_,
                                      None, n_threads)[0]
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Class of the nearest cluster of every row."""
         nearest = self._nearest(X)
         return self.cluster_labels_[nearest]
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> NDArray[np.float64]:
         """Class histogram of the nearest cluster, normalised; rows sum to 1."""
         nearest = self._nearest(X)
         table = self.class_weights_[nearest]

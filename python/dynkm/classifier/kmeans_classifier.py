@@ -5,8 +5,10 @@ done by the package's private modules (see ``dynkm.classifier``).
 """
 
 import time
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
@@ -20,6 +22,9 @@ from dynkm._renamed import RenamedAttributes
 from dynkm.persist import PersistMixin
 from kmcore.threads import blas_single_threaded
 from kmcore.validation import check_random_state
+
+if TYPE_CHECKING:
+    from typing import Self
 
 # What ``history_`` records for every partial_fit batch.
 _HISTORY_KEYS = ("shift", "n_new", "n_merged", "n_pruned", "n_prototypes", "seconds")
@@ -189,7 +194,7 @@ class KMeansClassifier(PersistMixin, AtomicSetParams, _params.AcceptsCSR, Classi
 
     # ------------------------------------------------------------------- fit
     @atomic
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> "Self":
         """Fit the prototypes of every class by k-means on that class's rows.
 
         Each class runs the Lloyd iterations of :class:`dynkm.KMeans` with
@@ -241,7 +246,9 @@ class KMeansClassifier(PersistMixin, AtomicSetParams, _params.AcceptsCSR, Classi
             self.n_penalty_iter_ = 0
             if p.lambda_penalty > 0:
                 protos, weights, self.n_penalty_iter_, inertia = penalised_iterations(
-                    X, y_idx, w, self.prototypes_, self._proto_class, self._class_starts(),
+                    # mypy infers prototypes_ from the line below, which reads it (has-type).
+                    X, y_idx, w, self.prototypes_,  # type: ignore[has-type]
+                    self._proto_class, self._class_starts(),
                     p, n_threads)
                 self.prototypes_, self.counts_ = protos, weights
         total = float(len(y_idx) if w is None else w.sum())
@@ -251,7 +258,7 @@ class KMeansClassifier(PersistMixin, AtomicSetParams, _params.AcceptsCSR, Classi
         # What fit could seed (fewer than the target for a small class): partial_fit tops up.
         self._n_seeded = np.bincount(self._proto_class, minlength=len(classes))
         self._rng = rng
-        self.history_ = {key: [] for key in _HISTORY_KEYS}
+        self.history_: dict[str, Any] = {key: [] for key in _HISTORY_KEYS}
         self._adapt(p)
         return self
 
@@ -261,7 +268,8 @@ class KMeansClassifier(PersistMixin, AtomicSetParams, _params.AcceptsCSR, Classi
 
     # ------------------------------------------------------------ partial_fit
     @atomic
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
+    def partial_fit(self, X: ArrayLike, y: ArrayLike, classes: ArrayLike | None = None,
+                    sample_weight: ArrayLike | None = None) -> "Self":
         """Update the prototypes with one batch of a stream.
 
         Classes seen for the first time (in ``y`` or ``classes``) join
@@ -367,7 +375,7 @@ class KMeansClassifier(PersistMixin, AtomicSetParams, _params.AcceptsCSR, Classi
         return _predict.class_sqdist(X, self.prototypes_, self._class_starts(),
                                      self.batch_size, n_threads)
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Class of the nearest prototype of every row (ties: the first class).
 
         From the same per-class distances as :meth:`predict_proba` and
@@ -376,7 +384,7 @@ class KMeansClassifier(PersistMixin, AtomicSetParams, _params.AcceptsCSR, Classi
         S = self._class_sqdist(self._check_X(X))
         return self.classes_[S.argmin(axis=1)]
 
-    def decision_function(self, X):
+    def decision_function(self, X: ArrayLike) -> NDArray[np.floating]:
         """Per-class scores whose argmax is :meth:`predict`.
 
         ``-s_c / (temperature * scale_)`` with ``s_c`` the squared distance to
@@ -388,13 +396,13 @@ class KMeansClassifier(PersistMixin, AtomicSetParams, _params.AcceptsCSR, Classi
                             self.scale_)
         return Z[:, 1] - Z[:, 0] if len(self.classes_) == 2 else Z
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> NDArray[np.float64]:
         """Class probabilities (see ``soft`` and ``soft_type``); rows sum to 1."""
         S = self._class_sqdist(self._check_X(X))
         return _predict.probabilities(S, self.soft, self.soft_type, self.distance == "cosine",
                                       self.temperature, self.scale_)
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X: ArrayLike) -> NDArray[np.float64]:
         """Logarithm of :meth:`predict_proba`."""
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))

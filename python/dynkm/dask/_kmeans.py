@@ -20,9 +20,12 @@ incremental sums would then round differently after a rebuild. Not done yet.
 """
 
 import time
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import dask
+import dask.array as da
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
@@ -34,6 +37,14 @@ from dynkm.dask._init import kmeans_parallel, kmeans_plusplus_sample
 from dynkm.dask._lloyd import run_lloyd
 from kmcore import row_norms
 from kmcore.validation import check_centers, check_random_state
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    import dask.dataframe as dd
+
+# An estimator with partial_fit (fit_chunks returns the one it was given).
+_Streaming = TypeVar("_Streaming", bound=Any)
 
 _INITS = ("k-means||", "k-means++")
 
@@ -113,7 +124,8 @@ default="k-means||"
         self.chain_length = chain_length
         self.verbose = verbose
 
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X: "da.Array | dd.DataFrame", y: object = None,
+            sample_weight: "da.Array | dd.Series | ArrayLike | None" = None) -> "Self":
         """Cluster the dask array X (rows in chunks; sample_weight aligned with them).
 
         A fit that raises leaves the estimator as it was.
@@ -141,6 +153,7 @@ default="k-means||"
             run["history"]["init_seconds"] = init_seconds
             if best is None or run["inertia"] < best["inertia"]:
                 best = run
+        assert best is not None  # at least one run
         # The final centers' labels, computed lazily from X when asked: nothing
         # of the fit stays held on the workers.
         labels = lazy_labels(as_dask_array(X), best["centers"], data.n_features)
@@ -193,22 +206,24 @@ default="k-means||"
                                                 name="cluster_centers_"))
         return X, centers
 
-    def predict(self, X):
+    def predict(self, X: "da.Array | dd.DataFrame") -> da.Array:
         """Nearest center of every row of the dask array X, as a dask array (lazy)."""
         X, centers = self._new_data(X)
         return lazy_labels(X, centers, self.n_features_in_)
 
-    def transform(self, X):
+    def transform(self, X: "da.Array | dd.DataFrame") -> da.Array:
         """Distances of every row of X to every center, a dask array (lazy)."""
         X, centers = self._new_data(X)
         return X.map_blocks(_chunks.chunk_transform, centers, self.n_features_in_,
                             dtype=centers.dtype, chunks=(X.chunks[0], (centers.shape[0],)))
 
-    def fit_predict(self, X, y=None, sample_weight=None):
+    def fit_predict(self, X: "da.Array | dd.DataFrame", y: object = None,
+                    sample_weight: "da.Array | dd.Series | ArrayLike | None" = None) -> da.Array:
         """``fit(X).labels_``."""
         return self.fit(X, sample_weight=sample_weight).labels_
 
-    def score(self, X, y=None, sample_weight=None):
+    def score(self, X: "da.Array | dd.DataFrame", y: object = None,
+              sample_weight: "da.Array | dd.Series | ArrayLike | None" = None) -> float:
         """Opposite of the weighted SSE of X against its nearest centers (a float)."""
         X, centers = self._new_data(X)
         c = broadcast(centers)
@@ -225,7 +240,8 @@ def lazy_labels(X, centers, n_features):
     return X.map_blocks(_chunks.chunk_predict, centers, n_features, dtype=np.intp, drop_axis=1)
 
 
-def fit_chunks(estimator, X, sample_weight=None):
+def fit_chunks(estimator: _Streaming, X: "da.Array | dd.DataFrame",
+               sample_weight: "da.Array | dd.Series | ArrayLike | None" = None) -> _Streaming:
     """``estimator.partial_fit`` on each chunk of rows of the dask array X, in order.
 
     For dynkm's streaming estimators (``MiniBatchKMeans``, ``DynamicKMeans``):
@@ -239,6 +255,7 @@ def fit_chunks(estimator, X, sample_weight=None):
     ws = weight_blocks(sample_weight, X)
     pending = dask.persist(xs[0], ws[0]) if len(xs) else None
     for j in range(len(xs)):
+        assert pending is not None  # chunk j, persisted before the loop or at step j - 1
         x, w = dask.compute(*pending)
         pending = dask.persist(xs[j + 1], ws[j + 1]) if j + 1 < len(xs) else None
         estimator.partial_fit(x, sample_weight=w)
