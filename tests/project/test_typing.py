@@ -15,7 +15,7 @@ import pytest
 
 mypy_api = pytest.importorskip("mypy.api", reason="mypy is not installed (the test extra has it)")
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "pyproject.toml"
 
 HEADER = """\
