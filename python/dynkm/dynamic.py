@@ -28,6 +28,7 @@ from dynkm import _rows
 from dynkm._atomic import AtomicSetParams, atomic
 from dynkm._base import CentersMixin
 from dynkm._dynamic_state import ClusterState
+from dynkm._history import ArrayHistory, new_history, record
 from dynkm._point_store import DiskStore, MemoryStore, StorePersistMixin, store_kind
 from dynkm._summary_store import ReservoirStore, split_statistics
 from dynkm._validation import (
@@ -50,6 +51,9 @@ from kmcore.threads import blas_single_threaded
 from kmcore.validation import check_random_state
 
 _TIME_UNITS = ("batches", "points")
+# history_'s columns (dynkm._history), one element per batch.
+_HISTORY_COLUMNS = {"loss": np.float64, "n_clusters": np.int64, "seconds": np.float64,
+                    "n_splits": np.int64, "n_merges": np.int64, "n_seen": np.int64}
 # The first batch's spherical k-means: KMeans' defaults (k-means++, tol, max_iter).
 _SPHERICAL_FIRST_BATCH = Params({"init": "k-means++", "max_iter": 300, "tol": 1e-4,
                                  "distance": "cosine"})
@@ -57,8 +61,8 @@ _SPHERICAL_FIRST_BATCH = Params({"init": "k-means++", "max_iter": 300, "tol": 1e
 _SPLIT_MAX_ITER = 50
 
 
-class DynamicKMeans(StorePersistMixin, PersistMixin, AtomicSetParams, CentersMixin, ClusterMixin,
-                    BaseEstimator):
+class DynamicKMeans(ArrayHistory, StorePersistMixin, PersistMixin, AtomicSetParams, CentersMixin,
+                    ClusterMixin, BaseEstimator):
     """Streaming k-means whose number of clusters follows the data.
 
     The sizes are absolute: with the defaults a cluster holds 60 to 150
@@ -179,17 +183,21 @@ class DynamicKMeans(StorePersistMixin, PersistMixin, AtomicSetParams, CentersMix
     labels_ : ndarray of shape (n_points_seen,)
         Row of ``cluster_centers_`` of every point seen (not with
         ``store="summary"``).
-    history_ : dict of lists
-        Per batch: ``loss`` (weighted SSE of all points seen against their
-        centers, decayed when forgetting; exact with ``"memory"`` and
-        ``"disk"``; with ``"summary"`` exact until a cluster splits, then an
-        estimate: the split's division of the second moment is the sample's),
-        ``n_clusters``, ``seconds`` (cumulative), ``n_splits``, ``n_merges``, ``n_seen``.
+    history_ : dict of ndarray
+        1-D arrays with one entry per batch (:mod:`dynkm._history`; appending
+        a batch costs O(1), never a copy of the batches before): ``loss``
+        (weighted SSE of all points seen against their centers, decayed when
+        forgetting; exact with ``"memory"`` and ``"disk"``; with ``"summary"``
+        exact until a cluster splits, then an estimate: the split's division
+        of the second moment is the sample's), ``n_clusters``, ``seconds``
+        (cumulative), ``n_splits``, ``n_merges``, ``n_seen``.
     events_ : list of tuple
         ``(batch, "split", parent_id, new_id)`` and
         ``(batch, "merge", absorbed_id, into_id)``, in order.
     n_features_in_ : int
     """
+
+    _history_columns = _HISTORY_COLUMNS
 
     def __init__(self, min_size=60, max_size=150, batch_size=100, k_init=None, merge=True,
                  refine_iter=0, decay_factor=1.0, half_life=None, time_unit="batches",
@@ -266,8 +274,7 @@ class DynamicKMeans(StorePersistMixin, PersistMixin, AtomicSetParams, CentersMix
         self._now = 0.0
         self._seconds = 0.0
         self._n_seen = 0
-        self.history_ = {k: [] for k in ("loss", "n_clusters", "seconds", "n_splits",
-                                          "n_merges", "n_seen")}
+        self.history_ = new_history(_HISTORY_COLUMNS)
         self.events_ = []
 
     def _params(self):
@@ -333,7 +340,7 @@ class DynamicKMeans(StorePersistMixin, PersistMixin, AtomicSetParams, CentersMix
         if not own_state and self._state is not None:
             self._state = self._state.copy()
             self._points = self._points.fork()
-        n_splits = len(self.events_)
+        n_events = len(self.events_)
         if self._spherical:
             X = _rows.unit_rows(X, self._threads(X.shape[0], 1))
         with blas_single_threaded():
@@ -351,18 +358,15 @@ class DynamicKMeans(StorePersistMixin, PersistMixin, AtomicSetParams, CentersMix
                 self._merge_light()
         self._n_batches += 1
         self._seconds += time.perf_counter() - t0
-        events = self.events_[n_splits:]
-        h = self.history_
-        h["loss"].append(self._state.loss())
-        h["n_clusters"].append(self._state.k)
-        h["seconds"].append(self._seconds)
-        h["n_splits"].append(sum(e[1] == "split" for e in events))
-        h["n_merges"].append(sum(e[1] == "merge" for e in events))
-        h["n_seen"].append(self._n_seen)
+        events = self.events_[n_events:]
+        n_splits = sum(e[1] == "split" for e in events)
+        n_merges = sum(e[1] == "merge" for e in events)
+        loss = self._state.loss()
+        record(self.history_, loss=loss, n_clusters=self._state.k, seconds=self._seconds,
+               n_splits=n_splits, n_merges=n_merges, n_seen=self._n_seen)
         if self.verbose:
-            print(f"batch {self._n_batches}: {h['n_clusters'][-1]} clusters, loss "
-                  f"{h['loss'][-1]:.6g}, +{h['n_splits'][-1]} splits, "
-                  f"+{h['n_merges'][-1]} merges, {self._seconds:.3f} s")
+            print(f"batch {self._n_batches}: {self._state.k} clusters, loss {loss:.6g}, "
+                  f"+{n_splits} splits, +{n_merges} merges, {self._seconds:.3f} s")
 
     def _decay(self, n_new):
         """Discount the past (Spark semantics) before the batch is added."""
