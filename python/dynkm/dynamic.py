@@ -27,13 +27,13 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from dynkm import _rows
 from dynkm._atomic import AtomicSetParams, atomic
 from dynkm._base import CentersMixin
+from dynkm._dynamic_params import check_dynamic_params
 from dynkm._dynamic_state import ClusterState
 from dynkm._history import ArrayHistory, new_history, record
-from dynkm._point_store import DiskStore, MemoryStore, StorePersistMixin, store_kind
+from dynkm._point_store import DiskStore, MemoryStore, StorePersistMixin
 from dynkm._summary_store import ReservoirStore, split_statistics
 from dynkm._validation import (
     as_dtype,
-    check_float,
     check_int,
     check_range,
     n_threads_of,
@@ -50,7 +50,6 @@ from kmcore.split import split_members
 from kmcore.threads import blas_single_threaded
 from kmcore.validation import check_random_state
 
-_TIME_UNITS = ("batches", "points")
 # history_'s columns (dynkm._history), one element per batch.
 _HISTORY_COLUMNS = {"loss": np.float64, "n_clusters": np.int64, "seconds": np.float64,
                     "n_splits": np.int64, "n_merges": np.int64, "n_seen": np.int64}
@@ -265,8 +264,7 @@ class DynamicKMeans(ArrayHistory, StorePersistMixin, PersistMixin, AtomicSetPara
         return self
 
     def _reset(self):
-        p = self._params()
-        self._p = p
+        self._p = check_dynamic_params(self)
         self._rng = check_random_state(self.random_state)
         self._state = None
         self._points = None
@@ -276,41 +274,6 @@ class DynamicKMeans(ArrayHistory, StorePersistMixin, PersistMixin, AtomicSetPara
         self._n_seen = 0
         self.history_ = new_history(_HISTORY_COLUMNS)
         self.events_ = []
-
-    def _params(self):
-        min_size = check_float(self.min_size, "min_size")
-        max_size = check_float(self.max_size, "max_size")
-        if max_size < 1 or min_size > max_size:
-            raise ValueError(f"need 1 <= max_size and min_size <= max_size, got "
-                             f"min_size={min_size}, max_size={max_size}")
-        if self.time_unit not in _TIME_UNITS:
-            raise ValueError(f"time_unit must be one of {_TIME_UNITS}, got {self.time_unit!r}")
-        if self.half_life is not None:
-            decay = 0.5 ** (1.0 / check_float(self.half_life, "half_life", low=1e-300))
-        else:
-            decay = check_float(self.decay_factor, "decay_factor")
-            if decay > 1:
-                raise ValueError(f"decay_factor must be in [0, 1], got {decay}")
-        store = store_kind(self.store, self.keep_data)
-        refine = check_int(self.refine_iter, "refine_iter", low=0)
-        if refine and store == "summary":
-            raise ValueError("refine_iter > 0 needs the rows (store='memory' or 'disk'; "
-                             "keep_data=True): it revisits the points")
-        budget = (max(32, min(256, int(max_size) // 4)) if self.summary_size is None
-                  else check_int(self.summary_size, "summary_size", low=2))
-        if self.store_path is not None:
-            if not isinstance(self.store_path, (str, os.PathLike)):
-                raise TypeError(f"store_path must be a path or None, got {self.store_path!r}")
-            if not os.path.isdir(self.store_path):
-                raise ValueError(f"store_path must be an existing directory, got "
-                                 f"{os.fspath(self.store_path)!r}")
-        k_init = None if self.k_init is None else check_int(self.k_init, "k_init")
-        check_int(self.batch_size, "batch_size")
-        if not isinstance(self.spherical, (bool, np.bool_)):
-            raise TypeError(f"spherical must be a bool, got {self.spherical!r}")
-        return {"min_size": min_size, "max_size": max_size, "decay": decay, "refine": refine,
-                "k_init": k_init, "spherical": bool(self.spherical), "store": store,
-                "budget": budget}
 
     @property
     def _spherical(self):
