@@ -60,6 +60,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from dynkm import _rows
+from dynkm._history import new_history, record
 from kmcore import LloydStep
 from kmcore.assignment import assign_rows
 from kmcore.centers import means_from_sums
@@ -86,6 +87,10 @@ GROUP_SIZE = 10
 _NORM_ROWS = 8192
 # Centers x features from which the means are divided out in parallel.
 _PARALLEL_MEANS = 1 << 16
+# history's columns (dynkm._history), one element per iteration.
+HISTORY_COLUMNS = {"objective": np.float64, "center_shift": np.float64, "seconds": np.float64,
+                   "n_relocated": np.int64, "imbalance": np.float64,
+                   "distance_fraction": np.float64}
 
 
 
@@ -156,8 +161,7 @@ def run_lloyd(steps, centers, max_iter, tol, check_every, verbose):
     n_relocated, imbalance, distance_fraction; and algorithm, n_groups,
     algorithm_reason).
     """
-    history = {key: [] for key in ("objective", "center_shift", "seconds", "n_relocated",
-                                   "imbalance", "distance_fraction")}
+    history = new_history(HISTORY_COLUMNS)
     labels_old = None
     strict = False
     for i in range(max_iter):
@@ -166,12 +170,10 @@ def run_lloyd(steps, centers, max_iter, tol, check_every, verbose):
         centers = step.centers
         shift = float((step.center_shift ** 2).sum())
         w = step.counts
-        history["objective"].append(step.inertia)
-        history["center_shift"].append(shift)
-        history["n_relocated"].append(step.n_relocated)
-        history["imbalance"].append(len(w) * float(w @ w) / float(w.sum()) ** 2)
-        history["distance_fraction"].append(fraction)
-        history["seconds"].append(time.perf_counter() - t0)
+        record(history, objective=step.inertia, center_shift=shift,
+               n_relocated=step.n_relocated,
+               imbalance=len(w) * float(w @ w) / float(w.sum()) ** 2,
+               distance_fraction=fraction, seconds=time.perf_counter() - t0)
         if verbose:
             print(f"Iteration {i}, inertia {step.inertia}.")
             if verbose > 1:
@@ -195,7 +197,6 @@ def run_lloyd(steps, centers, max_iter, tol, check_every, verbose):
                 break
         labels_old = step.labels if n_changed is None else None
     labels, inertia = steps.final(centers, step, strict)
-    history = {key: np.asarray(values) for key, values in history.items()}
     history.update(algorithm=steps.name, n_groups=steps.n_groups,
                    algorithm_reason=steps.reason)
     return {"centers": centers, "labels": labels, "inertia": inertia, "n_iter": i + 1,

@@ -29,12 +29,13 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from dynkm import _rows
 from dynkm._atomic import AtomicSetParams, atomic
 from dynkm._base import CentersMixin
+from dynkm._dynamic_params import check_dynamic_params
 from dynkm._dynamic_state import ClusterState
-from dynkm._point_store import DiskStore, MemoryStore, StorePersistMixin, store_kind
+from dynkm._history import ArrayHistory, new_history, record
+from dynkm._point_store import DiskStore, MemoryStore, StorePersistMixin
 from dynkm._summary_store import ReservoirStore, split_statistics
 from dynkm._validation import (
     as_dtype,
-    check_float,
     check_int,
     check_range,
     n_threads_of,
@@ -54,7 +55,9 @@ from kmcore.validation import check_random_state
 if TYPE_CHECKING:
     from typing import Self
 
-_TIME_UNITS = ("batches", "points")
+# history_'s columns (dynkm._history), one element per batch.
+_HISTORY_COLUMNS = {"loss": np.float64, "n_clusters": np.int64, "seconds": np.float64,
+                    "n_splits": np.int64, "n_merges": np.int64, "n_seen": np.int64}
 # The first batch's spherical k-means: KMeans' defaults (k-means++, tol, max_iter).
 _SPHERICAL_FIRST_BATCH = Params({"init": "k-means++", "max_iter": 300, "tol": 1e-4,
                                  "distance": "cosine"})
@@ -62,8 +65,8 @@ _SPHERICAL_FIRST_BATCH = Params({"init": "k-means++", "max_iter": 300, "tol": 1e
 _SPLIT_MAX_ITER = 50
 
 
-class DynamicKMeans(StorePersistMixin, PersistMixin, AtomicSetParams, CentersMixin, ClusterMixin,
-                    BaseEstimator):
+class DynamicKMeans(ArrayHistory, StorePersistMixin, PersistMixin, AtomicSetParams, CentersMixin,
+                    ClusterMixin, BaseEstimator):
     """Streaming k-means whose number of clusters follows the data.
 
     The sizes are absolute: with the defaults a cluster holds 60 to 150
@@ -184,17 +187,21 @@ class DynamicKMeans(StorePersistMixin, PersistMixin, AtomicSetParams, CentersMix
     labels_ : ndarray of shape (n_points_seen,)
         Row of ``cluster_centers_`` of every point seen (not with
         ``store="summary"``).
-    history_ : dict of lists
-        Per batch: ``loss`` (weighted SSE of all points seen against their
-        centers, decayed when forgetting; exact with ``"memory"`` and
-        ``"disk"``; with ``"summary"`` exact until a cluster splits, then an
-        estimate: the split's division of the second moment is the sample's),
-        ``n_clusters``, ``seconds`` (cumulative), ``n_splits``, ``n_merges``, ``n_seen``.
+    history_ : dict of ndarray
+        1-D arrays with one entry per batch (:mod:`dynkm._history`; appending
+        a batch costs O(1), never a copy of the batches before): ``loss``
+        (weighted SSE of all points seen against their centers, decayed when
+        forgetting; exact with ``"memory"`` and ``"disk"``; with ``"summary"``
+        exact until a cluster splits, then an estimate: the split's division
+        of the second moment is the sample's), ``n_clusters``, ``seconds``
+        (cumulative), ``n_splits``, ``n_merges``, ``n_seen``.
     events_ : list of tuple
         ``(batch, "split", parent_id, new_id)`` and
         ``(batch, "merge", absorbed_id, into_id)``, in order.
     n_features_in_ : int
     """
+
+    _history_columns = _HISTORY_COLUMNS
 
     def __init__(self, min_size=60, max_size=150, batch_size=100, k_init=None, merge=True,
                  refine_iter=0, decay_factor=1.0, half_life=None, time_unit="batches",
@@ -264,8 +271,7 @@ class DynamicKMeans(StorePersistMixin, PersistMixin, AtomicSetParams, CentersMix
         return self
 
     def _reset(self):
-        p = self._params()
-        self._p = p
+        self._p = check_dynamic_params(self)
         self._rng = check_random_state(self.random_state)
         self._state = None
         self._points = None
@@ -273,44 +279,8 @@ class DynamicKMeans(StorePersistMixin, PersistMixin, AtomicSetParams, CentersMix
         self._now = 0.0
         self._seconds = 0.0
         self._n_seen = 0
-        self.history_ = {k: [] for k in ("loss", "n_clusters", "seconds", "n_splits",
-                                          "n_merges", "n_seen")}
+        self.history_ = new_history(_HISTORY_COLUMNS)
         self.events_ = []
-
-    def _params(self):
-        min_size = check_float(self.min_size, "min_size")
-        max_size = check_float(self.max_size, "max_size")
-        if max_size < 1 or min_size > max_size:
-            raise ValueError(f"need 1 <= max_size and min_size <= max_size, got "
-                             f"min_size={min_size}, max_size={max_size}")
-        if self.time_unit not in _TIME_UNITS:
-            raise ValueError(f"time_unit must be one of {_TIME_UNITS}, got {self.time_unit!r}")
-        if self.half_life is not None:
-            decay = 0.5 ** (1.0 / check_float(self.half_life, "half_life", low=1e-300))
-        else:
-            decay = check_float(self.decay_factor, "decay_factor")
-            if decay > 1:
-                raise ValueError(f"decay_factor must be in [0, 1], got {decay}")
-        store = store_kind(self.store, self.keep_data)
-        refine = check_int(self.refine_iter, "refine_iter", low=0)
-        if refine and store == "summary":
-            raise ValueError("refine_iter > 0 needs the rows (store='memory' or 'disk'; "
-                             "keep_data=True): it revisits the points")
-        budget = (max(32, min(256, int(max_size) // 4)) if self.summary_size is None
-                  else check_int(self.summary_size, "summary_size", low=2))
-        if self.store_path is not None:
-            if not isinstance(self.store_path, (str, os.PathLike)):
-                raise TypeError(f"store_path must be a path or None, got {self.store_path!r}")
-            if not os.path.isdir(self.store_path):
-                raise ValueError(f"store_path must be an existing directory, got "
-                                 f"{os.fspath(self.store_path)!r}")
-        k_init = None if self.k_init is None else check_int(self.k_init, "k_init")
-        check_int(self.batch_size, "batch_size")
-        if not isinstance(self.spherical, (bool, np.bool_)):
-            raise TypeError(f"spherical must be a bool, got {self.spherical!r}")
-        return {"min_size": min_size, "max_size": max_size, "decay": decay, "refine": refine,
-                "k_init": k_init, "spherical": bool(self.spherical), "store": store,
-                "budget": budget}
 
     @property
     def _spherical(self):
@@ -340,7 +310,7 @@ class DynamicKMeans(StorePersistMixin, PersistMixin, AtomicSetParams, CentersMix
         if not own_state and self._state is not None:
             self._state = self._state.copy()
             self._points = self._points.fork()
-        n_splits = len(self.events_)
+        n_events = len(self.events_)
         if self._spherical:
             X = _rows.unit_rows(X, self._threads(X.shape[0], 1))
         with blas_single_threaded():
@@ -358,18 +328,15 @@ class DynamicKMeans(StorePersistMixin, PersistMixin, AtomicSetParams, CentersMix
                 self._merge_light()
         self._n_batches += 1
         self._seconds += time.perf_counter() - t0
-        events = self.events_[n_splits:]
-        h = self.history_
-        h["loss"].append(self._state.loss())
-        h["n_clusters"].append(self._state.k)
-        h["seconds"].append(self._seconds)
-        h["n_splits"].append(sum(e[1] == "split" for e in events))
-        h["n_merges"].append(sum(e[1] == "merge" for e in events))
-        h["n_seen"].append(self._n_seen)
+        events = self.events_[n_events:]
+        n_splits = sum(e[1] == "split" for e in events)
+        n_merges = sum(e[1] == "merge" for e in events)
+        loss = self._state.loss()
+        record(self.history_, loss=loss, n_clusters=self._state.k, seconds=self._seconds,
+               n_splits=n_splits, n_merges=n_merges, n_seen=self._n_seen)
         if self.verbose:
-            print(f"batch {self._n_batches}: {h['n_clusters'][-1]} clusters, loss "
-                  f"{h['loss'][-1]:.6g}, +{h['n_splits'][-1]} splits, "
-                  f"+{h['n_merges'][-1]} merges, {self._seconds:.3f} s")
+            print(f"batch {self._n_batches}: {self._state.k} clusters, loss {loss:.6g}, "
+                  f"+{n_splits} splits, +{n_merges} merges, {self._seconds:.3f} s")
 
     def _decay(self, n_new):
         """Discount the past (Spark semantics) before the batch is added."""

@@ -14,7 +14,7 @@ are unit-normalised and the centers renormalised after every step.
 import math
 import time
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -28,6 +28,7 @@ from sklearn.base import (
 
 from dynkm._atomic import AtomicSetParams, atomic
 from dynkm._base import CentersMixin
+from dynkm._history import ArrayHistory, new_history, record
 from dynkm._params import Bool, Either, Int, Real, check_params
 from dynkm._init import check_init, initial_centers, resolve_n_init
 from dynkm._inputs import RowsCentersMixin, SphereRows, validate_rows
@@ -55,12 +56,14 @@ from kmcore.validation import check_random_state
 if TYPE_CHECKING:
     from typing import Self
 
-_HISTORY_KEYS = ("batch_inertia", "ewa_inertia", "center_shift", "seconds", "n_reassigned")
+# history_'s columns (dynkm._history), one element per step.
+_HISTORY_COLUMNS = {"batch_inertia": np.float64, "ewa_inertia": np.float64,
+                    "center_shift": np.float64, "seconds": np.float64, "n_reassigned": np.int64}
 
 
-class MiniBatchKMeans(PersistMixin, AtomicSetParams, RowsCentersMixin, CentersMixin,
-                      ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
-                      BaseEstimator):
+class MiniBatchKMeans(ArrayHistory, PersistMixin, AtomicSetParams, RowsCentersMixin,
+                      CentersMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+                      ClusterMixin, BaseEstimator):
     """Mini-batch k-means: Sculley's algorithm with per-center learning rates.
 
     Each step draws ``batch_size`` rows with replacement, with probability
@@ -178,8 +181,10 @@ class MiniBatchKMeans(PersistMixin, AtomicSetParams, RowsCentersMixin, CentersMi
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when X had feature names.
-    history_ : dict
-        Lists with one entry per step: ``batch_inertia`` (weighted inertia of
+    history_ : dict of ndarray
+        1-D arrays with one entry per step (:mod:`dynkm._history`; appending
+        a step costs O(1), never a copy of the steps before), in :meth:`fit`
+        and :meth:`partial_fit` alike: ``batch_inertia`` (weighted inertia of
         the batch against the centers the step started from, divided by the
         batch's total weight), ``ewa_inertia`` (the smoothed value the
         ``max_no_improvement`` rule watches; NaN at the first step of a fit
@@ -204,6 +209,8 @@ class MiniBatchKMeans(PersistMixin, AtomicSetParams, RowsCentersMixin, CentersMi
     ----------
     D. Sculley, "Web-scale k-means clustering", WWW 2010.
     """
+
+    _history_columns = _HISTORY_COLUMNS
 
     def __init__(self, n_clusters=8, *, batch_size=1024, max_iter=100, init="k-means++",
                  init_size=None, n_init="auto", reassignment_ratio=0.01,
@@ -272,8 +279,7 @@ class MiniBatchKMeans(PersistMixin, AtomicSetParams, RowsCentersMixin, CentersMi
             centers = self._best_init(X, x_sqnorms, fit_w, init, n_init, init_size, rng,
                                       _step_threads(init_size, k, X.shape[1], n_threads),
                                       params.spherical)
-            history: dict[str, Any] = {key: [] for key in _HISTORY_KEYS}
-            history["init_seconds"] = time.perf_counter() - t0
+            history = new_history(_HISTORY_COLUMNS, init_seconds=time.perf_counter() - t0)
 
             counts = np.zeros(k, dtype=np.float64)
             since_reassign = 0
@@ -379,8 +385,8 @@ class MiniBatchKMeans(PersistMixin, AtomicSetParams, RowsCentersMixin, CentersMi
                     centers = unit_centers(centers)
                 counts = np.zeros(params.n_clusters, dtype=np.float64)
                 since_reassign, n_steps = 0, 0
-                self.history_ = {key: [] for key in _HISTORY_KEYS}
-                self.history_["init_seconds"] = time.perf_counter() - t0
+                self.history_ = new_history(_HISTORY_COLUMNS,
+                                            init_seconds=time.perf_counter() - t0)
                 self._n_features_out = centers.shape[0]
                 self._init_size, self._n_init = init_size, 1
                 t0 = time.perf_counter()
@@ -556,8 +562,6 @@ def _reassign(X, centers, counts, rng, ratio):
 
 
 def _record(history, batch_inertia, ewa, step, seconds):
-    history["batch_inertia"].append(float(batch_inertia))
-    history["ewa_inertia"].append(float(ewa))
-    history["center_shift"].append(step["center_shift"])
-    history["seconds"].append(seconds)
-    history["n_reassigned"].append(step["n_reassigned"])
+    record(history, batch_inertia=batch_inertia, ewa_inertia=ewa,
+           center_shift=step["center_shift"], seconds=seconds,
+           n_reassigned=step["n_reassigned"])

@@ -38,7 +38,7 @@ def test_compare_reports_what_it_measured(blobs, static):
     assert calls == [(i, 12) for i in range(1, 13)]
     assert r.n_clusters == dyn.n_clusters_
     np.testing.assert_allclose(r.dynamic_loss, _sse(blobs, dyn.cluster_centers_), rtol=1e-9)
-    assert r.loss_history == dyn.history_["loss"]
+    assert r.loss_history == dyn.history_["loss"].tolist()
     assert len(r.seconds_history) == len(r.n_clusters_history) == 12
     assert np.all(np.diff(r.seconds_history) >= 0)
     assert r.static_loss > 0 and r.static_method == static

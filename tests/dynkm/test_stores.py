@@ -47,7 +47,7 @@ def state(model):
     """Every public fitted attribute (``seconds`` excluded), labels_ when there are any."""
     s = {"centers": model.cluster_centers_, "ids": model.cluster_ids_,
          "counts": model.counts_, "events": list(model.events_),
-         "history": {k: v for k, v in model.history_.items() if k != "seconds"}}
+         "history": {k: v.tolist() for k, v in model.history_.items() if k != "seconds"}}
     if model._points.exact:
         s["labels"] = model.labels_
     return s
@@ -335,7 +335,7 @@ def test_summary_loss_is_the_memory_loss_until_the_first_split():
                                    random_state=0), X, 100)
     first = next(i for i, n in enumerate(memory.history_["n_splits"]) if n)
     assert first > 2
-    assert memory.history_["loss"][:first] == summary.history_["loss"][:first]
+    assert memory.history_["loss"][:first].tolist() == summary.history_["loss"][:first].tolist()
     # Afterwards, the statistics still add up: total weight and sum of all points.
     np.testing.assert_allclose(summary.counts_.sum(), X.shape[0], rtol=1e-12)
     np.testing.assert_allclose(summary.counts_ @ summary.cluster_centers_, X.sum(axis=0),

@@ -20,11 +20,12 @@ KMCORE = Path(kmcore.__file__).resolve().parent
 # (layer, files relative to python/dynkm/, in the order they may import each other)
 LAYERS = [
     ("helpers", ["_validation.py", "_params.py", "_renamed.py", "_atomic.py", "_grow.py",
-                 "_tolerance.py", "_minibatch_rules.py", "_persist_tree.py", "_cli_progress.py",
-                 "_generators.py"]),
+                 "_history.py", "_tolerance.py", "_minibatch_rules.py", "_persist_tree.py",
+                 "_cli_progress.py", "_generators.py"]),
     ("rows", ["_rows.py", "_csr_seeding.py", "_inputs.py"]),
     ("model pieces", ["_lloyd.py", "_init.py", "_base.py", "persist.py", "_dynamic_state.py",
-                      "_summary_store.py", "_member_file.py", "_point_store.py"]),
+                      "_summary_store.py", "_member_file.py", "_point_store.py",
+                      "_dynamic_params.py"]),
     ("estimators", ["kmeans.py", "minibatch.py", "soft.py",
                     "classifier/_params.py", "classifier/_fit.py", "classifier/_penalty.py",
                     "classifier/_predict.py", "classifier/_prune.py", "classifier/_stream.py",

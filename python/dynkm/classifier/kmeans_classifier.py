@@ -5,7 +5,7 @@ done by the package's private modules (see ``dynkm.classifier``).
 """
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from dynkm import _rows
 from dynkm._atomic import AtomicSetParams, atomic
+from dynkm._history import ArrayHistory, new_history, record
 from dynkm._validation import n_threads_of, validated_weights
 from dynkm.classifier import _fit, _params, _predict, _prune
 from dynkm.classifier._penalty import penalised_iterations
@@ -26,12 +27,13 @@ from kmcore.validation import check_random_state
 if TYPE_CHECKING:
     from typing import Self
 
-# What ``history_`` records for every partial_fit batch.
-_HISTORY_KEYS = ("shift", "n_new", "n_merged", "n_pruned", "n_prototypes", "seconds")
+# What ``history_`` records for every partial_fit batch (dynkm._history's columns).
+_HISTORY_COLUMNS = {"shift": np.float64, "n_new": np.int64, "n_merged": np.int64,
+                    "n_pruned": np.int64, "n_prototypes": np.int64, "seconds": np.float64}
 
 
-class KMeansClassifier(PersistMixin, AtomicSetParams, _params.AcceptsCSR, ClassifierMixin,
-                       RenamedAttributes, BaseEstimator):
+class KMeansClassifier(ArrayHistory, PersistMixin, AtomicSetParams, _params.AcceptsCSR,
+                       ClassifierMixin, RenamedAttributes, BaseEstimator):
     """Nearest-prototype classifier with several k-means prototypes per class.
 
     Each class is summarised by its own k-means centers (prototypes), so a
@@ -154,11 +156,13 @@ class KMeansClassifier(PersistMixin, AtomicSetParams, _params.AcceptsCSR, Classi
         Prototypes removed by merging in the last fit / partial_fit.
     n_pruned_ : int
         Prototypes removed by pruning in the last fit / partial_fit.
-    history_ : dict of list
-        One entry per ``partial_fit`` batch since the last ``fit`` (which
-        empties it): ``shift`` (largest move of a prototype), ``n_new``
-        (prototypes seeded from the batch), ``n_merged``, ``n_pruned``,
-        ``n_prototypes`` (after the batch) and ``seconds``.
+    history_ : dict of ndarray
+        1-D arrays with one entry per ``partial_fit`` batch since the last
+        ``fit`` (which empties them; :mod:`dynkm._history`: appending a batch
+        costs O(1), never a copy of the batches before): ``shift`` (largest
+        move of a prototype), ``n_new`` (prototypes seeded from the batch),
+        ``n_merged``, ``n_pruned``, ``n_prototypes`` (after the batch) and
+        ``seconds``.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when X had feature names.
@@ -167,6 +171,7 @@ class KMeansClassifier(PersistMixin, AtomicSetParams, _params.AcceptsCSR, Classi
     # Each parameter's rule, once (see dynkm.classifier._params).
     _param_specs = _params.KMEANS_CLASSIFIER_SPECS
     _renamed_attributes = {"prototype_weights_": "counts_"}
+    _history_columns = _HISTORY_COLUMNS
 
     def __init__(self, k_init=3, *, k_list=None, init="k-means++", distance="euclidean",
                  dtype=None, soft=True, soft_type="softmax", temperature=1.0,
@@ -258,7 +263,7 @@ class KMeansClassifier(PersistMixin, AtomicSetParams, _params.AcceptsCSR, Classi
         # What fit could seed (fewer than the target for a small class): partial_fit tops up.
         self._n_seeded = np.bincount(self._proto_class, minlength=len(classes))
         self._rng = rng
-        self.history_: dict[str, Any] = {key: [] for key in _HISTORY_KEYS}
+        self.history_ = new_history(_HISTORY_COLUMNS)
         self._adapt(p)
         return self
 
@@ -314,11 +319,9 @@ class KMeansClassifier(PersistMixin, AtomicSetParams, _params.AcceptsCSR, Classi
         self._set_prototypes(self.prototypes_, self._proto_class, self.counts_)
         self.n_iter_ = np.zeros(len(self.classes_), dtype=np.intp)
         self._adapt(p, young)
-        history = getattr(self, "history_", None) or {key: [] for key in _HISTORY_KEYS}
-        batch.update(n_merged=self.n_merged_, n_pruned=self.n_pruned_,
-                     n_prototypes=len(self.prototypes_), seconds=time.perf_counter() - t0)
-        for key in _HISTORY_KEYS:
-            history[key].append(batch[key])
+        history = getattr(self, "history_", None) or new_history(_HISTORY_COLUMNS)
+        record(history, **batch, n_merged=self.n_merged_, n_pruned=self.n_pruned_,
+               n_prototypes=len(self.prototypes_), seconds=time.perf_counter() - t0)
         self.history_ = history
         return self
 

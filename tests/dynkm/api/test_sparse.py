@@ -201,7 +201,7 @@ def test_minibatch_partial_fit_csr_equals_dense():
                                    atol=1e-9)
         np.testing.assert_array_equal(csr.labels_, dense.labels_)
     assert sum(dense.history_["n_reassigned"]) > 0  # the CSR reassignment ran too
-    assert csr.history_["n_reassigned"] == dense.history_["n_reassigned"]
+    assert csr.history_["n_reassigned"].tolist() == dense.history_["n_reassigned"].tolist()
 
 
 def test_csr_results_thread_independent_and_saved(tmp_path):

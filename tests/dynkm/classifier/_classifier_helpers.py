@@ -68,6 +68,11 @@ def _assert_state_equal(before, model):
         elif isinstance(value, np.random.RandomState):
             for a, b in zip(value.get_state(), other.get_state(), strict=True):
                 np.testing.assert_array_equal(a, b, err_msg=key)
+        elif isinstance(value, dict):  # history_: its arrays by dtype, shape and bytes
+            assert type(other) is dict and value.keys() == other.keys(), key
+            for k, v in value.items():
+                assert (v.dtype.str, v.shape, v.tobytes()) == (
+                    other[k].dtype.str, other[k].shape, other[k].tobytes()), (key, k)
         else:
             assert type(value) is type(other) and value == other, key
 

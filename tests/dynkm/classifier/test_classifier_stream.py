@@ -205,7 +205,7 @@ def test_partial_fit_history():
     assert sum(h["n_new"]) == len(model.prototypes_) + sum(h["n_pruned"])
     assert h["n_new"][0] == 12 and all(n == 0 for n in h["n_new"][1:])
     assert all(s >= 0 for s in h["shift"]) and max(h["shift"]) > 0
-    assert model.fit(X, y).history_["shift"] == []
+    assert model.fit(X, y).history_["shift"].tolist() == []
 
 
 def test_partial_fit_rejects_mixed_label_kinds():
