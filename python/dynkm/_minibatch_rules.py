@@ -87,8 +87,8 @@ def _reassign_due(since_reassign, n_rows, counts):
 
 def _print_step(step, number, n_steps, batch_inertia, ewa):
     """scikit-learn's verbose lines of one step of fit (``number`` counts from 1)."""
-    if step["n_reassigned"]:
-        print(f"[MiniBatchKMeans] Reassigning {step['n_reassigned']} cluster centers.")
+    if step.n_reassigned:
+        print(f"[MiniBatchKMeans] Reassigning {step.n_reassigned} cluster centers.")
     if number == 1:
         print(f"Minibatch step {number}/{n_steps}: mean batch inertia: {batch_inertia}")
     else:

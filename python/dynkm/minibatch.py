@@ -14,7 +14,7 @@ are unit-normalised and the centers renormalised after every step.
 import math
 import time
 import warnings
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -294,9 +294,9 @@ class MiniBatchKMeans(ArrayHistory, PersistMixin, AtomicSetParams, RowsCentersMi
                 since_reassign, reassign = _reassign_due(since_reassign, batch_size, counts)
                 step = _minibatch_step(X[rows], x_sqnorms[rows], None, centers, counts, rng,
                                        reassign, ratio, step_threads, params.spherical)
-                centers, counts = step["centers"], step["counts"]
-                batch_inertia = step["inertia"] / batch_size
-                stop = convergence.update(i, batch_inertia, step["center_shift"])
+                centers, counts = step.centers, step.counts
+                batch_inertia = step.inertia / batch_size
+                stop = convergence.update(i, batch_inertia, step.center_shift)
                 _record(history, batch_inertia, convergence.ewa, step, time.perf_counter() - t0)
                 if self.verbose:
                     _print_step(step, i + 1, n_steps, batch_inertia, convergence.ewa)
@@ -397,23 +397,23 @@ class MiniBatchKMeans(ArrayHistory, PersistMixin, AtomicSetParams, RowsCentersMi
             step = _minibatch_step(Xs, xs_sq, ws, centers, counts, rng, reassign,
                                    params.reassignment_ratio, n_threads, params.spherical)
             if sphere is None:
-                labels, _, inertia, _ = assign_rows(X, x_sqnorms, step["centers"],
+                labels, _, inertia, _ = assign_rows(X, x_sqnorms, step.centers,
                                                     sample_weight, n_threads)
             else:
-                labels, _, inertia, _ = sphere.assign(step["centers"], sample_weight, n_threads)
+                labels, _, inertia, _ = sphere.assign(step.centers, sample_weight, n_threads)
         batch_weight = Xs.shape[0] if ws is None else float(ws.sum())
-        _record(self.history_, step["inertia"] / batch_weight, np.nan, step,
+        _record(self.history_, step.inertia / batch_weight, np.nan, step,
                 time.perf_counter() - t0)
-        self.cluster_centers_ = step["centers"]
-        self.counts_ = step["counts"]
+        self.cluster_centers_ = step.centers
+        self.counts_ = step.counts
         self.labels_ = labels
         self.inertia_ = inertia
         self.n_steps_ = n_steps + 1
         self._rng = rng
         self._since_reassign = since_reassign
         if self.verbose:
-            if step["n_reassigned"]:
-                print(f"[MiniBatchKMeans] Reassigning {step['n_reassigned']} cluster centers.")
+            if step.n_reassigned:
+                print(f"[MiniBatchKMeans] Reassigning {step.n_reassigned} cluster centers.")
             print(f"Minibatch step {self.n_steps_}: mean batch inertia: "
                   f"{self.history_['batch_inertia'][-1]}")
         return self
@@ -509,14 +509,27 @@ class MiniBatchKMeans(ArrayHistory, PersistMixin, AtomicSetParams, RowsCentersMi
         return initial_centers(X, x_sqnorms, self.n_clusters, sample_weight, init, rng, n_threads)
 
 
+class MiniBatchStep(NamedTuple):
+    """Result of one mini-batch step (:func:`_minibatch_step`), as kmcore's ``LloydStep``."""
+
+    centers: np.ndarray
+    """New centers (X's dtype)."""
+    counts: np.ndarray
+    """Weight each center has accumulated (float64)."""
+    inertia: float
+    """Weighted inertia of the batch against the centers the step started from."""
+    center_shift: float
+    """Sum of the squared center moves."""
+    n_reassigned: int
+    """Centers moved to random rows of the batch (scikit-learn's low-count rule)."""
+
+
 def _minibatch_step(X, x_sqnorms, sample_weight, centers, counts, rng, reassign, ratio,
                     n_threads, spherical=False):
     """One step of Sculley's update on a validated batch (dense or CSR); the inputs
     are not modified. ``spherical``: the new centers are scaled to unit norm.
 
-    Returns a dict: new ``centers`` (X's dtype), ``counts`` (float64),
-    ``inertia`` (weighted, against the old centers), ``center_shift`` (sum of
-    squared moves) and ``n_reassigned``.
+    Returns a :class:`MiniBatchStep`.
     """
     k = centers.shape[0]
     fused = None
@@ -536,8 +549,7 @@ def _minibatch_step(X, x_sqnorms, sample_weight, centers, counts, rng, reassign,
         new = unit_centers(new)
     new_centers = new.astype(centers.dtype)
     shift = float(((new_centers - centers.astype(np.float64)) ** 2).sum())
-    return {"centers": new_centers, "counts": counts, "inertia": inertia,
-            "center_shift": shift, "n_reassigned": n_reassigned}
+    return MiniBatchStep(new_centers, counts, inertia, shift, n_reassigned)
 
 
 def _reassign(X, centers, counts, rng, ratio):
@@ -563,5 +575,5 @@ def _reassign(X, centers, counts, rng, ratio):
 
 def _record(history, batch_inertia, ewa, step, seconds):
     record(history, batch_inertia=batch_inertia, ewa_inertia=ewa,
-           center_shift=step["center_shift"], seconds=seconds,
-           n_reassigned=step["n_reassigned"])
+           center_shift=step.center_shift, seconds=seconds,
+           n_reassigned=step.n_reassigned)

@@ -214,7 +214,7 @@ class SoftKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFea
                 mass = np.zeros(k)
             else:
                 centers, mass = self.cluster_centers_, self.counts_
-            centers, mass, _ = _minibatch_step(X, xn, centers, mass, p.beta, w, n_threads)
+            centers, mass, _ = _soft_minibatch_step(X, xn, centers, mass, p.beta, w, n_threads)
         self.cluster_centers_ = centers
         self.counts_ = mass
         self.n_iter_ = getattr(self, "n_iter_", 0) + 1
@@ -247,7 +247,7 @@ def _em_step(X, xn, centers, beta, w, n_threads):
     return means_from_sums(sums, mass, centers, X.dtype, n_threads=n_threads), mass, objective
 
 
-def _minibatch_step(X, xn, centers, mass, beta, w, n_threads):
+def _soft_minibatch_step(X, xn, centers, mass, beta, w, n_threads):
     """Move each center toward the batch's weighted mean, rate batch mass / total mass."""
     R, objective = soft_assign_rows(X, xn, centers, beta, w, n_threads)
     sums, batch_mass = soft_sums(X, R, w)
@@ -262,7 +262,7 @@ def _minibatch_epoch(X, xn, centers, mass, beta, w, batch_size, rng, n_threads):
     for b in order:
         rows = slice(b * batch_size, (b + 1) * batch_size)
         wb = None if w is None else w[rows]
-        centers, mass, obj = _minibatch_step(X[rows], xn[rows], centers, mass, beta, wb,
+        centers, mass, obj = _soft_minibatch_step(X[rows], xn[rows], centers, mass, beta, wb,
                                              n_threads)
         objective += obj
     return centers, mass, objective

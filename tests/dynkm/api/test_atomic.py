@@ -269,7 +269,7 @@ INTERRUPTS = {
     "soft-fit-minibatch-epoch": (lambda: SoftKMeans(4, batch_size=64, random_state=_rs(1)),
                                  None, dynkm.soft, "_minibatch_epoch", 2),
     "soft-partial-fit-step": (lambda: SoftKMeans(4, random_state=_rs(1)), 3,
-                              dynkm.soft, "_minibatch_step", 1),
+                              dynkm.soft, "_soft_minibatch_step", 1),
     "minibatch-fit-reassign": (lambda: MiniBatchKMeans(5, batch_size=50, random_state=_rs(1)),
                                None, dynkm.minibatch, "_reassign", 3),
     "minibatch-partial-fit-reassign": (
