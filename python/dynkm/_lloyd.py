@@ -55,6 +55,7 @@ With ``verbose`` the loop prints scikit-learn's lines ("Iteration N, inertia
 """
 
 import time
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -148,6 +149,23 @@ def make_steps(algorithm, X, x_sqnorms, sample_weight, centers, n_threads, spher
     return BoundedSteps(X, x_sqnorms, sample_weight, centers, n_groups, n_threads, name, reason)
 
 
+class LloydRun(NamedTuple):
+    """Result of :func:`run_lloyd`: the fit of one initialisation."""
+
+    centers: np.ndarray
+    """Final centers (X's dtype)."""
+    labels: np.ndarray
+    """Nearest final center of every row (intp)."""
+    inertia: float
+    """Weighted sum of squared distances to the final centers."""
+    n_iter: int
+    """Iterations run."""
+    history: dict
+    """Per iteration: objective, center_shift, seconds, ... (dynkm._history)."""
+    counts: np.ndarray | None = None
+    """Weight of each final cluster, where the caller computed it (the classifiers)."""
+
+
 def run_lloyd(steps, centers, max_iter, tol, check_every, verbose):
     """One run of Lloyd's algorithm from ``centers`` with the strategy ``steps``.
 
@@ -199,8 +217,7 @@ def run_lloyd(steps, centers, max_iter, tol, check_every, verbose):
     labels, inertia = steps.final(centers, step, strict)
     history.update(algorithm=steps.name, n_groups=steps.n_groups,
                    algorithm_reason=steps.reason)
-    return {"centers": centers, "labels": labels, "inertia": inertia, "n_iter": i + 1,
-            "history": history}
+    return LloydRun(centers, labels, inertia, i + 1, history)
 
 
 class LloydSteps:

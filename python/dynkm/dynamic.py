@@ -369,7 +369,7 @@ class DynamicKMeans(ArrayHistory, StorePersistMixin, PersistMixin, AtomicSetPara
         if self._spherical:
             # Spherical k-means (unit centers) from the same k-means++ seeding.
             run = _kmeans_run(X, sample_weight, k, _SPHERICAL_FIRST_BATCH, self._rng, n_threads)
-            centers, labels = run["centers"], run["labels"]
+            centers, labels = run.centers, run.labels
         else:
             km = KMeans(k, n_init=1, random_state=self._rng, n_threads=n_threads)
             km.fit(X, sample_weight=sample_weight)

@@ -238,17 +238,17 @@ class KMeans(PersistMixin, AtomicSetParams, RowsCentersMixin, CentersMixin,
             assert best is not None  # n_init >= 1
             if sphere is not None and sphere.zero.any():
                 # The zero rows, left out of the fit, count in labels_ and inertia_.
-                labels, _, inertia, _ = sphere.assign(best["centers"], sample_weight,
+                labels, _, inertia, _ = sphere.assign(best.centers, sample_weight,
                                                       n_threads)
-                best = dict(best, labels=labels, inertia=inertia)
+                best = best._replace(labels=labels, inertia=inertia)
         if note is not None:
-            best["history"]["algorithm_reason"] = note
-        _warn_distinct(best["labels"], k)
-        self.cluster_centers_ = best["centers"]
-        self.labels_ = best["labels"]
-        self.inertia_ = best["inertia"]
-        self.n_iter_ = best["n_iter"]
-        self.history_ = best["history"]
+            best.history["algorithm_reason"] = note
+        _warn_distinct(best.labels, k)
+        self.cluster_centers_ = best.centers
+        self.labels_ = best.labels
+        self.inertia_ = best.inertia
+        self.n_iter_ = best.n_iter
+        self.history_ = best.history
         self._n_init = n_init
         self._n_features_out = k
         return self
@@ -267,14 +267,14 @@ class KMeans(PersistMixin, AtomicSetParams, RowsCentersMixin, CentersMixin,
                            spherical=params.spherical)
         run = run_lloyd(steps, centers, params.max_iter, tol, params.check_every,
                         self.verbose)
-        run["history"]["init_seconds"] = init_seconds
+        run.history["init_seconds"] = init_seconds
         if best is None:
             return run
         # A lower inertia wins unless it is the same clustering with other label
         # numbers, where only rounding differs (scikit-learn's rule): then the
         # choice must not depend on the layout of X or the order of the sums.
-        better = (run["inertia"] < best["inertia"]
-                  and not _same_clustering(run["labels"], best["labels"]))
+        better = (run.inertia < best.inertia
+                  and not _same_clustering(run.labels, best.labels))
         return run if better else best
 
     # Each parameter's rule, once (dynkm._params); init, random_state and

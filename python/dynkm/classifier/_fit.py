@@ -126,7 +126,7 @@ def kmeans_run(X, w, k, p, rng, n_threads, algorithm="auto"):
     iterations of plain Lloyd, stopping when the labels stop changing, the
     squared center shift is at most ``tol`` or after ``max_iter``.
     ``p`` holds the checked ``init``, ``distance``, ``tol`` and ``max_iter``.
-    Returns ``run_lloyd``'s dict plus ``weights`` (float64 weight of each center).
+    Returns ``run_lloyd``'s ``LloydRun`` with ``counts`` (float64 weight of each center).
     """
     x_sqnorms = _rows.row_norms(X, n_threads)
     centers = seed_centers(X, x_sqnorms, w, k, p.init, rng, n_threads)
@@ -136,11 +136,11 @@ def kmeans_run(X, w, k, p, rng, n_threads, algorithm="auto"):
     else:
         steps = make_steps(algorithm, X, x_sqnorms, w, centers, n_threads)
     run = run_lloyd(steps, centers, p.max_iter, tol, 1, 0)
-    return _with_weights(run, w, k)
+    return _with_counts(run, w, k)
 
 
-def _with_weights(run, w, k):
-    """The run with ``weights``: the weight of each center's rows (float64)."""
-    weights = _rows.weights_or_ones(w, len(run["labels"]))
-    run["weights"] = np.bincount(run["labels"], weights=weights, minlength=k).astype(np.float64)
-    return run
+def _with_counts(run, w, k):
+    """The run with ``counts``: the weight of each center's rows (float64)."""
+    weights = _rows.weights_or_ones(w, len(run.labels))
+    return run._replace(counts=np.bincount(run.labels, weights=weights,
+                                           minlength=k).astype(np.float64))

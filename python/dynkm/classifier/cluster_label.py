@@ -149,23 +149,23 @@ class ClusterLabelClassifier(PersistMixin, AtomicSetParams, AcceptsCSR, Classifi
         with blas_single_threaded():
             for _ in range(n_init):
                 run = kmeans_run(X, w, k, p, rng, n_threads)
-                if best is None or run["inertia"] < best["inertia"]:
+                if best is None or run.inertia < best.inertia:
                     best = run
         assert best is not None  # n_init >= 1
         classes, y_idx = np.unique(y, return_inverse=True)
         n_classes = len(classes)
         wt = _rows.weights_or_ones(w, len(y_idx))
-        table = np.bincount(best["labels"] * n_classes + y_idx, weights=wt,
+        table = np.bincount(best.labels * n_classes + y_idx, weights=wt,
                             minlength=k * n_classes).reshape(k, n_classes)
         empty = table.sum(axis=1) == 0
         table[empty] = np.bincount(y_idx, weights=wt, minlength=n_classes)
         self.classes_ = classes
-        self.cluster_centers_ = best["centers"]
+        self.cluster_centers_ = best.centers
         self.class_weights_ = table
         self.cluster_labels_ = classes[table.argmax(axis=1)]
-        self.inertia_ = best["inertia"]
-        self.n_iter_ = best["n_iter"]
-        self.history_ = best["history"]
+        self.inertia_ = best.inertia
+        self.n_iter_ = best.n_iter
+        self.history_ = best.history
         self.n_clusters_ = k
         return self
 

@@ -241,13 +241,13 @@ class KMeansClassifier(ArrayHistory, PersistMixin, AtomicSetParams, _params.Acce
         with blas_single_threaded():
             runs = _fit.fit_classes(fit_class, X, y_idx, w, len(classes), targets, rng,
                                     n_threads)
-            inertia = sum(run["inertia"] for run in runs)
+            inertia = sum(run.inertia for run in runs)
             self.classes_ = classes
             self._set_prototypes(
-                np.concatenate([run["centers"] for run in runs]),
-                np.concatenate([np.full(len(run["centers"]), c, dtype=np.intp)
+                np.concatenate([run.centers for run in runs]),
+                np.concatenate([np.full(len(run.centers), c, dtype=np.intp)
                                 for c, run in enumerate(runs)]),
-                np.concatenate([run["weights"] for run in runs]))
+                np.concatenate([run.counts for run in runs]))
             self.n_penalty_iter_ = 0
             if p.lambda_penalty > 0:
                 protos, weights, self.n_penalty_iter_, inertia = penalised_iterations(
@@ -259,7 +259,7 @@ class KMeansClassifier(ArrayHistory, PersistMixin, AtomicSetParams, _params.Acce
         total = float(len(y_idx) if w is None else w.sum())
         self.scale_ = inertia / total if total > 0 else 0.0
         self._total_weight = total
-        self.n_iter_ = np.asarray([run["n_iter"] for run in runs], dtype=np.intp)
+        self.n_iter_ = np.asarray([run.n_iter for run in runs], dtype=np.intp)
         # What fit could seed (fewer than the target for a small class): partial_fit tops up.
         self._n_seeded = np.bincount(self._proto_class, minlength=len(classes))
         self._rng = rng

@@ -143,15 +143,15 @@ def test_kmeans_run_bounded_equals_plain(dtype, algorithm, weighted, tol, max_it
     p = Params({"init": "k-means++", "tol": tol, "max_iter": max_iter, "distance": distance})
     plain, bounded = (_kmeans_run(X, w, 40, p, np.random.RandomState(0), 1, algorithm=a)
                       for a in ("lloyd", algorithm))
-    assert bounded["history"]["algorithm"] == algorithm
-    assert bounded["n_iter"] == plain["n_iter"]
-    np.testing.assert_array_equal(bounded["labels"], plain["labels"])
-    np.testing.assert_array_equal(bounded["weights"], plain["weights"])
+    assert bounded.history["algorithm"] == algorithm
+    assert bounded.n_iter == plain.n_iter
+    np.testing.assert_array_equal(bounded.labels, plain.labels)
+    np.testing.assert_array_equal(bounded.counts, plain.counts)
     rtol = 1e-5 if dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(bounded["centers"], plain["centers"], rtol=rtol)
-    np.testing.assert_allclose(bounded["inertia"], plain["inertia"], rtol=rtol)
+    np.testing.assert_allclose(bounded.centers, plain.centers, rtol=rtol)
+    np.testing.assert_allclose(bounded.inertia, plain.inertia, rtol=rtol)
     if distance == "cosine":
-        np.testing.assert_allclose(np.linalg.norm(bounded["centers"], axis=1), 1.0, rtol=rtol)
+        np.testing.assert_allclose(np.linalg.norm(bounded.centers, axis=1), 1.0, rtol=rtol)
 
 
 def test_kmeans_run_cosine_relocates_empty_clusters_as_plain():
@@ -164,10 +164,10 @@ def test_kmeans_run_cosine_relocates_empty_clusters_as_plain():
     p = Params({"init": "random", "tol": 0.0, "max_iter": 30, "distance": "cosine"})
     plain, bounded = (_kmeans_run(X, None, 40, p, np.random.RandomState(3), 1, algorithm=a)
                       for a in ("lloyd", "yinyang"))
-    assert bounded["history"]["algorithm"] == "yinyang"
-    assert plain["history"]["n_relocated"].sum() > 0
-    np.testing.assert_array_equal(bounded["history"]["n_relocated"],
-                                  plain["history"]["n_relocated"])
-    assert bounded["n_iter"] == plain["n_iter"]
-    np.testing.assert_array_equal(bounded["labels"], plain["labels"])
-    np.testing.assert_allclose(bounded["centers"], plain["centers"], rtol=1e-12)
+    assert bounded.history["algorithm"] == "yinyang"
+    assert plain.history["n_relocated"].sum() > 0
+    np.testing.assert_array_equal(bounded.history["n_relocated"],
+                                  plain.history["n_relocated"])
+    assert bounded.n_iter == plain.n_iter
+    np.testing.assert_array_equal(bounded.labels, plain.labels)
+    np.testing.assert_allclose(bounded.centers, plain.centers, rtol=1e-12)
