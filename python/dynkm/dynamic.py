@@ -29,7 +29,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from dynkm import _rows
 from dynkm._atomic import AtomicSetParams, atomic
 from dynkm._base import CentersMixin
-from dynkm._dynamic_params import check_dynamic_params
+from dynkm._dynamic_params import DYNAMIC_SPECS, check_dynamic_params
 from dynkm._dynamic_state import ClusterState
 from dynkm._history import ArrayHistory, new_history, record
 from dynkm._point_store import DiskStore, MemoryStore, StorePersistMixin
@@ -200,6 +200,9 @@ class DynamicKMeans(ArrayHistory, StorePersistMixin, PersistMixin, AtomicSetPara
         ``(batch, "merge", absorbed_id, into_id)``, in order.
     n_features_in_ : int
     """
+
+    # Each parameter's rule, once (see dynkm._dynamic_params).
+    _param_specs = DYNAMIC_SPECS
 
     _history_columns = _HISTORY_COLUMNS
 
