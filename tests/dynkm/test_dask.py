@@ -409,14 +409,18 @@ def test_worker_process_killed_mid_fit_gives_the_same_result(monkeypatch):
 
 
 def _pairwise_tree(values):
-    """The reference reduction: pairs (0, 1), (2, 3), ..., then the pairs' sums, in order."""
-    level = list(values)
-    while len(level) > 1:
-        nxt = [level[i] + level[i + 1] for i in range(0, len(level) - 1, 2)]
-        if len(level) % 2:
-            nxt.append(level[-1])
-        level = nxt
-    return level[0]
+    """The reference reduction: pairs (0, 1), (2, 3), ..., then the pairs' sums, in order.
+
+    Written by strides (value i takes value i + stride, for strides 1, 2, 4, ...), not
+    level by level as the code under test, so that it checks the order independently.
+    """
+    v = list(values)
+    stride = 1
+    while stride < len(v):
+        for i in range(0, len(v) - stride, 2 * stride):
+            v[i] = v[i] + v[i + stride]
+        stride *= 2
+    return v[0]
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 7, 8, 9, 15, 16, 17, 63, 64, 65, 130])
