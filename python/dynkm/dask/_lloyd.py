@@ -26,6 +26,8 @@ import time
 import dask
 import numpy as np
 
+from dynkm._history import new_history, record
+from dynkm._lloyd import HISTORY_COLUMNS
 from dynkm.dask import _chunks
 from dynkm.dask._data import broadcast
 
@@ -120,16 +122,16 @@ def run_lloyd(data, centers, max_iter, tol, check_every, n_threads, verbose, cha
     runner = Runner(data.client)
     if chain is None:
         chain = CHAIN if data.client is not None else 1
-    history = {key: [] for key in ("objective", "center_shift", "seconds", "n_relocated",
-                                   "imbalance", "distance_fraction")}
-    n_relocated = history["n_relocated"]
+    # The in-memory driver's columns, recorded the same way.
+    history = new_history(HISTORY_COLUMNS)
     previous = None  # the centers of a step that relocated (for the label count after it)
     moved = None  # the rows it relocated
     i = 0
     while True:
         # After a relocation the labels must be compared (see strict_stop):
         # the step before's are assigned again in the graph's first tasks.
-        compare = (_checked(i, check_every, max_iter) and i > 0 and n_relocated[-1] > 0
+        compare = (_checked(i, check_every, max_iter) and i > 0
+                   and history["n_relocated"][-1] > 0
                    and not surely_moved(moved, centers))
         length = min(chain, max_iter - i)
         # The run's last graph has one step more: its objective is the
@@ -155,15 +157,12 @@ def run_lloyd(data, centers, max_iter, tol, check_every, n_threads, verbose, cha
                     info = dict(info, shift2=shift2,
                                 imbalance=_chunks.imbalance(stats["weights"]))
                     previous, moved = step["centers_in"], stats.get("moved")
-                history["objective"].append(info["objective"])
-                history["center_shift"].append(info["shift2"])
-                n_relocated.append(relocated)
-                history["imbalance"].append(info["imbalance"])
-                history["distance_fraction"].append(1.0)
-                history["seconds"].append(time.perf_counter() - t0)
+                record(history, objective=info["objective"], center_shift=info["shift2"],
+                       n_relocated=relocated, imbalance=info["imbalance"],
+                       distance_fraction=1.0, seconds=time.perf_counter() - t0)
                 t0 = time.perf_counter()
-                stop = _stop(i, info, n_relocated, compare and t == 0, tol, check_every,
-                             max_iter, history["seconds"][-1], verbose)
+                stop = _stop(i, info, history["n_relocated"], compare and t == 0, tol,
+                             check_every, max_iter, history["seconds"][-1], verbose)
                 i += 1
                 if stop is not None or relocated:
                     break
@@ -188,7 +187,6 @@ def run_lloyd(data, centers, max_iter, tol, check_every, n_threads, verbose, cha
             inertia = runner.result(handles[0])["objective"]
             runner.release(handles)
         break
-    history = {key: np.asarray(values) for key, values in history.items()}
     history.update(algorithm="lloyd", n_groups=0, algorithm_reason="dynkm.dask: Lloyd by chunks")
     return {"centers": centers, "inertia": float(inertia), "n_iter": i, "history": history}
 
