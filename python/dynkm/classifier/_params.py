@@ -98,20 +98,16 @@ def checked_norms(X, w, n_threads):
 
 
 # ------------------------------------------------------------------ parameters
-def check_dtype(dtype):
+def check_dtype(dtype, name="dtype"):
+    """None, or float32/float64 as a numpy dtype, else ValueError naming ``name``."""
     if dtype is None:
         return None
     try:
         dtype = np.dtype(dtype)
     except TypeError:
-        raise ValueError(f"dtype must be None, 'float32' or 'float64', got {dtype!r}") from None
+        raise ValueError(f"{name} must be None, 'float32' or 'float64', got {dtype!r}") from None
     if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise ValueError(f"dtype must be None, 'float32' or 'float64', got {dtype!r}")
-    return dtype
-
-
-def _dtype_rule(value, name):
-    dtype = check_dtype(value)
+        raise ValueError(f"{name} must be None, 'float32' or 'float64', got {dtype!r}")
     return dtype
 
 
@@ -122,7 +118,7 @@ KMEANS_CLASSIFIER_SPECS = {
     "k_init": Int(),
     "init": Options(*INITS),
     "distance": Options(*DISTANCES),
-    "dtype": Rule(_dtype_rule, "None, 'float32' or 'float64'", none=True),
+    "dtype": Rule(check_dtype, "None, 'float32' or 'float64'", none=True),
     "soft_type": Options(*SOFT_TYPES),
     "temperature": Real(exclusive=True),
     "lambda_penalty": Real(),
