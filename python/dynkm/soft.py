@@ -16,6 +16,7 @@ from dynkm._atomic import AtomicSetParams, atomic
 from dynkm._base import CentersMixin
 from dynkm._renamed import RenamedAttributes
 from dynkm._params import Either, Int, Real, Rule, check_params
+from dynkm._history import new_history, record
 from dynkm._init import check_init, initial_centers, prepare_fit, resolve_n_init
 from dynkm._minibatch_rules import running_means
 from dynkm._validation import (
@@ -39,6 +40,9 @@ if TYPE_CHECKING:
 # Rows per block of the full-batch E+M pass: memory O(block x k), never n x k.
 _BLOCK_ROWS = 8192
 
+
+# history_'s columns (dynkm._history), one element per iteration (epoch).
+_HISTORY_COLUMNS = {"objective": np.float64, "center_shift": np.float64, "seconds": np.float64}
 
 class SoftKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFeaturesOutMixin,
                  TransformerMixin, ClusterMixin, RenamedAttributes, BaseEstimator):
@@ -161,7 +165,7 @@ class SoftKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFea
     def _run_once(self, X, xn, w, init, rng, tol, p, n_threads):
         """One initialisation and its iterations."""
         k = p.n_clusters
-        history = {"objective": [], "center_shift": [], "seconds": []}
+        history = new_history(_HISTORY_COLUMNS)
         centers = initial_centers(X, xn, k, w, init, rng, n_threads)
         mass = np.zeros(k)
         for it in range(p.max_iter):
@@ -173,16 +177,15 @@ class SoftKMeans(PersistMixin, AtomicSetParams, CentersMixin, ClassNamePrefixFea
                                                         p.batch_size, rng, n_threads)
             shift = float(((new.astype(np.float64) - centers) ** 2).sum())
             centers = new
-            history["objective"].append(objective)
-            history["center_shift"].append(shift)
-            history["seconds"].append(time.perf_counter() - t0)
+            record(history, objective=objective, center_shift=shift,
+                   seconds=time.perf_counter() - t0)
             if self.verbose:
                 print(f"iteration {it}: objective {objective:.6g}, center shift {shift:.3g}")
             if shift <= tol:
                 break
         labels, _, inertia, _ = assign_rows(X, xn, centers, w, n_threads)
         return {"centers": centers, "labels": labels, "inertia": inertia, "mass": mass,
-                "n_iter": it + 1, "history": {key: np.asarray(v) for key, v in history.items()}}
+                "n_iter": it + 1, "history": history}
 
     @atomic
     def partial_fit(self, X: ArrayLike, y: object = None,
