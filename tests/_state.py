@@ -41,3 +41,8 @@ def _same(a, b, path):
 def assert_same_state(before, obj):
     """Every attribute of ``obj`` equals the ``snapshot`` taken before (same types, bits)."""
     _same(before, vars(obj), type(obj).__name__)
+
+
+def assert_same_values(a, b):
+    """Two states (e.g. dicts of a model's fitted attributes) equal bitwise, types included."""
+    _same(a, b, "state")

@@ -18,6 +18,8 @@ import scipy.sparse as sp
 from sklearn.cluster import KMeans as SKKMeans
 from sklearn.metrics import adjusted_rand_score
 
+from _state import assert_same_values
+
 from dynkm import DynamicKMeans
 
 # ===========================================================================
@@ -72,14 +74,8 @@ def private_state(model):
 
 
 def assert_same_state(a, b):
-    """Bitwise equality of two :func:`public_state` dicts (dtypes included)."""
-    assert a.keys() == b.keys()
-    for key in a:
-        if isinstance(a[key], np.ndarray):
-            assert a[key].dtype == b[key].dtype, key
-            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
-        else:
-            assert a[key] == b[key], key
+    """Bitwise equality of two :func:`public_state` dicts (dtypes and types included)."""
+    assert_same_values(a, b)
 
 
 def member_sums(X, labels, w, k):

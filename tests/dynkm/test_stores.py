@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
 
+from _state import assert_same_values
+
 import dynkm
 import dynkm.dynamic
 from dynkm import DynamicKMeans
@@ -51,16 +53,6 @@ def state(model):
     if model._points.exact:
         s["labels"] = model.labels_
     return s
-
-
-def assert_same(a, b):
-    assert a.keys() == b.keys()
-    for key in a:
-        if isinstance(a[key], np.ndarray):
-            assert a[key].dtype == b[key].dtype, key
-            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
-        else:
-            assert a[key] == b[key], key
 
 
 def sse(X, centers):
@@ -99,7 +91,7 @@ def test_disk_store_is_bitwise_the_memory_store(case, tmp_path):
                   X, 250, w)
     assert sum(memory.history_["n_splits"]) > 5
     assert case == "refine" or sum(memory.history_["n_merges"]) > 0
-    assert_same(state(memory), state(disk))
+    assert_same_values(state(memory), state(disk))
     np.testing.assert_array_equal(memory.predict(X), disk.predict(X))
     # The rows are in files of the scratch directory made inside store_path.
     scratch = [p for p in tmp_path.iterdir() if p.name.startswith("dynkm-store-")]
@@ -133,14 +125,14 @@ def test_save_load_resume_is_bitwise_uninterrupted(store, tmp_path):
     loaded = [dynkm.load(path), DynamicKMeans.load(path)]
     for model in [first] + loaded:
         stream(model, X, 200, start=1600)
-        assert_same(state(whole), state(model))
+        assert_same_values(state(whole), state(model))
     if store == "disk":
         # The saved rows are beside the file and were not changed by the resumed models.
         rows = [p for p in tmp_path.iterdir() if p.name.startswith("model.dynkm.rows-")]
         assert len(rows) == 1
         assert (rows[0] / "rows.bin").stat().st_size == 1600 * X[:1].nbytes
         again = stream(dynkm.load(path), X, 200, start=1600)
-        assert_same(state(whole), state(again))
+        assert_same_values(state(whole), state(again))
         # Saving again replaces the rows directory.
         first.save(path)
         rows2 = [p for p in tmp_path.iterdir() if p.name.startswith("model.dynkm.rows-")]
@@ -175,7 +167,7 @@ def test_pickled_disk_model_resumes_on_its_own_copy(tmp_path):
     clones = [pickle.loads(pickle.dumps(disk)), copy.deepcopy(disk)]
     for model in [disk] + clones:
         stream(model, X, 250, start=1000)
-        assert_same(state(whole), state(model))
+        assert_same_values(state(whole), state(model))
 
 
 def test_pickle_of_a_disk_model_loads_after_the_original_moved_on():
@@ -194,8 +186,8 @@ def test_pickle_of_a_disk_model_loads_after_the_original_moved_on():
     gc.collect()
     assert disk._points.members.generation > generation
     clone = stream(pickle.loads(blob), X, 250, start=1000)
-    assert_same(state(whole), state(clone))
-    assert_same(state(whole), state(disk))
+    assert_same_values(state(whole), state(clone))
+    assert_same_values(state(whole), state(disk))
 
 
 # ===========================================================================
@@ -252,7 +244,7 @@ def test_interrupted_split_leaves_disk_store_unchanged_and_the_retry_is_exact(
         with pytest.raises(KeyboardInterrupt):
             model.partial_fit(X[1000:1250])
         monkeypatch.setattr(dynkm.dynamic, "split_members", real)
-        assert_same(before, state(model))
+        assert_same_values(before, state(model))
         after = member_lists(model)
         assert after.keys() == members_before.keys()
         for cid, members in members_before.items():
@@ -260,7 +252,7 @@ def test_interrupted_split_leaves_disk_store_unchanged_and_the_retry_is_exact(
         assert model._points.n == 1000 and model._points.members.generation == generation
         np.testing.assert_array_equal(model._points.data[:1000], rows_before)
         stream(model, X, 250, start=1000)
-        assert_same(state(whole), state(model))
+        assert_same_values(state(whole), state(model))
         if refine:
             assert model._points.members.generation > generation  # compactions happened
 
@@ -396,7 +388,7 @@ def test_summary_splits_are_reproducible():
     b = stream(DynamicKMeans(min_size=20, max_size=60, store="summary", random_state=7,
                              n_threads=2), X, 300)
     assert sum(a.history_["n_splits"]) > 5
-    assert_same(state(a), state(b))
+    assert_same_values(state(a), state(b))
     with pytest.raises(AttributeError, match="store='summary'"):
         _ = a.labels_
 
@@ -431,7 +423,7 @@ def test_keep_data_is_a_deprecated_alias():
                                        random_state=0), X, 300)
         new = stream(DynamicKMeans(min_size=20, max_size=60, store=store, random_state=0),
                      X, 300)
-        assert_same({k: v for k, v in state(new).items() if k != "labels"},
+        assert_same_values({k: v for k, v in state(new).items() if k != "labels"},
                     {k: v for k, v in state(old).items() if k != "labels"})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
