@@ -258,21 +258,26 @@ def test_the_strategy_is_the_in_memory_rule(algorithm, n, k, d):
 
 
 def test_over_the_budget_falls_back_to_lloyd(monkeypatch):
-    """Two copies of the largest chunk's bounds over the budget: Lloyd's pass, said why,
-    the same fit; chunks small enough for it keep the bounds."""
+    """The chunks' bounds, twice over, above the budget: Lloyd's pass, said why, the same
+    fit; at the budget, the bounds (whatever the chunks)."""
     X = blobs(seed=17)
     init = _init(X, seed=18)
     per_row = 16 + 4 * round(K / 10)  # kmcore.yinyang.bounds_nbytes per row
-    monkeypatch.setattr(memory_lloyd, "BOUNDS_BUDGET", 2 * 2100 * per_row)
     ref = dynkm.KMeans(K, init=init, algorithm="lloyd").fit(X)
-    fits = {rows: dkd.KMeans(K, init=init).fit(da.from_array(X, chunks=(rows, 20)))
-            for rows in (2100, 2101)}
-    assert fits[2100].history_["algorithm"] == "yinyang"
-    assert fits[2101].history_["algorithm"] == "lloyd"
-    assert "budget" in fits[2101].history_["algorithm_reason"]
-    assert np.all(fits[2101].history_["distance_fraction"] == 1.0)
-    assert_same_fit(fits[2101], ref)
-    assert_same_fit(fits[2100], ref, same_algorithm=False)
+    fits = {}
+    for budget in (2 * X.shape[0] * per_row, 2 * X.shape[0] * per_row - 1):
+        monkeypatch.setattr(memory_lloyd, "BOUNDS_BUDGET", budget)
+        fits[budget] = [dkd.KMeans(K, init=init).fit(da.from_array(X, chunks=(rows, 20)))
+                        for rows in (6000, 1000)]
+    at, above = fits.values()
+    assert [f.history_["algorithm"] for f in at] == ["yinyang"] * 2
+    assert [f.history_["algorithm"] for f in above] == ["lloyd"] * 2
+    for model in above:
+        assert "budget" in model.history_["algorithm_reason"]
+        assert np.all(model.history_["distance_fraction"] == 1.0)
+        assert_same_fit(model, ref)
+    for model in at:
+        assert_same_fit(model, ref, same_algorithm=False)
 
 
 def test_bad_algorithm_raises():

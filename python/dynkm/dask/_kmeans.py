@@ -101,8 +101,8 @@ default="k-means||"
         pass below 32 clusters or 4096 rows, Hamerly's bounds below 16
         features, else Yinyang's groups of about ten centers; "elkan" one
         group per center. The bounds of each chunk stay on its worker between
-        iterations; two copies of the largest chunk's bounds (a step's input
-        and output; ``16 + 4 t`` bytes per row for t groups, 24 for Hamerly's)
+        iterations; every chunk's bounds counted twice (a step's input and
+        output; ``16 + 4 t`` bytes per row for t groups, 24 for Hamerly's)
         must fit ``dynkm._lloyd.BOUNDS_BUDGET`` (1 GiB), else Lloyd's pass.
         The result is the same whichever runs; ``history_`` says which ran.
     verbose : int, default=0

@@ -35,6 +35,7 @@ import dask
 import numpy as np
 
 from dynkm._history import new_history, record
+from dynkm import _lloyd as memory_rule
 from dynkm._lloyd import AUTO_MIN_SAMPLES, HISTORY_COLUMNS, choose_algorithm
 from dynkm.dask import _chunks
 from dynkm.dask._data import broadcast
@@ -54,26 +55,26 @@ def choose_strategy(algorithm, sizes, n_clusters, n_features):
 
     The in-memory rule (:func:`dynkm._lloyd.choose_algorithm`: "auto" picks
     Lloyd's pass for few clusters or rows, Hamerly's bounds for few features,
-    else Yinyang's groups; "elkan", "yinyang" and "lloyd" as asked) with its
-    memory budget (``dynkm._lloyd.BOUNDS_BUDGET``) applied to one chunk
-    instead of the whole data: each worker holds the bounds of its own
-    chunks only, and a chunk's bounds live twice while a step runs (its
-    input and its output), so two copies of the largest chunk's bounds must
-    fit the budget. Above it, Lloyd's pass.
+    else Yinyang's groups; "elkan", "yinyang" and "lloyd" as asked), its
+    memory budget (``dynkm._lloyd.BOUNDS_BUDGET``) counting every chunk's
+    bounds twice: a step task holds its chunks' bounds of the iteration
+    before and its new ones at once (a task must not change its inputs).
+    The bounds of all the chunks, wherever they live, twice over, must fit
+    the budget; above it, Lloyd's pass (which keeps nothing per row).
     """
     if algorithm == "elkan" and n_clusters == 1:
         return "lloyd", 0, "dynkm.dask: elkan with a single cluster (lloyd)"
     n = int(sum(sizes))
-    held = 2 * int(max(sizes))
-    # The rule reads the number of rows twice: against auto's minimum (the
-    # whole data's) and for the bounds' memory (here two copies of a chunk's,
-    # counted as at least that minimum: small either way).
-    rows = n if n < AUTO_MIN_SAMPLES else max(AUTO_MIN_SAMPLES, held)
-    name, n_groups, reason = choose_algorithm(algorithm, rows, n_clusters, n_features)
+    # The rule reads the number of rows twice: against auto's minimum (of
+    # the data) and for the bounds' memory (two copies here; data below
+    # that minimum keep one copy's count: a few hundred kB of bounds).
+    name, n_groups, reason = choose_algorithm(algorithm, n if n < AUTO_MIN_SAMPLES else 2 * n,
+                                              n_clusters, n_features)
     if "budget" in reason:
-        reason = (f"{reason.split(':')[0]}: two copies of the largest chunk's bounds "
-                  f"({held // 2} rows) would exceed the budget")
-    return name, n_groups, f"dynkm.dask, per chunk: {reason}"
+        reason = (f"{reason.split(':')[0]}: the chunks' bounds, twice over (a step's input "
+                  f"and output), would exceed the budget of "
+                  f"{memory_rule.BOUNDS_BUDGET / 2**20:.0f} MiB")
+    return name, n_groups, f"dynkm.dask: {reason}"
 
 
 class Runner:
@@ -231,10 +232,10 @@ def run_lloyd(data, centers, max_iter, tol, check_every, n_threads, verbose, cha
             updates, infos, lasts = chain_graph(data, centers, previous if compare else None,
                                                 size, n_threads, plan)
             handles = runner.submit(updates + infos + lasts)
-            # The bounds carried in, released once the graph's first step has
-            # read them (then only its own step's bounds are kept per group).
-            carried_in = [] if plan is None else plan.carry or []
             if plan is not None:
+                # The bounds carried in: the scheduler keeps them until the
+                # graph's first step has read them, then frees them.
+                runner.release(plan.carry or [])
                 plan.restart()
             updates, infos, lasts = (handles[:size], handles[size:2 * size],
                                      handles[2 * size:])
@@ -243,7 +244,6 @@ def run_lloyd(data, centers, max_iter, tol, check_every, n_threads, verbose, cha
                 t0 = time.perf_counter()
                 for t in range(length):
                     info = iteration_info(runner, infos[t])
-                    runner.release(carried_in)
                     relocated, refilled = 0, info["empty"]
                     fraction = 1.0 if plan is None else info["distances"] / n_distances
                     if refilled:
@@ -293,7 +293,6 @@ def run_lloyd(data, centers, max_iter, tol, check_every, n_threads, verbose, cha
                     # The next step's objective: the inertia of the final centers.
                     inertia = iteration_info(runner, infos[t + 1])["objective"]
             finally:
-                runner.release(carried_in)
                 runner.release(handles if not kept else updates + infos)
             if inertia is None:  # the stop ended a graph: one step more from the final centers
                 handles = runner.submit(chain_graph(data, centers, None, 1, n_threads)[1])
