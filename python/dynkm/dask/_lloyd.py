@@ -134,7 +134,8 @@ def chain_graph(data, centers, previous, length, n_threads, plan=None):
     update = dask.delayed(_chunks.update, pure=True)
     pick = dask.delayed(_chunks.pick, pure=True)
     n_chunks = len(data.parts)
-    before = [None] * len(data.groups) if plan is None or plan.carry is None else plan.carry
+    # Each group's latest result (a copy: the plan's carry is released by the caller).
+    before = [None] * len(data.groups) if plan is None or plan.carry is None else list(plan.carry)
     center_group = None if plan is None else broadcast(plan.center_group)
     updates, infos = [], []
     for t in range(length):
