@@ -13,8 +13,16 @@ same initial centers (random rows of X):
   is used as given), then one more pass for the final labels; its
   ``inertia_`` is then the sum of *unsquared* distances, so the benchmark
   recomputes its squared inertia against its centers with kmcore;
-- ``dynkm.KMeans(init=C, max_iter=10, tol=0, algorithm="lloyd")`` in memory
-  on THREADS threads (the same cores; the workers are idle meanwhile).
+- ``dynkm.KMeans(init=C, max_iter=10, tol=0)`` in memory on THREADS threads
+  (the same cores; the workers are idle meanwhile).
+
+Both dynkm fits run their default ``algorithm="auto"``: the same rule picks
+the same E-step in memory and per chunk (Lloyd's pass at k = 10, Yinyang's
+group bounds at k = 256, kept with each chunk on its worker), so the ratio
+compares the engine, not the strategies; ``extra_info`` records what ran
+(``algorithm``) and the mean fraction of the n x k distances computed per
+iteration (``distance_fraction``) of both. DYNKM_BENCH_ALGORITHM sets
+another ``algorithm`` for both (``lloyd``: every distance, every iteration).
 
 Each round times dask-ml, then in-memory dynkm, then dynkm.dask (the timed
 function); ``extra_info`` keeps the peers' median seconds, the medians of
@@ -25,12 +33,15 @@ and whether the dask fit's labels equal the in-memory ones. The cases:
 - MNIST 60000 x 784 float32 in 8 chunks, k = 10 and 256 (``-m quick``, a few
   minutes on an idle 2-core machine);
 - a 4,000,000 x 64 float32 mixture (1 GB) in chunks of 250,000, k = 10 and
-  256 (the full run; DYNKM_BENCH_MIXTURE_ROWS makes it smaller).
+  256 (the full run; ``-k mixture`` runs only these;
+  DYNKM_BENCH_MIXTURE_ROWS makes it smaller). The data take 1 GB in this
+  process and 1 GB on the workers, plus dask-ml's copies.
 
 ::
 
     python -m pytest benchmarks/test_dask.py -m quick --benchmark-json benchmarks/results/dask.json
     python -m pytest benchmarks/test_dask.py --benchmark-json benchmarks/results/dask.json
+    python -m pytest benchmarks/test_dask.py -k mixture --benchmark-json ...
 
 DYNKM_BENCH_ROUNDS sets the rounds (default 3 for MNIST, 2 for the mixture).
 dask-ml (``pip install "dynkm[bench]"``) is optional: without it only the
@@ -70,6 +81,7 @@ MIXTURE_CHUNK = 250_000
 MIXTURE_FEATURES = 64
 MIXTURE_COMPONENTS = 100
 _ROUNDS = os.environ.get("DYNKM_BENCH_ROUNDS")
+ALGORITHM = os.environ.get("DYNKM_BENCH_ALGORITHM", "auto")
 ROUNDS = {"mnist": int(_ROUNDS or 3), "mixture": int(_ROUNDS or 2)}
 
 CASES = [
@@ -153,7 +165,7 @@ def test_dask_lloyd(benchmark, request, data, k):
     fits = {}
     peers = {
         "in_memory": lambda: dynkm.KMeans(k, init=C, max_iter=ITERATIONS, tol=0,
-                                          algorithm="lloyd", n_threads=THREADS).fit(X),
+                                          algorithm=ALGORITHM, n_threads=THREADS).fit(X),
     }
     if DaskMLKMeans is not None:
         peers["dask_ml"] = lambda: DaskMLKMeans(k, init=C, max_iter=ITERATIONS, tol=0).fit(dX)
@@ -168,7 +180,8 @@ def test_dask_lloyd(benchmark, request, data, k):
         iteration_seconds["in_memory"].extend(fits["in_memory"].history_["seconds"])
 
     def ours():
-        fits["dask"] = dynkm.dask.KMeans(k, init=C, max_iter=ITERATIONS, tol=0).fit(dX)
+        fits["dask"] = dynkm.dask.KMeans(k, init=C, max_iter=ITERATIONS, tol=0,
+                                         algorithm=ALGORITHM).fit(dX)
         iteration_seconds["dask"].extend(fits["dask"].history_["seconds"])
 
     benchmark.pedantic(ours, setup=run_peers, rounds=ROUNDS[data], iterations=1)
@@ -181,6 +194,10 @@ def test_dask_lloyd(benchmark, request, data, k):
         "n_relocated": int(ref.history_["n_relocated"].sum()),
         "inertia": dask_fit.inertia_, "in_memory_inertia": ref.inertia_,
         "same_labels": bool(np.array_equal(dask_fit.labels_.compute(), ref.labels_)),
+        "algorithm": dask_fit.history_["algorithm"],
+        "in_memory_algorithm": ref.history_["algorithm"],
+        "distance_fraction": float(np.mean(dask_fit.history_["distance_fraction"])),
+        "in_memory_distance_fraction": float(np.mean(ref.history_["distance_fraction"])),
     }
     # Per iteration: the median of history_["seconds"] of each round's fit (the
     # round trip, or with several iterations per graph the time between two
@@ -208,6 +225,7 @@ def test_dask_lloyd(benchmark, request, data, k):
     # Not timings: every fit ran the iterations asked, and the dask fit is the
     # in-memory one (float32: inertia to rounding).
     assert dask_fit.n_iter_ == ref.n_iter_
+    assert info["algorithm"] == info["in_memory_algorithm"]
     assert ref.n_iter_ == ITERATIONS or ref.history_["center_shift"][-1] == 0
     np.testing.assert_allclose(dask_fit.inertia_, ref.inertia_, rtol=1e-5)
     if "dask_ml" in fits:
@@ -224,7 +242,8 @@ def summary(results):
     for bench in results:
         info = bench["extra_info"]
         lines.append(
-            f"{info['data']} in {info['chunks']} chunks, k={info['k']}: dynkm.dask "
+            f"{info['data']} in {info['chunks']} chunks, k={info['k']} "
+            f"({info.get('algorithm', 'lloyd')}): dynkm.dask "
             f"{bench['stats']['median']:.2f} s, in memory {info['in_memory_seconds']:.2f} s "
             f"(x{info['ratio_to_in_memory']:.2f}), dask-ml "
             f"{info.get('dask_ml_seconds', float('nan')):.2f} s "

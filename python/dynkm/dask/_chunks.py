@@ -20,7 +20,9 @@ from dynkm._validation import check_range
 from kmcore import pairwise_sqdist, row_norms
 from kmcore.assignment import assign_rows
 from kmcore.centers import means_from_sums, weighted_sums
+from kmcore.hamerly import HamerlyBounds
 from kmcore.validation import check_data
+from kmcore.yinyang import GroupBounds, labelled_inertia
 
 # Results added per reduction task: a power of two (see tree_reduce).
 FAN_IN = 8
@@ -104,6 +106,52 @@ def chunk_step(part, centers, offset, n_threads, previous=None):
             assign_rows(x, sqnorms, previous, w, n_threads, with_sums=True)[0] != labels))
     return {"sums": sums, "weights": weights, "inertia": inertia,
             "n_positive": np.bincount(positive, minlength=k), "changed": changed, "far": far}
+
+
+def chunk_bounded_step(part, centers, drift, bounds_in, center_group, n_threads,
+                       previous=None):
+    """One bounded E-step on a validated chunk (Yinyang's or Hamerly's bounds), its
+    M-step partial results and the chunk's new bounds.
+
+    ``bounds_in``: the chunk's bounds after the step before (a dict of
+    ``labels``, ``upper``, ``lower``; None: none yet, every distance is
+    computed), ``drift`` how far each center moved since (float64, (k,)).
+    ``center_group``: the group of every center (Yinyang), None for Hamerly's
+    bounds. Nothing given is changed: the bounds are copied into a new
+    bounds object, so a task run twice (a retry, a lost worker's recompute)
+    returns the same arrays from the same inputs.
+
+    Returns ``(stats, bounds)``: stats as :func:`chunk_step`'s (``sums`` and
+    ``weights`` summed from all the new labels, ``inertia`` by direct float64
+    distances to the labels' centers; no ``far`` rows: a step that empties a
+    cluster is redone by Lloyd's pass, which has them) plus ``distances``,
+    the number of row-center distances the bounds computed.
+    """
+    x, sqnorms, w, _ = part
+    k = centers.shape[0]
+    if center_group is None:
+        bounds = HamerlyBounds(x, k, n_threads)
+    else:
+        bounds = GroupBounds(x, sqnorms, center_group, n_threads)
+    if bounds_in is not None:
+        for key in ("labels", "upper", "lower"):
+            np.copyto(getattr(bounds, key), bounds_in[key])
+    counts = bounds.assign(centers, None if bounds_in is None else drift)
+    labels = bounds.labels
+    # The sums from every label, not moved incrementally: a function of the
+    # labels alone, so equal labels give bitwise equal sums (the strict stop
+    # of _lloyd.strict_stop) and the reduction stays the fixed tree's.
+    sums, weights = weighted_sums(x, labels, k, w, n_threads)
+    positive = labels if w is None else labels[w > 0]
+    changed = -1
+    if previous is not None:
+        changed = int(np.count_nonzero(
+            assign_rows(x, sqnorms, previous, w, n_threads, with_sums=True)[0] != labels))
+    stats = {"sums": sums, "weights": weights,
+             "inertia": labelled_inertia(x, centers, labels, w, n_threads),
+             "n_positive": np.bincount(positive, minlength=k), "changed": changed,
+             "distances": int(counts[0])}
+    return stats, {"labels": labels, "upper": bounds.upper, "lower": bounds.lower}
 
 
 def farthest(dist, k):
@@ -311,6 +359,29 @@ def group_step(ids, state, offsets, n_chunks, n_threads, previous, *parts):
     return held_subtrees(leaves, n_chunks)
 
 
+def group_bounded_step(ids, state, before, center_group, n_chunks, n_threads, previous,
+                       *parts):
+    """:func:`chunk_bounded_step` on the chunks ``ids`` (``parts`` are theirs), added.
+
+    ``before``: this task's result for the iteration before (its chunks'
+    bounds), None to start the bounds afresh. Returns a dict: ``stats``, the
+    chunks' :func:`held_subtrees` (None when ``state`` says the iteration is
+    not run), and ``bounds``, a list of the chunks' new bounds. The bounds
+    stay on the worker: only ``stats`` goes to :func:`update` (through
+    :func:`pick`), while the group's next step takes this whole result.
+    """
+    centers = state["centers"]
+    if centers is None:
+        return {"stats": None, "bounds": None}
+    leaves, out = {}, []
+    for n, (j, part) in enumerate(zip(ids, parts, strict=True)):
+        bounds_in = None if before is None else before["bounds"][n]
+        leaves[j], bounds = chunk_bounded_step(part, centers, state.get("drift"), bounds_in,
+                                               center_group, n_threads, previous)
+        out.append(bounds)
+    return {"stats": held_subtrees(leaves, n_chunks), "bounds": out}
+
+
 def update(state, n_chunks, dtype, n_threads, *groups):
     """The reduced step of an iteration and the new centers, on a worker.
 
@@ -326,21 +397,23 @@ def update(state, n_chunks, dtype, n_threads, *groups):
         return {"centers": None, "info": None}
     stats = add_subtrees(groups, n_chunks)
     weights = stats["weights"]
-    info = {"objective": stats["inertia"], "changed": stats["changed"], "empty": False}
+    info = {"objective": stats["inertia"], "changed": stats["changed"], "empty": False,
+            "distances": stats.get("distances")}
     if (weights == 0).any():
         info["empty"] = True
         return {"centers": None, "info": info, "stats": stats, "centers_in": centers}
-    new, shift2 = new_centers(stats["sums"], weights, centers, dtype, n_threads)
-    info.update(shift2=shift2, imbalance=imbalance(weights))
-    return {"centers": new, "info": info}
+    new, shift = new_centers(stats["sums"], weights, centers, dtype, n_threads)
+    info.update(shift2=float((shift ** 2).sum()), imbalance=imbalance(weights))
+    # drift: how far each center moved, for the next bounded step.
+    return {"centers": new, "info": info, "drift": shift}
 
 
 def new_centers(sums, weights, centers, dtype, n_threads):
     """The means ``sums / weights`` in ``dtype`` (``centers`` where a weight is 0) and
-    the sum of the squared center shifts from ``centers``."""
+    how far each center moved from ``centers`` (float64, shape (k,))."""
     shift = np.empty(centers.shape[0], dtype=np.float64)
     new = means_from_sums(sums, weights, centers, dtype, shift, n_threads)
-    return new, float((shift ** 2).sum())
+    return new, shift
 
 
 def imbalance(weights):

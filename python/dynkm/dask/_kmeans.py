@@ -1,22 +1,24 @@
 """KMeans on dask arrays: Dask schedules, kmcore computes every chunk.
 
-Each Lloyd iteration runs kmcore's fused E-step and float64 sums on every
-chunk where it lives (one task per worker's group of chunks), adds the
-chunks' partial results over a binary tree fixed by the chunk index and
-divides them into the next centers on a worker; several iterations go to
-the scheduler as one graph, the client reading only the numbers of the
-stopping rule (:mod:`dynkm.dask._lloyd`). Nothing of it (the labels
-neither) is left on the workers. The iterations and the stopping rule are
-those of ``dynkm.KMeans(algorithm="lloyd")`` (see ``dynkm._lloyd.run_lloyd``).
+Each Lloyd iteration runs kmcore's E-step and float64 sums on every chunk
+where it lives (one task per worker's group of chunks), adds the chunks'
+partial results over a binary tree fixed by the chunk index and divides
+them into the next centers on a worker; several iterations go to the
+scheduler as one graph, the client reading only the numbers of the
+stopping rule (:mod:`dynkm.dask._lloyd`). The iterations and the stopping
+rule are those of ``dynkm.KMeans`` (see ``dynkm._lloyd.run_lloyd``).
 
-Every chunk runs Lloyd's full assignment, not the bounded (Yinyang)
-strategy: kmcore's bound objects are updated in place by each iteration,
-while a dask task may run twice (a lost worker, a retry) and must not
-change its inputs. Kept per chunk they would need a copy per chunk and
-iteration (n x t float32 bounds and the labels), or a cache on the worker
-stamped with the centers it was last updated against and rebuilt by a full
-pass when a re-run finds another stamp; the in-memory bounded driver's
-incremental sums would then round differently after a rebuild. Not done yet.
+The E-step is the one the in-memory rule picks for the data
+(:func:`dynkm.dask._lloyd.choose_strategy`): Lloyd's full pass, or
+Yinyang's group bounds or Hamerly's, kept per chunk on the worker that
+holds it. A chunk's bounds and labels are the result of one iteration's
+task and an input of the next's, never changed in place (a task that runs
+twice, a retry or a lost worker's recompute, gives the same arrays), and
+its sums are recomputed from all its labels (one pass over the chunk, no
+distances): a function of the labels alone, added in the same fixed tree,
+so the result does not depend on the strategy either. With Lloyd's pass
+nothing of the fit (the labels neither) is left on the workers between
+iterations; with the bounds, only they are, until the fit ends.
 """
 
 import time
@@ -29,12 +31,13 @@ from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from dynkm._params import Int, Real, check_params
+from dynkm._lloyd import ALGORITHMS
+from dynkm._params import Int, Options, Real, check_params
 from dynkm._validation import as_dtype, check_range
 from dynkm.dask import _chunks
 from dynkm.dask._data import ChunkedData, as_dask_array, broadcast, weight_blocks
 from dynkm.dask._init import kmeans_parallel, kmeans_plusplus_sample
-from dynkm.dask._lloyd import run_lloyd
+from dynkm.dask._lloyd import choose_strategy, run_lloyd
 from kmcore import row_norms
 from kmcore.validation import check_centers, check_random_state
 
@@ -53,8 +56,8 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     """K-means by Lloyd's algorithm on a dask array, chunk by chunk with kmcore.
 
     From the same initial centers it runs the iterations of the in-memory
-    ``dynkm.KMeans(algorithm="lloyd")``: the same labels and number of
-    iterations, centers and inertia equal to rounding (the chunks' float64
+    ``dynkm.KMeans`` (whatever its ``algorithm``): the same labels and number
+    of iterations, centers and inertia equal to rounding (the chunks' float64
     sums are added in another order). The result depends on the chunk
     layout and ``random_state`` only, not on the workers: bitwise the same
     with 1 or 100 workers. Runs with a ``distributed.Client`` when one
@@ -93,6 +96,15 @@ default="k-means||"
         many iterations). None: 10 with a ``distributed.Client``, 1 with
         dask's local schedulers (no round trip to save). The result does not
         depend on it.
+    algorithm : {"auto", "lloyd", "elkan", "yinyang"}, default="auto"
+        The E-step, chosen by ``dynkm.KMeans``' rule: "auto" runs Lloyd's
+        pass below 32 clusters or 4096 rows, Hamerly's bounds below 16
+        features, else Yinyang's groups of about ten centers; "elkan" one
+        group per center. The bounds of each chunk stay on its worker between
+        iterations; every chunk's bounds counted twice (a step's input and
+        output; ``16 + 4 t`` bytes per row for t groups, 24 for Hamerly's)
+        must fit ``dynkm._lloyd.BOUNDS_BUDGET`` (1 GiB), else Lloyd's pass.
+        The result is the same whichever runs; ``history_`` says which ran.
     verbose : int, default=0
 
     Attributes
@@ -105,12 +117,15 @@ default="k-means||"
     n_iter_ : int
     n_features_in_ : int
     history_ : dict
-        As ``dynkm.KMeans.history_`` (``algorithm`` is "lloyd").
+        As ``dynkm.KMeans.history_``: ``algorithm`` ("lloyd", "yinyang",
+        "elkan", "hamerly"), ``n_groups``, ``algorithm_reason``, and per
+        iteration ``distance_fraction``, the fraction of the n x k distances
+        computed.
     """
 
     def __init__(self, n_clusters=8, *, init="k-means||", n_init=1, max_iter=300, tol=1e-4,
                  check_every=1, random_state=None, oversampling_factor=2, init_max_iter=None,
-                 n_threads=1, chain_length=None, verbose=0):
+                 n_threads=1, chain_length=None, algorithm="auto", verbose=0):
         self.n_clusters = n_clusters
         self.init = init
         self.n_init = n_init
@@ -122,6 +137,7 @@ default="k-means||"
         self.init_max_iter = init_max_iter
         self.n_threads = n_threads
         self.chain_length = chain_length
+        self.algorithm = algorithm
         self.verbose = verbose
 
     def fit(self, X: "da.Array | dd.DataFrame", y: object = None,
@@ -143,13 +159,14 @@ default="k-means||"
             check_range(row_norms(init, n_threads=1, check_input=False), name="init")
         rng = check_random_state(self.random_state)
         tol = params.tol * data.mean_variance() if params.tol > 0 else 0.0
+        strategy = choose_strategy(params.algorithm, data.sizes, k, data.n_features)
         best = None
         for _ in range(1 if isinstance(init, np.ndarray) else params.n_init):
             t0 = time.perf_counter()
             centers = self._initial_centers(data, init, rng, params)
             init_seconds = time.perf_counter() - t0
             run = run_lloyd(data, centers, params.max_iter, tol, params.check_every,
-                            params.n_threads, self.verbose, params.chain_length)
+                            params.n_threads, self.verbose, params.chain_length, strategy)
             run["history"]["init_seconds"] = init_seconds
             if best is None or run["inertia"] < best["inertia"]:
                 best = run
@@ -177,6 +194,7 @@ default="k-means||"
         "check_every": Int(),
         "n_threads": Int(),
         "chain_length": Int(none=True),
+        "algorithm": Options(*ALGORITHMS),
         "verbose": Int(low=0, bools=True),
     }
 

@@ -1,10 +1,11 @@
 """Lloyd's iterations on the chunks, several iterations per graph.
 
-The iterations and the stopping rule are those of
-``dynkm.KMeans(algorithm="lloyd")`` (``dynkm._lloyd.run_lloyd``). Each graph
-holds ``chain`` iterations: iteration i's tasks are one per group of chunks
-(:func:`dynkm.dask._chunks.group_step`, on the worker holding them) and
-:func:`dynkm.dask._chunks.update` (one per worker, or one: see
+The iterations and the stopping rule are those of ``dynkm.KMeans``
+(``dynkm._lloyd.run_lloyd``). Each graph holds ``chain`` iterations:
+iteration i's tasks are one per group of chunks
+(:func:`dynkm.dask._chunks.group_step`, or with bounds
+:func:`dynkm.dask._chunks.group_bounded_step`, on the worker holding them)
+and :func:`dynkm.dask._chunks.update` (one per worker, or one: see
 :func:`chain_graph`), which adds the groups' results over the fixed tree and
 divides the sums into the next centers, the input of iteration i + 1's
 tasks. The centers stay on the workers; the client reads
@@ -13,12 +14,19 @@ next iterations already run, and drops what ran past the stop: the same
 iterations, n_iter and history as one graph per iteration, without a
 round trip through the client between them.
 
+With bounds (:func:`choose_strategy`), each group's step also takes the
+group's result of the iteration before (its chunks' bounds and labels, on
+the same worker) and returns new ones; the client keeps the futures of the
+last iteration it read, the next graph's starting point. Those futures
+have lineage: a lost worker's bounds are recomputed from the graphs
+before, bitwise the same (every task is a function of its inputs).
+
 An iteration that leaves a cluster without weight ends its graph: the
-client fetches that iteration's reduced stats, refills the cluster from the
-farthest rows (:func:`relocate_empty`, which reads those rows where they
-live) and starts the next graph from the centers it computed. Every graph
-starts from centers the client holds, so a lost worker's share is
-recomputed from at most one graph's iterations.
+client fetches that iteration's reduced stats (with bounds, of the same
+iteration again by Lloyd's pass, which keeps the farthest rows), refills
+the cluster from the farthest rows (:func:`relocate_empty`, which reads
+those rows where they live) and starts the next graph from the centers it
+computed, the bounds afresh.
 """
 
 import time
@@ -27,9 +35,11 @@ import dask
 import numpy as np
 
 from dynkm._history import new_history, record
-from dynkm._lloyd import HISTORY_COLUMNS
+from dynkm import _lloyd as memory_rule
+from dynkm._lloyd import AUTO_MIN_SAMPLES, HISTORY_COLUMNS, choose_algorithm
 from dynkm.dask import _chunks
 from dynkm.dask._data import broadcast
+from kmcore.yinyang import center_groups
 
 # Iterations per graph with a distributed Client (dask's local schedulers
 # have no round trip to save: one iteration per compute there).
@@ -38,6 +48,33 @@ CHAIN = 10
 # (see chain_graph); beyond, the all-to-all of the groups' results would cost
 # more than the second hop it saves.
 MAX_REPLICAS = 4
+
+
+def choose_strategy(algorithm, sizes, n_clusters, n_features):
+    """What a fit runs on chunks of ``sizes`` rows: ``(name, n_groups, reason)``.
+
+    The in-memory rule (:func:`dynkm._lloyd.choose_algorithm`: "auto" picks
+    Lloyd's pass for few clusters or rows, Hamerly's bounds for few features,
+    else Yinyang's groups; "elkan", "yinyang" and "lloyd" as asked), its
+    memory budget (``dynkm._lloyd.BOUNDS_BUDGET``) counting every chunk's
+    bounds twice: a step task holds its chunks' bounds of the iteration
+    before and its new ones at once (a task must not change its inputs).
+    The bounds of all the chunks, wherever they live, twice over, must fit
+    the budget; above it, Lloyd's pass (which keeps nothing per row).
+    """
+    if algorithm == "elkan" and n_clusters == 1:
+        return "lloyd", 0, "dynkm.dask: elkan with a single cluster (lloyd)"
+    n = int(sum(sizes))
+    # The rule reads the number of rows twice: against auto's minimum (of
+    # the data) and for the bounds' memory (two copies here; data below
+    # that minimum keep one copy's count: a few hundred kB of bounds).
+    name, n_groups, reason = choose_algorithm(algorithm, n if n < AUTO_MIN_SAMPLES else 2 * n,
+                                              n_clusters, n_features)
+    if "budget" in reason:
+        reason = (f"{reason.split(':')[0]}: the chunks' bounds, twice over (a step's input "
+                  f"and output), would exceed the budget of "
+                  f"{memory_rule.BOUNDS_BUDGET / 2**20:.0f} MiB")
+    return name, n_groups, f"dynkm.dask: {reason}"
 
 
 class Runner:
@@ -65,7 +102,7 @@ class Runner:
                 handle.release()
 
 
-def chain_graph(data, centers, previous, length, n_threads):
+def chain_graph(data, centers, previous, length, n_threads, plan=None):
     """``length`` iterations from ``centers`` as delayed objects: their updates and infos.
 
     ``previous`` (None or centers): the first iteration also counts its
@@ -75,31 +112,73 @@ def chain_graph(data, centers, previous, length, n_threads):
     step's centers are already there: one hop between workers per
     iteration, not two (to the reducing worker and back). With more, one
     update, which every worker fetches.
+
+    ``plan`` (None: Lloyd's pass) runs the bounded steps
+    (:func:`dynkm.dask._chunks.group_bounded_step`): a :class:`BoundedPlan`,
+    whose ``carry`` (each group's last result, or None) and ``drift`` the
+    first step starts from. Each group's step takes its own result of the
+    iteration before, on the worker holding both. Returns ``(updates, infos,
+    lasts)``: ``lasts``, the groups' results of the last step (empty without
+    a plan), from which the next graph goes on.
     """
     homes = sorted({home[0] for home, _ in data.groups if home is not None})
     replicas = homes if 0 < len(homes) <= MAX_REPLICAS else [None]
-    first = broadcast({"centers": centers})
+    first = {"centers": centers}
+    if plan is not None:
+        first["drift"] = plan.drift if plan.carry is not None else None
+    first = broadcast(first)
     state = {replica: first for replica in replicas}
     sent_previous = None if previous is None else broadcast(previous)
     step = dask.delayed(_chunks.group_step, pure=True)
+    bounded_step = dask.delayed(_chunks.group_bounded_step, pure=True)
     update = dask.delayed(_chunks.update, pure=True)
     pick = dask.delayed(_chunks.pick, pure=True)
     n_chunks = len(data.parts)
+    # Each group's latest result (a copy: the plan's carry is released by the caller).
+    before = [None] * len(data.groups) if plan is None or plan.carry is None else list(plan.carry)
+    center_group = None if plan is None else broadcast(plan.center_group)
     updates, infos = [], []
     for t in range(length):
         groups = []
-        for home, ids in data.groups:
+        for g, (home, ids) in enumerate(data.groups):
             replica = home[0] if home is not None and home[0] in state else replicas[0]
+            parts = [data.parts[j] for j in ids]
+            prev = sent_previous if t == 0 else None
             with data.pinned(home):
-                groups.append(step(ids, state[replica], data.offsets, n_chunks, n_threads,
-                                   sent_previous if t == 0 else None,
-                                   *[data.parts[j] for j in ids]))
+                if plan is None:
+                    groups.append(step(ids, state[replica], data.offsets, n_chunks, n_threads,
+                                       prev, *parts))
+                    continue
+                before[g] = bounded_step(ids, state[replica], before[g], center_group,
+                                         n_chunks, n_threads, prev, *parts)
+                # Only the stats leave the worker; the bounds stay for the next step.
+                groups.append(pick(before[g], "stats"))
         for replica in replicas:
             with data.pinned(None if replica is None else [replica]):
                 state[replica] = update(state[replica], n_chunks, data.dtype, n_threads, *groups)
         updates.append(state[replicas[0]])
         infos.append(pick(updates[-1], "info"))
-    return updates, infos
+    return updates, infos, (before if plan is not None else [])
+
+
+class BoundedPlan:
+    """What a bounded run carries from one graph to the next.
+
+    ``center_group``: Yinyang's group of every center (from the run's initial
+    centers, as in memory; None for Hamerly's bounds). ``carry``: the
+    groups' results of the last iteration read (futures on the workers, or
+    values with dask's local schedulers), None to start the bounds afresh
+    (the first graph, and after the client refilled an empty cluster);
+    ``drift``: how far each center moved in that iteration.
+    """
+
+    def __init__(self, center_group):
+        self.center_group = center_group
+        self.carry = None
+        self.drift = None
+
+    def restart(self):
+        self.carry, self.drift = None, None
 
 
 def iteration_info(runner, handle):
@@ -107,88 +186,142 @@ def iteration_info(runner, handle):
     return runner.result(handle)
 
 
-def run_lloyd(data, centers, max_iter, tol, check_every, n_threads, verbose, chain=None):
+def run_lloyd(data, centers, max_iter, tol, check_every, n_threads, verbose, chain=None,
+              strategy=None):
     """Lloyd's iterations on the chunks from ``centers`` (the rule of ``dynkm._lloyd``).
 
     ``chain``: iterations per graph (None: ``CHAIN`` with a Client, else 1);
-    the result does not depend on it. Nothing of an iteration stays on the
-    workers, the labels neither: the in-memory rule stops strictly when a
-    checked iteration's labels equal the step before's with nothing
-    relocated, and those labels can be compared without keeping them (see
-    :func:`strict_stop`).
+    the result does not depend on it. ``strategy``: ``(name, n_groups,
+    reason)`` of :func:`choose_strategy` (None: Lloyd's pass). With Lloyd's
+    pass nothing of an iteration stays on the workers, the labels neither:
+    the in-memory rule stops strictly when a checked iteration's labels
+    equal the step before's with nothing relocated, and those labels can be
+    compared without keeping them (see :func:`strict_stop`). With bounds,
+    each chunk's bounds and labels stay on its worker from one iteration
+    to the next (task results, never changed in place), and are released
+    when the run ends.
 
     Returns a dict: centers, inertia (of the final centers), n_iter, history.
     """
     runner = Runner(data.client)
     if chain is None:
         chain = CHAIN if data.client is not None else 1
+    name, n_groups, reason = strategy or ("lloyd", 0, "dynkm.dask: Lloyd by chunks")
+    plan = None
+    if name != "lloyd":
+        # The grouping of the run's initial centers, as in memory.
+        center_group = None if name == "hamerly" else center_groups(centers, n_groups)
+        n_groups = 1 if center_group is None else int(center_group.max()) + 1
+        plan = BoundedPlan(center_group)
     # The in-memory driver's columns, recorded the same way.
     history = new_history(HISTORY_COLUMNS)
     previous = None  # the centers of a step that relocated (for the label count after it)
     moved = None  # the rows it relocated
+    n_distances = data.n_samples * centers.shape[0]
     i = 0
-    while True:
-        # After a relocation the labels must be compared (see strict_stop):
-        # the step before's are assigned again in the graph's first tasks.
-        compare = (_checked(i, check_every, max_iter) and i > 0
-                   and history["n_relocated"][-1] > 0
-                   and not surely_moved(moved, centers))
-        length = min(chain, max_iter - i)
-        # The run's last graph has one step more: its objective is the
-        # inertia of the final centers.
-        size = length + (length == max_iter - i)
-        updates, infos = chain_graph(data, centers, previous if compare else None, size,
-                                     n_threads)
-        handles = runner.submit(updates + infos)
-        updates, infos = handles[:size], handles[size:]
-        try:
-            t0 = time.perf_counter()
-            for t in range(length):
-                info = iteration_info(runner, infos[t])
-                relocated = 0
-                if info["empty"]:
-                    # Refilled on the client (the graph's later steps did not run).
-                    step = runner.result(updates[t])
-                    stats = step["stats"]
-                    relocated = relocate_empty(data, stats)
-                    centers, shift2 = _chunks.new_centers(stats["sums"], stats["weights"],
-                                                          step["centers_in"], data.dtype,
-                                                          n_threads)
-                    info = dict(info, shift2=shift2,
-                                imbalance=_chunks.imbalance(stats["weights"]))
-                    previous, moved = step["centers_in"], stats.get("moved")
-                record(history, objective=info["objective"], center_shift=info["shift2"],
-                       n_relocated=relocated, imbalance=info["imbalance"],
-                       distance_fraction=1.0, seconds=time.perf_counter() - t0)
+    try:
+        while True:
+            # After a relocation the labels must be compared (see strict_stop):
+            # the step before's are assigned again in the graph's first tasks.
+            compare = (_checked(i, check_every, max_iter) and i > 0
+                       and history["n_relocated"][-1] > 0
+                       and not surely_moved(moved, centers))
+            length = min(chain, max_iter - i)
+            # The run's last graph has one step more: its objective is the
+            # inertia of the final centers.
+            size = length + (length == max_iter - i)
+            updates, infos, lasts = chain_graph(data, centers, previous if compare else None,
+                                                size, n_threads, plan)
+            handles = runner.submit(updates + infos + lasts)
+            if plan is not None:
+                # The bounds carried in: the scheduler keeps them until the
+                # graph's first step has read them, then frees them.
+                runner.release(plan.carry or [])
+                plan.restart()
+            updates, infos, lasts = (handles[:size], handles[size:2 * size],
+                                     handles[2 * size:])
+            kept = False
+            try:
                 t0 = time.perf_counter()
-                stop = _stop(i, info, history["n_relocated"], compare and t == 0, tol,
-                             check_every, max_iter, history["seconds"][-1], verbose)
-                i += 1
-                if stop is not None or relocated:
-                    break
-            if stop is None:
-                if not relocated:  # the graph ran to its end: on from its last centers
+                for t in range(length):
+                    info = iteration_info(runner, infos[t])
+                    relocated, refilled = 0, info["empty"]
+                    fraction = 1.0 if plan is None else info["distances"] / n_distances
+                    if refilled:
+                        # Refilled on the client (the graph's later steps did not run).
+                        step = runner.result(updates[t])
+                        if plan is not None:
+                            # The bounded steps keep no far rows: the iteration again
+                            # by Lloyd's pass (the same labels), which has them.
+                            step = _lloyd_again(runner, data, step["centers_in"],
+                                                previous if compare and t == 0 else None,
+                                                n_threads)
+                            info, fraction = step["info"], fraction + 1.0
+                        stats = step["stats"]
+                        relocated = relocate_empty(data, stats)
+                        centers, shift = _chunks.new_centers(stats["sums"], stats["weights"],
+                                                             step["centers_in"], data.dtype,
+                                                             n_threads)
+                        info = dict(info, shift2=float((shift ** 2).sum()),
+                                    imbalance=_chunks.imbalance(stats["weights"]))
+                        previous, moved = step["centers_in"], stats.get("moved")
+                    record(history, objective=info["objective"], center_shift=info["shift2"],
+                           n_relocated=relocated, imbalance=info["imbalance"],
+                           distance_fraction=fraction, seconds=time.perf_counter() - t0)
+                    t0 = time.perf_counter()
+                    stop = _stop(i, info, history["n_relocated"], compare and t == 0, tol,
+                                 check_every, max_iter, history["seconds"][-1], verbose)
+                    i += 1
+                    if stop is not None or refilled:
+                        break
+                if stop is None:
+                    if not refilled:  # the graph ran to its end: on from its last centers
+                        last = runner.result(updates[t])
+                        centers = last["centers"]
+                        if plan is not None:
+                            # Its bounds go on into the next graph (kept on the workers).
+                            plan.carry, plan.drift = _carried(runner, lasts), last["drift"]
+                            kept = True
+                    continue
+                if not refilled:
                     centers = runner.result(updates[t])["centers"]
-                continue
-            if not relocated:
-                centers = runner.result(updates[t])["centers"]
-            inertia = None
-            if stop == "strict":
-                # Same labels as the step before: the centers (sums of the same rows
-                # in the same order) and the inertia against them are those of the step.
-                inertia = info["objective"]
-            elif t + 1 < size and not relocated:
-                # The next step's objective: the inertia of the final centers.
-                inertia = iteration_info(runner, infos[t + 1])["objective"]
-        finally:
-            runner.release(handles)
-        if inertia is None:  # the stop ended a graph: one step more from the final centers
-            handles = runner.submit(chain_graph(data, centers, None, 1, n_threads)[1])
-            inertia = runner.result(handles[0])["objective"]
-            runner.release(handles)
-        break
-    history.update(algorithm="lloyd", n_groups=0, algorithm_reason="dynkm.dask: Lloyd by chunks")
+                inertia = None
+                if stop == "strict":
+                    # Same labels as the step before: the centers (sums of the same rows
+                    # in the same order) and the inertia against them are those of the step.
+                    inertia = info["objective"]
+                elif t + 1 < size and not refilled:
+                    # The next step's objective: the inertia of the final centers.
+                    inertia = iteration_info(runner, infos[t + 1])["objective"]
+            finally:
+                runner.release(handles if not kept else updates + infos)
+            if inertia is None:  # the stop ended a graph: one step more from the final centers
+                handles = runner.submit(chain_graph(data, centers, None, 1, n_threads)[1])
+                inertia = runner.result(handles[0])["objective"]
+                runner.release(handles)
+            break
+    finally:
+        if plan is not None:
+            runner.release(plan.carry or [])
+    history.update(algorithm=name, n_groups=n_groups, algorithm_reason=reason)
     return {"centers": centers, "inertia": float(inertia), "n_iter": i, "history": history}
+
+
+def _lloyd_again(runner, data, centers, previous, n_threads):
+    """The update of one Lloyd iteration from ``centers`` (computed, released)."""
+    handles = runner.submit(chain_graph(data, centers, previous, 1, n_threads)[0])
+    try:
+        return runner.result(handles[0])
+    finally:
+        runner.release(handles)
+
+
+def _carried(runner, lasts):
+    """The groups' last results as the next graph's inputs: the futures themselves on a
+    Client (they stay on their workers), else the values as tasks of the next graph."""
+    if runner.client is not None:
+        return list(lasts)
+    return [broadcast(value) for value in lasts]
 
 
 def _checked(i, check_every, max_iter):

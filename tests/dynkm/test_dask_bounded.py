@@ -1,0 +1,347 @@
+"""dynkm.dask's bounded strategies (Yinyang's groups, Elkan's, Hamerly's) against in memory.
+
+Each chunk's bounds and labels stay on the worker holding the chunk, as the
+result of one iteration's task and an input of the next's: these tests check
+that the fit is still the in-memory one from the same init (labels, n_iter,
+centers and inertia to 1e-10 in float64), that a step task leaves its inputs
+as they were and gives the same arrays when run again (a retry, a lost
+worker's recompute), and that the memory budget falls back to Lloyd's pass.
+"""
+
+import time
+
+import numpy as np
+import pytest
+
+da = pytest.importorskip("dask.array", reason="dynkm.dask needs dask[array] (the [dask] extra)")
+distributed = pytest.importorskip("distributed",
+                                  reason="dynkm.dask's tests need distributed (the [dask] extra)")
+
+import dynkm  # noqa: E402
+import dynkm._lloyd as memory_lloyd  # noqa: E402
+import dynkm.dask as dkd  # noqa: E402
+from dynkm.dask import _chunks, _lloyd  # noqa: E402
+from kmcore import row_norms  # noqa: E402
+from kmcore.yinyang import center_groups  # noqa: E402
+
+RTOL = 1e-10
+K = 40  # at least dynkm._lloyd.AUTO_MIN_CLUSTERS: "auto" bounds the distances
+
+
+def _cluster(n_workers):
+    return distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=False,
+                                    dashboard_address="127.0.0.1:0")
+
+
+@pytest.fixture(scope="module")
+def cluster2():
+    with _cluster(2) as cluster:
+        yield cluster
+
+
+def blobs(n=6000, d=20, k=K, seed=0, dtype=np.float64):
+    rng = np.random.RandomState(seed)
+    centers = rng.randn(k, d) * 3
+    X = centers[rng.randint(k, size=n)] + rng.randn(n, d)
+    return X.astype(dtype)
+
+
+def _init(X, k=K, seed=1):
+    return X[np.random.RandomState(seed).choice(X.shape[0], k, replace=False)].copy()
+
+
+def assert_same_fit(model, ref, rtol=RTOL, same_algorithm=True):
+    """The dask fit equals the in-memory one: labels, n_iter, algorithm; centers, inertia
+    and the objectives to rtol."""
+    assert model.n_iter_ == ref.n_iter_
+    if same_algorithm:
+        assert model.history_["algorithm"] == ref.history_["algorithm"]
+        assert model.history_["n_groups"] == ref.history_["n_groups"]
+    np.testing.assert_array_equal(model.labels_.compute(), ref.labels_)
+    scale = np.abs(ref.cluster_centers_).max()
+    np.testing.assert_allclose(model.cluster_centers_, ref.cluster_centers_, rtol=rtol,
+                               atol=rtol * scale)
+    np.testing.assert_allclose(model.inertia_, ref.inertia_, rtol=rtol)
+    np.testing.assert_allclose(model.history_["objective"], ref.history_["objective"],
+                               rtol=rtol)
+    np.testing.assert_array_equal(model.history_["n_relocated"], ref.history_["n_relocated"])
+
+
+def _fit_both(X, init, chunks, algorithm="auto", w=None, chain_length=None, **kwargs):
+    ref = dynkm.KMeans(init.shape[0], init=init, algorithm=algorithm, **kwargs).fit(
+        X, sample_weight=w)
+    dX = da.from_array(X, chunks=(chunks, X.shape[1]))
+    dw = None if w is None else da.from_array(w, chunks=(chunks,))
+    model = dkd.KMeans(init.shape[0], init=init, algorithm=algorithm,
+                       chain_length=chain_length, **kwargs).fit(dX, sample_weight=dw)
+    return model, ref
+
+
+@pytest.mark.parametrize("chunks", [6000, 1000, (2500, 1, 1499, 2000)],
+                         ids=["one", "even", "uneven"])
+@pytest.mark.parametrize("algorithm", ["auto", "elkan"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_bounded_fit_equals_in_memory(chunks, algorithm, weighted):
+    X = blobs()
+    w = np.random.RandomState(2).uniform(0, 3, X.shape[0]) if weighted else None
+    model, ref = _fit_both(X, _init(X), chunks, algorithm, w)
+    assert model.history_["algorithm"] == ("yinyang" if algorithm == "auto" else "elkan")
+    assert ref.n_iter_ > 5  # several bounded iterations ran
+    assert_same_fit(model, ref)
+    fraction = model.history_["distance_fraction"]
+    assert fraction[0] == 1.0 and fraction[-1] < 0.5  # the bounds skipped distances
+
+
+@pytest.mark.parametrize("k", [32, 100])
+@pytest.mark.parametrize("max_iter, tol", [(300, 1e-4), (300, 1e-2), (4, 0.0)],
+                         ids=["tol", "coarse-tol", "max_iter"])
+def test_bounded_tol_and_max_iter_stops_as_in_memory(cluster2, k, max_iter, tol):
+    X = blobs(seed=3, k=k)
+    init = _init(X, k, seed=4)
+    with distributed.Client(cluster2):
+        model, ref = _fit_both(X, init, 700, "yinyang", max_iter=max_iter, tol=tol)
+    assert_same_fit(model, ref)
+    if max_iter == 4:
+        assert model.n_iter_ == 4
+
+
+def test_hamerly_for_few_features_equals_in_memory(cluster2):
+    X = blobs(d=5, seed=5)
+    with distributed.Client(cluster2):
+        model, ref = _fit_both(X, _init(X), 900)
+    assert model.history_["algorithm"] == "hamerly"
+    assert_same_fit(model, ref)
+
+
+def test_float32_bounded_close_to_in_memory(cluster2):
+    X = blobs(seed=6, dtype=np.float32)
+    with distributed.Client(cluster2):
+        model, ref = _fit_both(X, _init(X), 1100)
+    assert model.cluster_centers_.dtype == np.float32
+    assert model.history_["algorithm"] == "yinyang"
+    assert model.n_iter_ == ref.n_iter_
+    np.testing.assert_array_equal(model.labels_.compute(), ref.labels_)
+    np.testing.assert_allclose(model.cluster_centers_, ref.cluster_centers_, rtol=1e-5,
+                               atol=1e-5)
+    np.testing.assert_allclose(model.inertia_, ref.inertia_, rtol=1e-5)
+
+
+def test_far_from_origin_bounded_equals_in_memory():
+    """Data far from the origin (the bounds computed around each chunk's mean)."""
+    X = blobs(seed=7) + 1e5
+    model, ref = _fit_both(X, _init(X), 1500)
+    assert_same_fit(model, ref)
+
+
+def test_empty_cluster_in_a_bounded_run_relocated_as_in_memory(cluster2):
+    """A bounded iteration that empties clusters is redone by Lloyd's pass and refilled
+    as in memory; the bounds start again after it."""
+    X = blobs(seed=8)
+    init = _init(X, seed=9)
+    init[[3, 11]] = 1e3  # nobody near: empty at the first iteration
+    with distributed.Client(cluster2):
+        model, ref = _fit_both(X, init, 1000, chain_length=3)
+    assert ref.history_["n_relocated"][0] == 2
+    assert_same_fit(model, ref)
+    # The first iteration is counted twice (the bounds' pass, then Lloyd's).
+    assert model.history_["distance_fraction"][0] == 2.0
+
+
+@pytest.mark.parametrize("chain", [1, 2, 50])
+def test_chain_length_does_not_change_a_bounded_fit(cluster2, chain):
+    X = blobs(seed=10)
+    init = _init(X, seed=11)
+    with distributed.Client(cluster2):
+        model = dkd.KMeans(K, init=init, chain_length=chain).fit(
+            da.from_array(X, chunks=(800, 20)))
+        one = dkd.KMeans(K, init=init, chain_length=10).fit(da.from_array(X, chunks=(800, 20)))
+    np.testing.assert_array_equal(model.cluster_centers_, one.cluster_centers_)
+    assert model.inertia_ == one.inertia_ and model.n_iter_ == one.n_iter_
+    np.testing.assert_array_equal(model.history_["distance_fraction"],
+                                  one.history_["distance_fraction"])
+
+
+# ------------------------------------------------------------------ the retry property
+
+
+def _part(X, w=None):
+    x = np.ascontiguousarray(X)
+    return x, row_norms(x, n_threads=1, check_input=False), w, {}
+
+
+def _copy(value):
+    if isinstance(value, dict):
+        return {key: _copy(v) for key, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_copy(v) for v in value)
+    return value.copy() if isinstance(value, np.ndarray) else value
+
+
+def _assert_equal(a, b):
+    if isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for key in a:
+            _assert_equal(a[key], b[key])
+    elif isinstance(a, list | tuple):
+        assert len(a) == len(b)
+        for u, v in zip(a, b, strict=True):
+            _assert_equal(u, v)
+    elif isinstance(a, np.ndarray):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+    else:
+        assert a == b
+
+
+@pytest.mark.parametrize("kind", ["yinyang", "hamerly"])
+def test_a_bounded_step_run_twice_gives_the_same_and_changes_nothing(kind):
+    """A step task run twice on the same inputs (what a retry or a recompute does):
+    bitwise the same stats and bounds, its inputs (the bounds of the step before, the
+    chunk, the centers, the drift) unchanged, and new arrays, not its inputs."""
+    X = blobs(n=3000, seed=12)
+    w = np.random.RandomState(13).uniform(0.5, 2, X.shape[0])
+    part = _part(X, w)
+    c0 = _init(X, seed=14)
+    groups = center_groups(c0, 4) if kind == "yinyang" else None
+    stats0, bounds0 = _chunks.chunk_bounded_step(part, c0, None, None, groups, 1)
+    labels = bounds0["labels"]
+    sums = np.zeros_like(c0)
+    np.add.at(sums, labels, w[:, None] * X)
+    weights = np.bincount(labels, weights=w, minlength=K)
+    c1 = sums / weights[:, None]
+    drift = np.sqrt(((c1 - c0) ** 2).sum(axis=1))
+    inputs = (part, c1, drift, bounds0, groups)
+    saved = _copy(inputs)
+    first = _chunks.chunk_bounded_step(*inputs, 1)
+    _assert_equal(inputs, saved)  # nothing given was changed
+    second = _chunks.chunk_bounded_step(*inputs, 1)
+    _assert_equal(first, second)
+    _assert_equal(inputs, saved)
+    for key, value in first[1].items():
+        assert not np.shares_memory(value, bounds0[key]), key
+    # The step is the exact one: labels of the nearest centers, sums from them.
+    D = ((X[:, None, :] - c1[None]) ** 2).sum(axis=2)
+    np.testing.assert_array_equal(first[1]["labels"], D.argmin(axis=1))
+    assert first[0]["distances"] < X.shape[0] * K  # the bounds skipped some
+
+
+def test_a_group_step_run_twice_gives_the_same_and_changes_nothing():
+    X = blobs(n=5000, seed=15)
+    parts = [_part(X[:2000]), _part(X[2000:])]
+    c0 = _init(X, seed=16)
+    groups = center_groups(c0, 4)
+    args = ([0, 1], {"centers": c0}, None, groups, 2, 1, None)
+    before = _chunks.group_bounded_step(*args, *parts)
+    c1 = c0 * 0.999 + 0.001
+    state = {"centers": c1, "drift": np.sqrt(((c1 - c0) ** 2).sum(axis=1))}
+    inputs = ([0, 1], state, before, groups, 2, 1, None, *parts)
+    saved = _copy(inputs)
+    first = _chunks.group_bounded_step(*inputs)
+    second = _chunks.group_bounded_step(*inputs)
+    _assert_equal(first, second)
+    _assert_equal(inputs, saved)
+
+
+# ------------------------------------------------------------------ the rule and the budget
+
+
+@pytest.mark.parametrize("algorithm", memory_lloyd.ALGORITHMS)
+@pytest.mark.parametrize("n, k, d", [(6000, 40, 20), (6000, 40, 5), (6000, 10, 20),
+                                     (3000, 40, 20), (6000, 1, 20)])
+def test_the_strategy_is_the_in_memory_rule(algorithm, n, k, d):
+    """Data whose bounds fit the budget: the in-memory rule's choice, whatever the chunks."""
+    expected = memory_lloyd.choose_algorithm(algorithm, n, k, d)[:2]
+    if algorithm == "elkan" and k == 1:
+        expected = ("lloyd", 0)  # as dynkm.KMeans (which also warns)
+    for sizes in ([n], [n // 3] * 3, [1, n - 1]):
+        assert _lloyd.choose_strategy(algorithm, sizes, k, d)[:2] == expected
+
+
+def test_over_the_budget_falls_back_to_lloyd(monkeypatch):
+    """The chunks' bounds, twice over, above the budget: Lloyd's pass, said why, the same
+    fit; at the budget, the bounds (whatever the chunks)."""
+    X = blobs(seed=17)
+    init = _init(X, seed=18)
+    per_row = 16 + 4 * round(K / 10)  # kmcore.yinyang.bounds_nbytes per row
+    ref = dynkm.KMeans(K, init=init, algorithm="lloyd").fit(X)
+    fits = {}
+    for budget in (2 * X.shape[0] * per_row, 2 * X.shape[0] * per_row - 1):
+        monkeypatch.setattr(memory_lloyd, "BOUNDS_BUDGET", budget)
+        fits[budget] = [dkd.KMeans(K, init=init).fit(da.from_array(X, chunks=(rows, 20)))
+                        for rows in (6000, 1000)]
+    at, above = fits.values()
+    assert [f.history_["algorithm"] for f in at] == ["yinyang"] * 2
+    assert [f.history_["algorithm"] for f in above] == ["lloyd"] * 2
+    for model in above:
+        assert "budget" in model.history_["algorithm_reason"]
+        assert np.all(model.history_["distance_fraction"] == 1.0)
+        assert_same_fit(model, ref)
+    for model in at:
+        assert_same_fit(model, ref, same_algorithm=False)
+
+
+def test_bad_algorithm_raises():
+    X = da.from_array(blobs(n=100), chunks=(50, 20))
+    with pytest.raises(ValueError, match="algorithm"):
+        dkd.KMeans(3, algorithm="fast").fit(X)
+
+
+# ------------------------------------------------------------------ workers
+
+
+def _held_names(client):
+    keys = {key for keys in client.has_what().values() for key in keys}
+    return sorted({str(key[0] if isinstance(key, tuple) else key).rsplit("-", 1)[0]
+                   for key in keys})
+
+
+def test_bounds_stay_between_graphs_and_are_released_after(cluster2, monkeypatch):
+    """The bounds of the last iteration read stay on the workers into the next graph
+    (one group result per group), and nothing of the fit is left after it."""
+    X = blobs(seed=19)
+    seen = []
+    original = _lloyd.iteration_info
+
+    def read_and_look(runner, handle):
+        seen.append(_held_names(client))
+        return original(runner, handle)
+
+    monkeypatch.setattr(_lloyd, "iteration_info", read_and_look)
+    with distributed.Client(cluster2) as client:
+        model = dkd.KMeans(K, init=_init(X, seed=20), max_iter=6, tol=0, chain_length=2).fit(
+            da.from_array(X, chunks=(1000, 20)))
+        deadline = time.monotonic() + 10
+        steps = {"group_bounded_step", "update", "pick", "dict"}
+        while steps & set(_held_names(client)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        after = _held_names(client)
+    assert model.n_iter_ == 6 and model.history_["algorithm"] == "yinyang"
+    assert any("group_bounded_step" in names for names in seen)
+    assert not steps & set(after), after
+
+
+def test_worker_lost_in_a_bounded_fit_gives_the_same_result(monkeypatch):
+    """A worker closed after the second iteration, its chunks' bounds with it: they are
+    recomputed from their lineage, the same fit as undisturbed."""
+    X = blobs(seed=21)
+    init = _init(X, seed=22)
+    expected = dkd.KMeans(K, init=init).fit(da.from_array(X, chunks=(700, 20)))
+    with _cluster(2) as cluster, distributed.Client(cluster) as client:
+        calls = []
+        original = _lloyd.iteration_info
+
+        def read_then_kill(runner, handle):
+            calls.append(1)
+            if len(calls) == 4:  # in the second graph: the bounds of the first are carried
+                worker = next(iter(cluster.workers.values()))
+                client.sync(worker.close)
+            return original(runner, handle)
+
+        monkeypatch.setattr(_lloyd, "iteration_info", read_then_kill)
+        model = dkd.KMeans(K, init=init, chain_length=3).fit(
+            da.from_array(X, chunks=(700, 20)))
+        assert len(calls) >= 5 and len(client.scheduler_info()["workers"]) == 1
+    assert model.history_["algorithm"] == "yinyang"
+    np.testing.assert_array_equal(model.cluster_centers_, expected.cluster_centers_)
+    np.testing.assert_array_equal(model.labels_.compute(), expected.labels_.compute())
+    assert model.inertia_ == expected.inertia_ and model.n_iter_ == expected.n_iter_
