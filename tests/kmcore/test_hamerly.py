@@ -17,7 +17,7 @@ from sklearn.datasets import make_blobs
 
 from dynkm import KMeans, _lloyd
 from kmcore import _hamerly
-from kmcore.hamerly import HamerlyBounds, transposed_centers
+from kmcore.hamerly import HamerlyBounds, center_tables
 
 
 def _blobs(n, d, k, dtype, seed=0, std=2.0):
@@ -128,10 +128,10 @@ def test_ties_and_near_ties(dtype):
 def test_kernel_rejects_bad_arguments():
     X = np.zeros((10, 3))
     C = np.eye(4, 3)
-    ct = transposed_centers(C, X.dtype)
-    good = dict(X=X, centers=C, ct=ct, half_gap=np.zeros(4), drift=np.zeros(4),
-                labels=np.zeros(10, dtype=np.intp), upper=np.zeros(10), lower=np.zeros(10),
-                scratch=np.empty((1, 16)), iscratch=np.empty((1, 4096), dtype=np.intp),
+    tab, order, radius, _ = center_tables(C, X.dtype, False)
+    good = dict(X=X, centers=C, tab=tab, order=order, radius=radius, half_gap=np.zeros(4),
+                drift=np.zeros(4), labels=np.zeros(10, dtype=np.intp), upper=np.zeros(10),
+                lower=np.zeros(10), iscratch=np.empty((1, 4096), dtype=np.intp),
                 slice_counts=np.empty((1, 4), dtype=np.int64))
 
     def call(init=False, **changes):
@@ -140,11 +140,15 @@ def test_kernel_rejects_bad_arguments():
 
     call()
     for name, bad, match in [
-        ("ct", np.zeros((3, 8)), "ct.shape"),
+        ("tab", np.zeros((1, 8)), "tab.shape"),
+        ("tab", np.zeros((2, 48)), "tab.shape"),
+        ("order", np.zeros((1, 8), dtype=np.intp), "order.shape"),
+        ("order", np.zeros((2, 16), dtype=np.intp), "order.shape"),
+        ("order", np.full((1, 16), 4, dtype=np.intp), "order"),
+        ("radius", np.zeros((1, 16)), "radius.shape"),
         ("half_gap", np.zeros(3), "half_gap"),
         ("drift", np.zeros(5), "drift"),
         ("lower", np.zeros(9), "lower"),
-        ("scratch", np.empty((1, 8)), "scratch"),
         ("iscratch", np.empty((1, 100), dtype=np.intp), "iscratch"),
         ("slice_counts", np.empty((2, 4), dtype=np.int64), "slice_counts"),
         ("labels", np.full(10, 4, dtype=np.intp), "labels"),
@@ -380,8 +384,8 @@ def test_assign_records_the_rows_it_relabels(dtype, n_threads):
 def test_kernel_rejects_bad_moved_buffers():
     X = np.zeros((10, 3))
     C = np.eye(4, 3)
-    args = (X, C, transposed_centers(C, X.dtype), np.zeros(4), np.zeros(4),
-            np.zeros(10, dtype=np.intp), np.zeros(10), np.zeros(10), np.empty((1, 16)),
+    args = (X, C, *center_tables(C, X.dtype, False)[:3], np.zeros(4), np.zeros(4),
+            np.zeros(10, dtype=np.intp), np.zeros(10), np.zeros(10),
             np.empty((1, 4096), dtype=np.intp), np.empty((1, 4), dtype=np.int64), 4096,
             False, 1)
     _hamerly._hamerly_assign(*args, np.empty(10, dtype=np.intp), np.empty(10, dtype=np.intp))
