@@ -171,6 +171,33 @@ cdef inline Py_ssize_t _scan_row(
     return lab
 
 
+cdef inline double _near_lower(
+    double l,                   # a lower bound on the distances to the other previous centers
+    double u,                   # an upper bound on the distance to the row's center a
+    const double* near_drift,   # IN (kb,) of center a
+    const double* radius,       # IN (kp + 1,) of center a
+    Py_ssize_t kb,
+) noexcept nogil:
+    """A lower bound on the row's distances to every center but a, from its neighbours' drifts.
+
+    For each block boundary P of a's table: the centers before P moved at
+    most ``near_drift[P / 16 - 1]``, so they are at least ``l`` minus that
+    from the row, and those from P on are at least ``radius[P] - u`` (the
+    triangle inequality through c_a); the best of those minima. At ``P =
+    kp`` it is ``l`` minus the largest drift of the other centers, the
+    global bound: a center far from c_a that moves a lot no longer lowers
+    the bound of the rows around c_a.
+    """
+    cdef double best = 0, near, far
+    cdef Py_ssize_t b
+    for b in range(kb):
+        near = l - near_drift[b]
+        far = (radius[(b + 1) * KM_LANES] - u) * _SHRINK
+        near = near if near < far else far
+        best = near if near > best else best
+    return best
+
+
 cdef void _run_slice(
     Py_ssize_t start,
     Py_ssize_t end,
@@ -179,6 +206,7 @@ cdef void _run_slice(
     const floating[:, ::1] tab,
     const intp_t[:, ::1] order,
     const double[:, ::1] radius,
+    const double[:, ::1] near_drift,
     const double[::1] half_gap,
     const double[::1] drift,
     double drift1,
@@ -207,7 +235,7 @@ cdef void _run_slice(
     cdef bint neighbours = tab.shape[0] > 1
     cdef Py_ssize_t i, c, q, t, nb, m_failed = 0
     cdef intp_t a, lab
-    cdef double u, l, m, reach, beyond
+    cdef double u, l, g, m, reach, beyond
     for c in range(_N_COUNTS):
         counts[c] = 0
     if init:
@@ -218,25 +246,39 @@ cdef void _run_slice(
     for i in range(start, end):
         a = labels[i]
         u = upper[i] + drift[a]
-        # The largest drift among the other centers.
-        l = lower[i] - (drift2 if a == drift_arg else drift1)
-        l = l if l > 0 else 0
+        l = lower[i]
         upper[i] = u
-        lower[i] = l
-        m = l if l > half_gap[a] else half_gap[a]
-        if not u * _SLACK < m:
-            failed[m_failed] = i
-            m_failed += 1
+        # The largest drift among the other centers.
+        g = l - (drift2 if a == drift_arg else drift1)
+        g = g if g > 0 else 0
+        m = g if g > half_gap[a] else half_gap[a]
+        if u * _SLACK < m:
+            lower[i] = g
+            continue
+        if neighbours:
+            g = _near_lower(l, u, &near_drift[a, 0], &radius[a, 0], kb)
+            m = g if g > m else m
+            if u * _SLACK < m:
+                lower[i] = g
+                continue
+        # lower[i] keeps the previous centers' bound for the second pass.
+        failed[m_failed] = i
+        m_failed += 1
     for q in range(m_failed):
         if q + _AHEAD < m_failed:
             KM_PREFETCH(&X[failed[q + _AHEAD], 0])
         i = failed[q]
         a = labels[i]
-        l = lower[i]
-        m = l if l > half_gap[a] else half_gap[a]
         u = sqrt(sqdist(&X[i, 0], &centers[a, 0], d) * (1 + mg.gamma64))
         counts[_C_DISTANCES] += 1
         upper[i] = u
+        if neighbours:
+            g = _near_lower(lower[i], u, &near_drift[a, 0], &radius[a, 0], kb)
+        else:
+            g = lower[i] - (drift2 if a == drift_arg else drift1)
+            g = g if g > 0 else 0
+        lower[i] = g
+        m = g if g > half_gap[a] else half_gap[a]
         if u * _SLACK < m:
             continue
         t, nb, beyond = 0, kb, INFINITY
@@ -265,6 +307,7 @@ def _hamerly_assign(
     const floating[:, ::1] tab not None,       # IN    (1 or k, kp * d) center blocks
     const intp_t[:, ::1] order not None,       # IN    (1 or k, kp) center at each position
     const double[:, ::1] radius not None,      # IN    (1 or k, kp + 1) distance from c_a
+    const double[:, ::1] near_drift not None,  # IN    (1 or k, kp / 16) neighbours' drifts
     const double[::1] half_gap not None,       # IN    (k,) from _half_gaps
     const double[::1] drift not None,          # IN    (k,) how far each center moved
     intp_t[::1] labels not None,               # INOUT (n,)
@@ -293,6 +336,10 @@ def _hamerly_assign(
         distance from center a, ``radius[a]`` (nondecreasing, +inf from k on)
         lower bounds on those distances: a row of label a scans only the
         prefix that can hold a nearer center.
+    near_drift : with k tables, ``near_drift[a, b]`` bounds the drift of the
+        centers other than a at the positions before ``16 (b + 1)`` of table
+        a (the running maximum of ``drift`` in that order, a left out);
+        ignored with one table or when ``init``
     half_gap : per center, a lower bound on half the distance to its nearest
         other center (:func:`_half_gaps`)
     drift : per center, an upper bound on the distance it moved since
@@ -332,6 +379,8 @@ def _hamerly_assign(
     check_equal(tab.shape[1], kp * d, K, "tab.shape[1] (order.shape[1] * X.shape[1])")
     check_equal(radius.shape[0], n_tables, K, "radius.shape[0] (order.shape[0])")
     check_equal(radius.shape[1], kp + 1, K, "radius.shape[1] (order.shape[1] + 1)")
+    check_equal(near_drift.shape[0], n_tables, K, "near_drift.shape[0] (order.shape[0])")
+    check_equal(near_drift.shape[1], kp // KM_LANES, K, "near_drift.shape[1] (order.shape[1] / 16)")
     for t in range(n_tables):
         check_indices(order[t, :k], k, K, "order")
     check_equal(half_gap.shape[0], k, K, "half_gap.shape[0] (rows of centers)")
@@ -377,7 +426,8 @@ def _hamerly_assign(
     with nogil:
         for s in prange(n_slices, schedule="dynamic", num_threads=n_threads):
             _run_slice(s * slice_rows, min(n, (s + 1) * slice_rows), X, centers, tab, order,
-                       radius, half_gap, drift, drift1, drift2, drift_arg, labels, upper, lower,
+                       radius, near_drift, half_gap, drift, drift1, drift2, drift_arg, labels,
+                       upper, lower,
                        &iscratch[threadid(), 0], &mg, init, &slice_counts[s, 0],
                        moved_p + s * slice_rows if moved_p != NULL else NULL,
                        from_p + s * slice_rows if from_p != NULL else NULL)

@@ -20,7 +20,8 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 from kmcore import _hamerly
 from kmcore.yinyang import MovedRows
 
-__all__ = ["NEIGHBOUR_BYTES", "HamerlyBounds", "bounds_nbytes", "center_tables"]
+__all__ = ["NEIGHBOUR_BYTES", "HamerlyBounds", "bounds_nbytes", "center_tables",
+           "neighbour_drifts"]
 
 # Rows per slice: the unit of parallel work, fixed so that results never
 # depend on the thread count.
@@ -79,6 +80,21 @@ def center_tables(
     return np.ascontiguousarray(tab).reshape(order.shape[0], kp * d), order, radius, half_gap
 
 
+def neighbour_drifts(order: NDArray[np.intp], drift: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The ``near_drift`` of ``_hamerly._hamerly_assign`` for k neighbour tables.
+
+    ``[a, b]``: the largest ``drift`` of the centers other than a among the
+    first ``16 (b + 1)`` of table a (``order`` of :func:`center_tables`).
+    """
+    k, kp = order.shape
+    listed = order[:, :k]
+    moved = drift[listed]
+    moved[listed == np.arange(k)[:, None]] = 0  # a's own drift does not lower its rows' l
+    np.maximum.accumulate(moved, axis=1, out=moved)
+    ends = np.minimum(np.arange(_LANES, kp + 1, _LANES), k) - 1
+    return np.ascontiguousarray(moved[:, ends])
+
+
 class HamerlyBounds:
     """Labels and Hamerly's bounds of the rows of X (C-contiguous float32/64).
 
@@ -131,12 +147,17 @@ class HamerlyBounds:
         if centers.shape != (k, d):
             raise ValueError(f"centers must have shape {(k, d)}, got {centers.shape}")
         centers = np.ascontiguousarray(centers, dtype=self.X.dtype)
-        tables = center_tables(centers, self.X.dtype, self.neighbours, self._gap_threads)
+        tab, order, radius, half_gap = center_tables(centers, self.X.dtype, self.neighbours,
+                                                     self._gap_threads)
         init = drift is None
         drift = np.empty(0) if init else np.asarray(drift, dtype=np.float64) * _DRIFT_SLACK
+        if init or not self.neighbours:
+            near = np.zeros((order.shape[0], order.shape[1] // _LANES))
+        else:
+            near = neighbour_drifts(order, drift)
         record = record and not init
-        _hamerly._hamerly_assign(self.X, centers, *tables, drift, self.labels, self.upper,
-                                 self.lower, self._iscratch, self._counts,
+        _hamerly._hamerly_assign(self.X, centers, tab, order, radius, near, half_gap, drift,
+                                 self.labels, self.upper, self.lower, self._iscratch, self._counts,
                                  _SLICE_ROWS, init, self.n_threads,
                                  *self._moves.buffers(record))
         self._moves.done(record, self._counts)

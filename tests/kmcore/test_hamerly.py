@@ -129,7 +129,8 @@ def test_kernel_rejects_bad_arguments():
     X = np.zeros((10, 3))
     C = np.eye(4, 3)
     tab, order, radius, _ = center_tables(C, X.dtype, False)
-    good = dict(X=X, centers=C, tab=tab, order=order, radius=radius, half_gap=np.zeros(4),
+    good = dict(X=X, centers=C, tab=tab, order=order, radius=radius,
+                near_drift=np.zeros((1, 1)), half_gap=np.zeros(4),
                 drift=np.zeros(4), labels=np.zeros(10, dtype=np.intp), upper=np.zeros(10),
                 lower=np.zeros(10), iscratch=np.empty((1, 4096), dtype=np.intp),
                 slice_counts=np.empty((1, 4), dtype=np.int64))
@@ -146,6 +147,7 @@ def test_kernel_rejects_bad_arguments():
         ("order", np.zeros((2, 16), dtype=np.intp), "order.shape"),
         ("order", np.full((1, 16), 4, dtype=np.intp), "order"),
         ("radius", np.zeros((1, 16)), "radius.shape"),
+        ("near_drift", np.zeros((1, 2)), "near_drift.shape"),
         ("half_gap", np.zeros(3), "half_gap"),
         ("drift", np.zeros(5), "drift"),
         ("lower", np.zeros(9), "lower"),
@@ -384,7 +386,8 @@ def test_assign_records_the_rows_it_relabels(dtype, n_threads):
 def test_kernel_rejects_bad_moved_buffers():
     X = np.zeros((10, 3))
     C = np.eye(4, 3)
-    args = (X, C, *center_tables(C, X.dtype, False)[:3], np.zeros(4), np.zeros(4),
+    args = (X, C, *center_tables(C, X.dtype, False)[:3], np.zeros((1, 1)), np.zeros(4),
+            np.zeros(4),
             np.zeros(10, dtype=np.intp), np.zeros(10), np.zeros(10),
             np.empty((1, 4096), dtype=np.intp), np.empty((1, 4), dtype=np.int64), 4096,
             False, 1)
