@@ -7,6 +7,7 @@ def _hamerly_assign(
     tab: NDArray[np.floating],
     order: NDArray[np.intp],
     radius: NDArray[np.float64],
+    near_drift: NDArray[np.float64],
     half_gap: NDArray[np.float64],
     drift: NDArray[np.float64],
     labels: NDArray[np.intp],

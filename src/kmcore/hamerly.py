@@ -30,9 +30,9 @@ _SLICE_ROWS = 4096
 _LANES = 16
 # Center pairs x features from which the half-gaps are computed in parallel.
 _PARALLEL_GAPS = 1 << 20
-# Largest size of the k neighbour tables (k x k centers): beyond it one table
-# in index order, and a row that fails its bounds scans every center. Within
-# it the tables stay in the caches that the rows' scans read them from.
+#: Largest size in bytes of the k neighbour tables (k x k centers): beyond it
+#: one table in index order, and a row that fails its bounds scans every
+#: center. Within it the tables stay in the caches the rows' scans read.
 NEIGHBOUR_BYTES = 4 << 20
 # The drifts are inflated by this before the bounds move by them: they are
 # float64 distances between the stored centers, exact to a few ulps.
