@@ -16,7 +16,10 @@ triangle inequality), so with the other centers sorted by their distance
 from c_a only a prefix of that order is scanned, and every center beyond it
 is at least ``r - u`` from the row, r the distance of the first one left
 out: a lower bound for the new ``l``. Without the tables (one table in
-index order) every center is scanned.
+index order) every center is scanned. The tables also give a row's ``l`` a
+drift of its own (``_near_lower``): only the centers before a block boundary
+of c_a's table are moved by their drifts, those after it are bounded through
+c_a, so a center that moves a lot far from c_a no longer lowers ``l``.
 
 In few dimensions the distances that remain are computed directly, one row
 against blocks of 16 centers in SIMD lanes (``_hamerly.h``), not by GEMM: a
@@ -73,7 +76,7 @@ cdef double _SHRINK = 1.0 - 1e-12
 cdef enum:
     # Counters of one slice (slice_counts columns).
     _C_DISTANCES = 0   # distances computed
-    _C_SCANNED = 1     # rows compared with every center
+    _C_SCANNED = 1     # rows compared with their candidate centers
     _C_AMBIGUOUS = 2   # rows resolved by float64 distances (near ties)
     _C_CHANGED = 3     # rows whose label changed
     _N_COUNTS = 4

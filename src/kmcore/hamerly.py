@@ -139,9 +139,9 @@ class HamerlyBounds:
         ``drift``: how far each center moved since the last call (float64,
         shape (k,)); None compares every row with every center (the first
         call). ``record``: keep the rows whose label changed for
-        :meth:`moved_rows`. Returns the counts summed over the slices: distances computed,
-        rows compared with every center, rows resolved by float64 distances
-        (near ties), rows whose label changed.
+        :meth:`moved_rows`. Returns the counts summed over the slices:
+        distances computed, rows compared with their candidate centers, rows
+        resolved by float64 distances (near ties), rows whose label changed.
         """
         k, d = self.n_clusters, self.X.shape[1]
         if centers.shape != (k, d):
