@@ -4,13 +4,15 @@ from numpy.typing import NDArray
 def _hamerly_assign(
     X: NDArray[np.floating],
     centers: NDArray[np.floating],
-    ct: NDArray[np.floating],
+    tab: NDArray[np.floating],
+    order: NDArray[np.intp],
+    radius: NDArray[np.float64],
+    near_drift: NDArray[np.float64],
     half_gap: NDArray[np.float64],
     drift: NDArray[np.float64],
     labels: NDArray[np.intp],
     upper: NDArray[np.float64],
     lower: NDArray[np.float64],
-    scratch: NDArray[np.floating],
     iscratch: NDArray[np.intp],
     slice_counts: NDArray[np.int64],
     slice_rows: int,
@@ -23,5 +25,11 @@ def _hamerly_assign(
 def _half_gaps(
     centers: NDArray[np.floating],
     half_gap: NDArray[np.float64],
+    n_threads: int,
+) -> None: ...
+
+def _center_distances(
+    centers: NDArray[np.floating],
+    out: NDArray[np.float64],
     n_threads: int,
 ) -> None: ...

@@ -7,18 +7,31 @@ one lower bound ``l`` on its distance to every other center (Hamerly, SDM
 the distance from center a to its nearest other center, a row labelled a
 keeps its label when ``u < max(l, s(a))``: every other center is then
 farther than u. Otherwise ``u`` is tightened to the exact distance and the
-test repeated; a row that still fails is compared with every center.
+test repeated; a row that still fails is compared with the centers that can
+be nearer than its own.
+
+Those candidates (the neighbour tables, when the caller builds them): every
+center b with ``|c_a - c_b| > 2 u`` is farther from the row than c_a (the
+triangle inequality), so with the other centers sorted by their distance
+from c_a only a prefix of that order is scanned, and every center beyond it
+is at least ``r - u`` from the row, r the distance of the first one left
+out: a lower bound for the new ``l``. Without the tables (one table in
+index order) every center is scanned. The tables also give a row's ``l`` a
+drift of its own (``_near_lower``): only the centers before a block boundary
+of c_a's table are moved by their drifts, those after it are bounded through
+c_a, so a center that moves a lot far from c_a no longer lowers ``l``.
 
 In few dimensions the distances that remain are computed directly, one row
-against all centers in SIMD lanes (``_hamerly.h``), not by GEMM: a GEMM of
-inner dimension 8 spends more on packing its operands than on arithmetic.
+against blocks of 16 centers in SIMD lanes (``_hamerly.h``), not by GEMM: a
+GEMM of inner dimension 8 spends more on packing its operands than on
+arithmetic.
 
 Exactness. A label is the nearest center by direct float64 distances
 (``sqdist``), ties to the lowest center index; the same rule as the Yinyang
 kernel's, so the labels are those of exact arithmetic. The SIMD loop sums in
 X's dtype: its distances are trusted to within ``gamma`` (relative, plus an
 underflow allowance ``tiny``), and when the second-nearest center is within
-that margin of the nearest, every distance of the row is recomputed in
+that margin of the nearest, every candidate's distance is recomputed in
 float64 and the smallest wins. The bounds are float64 and every skip needs a
 relative margin of ``_SLACK``, far above the rounding of the drift updates.
 
@@ -47,9 +60,9 @@ cdef extern from "_hamerly.h" nogil:
     enum: KM_LANES
     void KM_PREFETCH(const void*)
     void km_nearest_two_f32(const float*, const float*, Py_ssize_t, Py_ssize_t, float*,
-                            float*, float*, Py_ssize_t*)
+                            float*, Py_ssize_t*)
     void km_nearest_two_f64(const double*, const double*, Py_ssize_t, Py_ssize_t, double*,
-                            double*, double*, Py_ssize_t*)
+                            double*, Py_ssize_t*)
 
 # A row keeps its label only when u * _SLACK < max(l, s): covers the float64
 # rounding that u and l accumulate through the drift updates between two
@@ -63,7 +76,7 @@ cdef double _SHRINK = 1.0 - 1e-12
 cdef enum:
     # Counters of one slice (slice_counts columns).
     _C_DISTANCES = 0   # distances computed
-    _C_SCANNED = 1     # rows compared with every center
+    _C_SCANNED = 1     # rows compared with their candidate centers
     _C_AMBIGUOUS = 2   # rows resolved by float64 distances (near ties)
     _C_CHANGED = 3     # rows whose label changed
     _N_COUNTS = 4
@@ -79,23 +92,22 @@ cdef struct _Margins:
 
 cdef inline void _nearest_two(
     const floating* x,          # IN  (d,)
-    const floating* ct,         # IN  (d, kp) transposed, padded centers
+    const floating* tab,        # IN  (nb * d * KM_LANES,) center blocks
     Py_ssize_t d,
-    Py_ssize_t kp,
-    floating* acc,              # OUT (kp,) scratch
+    Py_ssize_t nb,
     double* best,               # OUT smallest distance
-    double* second,             # OUT smallest distance to another center
-    intp_t* label,              # OUT its center
+    double* second,             # OUT smallest distance at another position
+    intp_t* pos,                # OUT its position in the table
 ) noexcept nogil:
     """The SIMD loop of ``_hamerly.h`` for X's dtype."""
     cdef float b32, s32
     cdef double b64, s64
     if floating is float:
-        km_nearest_two_f32(x, ct, d, kp, acc, &b32, &s32, label)
+        km_nearest_two_f32(x, tab, d, nb, &b32, &s32, pos)
         best[0] = b32
         second[0] = s32
     else:
-        km_nearest_two_f64(x, ct, d, kp, acc, &b64, &s64, label)
+        km_nearest_two_f64(x, tab, d, nb, &b64, &s64, pos)
         best[0] = b64
         second[0] = s64
 
@@ -103,50 +115,90 @@ cdef inline void _nearest_two(
 cdef inline Py_ssize_t _scan_row(
     const floating* x,          # IN  (d,) the row
     const floating* centers,    # IN  (k, d)
-    const floating* ct,         # IN  (d, kp)
+    const floating* tab,        # IN  center blocks of one table
+    const intp_t* order,        # IN  (kp,) center at each position of the table
     Py_ssize_t d,
     Py_ssize_t k,
-    Py_ssize_t kp,
-    floating* acc,              # OUT (kp,) scratch
+    Py_ssize_t nb,
+    double beyond,
     _Margins* mg,
     double* upper,              # OUT bound on the distance to the new label
     double* lower,              # OUT bound on the distance to every other center
     int64_t* counts,            # INOUT (_N_COUNTS,)
 ) noexcept nogil:
-    """Compare a row with every center; return its label and set its bounds."""
+    """Compare a row with the first ``nb`` blocks of a table; return its label and set its bounds.
+
+    Every center beyond them must be known farther than the label found and
+    at least ``beyond`` from the row (+inf when the table is scanned whole).
+    """
     cdef double best, second, lo, hi, dist
-    cdef intp_t lab, j
-    _nearest_two(x, ct, d, kp, acc, &best, &second, &lab)
-    counts[_C_DISTANCES] += k
+    cdef intp_t p, lab, j
+    cdef Py_ssize_t m = nb * KM_LANES
+    m = m if m < k else k
+    _nearest_two(x, tab, d, nb, &best, &second, &p)
+    counts[_C_DISTANCES] += m
     counts[_C_SCANNED] += 1
-    if lab >= k:
-        lab = 0  # only for NaN input, which the callers reject: stay in range
+    if p >= m:
+        p = 0  # only for NaN input, which the callers reject: stay in range
+    lab = order[p]
     hi = best * (1 + mg.wide) + mg.tiny
     lo = second * (1 - mg.wide) - mg.tiny
     if lo > hi:
         # The nearest is nearer than any other within every rounding.
         upper[0] = sqrt(best * (1 + mg.gamma) + mg.tiny)
         lo = second * (1 - mg.gamma) - mg.tiny
-        lower[0] = sqrt(lo) if lo > 0 else 0
+        lo = sqrt(lo) if lo > 0 else 0
+        lower[0] = lo if lo < beyond else beyond
         return lab
     # A near tie: float64 distances decide, ties to the lowest index.
     counts[_C_AMBIGUOUS] += 1
-    counts[_C_DISTANCES] += k
+    counts[_C_DISTANCES] += m
     best = INFINITY
     second = INFINITY
-    lab = 0
-    for j in range(k):
+    lab = k
+    for p in range(m):
+        j = order[p]
         dist = sqdist(x, &centers[j * d], d)
-        if dist < best:
+        if dist < best or (dist == best and j < lab):
             second = best
             best = dist
             lab = j
         elif dist < second:
             second = dist
+    if lab == k:
+        lab = 0  # NaN distances only, as above
     upper[0] = sqrt(best * (1 + mg.gamma64))
     lo = second * (1 - mg.gamma64)
-    lower[0] = sqrt(lo) if lo > 0 else 0
+    lo = sqrt(lo) if lo > 0 else 0
+    lower[0] = lo if lo < beyond else beyond
     return lab
+
+
+cdef inline double _near_lower(
+    double l,                   # a lower bound on the distances to the other previous centers
+    double u,                   # an upper bound on the distance to the row's center a
+    const double* near_drift,   # IN (kb,) of center a
+    const double* radius,       # IN (kp + 1,) of center a
+    Py_ssize_t kb,
+) noexcept nogil:
+    """A lower bound on the row's distances to every center but a, from its neighbours' drifts.
+
+    For each block boundary P of a's table: the centers before P moved at
+    most ``near_drift[P / 16 - 1]``, so they are at least ``l`` minus that
+    from the row, and those from P on are at least ``radius[P] - u`` (the
+    triangle inequality through c_a); the best of those minima. At ``P =
+    kp`` it is ``l`` minus the largest drift of the other centers, the
+    global bound: a center far from c_a that moves a lot no longer lowers
+    the bound of the rows around c_a.
+    """
+    cdef double best = 0, near, far
+    cdef Py_ssize_t b
+    for b in range(kb):
+        near = l - near_drift[b]
+        far = (radius[(b + 1) * KM_LANES] - u) * _SHRINK
+        near = near if near < far else far
+        best = near if near > best else best
+    return best
 
 
 cdef void _run_slice(
@@ -154,7 +206,10 @@ cdef void _run_slice(
     Py_ssize_t end,
     const floating[:, ::1] X,
     const floating[:, ::1] centers,
-    const floating[:, ::1] ct,
+    const floating[:, ::1] tab,
+    const intp_t[:, ::1] order,
+    const double[:, ::1] radius,
+    const double[:, ::1] near_drift,
     const double[::1] half_gap,
     const double[::1] drift,
     double drift1,
@@ -163,7 +218,6 @@ cdef void _run_slice(
     intp_t[::1] labels,
     double[::1] upper,
     double[::1] lower,
-    floating* acc,
     intp_t* failed,
     _Margins* mg,
     bint init,
@@ -179,43 +233,69 @@ cdef void _run_slice(
     label changes go, in order, to ``moved`` and their old labels to
     ``moved_from`` (both the slice's own part, or NULL: not recorded).
     """
-    cdef Py_ssize_t d = X.shape[1], k = centers.shape[0], kp = ct.shape[1]
-    cdef Py_ssize_t i, c, q, m_failed = 0
+    cdef Py_ssize_t d = X.shape[1], k = centers.shape[0]
+    cdef Py_ssize_t kb = order.shape[1] // KM_LANES
+    cdef bint neighbours = tab.shape[0] > 1
+    cdef Py_ssize_t i, c, q, t, nb, m_failed = 0
     cdef intp_t a, lab
-    cdef double u, l, m
+    cdef double u, l, g, m, reach, beyond
     for c in range(_N_COUNTS):
         counts[c] = 0
     if init:
         for i in range(start, end):
-            labels[i] = _scan_row(&X[i, 0], &centers[0, 0], &ct[0, 0], d, k, kp, acc, mg,
-                                  &upper[i], &lower[i], counts)
+            labels[i] = _scan_row(&X[i, 0], &centers[0, 0], &tab[0, 0], &order[0, 0], d, k, kb,
+                                  INFINITY, mg, &upper[i], &lower[i], counts)
         return
     for i in range(start, end):
         a = labels[i]
         u = upper[i] + drift[a]
-        # The largest drift among the other centers.
-        l = lower[i] - (drift2 if a == drift_arg else drift1)
-        l = l if l > 0 else 0
+        l = lower[i]
         upper[i] = u
-        lower[i] = l
-        m = l if l > half_gap[a] else half_gap[a]
-        if not u * _SLACK < m:
-            failed[m_failed] = i
-            m_failed += 1
+        # The largest drift among the other centers.
+        g = l - (drift2 if a == drift_arg else drift1)
+        g = g if g > 0 else 0
+        m = g if g > half_gap[a] else half_gap[a]
+        if u * _SLACK < m:
+            lower[i] = g
+            continue
+        if neighbours:
+            g = _near_lower(l, u, &near_drift[a, 0], &radius[a, 0], kb)
+            m = g if g > m else m
+            if u * _SLACK < m:
+                lower[i] = g
+                continue
+        # lower[i] keeps the previous centers' bound for the second pass.
+        failed[m_failed] = i
+        m_failed += 1
     for q in range(m_failed):
         if q + _AHEAD < m_failed:
             KM_PREFETCH(&X[failed[q + _AHEAD], 0])
         i = failed[q]
         a = labels[i]
-        l = lower[i]
-        m = l if l > half_gap[a] else half_gap[a]
         u = sqrt(sqdist(&X[i, 0], &centers[a, 0], d) * (1 + mg.gamma64))
         counts[_C_DISTANCES] += 1
         upper[i] = u
+        if neighbours:
+            g = _near_lower(lower[i], u, &near_drift[a, 0], &radius[a, 0], kb)
+        else:
+            g = lower[i] - (drift2 if a == drift_arg else drift1)
+            g = g if g > 0 else 0
+        lower[i] = g
+        m = g if g > half_gap[a] else half_gap[a]
         if u * _SLACK < m:
             continue
-        lab = _scan_row(&X[i, 0], &centers[0, 0], &ct[0, 0], d, k, kp, acc, mg, &upper[i],
-                        &lower[i], counts)
+        t, nb, beyond = 0, kb, INFINITY
+        if neighbours:
+            # The centers within 2u of c_a, in whole blocks; the first one
+            # left out is at least radius - u from the row.
+            t = a
+            reach = 2 * u * _SLACK
+            nb = 1
+            while nb < kb and radius[a, nb * KM_LANES] <= reach:
+                nb += 1
+            beyond = (radius[a, nb * KM_LANES] - u) * _SHRINK
+        lab = _scan_row(&X[i, 0], &centers[0, 0], &tab[t, 0], &order[t, 0], d, k, nb, beyond,
+                        mg, &upper[i], &lower[i], counts)
         if lab != a:
             if moved != NULL:
                 moved[counts[_C_CHANGED]] = i
@@ -227,13 +307,15 @@ cdef void _run_slice(
 def _hamerly_assign(
     const floating[:, ::1] X not None,         # IN    (n, d)
     const floating[:, ::1] centers not None,   # IN    (k, d)
-    const floating[:, ::1] ct not None,        # IN    (d, kp) centers.T padded with +inf
+    const floating[:, ::1] tab not None,       # IN    (1 or k, kp * d) center blocks
+    const intp_t[:, ::1] order not None,       # IN    (1 or k, kp) center at each position
+    const double[:, ::1] radius not None,      # IN    (1 or k, kp + 1) distance from c_a
+    const double[:, ::1] near_drift not None,  # IN    (1 or k, kp / 16) neighbours' drifts
     const double[::1] half_gap not None,       # IN    (k,) from _half_gaps
     const double[::1] drift not None,          # IN    (k,) how far each center moved
     intp_t[::1] labels not None,               # INOUT (n,)
     double[::1] upper not None,                # INOUT (n,)
     double[::1] lower not None,                # INOUT (n,)
-    floating[:, ::1] scratch not None,         # OUT   (n_threads, kp) scratch
     intp_t[:, ::1] iscratch not None,          # OUT   (n_threads, slice_rows) scratch
     int64_t[:, ::1] slice_counts not None,     # OUT   (n_slices, 4)
     Py_ssize_t slice_rows,
@@ -248,18 +330,29 @@ def _hamerly_assign(
     ----------
     X : ndarray of shape (n, d), C-contiguous
     centers : the current centers, X's dtype
-    ct : ``centers.T`` with ``kp - k`` columns of +inf, ``kp`` a multiple of
-        the SIMD loop's lane count (16)
+    tab, order, radius : the center tables (``kmcore.hamerly.center_tables``),
+        ``kp`` the number of centers rounded up to a multiple of 16. Table t
+        holds the centers ``order[t]`` in blocks of 16 (block b's feature j at
+        ``tab[t, (b * d + j) * 16:][:16]``; positions from k on are padding,
+        +inf). One table: the centers in index order, every one scanned
+        (``radius`` unused). k tables: table a lists the centers by their
+        distance from center a, ``radius[a]`` (nondecreasing, +inf from k on)
+        lower bounds on those distances: a row of label a scans only the
+        prefix that can hold a nearer center.
+    near_drift : with k tables, ``near_drift[a, b]`` bounds the drift of the
+        centers other than a at the positions before ``16 (b + 1)`` of table
+        a (the running maximum of ``drift`` in that order, a left out);
+        ignored with one table or when ``init``
     half_gap : per center, a lower bound on half the distance to its nearest
         other center (:func:`_half_gaps`)
     drift : per center, an upper bound on the distance it moved since
         ``upper``/``lower`` were valid (ignored when ``init``)
     labels, upper, lower : the labels and bounds of the previous centers; on
         return those of ``centers``. Ignored on entry when ``init``.
-    scratch, iscratch : one row per worker thread
+    iscratch : one row per worker thread
     slice_counts : receives per slice the distances computed, the rows
-        compared with every center, the rows resolved by float64 distances
-        (near ties) and the rows whose label changed
+        compared with every candidate center, the rows resolved by float64
+        distances (near ties) and the rows whose label changed
     slice_rows : rows per slice (the unit of parallel work)
     init : compare every row with every center (no previous bounds)
     n_threads : int
@@ -271,7 +364,7 @@ def _hamerly_assign(
     """
     cdef str K = "_hamerly_assign"
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = centers.shape[0]
-    cdef Py_ssize_t n_slices, s, c
+    cdef Py_ssize_t kp, n_tables, n_slices, s, c, t
     cdef double drift1 = 0, drift2 = 0
     cdef intp_t drift_arg = -1
     cdef _Margins mg
@@ -280,12 +373,20 @@ def _hamerly_assign(
     check_at_least(d, 1, K, "X.shape[1]")
     check_at_least(k, 1, K, "centers.shape[0]")
     check_equal(centers.shape[1], d, K, "centers.shape[1] (columns of X)")
-    check_equal(ct.shape[0], d, K, "ct.shape[0] (columns of X)")
-    check_at_least(ct.shape[1], k, K, "ct.shape[1]")
-    check_equal(ct.shape[1] % KM_LANES, 0, K, "ct.shape[1] % 16")
+    kp = (k + KM_LANES - 1) // KM_LANES * KM_LANES
+    n_tables = order.shape[0]
+    if n_tables != 1:
+        check_equal(n_tables, k, K, "order.shape[0] (1 or rows of centers)")
+    check_equal(order.shape[1], kp, K, "order.shape[1] (centers rounded up to 16)")
+    check_equal(tab.shape[0], n_tables, K, "tab.shape[0] (order.shape[0])")
+    check_equal(tab.shape[1], kp * d, K, "tab.shape[1] (order.shape[1] * X.shape[1])")
+    check_equal(radius.shape[0], n_tables, K, "radius.shape[0] (order.shape[0])")
+    check_equal(radius.shape[1], kp + 1, K, "radius.shape[1] (order.shape[1] + 1)")
+    check_equal(near_drift.shape[0], n_tables, K, "near_drift.shape[0] (order.shape[0])")
+    check_equal(near_drift.shape[1], kp // KM_LANES, K, "near_drift.shape[1] (order.shape[1] / 16)")
+    for t in range(n_tables):
+        check_indices(order[t, :k], k, K, "order")
     check_equal(half_gap.shape[0], k, K, "half_gap.shape[0] (rows of centers)")
-    check_at_least(scratch.shape[0], n_threads, K, "scratch.shape[0] (n_threads)")
-    check_at_least(scratch.shape[1], ct.shape[1], K, "scratch.shape[1] (ct.shape[1])")
     check_at_least(iscratch.shape[0], n_threads, K, "iscratch.shape[0] (n_threads)")
     check_at_least(iscratch.shape[1], slice_rows, K, "iscratch.shape[1] (slice_rows)")
     if not init:
@@ -327,12 +428,48 @@ def _hamerly_assign(
     mg.wide = mg.gamma + 2 * mg.gamma64
     with nogil:
         for s in prange(n_slices, schedule="dynamic", num_threads=n_threads):
-            _run_slice(s * slice_rows, min(n, (s + 1) * slice_rows), X, centers, ct, half_gap,
-                       drift, drift1, drift2, drift_arg, labels, upper, lower,
-                       &scratch[threadid(), 0], &iscratch[threadid(), 0], &mg, init,
-                       &slice_counts[s, 0],
+            _run_slice(s * slice_rows, min(n, (s + 1) * slice_rows), X, centers, tab, order,
+                       radius, near_drift, half_gap, drift, drift1, drift2, drift_arg, labels,
+                       upper, lower,
+                       &iscratch[threadid(), 0], &mg, init, &slice_counts[s, 0],
                        moved_p + s * slice_rows if moved_p != NULL else NULL,
                        from_p + s * slice_rows if from_p != NULL else NULL)
+
+
+def _center_distances(
+    const floating[:, ::1] centers not None,   # IN  (k, d)
+    double[:, ::1] out not None,               # OUT (k, k)
+    int n_threads,
+):
+    """Lower bounds on the distances between the centers, rounded down.
+
+    Direct float64 distances (``sqdist``), each lowered by its rounding
+    allowance before the square root and shrunk after it; 0 on the diagonal.
+    Half the smallest off-diagonal entry of a row is :func:`_half_gaps`'
+    value for that center.
+
+    Parameters
+    ----------
+    centers : ndarray of shape (k, d), C-contiguous
+    out : receives the bounds
+    n_threads : int
+    """
+    cdef str K = "_center_distances"
+    cdef Py_ssize_t k = centers.shape[0], d = centers.shape[1]
+    cdef Py_ssize_t a, j
+    cdef double dist
+    cdef double gamma64 = (d + 16) * 2.220446049250313e-16
+    check_equal(out.shape[0], k, K, "out.shape[0] (rows of centers)")
+    check_equal(out.shape[1], k, K, "out.shape[1] (rows of centers)")
+    check_threads(n_threads, K)
+    if k == 0:
+        return
+    check_at_least(d, 1, K, "centers.shape[1]")
+    with nogil:
+        for a in prange(k, schedule="static", num_threads=n_threads):
+            for j in range(k):
+                dist = sqdist(&centers[a, 0], &centers[j, 0], d) * (1 - gamma64)
+                out[a, j] = sqrt(dist) * _SHRINK if dist > 0 and j != a else 0
 
 
 def _half_gaps(

@@ -9,7 +9,9 @@ Public, trusted-input building blocks for a Lloyd driver, as
 Memory: per row one label (intp) and two float64 bounds
 (:func:`bounds_nbytes`); per thread, one slice of row indices; two intp per
 row once the rows that changed label are recorded
-(:class:`kmcore.yinyang.MovedRows`).
+(:class:`kmcore.yinyang.MovedRows`); per call, the center tables
+(:func:`center_tables`): k copies of the centers, one per center in order of
+distance from it, while those take at most ``NEIGHBOUR_BYTES``, else one.
 """
 
 import numpy as np
@@ -18,7 +20,8 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 from kmcore import _hamerly
 from kmcore.yinyang import MovedRows
 
-__all__ = ["HamerlyBounds", "bounds_nbytes", "transposed_centers"]
+__all__ = ["NEIGHBOUR_BYTES", "HamerlyBounds", "bounds_nbytes", "center_tables",
+           "neighbour_drifts"]
 
 # Rows per slice: the unit of parallel work, fixed so that results never
 # depend on the thread count.
@@ -27,6 +30,10 @@ _SLICE_ROWS = 4096
 _LANES = 16
 # Center pairs x features from which the half-gaps are computed in parallel.
 _PARALLEL_GAPS = 1 << 20
+#: Largest size in bytes of the k neighbour tables (k x k centers): beyond it
+#: one table in index order, and a row that fails its bounds scans every
+#: center. Within it the tables stay in the caches the rows' scans read.
+NEIGHBOUR_BYTES = 4 << 20
 # The drifts are inflated by this before the bounds move by them: they are
 # float64 distances between the stored centers, exact to a few ulps.
 _DRIFT_SLACK = 1 + 1e-12
@@ -37,13 +44,55 @@ def bounds_nbytes(n_samples: int) -> int:
     return int(n_samples) * 24
 
 
-def transposed_centers(centers: NDArray[np.floating], dtype: DTypeLike) -> NDArray[np.floating]:
-    """``centers.T`` in ``dtype``, padded with +inf columns to a multiple of 16."""
+def center_tables(
+    centers: NDArray[np.floating], dtype: DTypeLike, neighbours: bool, n_threads: int = 1
+) -> tuple[NDArray[np.floating], NDArray[np.intp], NDArray[np.float64], NDArray[np.float64]]:
+    """The center tables of ``_hamerly._hamerly_assign`` and the half-gaps.
+
+    Returns ``(tab, order, radius, half_gap)``. ``neighbours``: one table per
+    center a, the centers sorted by their distance from a (ties: lowest
+    index first), ``radius[a]`` lower bounds on those distances; else one
+    table of the centers in index order. Each table holds its centers in
+    blocks of 16, feature-major within a block, padded with +inf centers.
+    """
+    centers = np.ascontiguousarray(centers, dtype=dtype)
     k, d = centers.shape
     kp = -(-k // _LANES) * _LANES
-    ct = np.full((d, kp), np.inf, dtype=dtype)
-    ct[:, :k] = centers.T
-    return ct
+    half_gap = np.empty(k)
+    if neighbours:
+        gaps = np.empty((k, k))
+        _hamerly._center_distances(centers, gaps, n_threads)
+        order = np.zeros((k, kp), dtype=np.intp)
+        order[:, :k] = np.argsort(gaps, axis=1, kind="stable")
+        radius = np.full((k, kp + 1), np.inf)
+        radius[:, :k] = np.take_along_axis(gaps, order[:, :k], axis=1)
+        # The second smallest of a row: its nearest other center (0 for a duplicate).
+        half_gap[:] = 0.5 * radius[:, 1]
+    else:
+        _hamerly._half_gaps(centers, half_gap, n_threads)
+        order = np.zeros((1, kp), dtype=np.intp)
+        order[0, :k] = np.arange(k)
+        radius = np.full((1, kp + 1), np.inf)
+    padded = np.full((order.shape[0], kp, d), np.inf, dtype=dtype)
+    padded[:, :k] = centers[order[:, :k]]
+    # (table, block, lane, feature) -> (table, block, feature, lane)
+    tab = padded.reshape(-1, kp // _LANES, _LANES, d).transpose(0, 1, 3, 2)
+    return np.ascontiguousarray(tab).reshape(order.shape[0], kp * d), order, radius, half_gap
+
+
+def neighbour_drifts(order: NDArray[np.intp], drift: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The ``near_drift`` of ``_hamerly._hamerly_assign`` for k neighbour tables.
+
+    ``[a, b]``: the largest ``drift`` of the centers other than a among the
+    first ``16 (b + 1)`` of table a (``order`` of :func:`center_tables`).
+    """
+    k, kp = order.shape
+    listed = order[:, :k]
+    moved = drift[listed]
+    moved[listed == np.arange(k)[:, None]] = 0  # a's own drift does not lower its rows' l
+    np.maximum.accumulate(moved, axis=1, out=moved)
+    ends = np.minimum(np.arange(_LANES, kp + 1, _LANES), k) - 1
+    return np.ascontiguousarray(moved[:, ends])
 
 
 class HamerlyBounds:
@@ -61,6 +110,11 @@ class HamerlyBounds:
         Upper bound on the distance of each row to its center.
     lower : ndarray of shape (n_samples,), float64
         Lower bound on the distance of each row to every other center.
+    neighbours : bool
+        Whether the center tables list each center's neighbours (a row that
+        fails its bounds scans only the centers that can be nearer), or are
+        one table in index order (every center scanned): by their size,
+        ``NEIGHBOUR_BYTES``.
     """
 
     def __init__(self, X: NDArray[np.floating], n_clusters: int, n_threads: int) -> None:
@@ -72,6 +126,11 @@ class HamerlyBounds:
         self._counts = np.empty((-(-n // _SLICE_ROWS), 4), dtype=np.int64)
         self._iscratch = np.empty((n_threads, _SLICE_ROWS), dtype=np.intp)
         self._moves = MovedRows(n, _SLICE_ROWS)
+        k, d = self.n_clusters, X.shape[1]
+        kp = -(-k // _LANES) * _LANES
+        self.neighbours = k > _LANES and k * kp * d * X.dtype.itemsize <= NEIGHBOUR_BYTES
+        # k^2 d work: threads only where it outweighs waking them.
+        self._gap_threads = n_threads if k * k * d >= _PARALLEL_GAPS else 1
 
     def assign(self, centers: NDArray[np.floating], drift: ArrayLike | None = None,
                record: bool = False) -> NDArray[np.int64]:
@@ -80,25 +139,25 @@ class HamerlyBounds:
         ``drift``: how far each center moved since the last call (float64,
         shape (k,)); None compares every row with every center (the first
         call). ``record``: keep the rows whose label changed for
-        :meth:`moved_rows`. Returns the counts summed over the slices: distances computed,
-        rows compared with every center, rows resolved by float64 distances
-        (near ties), rows whose label changed.
+        :meth:`moved_rows`. Returns the counts summed over the slices:
+        distances computed, rows compared with their candidate centers, rows
+        resolved by float64 distances (near ties), rows whose label changed.
         """
         k, d = self.n_clusters, self.X.shape[1]
         if centers.shape != (k, d):
             raise ValueError(f"centers must have shape {(k, d)}, got {centers.shape}")
         centers = np.ascontiguousarray(centers, dtype=self.X.dtype)
-        half_gap = np.empty(k)
-        # k^2 d work: threads only where it outweighs waking them.
-        gap_threads = self.n_threads if k * k * d >= _PARALLEL_GAPS else 1
-        _hamerly._half_gaps(centers, half_gap, gap_threads)
+        tab, order, radius, half_gap = center_tables(centers, self.X.dtype, self.neighbours,
+                                                     self._gap_threads)
         init = drift is None
         drift = np.empty(0) if init else np.asarray(drift, dtype=np.float64) * _DRIFT_SLACK
-        ct = transposed_centers(centers, self.X.dtype)
-        scratch = np.empty((self.n_threads, ct.shape[1]), dtype=self.X.dtype)
+        if init or not self.neighbours:
+            near = np.zeros((order.shape[0], order.shape[1] // _LANES))
+        else:
+            near = neighbour_drifts(order, drift)
         record = record and not init
-        _hamerly._hamerly_assign(self.X, centers, ct, half_gap, drift, self.labels, self.upper,
-                                 self.lower, scratch, self._iscratch, self._counts,
+        _hamerly._hamerly_assign(self.X, centers, tab, order, radius, near, half_gap, drift,
+                                 self.labels, self.upper, self.lower, self._iscratch, self._counts,
                                  _SLICE_ROWS, init, self.n_threads,
                                  *self._moves.buffers(record))
         self._moves.done(record, self._counts)

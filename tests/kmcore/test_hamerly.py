@@ -10,30 +10,20 @@ tie within about 1e-6 of the distance, and are checked on such data.
 
 import numpy as np
 import pytest
+from _bounds_cases import assert_same, blobs
+from _bounds_cases import rows as _rows
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from kernel_reference import f64, ref_sqdist
-from sklearn.datasets import make_blobs
 
 from dynkm import KMeans, _lloyd
 from kmcore import _hamerly
-from kmcore.hamerly import HamerlyBounds, transposed_centers
+from kmcore.hamerly import HamerlyBounds, center_tables
 
 
 def _blobs(n, d, k, dtype, seed=0, std=2.0):
-    """Blobs around the origin.
-
-    Centered, so that the plain pass's float32 GEMM expansions err little
-    against the distances: where its rounding decides a near tie, its label
-    is not the nearest center, the bounds' label is (and the two fits part).
-    """
-    X, _ = make_blobs(n, n_features=d, centers=max(2, k // 2), cluster_std=std,
-                      random_state=seed)
-    return (X - X.mean(axis=0)).astype(dtype)
-
-
-def _rows(X, k, seed=0):
-    return X[np.random.default_rng(seed).choice(X.shape[0], k, replace=False)].copy()
+    """Blobs around the origin (see ``_bounds_cases.blobs``)."""
+    return blobs(n, d, k, dtype, seed, std, centered=True)
 
 
 def _exact_labels(X, C):
@@ -122,16 +112,17 @@ def test_ties_and_near_ties(dtype):
     assert counts[2] > 0  # rows resolved by float64 distances
     np.testing.assert_array_equal(bounds.labels, _exact_labels(X, C))
     lloyd, hamerly = _fit_both(X, C, tol=0.0)
-    _assert_same(lloyd, hamerly, X, None)
+    assert_same(lloyd, hamerly, X, None)
 
 
 def test_kernel_rejects_bad_arguments():
     X = np.zeros((10, 3))
     C = np.eye(4, 3)
-    ct = transposed_centers(C, X.dtype)
-    good = dict(X=X, centers=C, ct=ct, half_gap=np.zeros(4), drift=np.zeros(4),
-                labels=np.zeros(10, dtype=np.intp), upper=np.zeros(10), lower=np.zeros(10),
-                scratch=np.empty((1, 16)), iscratch=np.empty((1, 4096), dtype=np.intp),
+    tab, order, radius, _ = center_tables(C, X.dtype, False)
+    good = dict(X=X, centers=C, tab=tab, order=order, radius=radius,
+                near_drift=np.zeros((1, 1)), half_gap=np.zeros(4),
+                drift=np.zeros(4), labels=np.zeros(10, dtype=np.intp), upper=np.zeros(10),
+                lower=np.zeros(10), iscratch=np.empty((1, 4096), dtype=np.intp),
                 slice_counts=np.empty((1, 4), dtype=np.int64))
 
     def call(init=False, **changes):
@@ -140,11 +131,16 @@ def test_kernel_rejects_bad_arguments():
 
     call()
     for name, bad, match in [
-        ("ct", np.zeros((3, 8)), "ct.shape"),
+        ("tab", np.zeros((1, 8)), "tab.shape"),
+        ("tab", np.zeros((2, 48)), "tab.shape"),
+        ("order", np.zeros((1, 8), dtype=np.intp), "order.shape"),
+        ("order", np.zeros((2, 16), dtype=np.intp), "order.shape"),
+        ("order", np.full((1, 16), 4, dtype=np.intp), "order"),
+        ("radius", np.zeros((1, 16)), "radius.shape"),
+        ("near_drift", np.zeros((1, 2)), "near_drift.shape"),
         ("half_gap", np.zeros(3), "half_gap"),
         ("drift", np.zeros(5), "drift"),
         ("lower", np.zeros(9), "lower"),
-        ("scratch", np.empty((1, 8)), "scratch"),
         ("iscratch", np.empty((1, 100), dtype=np.intp), "iscratch"),
         ("slice_counts", np.empty((2, 4), dtype=np.int64), "slice_counts"),
         ("labels", np.full(10, 4, dtype=np.intp), "labels"),
@@ -194,18 +190,6 @@ def _fit_both(X, C0, w=None, **kw):
     return lloyd, _fit_hamerly(X, C0, w, **kw)
 
 
-def _assert_same(lloyd, hamerly, X, w):
-    np.testing.assert_array_equal(hamerly.labels_, lloyd.labels_)
-    assert hamerly.n_iter_ == lloyd.n_iter_
-    f32 = X.dtype == np.float32
-    np.testing.assert_allclose(hamerly.cluster_centers_, lloyd.cluster_centers_,
-                               rtol=1e-6 if f32 else 1e-12, atol=1e-12)
-    np.testing.assert_allclose(hamerly.inertia_, lloyd.inertia_, rtol=1e-5 if f32 else 1e-9)
-    np.testing.assert_allclose(hamerly.history_["objective"], lloyd.history_["objective"],
-                               rtol=1e-5 if f32 else 1e-9)
-    assert hamerly.history_["distance_fraction"][0] >= 1.0
-
-
 CASES = [
     # n, d, k, dtype, weighted, tol, max_iter
     (50, 1, 2, np.float64, False, 0.0, 300),
@@ -237,7 +221,7 @@ def test_same_iterations_as_lloyd(n, d, k, dtype, weighted, tol, max_iter):
         w = rng.uniform(0.2, 3.0, n).astype(dtype)
         w[rng.random(n) < 0.1] = 0  # zero weights: labelled, never summed
     lloyd, hamerly = _fit_both(X, _rows(X, k, seed=d), w, tol=tol, max_iter=max_iter)
-    _assert_same(lloyd, hamerly, X, w)
+    assert_same(lloyd, hamerly, X, w)
     if max_iter < 300:
         assert hamerly.n_iter_ == max_iter
 
@@ -255,7 +239,7 @@ def test_empty_clusters_relocated_as_lloyd(dtype):
     assert lloyd.history_["n_relocated"].sum() >= 5
     np.testing.assert_array_equal(hamerly.history_["n_relocated"],
                                   lloyd.history_["n_relocated"])
-    _assert_same(lloyd, hamerly, X, w)
+    assert_same(lloyd, hamerly, X, w)
 
 
 def test_thread_count_does_not_change_anything(hamerly_always):
@@ -345,7 +329,7 @@ def test_far_from_origin_same_iterations_as_lloyd(dtype):
     # objective from the sums is expanded around it (else its terms cancel).
     X = (_blobs(6000, 8, 40, np.float64, seed=11) + 1e4).astype(dtype)
     lloyd, hamerly = _fit_both(X, _rows(X, 40, seed=11), tol=0.0, max_iter=30)
-    _assert_same(lloyd, hamerly, X, None)
+    assert_same(lloyd, hamerly, X, None)
     auto = KMeans(40, init=_rows(X, 40, seed=11), tol=0.0, max_iter=30).fit(X)
     assert auto.history_["algorithm"] == "hamerly"
 
@@ -380,8 +364,9 @@ def test_assign_records_the_rows_it_relabels(dtype, n_threads):
 def test_kernel_rejects_bad_moved_buffers():
     X = np.zeros((10, 3))
     C = np.eye(4, 3)
-    args = (X, C, transposed_centers(C, X.dtype), np.zeros(4), np.zeros(4),
-            np.zeros(10, dtype=np.intp), np.zeros(10), np.zeros(10), np.empty((1, 16)),
+    args = (X, C, *center_tables(C, X.dtype, False)[:3], np.zeros((1, 1)), np.zeros(4),
+            np.zeros(4),
+            np.zeros(10, dtype=np.intp), np.zeros(10), np.zeros(10),
             np.empty((1, 4096), dtype=np.intp), np.empty((1, 4), dtype=np.int64), 4096,
             False, 1)
     _hamerly._hamerly_assign(*args, np.empty(10, dtype=np.intp), np.empty(10, dtype=np.intp))
