@@ -14,6 +14,7 @@ file is read, so making the sdist neither runs Cython nor ships the generated
 C (MANIFEST.in keeps the sources and drops the .c).
 """
 
+import glob
 import os
 import shlex
 import shutil
@@ -116,8 +117,13 @@ DIRECTIVES = {
     "autotestdict": False,  # no __test__ dict: the .pyi stubs are the interface
 }
 
+# Every kernel may include any of these: a change to one rebuilds the extensions
+# (build_ext compares only the sources and `depends` with the built library).
+SHARED_SOURCES = sorted(glob.glob("src/kmcore/*.h") + glob.glob("src/kmcore/*.pxd"))
+
 extensions = [
-    Extension(f"kmcore.{name}", [f"src/kmcore/{name}.pyx"], include_dirs=["src/kmcore"])
+    Extension(f"kmcore.{name}", [f"src/kmcore/{name}.pyx"], include_dirs=["src/kmcore"],
+              depends=SHARED_SOURCES)
     for name in KERNEL_MODULES
 ]
 
