@@ -7,7 +7,7 @@ from sklearn.datasets import make_blobs
 
 import dynkm._rows
 from dynkm import KMeans, _lloyd
-from kmcore import _yinyang, _yinyang_sums
+from kmcore import _yinyang_sums
 from kmcore.centers import means_from_sums, weighted_sums
 from kmcore.distances import _row_norms
 from kmcore.yinyang import (
