@@ -27,7 +27,7 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 KERNEL_MODULES = ["_parallel", "_distances", "_assign", "_centers", "_seeding", "_split", "_soft",
-                  "_yinyang", "_hamerly"]
+                  "_yinyang", "_yinyang_sums", "_hamerly"]
 
 OPENMP_PROBE = textwrap.dedent(
     """

@@ -1,5 +1,6 @@
 """Yinyang group bounds: the E-step of Lloyd's algorithm without the distances
-that provably cannot change a label, and the incremental M-step.
+that provably cannot change a label (the incremental M-step that follows it
+is ``_yinyang_sums``).
 
 The centers are split into t groups. Every row keeps an upper bound ``u`` on
 its distance to its own center and, per group, a lower bound ``l_g`` on its
@@ -10,14 +11,15 @@ exceeds ``u`` keeps its label (global filter); otherwise ``u`` is tightened
 to the exact distance and only the groups with ``l_g <= u`` are examined
 (group filter).
 
-The distances that remain are computed for gathered blocks of failing rows:
-each row is copied into a thread-local contiguous block, and the block is
-multiplied by GEMM against the centers of every group some of its rows need
-(the rows needing that group gathered again), or against all centers when
-a large part of the block's distances is needed anyway. So the work that
-remains keeps BLAS's efficiency in high dimension. Data far from the origin
-are gathered minus an origin and multiplied by the centers minus it (as
-kmcore's plain pass, see ``kmcore._origin``); exact distances use X itself.
+The distances that remain are computed for blocks of failing rows: the
+rows of a block that need a group are gathered into a thread-local
+contiguous array (used in place when they are consecutive rows of X) and
+multiplied by GEMM against that group's centers, or the whole block against
+all centers when a large part of its distances is needed anyway. So the
+work that remains keeps BLAS's efficiency in high dimension. Data far from
+the origin are copied minus an origin once per block and multiplied by the
+centers minus it (as kmcore's plain pass, see ``kmcore._origin``); exact
+distances use X itself.
 
 Exactness. Every bound allows for rounding: a GEMM distance
 ``||x||^2 - 2 x.c + ||c||^2`` is trusted to within
@@ -33,18 +35,37 @@ directly in float64 and the smallest wins, ties to the lowest center index
 Rows are cut into slices of ``slice_rows`` (fixed by the caller, never by the
 thread count) and a block never spans two slices, so every row's result is
 bitwise the same for any number of threads.
+
+This module is the filter pass and the driver; the block's per-row state,
+its folds of GEMM and direct distances and the choice of GEMM operands are
+inline helpers in ``_yinyang_block.pxd``.
 """
 
 from cython cimport floating
 from cython.parallel cimport prange, threadid
-from libc.math cimport INFINITY, nextafterf, sqrt
+from libc.math cimport INFINITY, sqrt
 from libc.stdlib cimport free, malloc
 from libc.stdint cimport int64_t
-from libc.string cimport memcpy
 
-from kmcore._common cimport add_scaled_row, gemm_abt, sqdist
-
-ctypedef Py_ssize_t intp_t
+from kmcore._common cimport gemm_abt, sqdist
+from kmcore._yinyang_block cimport (
+    _C_AMBIGUOUS,
+    _C_CHANGED,
+    _C_DISTANCES,
+    _C_GATHERED,
+    _N_COUNTS,
+    _ROW_DOUBLES,
+    _ROW_INTPS,
+    _Block,
+    _carve,
+    _down,
+    _fold_direct,
+    _fold_group,
+    _Geometry,
+    _operand,
+    _start_row,
+    intp_t,
+)
 
 # A float32 lower bound after ``l - drift`` (drift rounded up to float32) is
 # multiplied by this: the product is below the exact l - drift whatever the
@@ -53,217 +74,13 @@ cdef float _SHRINK = <float> (1.0 - 1.0 / 4194304.0)
 # An upper bound is compared as u * _SLACK: covers the float64 rounding of
 # the drift additions it accumulates between two tightenings.
 cdef double _SLACK = 1.0 + 1e-9
-cdef enum:
-    # Per-row doubles and intps of the block scratch (see _carve).
-    _ROW_DOUBLES = 7
-    _ROW_INTPS = 3
-    # Counters of one slice (slice_counts columns).
-    _C_DISTANCES = 0   # distances computed (GEMM or direct)
-    _C_GATHERED = 1    # rows that needed a group
-    _C_AMBIGUOUS = 2   # rows resolved by direct distances (near ties)
-    _C_CHANGED = 3     # rows whose label changed
-    _N_COUNTS = 4
-
-
-cdef inline float _down(double v) noexcept nogil:
-    """v rounded to float32 toward -inf (so a lower bound stays one)."""
-    cdef float f = <float> v
-    if f > v:
-        f = nextafterf(f, -INFINITY)
-    return f
-
-
-cdef struct _Geometry:
-    # The sizes and tolerances every block of one call shares.
-    Py_ssize_t n, d, k, t
-    double rel_err, gamma, whole_fraction
-    bint init
-    double* group_sqmax     # (t,) largest squared center norm of each group
-    const double* origin    # (d,) the GEMM's rows and centers are shifted by it, or NULL
-
-
-cdef struct _Block:
-    # Thread-local scratch of one block of gathered rows (see _carve).
-    Py_ssize_t m, n_needed
-    intp_t* rows        # (B,) row of X in each slot
-    intp_t* best_idx    # (B,) original index of the best candidate so far
-    intp_t* sub         # (B,) slots that need the group being computed
-    double* own_d       # (B,) exact squared distance to the row's own center
-    double* own_lo      # (B,) lower and
-    double* own_hi      # (B,) upper bound of it
-    double* best_d      # (B,) best candidate: squared distance,
-    double* best_lo     # (B,) its lower and
-    double* best_hi     # (B,) upper bound
-    double* second_lo   # (B,) smallest lower bound of the other candidates
-    double* gmin1       # (B, t) per group: smallest lower bound,
-    double* gmin2       # (B, t) the second smallest,
-    intp_t* gidx1       # (B, t) the center of the smallest
-    unsigned char* need # (B, t) group examined for this row
-    intp_t* moved       # the slice's rows whose label changed, or NULL
-    intp_t* moved_from  # their previous labels
-
-
-cdef inline void _carve(
-    _Block* b,
-    Py_ssize_t block_rows,
-    Py_ssize_t t,
-    double* dbuf,          # OUT (block_rows * (_ROW_DOUBLES + 2 t)) scratch
-    intp_t* ibuf,          # OUT (block_rows * (_ROW_INTPS + t)) scratch
-    unsigned char* mbuf,   # OUT (block_rows * t) scratch
-) noexcept nogil:
-    """Point the block's arrays into one thread's scratch."""
-    cdef Py_ssize_t B = block_rows
-    b.m = 0
-    b.n_needed = 0
-    b.rows = ibuf
-    b.best_idx = ibuf + B
-    b.sub = ibuf + 2 * B
-    b.gidx1 = ibuf + 3 * B
-    b.own_d = dbuf
-    b.own_lo = dbuf + B
-    b.own_hi = dbuf + 2 * B
-    b.best_d = dbuf + 3 * B
-    b.best_lo = dbuf + 4 * B
-    b.best_hi = dbuf + 5 * B
-    b.second_lo = dbuf + 6 * B
-    b.gmin1 = dbuf + 7 * B
-    b.gmin2 = dbuf + 7 * B + B * t
-    b.need = mbuf
-
-
-cdef inline void _candidate(
-    _Block* b,
-    Py_ssize_t r,
-    Py_ssize_t g,
-    Py_ssize_t t,
-    intp_t j,
-    double dist,
-    double lo,
-    double hi,
-    bint is_own,
-) noexcept nogil:
-    """Fold center j (squared distance ``dist`` within [lo, hi]) into slot r's
-    best candidate and into group g's two smallest lower bounds."""
-    cdef Py_ssize_t at = r * t + g
-    if not is_own:
-        # The own center starts as the best (see _start_row): not its own rival.
-        if dist < b.best_d[r] or (dist == b.best_d[r] and j < b.best_idx[r]):
-            if b.best_lo[r] < b.second_lo[r]:
-                b.second_lo[r] = b.best_lo[r]
-            b.best_d[r] = dist
-            b.best_lo[r] = lo
-            b.best_hi[r] = hi
-            b.best_idx[r] = j
-        elif lo < b.second_lo[r]:
-            b.second_lo[r] = lo
-    if lo < b.gmin1[at]:
-        b.gmin2[at] = b.gmin1[at]
-        b.gmin1[at] = lo
-        b.gidx1[at] = j
-    elif lo < b.gmin2[at]:
-        b.gmin2[at] = lo
-
-
-cdef inline void _start_row(_Block* b, Py_ssize_t r, Py_ssize_t t, intp_t own) noexcept nogil:
-    """Reset slot r: the own center (if any) is the best candidate so far."""
-    cdef Py_ssize_t g
-    b.best_d[r] = b.own_d[r]
-    b.best_lo[r] = b.own_lo[r]
-    b.best_hi[r] = b.own_hi[r]
-    b.best_idx[r] = own
-    b.second_lo[r] = INFINITY
-    for g in range(t):
-        b.gmin1[r * t + g] = INFINITY
-        b.gmin2[r * t + g] = INFINITY
-        b.gidx1[r * t + g] = -1
-
-
-cdef inline void _fold_expansions(
-    _Block* b,
-    Py_ssize_t r,
-    Py_ssize_t g,
-    _Geometry* geo,
-    const floating* cross,          # IN  (p1 - p0,) -2 x.c of the row and centers p0..p1-1
-    const floating* gc_sqnorms,     # IN  (k,)
-    const intp_t* gorder,           # IN  (k,)
-    Py_ssize_t p0,
-    Py_ssize_t p1,
-    double xs,                      # ||x||^2 of the row
-) noexcept nogil:
-    """Fold the GEMM distances of slot r to the sorted centers p0..p1-1 (group g).
-
-    One error margin serves the whole group, that of its largest center norm:
-    then the lower bounds order as the distances, and the group reduces to
-    its two smallest distances and the index of the smallest, in a
-    branch-free loop that keeps its state in registers. The own center is
-    folded with its GEMM distance like the others; being the best already
-    (with its exact distance), it is then not its own rival.
-    """
-    cdef Py_ssize_t p, i1 = 0
-    cdef double m1 = INFINITY, m2 = INFINITY, v, e, lo1, lo2
-    cdef bint lt
-    cdef intp_t j
-    cdef Py_ssize_t at = r * geo.t + g
-    for p in range(p1 - p0):
-        v = <double> cross[p] + <double> gc_sqnorms[p0 + p]
-        lt = v < m1
-        m2 = m1 if lt else (v if v < m2 else m2)
-        i1 = p if lt else i1
-        m1 = v if lt else m1
-    e = geo.rel_err * (xs + geo.group_sqmax[g])
-    m1 = m1 + xs
-    m2 = m2 + xs
-    lo1 = m1 - e
-    lo2 = m2 - e
-    j = gorder[p0 + i1]
-    b.gmin1[at] = lo1
-    b.gmin2[at] = lo2
-    b.gidx1[at] = j
-    if j != b.best_idx[r]:
-        if m1 < b.best_d[r] or (m1 == b.best_d[r] and j < b.best_idx[r]):
-            if b.best_lo[r] < b.second_lo[r]:
-                b.second_lo[r] = b.best_lo[r]
-            b.best_d[r] = m1
-            b.best_lo[r] = lo1
-            b.best_hi[r] = m1 + e
-            b.best_idx[r] = j
-        elif lo1 < b.second_lo[r]:
-            b.second_lo[r] = lo1
-    if lo2 < b.second_lo[r]:
-        b.second_lo[r] = lo2
-
-
-cdef inline void _fold_direct(
-    _Block* b,
-    Py_ssize_t r,
-    Py_ssize_t g,
-    _Geometry* geo,
-    const floating* x,              # IN  (d,) the row
-    const floating* gcenters,       # IN  (k, d)
-    const intp_t* gorder,           # IN  (k,)
-    Py_ssize_t p0,
-    Py_ssize_t p1,
-    intp_t own,
-    int64_t* counts,
-) noexcept nogil:
-    """Fold direct float64 distances of slot r to the sorted centers p0..p1-1."""
-    cdef Py_ssize_t p
-    cdef double dist
-    for p in range(p0, p1):
-        if gorder[p] == own:
-            _candidate(b, r, g, geo.t, own, b.own_d[r], b.own_lo[r], b.own_hi[r], True)
-            continue
-        dist = sqdist(x, &gcenters[p * geo.d], geo.d)
-        counts[_C_DISTANCES] += 1
-        _candidate(b, r, g, geo.t, gorder[p], dist, dist * (1 - geo.gamma),
-                   dist * (1 + geo.gamma), False)
 
 
 cdef void _process_block(
     _Block* b,
     _Geometry* geo,
     const floating* X,                  # IN  (n, d) for the direct distances
-    floating* xblock,                   # IN  (m, d) the block's rows, gathered (and shifted)
+    const floating* xblock,             # IN  (m, d) the block's rows shifted (with an origin)
     floating* gblock,                   # OUT (m, d) scratch: rows needing one group
     floating* out,                      # OUT (m, k) scratch: GEMM output
     const floating* x_sqnorms,          # IN  (n,) of the GEMM's rows
@@ -280,27 +97,30 @@ cdef void _process_block(
 ) noexcept nogil:
     """Compute the needed distances of a block, then its labels and bounds."""
     cdef Py_ssize_t m = b.m, d = geo.d, k = geo.k, t = geo.t
-    cdef Py_ssize_t r, g, q, i, mg, p0, p1
+    cdef Py_ssize_t r, g, i, mg, p0, p1
     cdef intp_t own, lab
     cdef double v
-    cdef floating* rows
     for r in range(m):
         _start_row(b, r, t, -1 if geo.init else labels[b.rows[r]])
     if b.n_needed >= geo.whole_fraction * m * k:
         # Most of the block's distances are needed: one GEMM against every
         # center, and every group's bounds refreshed from it.
-        gemm_abt(xblock, <int> m, gemm_centers, <int> k, <int> d, -2.0, out, <int> k)
-        counts[_C_DISTANCES] += m * k
         for r in range(m):
-            i = b.rows[r]
+            b.sub[r] = r
             for g in range(t):
                 b.need[r * t + g] = 1
-                _fold_expansions(b, r, g, geo, out + r * k + gstart[g], gc_sqnorms, gorder,
-                                 gstart[g], gstart[g + 1], x_sqnorms[i])
+        gemm_abt(_operand(b, geo, X, xblock, gblock, m), <int> m, gemm_centers, <int> k,
+                 <int> d, -2.0, out, <int> k)
+        counts[_C_DISTANCES] += m * k
+        # Row by row: each row's distances are contiguous in out.
+        for r in range(m):
+            for g in range(t):
+                _fold_group(b, g, geo, out + r * k + gstart[g], k, gc_sqnorms, gorder,
+                            gstart[g], gstart[g + 1], x_sqnorms, &b.sub[r], 1)
     else:
-        # Group by group, a GEMM of the rows that need it (gathered again
-        # unless all do). Even a group of one center: a thin GEMM costs far
-        # less than direct float64 distances in high dimension.
+        # Group by group, a GEMM of the rows that need it. Even a group of one
+        # center: a thin GEMM costs far less than direct float64 distances in
+        # high dimension.
         for g in range(t):
             mg = 0
             for r in range(m):
@@ -311,19 +131,11 @@ cdef void _process_block(
                 continue
             p0 = gstart[g]
             p1 = gstart[g + 1]
-            rows = xblock
-            if mg < m:
-                rows = gblock
-                for q in range(mg):
-                    memcpy(gblock + q * d, xblock + b.sub[q] * d, d * sizeof(floating))
-            gemm_abt(rows, <int> mg, gemm_centers + p0 * d, <int> (p1 - p0), <int> d, -2.0,
-                     out, <int> (p1 - p0))
+            gemm_abt(_operand(b, geo, X, xblock, gblock, mg), <int> mg, gemm_centers + p0 * d,
+                     <int> (p1 - p0), <int> d, -2.0, out, <int> (p1 - p0))
             counts[_C_DISTANCES] += mg * (p1 - p0)
-            for q in range(mg):
-                r = b.sub[q]
-                i = b.rows[r]
-                _fold_expansions(b, r, g, geo, out + q * (p1 - p0), gc_sqnorms, gorder, p0, p1,
-                                 x_sqnorms[i])
+            _fold_group(b, g, geo, out, p1 - p0, gc_sqnorms, gorder, p0, p1, x_sqnorms, b.sub,
+                        mg)
     for r in range(m):
         i = b.rows[r]
         own = -1 if geo.init else labels[i]
@@ -444,9 +256,7 @@ cdef void _run_slice(
                     b.n_needed += gstart[g + 1] - gstart[g]
                 else:
                     b.need[r * t + g] = 0
-        if geo.origin == NULL:
-            memcpy(&xblock[r * d], &X[i, 0], d * sizeof(floating))
-        else:
+        if geo.origin != NULL:
             for c in range(d):
                 xblock[r * d + c] = <floating> (<double> X[i, c] - geo.origin[c])
         b.rows[r] = i
@@ -612,125 +422,3 @@ def _yinyang_assign(
                        moved_p + s * slice_rows if moved_p != NULL else NULL,
                        from_p + s * slice_rows if from_p != NULL else NULL)
     free(geo.group_sqmax)
-
-
-def _move_rows(
-    const floating[:, ::1] X,              # IN    (n, d)
-    const floating[::1] sample_weight,     # IN    (n,), or (0,) for unit weights
-    const intp_t[::1] rows,                # IN    (m,) rows whose label changed, in order
-    const intp_t[::1] old_labels,          # IN    (m,)
-    const intp_t[::1] new_labels,          # IN    (m,)
-    double[:, ::1] sums,                   # INOUT (k, d) float64 sums of w * x per cluster
-    double[::1] weights,                   # INOUT (k,) sums of w
-    double[::1] scale,                     # INOUT (k,) sums of |w| ever added or removed
-    int64_t[::1] n_positive,               # INOUT (k,) rows of positive weight
-    int n_threads,
-):
-    """The incremental M-step: move the rows that changed label between sums.
-
-    Each thread updates one range of clusters, scanning the moved rows in
-    order: every cluster receives its additions and subtractions in row order
-    whatever the thread count.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n, d), C-contiguous
-    sample_weight : row weights; empty means 1
-    rows, old_labels, new_labels : the rows that moved, from which cluster to
-        which (``old != new``)
-    sums, weights : per-cluster float64 sums of ``w * x`` and of ``w``
-    scale : per cluster, the total weight that went through it (a measure of
-        the rounding its sums carry; the caller recomputes them when it
-        dwarfs the weight left)
-    n_positive : per cluster, the rows of positive weight (exact emptiness)
-    n_threads : int
-    """
-    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = sums.shape[0], m = rows.shape[0]
-    cdef bint weighted = sample_weight.shape[0] > 0
-    # One cluster range per thread: every range scans all the moved rows,
-    # so more ranges than threads would only repeat that scan.
-    cdef Py_ssize_t n_parts = max(1, min(k, n_threads))
-    cdef Py_ssize_t p, q, i, lo, hi
-    cdef intp_t a, c
-    cdef double w
-    cdef bint bad = False
-    if (old_labels.shape[0] != m or new_labels.shape[0] != m or sums.shape[1] != d
-            or weights.shape[0] != k or scale.shape[0] != k or n_positive.shape[0] != k
-            or (weighted and sample_weight.shape[0] != n)):
-        raise ValueError("_move_rows: inconsistent argument shapes")
-    with nogil:
-        for q in range(m):
-            if (rows[q] < 0 or rows[q] >= n or old_labels[q] < 0 or old_labels[q] >= k
-                    or new_labels[q] < 0 or new_labels[q] >= k):
-                bad = True
-    if bad:
-        raise ValueError("_move_rows: rows or labels out of range")
-    if m == 0:
-        return
-    with nogil:
-        for p in prange(n_parts, schedule="static", num_threads=n_threads):
-            lo = p * k // n_parts
-            hi = (p + 1) * k // n_parts
-            for q in range(m):
-                i = rows[q]
-                w = sample_weight[i] if weighted else 1.0
-                a = old_labels[q]
-                c = new_labels[q]
-                if lo <= a < hi:
-                    add_scaled_row(&sums[a, 0], &X[i, 0], -w, d)
-                    weights[a] -= w
-                    scale[a] += w
-                    if w > 0:
-                        n_positive[a] -= 1
-                if lo <= c < hi:
-                    add_scaled_row(&sums[c, 0], &X[i, 0], w, d)
-                    weights[c] += w
-                    scale[c] += w
-                    if w > 0:
-                        n_positive[c] += 1
-
-
-def _labelled_inertia(
-    const floating[:, ::1] X,              # IN  (n, d)
-    const floating[:, ::1] centers,        # IN  (k, d)
-    const intp_t[::1] labels,              # IN  (n,)
-    const floating[::1] sample_weight,     # IN  (n,), or (0,) for unit weights
-    double[::1] slice_inertia,             # OUT (n_slices,)
-    Py_ssize_t slice_rows,
-    int n_threads,
-):
-    """sum(w * ||x - c_label||^2) by direct float64 distances, per row slice.
-
-    Parameters
-    ----------
-    X, centers : C-contiguous arrays of one dtype
-    labels : center of every row
-    sample_weight : row weights; empty means 1
-    slice_inertia : receives each slice's sum (add them in order: the total
-        does not depend on the thread count)
-    slice_rows : rows per slice
-    n_threads : int
-    """
-    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = centers.shape[0]
-    cdef Py_ssize_t n_slices = slice_inertia.shape[0]
-    cdef bint weighted = sample_weight.shape[0] > 0
-    cdef Py_ssize_t s, i
-    cdef double acc
-    cdef bint bad = False
-    if (centers.shape[1] != d or labels.shape[0] != n or slice_rows < 1
-            or n_slices != (n + slice_rows - 1) // slice_rows
-            or (weighted and sample_weight.shape[0] != n)):
-        raise ValueError("_labelled_inertia: inconsistent argument shapes")
-    with nogil:
-        for i in range(n):
-            if labels[i] < 0 or labels[i] >= k:
-                bad = True
-    if bad:
-        raise ValueError("_labelled_inertia: labels out of range")
-    with nogil:
-        for s in prange(n_slices, schedule="static", num_threads=n_threads):
-            acc = 0.0
-            for i in range(s * slice_rows, min(n, (s + 1) * slice_rows)):
-                acc = acc + (sample_weight[i] if weighted else 1.0) * sqdist(
-                    &X[i, 0], &centers[labels[i], 0], d)
-            slice_inertia[s] = acc

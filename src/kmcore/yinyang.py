@@ -1,6 +1,6 @@
 """Yinyang group bounds: Lloyd E-steps that skip the distances which cannot
 change a label, and the incremental M-step (see ``_yinyang.pyx`` for the
-algorithm and its exactness).
+algorithm and its exactness, ``_yinyang_sums.pyx`` for the M-step).
 
 Public, trusted-input building blocks for a Lloyd driver (dynkm's is
 ``dynkm._lloyd``): arrays as the kernels use them (C-contiguous
@@ -16,7 +16,7 @@ first such call).
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from kmcore import _yinyang
+from kmcore import _yinyang, _yinyang_sums
 from kmcore._origin import NO_ORIGIN, data_origin, shifted
 from kmcore._threads import blas_single_threaded
 from kmcore.centers import _unit_or, weighted_sums
@@ -330,7 +330,7 @@ class ClusterSums:
             return
         # The result does not depend on the thread count: only the speed.
         threads = self.n_threads if rows.size * self.X.shape[1] >= _PARALLEL_MOVES else 1
-        _yinyang._move_rows(self.X, self._w, rows, old, new, self.sums, self.weights,
+        _yinyang_sums._move_rows(self.X, self._w, rows, old, new, self.sums, self.weights,
                             self.scale, self.n_positive, threads)
         self.moved_since_rebuild += rows.size
         if ((self.weights < self._CANCELLED * self.scale) & (self.n_positive > 0)).any():
@@ -342,6 +342,6 @@ def labelled_inertia(X: NDArray[np.floating], centers: ArrayLike, labels: NDArra
     """sum(w * ||x - c_label||^2) by direct float64 distances (thread-independent)."""
     n_slices = -(-X.shape[0] // _SLICE_ROWS)
     out = np.empty(n_slices, dtype=np.float64)
-    _yinyang._labelled_inertia(X, np.ascontiguousarray(centers, dtype=X.dtype), labels,
+    _yinyang_sums._labelled_inertia(X, np.ascontiguousarray(centers, dtype=X.dtype), labels,
                                _unit_or(sample_weight, X.dtype), out, _SLICE_ROWS, n_threads)
     return float(out.sum())

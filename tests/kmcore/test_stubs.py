@@ -6,7 +6,7 @@ import sys
 import pytest
 
 EXTENSIONS = ["_parallel", "_distances", "_assign", "_centers", "_seeding", "_split", "_soft",
-              "_yinyang", "_hamerly"]
+              "_yinyang", "_yinyang_sums", "_hamerly"]
 
 
 def test_stubs_match_extensions():

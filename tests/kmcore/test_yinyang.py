@@ -7,7 +7,7 @@ from sklearn.datasets import make_blobs
 
 import dynkm._rows
 from dynkm import KMeans, _lloyd
-from kmcore import _yinyang
+from kmcore import _yinyang_sums
 from kmcore.centers import means_from_sums, weighted_sums
 from kmcore.distances import _row_norms
 from kmcore.yinyang import (
@@ -278,7 +278,7 @@ def test_incremental_sums_match_a_recomputation():
     sums.move(labels, old)
     assert sums.n_positive[3] == 0
     with pytest.raises(ValueError, match="out of range"):
-        _yinyang._move_rows(X, w, np.array([0]), np.array([0]), np.array([20]), sums.sums,
+        _yinyang_sums._move_rows(X, w, np.array([0]), np.array([0]), np.array([20]), sums.sums,
                             sums.weights, sums.scale, sums.n_positive, 1)
 
 
@@ -301,7 +301,7 @@ def test_kernel_rejects_inconsistent_input():
     with pytest.raises(ValueError, match="centers must have shape"):
         GroupBounds(X, np.zeros(10), np.array([0, 0, 1]), 1).assign(np.eye(4, 3))
     with pytest.raises(ValueError, match="shapes"):
-        _yinyang._labelled_inertia(X, C, np.zeros(9, dtype=np.intp), np.empty(0),
+        _yinyang_sums._labelled_inertia(X, C, np.zeros(9, dtype=np.intp), np.empty(0),
                                    np.empty(1), 2048, 1)
     with pytest.raises(ValueError, match="no empty group"):
         GroupBounds(X, np.zeros(10), np.array([0, 2, 2]), 1)
@@ -413,7 +413,7 @@ def test_move_rows_same_sums_for_any_thread_count():
     for n_threads in (1, 2, 3):
         sums, weights = weighted_sums(X, labels, 25, w, 1)
         scale, n_pos = weights.copy(), np.bincount(labels, minlength=25).astype(np.int64)
-        _yinyang._move_rows(X, w, rows, labels[rows], new, sums, weights, scale, n_pos,
+        _yinyang_sums._move_rows(X, w, rows, labels[rows], new, sums, weights, scale, n_pos,
                             n_threads)
         results.append((sums, weights, scale, n_pos))
     moved = labels.copy()
