@@ -21,15 +21,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import kmcore
-from kmcore import _seeding, seeding
+from kmcore import _seeding, _seeding_bounds, seeding
+from kmcore._origin import data_origin
 
 
 def force_projection(monkeypatch, dims=64):
     """Projection bounds on any shape, with at most ``dims`` directions."""
-    for name, value in [("_PROJECTION_MIN_DIMS", 1), ("_PROJECTION_MIN_ROWS", 0),
-                        ("_PROJECTION_MIN_CENTERS", 0), ("_PROJECTION_MEMORY", 1e9),
-                        ("_PROJECTION_DIMS", dims)]:
-        monkeypatch.setattr(seeding, name, value)
+    for name, value in [("PROJECTION_MIN_DIMS", 1), ("PROJECTION_MIN_ROWS", 0),
+                        ("PROJECTION_MIN_CENTERS", 0), ("PROJECTION_MEMORY", 1e9),
+                        ("PROJECTION_DIMS", dims)]:
+        monkeypatch.setattr(_seeding_bounds, name, value)
 
 
 def plusplus(X, k, sample_weight=None, n_local_trials=None, seed=0, n_threads=1, gather=None,
@@ -43,7 +44,7 @@ def plusplus(X, k, sample_weight=None, n_local_trials=None, seed=0, n_threads=1,
         monkeypatch.setattr(seeding, "_GATHER_BELOW", 2.0 if gather else 0.0)
     if projection is False or gather is False:
         # The plain pass reads every row: no bounds to set up either.
-        monkeypatch.setattr(seeding, "_PROJECTION_MIN_ROWS", np.inf)
+        monkeypatch.setattr(_seeding_bounds, "PROJECTION_MIN_ROWS", np.inf)
     elif projection is not None:
         force_projection(monkeypatch, projection)
     L = 2 + int(np.log(k)) if n_local_trials is None else n_local_trials
@@ -221,7 +222,7 @@ def test_projection_clears_only_rows_the_full_pass_keeps(dtype, offset, monkeypa
     trap = (above < exact) & (factor != 0.3)
     assert trap.sum() > 20
     closest[trap] = above[trap]
-    bounds = seeding._ProjectionBounds(X, d, seeding.data_origin(X),
+    bounds = _seeding_bounds.ProjectionBounds(X, d, data_origin(X),
                                        4.0 * (d + 4) * float(np.finfo(dtype).eps), 2)
     assert bounds.usable and bounds.proj.shape == (d, n)
     need = np.ones(n, dtype=np.uint8)
@@ -266,21 +267,21 @@ def test_projection_shape_rule():
     # High dimension and enough rows and centers (MNIST's shape: all 64
     # directions); never for the memory benchmark's 1,000,000 x 128 float32
     # (the projections would take a sixth of X) nor for small inputs.
-    assert seeding._projection_dims(60000, 784, 4, 256) == 64
-    assert seeding._projection_dims(60000, 784, 8, 256) == 64
-    assert seeding._projection_dims(1_000_000, 128, 4, 1000) == 0
-    assert seeding._projection_dims(1_000_000, 128, 8, 1000) == 21
-    assert seeding._projection_dims(1000, 784, 4, 256) == 0
-    assert seeding._projection_dims(60000, 191, 4, 256) == 0
-    assert seeding._projection_dims(60000, 192, 4, 256) == 16
-    assert seeding._projection_dims(60000, 784, 4, 8) == 0
+    assert _seeding_bounds.projection_dims(60000, 784, 4, 256) == 64
+    assert _seeding_bounds.projection_dims(60000, 784, 8, 256) == 64
+    assert _seeding_bounds.projection_dims(1_000_000, 128, 4, 1000) == 0
+    assert _seeding_bounds.projection_dims(1_000_000, 128, 8, 1000) == 21
+    assert _seeding_bounds.projection_dims(1000, 784, 4, 256) == 0
+    assert _seeding_bounds.projection_dims(60000, 191, 4, 256) == 0
+    assert _seeding_bounds.projection_dims(60000, 192, 4, 256) == 16
+    assert _seeding_bounds.projection_dims(60000, 784, 4, 8) == 0
 
 
 def test_projection_unusable_on_huge_values_falls_back(monkeypatch):
     # Values whose float32 projected sums could overflow: no projection
     # bounds (the triangle bounds remain), the same picks.
     X = mixture(500, 30, 10, 0.5, np.float64) * 1e18
-    bounds = seeding._ProjectionBounds(X, 30, seeding.data_origin(X), 1e-12, 1)
+    bounds = _seeding_bounds.ProjectionBounds(X, 30, data_origin(X), 1e-12, 1)
     assert not bounds.usable and bounds.proj is None
     stats = []
     plain = plusplus(X, 40, gather=False, monkeypatch=monkeypatch)
@@ -313,7 +314,7 @@ def test_projection_on_mnist_shapes_picks_the_plain_rows(source, request, monkey
         X = np.ascontiguousarray(request.getfixturevalue("mnist_train")[0][::4])
     else:
         X = mnist_like(8000)
-    assert seeding._projection_dims(X.shape[0], 784, 4, 40) == 64
+    assert _seeding_bounds.projection_dims(X.shape[0], 784, 4, 40) == 64
     for dtype in (np.float32, np.float64):
         Xd = X.astype(dtype)
         stats = []
