@@ -205,11 +205,18 @@ class ProjectionBounds:
         self.origin_gap = float(np.sqrt(gap @ gap)) * (1.0 + 1e-6)
         return True
 
-    def rows_to_compute(self, candidate_rows, closest, need, n_threads):
-        """Clear ``need`` for the rows proved; return the rows left."""
+    def kernel_args(self, candidate_rows):
+        """The arguments of ``_seeding._projection_rows`` from ``proj`` to ``gram_error``
+        and its scratch, for these candidates (``_filtered_distances`` takes them too)."""
         cand_proj = np.ascontiguousarray(self.proj[:, candidate_rows].T)
         cand_norm = float(np.max(self.y_norms[candidate_rows]))
-        return _seeding._projection_rows(self.proj, self.y_norms, closest, cand_proj, cand_norm,
-                                         self.origin_gap, self.error_scale, self.proj_error,
-                                         self.gram_error, need, self.acc, self.thresholds,
-                                         n_threads)
+        return (self.proj, self.y_norms, cand_proj, cand_norm, self.origin_gap,
+                self.error_scale, self.proj_error, self.gram_error, self.acc, self.thresholds)
+
+    def rows_to_compute(self, candidate_rows, closest, need, n_threads):
+        """Clear ``need`` for the rows proved; return the rows left."""
+        (proj, y_norms, cand_proj, cand_norm, origin_gap, error_scale, proj_error, gram_error,
+         acc, thresholds) = self.kernel_args(candidate_rows)
+        return _seeding._projection_rows(proj, y_norms, closest, cand_proj, cand_norm, origin_gap,
+                                         error_scale, proj_error, gram_error, need, acc,
+                                         thresholds, n_threads)

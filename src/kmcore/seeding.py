@@ -99,10 +99,10 @@ def kmeans_plusplus(X: ArrayLike, n_clusters: int, sample_weight: ArrayLike | No
                             check_random_state(random_state), n_threads)
 
 
-# A k-means++ step gathers the rows it must compute when they are fewer than
-# this fraction of all rows; above, the plain pass over every row (no copy,
-# the potentials fused into it) costs about as much. Either way the same
-# distances and potentials come out.
+# A tile of a filtered k-means++ pass gathers the rows it must compute when
+# they are fewer than this fraction of its rows; above, computing the whole
+# tile (no copy, the potentials fused into it) costs about as much. Either
+# way the same distances and potentials come out.
 _GATHER_BELOW = 0.9
 # When the bounds left too many rows to gather, they are next tried this
 # fraction of the centers chosen so far later (plus one step): on data where
@@ -110,6 +110,11 @@ _GATHER_BELOW = 0.9
 # steps' worth, and as the centers multiply and the distances shrink they
 # are tried again.
 _RETRY_AFTER = 0.25
+# Rows per tile of the filtered pass: the work a thread takes at a time
+# (the rows of its chunks it filters, gathers and sums). Small enough that a
+# thread the machine holds back delays the step little, large enough to
+# fill the gathered GEMMs when a fifth of the rows is left.
+_TILE_ROWS = 1024
 
 
 def _kmeans_plusplus(X, x_sqnorms, n_clusters, sample_weight, n_local_trials, rng, n_threads,
@@ -195,28 +200,22 @@ class _GreedyState:
         projection bounds, False if tried (``tries``) and left too many rows to gather."""
         n = self.X.shape[0]
         try_triangle, try_projection = tries[0], tries[1] and self.projection is not None
-        n_rows, n_pairs, tri_rows, proj_rows = n, None, None, None
+        tri_rows = n_pairs = None
         if try_triangle:
-            n_rows, n_pairs = self.bounds.rows_to_compute(candidates, self.closest,
-                                                          self.assigned, self.need,
-                                                          self.n_threads)
-            tri_rows = n_rows
-        if try_projection:
-            # The projection bounds look only at the rows the triangle left.
-            if not try_triangle:
-                self.need.fill(1)
-            n_rows = proj_rows = (self.projection.rows_to_compute(
-                candidates, self.closest, self.need, self.n_threads) if n_rows else 0)
-        gather = n_rows < _GATHER_BELOW * n
-        need = self.need if gather and (try_triangle or try_projection) else None
+            tri_rows, n_pairs = self.bounds.rows_to_compute(candidates, self.closest,
+                                                            self.assigned, self.need,
+                                                            self.n_threads)
+        # Without either bound this is the plain pass (every tile whole).
+        pots, left, computed = self.passes.run_filtered(
+            candidates, self.closest, self.need, try_triangle,
+            self.projection if try_projection else None)
         if stats is not None:
-            stats.append(((n_rows if need is not None else n) / n,
-                          tri_rows / n if try_triangle else None,
+            stats.append((computed / n, tri_rows / n if try_triangle else None,
                           n_pairs / (n * self.L) if try_triangle else None,
-                          proj_rows / n if try_projection else None))
+                          left / n if try_projection else None))
         paid = (not try_triangle or tri_rows < _GATHER_BELOW * n,
-                not try_projection or gather)
-        return self.passes.run(candidates, self.closest, need), paid
+                not try_projection or left < _GATHER_BELOW * n)
+        return pots, paid
 
     def choose(self, best, c, row):
         """Add candidate ``best`` (row ``row`` of X) as center c."""
@@ -324,43 +323,67 @@ class _CandidatePass:
         # With an origin or gathered rows, each thread also holds its chunk of
         # (shifted or gathered) rows and their norms.
         width = max_candidates + (0 if self.origin is None and not gather else d + 1)
-        self.buffers = np.empty((self.n_workers, self.chunk_rows * width), dtype=X.dtype)
+        # Zeros: the rows a gathered GEMM call computes past its gathered ones
+        # are whatever the buffer holds, finite values (see _seeding).
+        self.buffers = np.zeros((self.n_workers, self.chunk_rows * width), dtype=X.dtype)
+        # The filtered pass's tiles: whole chunks, each thread's row list.
+        tile = self.chunk_rows * max(1, _TILE_ROWS // self.chunk_rows)
+        self.gathered = np.empty((self.n_workers, tile if gather else 0), dtype=np.intp)
         self.dist_all = np.empty((max_candidates, n), dtype=X.dtype)
         self.dist = self.dist_all
 
-    def run(self, candidate_rows, closest, need=None):
-        """Potentials of adding each candidate; ``self.dist[l]`` the new closest distances.
-
-        With ``need`` (uint8, one per row), only the rows where it is 1 are
-        computed (gathered); the others keep ``closest``, which must be what
-        the full pass gives them (``TriangleBounds`` proves it).
-        """
-        L = len(candidate_rows)
+    def _candidates(self, candidate_rows):
+        """The candidates, those the GEMM runs on (shifted to the origin) and their norms."""
         cands = self.X[candidate_rows]
         if self.origin is None:
             origin, gemm_cands = NO_ORIGIN, cands
         else:
             origin, gemm_cands = self.origin, shifted(cands, self.origin, self.X.dtype)
-        self.dist = self.dist_all[:L]
-        chunk_pots = np.empty((self.n_chunks, L), dtype=np.float64)
-        rows = _ALL_ROWS if need is None else np.flatnonzero(need)
+        self.dist = self.dist_all[:len(candidate_rows)]
+        return cands, origin, gemm_cands, _row_norms(gemm_cands, True, 1)
+
+    def run(self, candidate_rows, closest):
+        """Potentials of adding each candidate; ``self.dist[l]`` the new closest distances.
+
+        The plain pass: every row is computed.
+        """
+        cands, origin, gemm_cands, cand_norms = self._candidates(candidate_rows)
+        chunk_pots = np.empty((self.n_chunks, len(candidate_rows)), dtype=np.float64)
         with blas_single_threaded():
-            if need is None or rows.size:
-                _seeding._candidate_distances(
-                    self.X, self.x_sqnorms, cands, _row_norms(gemm_cands, True, 1), closest,
-                    self.weight, self.buffers, self.dist, chunk_pots, self.chunk_rows,
-                    self.n_workers, _EXACT_BELOW[self.X.dtype], origin, gemm_cands, rows,
-                )
-        if need is not None:
-            _seeding._potentials(self.dist, closest, need, self.weight, chunk_pots,
-                                 self.chunk_rows, self.n_workers)
+            _seeding._candidate_distances(
+                self.X, self.x_sqnorms, cands, cand_norms, closest, self.weight, self.buffers,
+                self.dist, chunk_pots, self.chunk_rows, self.n_workers,
+                _EXACT_BELOW[self.X.dtype], origin, gemm_cands, _ALL_ROWS,
+            )
         # Chunks are added in order: nothing here depends on the thread count.
         return chunk_pots.sum(axis=0)
 
+    def run_filtered(self, candidate_rows, closest, need, need_given, projection):
+        """``run`` computing only the rows the bounds leave: the same results.
 
-# The kernels read an empty row list as "every row".
+        ``need`` holds the triangle bounds' rows if ``need_given``;
+        ``projection`` (a ``ProjectionBounds`` or None) tests the rows in the
+        same pass (``_seeding._filtered_distances``). Returns the potentials,
+        the rows the bounds left and the rows computed.
+        """
+        cands, origin, gemm_cands, cand_norms = self._candidates(candidate_rows)
+        chunk_pots = np.empty((self.n_chunks, len(candidate_rows)), dtype=np.float64)
+        bounds = _NO_PROJECTION if projection is None else projection.kernel_args(candidate_rows)
+        with blas_single_threaded():
+            left, computed = _seeding._filtered_distances(
+                self.X, self.x_sqnorms, cands, cand_norms, closest, self.weight, self.buffers,
+                self.dist, chunk_pots, self.chunk_rows, self.n_workers,
+                _EXACT_BELOW[self.X.dtype], origin, gemm_cands, need, need_given,
+                self.gathered, _GATHER_BELOW, *bounds,
+            )
+        return chunk_pots.sum(axis=0), left, computed
+
+
+# The kernels read an empty row list as "every row", an empty projection as none.
 _ALL_ROWS = np.empty(0, dtype=np.intp)
 _ALL_ROWS.setflags(write=False)
+_NO_PROJECTION = (np.empty((0, 0), dtype=np.float32), np.empty(0), np.empty((0, 0), np.float32),
+                  0.0, 0.0, 0.0, 0.0, 0.0, np.empty((0, 0), np.float32), np.empty((0, 0)))
 
 
 def draw_by_potential(closest: NDArray[np.floating], sample_weight: NDArray[np.floating] | None,
