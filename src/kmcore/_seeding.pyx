@@ -77,13 +77,17 @@ def _candidate_distances(
     ``gemm_candidates = candidates - origin``.
 
     With ``rows``, only those rows are computed, ``chunk_rows`` of them per
-    GEMM (copied into the thread's buffer, shifted or not), and only their
-    columns of ``dist`` are written; ``chunk_pots`` is left alone (see
-    ``_potentials``). Each distance is the one the full pass computes as
-    long as BLAS computes each element of a product from its own row and
-    column alone, whatever the other rows of the call and their number
-    (OpenBLAS does; tests/test_seeding_accel.py checks it through the rows
-    picked).
+    GEMM (copied into the thread's buffer, shifted or not; every call has
+    ``chunk_rows`` rows), and only their columns of ``dist`` are written;
+    ``chunk_pots`` is left alone. Each distance is the one the full pass
+    computes as long as BLAS rounds each element of a product of a given
+    shape the same wherever its row sits in the call: OpenBLAS does for the
+    shapes tests/kmcore/test_seeding_accel.py checks bitwise, and rounds the
+    tail of a call whose length is not a multiple of its kernel's width
+    differently, hence the fixed length. (With float32, few features and
+    12 candidates it was seen to round by the row's place in the call too:
+    there a gathered distance may differ from the full pass's in the last
+    bit.)
 
     Parameters
     ----------

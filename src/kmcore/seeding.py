@@ -32,12 +32,13 @@ def kmeans_plusplus(X: ArrayLike, n_clusters: int, sample_weight: ArrayLike | No
     weight; each next one is the best of ``n_local_trials`` rows drawn with
     probability proportional to ``weight * D(x)^2`` (D: distance to the
     nearest chosen center), the best being the one that lowers the weighted
-    potential most. One step is at most one pass over X: the distances to all
-    trials come from one thin GEMM per block of rows, fused with the potential
-    sums. Rows that no trial can come closer to than their closest center
-    (proved by the triangle inequality, with a margin for rounding) are not
-    read at all, the others are gathered into the same blocks: the same
-    distances and potentials come out, so the same rows are picked. That
+    potential most. One step is at most one pass over X (one parallel
+    region): the distances to all trials come from one thin GEMM per block
+    of rows, fused with the potential sums. Rows that no trial can come
+    closer to than their closest center (proved by the triangle inequality,
+    with a margin for rounding) are not read at all, the others are gathered
+    into blocks of the same size: the same distances and potentials come
+    out, so the same rows are picked. That
     skips most rows of clustered data once every cluster holds a center, and
     few of high-dimensional data without clear clusters (where the bounds
     are then tried only now and then). On high-dimensional data a second
