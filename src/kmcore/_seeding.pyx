@@ -5,19 +5,19 @@ rows to the L candidate centers of one step come from one thin GEMM per chunk
 (memory-bound, the floor of a seeding step), fused with the min against the
 current closest distances and the weighted potential of each candidate.
 
-k-means++ skips the rows that no candidate can come closer to (the triangle
-inequality, ``_rows_to_compute``): those rows are not read at all, the others
-are gathered into the GEMM's chunks, and ``_potentials`` then sums every
-row's distance in the row order of the full pass, so the potentials, and the
-rows picked, are those of the full pass. In high dimension, where the
-triangle inequality rarely proves anything, ``_projection_rows`` proves it
-from the rows' projections on a few directions of largest spread (a
-projected distance never exceeds the distance).
+k-means++ skips the rows that no candidate can come closer to:
+``_rows_to_compute`` proves it by the triangle inequality, and in high
+dimension, where that rarely proves anything, ``_projection_rows`` from the
+rows' projections on a few directions of largest spread (a projected distance
+never exceeds the distance). ``_filtered_distances`` runs a whole step in
+one parallel region: the projection test, the GEMM over the rows left
+(gathered) and the potentials, summed over every row in the full pass's
+chunks and order, so the potentials, and the rows picked, are those of the
+full pass.
 """
 
-from libc.math cimport INFINITY, sqrt
+from libc.math cimport sqrt
 from libc.stdint cimport int32_t, uint8_t
-from libc.string cimport memcpy
 
 from cython cimport floating
 from cython.parallel cimport prange, threadid
@@ -29,16 +29,10 @@ from kmcore._common cimport (
     check_indices,
     check_optional,
     check_threads,
-    gemm_abt,
-    shift_rows,
-    sqdist,
 )
+from kmcore._seeding_blocks cimport _chunk_distances, _chunk_potentials, _projection_block
 
 ctypedef Py_ssize_t intp_t
-
-cdef extern from "_projection.h" nogil:
-    void km_projected_sqdist(const float* pt, Py_ssize_t stride, Py_ssize_t rows,
-                             Py_ssize_t dims, const float* cand, float* acc)
 
 
 def _candidate_distances(
@@ -76,13 +70,17 @@ def _candidate_distances(
     ``gemm_candidates = candidates - origin``.
 
     With ``rows``, only those rows are computed, ``chunk_rows`` of them per
-    GEMM (copied into the thread's buffer, shifted or not), and only their
-    columns of ``dist`` are written; ``chunk_pots`` is left alone (see
-    ``_potentials``). Each distance is the one the full pass computes as
-    long as BLAS computes each element of a product from its own row and
-    column alone, whatever the other rows of the call and their number
-    (OpenBLAS does; tests/test_seeding_accel.py checks it through the rows
-    picked).
+    GEMM (copied into the thread's buffer, shifted or not; every call has
+    ``chunk_rows`` rows), and only their columns of ``dist`` are written;
+    ``chunk_pots`` is left alone. Each distance is the one the full pass
+    computes as long as BLAS rounds each element of a product of a given
+    shape the same wherever its row sits in the call: OpenBLAS does for the
+    shapes tests/kmcore/test_seeding_accel.py checks bitwise, and rounds the
+    tail of a call whose length is not a multiple of its kernel's width
+    differently, hence the fixed length. (With float32, few features and
+    12 candidates it was seen to round by the row's place in the call too:
+    there a gathered distance may differ from the full pass's in the last
+    bit.)
 
     Parameters
     ----------
@@ -106,20 +104,11 @@ def _candidate_distances(
     """
     cdef str K = "_candidate_distances"
     cdef Py_ssize_t n = X.shape[0], L = candidates.shape[0]
-    cdef bint weighted = sample_weight.shape[0] > 0
     cdef bint shifting = origin.shape[0] > 0
     cdef bint gathering = rows.shape[0] > 0
     cdef Py_ssize_t n_todo = rows.shape[0] if gathering else X.shape[0]
-    cdef Py_ssize_t n_chunks, c, i, l, m, start, end, r
-    cdef int d
-    cdef floating* buf
-    cdef floating* xbuf
-    cdef floating* row
-    cdef const floating* block
-    cdef const floating* norms
+    cdef Py_ssize_t n_chunks, c, m, start
     cdef const double* org = NULL
-    cdef floating v, cl, xs
-    cdef double pot
     check_at_least(X.shape[1], 1, K, "X.shape[1]")
     check_equal(x_sqnorms.shape[0], n, K, "x_sqnorms.shape[0] (rows of X)")
     check_equal(candidates.shape[1], X.shape[1], K, "candidates.shape[1] (columns of X)")
@@ -151,54 +140,14 @@ def _candidate_distances(
                    K, "buffers.shape[1]")
     if shifting:
         org = &origin[0]
-    d = <int> X.shape[1]
     with nogil:
         for c in prange(n_chunks, schedule="static", num_threads=n_threads):
-            buf = &buffers[threadid(), 0]
             start = c * chunk_rows
-            end = min(start + chunk_rows, n_todo)
-            m = end - start
-            xbuf = buf + chunk_rows * L
-            if gathering:
-                # Copy the chunk's rows (shifted or not) and their norms.
-                for i in range(m):
-                    r = rows[start + i]
-                    if shifting:
-                        shift_rows(&X[r, 0], 1, d, org, xbuf + i * d, xbuf + chunk_rows * d + i)
-                    else:
-                        memcpy(xbuf + i * d, &X[r, 0], d * sizeof(floating))
-                        xbuf[chunk_rows * d + i] = x_sqnorms[r]
-                block = xbuf
-                norms = xbuf + chunk_rows * d
-            elif shifting:
-                shift_rows(&X[start, 0], m, d, org, xbuf, xbuf + chunk_rows * d)
-                block = xbuf
-                norms = xbuf + chunk_rows * d
-            else:
-                block = &X[start, 0]
-                norms = &x_sqnorms[start]
-            # Center-major block, buf[l * m + i] = -2 cand_l . x_{start + i}, so
-            # the loop below runs contiguously over rows.
-            gemm_abt(&gemm_candidates[0, 0], <int> L, block, <int> m, d, -2.0, buf, <int> m)
-            for l in range(L):
-                cl = cand_sqnorms[l]
-                row = buf + l * m
-                pot = 0.0
-                for i in range(m):
-                    r = rows[start + i] if gathering else start + i
-                    xs = norms[i]
-                    v = row[i] + xs + cl
-                    if v < exact_below * (<double> xs + cl):
-                        # The expansion cancelled most digits: recompute directly.
-                        v = <floating> sqdist(&X[r, 0], &candidates[l, 0], d)
-                    if v < 0:
-                        v = 0
-                    if closest[r] < v:
-                        v = closest[r]
-                    dist[l, r] = v
-                    pot = pot + (sample_weight[r] if weighted else 1.0) * v
-                if not gathering:
-                    chunk_pots[c, l] = pot
+            m = min(start + chunk_rows, n_todo) - start
+            _chunk_distances(&X[0, 0], x_sqnorms, candidates, cand_sqnorms, gemm_candidates,
+                             closest, sample_weight, &buffers[threadid(), 0], dist,
+                             &rows[start] if gathering else NULL, start, m, chunk_rows,
+                             org, exact_below, NULL if gathering else &chunk_pots[c, 0])
 
 
 def _rows_to_compute(
@@ -331,10 +280,7 @@ def _projection_rows(
     """
     cdef str K = "_projection_rows"
     cdef Py_ssize_t m = proj.shape[0], n = proj.shape[1], L = cand_proj.shape[0]
-    cdef Py_ssize_t block = acc.shape[1], n_blocks, b, i, l, start, cnt, left, n_rows = 0
-    cdef double far, sx, target, radius, slack
-    cdef float* a
-    cdef double* t
+    cdef Py_ssize_t block = acc.shape[1], n_blocks, b, i, start, n_rows = 0
     check_at_least(m, 1, K, "proj.shape[0]")
     check_equal(y_norms.shape[0], n, K, "y_norms.shape[0] (columns of proj)")
     check_equal(closest.shape[0], n, K, "closest.shape[0] (columns of proj)")
@@ -351,103 +297,15 @@ def _projection_rows(
         for i in range(n):
             n_rows += need[i] != 0
         return n_rows
-    far = (cand_norm + origin_gap) * (cand_norm + origin_gap)
-    # 1 / (1 - (m + 2) eps32 / 2) <= 1 + (m + 4) eps32 for any useful m; the
-    # float64 rounding of the threshold itself is covered by the 1e-9.
-    slack = (1.0 + (m + 4) * 1.1920928955078125e-07) * (1.0 + 1e-9)
     n_blocks = (n + block - 1) // block
     with nogil:
         for b in prange(n_blocks, schedule="static", num_threads=n_threads):
-            a = &acc[threadid(), 0]
-            t = &thresholds[threadid(), 0]
             start = b * block
-            cnt = min(block, n - start)
-            left = 0
-            for i in range(cnt):
-                if need[start + i]:
-                    sx = y_norms[start + i] + origin_gap
-                    target = (closest[start + i] + error_scale * (sx * sx + far)) * (1.0 + 1e-12)
-                    radius = (sqrt(target * (1.0 + gram_error))
-                              + proj_error * (y_norms[start + i] + cand_norm))
-                    t[i] = radius * radius * slack
-                    # An infinite threshold (closest infinite) keeps the row already.
-                    if t[i] != INFINITY:
-                        left = left + 1
-                else:
-                    # Not looked at: marked as if kept, left alone below.
-                    t[i] = INFINITY
-            for l in range(L):
-                if left == 0:
-                    break
-                km_projected_sqdist(&proj[0, start], n, cnt, m, &cand_proj[l, 0], a)
-                for i in range(cnt):
-                    # Kept rows get an infinite threshold: kept from then on.
-                    if t[i] != INFINITY and not (<double> a[i] >= t[i]):
-                        t[i] = INFINITY
-                        left = left - 1
-            for i in range(cnt):
-                if need[start + i]:
-                    if t[i] == INFINITY:
-                        n_rows += 1
-                    else:
-                        need[start + i] = 0
+            n_rows += _projection_block(
+                &proj[0, 0], n, m, &y_norms[0], closest, &cand_proj[0, 0], L, cand_norm,
+                origin_gap, error_scale, proj_error, gram_error, need, True, start,
+                min(block, n - start), &acc[threadid(), 0], &thresholds[threadid(), 0])
     return n_rows
-
-
-def _potentials(
-    floating[:, ::1] dist not None,                 # INOUT (L, n)
-    const floating[::1] closest not None,           # IN  (n,)
-    const uint8_t[::1] need not None,               # IN  (n,) rows computed by the GEMM
-    const floating[::1] sample_weight not None,     # IN  (n,), or (0,) for unit weights
-    double[:, ::1] chunk_pots not None,             # OUT (n_chunks, L)
-    Py_ssize_t chunk_rows,
-    int n_threads,
-):
-    """The full pass's potentials after a pass over some rows only.
-
-    ``dist[l, i]`` is set to ``closest[i]`` where ``need[i]`` is 0 (what the
-    full pass gives a row no candidate comes closer to) and kept elsewhere;
-    ``chunk_pots[c, l]`` receives the weighted sum of ``dist[l]`` over chunk
-    c of ``chunk_rows`` rows, in float64, in the full pass's order, so it is
-    bitwise the full pass's.
-
-    Parameters
-    ----------
-    dist : the computed rows' new closest distances, completed in place
-    closest : current closest squared distances
-    need : 1 for the rows ``dist`` holds
-    sample_weight : row weights; empty means 1
-    chunk_pots : receives the per-chunk potentials (at least n_chunks rows)
-    chunk_rows : rows per chunk, as in the full pass
-    n_threads : int
-        OpenMP threads; the chunks are fixed, so the result does not depend on it.
-    """
-    cdef str K = "_potentials"
-    cdef Py_ssize_t n = closest.shape[0], L = dist.shape[0]
-    cdef bint weighted = sample_weight.shape[0] > 0
-    cdef Py_ssize_t n_chunks, c, i, l, start, end
-    cdef floating v
-    cdef double pot
-    check_equal(dist.shape[1], n, K, "dist.shape[1] (rows of closest)")
-    check_equal(need.shape[0], n, K, "need.shape[0] (rows of closest)")
-    check_optional(sample_weight.shape[0], n, K, "sample_weight.shape[0] (rows of closest)")
-    check_at_least(chunk_rows, 1, K, "chunk_rows")
-    check_threads(n_threads, K)
-    n_chunks = (n + chunk_rows - 1) // chunk_rows
-    check_at_least(chunk_pots.shape[0], n_chunks, K, "chunk_pots.shape[0] (n_chunks)")
-    check_equal(chunk_pots.shape[1], L, K, "chunk_pots.shape[1] (rows of dist)")
-    with nogil:
-        for c in prange(n_chunks, schedule="static", num_threads=n_threads):
-            start = c * chunk_rows
-            end = min(start + chunk_rows, n)
-            for l in range(L):
-                pot = 0.0
-                for i in range(start, end):
-                    if not need[i]:
-                        dist[l, i] = closest[i]
-                    v = dist[l, i]
-                    pot = pot + (sample_weight[i] if weighted else 1.0) * v
-                chunk_pots[c, l] = pot
 
 
 def _sample_by_potential(
@@ -499,3 +357,188 @@ def _sample_by_potential(
         while l < L:
             out[l] = last_weighted
             l = l + 1
+
+
+def _filtered_distances(
+    const floating[:, ::1] X not None,              # IN  (n, d)
+    const floating[::1] x_sqnorms not None,         # IN  (n,)
+    const floating[:, ::1] candidates not None,     # IN  (L, d)
+    const floating[::1] cand_sqnorms not None,      # IN  (L,) norms of gemm_candidates
+    const floating[::1] closest not None,           # IN  (n,) current closest squared distance
+    const floating[::1] sample_weight not None,     # IN  (n,), or (0,) for unit weights
+    floating[:, ::1] buffers not None,              # OUT (n_threads, chunk_rows * (L + d + 1))
+    floating[:, ::1] dist not None,                 # OUT (L, n)
+    double[:, ::1] chunk_pots not None,             # OUT (n_chunks, L)
+    Py_ssize_t chunk_rows,
+    int n_threads,
+    double exact_below,
+    const double[::1] origin not None,              # IN  (d,), or (0,): no shift
+    const floating[:, ::1] gemm_candidates not None,  # IN (L, d)
+    uint8_t[::1] need not None,                     # INOUT (n,) see below
+    bint need_given,
+    intp_t[:, ::1] gathered not None,               # OUT (n_threads, tile_rows) scratch
+    double gather_below,
+    const float[:, ::1] proj not None,              # IN  (m, n), or (0, 0): no projection
+    const double[::1] y_norms not None,             # IN  (n,), or (0,)
+    const float[:, ::1] cand_proj not None,         # IN  (L, m)
+    double cand_norm,
+    double origin_gap,
+    double error_scale,
+    double proj_error,
+    double gram_error,
+    float[:, ::1] acc not None,                     # OUT (n_threads, block) scratch
+    double[:, ::1] thresholds not None,             # OUT (n_threads, block) scratch
+):
+    """``_candidate_distances`` over the rows the bounds leave, and the potentials: one pass.
+
+    The rows run in tiles of ``gathered.shape[1]`` rows (a multiple of
+    ``chunk_rows``), a tile per thread at a time. In a tile, the projection
+    test of ``_projection_rows`` (with ``proj``; its arguments as there)
+    clears ``need`` for the rows it proves, looking only at rows where
+    ``need`` is 1 if ``need_given`` (the triangle bounds filled it), else at
+    every row (``need`` is then written, not read). When fewer than
+    ``gather_below`` of the tile's rows are left, they are gathered into
+    GEMMs of ``chunk_rows`` rows and the potentials summed afterwards
+    (``_chunk_potentials``); else the tile's chunks are computed whole, with
+    the potentials fused, as the full pass does (so is a partial last chunk
+    of X, always). Either way every row's
+    distances and every chunk's potentials (``chunk_pots``, chunks of
+    ``chunk_rows`` rows) are bitwise the full pass's, whatever the thread
+    count: a row the bounds skip keeps its closest distance, which is what
+    the full pass gives it, and a computed row's distances come from the
+    same code (``_chunk_distances``). One parallel region per step, the
+    tiles handed out dynamically: a thread the machine holds back delays
+    the others by one tile at most.
+
+    Parameters
+    ----------
+    X, x_sqnorms, candidates, cand_sqnorms, closest, sample_weight, buffers,
+    dist, chunk_rows, exact_below, origin, gemm_candidates
+        As in ``_candidate_distances`` (``buffers`` always with room for the
+        gathered rows).
+    chunk_pots : receives the per-chunk potentials of the full pass
+    n_threads : int
+        OpenMP threads; BLAS must be limited to one thread by the caller.
+    need : the rows to compute; on return 1 for the rows the bounds left
+    need_given : whether ``need`` holds the triangle bounds' rows on entry
+    gathered : scratch for each thread's row list; its width is the tile
+    gather_below : fraction of a tile's rows below which they are gathered
+    proj, y_norms, cand_proj, cand_norm, origin_gap, error_scale, proj_error,
+    gram_error, acc, thresholds
+        As in ``_projection_rows``; an empty ``proj`` tests nothing.
+
+    Returns
+    -------
+    n_left, n_computed : int
+        The rows the bounds left, and the rows whose distances were computed.
+    """
+    cdef str K = "_filtered_distances"
+    cdef Py_ssize_t n = X.shape[0], L = candidates.shape[0], m = proj.shape[0]
+    cdef Py_ssize_t tile = gathered.shape[1], block = acc.shape[1]
+    cdef Py_ssize_t n_tiles, n_workers, t, tstart, tend, gend, s, b, cnt, i, g, c, count
+    cdef Py_ssize_t n_left = 0, n_computed = 0
+    cdef bint shifting = origin.shape[0] > 0
+    cdef const double* org = NULL
+    cdef floating* buf
+    cdef intp_t* idx
+    check_at_least(X.shape[1], 1, K, "X.shape[1]")
+    check_equal(x_sqnorms.shape[0], n, K, "x_sqnorms.shape[0] (rows of X)")
+    check_equal(candidates.shape[1], X.shape[1], K, "candidates.shape[1] (columns of X)")
+    check_equal(cand_sqnorms.shape[0], L, K, "cand_sqnorms.shape[0] (rows of candidates)")
+    check_equal(gemm_candidates.shape[0], L, K, "gemm_candidates.shape[0] (rows of candidates)")
+    check_equal(gemm_candidates.shape[1], X.shape[1], K,
+                "gemm_candidates.shape[1] (columns of X)")
+    check_equal(closest.shape[0], n, K, "closest.shape[0] (rows of X)")
+    check_optional(sample_weight.shape[0], n, K, "sample_weight.shape[0] (rows of X)")
+    check_optional(origin.shape[0], X.shape[1], K, "origin.shape[0] (columns of X)")
+    check_equal(dist.shape[0], L, K, "dist.shape[0] (rows of candidates)")
+    check_equal(dist.shape[1], n, K, "dist.shape[1] (rows of X)")
+    check_equal(need.shape[0], n, K, "need.shape[0] (rows of X)")
+    check_at_least(chunk_rows, 1, K, "chunk_rows")
+    check_blas_int(chunk_rows, K, "chunk_rows")
+    check_blas_int(L, K, "candidates.shape[0]")
+    check_blas_int(X.shape[1], K, "X.shape[1]")
+    check_threads(n_threads, K)
+    check_at_least(tile, chunk_rows, K, "gathered.shape[1] (chunk_rows)")
+    if tile % chunk_rows:
+        raise ValueError(f"{K}: gathered.shape[1] must be a multiple of chunk_rows "
+                         f"({chunk_rows}), got {tile}")
+    if m > 0:
+        check_equal(proj.shape[1], n, K, "proj.shape[1] (rows of X)")
+        check_equal(y_norms.shape[0], n, K, "y_norms.shape[0] (rows of X)")
+        check_equal(cand_proj.shape[0], L, K, "cand_proj.shape[0] (rows of candidates)")
+        check_equal(cand_proj.shape[1], m, K, "cand_proj.shape[1] (rows of proj)")
+        check_at_least(block, 1, K, "acc.shape[1]")
+        check_equal(thresholds.shape[1], block, K, "thresholds.shape[1] (acc.shape[1])")
+    else:
+        block = tile
+    n_tiles = (n + tile - 1) // tile
+    check_at_least(chunk_pots.shape[0], (n + chunk_rows - 1) // chunk_rows, K,
+                   "chunk_pots.shape[0] (n_chunks)")
+    check_equal(chunk_pots.shape[1], L, K, "chunk_pots.shape[1] (rows of candidates)")
+    if n == 0 or L == 0:
+        return 0, 0
+    n_workers = min(n_threads, n_tiles)
+    check_at_least(buffers.shape[0], n_workers, K, "buffers.shape[0] (n_threads)")
+    check_at_least(buffers.shape[1], chunk_rows * (L + X.shape[1] + 1), K, "buffers.shape[1]")
+    check_at_least(gathered.shape[0], n_workers, K, "gathered.shape[0] (n_threads)")
+    if m > 0:
+        check_at_least(acc.shape[0], n_workers, K, "acc.shape[0] (n_threads)")
+        check_at_least(thresholds.shape[0], n_workers, K, "thresholds.shape[0] (n_threads)")
+    if shifting:
+        org = &origin[0]
+    with nogil:
+        for t in prange(n_tiles, schedule="dynamic", num_threads=n_workers):
+            buf = &buffers[threadid(), 0]
+            idx = &gathered[threadid(), 0]
+            tstart = t * tile
+            tend = min(tstart + tile, n)
+            for b in range((tend - tstart + block - 1) // block):
+                s = tstart + b * block
+                cnt = min(block, tend - s)
+                if m > 0:
+                    _projection_block(&proj[0, 0], n, m, &y_norms[0], closest, &cand_proj[0, 0],
+                                      L, cand_norm, origin_gap, error_scale, proj_error,
+                                      gram_error, need, need_given, s, cnt,
+                                      &acc[threadid(), 0], &thresholds[threadid(), 0])
+                elif not need_given:
+                    for i in range(s, s + cnt):
+                        need[i] = 1
+            # The last chunk of X, if partial, is computed whole, as by the full
+            # pass: its rows are the only ones the full pass computes in a
+            # call of another length (see _chunk_distances).
+            gend = tend - tend % chunk_rows
+            count = 0
+            for i in range(tstart, gend):
+                if need[i]:
+                    idx[count] = i
+                    count = count + 1
+            for i in range(gend, tend):
+                n_left += need[i]
+            n_left += count
+            if count >= gather_below * (gend - tstart):
+                for c in range(tstart // chunk_rows, gend // chunk_rows):
+                    s = c * chunk_rows
+                    _chunk_distances(&X[0, 0], x_sqnorms, candidates, cand_sqnorms,
+                                     gemm_candidates, closest, sample_weight, buf, dist, NULL,
+                                     s, chunk_rows, chunk_rows, org, exact_below,
+                                     &chunk_pots[c, 0])
+                n_computed += gend - tstart
+            else:
+                for g in range((count + chunk_rows - 1) // chunk_rows):
+                    s = g * chunk_rows
+                    _chunk_distances(&X[0, 0], x_sqnorms, candidates, cand_sqnorms,
+                                     gemm_candidates, closest, sample_weight, buf, dist,
+                                     idx + s, 0, min(chunk_rows, count - s), chunk_rows, org,
+                                     exact_below, NULL)
+                for c in range(tstart // chunk_rows, gend // chunk_rows):
+                    s = c * chunk_rows
+                    _chunk_potentials(dist, closest, need, sample_weight, s, s + chunk_rows,
+                                      &chunk_pots[c, 0])
+                n_computed += count
+            if gend < tend:
+                _chunk_distances(&X[0, 0], x_sqnorms, candidates, cand_sqnorms, gemm_candidates,
+                                 closest, sample_weight, buf, dist, NULL, gend, tend - gend,
+                                 chunk_rows, org, exact_below, &chunk_pots[gend // chunk_rows, 0])
+                n_computed += tend - gend
+    return n_left, n_computed

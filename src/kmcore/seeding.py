@@ -4,6 +4,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from kmcore import _input, _seeding
+from kmcore._seeding_bounds import ProjectionBounds, TriangleBounds, projection_dims
 from kmcore._origin import NO_ORIGIN, data_origin, shifted
 from kmcore._threads import blas_single_threaded, block_sizes, effective_n_threads
 from kmcore._validation import (
@@ -31,12 +32,13 @@ def kmeans_plusplus(X: ArrayLike, n_clusters: int, sample_weight: ArrayLike | No
     weight; each next one is the best of ``n_local_trials`` rows drawn with
     probability proportional to ``weight * D(x)^2`` (D: distance to the
     nearest chosen center), the best being the one that lowers the weighted
-    potential most. One step is at most one pass over X: the distances to all
-    trials come from one thin GEMM per block of rows, fused with the potential
-    sums. Rows that no trial can come closer to than their closest center
-    (proved by the triangle inequality, with a margin for rounding) are not
-    read at all, the others are gathered into the same blocks: the same
-    distances and potentials come out, so the same rows are picked. That
+    potential most. One step is at most one pass over X (one parallel
+    region): the distances to all trials come from one thin GEMM per block
+    of rows, fused with the potential sums. Rows that no trial can come
+    closer to than their closest center (proved by the triangle inequality,
+    with a margin for rounding) are not read at all, the others are gathered
+    into blocks of the same size: the same distances and potentials come
+    out, so the same rows are picked. That
     skips most rows of clustered data once every cluster holds a center, and
     few of high-dimensional data without clear clusters (where the bounds
     are then tried only now and then). On high-dimensional data a second
@@ -98,10 +100,10 @@ def kmeans_plusplus(X: ArrayLike, n_clusters: int, sample_weight: ArrayLike | No
                             check_random_state(random_state), n_threads)
 
 
-# A k-means++ step gathers the rows it must compute when they are fewer than
-# this fraction of all rows; above, the plain pass over every row (no copy,
-# the potentials fused into it) costs about as much. Either way the same
-# distances and potentials come out.
+# A tile of a filtered k-means++ pass gathers the rows it must compute when
+# they are fewer than this fraction of its rows; above, computing the whole
+# tile (no copy, the potentials fused into it) costs about as much. Either
+# way the same distances and potentials come out.
 _GATHER_BELOW = 0.9
 # When the bounds left too many rows to gather, they are next tried this
 # fraction of the centers chosen so far later (plus one step): on data where
@@ -109,21 +111,11 @@ _GATHER_BELOW = 0.9
 # steps' worth, and as the centers multiply and the distances shrink they
 # are tried again.
 _RETRY_AFTER = 0.25
-# The projection bounds (see _ProjectionBounds): at most this many
-# directions, their projected rows (float32) at most this fraction of X's
-# bytes, and used only with at least these many directions, rows and
-# centers (below, their one product with X is not repaid).
-_PROJECTION_DIMS = 64
-_PROJECTION_MEMORY = 1 / 12
-_PROJECTION_MIN_DIMS = 16
-_PROJECTION_MIN_ROWS = 4096
-_PROJECTION_MIN_CENTERS = 16
-# Evenly spaced rows the directions are found from, the values of X per
-# block of the projection product (copied around the mean: kept small), and
-# rows per block of the filter.
-_PROJECTION_SAMPLE = 1024
-_PROJECTION_CHUNK = 1 << 20
-_PROJECTION_BLOCK = 256
+# Rows per tile of the filtered pass: the work a thread takes at a time
+# (the rows of its chunks it filters, gathers and sums). Small enough that a
+# thread the machine holds back delays the step little, large enough to
+# fill the gathered GEMMs when a fifth of the rows is left.
+_TILE_ROWS = 1024
 
 
 def _kmeans_plusplus(X, x_sqnorms, n_clusters, sample_weight, n_local_trials, rng, n_threads,
@@ -131,7 +123,7 @@ def _kmeans_plusplus(X, x_sqnorms, n_clusters, sample_weight, n_local_trials, rn
     """kmeans_plusplus on validated input.
 
     Each step computes only the rows some candidate may come closer to than
-    their closest center (see ``_TriangleBounds`` and ``_ProjectionBounds``):
+    their closest center (see ``TriangleBounds`` and ``ProjectionBounds``):
     the others keep their distance, exactly as the full pass would give it,
     so the same rows are picked. ``stats``, a list, receives per step (after the first) the
     fraction of rows whose distances to the candidates were computed, the
@@ -174,9 +166,9 @@ class _GreedyState:
         self.weight = _unit_or(sample_weight, X.dtype)
         self.passes = _CandidatePass(X, x_sqnorms, sample_weight, n_local_trials, n_threads,
                                      gather=True)
-        self.bounds = _TriangleBounds(X, x_sqnorms, n_clusters, self.passes.origin)
-        m = _projection_dims(n, X.shape[1], X.dtype.itemsize, n_clusters)
-        self.projection = (_ProjectionBounds(X, m, self.passes.origin, self.bounds.error_scale,
+        self.bounds = TriangleBounds(X, x_sqnorms, n_clusters, self.passes.origin)
+        m = projection_dims(n, X.shape[1], X.dtype.itemsize, n_clusters)
+        self.projection = (ProjectionBounds(X, m, self.passes.origin, self.bounds.error_scale,
                                              n_threads) if m else None)
         if self.projection is not None and not self.projection.usable:
             self.projection = None
@@ -209,28 +201,22 @@ class _GreedyState:
         projection bounds, False if tried (``tries``) and left too many rows to gather."""
         n = self.X.shape[0]
         try_triangle, try_projection = tries[0], tries[1] and self.projection is not None
-        n_rows, n_pairs, tri_rows, proj_rows = n, None, None, None
+        tri_rows = n_pairs = None
         if try_triangle:
-            n_rows, n_pairs = self.bounds.rows_to_compute(candidates, self.closest,
-                                                          self.assigned, self.need,
-                                                          self.n_threads)
-            tri_rows = n_rows
-        if try_projection:
-            # The projection bounds look only at the rows the triangle left.
-            if not try_triangle:
-                self.need.fill(1)
-            n_rows = proj_rows = (self.projection.rows_to_compute(
-                candidates, self.closest, self.need, self.n_threads) if n_rows else 0)
-        gather = n_rows < _GATHER_BELOW * n
-        need = self.need if gather and (try_triangle or try_projection) else None
+            tri_rows, n_pairs = self.bounds.rows_to_compute(candidates, self.closest,
+                                                            self.assigned, self.need,
+                                                            self.n_threads)
+        # Without either bound this is the plain pass (every tile whole).
+        pots, left, computed = self.passes.run_filtered(
+            candidates, self.closest, self.need, try_triangle,
+            self.projection if try_projection else None)
         if stats is not None:
-            stats.append(((n_rows if need is not None else n) / n,
-                          tri_rows / n if try_triangle else None,
+            stats.append((computed / n, tri_rows / n if try_triangle else None,
                           n_pairs / (n * self.L) if try_triangle else None,
-                          proj_rows / n if try_projection else None))
+                          left / n if try_projection else None))
         paid = (not try_triangle or tri_rows < _GATHER_BELOW * n,
-                not try_projection or gather)
-        return self.passes.run(candidates, self.closest, need), paid
+                not try_projection or left < _GATHER_BELOW * n)
+        return pots, paid
 
     def choose(self, best, c, row):
         """Add candidate ``best`` (row ``row`` of X) as center c."""
@@ -338,227 +324,67 @@ class _CandidatePass:
         # With an origin or gathered rows, each thread also holds its chunk of
         # (shifted or gathered) rows and their norms.
         width = max_candidates + (0 if self.origin is None and not gather else d + 1)
-        self.buffers = np.empty((self.n_workers, self.chunk_rows * width), dtype=X.dtype)
+        # Zeros: the rows a gathered GEMM call computes past its gathered ones
+        # are whatever the buffer holds, finite values (see _seeding).
+        self.buffers = np.zeros((self.n_workers, self.chunk_rows * width), dtype=X.dtype)
+        # The filtered pass's tiles: whole chunks, each thread's row list.
+        tile = self.chunk_rows * max(1, _TILE_ROWS // self.chunk_rows)
+        self.gathered = np.empty((self.n_workers, tile if gather else 0), dtype=np.intp)
         self.dist_all = np.empty((max_candidates, n), dtype=X.dtype)
         self.dist = self.dist_all
 
-    def run(self, candidate_rows, closest, need=None):
-        """Potentials of adding each candidate; ``self.dist[l]`` the new closest distances.
-
-        With ``need`` (uint8, one per row), only the rows where it is 1 are
-        computed (gathered); the others keep ``closest``, which must be what
-        the full pass gives them (``_TriangleBounds`` proves it).
-        """
-        L = len(candidate_rows)
+    def _candidates(self, candidate_rows):
+        """The candidates, those the GEMM runs on (shifted to the origin) and their norms."""
         cands = self.X[candidate_rows]
         if self.origin is None:
             origin, gemm_cands = NO_ORIGIN, cands
         else:
             origin, gemm_cands = self.origin, shifted(cands, self.origin, self.X.dtype)
-        self.dist = self.dist_all[:L]
-        chunk_pots = np.empty((self.n_chunks, L), dtype=np.float64)
-        rows = _ALL_ROWS if need is None else np.flatnonzero(need)
+        self.dist = self.dist_all[:len(candidate_rows)]
+        return cands, origin, gemm_cands, _row_norms(gemm_cands, True, 1)
+
+    def run(self, candidate_rows, closest):
+        """Potentials of adding each candidate; ``self.dist[l]`` the new closest distances.
+
+        The plain pass: every row is computed.
+        """
+        cands, origin, gemm_cands, cand_norms = self._candidates(candidate_rows)
+        chunk_pots = np.empty((self.n_chunks, len(candidate_rows)), dtype=np.float64)
         with blas_single_threaded():
-            if need is None or rows.size:
-                _seeding._candidate_distances(
-                    self.X, self.x_sqnorms, cands, _row_norms(gemm_cands, True, 1), closest,
-                    self.weight, self.buffers, self.dist, chunk_pots, self.chunk_rows,
-                    self.n_workers, _EXACT_BELOW[self.X.dtype], origin, gemm_cands, rows,
-                )
-        if need is not None:
-            _seeding._potentials(self.dist, closest, need, self.weight, chunk_pots,
-                                 self.chunk_rows, self.n_workers)
+            _seeding._candidate_distances(
+                self.X, self.x_sqnorms, cands, cand_norms, closest, self.weight, self.buffers,
+                self.dist, chunk_pots, self.chunk_rows, self.n_workers,
+                _EXACT_BELOW[self.X.dtype], origin, gemm_cands, _ALL_ROWS,
+            )
         # Chunks are added in order: nothing here depends on the thread count.
         return chunk_pots.sum(axis=0)
 
+    def run_filtered(self, candidate_rows, closest, need, need_given, projection):
+        """``run`` computing only the rows the bounds leave: the same results.
 
-# The kernels read an empty row list as "every row".
+        ``need`` holds the triangle bounds' rows if ``need_given``;
+        ``projection`` (a ``ProjectionBounds`` or None) tests the rows in the
+        same pass (``_seeding._filtered_distances``). Returns the potentials,
+        the rows the bounds left and the rows computed.
+        """
+        cands, origin, gemm_cands, cand_norms = self._candidates(candidate_rows)
+        chunk_pots = np.empty((self.n_chunks, len(candidate_rows)), dtype=np.float64)
+        bounds = _NO_PROJECTION if projection is None else projection.kernel_args(candidate_rows)
+        with blas_single_threaded():
+            left, computed = _seeding._filtered_distances(
+                self.X, self.x_sqnorms, cands, cand_norms, closest, self.weight, self.buffers,
+                self.dist, chunk_pots, self.chunk_rows, self.n_workers,
+                _EXACT_BELOW[self.X.dtype], origin, gemm_cands, need, need_given,
+                self.gathered, _GATHER_BELOW, *bounds,
+            )
+        return chunk_pots.sum(axis=0), left, computed
+
+
+# The kernels read an empty row list as "every row", an empty projection as none.
 _ALL_ROWS = np.empty(0, dtype=np.intp)
 _ALL_ROWS.setflags(write=False)
-
-
-class _TriangleBounds:
-    """Which rows a k-means++ step must compute (exact acceleration, after Raff 2021).
-
-    A row x whose closest chosen center a is at computed distance D cannot
-    come closer to a candidate c with ``d(a, c) >= 2 sqrt(D + E)`` (E bounds
-    the rounding of a computed distance): then the full pass's min for that
-    row is D itself, and the row need not be read. The chosen centers are
-    kept in float64 (around the pass's origin, if any), and the
-    center-candidate distances of each step come from one float64 product of
-    (chosen centers x candidates), their own rounding bound taken off.
-    """
-
-    def __init__(self, X, x_sqnorms, n_clusters, origin):
-        n, d = X.shape
-        self.X, self.x_sqnorms, self.origin = X, x_sqnorms, origin
-        self.centers = np.empty((n_clusters, d), dtype=np.float64)
-        self.c_sqnorms = np.empty(n_clusters, dtype=np.float64)
-        self.n_centers = 0
-        # Rounding bounds, relative to the squared norms of the operands: of
-        # a distance by the GEMM expansion in X's dtype (products, sums,
-        # norms, the shift to the origin; a generous multiple of the
-        # worst-case d * eps), and of the float64 center-candidate distances.
-        self.error_scale = 4.0 * (d + 4) * float(np.finfo(X.dtype).eps)
-        self.cc_error = 4.0 * (d + 4) * float(np.finfo(np.float64).eps)
-        self.origin_norm = 0.0 if origin is None else float(np.sqrt(origin @ origin))
-        self.max_norm = float(np.sqrt(np.max(x_sqnorms)))
-
-    def _float64(self, rows):
-        A = np.asarray(self.X[rows], dtype=np.float64)
-        return A if self.origin is None else A - self.origin
-
-    def add(self, row):
-        """Record the row of X chosen as the next center."""
-        c = self.n_centers
-        self.centers[c] = self._float64(row)
-        self.c_sqnorms[c] = self.centers[c] @ self.centers[c]
-        self.n_centers = c + 1
-
-    def rows_to_compute(self, candidate_rows, closest, assigned, need, n_threads):
-        """Fill ``need``; return the rows and row-candidate pairs not skipped."""
-        C = self.centers[:self.n_centers]
-        cn = self.c_sqnorms[:self.n_centers, None]
-        Q = self._float64(candidate_rows)
-        qn = np.einsum("ij,ij->i", Q, Q)[None, :]
-        scale = cn + qn
-        cc = scale - 2.0 * (C @ Q.T)
-        cc -= self.cc_error * scale
-        np.maximum(cc, 0.0, out=cc)
-        return _seeding._rows_to_compute(closest, self.x_sqnorms, assigned, cc, self.error_scale,
-                                         self.origin_norm, self.max_norm, need, n_threads)
-
-
-def _projection_dims(n, d, itemsize, n_clusters):
-    """Directions of the projection bounds for an (n, d) X of this itemsize, or 0 for none.
-
-    As many as ``_PROJECTION_DIMS`` allows, fewer when their float32 rows
-    would take more than ``_PROJECTION_MEMORY`` of X's bytes; none below
-    ``_PROJECTION_MIN_DIMS`` (low-dimensional X, where the triangle bounds
-    do well and a few directions hold little of the distance) or with fewer
-    than ``_PROJECTION_MIN_ROWS`` rows or ``_PROJECTION_MIN_CENTERS`` centers.
-    """
-    m = min(_PROJECTION_DIMS, d, int(d * itemsize * _PROJECTION_MEMORY) // 4)
-    if m < _PROJECTION_MIN_DIMS or n < _PROJECTION_MIN_ROWS or n_clusters < _PROJECTION_MIN_CENTERS:
-        return 0
-    return m
-
-
-def _top_directions(S, m):
-    """An orthonormal (d, m') float64 basis, m' <= m, near the top principal directions of S.
-
-    S is a centred sample of rows. A randomized range finder with two power
-    iterations (a fixed seed: the same basis at every call); the bounds hold
-    for any orthonormal basis, a good one only makes them tighter.
-    """
-    r, d = S.shape
-    if m >= d:
-        return np.eye(d)
-    omega = np.random.RandomState(0).normal(size=(d, min(d, m + 8)))
-    Z = S @ omega
-    for _ in range(2):
-        Z = np.linalg.qr(Z)[0]
-        Z = S @ (S.T @ Z)
-    Z = np.linalg.qr(Z)[0]
-    Vt = np.linalg.svd(Z.T @ S, full_matrices=False)[2]
-    return np.linalg.qr(Vt[:m].T)[0]
-
-
-class _ProjectionBounds:
-    """Which rows a k-means++ step must compute, from projections on a few directions.
-
-    For an orthonormal (d, m) basis Q, ``||x - c|| >= ||Q^T (x - c)||``: a row
-    whose projected distance to every candidate already reaches
-    ``sqrt(D + E)`` (D its closest distance, E the rounding bound of the
-    full pass's distance) cannot get a smaller distance from the full pass,
-    as in ``_TriangleBounds``; ``_seeding._projection_rows`` tests it with
-    the margins of every rounding involved (see there). Q is near the top
-    principal directions of ``_PROJECTION_SAMPLE`` evenly spaced rows, the
-    rows are projected around their mean p (rounded to float32, so that p is
-    exactly representable): the rows ``Q^T (x - p)`` in float32, computed
-    once per call by a float32 product of ``x - p`` (rounded once in X's
-    dtype, then to float32) with Q (float32; its own distance from
-    orthonormality is measured in float64, ``gram_error``). Extra memory:
-    the (m, n) float32 projections, n float64 norm bounds, and blocks of
-    ``_PROJECTION_CHUNK`` values while projecting. Disabled (``usable``
-    False) when the values are too large for the float32 sums, are not
-    finite, or the basis is far from orthonormal.
-    """
-
-    def __init__(self, X, m, pass_origin, error_scale, n_threads):
-        self.error_scale, self.n_threads = error_scale, n_threads
-        # Rows near the dtype's limits (or NaN, when the caller skipped the
-        # checks) only make the bounds unusable.
-        with np.errstate(over="ignore", invalid="ignore"):
-            self.usable = self._project(X, m, pass_origin)
-        if not self.usable:
-            self.proj = self.y_norms = None
-            return
-        self.acc = np.empty((n_threads, _PROJECTION_BLOCK), dtype=np.float32)
-        self.thresholds = np.empty((n_threads, _PROJECTION_BLOCK), dtype=np.float64)
-
-    def _project(self, X, m, pass_origin):
-        """Find the basis and project every row; False if the bounds cannot be used."""
-        n, d = X.shape
-        u32, u64 = float(np.finfo(np.float32).eps) / 2, float(np.finfo(np.float64).eps) / 2
-        if d * u32 > 1e-2:
-            return False
-        n_sample = min(_PROJECTION_SAMPLE, max(2 * m, 4 * _PROJECTION_CHUNK // d))
-        sample = np.array(X[:: max(1, n // n_sample)][:n_sample], dtype=np.float64)
-        origin = sample.mean(axis=0).astype(np.float32).astype(np.float64)
-        sample -= origin
-        if not (np.isfinite(sample).all() and np.isfinite(origin).all()):
-            return False
-        # Small products: BLAS's threads would cost more than they save.
-        with blas_single_threaded():
-            Q = np.ascontiguousarray(_top_directions(sample, m), dtype=np.float32)
-        m = Q.shape[1]
-        if m == 0:
-            return False
-        Q64 = Q.astype(np.float64)
-        # Each Gram entry's float64 rounding is at most gamma_d (unit columns).
-        self.gram_error = (float(np.linalg.norm(Q64.T @ Q64 - np.eye(m)))
-                           + 4.0 * m * (d + 2) * u64)
-        if not self.gram_error < 1e-3:
-            return False
-        # ||stored - Q^T (x - p)|| <= proj_error ||x - p||: the float32 product
-        # (gamma_d per element, any summation order) of x - p rounded to
-        # float32 (u32, plus u64 more for float64 X).
-        gamma = d * u32 / (1.0 - d * u32)
-        grow = np.sqrt(1.0 + self.gram_error)
-        self.proj_error = 1.01 * (gamma * np.sqrt(m) * grow * (1.0 + u32 + 2 * u64)
-                                  + grow * (u32 + 2 * u64))
-        self.proj = np.empty((m, n), dtype=np.float32)
-        self.y_norms = np.empty(n, dtype=np.float64)
-        chunk = max(1, _PROJECTION_CHUNK // d)
-        for start in range(0, n, chunk):
-            # x - p rounded once in X's dtype (p is exact in it), then to float32.
-            rows = np.subtract(X[start:start + chunk], origin.astype(X.dtype))
-            end = start + rows.shape[0]
-            # ||x - p|| <= ||rows|| / (1 - u32); the float64 sum's rounding
-            # (about d * u64) is far inside the 1e-6 too.
-            self.y_norms[start:end] = np.sqrt(
-                np.einsum("ij,ij->i", rows, rows, dtype=np.float64)) * (1.0 + 1e-6)
-            self.proj[:, start:end] = (rows.astype(np.float32, copy=False) @ Q).T
-        # The float32 sums of squares of the filter must not overflow (a NaN
-        # fails the test too).
-        big = max(float(np.max(self.y_norms)), float(np.max(self.proj)),
-                  -float(np.min(self.proj)))
-        if not big < 1e15:
-            return False
-        # Subtraction is correctly rounded: the factor covers it.
-        gap = origin if pass_origin is None else origin - pass_origin
-        self.origin_gap = float(np.sqrt(gap @ gap)) * (1.0 + 1e-6)
-        return True
-
-    def rows_to_compute(self, candidate_rows, closest, need, n_threads):
-        """Clear ``need`` for the rows proved; return the rows left."""
-        cand_proj = np.ascontiguousarray(self.proj[:, candidate_rows].T)
-        cand_norm = float(np.max(self.y_norms[candidate_rows]))
-        return _seeding._projection_rows(self.proj, self.y_norms, closest, cand_proj, cand_norm,
-                                         self.origin_gap, self.error_scale, self.proj_error,
-                                         self.gram_error, need, self.acc, self.thresholds,
-                                         n_threads)
+_NO_PROJECTION = (np.empty((0, 0), dtype=np.float32), np.empty(0), np.empty((0, 0), np.float32),
+                  0.0, 0.0, 0.0, 0.0, 0.0, np.empty((0, 0), np.float32), np.empty((0, 0)))
 
 
 def draw_by_potential(closest: NDArray[np.floating], sample_weight: NDArray[np.floating] | None,

@@ -100,10 +100,24 @@ def projection_rows_args():
                 acc=np.zeros((2, 8), f32), thresholds=f(2, 8), n_threads=2)
 
 
-def potentials_args():
-    chunk = 8
-    return dict(dist=f(3, N), closest=np.ones(N), need=np.ones(N, np.uint8), sample_weight=f(0),
-                chunk_pots=f(-(-N // chunk), 3), chunk_rows=chunk, n_threads=2)
+def filtered_args(shift=False, projection=False):
+    X = data()
+    cands = X[:3].copy()
+    chunk, m, f32 = 8, 3, np.float32
+    proj = dict(proj=np.zeros((m, N), f32), y_norms=np.ones(N), cand_proj=np.zeros((3, m), f32),
+                cand_norm=1.0, origin_gap=0.0, error_scale=1e-6, proj_error=1e-6,
+                gram_error=1e-6, acc=np.zeros((2, 8), f32), thresholds=f(2, 8))
+    if not projection:
+        proj.update(proj=np.zeros((0, 0), f32), y_norms=f(0), cand_proj=np.zeros((0, 0), f32),
+                    acc=np.zeros((0, 0), f32), thresholds=f(0, 0))
+    return dict(
+        X=X, x_sqnorms=row_norms(X), candidates=cands, cand_sqnorms=row_norms(cands),
+        closest=np.full(N, np.inf), sample_weight=f(0), buffers=f(2, chunk * (3 + D + 1)),
+        dist=f(3, N), chunk_pots=f(-(-N // chunk), 3), chunk_rows=chunk, n_threads=2,
+        exact_below=1e-6, origin=f(D) if shift else f(0), gemm_candidates=cands,
+        need=np.ones(N, np.uint8), need_given=False, gathered=np.zeros((2, 16), np.intp),
+        gather_below=0.9, **proj,
+    )
 
 
 def sample_args():
@@ -156,7 +170,7 @@ KERNELS = {
     "_candidate_distances": (_seeding._candidate_distances, candidate_args),
     "_sample_by_potential": (_seeding._sample_by_potential, sample_args),
     "_rows_to_compute": (_seeding._rows_to_compute, rows_to_compute_args),
-    "_potentials": (_seeding._potentials, potentials_args),
+    "_filtered_distances": (_seeding._filtered_distances, filtered_args),
     "_projection_rows": (_seeding._projection_rows, projection_rows_args),
     "_soft_assign": (_soft._soft_assign, soft_args),
     "_member_sqdist": (_split._member_sqdist, member_args),
@@ -228,13 +242,30 @@ BAD = [
     ("_rows_to_compute", {}, "assigned", np.zeros(N + 1, np.int32)),
     ("_rows_to_compute", {}, "need", np.zeros(N - 1, np.uint8)),
     ("_rows_to_compute", {}, "n_threads", 0),
-    ("_potentials", {}, "dist", f(3, N - 1)),
-    ("_potentials", {}, "need", np.ones(N + 1, np.uint8)),
-    ("_potentials", {}, "sample_weight", f(N - 1)),
-    ("_potentials", {}, "chunk_pots", f(2, 3)),
-    ("_potentials", {}, "chunk_pots", f(3, 2)),
-    ("_potentials", {}, "chunk_rows", 0),
-    ("_potentials", {}, "n_threads", 0),
+    ("_filtered_distances", {}, "x_sqnorms", f(N - 1)),
+    ("_filtered_distances", {}, "candidates", f(3, D + 1)),
+    ("_filtered_distances", {}, "cand_sqnorms", f(2)),
+    ("_filtered_distances", {}, "gemm_candidates", f(2, D)),
+    ("_filtered_distances", {}, "closest", f(N + 1)),
+    ("_filtered_distances", {}, "sample_weight", f(N + 1)),
+    ("_filtered_distances", {}, "origin", f(1)),
+    ("_filtered_distances", {}, "dist", f(3, N - 1)),
+    ("_filtered_distances", {}, "chunk_pots", f(2, 3)),
+    ("_filtered_distances", {}, "chunk_pots", f(3, 2)),
+    ("_filtered_distances", {}, "buffers", f(2, 8 * (3 + D + 1) - 1)),
+    ("_filtered_distances", {}, "buffers", f(1, 8 * (3 + D + 1))),
+    ("_filtered_distances", {}, "need", np.ones(N - 1, np.uint8)),
+    ("_filtered_distances", {}, "gathered", np.zeros((2, 12), np.intp)),
+    ("_filtered_distances", {}, "gathered", np.zeros((2, 4), np.intp)),
+    ("_filtered_distances", {}, "gathered", np.zeros((1, 16), np.intp)),
+    ("_filtered_distances", {}, "chunk_rows", 0),
+    ("_filtered_distances", {}, "n_threads", 0),
+    ("_filtered_distances", {"projection": True}, "proj", np.zeros((3, N - 1), np.float32)),
+    ("_filtered_distances", {"projection": True}, "y_norms", f(N - 1)),
+    ("_filtered_distances", {"projection": True}, "cand_proj", np.zeros((3, 4), np.float32)),
+    ("_filtered_distances", {"projection": True}, "cand_proj", np.zeros((2, 3), np.float32)),
+    ("_filtered_distances", {"projection": True}, "acc", np.zeros((1, 8), np.float32)),
+    ("_filtered_distances", {"projection": True}, "thresholds", f(2, 7)),
     ("_projection_rows", {}, "proj", np.zeros((0, N), np.float32)),
     ("_projection_rows", {}, "y_norms", f(N - 1)),
     ("_projection_rows", {}, "closest", f(N + 1)),

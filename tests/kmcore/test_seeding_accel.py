@@ -21,29 +21,37 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import kmcore
-from kmcore import _seeding, seeding
+from kmcore import _seeding, _seeding_bounds, seeding
+from kmcore._origin import data_origin
 
 
 def force_projection(monkeypatch, dims=64):
     """Projection bounds on any shape, with at most ``dims`` directions."""
-    for name, value in [("_PROJECTION_MIN_DIMS", 1), ("_PROJECTION_MIN_ROWS", 0),
-                        ("_PROJECTION_MIN_CENTERS", 0), ("_PROJECTION_MEMORY", 1e9),
-                        ("_PROJECTION_DIMS", dims)]:
-        monkeypatch.setattr(seeding, name, value)
+    for name, value in [("PROJECTION_MIN_DIMS", 1), ("PROJECTION_MIN_ROWS", 0),
+                        ("PROJECTION_MIN_CENTERS", 0), ("PROJECTION_MEMORY", 1e9),
+                        ("PROJECTION_DIMS", dims)]:
+        monkeypatch.setattr(_seeding_bounds, name, value)
 
 
 def plusplus(X, k, sample_weight=None, n_local_trials=None, seed=0, n_threads=1, gather=None,
              stats=None, monkeypatch=None, projection=None):
-    """kmcore's k-means++ with gathering forced on (True), off (False) or as shipped (None).
+    """kmcore's k-means++ with the bounds' gathering forced on (True), every row computed
+    by the plain pass (False) or by the filtered pass without gathering ("whole"), or as
+    shipped (None).
 
     ``projection``: None as shipped, False never, or the most directions of
     projection bounds forced on whatever the shape.
     """
-    if gather is not None:
-        monkeypatch.setattr(seeding, "_GATHER_BELOW", 2.0 if gather else 0.0)
+    if gather is False:
+        # The plain pass at every step, as before the acceleration: the reference.
+        def plain(self, candidate_rows, closest, need, need_given, projection):
+            return self.run(candidate_rows, closest), len(closest), len(closest)
+        monkeypatch.setattr(seeding._CandidatePass, "run_filtered", plain)
+    elif gather is not None:
+        monkeypatch.setattr(seeding, "_GATHER_BELOW", 2.0 if gather is True else 0.0)
     if projection is False or gather is False:
         # The plain pass reads every row: no bounds to set up either.
-        monkeypatch.setattr(seeding, "_PROJECTION_MIN_ROWS", np.inf)
+        monkeypatch.setattr(_seeding_bounds, "PROJECTION_MIN_ROWS", np.inf)
     elif projection is not None:
         force_projection(monkeypatch, projection)
     L = 2 + int(np.log(k)) if n_local_trials is None else n_local_trials
@@ -125,10 +133,11 @@ def test_float64_picks_the_rows_of_numpy(n, d, groups, k, weighted, projection, 
                                                                             np.float64]),
        offset=st.sampled_from([0.0, 1e4]), weights=st.sampled_from(["none", "random", "zeros"]),
        duplicates=st.booleans(), k_frac=st.floats(0.0, 1.0), trials=st.sampled_from([None, 1, 5]),
-       projection=st.sampled_from([None, 1, 3, 64]), seed=st.integers(0, 2**31 - 1))
+       projection=st.sampled_from([None, 1, 3, 64]), tile=st.sampled_from([1, 40, 1024]),
+       seed=st.integers(0, 2**31 - 1))
 def test_accelerated_picks_the_rows_of_the_plain_pass(n, d, groups, spread, dtype, offset, weights,
                                                       duplicates, k_frac, trials, projection,
-                                                      seed):
+                                                      tile, seed):
     # projection: None for the shipped rule (off at these sizes: the
     # triangle bounds alone), else that many directions at most (all of
     # them when d is smaller: the bound is then the distance itself, and
@@ -143,11 +152,23 @@ def test_accelerated_picks_the_rows_of_the_plain_pass(n, d, groups, spread, dtyp
         if w is not None and not (w > 0).any():
             w[0] = 1.0
         k = max(1, int(round(k_frac * n)))
+        # Chunks of 8 rows and tiles of one, five or all chunks, so that rows
+        # cross tiles and tiles are gathered or computed whole.
+        def small():
+            mp.setattr(seeding, "block_sizes", lambda *shape: (8, shape[2]))
+            mp.setattr(seeding, "_TILE_ROWS", tile)
+        small()
         plain = plusplus(X, k, w, trials, seed, gather=False, monkeypatch=mp)
+        small()
         fast = plusplus(X, k, w, trials, seed, gather=True, monkeypatch=mp, projection=projection)
         np.testing.assert_array_equal(fast, plain)
+        small()
         np.testing.assert_array_equal(plusplus(X, k, w, trials, seed, n_threads=2, gather=True,
                                                monkeypatch=mp, projection=projection), plain)
+        small()
+        np.testing.assert_array_equal(plusplus(X, k, w, trials, seed, n_threads=2,
+                                               gather="whole", monkeypatch=mp,
+                                               projection=projection), plain)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -181,8 +202,13 @@ def test_bounds_skip_most_rows_of_separated_clusters(monkeypatch):
     fast = plusplus(X, 60, stats=stats)
     np.testing.assert_array_equal(fast, plain)
     computed = np.array([s[0] for s in stats])
-    assert computed[-20:].mean() < 0.3
+    # The last chunk of X, if partial, is always computed whole, as the full
+    # pass computes it.
+    chunk = seeding._CandidatePass(X, kmcore.row_norms(X), None, 6, 1).chunk_rows
+    assert computed[-20:].mean() < 0.3 + (4000 % chunk) / 4000
     assert (computed <= 1.0).all() and computed.shape == (59,)
+    left = np.array([s[1] for s in stats[-20:] if s[1] is not None])
+    assert left.size and left.mean() < 0.3
 
 
 # --------------------------------------------------------------------------
@@ -221,7 +247,7 @@ def test_projection_clears_only_rows_the_full_pass_keeps(dtype, offset, monkeypa
     trap = (above < exact) & (factor != 0.3)
     assert trap.sum() > 20
     closest[trap] = above[trap]
-    bounds = seeding._ProjectionBounds(X, d, seeding.data_origin(X),
+    bounds = _seeding_bounds.ProjectionBounds(X, d, data_origin(X),
                                        4.0 * (d + 4) * float(np.finfo(dtype).eps), 2)
     assert bounds.usable and bounds.proj.shape == (d, n)
     need = np.ones(n, dtype=np.uint8)
@@ -266,21 +292,21 @@ def test_projection_shape_rule():
     # High dimension and enough rows and centers (MNIST's shape: all 64
     # directions); never for the memory benchmark's 1,000,000 x 128 float32
     # (the projections would take a sixth of X) nor for small inputs.
-    assert seeding._projection_dims(60000, 784, 4, 256) == 64
-    assert seeding._projection_dims(60000, 784, 8, 256) == 64
-    assert seeding._projection_dims(1_000_000, 128, 4, 1000) == 0
-    assert seeding._projection_dims(1_000_000, 128, 8, 1000) == 21
-    assert seeding._projection_dims(1000, 784, 4, 256) == 0
-    assert seeding._projection_dims(60000, 191, 4, 256) == 0
-    assert seeding._projection_dims(60000, 192, 4, 256) == 16
-    assert seeding._projection_dims(60000, 784, 4, 8) == 0
+    assert _seeding_bounds.projection_dims(60000, 784, 4, 256) == 64
+    assert _seeding_bounds.projection_dims(60000, 784, 8, 256) == 64
+    assert _seeding_bounds.projection_dims(1_000_000, 128, 4, 1000) == 0
+    assert _seeding_bounds.projection_dims(1_000_000, 128, 8, 1000) == 21
+    assert _seeding_bounds.projection_dims(1000, 784, 4, 256) == 0
+    assert _seeding_bounds.projection_dims(60000, 191, 4, 256) == 0
+    assert _seeding_bounds.projection_dims(60000, 192, 4, 256) == 16
+    assert _seeding_bounds.projection_dims(60000, 784, 4, 8) == 0
 
 
 def test_projection_unusable_on_huge_values_falls_back(monkeypatch):
     # Values whose float32 projected sums could overflow: no projection
     # bounds (the triangle bounds remain), the same picks.
     X = mixture(500, 30, 10, 0.5, np.float64) * 1e18
-    bounds = seeding._ProjectionBounds(X, 30, seeding.data_origin(X), 1e-12, 1)
+    bounds = _seeding_bounds.ProjectionBounds(X, 30, data_origin(X), 1e-12, 1)
     assert not bounds.usable and bounds.proj is None
     stats = []
     plain = plusplus(X, 40, gather=False, monkeypatch=monkeypatch)
@@ -313,7 +339,7 @@ def test_projection_on_mnist_shapes_picks_the_plain_rows(source, request, monkey
         X = np.ascontiguousarray(request.getfixturevalue("mnist_train")[0][::4])
     else:
         X = mnist_like(8000)
-    assert seeding._projection_dims(X.shape[0], 784, 4, 40) == 64
+    assert _seeding_bounds.projection_dims(X.shape[0], 784, 4, 40) == 64
     for dtype in (np.float32, np.float64):
         Xd = X.astype(dtype)
         stats = []
@@ -349,7 +375,7 @@ def test_gathered_rows_out_of_range_raise():
                                       np.array([1], dtype=np.intp))
 
 
-def test_rows_to_compute_and_potentials_check_shapes():
+def test_rows_to_compute_checks_shapes():
     n, L = 10, 3
     f = np.ones(n)
     cc = np.ones((2, L))
@@ -362,13 +388,89 @@ def test_rows_to_compute_and_potentials_check_shapes():
         _seeding._rows_to_compute(f, f, assigned[:-1], cc, 0.0, 0.0, 1.0, need, 1)
     with pytest.raises(ValueError, match="need"):
         _seeding._rows_to_compute(f, f, assigned, cc, 0.0, 0.0, 1.0, need[:-1], 1)
-    dist = np.zeros((L, n))
-    need[:] = 0
-    pots = np.empty((4, L))
-    _seeding._potentials(dist, f * 2, need, np.empty(0), pots, 3, 2)
-    np.testing.assert_array_equal(dist, 2.0)
-    np.testing.assert_array_equal(pots.sum(axis=0), 2.0 * n)
-    with pytest.raises(ValueError, match="chunk_pots"):
-        _seeding._potentials(dist, f, need, np.empty(0), np.empty((3, L)), 3, 1)
-    with pytest.raises(ValueError, match="dist"):
-        _seeding._potentials(np.zeros((L, n - 1)), f, need, np.empty(0), pots, 3, 1)
+
+
+# --------------------------------------------------------------------------
+# The filtered pass (one parallel region per step)
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shift", [False, True])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n, d, L", [(5000, 784, 7), (3000, 8, 3), (2000, 40, 9), (130, 5, 1)])
+def test_filtered_pass_gives_the_full_pass_bitwise(n, d, L, dtype, weighted, shift):
+    # Rows at closest 0 cannot come closer to anything: marked as skipped,
+    # the full pass keeps their 0 too. Every other row is computed, gathered
+    # into GEMMs of any length (tiles of one chunk to all rows, tails of one
+    # row) or whole: the distances and the chunk potentials must be the full
+    # pass's bitwise, on 1 and 2 threads (each element of a BLAS product
+    # must not depend on the other rows of the call).
+    rng = np.random.RandomState(n + d)
+    X = mixture(n, d, 10, 1.0, dtype, offset=1e3 if shift else 0.0)
+    xn = kmcore.row_norms(X)
+    w = rng.uniform(0.1, 2.0, n).astype(dtype) if weighted else None
+    cands = rng.choice(n, L, replace=False)
+    closest = (rng.uniform(0.0, 2.0, n) * np.median(xn) * 1e-2).astype(dtype)
+    closest[rng.rand(n) < 0.3] = np.inf
+    skipped = rng.rand(n) < 0.6
+    closest[skipped] = 0
+    ref = seeding._CandidatePass(X, xn, w, L, 1, gather=True)
+    assert (ref.origin is not None) == shift
+    pots = ref.run(cands, closest)
+    dist = ref.dist.copy()
+    for n_threads in (1, 2):
+        for tile in (1, 3 * ref.chunk_rows + 1, n):
+            for gather_below in (0.0, 0.5, 2.0):
+                with pytest.MonkeyPatch.context() as mp:
+                    mp.setattr(seeding, "_TILE_ROWS", tile)
+                    mp.setattr(seeding, "_GATHER_BELOW", gather_below)
+                    passes = seeding._CandidatePass(X, xn, w, L, n_threads, gather=True)
+                    need = (~skipped).astype(np.uint8)
+                    got, left, computed = passes.run_filtered(cands, closest, need, True, None)
+                np.testing.assert_array_equal(passes.dist, dist)
+                np.testing.assert_array_equal(got, pots)
+                assert left == (~skipped).sum() and left <= computed <= n
+                # Gathering computes the rows left (and the last chunk whole).
+                if gather_below == 2.0:
+                    assert computed <= left + n % passes.chunk_rows
+                elif gather_below == 0.0:
+                    assert computed == n
+
+
+@pytest.mark.parametrize("need_given", [False, True])
+def test_filtered_pass_clears_the_rows_of_the_projection_test(need_given):
+    # The filtered pass runs the projection test of _projection_rows on the
+    # same rows (the triangle bounds' when given, else all): the same rows
+    # are left, and the pass still gives the full pass's distances.
+    X = mnist_like(6000)
+    xn = kmcore.row_norms(X)
+    bounds = _seeding_bounds.ProjectionBounds(X, 64, data_origin(X),
+                                              4.0 * 788 * float(np.finfo(np.float32).eps), 2)
+    assert bounds.usable
+    rng = np.random.RandomState(0)
+    cands = rng.choice(6000, 7, replace=False)
+    full = seeding._CandidatePass(X, xn, None, 7, 1, gather=True)
+    # Closest distances as after 40 centers: most rows are then proved.
+    closest = np.full(6000, np.inf, np.float32)
+    for c in rng.choice(6000, 40, replace=False):
+        full.run(np.array([c]), closest)
+        closest = full.dist[0].copy()
+    given = (rng.rand(6000) < 0.7).astype(np.uint8)
+    want = given.copy() if need_given else np.ones(6000, np.uint8)
+    left = bounds.rows_to_compute(cands, closest, want, 2)
+    assert 0 < left < 0.9 * 6000
+    pots = full.run(cands, closest)
+    dist = full.dist.copy()
+    passes = seeding._CandidatePass(X, xn, None, 7, 2, gather=True)
+    need = given.copy() if need_given else np.zeros(6000, np.uint8)
+    got, got_left, computed = passes.run_filtered(cands, closest, need, need_given, bounds)
+    np.testing.assert_array_equal(need, want)
+    assert got_left == left and left <= computed
+    if need_given:
+        # Rows the triangle bounds skipped keep closest; the others are exact.
+        keep = given.astype(bool)
+        np.testing.assert_array_equal(passes.dist[:, keep], dist[:, keep])
+    else:
+        np.testing.assert_array_equal(passes.dist, dist)
+        np.testing.assert_array_equal(got, pots)
