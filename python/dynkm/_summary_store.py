@@ -205,9 +205,11 @@ class ReservoirStore:
         # Horvitz-Thompson: a point of weight w is kept while its key stays below its
         # threshold tau, with probability p = 1 - exp(-w e^tau) (1 while nothing that
         # arrived with or after it was left out): it stands for w / p.
-        with np.errstate(over="ignore"):
-            p = -np.expm1(-np.exp(log_w + self.cols["tau"][row, slots]))
-        log_w = log_w - np.log(p)
+        z = log_w + self.cols["tau"][row, slots]
+        # log p, without underflow: p = w e^tau to double precision below e^-20.
+        with np.errstate(divide="ignore"):
+            log_p = np.where(z < -20, z, np.log(-np.expm1(-np.exp(np.minimum(z, 700.0)))))
+        log_w = log_w - log_p
         w = np.exp(log_w - log_w.max()) if slots.size else np.empty(0)
         return self.cols["rows"][row, slots], w, slots
 
