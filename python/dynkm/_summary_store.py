@@ -12,10 +12,11 @@ per-cluster state.
 ``r`` is fixed (``summary_size``) or adaptive: as many rows as keep the
 reservoirs within a byte budget (``max_bytes``), at most ``max_budget`` (the
 largest cluster, ``max_size``: a sample as large as the cluster is the
-cluster) and at least :data:`MIN_BUDGET`. Few clusters then keep every
-member, and their splits are exact; as the capacity doubles, every reservoir
-keeps its best keys, as many as the new ``r`` (a sample of a sample by the
-same keys is a sample), so the budget holds until ``r`` reaches its floor.
+cluster) and :data:`MAX_BUDGET`, at least :data:`MIN_BUDGET`. Few clusters of
+up to ``MAX_BUDGET`` points then keep every member, and their splits are
+exact; as the capacity doubles, every reservoir keeps its best keys, as many
+as the new ``r`` (a sample of a sample by the same keys is a sample), so the
+budget holds until ``r`` reaches its floor.
 
 Each sampled point keeps a *threshold*: the best key that was ever left out
 of its reservoir while it was in it (infinite while nothing was). The point
@@ -50,14 +51,16 @@ import numpy as np
 from dynkm import _atomic
 from dynkm._grow import capacity_of, new_columns
 
-__all__ = ["MIN_BUDGET", "ReservoirStore", "split_statistics"]
+__all__ = ["MAX_BUDGET", "MIN_BUDGET", "ReservoirStore", "split_statistics"]
 
 _EMPTY = np.inf
 # Bytes of a slot besides its row: key, log weight and threshold (float64 each).
 _SLOT_BYTES = 24
 # The fewest rows an adaptive reservoir keeps, whatever the byte budget (the
-# 2-means of a smaller sample, and the means of its halves, are too noisy).
+# 2-means of a smaller sample, and the means of its halves, are too noisy), and
+# the most (a split and a batch cost O(r x D) per cluster they touch).
 MIN_BUDGET = 32
+MAX_BUDGET = 1024
 
 
 class ReservoirStore:
@@ -65,7 +68,7 @@ class ReservoirStore:
 
     ``budget`` fixed (an int), or None: adaptive, the most rows per cluster
     row of capacity that keep the reservoirs within ``max_bytes``, between
-    :data:`MIN_BUDGET` and ``max_budget``; as the capacity doubles, every
+    :data:`MIN_BUDGET` and ``min(max_budget, MAX_BUDGET)``; as the capacity doubles, every
     reservoir keeps its best half (a weighted sample still).
     """
 
@@ -73,7 +76,8 @@ class ReservoirStore:
 
     def __init__(self, n_features, dtype, capacity, budget, max_bytes=None, max_budget=None):
         self.max_bytes = None if budget is not None else int(max_bytes)
-        self.max_budget = None if budget is not None else max(MIN_BUDGET, int(max_budget))
+        self.max_budget = None if budget is not None else max(
+            MIN_BUDGET, min(MAX_BUDGET, int(max_budget)))
         row_bytes = n_features * np.dtype(dtype).itemsize + _SLOT_BYTES
         self.budget = int(budget) if budget is not None else self._budget_for(capacity,
                                                                               row_bytes)
@@ -132,15 +136,23 @@ class ReservoirStore:
             budget = min(budget, self._budget_for(capacity, rows[0, :1].nbytes + _SLOT_BYTES))
         k = self.k
         cols = self._columns(capacity, budget, rows.shape[2], rows.dtype)
-        order = np.argsort(self.cols["keys"][:k], axis=1, kind="stable")
-        keep = order[:, :budget]
-        # A reservoir cut short: the best key left out is every kept point's threshold.
-        left_out = (np.take_along_axis(self.cols["keys"][:k], order[:, budget:budget + 1], 1)
-                    if budget < self.budget else np.full((k, 1), _EMPTY))
-        for name, col in self.cols.items():
-            index = keep[:, :, None] if col.ndim == 3 else keep
-            cols[name][:k] = np.take_along_axis(col[:k], index, 1)
-        cols["tau"][:k] = np.minimum(cols["tau"][:k], left_out)
+        # By blocks of cluster rows: the copy then needs no temporary of the store's size
+        # (the old and the new columns are both alive until the batch commits).
+        for start in range(0, k, 256):
+            block = slice(start, min(k, start + 256))
+            if budget == self.budget:
+                for name, col in self.cols.items():
+                    cols[name][block] = col[block]
+                continue
+            order = np.argsort(self.cols["keys"][block], axis=1, kind="stable")
+            keep = order[:, :budget]
+            for name, col in self.cols.items():
+                index = keep[:, :, None] if col.ndim == 3 else keep
+                cols[name][block] = np.take_along_axis(col[block], index, 1)
+            # A reservoir cut short: the best key left out is every kept point's threshold.
+            left_out = np.take_along_axis(self.cols["keys"][block], order[:, budget:budget + 1],
+                                          1)
+            cols["tau"][block] = np.minimum(cols["tau"][block], left_out)
         self.cols, self.budget = cols, budget
 
     def remove_row(self, owner, row):
@@ -214,21 +226,14 @@ class ReservoirStore:
         return self.cols["rows"][row, slots], w, slots
 
     def split(self, owner, row, new_row, slots, side, keep):
-        """Divide reservoir ``row``: its side-``keep`` points stay, the others go to
-        ``new_row`` (an empty reservoir)."""
+        """Divide reservoir ``row``: its side-``keep`` points stay where they are, the
+        others move to the first slots of ``new_row`` (an empty reservoir). A slot of
+        infinite key is empty wherever it is, so nothing else is written (O(moved x D))."""
         moved = slots[side != keep]
-        r = self.budget
         for name in ("rows", "keys", "log_w", "tau"):
             col = self.cols[name]
-            stay = col[row, slots[side == keep]]
-            go = col[row, moved]
-            fill_a = np.full((r,) + col.shape[2:], _EMPTY if name == "keys" else 0,
-                             dtype=col.dtype)
-            fill_b = fill_a.copy()
-            fill_a[: len(stay)] = stay
-            fill_b[: len(go)] = go
-            _atomic.write(owner, col, row, fill_a)
-            _atomic.write(owner, col, new_row, fill_b)
+            _atomic.write(owner, col, (new_row, slice(0, len(moved))), col[row, moved])
+        _atomic.write(owner, self.cols["keys"], (row, moved), _EMPTY)
 
     def merge(self, owner, row, into):
         """Reservoir ``into`` becomes the best ``budget`` keys of both."""

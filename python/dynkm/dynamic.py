@@ -143,7 +143,7 @@ class DynamicKMeans(ArrayHistory, StorePersistMixin, PersistMixin, AtomicSetPara
     summary_size : int, default=None
         Rows sampled per cluster (r) with ``store="summary"``. None: adaptive,
         the most that keep the samples within 64 MiB (C x r x (D x b + 24) <=
-        2**26 bytes), at most ``ceil(max_size)`` and at least 32: while the
+        2**26 bytes), at most ``ceil(max_size)`` and 1024, at least 32: while the
         clusters are few every member is kept (splits exact); as C doubles,
         each sample keeps its best half (still a weighted sample). Past C x 32
         rows of capacity (C > 7,489 for 64 float32 features) the samples

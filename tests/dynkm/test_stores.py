@@ -408,6 +408,26 @@ def test_summary_state_does_not_grow_with_the_stream():
     assert _state_bytes(summary) <= capacity * 8 * (2 * d + 4) + summary._points.ram_bytes()
 
 
+def test_summary_reservoirs_shrink_to_the_byte_budget_as_samples(monkeypatch):
+    """With a small byte budget the reservoirs shrink as the clusters grow in number: they
+    stay within the budget, every sampled key is below its point's threshold (a sample by
+    the keys), the statistics still add up, and the result is reproducible."""
+    monkeypatch.setattr(dynkm.dynamic, "SUMMARY_BYTES", 2_000_000)
+    X = blob_stream(n=20_000, d=5, centers=40, seed=6)
+    params = dict(min_size=20, max_size=200, store="summary", random_state=1)
+    a = stream(DynamicKMeans(**params), X, 500)
+    b = stream(DynamicKMeans(**params), X, 500)
+    store = a._points
+    assert 32 <= store.budget < 200 and a.n_clusters_ > 100
+    assert store.ram_bytes() <= 2_000_000
+    keys, tau = store.cols["keys"][:store.k], store.cols["tau"][:store.k]
+    sampled = np.isfinite(keys)
+    assert sampled.sum(axis=1).min() >= 1 and (keys[sampled] < tau[sampled]).all()
+    assert np.isfinite(tau[sampled]).any()  # some points were left out
+    np.testing.assert_allclose(a.counts_.sum(), X.shape[0], rtol=1e-12)
+    assert_same_values(state(a), state(b))
+
+
 OLD_SUMMARY = Path(__file__).resolve().parents[1] / "data" / "dynkm" / "summary_store_v0.dynkm"
 
 
