@@ -21,6 +21,11 @@ the process holds that is not a file mapping), and the model's own state
     python -m pytest benchmarks/test_stream_stores.py --benchmark-json \\
         benchmarks/results/stream_stores.json
     python benchmarks/test_stream_stores.py          # prints the table (Markdown)
+    python benchmarks/test_stream_stores.py mixture 60 150 memory summary   # some rows
+
+"beyond model" is the peak RSS growth less the model's own bytes: what the
+stream costs besides the model it builds (batch copies, the copy-on-write
+state of a batch, temporaries of the kernels).
 """
 
 import json
@@ -114,22 +119,30 @@ def test_stream_store(benchmark, stream, sizes, store):
     assert result["k"] >= 1 and result["sse"] > 0
 
 
-def main():
+def main(argv):
+    """The table; ``argv`` = [stream, min_size, max_size, store, ...] for some of its
+    rows (the SSE ratio is against the first store's)."""
     rows = ["| stream | sizes | store | k | SSE | SSE / memory | points/s | peak RSS growth MB "
-            "| anon RSS growth MB | model MB |", "|---" * 10 + "|"]
-    for stream, (_, title) in STREAMS.items():
-        for sizes in SIZES:
+            "| anon RSS growth MB | model MB | beyond model MB |", "|---" * 11 + "|"]
+    streams, sizes_list, stores = list(STREAMS), SIZES, STORES
+    if argv:
+        streams, sizes_list = [argv[0]], [(int(argv[1]), int(argv[2]))]
+        stores = argv[3:]
+    for stream in streams:
+        title = STREAMS[stream][1]
+        for sizes in sizes_list:
             base = None
-            for store in STORES:
+            for store in stores:
                 r = run(stream, sizes, store)
                 base = base or r["sse"]
                 rows.append(f"| {title} | {sizes[0]}/{sizes[1]} | {store} | {r['k']} | "
                             f"{r['sse']:.4g} | {r['sse'] / base:.3f} | "
                             f"{r['points_per_second']:,.0f} | {r['peak_rss_growth_mb']:.0f} | "
-                            f"{r['anon_rss_growth_mb']:.0f} | {r['model_mb']:.1f} |")
+                            f"{r['anon_rss_growth_mb']:.0f} | {r['model_mb']:.1f} | "
+                            f"{r['peak_rss_growth_mb'] - r['model_mb']:.0f} |")
                 print(rows[-1], flush=True)
     print("\n".join(rows))
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

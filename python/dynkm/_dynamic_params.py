@@ -4,8 +4,9 @@
 starts (``fit``, or the first ``partial_fit``) and returns what the batches
 use: the sizes, the decay per time unit (``half_life`` turned into a factor),
 the store kind (the deprecated ``keep_data`` resolved) and the reservoir
-budget. The dict is kept on the estimator as ``_p`` and saved with it, so a
-loaded model resumes with the values its stream started with.
+budget (``summary_size``; None: adaptive, within :data:`SUMMARY_BYTES`). The
+dict is kept on the estimator as ``_p`` and saved with it, so a loaded model
+resumes with the values its stream started with.
 """
 
 import os
@@ -13,9 +14,11 @@ import os
 from dynkm._params import Bool, Int, Options, Real, Rule, check_params
 from dynkm._point_store import store_kind
 
-__all__ = ["TIME_UNITS", "check_dynamic_params"]
+__all__ = ["SUMMARY_BYTES", "TIME_UNITS", "check_dynamic_params"]
 
 TIME_UNITS = ("batches", "points")
+# What the reservoirs of store="summary" may take when summary_size is None.
+SUMMARY_BYTES = 64 << 20
 
 
 def _path(value, name):
@@ -60,8 +63,8 @@ def check_dynamic_params(est):
     if p.refine_iter and store == "summary":
         raise ValueError("refine_iter > 0 needs the rows (store='memory' or 'disk'; "
                          "keep_data=True): it revisits the points")
-    budget = (max(32, min(256, int(p.max_size) // 4)) if p.summary_size is None
-              else p.summary_size)
+    # None: the store adapts the reservoirs to SUMMARY_BYTES (dynkm._summary_store).
+    budget = p.summary_size
     return {"min_size": p.min_size, "max_size": p.max_size, "decay": decay,
             "refine": p.refine_iter, "k_init": p.k_init, "spherical": p.spherical,
             "store": store, "budget": budget}

@@ -29,7 +29,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from dynkm import _rows
 from dynkm._atomic import AtomicSetParams, atomic
 from dynkm._base import CentersMixin
-from dynkm._dynamic_params import DYNAMIC_SPECS, check_dynamic_params
+from dynkm._dynamic_params import DYNAMIC_SPECS, SUMMARY_BYTES, check_dynamic_params
 from dynkm._dynamic_state import ClusterState
 from dynkm._history import ArrayHistory, new_history, record
 from dynkm._point_store import DiskStore, MemoryStore, StorePersistMixin
@@ -121,12 +121,12 @@ class DynamicKMeans(ArrayHistory, StorePersistMixin, PersistMixin, AtomicSetPara
           nothing per point. Bitwise the results of ``"memory"``. :meth:`save`
           copies the rows beside the model file.
         - ``"summary"``: bounded memory: no rows, only per cluster its exact
-          statistics and a weighted random sample (reservoir) of at most
-          ``summary_size`` of its members, O(K x (D + r x D)) for K clusters,
-          D features and r = ``summary_size``, whatever the number of points
-          seen. A split is 2-means of the sample; the cluster's exact sum,
-          weight and second moment are divided as the sample is and corrected
-          so the halves add up exactly. No ``labels_``, no ``refine_iter``.
+          statistics and a weighted random sample (reservoir) of at most r of
+          its members, O(K x (D + r x D)) for K clusters and D features,
+          whatever the number of points seen (r: see ``summary_size``). A
+          split is 2-means of the sample; the cluster's exact sum, weight and
+          second moment are divided as the sample is and corrected so the
+          halves add up exactly. No ``labels_``, no ``refine_iter``.
 
         Memory in bytes, for n points seen, K clusters, D features of b bytes
         (4 for float32, 8 for float64) and C rows of capacity of the
@@ -137,13 +137,19 @@ class DynamicKMeans(ArrayHistory, StorePersistMixin, PersistMixin, AtomicSetPara
         lists. ``"disk"`` adds about 200 x K of RAM (the member table) and,
         in files, up to 2n x (D x b + 16) plus 8n to 64n for the member lists
         (compacted when they are mostly garbage). ``"summary"`` adds C x r x
-        (D x b + 16). With ``"disk"`` and ``"summary"``, RAM depends on n only
+        (D x b + 24) (with the default ``summary_size``, at most 64 MiB while
+        r > 32). With ``"disk"`` and ``"summary"``, RAM depends on n only
         through K (which forgetting bounds).
     summary_size : int, default=None
-        Rows sampled per cluster (r) with ``store="summary"``. None:
-        ``max_size / 4`` clipped to [32, 256] (37 with the default sizes): the
-        sample's error in the halves' means stays in their sums, and matters
-        most where clusters mix several groups (early, or large ``max_size``).
+        Rows sampled per cluster (r) with ``store="summary"``. None: adaptive,
+        the most that keep the samples within 64 MiB (C x r x (D x b + 24) <=
+        2**26 bytes), at most ``ceil(max_size)`` and 1024, at least 32: while the
+        clusters are few every member is kept (splits exact); as C doubles,
+        each sample keeps its best half (still a weighted sample). Past C x 32
+        rows of capacity (C > 7,489 for 64 float32 features) the samples
+        take more than the budget: C x 32 x (D x b + 24) bytes. The sample's error
+        in the halves' means stays in their sums, and matters most where
+        clusters mix several groups (early, or large ``max_size``).
     store_path : str or os.PathLike, default=None
         With ``store="disk"``: the directory in which the store makes its
         scratch directory (None: the system's temporary directory,
@@ -361,7 +367,8 @@ class DynamicKMeans(ArrayHistory, StorePersistMixin, PersistMixin, AtomicSetPara
         if p["store"] == "disk":
             parent = None if self.store_path is None else os.fspath(self.store_path)
             return DiskStore(d, X.dtype, 2 * X.shape[0], parent)
-        return ReservoirStore(d, X.dtype, capacity, p["budget"])
+        return ReservoirStore(d, X.dtype, capacity, p["budget"], SUMMARY_BYTES,
+                              math.ceil(p["max_size"]))
 
     def _first_batch(self, X, sample_weight):
         p = self._p
@@ -464,6 +471,7 @@ class DynamicKMeans(ArrayHistory, StorePersistMixin, PersistMixin, AtomicSetPara
     def _split_sampled(self, row):
         """Split cluster ``row`` by 2-means of its reservoir (``store="summary"``)."""
         s, points = self._state, self._points
+        points.make_room(1)  # (growing may shrink the reservoirs: before the sample)
         Xs, ws, slots = points.sample(row)
         if len(slots) < 2:
             return None
