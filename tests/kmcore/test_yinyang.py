@@ -3,7 +3,9 @@ the Yinyang kernels against brute-force NumPy."""
 
 import numpy as np
 import pytest
-from sklearn.datasets import make_blobs
+from _bounds_cases import assert_same as _assert_same
+from _bounds_cases import blobs as _blobs
+from _bounds_cases import rows as _rows
 
 import dynkm._rows
 from dynkm import KMeans, _lloyd
@@ -19,45 +21,10 @@ from kmcore.yinyang import (
 )
 
 
-def _blobs(n, d, k, dtype, seed=0, std=2.0):
-    X, _ = make_blobs(n, n_features=d, centers=max(2, k // 2), cluster_std=std,
-                      random_state=seed)
-    return X.astype(dtype)
-
-
-def _rows(X, k, seed=0):
-    return X[np.random.default_rng(seed).choice(X.shape[0], k, replace=False)].copy()
-
-
-def _reference_inertia(X, centers, labels, w):
-    diff = X.astype(np.float64) - centers.astype(np.float64)[labels]
-    return float(np.einsum("ij,ij->i", diff, diff) @ (np.ones(len(X)) if w is None else w))
-
-
 def _fit_both(X, C0, w=None, algorithm="yinyang", **kw):
     lloyd = KMeans(len(C0), init=C0, algorithm="lloyd", **kw).fit(X, sample_weight=w)
     bounded = KMeans(len(C0), init=C0, algorithm=algorithm, **kw).fit(X, sample_weight=w)
     return lloyd, bounded
-
-
-def _assert_same(lloyd, bounded, X, w):
-    np.testing.assert_array_equal(bounded.labels_, lloyd.labels_)
-    assert bounded.n_iter_ == lloyd.n_iter_
-    f32 = X.dtype == np.float32
-    # Centers: float64 sums added in another order, rounded once to X's dtype.
-    np.testing.assert_allclose(bounded.cluster_centers_, lloyd.cluster_centers_,
-                               rtol=1e-6 if f32 else 1e-12, atol=1e-12)
-    # Ours is summed from direct float64 distances: exact to ~1e-12. The plain
-    # pass keeps float32 GEMM expansions per row, each off by up to about
-    # (16 + 2 sqrt(d)) eps32 (||x||^2 + ||c||^2): ~1e-6 of the inertia here.
-    ref = _reference_inertia(X, bounded.cluster_centers_, bounded.labels_, w)
-    np.testing.assert_allclose(bounded.inertia_, ref, rtol=1e-10)
-    np.testing.assert_allclose(bounded.inertia_, lloyd.inertia_, rtol=1e-5 if f32 else 1e-9)
-    h = bounded.history_
-    np.testing.assert_allclose(h["objective"], lloyd.history_["objective"],
-                               rtol=1e-5 if f32 else 1e-9)
-    assert len(h["distance_fraction"]) == bounded.n_iter_
-    assert h["distance_fraction"][0] >= 1.0
 
 
 CASES = [
