@@ -195,3 +195,27 @@ def test_row_norms_float32_more_accurate_than_float32_sums():
     X[:, 0] = 1e3
     ref = np.square(X.astype(np.float64)).sum(axis=1).astype(np.float32)
     np.testing.assert_array_equal(kmcore.row_norms(X), ref)
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 30), d=st.integers(1, 6), dtype=st.sampled_from(DTYPES),
+       huge=st.booleans(), bad=st.sampled_from([None, np.nan, np.inf, -np.inf]),
+       seed=st.integers(0, 2**16))
+def test_finiteness_check_refuses_exactly_the_non_finite(n, d, dtype, huge, bad, seed):
+    """The check sums in X's own dtype: values whose sum overflows are still
+    accepted, and the first row holding NaN or infinity is named."""
+    rng = np.random.default_rng(seed)
+    big = np.finfo(dtype).max / 2 if huge else 1.0
+    X = (rng.uniform(0.6, 1.0, size=(n, d)) * big).astype(dtype)  # huge: sum overflows
+    if bad is None:
+        validation.assert_finite(X, "X")
+        return
+    row = int(rng.integers(n))
+    X[row, int(rng.integers(d))] = bad
+    X[row + 1:, 0] = np.nan if rng.random() < 0.5 else X[row + 1:, 0]  # later rows: not named
+    with pytest.raises(ValueError, match=f"X contains NaN or infinity \\(first in row {row}\\)"):
+        validation.assert_finite(X, "X")
+
+
+def test_finiteness_check_passes_integers_through():
+    validation.assert_finite(np.full((3, 2), np.iinfo(np.int64).max), "X")
