@@ -35,6 +35,47 @@ from kmcore._seeding_blocks cimport _chunk_distances, _chunk_potentials, _projec
 ctypedef Py_ssize_t intp_t
 
 
+cdef int _check_candidate_pass(
+    str K,
+    const floating[:, ::1] X,
+    const floating[::1] x_sqnorms,
+    const floating[:, ::1] candidates,
+    const floating[::1] cand_sqnorms,
+    const floating[:, ::1] gemm_candidates,
+    const floating[::1] closest,
+    const floating[::1] sample_weight,
+    const double[::1] origin,
+    floating[:, ::1] dist,
+    Py_ssize_t chunk_rows,
+    int n_threads,
+) except -1:
+    """Refuse inconsistent shapes of the arguments both candidate passes take.
+
+    :func:`_candidate_distances` and :func:`_filtered_distances` read X,
+    the candidates and their norms the same way: one set of checks, run with
+    the GIL before either enters native code, naming the entry ``K``.
+    """
+    cdef Py_ssize_t n = X.shape[0], L = candidates.shape[0]
+    check_at_least(X.shape[1], 1, K, "X.shape[1]")
+    check_equal(x_sqnorms.shape[0], n, K, "x_sqnorms.shape[0] (rows of X)")
+    check_equal(candidates.shape[1], X.shape[1], K, "candidates.shape[1] (columns of X)")
+    check_equal(cand_sqnorms.shape[0], L, K, "cand_sqnorms.shape[0] (rows of candidates)")
+    check_equal(gemm_candidates.shape[0], L, K, "gemm_candidates.shape[0] (rows of candidates)")
+    check_equal(gemm_candidates.shape[1], X.shape[1], K,
+                "gemm_candidates.shape[1] (columns of X)")
+    check_equal(closest.shape[0], n, K, "closest.shape[0] (rows of X)")
+    check_optional(sample_weight.shape[0], n, K, "sample_weight.shape[0] (rows of X)")
+    check_optional(origin.shape[0], X.shape[1], K, "origin.shape[0] (columns of X)")
+    check_equal(dist.shape[0], L, K, "dist.shape[0] (rows of candidates)")
+    check_equal(dist.shape[1], n, K, "dist.shape[1] (rows of X)")
+    check_at_least(chunk_rows, 1, K, "chunk_rows")
+    check_blas_int(chunk_rows, K, "chunk_rows")
+    check_blas_int(L, K, "candidates.shape[0]")
+    check_blas_int(X.shape[1], K, "X.shape[1]")
+    check_threads(n_threads, K)
+    return 0
+
+
 def _candidate_distances(
     const floating[:, ::1] X not None,              # IN  (n, d)
     const floating[::1] x_sqnorms not None,         # IN  (n,)
@@ -109,23 +150,8 @@ def _candidate_distances(
     cdef Py_ssize_t n_todo = rows.shape[0] if gathering else X.shape[0]
     cdef Py_ssize_t n_chunks, c, m, start
     cdef const double* org = NULL
-    check_at_least(X.shape[1], 1, K, "X.shape[1]")
-    check_equal(x_sqnorms.shape[0], n, K, "x_sqnorms.shape[0] (rows of X)")
-    check_equal(candidates.shape[1], X.shape[1], K, "candidates.shape[1] (columns of X)")
-    check_equal(cand_sqnorms.shape[0], L, K, "cand_sqnorms.shape[0] (rows of candidates)")
-    check_equal(gemm_candidates.shape[0], L, K, "gemm_candidates.shape[0] (rows of candidates)")
-    check_equal(gemm_candidates.shape[1], X.shape[1], K,
-                "gemm_candidates.shape[1] (columns of X)")
-    check_equal(closest.shape[0], n, K, "closest.shape[0] (rows of X)")
-    check_optional(sample_weight.shape[0], n, K, "sample_weight.shape[0] (rows of X)")
-    check_optional(origin.shape[0], X.shape[1], K, "origin.shape[0] (columns of X)")
-    check_equal(dist.shape[0], L, K, "dist.shape[0] (rows of candidates)")
-    check_equal(dist.shape[1], n, K, "dist.shape[1] (rows of X)")
-    check_at_least(chunk_rows, 1, K, "chunk_rows")
-    check_blas_int(chunk_rows, K, "chunk_rows")
-    check_blas_int(L, K, "candidates.shape[0]")
-    check_blas_int(X.shape[1], K, "X.shape[1]")
-    check_threads(n_threads, K)
+    _check_candidate_pass(K, X, x_sqnorms, candidates, cand_sqnorms, gemm_candidates, closest,
+                          sample_weight, origin, dist, chunk_rows, n_threads)
     n_chunks = (n_todo + chunk_rows - 1) // chunk_rows
     if not gathering:
         check_at_least(chunk_pots.shape[0], n_chunks, K, "chunk_pots.shape[0] (n_chunks)")
@@ -441,24 +467,9 @@ def _filtered_distances(
     cdef const double* org = NULL
     cdef floating* buf
     cdef intp_t* idx
-    check_at_least(X.shape[1], 1, K, "X.shape[1]")
-    check_equal(x_sqnorms.shape[0], n, K, "x_sqnorms.shape[0] (rows of X)")
-    check_equal(candidates.shape[1], X.shape[1], K, "candidates.shape[1] (columns of X)")
-    check_equal(cand_sqnorms.shape[0], L, K, "cand_sqnorms.shape[0] (rows of candidates)")
-    check_equal(gemm_candidates.shape[0], L, K, "gemm_candidates.shape[0] (rows of candidates)")
-    check_equal(gemm_candidates.shape[1], X.shape[1], K,
-                "gemm_candidates.shape[1] (columns of X)")
-    check_equal(closest.shape[0], n, K, "closest.shape[0] (rows of X)")
-    check_optional(sample_weight.shape[0], n, K, "sample_weight.shape[0] (rows of X)")
-    check_optional(origin.shape[0], X.shape[1], K, "origin.shape[0] (columns of X)")
-    check_equal(dist.shape[0], L, K, "dist.shape[0] (rows of candidates)")
-    check_equal(dist.shape[1], n, K, "dist.shape[1] (rows of X)")
+    _check_candidate_pass(K, X, x_sqnorms, candidates, cand_sqnorms, gemm_candidates, closest,
+                          sample_weight, origin, dist, chunk_rows, n_threads)
     check_equal(need.shape[0], n, K, "need.shape[0] (rows of X)")
-    check_at_least(chunk_rows, 1, K, "chunk_rows")
-    check_blas_int(chunk_rows, K, "chunk_rows")
-    check_blas_int(L, K, "candidates.shape[0]")
-    check_blas_int(X.shape[1], K, "X.shape[1]")
-    check_threads(n_threads, K)
     check_at_least(tile, chunk_rows, K, "gathered.shape[1] (chunk_rows)")
     if tile % chunk_rows:
         raise ValueError(f"{K}: gathered.shape[1] must be a multiple of chunk_rows "
