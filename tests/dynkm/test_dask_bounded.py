@@ -345,3 +345,20 @@ def test_worker_lost_in_a_bounded_fit_gives_the_same_result(monkeypatch):
     np.testing.assert_array_equal(model.cluster_centers_, expected.cluster_centers_)
     np.testing.assert_array_equal(model.labels_.compute(), expected.labels_.compute())
     assert model.inertia_ == expected.inertia_ and model.n_iter_ == expected.n_iter_
+
+
+@pytest.mark.parametrize("algorithm, d", [("yinyang", 20), ("auto", 8)])
+def test_final_inertia_does_not_depend_on_where_the_stop_falls_in_a_graph(algorithm, d):
+    # A tolerance stop on a graph's last step takes the final inertia from one
+    # step more; it must be the bounded step's (direct distances), as when the
+    # stop falls inside a graph, not Lloyd's pass's expansion.
+    X = np.random.default_rng(3).normal(size=(6000, d)).astype(np.float32)
+    init = X[:K].copy()
+    fits = [dkd.KMeans(K, init=init, n_init=1, tol=3e-2, algorithm=algorithm,
+                       chain_length=chain).fit(da.from_array(X, chunks=(1500, d)))
+            for chain in (1, 2, 3)]
+    ref = dynkm.KMeans(K, init=init, n_init=1, tol=3e-2, algorithm=algorithm).fit(X)
+    assert {f.n_iter_ for f in fits} == {ref.n_iter_}
+    assert fits[0].history_["algorithm"] == ref.history_["algorithm"] != "lloyd"
+    assert fits[0].inertia_ == fits[1].inertia_ == fits[2].inertia_
+    np.testing.assert_allclose(fits[0].inertia_, ref.inertia_, rtol=1e-12)

@@ -296,7 +296,13 @@ def run_lloyd(data, centers, max_iter, tol, check_every, n_threads, verbose, cha
             finally:
                 runner.release(handles if not kept else updates + infos)
             if inertia is None:  # the stop ended a graph: one step more from the final centers
-                handles = runner.submit(chain_graph(data, centers, None, 1, n_threads)[1])
+                # By the run's own strategy: a bounded step's objective is summed from
+                # direct distances, Lloyd's pass's from its expansion, and the inertia
+                # must not depend on where the stop fell in a graph. The bounds start
+                # afresh there (the last graph's were released); the labels are exact.
+                final_plan = None if plan is None else BoundedPlan(plan.center_group)
+                handles = runner.submit(
+                    chain_graph(data, centers, None, 1, n_threads, final_plan)[1])
                 inertia = runner.result(handles[0])["objective"]
                 runner.release(handles)
             break
