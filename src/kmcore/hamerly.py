@@ -33,6 +33,10 @@ _PARALLEL_GAPS = 1 << 20
 #: Largest size in bytes of the k neighbour tables (k x k centers): beyond it
 #: one table in index order, and a row that fails its bounds scans every
 #: center. Within it the tables stay in the caches the rows' scans read.
+#: It caps the tables' centers only: building them per iteration also takes
+#: their order and radii (16 bytes a table entry), the k x k float64 gaps and
+#: an argsort of k rows of k, which in one or two features can cost more than
+#: the tables save (not measured there).
 NEIGHBOUR_BYTES = 4 << 20
 # The drifts are inflated by this before the bounds move by them: they are
 # float64 distances between the stored centers, exact to a few ulps.
