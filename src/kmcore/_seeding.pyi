@@ -16,7 +16,6 @@ def _candidate_distances(
     exact_below: float,
     origin: NDArray[np.float64],
     gemm_candidates: NDArray[np.floating],
-    rows: NDArray[np.intp],
 ) -> None: ...
 def _rows_to_compute(
     closest: NDArray[np.floating],

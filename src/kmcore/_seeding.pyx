@@ -26,7 +26,6 @@ from kmcore._common cimport (
     check_at_least,
     check_blas_int,
     check_equal,
-    check_indices,
     check_optional,
     check_threads,
 )
@@ -91,7 +90,6 @@ def _candidate_distances(
     double exact_below,
     const double[::1] origin not None,              # IN  (d,), or (0,): no shift
     const floating[:, ::1] gemm_candidates not None,  # IN (L, d) candidates - origin, or candidates
-    const intp_t[::1] rows not None,                # IN  (r,) rows to compute, or (0,): all
 ):
     """Closest squared distances if each candidate were added, and their potentials.
 
@@ -110,18 +108,8 @@ def _candidate_distances(
     summed directly; ``x_sqnorms`` is then not used) and on
     ``gemm_candidates = candidates - origin``.
 
-    With ``rows``, only those rows are computed, ``chunk_rows`` of them per
-    GEMM (copied into the thread's buffer, shifted or not; every call has
-    ``chunk_rows`` rows), and only their columns of ``dist`` are written;
-    ``chunk_pots`` is left alone. Each distance is the one the full pass
-    computes as long as BLAS rounds each element of a product of a given
-    shape the same wherever its row sits in the call: OpenBLAS does for the
-    shapes tests/kmcore/test_seeding_accel.py checks bitwise, and rounds the
-    tail of a call whose length is not a multiple of its kernel's width
-    differently, hence the fixed length. (With float32, few features and
-    12 candidates it was seen to round by the row's place in the call too:
-    there a gathered distance may differ from the full pass's in the last
-    bit.)
+    :func:`_filtered_distances` computes the same distances for the rows its
+    bounds leave.
 
     Parameters
     ----------
@@ -131,7 +119,7 @@ def _candidate_distances(
     closest : current closest squared distance of every row (+inf for none)
     sample_weight : row weights; empty means 1
     buffers : scratch, one row per thread of ``chunk_rows * L`` elements,
-        plus ``chunk_rows * (d + 1)`` with an origin or ``rows``
+        plus ``chunk_rows * (d + 1)`` with an origin
     dist : receives the updated closest distances, one row per candidate
     chunk_pots : receives the per-chunk potentials (at least n_chunks rows)
     chunk_rows : rows of X per GEMM call
@@ -141,39 +129,31 @@ def _candidate_distances(
     origin : the shift (float64), or empty for none
     gemm_candidates : ``candidates - origin`` in X's dtype, or ``candidates``
         itself without an origin
-    rows : the rows to compute, or empty for all rows (with potentials)
     """
     cdef str K = "_candidate_distances"
     cdef Py_ssize_t n = X.shape[0], L = candidates.shape[0]
     cdef bint shifting = origin.shape[0] > 0
-    cdef bint gathering = rows.shape[0] > 0
-    cdef Py_ssize_t n_todo = rows.shape[0] if gathering else X.shape[0]
     cdef Py_ssize_t n_chunks, c, m, start
     cdef const double* org = NULL
     _check_candidate_pass(K, X, x_sqnorms, candidates, cand_sqnorms, gemm_candidates, closest,
                           sample_weight, origin, dist, chunk_rows, n_threads)
-    n_chunks = (n_todo + chunk_rows - 1) // chunk_rows
-    if not gathering:
-        check_at_least(chunk_pots.shape[0], n_chunks, K, "chunk_pots.shape[0] (n_chunks)")
-        check_equal(chunk_pots.shape[1], L, K, "chunk_pots.shape[1] (rows of candidates)")
-    if gathering:
-        check_indices(rows, n, K, "rows")
+    n_chunks = (n + chunk_rows - 1) // chunk_rows
+    check_at_least(chunk_pots.shape[0], n_chunks, K, "chunk_pots.shape[0] (n_chunks)")
+    check_equal(chunk_pots.shape[1], L, K, "chunk_pots.shape[1] (rows of candidates)")
     if n == 0 or L == 0:
         return
     check_at_least(buffers.shape[0], n_threads, K, "buffers.shape[0] (n_threads)")
-    check_at_least(buffers.shape[1], chunk_rows * (L + (X.shape[1] + 1
-                                                        if shifting or gathering else 0)),
+    check_at_least(buffers.shape[1], chunk_rows * (L + (X.shape[1] + 1 if shifting else 0)),
                    K, "buffers.shape[1]")
     if shifting:
         org = &origin[0]
     with nogil:
         for c in prange(n_chunks, schedule="static", num_threads=n_threads):
             start = c * chunk_rows
-            m = min(start + chunk_rows, n_todo) - start
+            m = min(start + chunk_rows, n) - start
             _chunk_distances(&X[0, 0], x_sqnorms, candidates, cand_sqnorms, gemm_candidates,
                              closest, sample_weight, &buffers[threadid(), 0], dist,
-                             &rows[start] if gathering else NULL, start, m, chunk_rows,
-                             org, exact_below, NULL if gathering else &chunk_pots[c, 0])
+                             NULL, start, m, chunk_rows, org, exact_below, &chunk_pots[c, 0])
 
 
 def _rows_to_compute(
@@ -432,7 +412,14 @@ def _filtered_distances(
     ``chunk_rows`` rows) are bitwise the full pass's, whatever the thread
     count: a row the bounds skip keeps its closest distance, which is what
     the full pass gives it, and a computed row's distances come from the
-    same code (``_chunk_distances``). One parallel region per step, the
+    same code (``_chunk_distances``) and every gathered GEMM call has
+    ``chunk_rows`` rows: OpenBLAS rounds each element of a product of a
+    given shape the same wherever its row sits in the call (checked bitwise
+    by tests/kmcore/test_seeding_accel.py), but rounds the tail of a call
+    whose length is not a multiple of its kernel's width differently.
+    (With float32, few features and 12 candidates it was seen to round by
+    the row's place in the call too: there a gathered distance may differ
+    from the full pass's in the last bit.) One parallel region per step, the
     tiles handed out dynamically: a thread the machine holds back delays
     the others by one tile at most.
 

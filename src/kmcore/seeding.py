@@ -354,7 +354,7 @@ class _CandidatePass:
             _seeding._candidate_distances(
                 self.X, self.x_sqnorms, cands, cand_norms, closest, self.weight, self.buffers,
                 self.dist, chunk_pots, self.chunk_rows, self.n_workers,
-                _EXACT_BELOW[self.X.dtype], origin, gemm_cands, _ALL_ROWS,
+                _EXACT_BELOW[self.X.dtype], origin, gemm_cands,
             )
         # Chunks are added in order: nothing here depends on the thread count.
         return chunk_pots.sum(axis=0)
@@ -380,9 +380,7 @@ class _CandidatePass:
         return chunk_pots.sum(axis=0), left, computed
 
 
-# The kernels read an empty row list as "every row", an empty projection as none.
-_ALL_ROWS = np.empty(0, dtype=np.intp)
-_ALL_ROWS.setflags(write=False)
+# The filtered pass reads an empty projection as none.
 _NO_PROJECTION = (np.empty((0, 0), dtype=np.float32), np.empty(0), np.empty((0, 0), np.float32),
                   0.0, 0.0, 0.0, 0.0, 0.0, np.empty((0, 0), np.float32), np.empty((0, 0)))
 

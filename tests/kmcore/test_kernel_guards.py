@@ -72,17 +72,16 @@ def assign_args(shift=False, fused=False):
     )
 
 
-def candidate_args(shift=False, gather=False):
+def candidate_args(shift=False):
     X = data()
     cands = X[:3].copy()
     chunk = 8
-    width = chunk * (3 + (D + 1 if shift or gather else 0))
+    width = chunk * (3 + (D + 1 if shift else 0))
     return dict(
         X=X, x_sqnorms=row_norms(X), candidates=cands, cand_sqnorms=row_norms(cands),
         closest=np.full(N, np.inf), sample_weight=f(0), buffers=f(2, width), dist=f(3, N),
         chunk_pots=f(-(-N // chunk), 3), chunk_rows=chunk, n_threads=2, exact_below=1e-6,
         origin=f(D) if shift else f(0), gemm_candidates=cands,
-        rows=idx(0, 5, N - 1) if gather else np.empty(0, np.intp),
     )
 
 
@@ -235,9 +234,6 @@ BAD = [
     ("_candidate_distances", {}, "chunk_rows", 0),
     ("_candidate_distances", {}, "chunk_rows", 16, "buffers"),  # the scratch is sized for 8
     ("_candidate_distances", {}, "n_threads", 0),
-    ("_candidate_distances", {"gather": True}, "rows", idx(0, N)),
-    ("_candidate_distances", {"gather": True}, "rows", idx(-1, 3)),
-    ("_candidate_distances", {"gather": True}, "buffers", f(2, 8 * 3)),
     ("_rows_to_compute", {}, "x_sqnorms", f(N - 1)),
     ("_rows_to_compute", {}, "assigned", np.zeros(N + 1, np.int32)),
     ("_rows_to_compute", {}, "need", np.zeros(N - 1, np.uint8)),

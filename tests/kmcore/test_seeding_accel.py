@@ -359,22 +359,6 @@ def test_projection_on_mnist_shapes_picks_the_plain_rows(source, request, monkey
 # --------------------------------------------------------------------------
 
 
-def test_gathered_rows_out_of_range_raise():
-    X = mixture(20, 3, 2, 1.0, np.float64)
-    n, d, L = 20, 3, 2
-    cands = X[:L].copy()
-    args = (X, kmcore.row_norms(X), cands, kmcore.row_norms(cands), np.full(n, np.inf),
-            np.empty(0), np.empty((1, 8 * (L + d + 1))), np.empty((L, n)), np.empty((3, L)), 8, 1,
-            1e-6, np.empty(0), cands)
-    _seeding._candidate_distances(*args, np.array([0, 19], dtype=np.intp))
-    for bad in ([0, 20], [-1]):
-        with pytest.raises(ValueError, match="rows"):
-            _seeding._candidate_distances(*args, np.array(bad, dtype=np.intp))
-    with pytest.raises(ValueError, match="buffers"):
-        _seeding._candidate_distances(*args[:6], np.empty((1, 8 * L)), *args[7:],
-                                      np.array([1], dtype=np.intp))
-
-
 def test_rows_to_compute_checks_shapes():
     n, L = 10, 3
     f = np.ones(n)
