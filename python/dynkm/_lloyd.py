@@ -25,7 +25,7 @@ The choice for ``KMeans(algorithm=...)`` (:func:`choose_algorithm`):
 
 - ``"lloyd"``: always the plain pass.
 - ``"yinyang"``: groups of about ten centers (``round(k / 10)`` groups),
-  when the bounds (:func:`kmcore.yinyang.bounds_nbytes`: 16 + 4 t bytes per
+  when the bounds (:func:`kmcore.yinyang.bounds_nbytes`: 24 + 4 t bytes per
   row) fit ``BOUNDS_BUDGET``; otherwise the plain pass.
 - ``"elkan"``: one group per center (Elkan's per-center bounds, n x k
   float32) when that fits the budget, else as ``"yinyang"``.

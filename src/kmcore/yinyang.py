@@ -6,8 +6,9 @@ Public, trusted-input building blocks for a Lloyd driver (dynkm's is
 ``dynkm._lloyd``): arrays as the kernels use them (C-contiguous
 float32/float64 of X's dtype), a thread count >= 1; see ``__all__``.
 
-Memory: per row one label (intp), one float64 upper bound and one float32
-lower bound per group, i.e. :func:`bounds_nbytes`; the scratch is per thread
+Memory: per row one label (intp), one float64 upper bound, one float64
+kept own distance and one float32 lower bound per group, i.e.
+:func:`bounds_nbytes`; the scratch is per thread
 and bounded by ``_BLOCK_BYTES``. A caller that asks :meth:`GroupBounds.assign`
 to record the rows that changed label adds two intp per row (allocated on the
 first such call).
@@ -55,8 +56,8 @@ _PARALLEL_MOVES = 1 << 17
 
 
 def bounds_nbytes(n_samples: int, n_groups: int) -> int:
-    """Bytes of the bounds of :class:`GroupBounds` (labels, upper, lower)."""
-    return int(n_samples) * (8 + 8 + 4 * int(n_groups))
+    """Bytes of the bounds of :class:`GroupBounds` (labels, upper, own_sq, lower)."""
+    return int(n_samples) * (8 + 8 + 8 + 4 * int(n_groups))
 
 
 def center_groups(centers: ArrayLike, n_groups: int) -> NDArray[np.intp]:
@@ -137,6 +138,11 @@ class GroupBounds:
     lower : ndarray of shape (n_samples, t), float32
         Lower bound on the distance of each row to every center of each group
         except its own.
+    own_sq : ndarray of shape (n_samples,), float64
+        The direct squared distance of each row to its own center where the
+        kernel knows it (negative elsewhere): reused to tighten ``upper``
+        while that center has not moved. A caller that sets labels or bounds
+        by hand sets it negative for those rows (:meth:`invalidate` does).
     """
 
     def __init__(self, X: NDArray[np.floating], x_sqnorms: NDArray[np.floating], groups: ArrayLike,
@@ -166,6 +172,10 @@ class GroupBounds:
         self.labels = np.zeros(n, dtype=np.intp)
         self.upper = np.full(n, np.inf)
         self.lower = np.zeros((n, t), dtype=np.float32)
+        self.own_sq = np.full(n, -1.0)
+        # The sorted centers of the last call: those still equal to them keep
+        # the rows' own distances exact.
+        self._last_gcenters: NDArray[np.floating] | None = None
         self.n_slices = -(-n // _SLICE_ROWS)
         self.n_workers = max(1, min(n_threads, self.n_slices))
         itemsize = X.dtype.itemsize
@@ -177,7 +187,7 @@ class GroupBounds:
         self._dscratch = np.empty((w, B * (7 + 2 * t)), dtype=np.float64)
         self._iscratch = np.empty((w, B * (3 + t)), dtype=np.intp)
         self._mscratch = np.empty((w, B * t), dtype=np.uint8)
-        self._counts = np.empty((self.n_slices, 4), dtype=np.int64)
+        self._counts = np.empty((self.n_slices, 6), dtype=np.int64)
         self._moves = MovedRows(n, _SLICE_ROWS)
 
     def assign(self, centers: NDArray[np.floating], drift: ArrayLike | None = None,
@@ -189,7 +199,8 @@ class GroupBounds:
         the bounds were lost). ``record``: keep the rows whose label changed
         for :meth:`moved_rows`. Returns the counts summed over the slices:
         distances computed, rows that needed a group, rows resolved by direct
-        distances (near ties), rows whose label changed.
+        distances (near ties), rows whose label changed, rows whose upper
+        bound was tightened (a read of the row), GEMM calls.
         """
         k, t = self.n_clusters, self.n_groups
         if centers.shape != (k, self.X.shape[1]):
@@ -200,6 +211,11 @@ class GroupBounds:
             gemm_centers = shifted(gcenters, self.origin, self.X.dtype)
         gc_sqnorms = _row_norms(gemm_centers, True, self.n_threads)
         init = drift is None
+        last = self._last_gcenters
+        if init or last is None:
+            still = np.zeros(k, dtype=np.uint8)
+        else:
+            still = (gcenters == last).all(axis=1).view(np.uint8)
         if init:
             drift = np.empty(0)
             group_drift = np.zeros(t, dtype=np.float32)
@@ -213,11 +229,12 @@ class GroupBounds:
             _yinyang._yinyang_assign(
                 self.X, self.x_sqnorms, self.origin, gcenters, gemm_centers, gc_sqnorms,
                 self.gorder, self.gpos, self.gstart, self.center_group, drift, group_drift,
-                self.labels, self.upper, self.lower, self._fscratch, self._dscratch,
-                self._iscratch, self._mscratch, self._counts, self.rel_err, _SLICE_ROWS,
-                self.block_rows, _WHOLE_FRACTION, init, self.n_workers,
+                self.labels, self.upper, self.lower, self.own_sq, still, self._fscratch,
+                self._dscratch, self._iscratch, self._mscratch, self._counts, self.rel_err,
+                _SLICE_ROWS, self.block_rows, _WHOLE_FRACTION, init, self.n_workers,
                 *self._moves.buffers(record and not init),
             )
+        self._last_gcenters = gcenters
         self._moves.done(record and not init, self._counts)
         return self._counts.sum(axis=0)
 
@@ -230,6 +247,7 @@ class GroupBounds:
         """Forget the bounds of ``rows``: the next :meth:`assign` recomputes them."""
         self.upper[rows] = np.inf
         self.lower[rows] = 0
+        self.own_sq[rows] = -1
 
 
 class MovedRows:
