@@ -20,7 +20,7 @@ from numpy.typing import ArrayLike, NDArray
 from kmcore import _yinyang, _yinyang_sums
 from kmcore._origin import NO_ORIGIN, data_origin, shifted
 from kmcore._threads import blas_single_threaded
-from kmcore.centers import _unit_or, weighted_sums
+from kmcore.centers import _unit_or, means_from_sums, weighted_sums
 from kmcore.distances import _row_norms, relative_error
 
 __all__ = ["ClusterSums", "GroupBounds", "MovedRows", "bounds_nbytes", "center_groups",
@@ -311,6 +311,7 @@ class ClusterSums:
     rows moved since the last one reach ``n_samples`` (bounded rounding), and
     when a cluster's weight falls below ``_CANCELLED`` of the weight that went
     through it (its sum would carry the rounding of much larger terms).
+    :meth:`means` divides out only the clusters whose sums changed.
     """
 
     _CANCELLED = 1e-2
@@ -321,6 +322,10 @@ class ClusterSums:
         self.k = n_clusters
         self._w = _unit_or(sample_weight, X.dtype)
         self._positive = None if sample_weight is None else sample_weight > 0
+        # The clusters whose sums changed since the last means (None: all of
+        # them), and the centers those means returned.
+        self._changed: NDArray[np.bool_] | None = None
+        self._last: NDArray[np.floating] | None = None
 
     def rebuild(self, labels: NDArray[np.intp]) -> None:
         """Sums, weights and positive-weight row counts from scratch."""
@@ -330,6 +335,7 @@ class ClusterSums:
         self.n_positive = np.bincount(members, minlength=self.k).astype(np.int64)
         self.scale = self.weights.copy()
         self.moved_since_rebuild = 0
+        self._changed = None
 
     def move(self, labels: NDArray[np.intp], old_labels: NDArray[np.intp]) -> None:
         """Update for the rows whose label differs between ``old_labels`` and ``labels``."""
@@ -351,8 +357,36 @@ class ClusterSums:
         _yinyang_sums._move_rows(self.X, self._w, rows, old, new, self.sums, self.weights,
                             self.scale, self.n_positive, threads)
         self.moved_since_rebuild += rows.size
+        if self._changed is not None:
+            self._changed[old] = True
+            self._changed[new] = True
         if ((self.weights < self._CANCELLED * self.scale) & (self.n_positive > 0)).any():
             self.rebuild(labels)
+
+    def means(self, centers: NDArray[np.floating], dtype: np.dtype, shift: NDArray[np.float64],
+              n_threads: int) -> NDArray[np.floating]:
+        """``kmcore.centers.means_from_sums(sums, weights, centers, dtype, shift,
+        n_threads)``, bitwise, dividing out only the clusters whose sums changed.
+
+        When ``centers`` is the array the last call returned (unmodified), a
+        cluster whose sums did not change since has its mean there already:
+        it is copied, with a shift of 0. Otherwise every cluster is divided.
+        """
+        changed = self._changed
+        if changed is None or centers is not self._last or centers.dtype != dtype:
+            new = means_from_sums(self.sums, self.weights, centers, dtype, shift, n_threads)
+        else:
+            new = centers.copy()
+            shift[:] = 0
+            at = np.flatnonzero(changed)
+            if at.size:
+                moved = np.empty(at.size, dtype=np.float64)
+                new[at] = means_from_sums(self.sums[at], self.weights[at], centers[at], dtype,
+                                          moved, 1)
+                shift[at] = moved
+        self._changed = np.zeros(self.k, dtype=bool)
+        self._last = new
+        return new
 
 
 def labelled_inertia(X: NDArray[np.floating], centers: ArrayLike, labels: NDArray[np.intp],
