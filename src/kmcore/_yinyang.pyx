@@ -80,6 +80,17 @@ cdef float _SHRINK = <float> (1.0 - 1.0 / 4194304.0)
 cdef double _SLACK = 1.0 + 1e-9
 
 
+cdef extern from *:
+    void __builtin_prefetch(const void* addr) nogil
+
+
+cdef inline void _prefetch(const void* p, Py_ssize_t nbytes) noexcept nogil:
+    """Ask for the cache lines of ``p[:nbytes]`` ahead of their use."""
+    cdef Py_ssize_t o
+    for o in range(0, nbytes, 64):
+        __builtin_prefetch(<const char*> p + o)
+
+
 cdef void _process_block(
     _Block* b,
     _Geometry* geo,
@@ -217,10 +228,11 @@ cdef void _run_slice(
     ``moved``/``moved_from``: where the slice records its changed rows (or NULL).
     """
     cdef Py_ssize_t d = geo.d, k = geo.k, t = geo.t
-    cdef Py_ssize_t i, g, r, c
+    cdef Py_ssize_t i, g, r = 0, c, add, nxt
+    cdef Py_ssize_t pending = -1
     cdef intp_t lab
     cdef double u, thr, dist
-    cdef float lmin, v
+    cdef float lmin = 0, pending_lmin = 0, v
     cdef float* low
     cdef _Block b
     cdef floating* xblock = fbuf
@@ -231,58 +243,77 @@ cdef void _run_slice(
     b.moved_from = moved_from
     for c in range(_N_COUNTS):
         counts[c] = 0
-    for i in range(start, end):
-        r = b.m
+    # One row behind: a row that fails the global filter is tightened while
+    # the next one that must be read is fetched (the read is the filter's
+    # bottleneck; rows are still taken in row order).
+    for i in range(start, end + 1):
+        add = -1
         if geo.init:
+            if i == end:
+                break
+            r = b.m
             b.own_d[r] = INFINITY
             b.own_lo[r] = INFINITY
             b.own_hi[r] = INFINITY
             for g in range(t):
                 b.need[r * t + g] = 1
             b.n_needed += k
+            add = i
         else:
-            # The filter pass: bounds moved by the drifts (vectorisable over groups).
-            lab = labels[i]
-            u = upper[i] + drift[lab]
-            low = &lower[i, 0]
-            lmin = INFINITY
-            for g in range(t):
-                v = (low[g] - group_drift[g]) * _SHRINK
-                v = v if v > 0 else 0
-                low[g] = v
-                lmin = v if v < lmin else lmin
-            upper[i] = u
-            if not still[gpos[lab]]:
-                own_sq[i] = -1.0
-            if lmin > u * _SLACK:
-                continue
-            # Tighten u to the exact distance to the own center: the one kept
-            # from an earlier call when that center has not moved since (the
-            # same sqdist of the same values), else a read of the row.
-            dist = own_sq[i]
-            if dist < 0:
-                dist = sqdist(&X[i, 0], &gcenters[gpos[lab], 0], d)
-                own_sq[i] = dist
-                counts[_C_DISTANCES] += 1
-                counts[_C_TIGHTENED] += 1
-            u = sqrt(dist * (1 + geo.gamma))
-            upper[i] = u
-            thr = u * _SLACK
-            if lmin > thr:
-                continue
-            b.own_d[r] = dist
-            b.own_lo[r] = dist * (1 - geo.gamma)
-            b.own_hi[r] = dist * (1 + geo.gamma)
-            for g in range(t):
-                if low[g] <= thr:
-                    b.need[r * t + g] = 1
-                    b.n_needed += gstart[g + 1] - gstart[g]
-                else:
-                    b.need[r * t + g] = 0
+            nxt = -1
+            if i < end:
+                # The filter pass: bounds moved by the drifts (vectorisable over groups).
+                lab = labels[i]
+                u = upper[i] + drift[lab]
+                low = &lower[i, 0]
+                lmin = INFINITY
+                for g in range(t):
+                    v = (low[g] - group_drift[g]) * _SHRINK
+                    v = v if v > 0 else 0
+                    low[g] = v
+                    lmin = v if v < lmin else lmin
+                upper[i] = u
+                if not still[gpos[lab]]:
+                    own_sq[i] = -1.0
+                if not lmin > u * _SLACK:
+                    nxt = i
+                    if own_sq[i] < 0:
+                        _prefetch(&X[i, 0], d * sizeof(floating))
+            if pending >= 0:
+                # Tighten u to the exact distance to the own center: the one
+                # kept from an earlier call when that center has not moved
+                # since (the same sqdist of the same values), else a read.
+                lab = labels[pending]
+                dist = own_sq[pending]
+                if dist < 0:
+                    dist = sqdist(&X[pending, 0], &gcenters[gpos[lab], 0], d)
+                    own_sq[pending] = dist
+                    counts[_C_DISTANCES] += 1
+                    counts[_C_TIGHTENED] += 1
+                u = sqrt(dist * (1 + geo.gamma))
+                upper[pending] = u
+                thr = u * _SLACK
+                if not pending_lmin > thr:
+                    r = b.m
+                    b.own_d[r] = dist
+                    b.own_lo[r] = dist * (1 - geo.gamma)
+                    b.own_hi[r] = dist * (1 + geo.gamma)
+                    low = &lower[pending, 0]
+                    for g in range(t):
+                        if low[g] <= thr:
+                            b.need[r * t + g] = 1
+                            b.n_needed += gstart[g + 1] - gstart[g]
+                        else:
+                            b.need[r * t + g] = 0
+                    add = pending
+            pending = nxt
+            pending_lmin = lmin
+        if add < 0:
+            continue
         if geo.origin != NULL:
             for c in range(d):
-                xblock[r * d + c] = <floating> (<double> X[i, c] - geo.origin[c])
-        b.rows[r] = i
+                xblock[r * d + c] = <floating> (<double> X[add, c] - geo.origin[c])
+        b.rows[r] = add
         b.m = r + 1
         counts[_C_GATHERED] += 1
         if b.m == block_rows:
