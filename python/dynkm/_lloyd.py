@@ -25,7 +25,7 @@ The choice for ``KMeans(algorithm=...)`` (:func:`choose_algorithm`):
 
 - ``"lloyd"``: always the plain pass.
 - ``"yinyang"``: groups of about ten centers (``round(k / 10)`` groups),
-  when the bounds (:func:`kmcore.yinyang.bounds_nbytes`: 16 + 4 t bytes per
+  when the bounds (:func:`kmcore.yinyang.bounds_nbytes`: 24 + 4 t bytes per
   row) fit ``BOUNDS_BUDGET``; otherwise the plain pass.
 - ``"elkan"``: one group per center (Elkan's per-center bounds, n x k
   float32) when that fits the budget, else as ``"yinyang"``.
@@ -64,7 +64,6 @@ from dynkm import _rows
 from dynkm._history import new_history, record
 from kmcore import LloydStep
 from kmcore.assignment import assign_rows
-from kmcore.centers import means_from_sums
 from kmcore.hamerly import HamerlyBounds
 from kmcore.hamerly import bounds_nbytes as hamerly_nbytes
 from kmcore.origin import data_origin
@@ -321,8 +320,7 @@ class BoundedSteps:
             self.stale = True
             return step, fraction + 1.0, n_changed
         shift = np.empty(k, dtype=np.float64)
-        new = means_from_sums(sums.sums, sums.weights, centers, self.X.dtype, shift,
-                              self._m_threads)
+        new = sums.means(centers, self.X.dtype, shift, self._m_threads)
         self.drift = shift
         # The live labels: run_lloyd tests convergence by n_changed, final() copies them.
         step = LloydStep(labels, new, sums.weights.copy(), self._objective(centers), shift, 0)

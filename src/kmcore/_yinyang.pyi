@@ -17,6 +17,8 @@ def _yinyang_assign(
     labels: NDArray[np.intp],
     upper: NDArray[np.float64],
     lower: NDArray[np.float32],
+    own_sq: NDArray[np.float64],
+    still: NDArray[np.uint8],
     fscratch: NDArray[np.floating],
     dscratch: NDArray[np.float64],
     iscratch: NDArray[np.intp],

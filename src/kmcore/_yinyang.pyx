@@ -9,7 +9,9 @@ distance to every center of that group except its own (Ding et al., ICML
 ``l_g`` shrinks by the largest drift in group g. A row whose every ``l_g``
 exceeds ``u`` keeps its label (global filter); otherwise ``u`` is tightened
 to the exact distance and only the groups with ``l_g <= u`` are examined
-(group filter).
+(group filter). The exact own distance is kept per row and reused while
+the own center stays bitwise where it was: late in a fit most centers no
+longer move, and the rows that fail the filter then need no read for it.
 
 The distances that remain are computed for blocks of failing rows: the
 rows of a block that need a group are gathered into a thread-local
@@ -53,6 +55,8 @@ from kmcore._yinyang_block cimport (
     _C_CHANGED,
     _C_DISTANCES,
     _C_GATHERED,
+    _C_PRODUCTS,
+    _C_TIGHTENED,
     _N_COUNTS,
     _ROW_DOUBLES,
     _ROW_INTPS,
@@ -76,6 +80,17 @@ cdef float _SHRINK = <float> (1.0 - 1.0 / 4194304.0)
 cdef double _SLACK = 1.0 + 1e-9
 
 
+cdef extern from *:
+    void __builtin_prefetch(const void* addr) nogil
+
+
+cdef inline void _prefetch(const void* p, Py_ssize_t nbytes) noexcept nogil:
+    """Ask for the cache lines of ``p[:nbytes]`` ahead of their use."""
+    cdef Py_ssize_t o
+    for o in range(0, nbytes, 64):
+        __builtin_prefetch(<const char*> p + o)
+
+
 cdef void _process_block(
     _Block* b,
     _Geometry* geo,
@@ -93,13 +108,15 @@ cdef void _process_block(
     intp_t* labels,                     # INOUT (n,)
     double* upper,                      # INOUT (n,)
     float* lower,                       # INOUT (n, t)
-    int64_t* counts,                    # INOUT (4,)
+    double* own_sq,                     # INOUT (n,)
+    int64_t* counts,                    # INOUT (_N_COUNTS,)
 ) noexcept nogil:
     """Compute the needed distances of a block, then its labels and bounds."""
     cdef Py_ssize_t m = b.m, d = geo.d, k = geo.k, t = geo.t
     cdef Py_ssize_t r, g, i, mg, p0, p1
     cdef intp_t own, lab
     cdef double v
+    cdef bint direct
     for r in range(m):
         _start_row(b, r, t, -1 if geo.init else labels[b.rows[r]])
     if b.n_needed >= geo.whole_fraction * m * k:
@@ -112,6 +129,7 @@ cdef void _process_block(
         gemm_abt(_operand(b, geo, X, xblock, gblock, m), <int> m, gemm_centers, <int> k,
                  <int> d, -2.0, out, <int> k)
         counts[_C_DISTANCES] += m * k
+        counts[_C_PRODUCTS] += 1
         # Row by row: each row's distances are contiguous in out.
         for r in range(m):
             for g in range(t):
@@ -134,12 +152,14 @@ cdef void _process_block(
             gemm_abt(_operand(b, geo, X, xblock, gblock, mg), <int> mg, gemm_centers + p0 * d,
                      <int> (p1 - p0), <int> d, -2.0, out, <int> (p1 - p0))
             counts[_C_DISTANCES] += mg * (p1 - p0)
+            counts[_C_PRODUCTS] += 1
             _fold_group(b, g, geo, out, p1 - p0, gc_sqnorms, gorder, p0, p1, x_sqnorms, b.sub,
                         mg)
     for r in range(m):
         i = b.rows[r]
         own = -1 if geo.init else labels[i]
-        if b.second_lo[r] <= b.best_hi[r]:
+        direct = b.second_lo[r] <= b.best_hi[r]
+        if direct:
             # Another center may be as near as the best within rounding: direct
             # distances over the examined groups decide, ties to the lowest index.
             _start_row(b, r, t, own)
@@ -150,6 +170,10 @@ cdef void _process_block(
             counts[_C_AMBIGUOUS] += 1
         lab = b.best_idx[r]
         upper[i] = sqrt(b.best_hi[r])
+        # The best candidate's distance is sqdist's (the value a tightening
+        # would compute) when it is the own center's or came from the direct
+        # distances; a GEMM distance is not kept.
+        own_sq[i] = b.best_d[r] if direct or lab == own else -1.0
         for g in range(t):
             if b.need[r * t + g]:
                 v = b.gmin2[r * t + g] if b.gidx1[r * t + g] == lab else b.gmin1[r * t + g]
@@ -189,6 +213,8 @@ cdef void _run_slice(
     intp_t[::1] labels,
     double[::1] upper,
     float[:, ::1] lower,
+    double[::1] own_sq,
+    const unsigned char[::1] still,
     floating* fbuf,
     double* dbuf,
     intp_t* ibuf,
@@ -202,10 +228,11 @@ cdef void _run_slice(
     ``moved``/``moved_from``: where the slice records its changed rows (or NULL).
     """
     cdef Py_ssize_t d = geo.d, k = geo.k, t = geo.t
-    cdef Py_ssize_t i, g, r, c
+    cdef Py_ssize_t i, g, r = 0, c, add, nxt
+    cdef Py_ssize_t pending = -1
     cdef intp_t lab
     cdef double u, thr, dist
-    cdef float lmin, v
+    cdef float lmin = 0, pending_lmin = 0, v
     cdef float* low
     cdef _Block b
     cdef floating* xblock = fbuf
@@ -216,62 +243,89 @@ cdef void _run_slice(
     b.moved_from = moved_from
     for c in range(_N_COUNTS):
         counts[c] = 0
-    for i in range(start, end):
-        r = b.m
+    # One row behind: a row that fails the global filter is tightened while
+    # the next one that must be read is fetched (the read is the filter's
+    # bottleneck; rows are still taken in row order).
+    for i in range(start, end + 1):
+        add = -1
         if geo.init:
+            if i == end:
+                break
+            r = b.m
             b.own_d[r] = INFINITY
             b.own_lo[r] = INFINITY
             b.own_hi[r] = INFINITY
             for g in range(t):
                 b.need[r * t + g] = 1
             b.n_needed += k
+            add = i
         else:
-            # The filter pass: bounds moved by the drifts (vectorisable over groups).
-            lab = labels[i]
-            u = upper[i] + drift[lab]
-            low = &lower[i, 0]
-            lmin = INFINITY
-            for g in range(t):
-                v = (low[g] - group_drift[g]) * _SHRINK
-                v = v if v > 0 else 0
-                low[g] = v
-                lmin = v if v < lmin else lmin
-            upper[i] = u
-            if lmin > u * _SLACK:
-                continue
-            # Tighten u to the exact distance to the own center.
-            dist = sqdist(&X[i, 0], &gcenters[gpos[lab], 0], d)
-            counts[_C_DISTANCES] += 1
-            u = sqrt(dist * (1 + geo.gamma))
-            upper[i] = u
-            thr = u * _SLACK
-            if lmin > thr:
-                continue
-            b.own_d[r] = dist
-            b.own_lo[r] = dist * (1 - geo.gamma)
-            b.own_hi[r] = dist * (1 + geo.gamma)
-            for g in range(t):
-                if low[g] <= thr:
-                    b.need[r * t + g] = 1
-                    b.n_needed += gstart[g + 1] - gstart[g]
-                else:
-                    b.need[r * t + g] = 0
+            nxt = -1
+            if i < end:
+                # The filter pass: bounds moved by the drifts (vectorisable over groups).
+                lab = labels[i]
+                u = upper[i] + drift[lab]
+                low = &lower[i, 0]
+                lmin = INFINITY
+                for g in range(t):
+                    v = (low[g] - group_drift[g]) * _SHRINK
+                    v = v if v > 0 else 0
+                    low[g] = v
+                    lmin = v if v < lmin else lmin
+                upper[i] = u
+                if not still[gpos[lab]]:
+                    own_sq[i] = -1.0
+                if not lmin > u * _SLACK:
+                    nxt = i
+                    if own_sq[i] < 0:
+                        _prefetch(&X[i, 0], d * sizeof(floating))
+            if pending >= 0:
+                # Tighten u to the exact distance to the own center: the one
+                # kept from an earlier call when that center has not moved
+                # since (the same sqdist of the same values), else a read.
+                lab = labels[pending]
+                dist = own_sq[pending]
+                if dist < 0:
+                    dist = sqdist(&X[pending, 0], &gcenters[gpos[lab], 0], d)
+                    own_sq[pending] = dist
+                    counts[_C_DISTANCES] += 1
+                    counts[_C_TIGHTENED] += 1
+                u = sqrt(dist * (1 + geo.gamma))
+                upper[pending] = u
+                thr = u * _SLACK
+                if not pending_lmin > thr:
+                    r = b.m
+                    b.own_d[r] = dist
+                    b.own_lo[r] = dist * (1 - geo.gamma)
+                    b.own_hi[r] = dist * (1 + geo.gamma)
+                    low = &lower[pending, 0]
+                    for g in range(t):
+                        if low[g] <= thr:
+                            b.need[r * t + g] = 1
+                            b.n_needed += gstart[g + 1] - gstart[g]
+                        else:
+                            b.need[r * t + g] = 0
+                    add = pending
+            pending = nxt
+            pending_lmin = lmin
+        if add < 0:
+            continue
         if geo.origin != NULL:
             for c in range(d):
-                xblock[r * d + c] = <floating> (<double> X[i, c] - geo.origin[c])
-        b.rows[r] = i
+                xblock[r * d + c] = <floating> (<double> X[add, c] - geo.origin[c])
+        b.rows[r] = add
         b.m = r + 1
         counts[_C_GATHERED] += 1
         if b.m == block_rows:
             _process_block(&b, geo, &X[0, 0], xblock, gblock, out, &x_sqnorms[0],
                            &gcenters[0, 0], &gemm_centers[0, 0], &gc_sqnorms[0], &gorder[0],
                            &gstart[0], &center_group[0], &labels[0], &upper[0], &lower[0, 0],
-                           counts)
+                           &own_sq[0], counts)
     if b.m > 0:
         _process_block(&b, geo, &X[0, 0], xblock, gblock, out, &x_sqnorms[0],
                        &gcenters[0, 0], &gemm_centers[0, 0], &gc_sqnorms[0], &gorder[0],
                        &gstart[0], &center_group[0], &labels[0], &upper[0], &lower[0, 0],
-                       counts)
+                       &own_sq[0], counts)
 
 
 def _yinyang_assign(
@@ -290,11 +344,13 @@ def _yinyang_assign(
     intp_t[::1] labels,                    # INOUT (n,)
     double[::1] upper,                     # INOUT (n,)
     float[:, ::1] lower,                   # INOUT (n, t)
+    double[::1] own_sq,                    # INOUT (n,) kept own distances, < 0: none
+    const unsigned char[::1] still,        # IN    (k,) sorted centers unmoved since the last call
     floating[:, ::1] fscratch,             # OUT   (n_workers, block_rows * (2 d + k)) scratch
     double[:, ::1] dscratch,               # OUT   (n_workers, block_rows * (7 + 2 t)) scratch
     intp_t[:, ::1] iscratch,               # OUT   (n_workers, block_rows * (3 + t)) scratch
     unsigned char[:, ::1] mscratch,        # OUT   (n_workers, block_rows * t) scratch
-    int64_t[:, ::1] slice_counts,          # OUT   (n_slices, 4)
+    int64_t[:, ::1] slice_counts,          # OUT   (n_slices, 6)
     double rel_err,
     Py_ssize_t slice_rows,
     Py_ssize_t block_rows,
@@ -326,11 +382,20 @@ def _yinyang_assign(
     group_drift : per group, the largest drift, rounded up to float32
     labels, upper, lower : the labels and bounds of the previous centers; on
         return those of the current centers. Ignored on entry when ``init``.
+    own_sq : per row, sqdist of the row to its own center as the last call
+        that computed it left it, or negative when there is none (the last
+        label came from a GEMM distance, or the center has moved since). On
+        return, that of the current centers or negative. A caller that
+        changes a row's label or its bounds' history must set it negative.
+    still : per sorted center, 1 when its coordinates are those of the
+        previous call (bitwise), so that its kept own distances stay exact;
+        ignored when ``init``
     fscratch, dscratch, iscratch, mscratch : per-worker scratch, at least
         ``n_threads`` rows of the sizes shown
     slice_counts : receives per slice the distances computed, the rows that
-        needed a group, the rows resolved by direct distances (near ties) and
-        the rows whose label changed
+        needed a group, the rows resolved by direct distances (near ties),
+        the rows whose label changed, the rows whose upper bound was
+        tightened and the GEMM calls
     rel_err : relative error allowed to a GEMM distance, times
         ``||x||^2 + ||c||^2``
     slice_rows : rows per slice (the unit of parallel work)
@@ -361,6 +426,7 @@ def _yinyang_assign(
             or t < 1 or group_drift.shape[0] != t or (not init and drift.shape[0] != k)
             or labels.shape[0] != n or upper.shape[0] != n
             or lower.shape[0] != n or lower.shape[1] != t
+            or own_sq.shape[0] != n or still.shape[0] != k
             or B < 1 or slice_rows < B or n_slices != (n + slice_rows - 1) // slice_rows
             or slice_counts.shape[1] != _N_COUNTS or n_threads < 1
             or fscratch.shape[0] < n_threads or fscratch.shape[1] < B * (2 * d + k)
@@ -417,7 +483,8 @@ def _yinyang_assign(
             w = threadid()
             _run_slice(s * slice_rows, min(n, (s + 1) * slice_rows), &geo, B, X, x_sqnorms,
                        gcenters, gemm_centers, gc_sqnorms, gorder, gpos, gstart, center_group,
-                       drift, group_drift, labels, upper, lower, &fscratch[w, 0], &dscratch[w, 0],
+                       drift, group_drift, labels, upper, lower, own_sq, still,
+                       &fscratch[w, 0], &dscratch[w, 0],
                        &iscratch[w, 0], &mscratch[w, 0], &slice_counts[s, 0],
                        moved_p + s * slice_rows if moved_p != NULL else NULL,
                        from_p + s * slice_rows if from_p != NULL else NULL)

@@ -29,7 +29,9 @@ cdef enum:
     _C_GATHERED = 1    # rows that needed a group
     _C_AMBIGUOUS = 2   # rows resolved by direct distances (near ties)
     _C_CHANGED = 3     # rows whose label changed
-    _N_COUNTS = 4
+    _C_TIGHTENED = 4   # rows whose upper bound was tightened (a direct distance)
+    _C_PRODUCTS = 5    # GEMM calls (group or whole-block products)
+    _N_COUNTS = 6
 
 
 cdef inline float _down(double v) noexcept nogil:

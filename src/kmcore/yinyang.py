@@ -6,8 +6,9 @@ Public, trusted-input building blocks for a Lloyd driver (dynkm's is
 ``dynkm._lloyd``): arrays as the kernels use them (C-contiguous
 float32/float64 of X's dtype), a thread count >= 1; see ``__all__``.
 
-Memory: per row one label (intp), one float64 upper bound and one float32
-lower bound per group, i.e. :func:`bounds_nbytes`; the scratch is per thread
+Memory: per row one label (intp), one float64 upper bound, one float64
+kept own distance and one float32 lower bound per group, i.e.
+:func:`bounds_nbytes`; the scratch is per thread
 and bounded by ``_BLOCK_BYTES``. A caller that asks :meth:`GroupBounds.assign`
 to record the rows that changed label adds two intp per row (allocated on the
 first such call).
@@ -19,7 +20,7 @@ from numpy.typing import ArrayLike, NDArray
 from kmcore import _yinyang, _yinyang_sums
 from kmcore._origin import NO_ORIGIN, data_origin, shifted
 from kmcore._threads import blas_single_threaded
-from kmcore.centers import _unit_or, weighted_sums
+from kmcore.centers import _unit_or, means_from_sums, weighted_sums
 from kmcore.distances import _row_norms, relative_error
 
 __all__ = ["ClusterSums", "GroupBounds", "MovedRows", "bounds_nbytes", "center_groups",
@@ -55,8 +56,8 @@ _PARALLEL_MOVES = 1 << 17
 
 
 def bounds_nbytes(n_samples: int, n_groups: int) -> int:
-    """Bytes of the bounds of :class:`GroupBounds` (labels, upper, lower)."""
-    return int(n_samples) * (8 + 8 + 4 * int(n_groups))
+    """Bytes of the bounds of :class:`GroupBounds` (labels, upper, own_sq, lower)."""
+    return int(n_samples) * (8 + 8 + 8 + 4 * int(n_groups))
 
 
 def center_groups(centers: ArrayLike, n_groups: int) -> NDArray[np.intp]:
@@ -137,6 +138,11 @@ class GroupBounds:
     lower : ndarray of shape (n_samples, t), float32
         Lower bound on the distance of each row to every center of each group
         except its own.
+    own_sq : ndarray of shape (n_samples,), float64
+        The direct squared distance of each row to its own center where the
+        kernel knows it (negative elsewhere): reused to tighten ``upper``
+        while that center has not moved. A caller that sets labels or bounds
+        by hand sets it negative for those rows (:meth:`invalidate` does).
     """
 
     def __init__(self, X: NDArray[np.floating], x_sqnorms: NDArray[np.floating], groups: ArrayLike,
@@ -166,6 +172,10 @@ class GroupBounds:
         self.labels = np.zeros(n, dtype=np.intp)
         self.upper = np.full(n, np.inf)
         self.lower = np.zeros((n, t), dtype=np.float32)
+        self.own_sq = np.full(n, -1.0)
+        # The sorted centers of the last call: those still equal to them keep
+        # the rows' own distances exact.
+        self._last_gcenters: NDArray[np.floating] | None = None
         self.n_slices = -(-n // _SLICE_ROWS)
         self.n_workers = max(1, min(n_threads, self.n_slices))
         itemsize = X.dtype.itemsize
@@ -177,7 +187,7 @@ class GroupBounds:
         self._dscratch = np.empty((w, B * (7 + 2 * t)), dtype=np.float64)
         self._iscratch = np.empty((w, B * (3 + t)), dtype=np.intp)
         self._mscratch = np.empty((w, B * t), dtype=np.uint8)
-        self._counts = np.empty((self.n_slices, 4), dtype=np.int64)
+        self._counts = np.empty((self.n_slices, 6), dtype=np.int64)
         self._moves = MovedRows(n, _SLICE_ROWS)
 
     def assign(self, centers: NDArray[np.floating], drift: ArrayLike | None = None,
@@ -189,7 +199,8 @@ class GroupBounds:
         the bounds were lost). ``record``: keep the rows whose label changed
         for :meth:`moved_rows`. Returns the counts summed over the slices:
         distances computed, rows that needed a group, rows resolved by direct
-        distances (near ties), rows whose label changed.
+        distances (near ties), rows whose label changed, rows whose upper
+        bound was tightened (a read of the row), GEMM calls.
         """
         k, t = self.n_clusters, self.n_groups
         if centers.shape != (k, self.X.shape[1]):
@@ -200,6 +211,11 @@ class GroupBounds:
             gemm_centers = shifted(gcenters, self.origin, self.X.dtype)
         gc_sqnorms = _row_norms(gemm_centers, True, self.n_threads)
         init = drift is None
+        last = self._last_gcenters
+        if init or last is None:
+            still = np.zeros(k, dtype=np.uint8)
+        else:
+            still = (gcenters == last).all(axis=1).view(np.uint8)
         if init:
             drift = np.empty(0)
             group_drift = np.zeros(t, dtype=np.float32)
@@ -213,11 +229,12 @@ class GroupBounds:
             _yinyang._yinyang_assign(
                 self.X, self.x_sqnorms, self.origin, gcenters, gemm_centers, gc_sqnorms,
                 self.gorder, self.gpos, self.gstart, self.center_group, drift, group_drift,
-                self.labels, self.upper, self.lower, self._fscratch, self._dscratch,
-                self._iscratch, self._mscratch, self._counts, self.rel_err, _SLICE_ROWS,
-                self.block_rows, _WHOLE_FRACTION, init, self.n_workers,
+                self.labels, self.upper, self.lower, self.own_sq, still, self._fscratch,
+                self._dscratch, self._iscratch, self._mscratch, self._counts, self.rel_err,
+                _SLICE_ROWS, self.block_rows, _WHOLE_FRACTION, init, self.n_workers,
                 *self._moves.buffers(record and not init),
             )
+        self._last_gcenters = gcenters
         self._moves.done(record and not init, self._counts)
         return self._counts.sum(axis=0)
 
@@ -230,6 +247,7 @@ class GroupBounds:
         """Forget the bounds of ``rows``: the next :meth:`assign` recomputes them."""
         self.upper[rows] = np.inf
         self.lower[rows] = 0
+        self.own_sq[rows] = -1
 
 
 class MovedRows:
@@ -293,6 +311,7 @@ class ClusterSums:
     rows moved since the last one reach ``n_samples`` (bounded rounding), and
     when a cluster's weight falls below ``_CANCELLED`` of the weight that went
     through it (its sum would carry the rounding of much larger terms).
+    :meth:`means` divides out only the clusters whose sums changed.
     """
 
     _CANCELLED = 1e-2
@@ -303,6 +322,10 @@ class ClusterSums:
         self.k = n_clusters
         self._w = _unit_or(sample_weight, X.dtype)
         self._positive = None if sample_weight is None else sample_weight > 0
+        # The clusters whose sums changed since the last means (None: all of
+        # them), and the centers those means returned.
+        self._changed: NDArray[np.bool_] | None = None
+        self._last: NDArray[np.floating] | None = None
 
     def rebuild(self, labels: NDArray[np.intp]) -> None:
         """Sums, weights and positive-weight row counts from scratch."""
@@ -312,6 +335,7 @@ class ClusterSums:
         self.n_positive = np.bincount(members, minlength=self.k).astype(np.int64)
         self.scale = self.weights.copy()
         self.moved_since_rebuild = 0
+        self._changed = None
 
     def move(self, labels: NDArray[np.intp], old_labels: NDArray[np.intp]) -> None:
         """Update for the rows whose label differs between ``old_labels`` and ``labels``."""
@@ -333,8 +357,36 @@ class ClusterSums:
         _yinyang_sums._move_rows(self.X, self._w, rows, old, new, self.sums, self.weights,
                             self.scale, self.n_positive, threads)
         self.moved_since_rebuild += rows.size
+        if self._changed is not None:
+            self._changed[old] = True
+            self._changed[new] = True
         if ((self.weights < self._CANCELLED * self.scale) & (self.n_positive > 0)).any():
             self.rebuild(labels)
+
+    def means(self, centers: NDArray[np.floating], dtype: np.dtype, shift: NDArray[np.float64],
+              n_threads: int) -> NDArray[np.floating]:
+        """``kmcore.centers.means_from_sums(sums, weights, centers, dtype, shift,
+        n_threads)``, bitwise, dividing out only the clusters whose sums changed.
+
+        When ``centers`` is the array the last call returned (unmodified), a
+        cluster whose sums did not change since has its mean there already:
+        it is copied, with a shift of 0. Otherwise every cluster is divided.
+        """
+        changed = self._changed
+        if changed is None or centers is not self._last or centers.dtype != dtype:
+            new = means_from_sums(self.sums, self.weights, centers, dtype, shift, n_threads)
+        else:
+            new = centers.copy()
+            shift[:] = 0
+            at = np.flatnonzero(changed)
+            if at.size:
+                moved = np.empty(at.size, dtype=np.float64)
+                new[at] = means_from_sums(self.sums[at], self.weights[at], centers[at], dtype,
+                                          moved, 1)
+                shift[at] = moved
+        self._changed = np.zeros(self.k, dtype=bool)
+        self._last = new
+        return new
 
 
 def labelled_inertia(X: NDArray[np.floating], centers: ArrayLike, labels: NDArray[np.intp],

@@ -22,7 +22,7 @@ import dynkm._lloyd as memory_lloyd  # noqa: E402
 import dynkm.dask as dkd  # noqa: E402
 from dynkm.dask import _chunks, _lloyd  # noqa: E402
 from kmcore import row_norms  # noqa: E402
-from kmcore.yinyang import center_groups  # noqa: E402
+from kmcore.yinyang import bounds_nbytes, center_groups  # noqa: E402
 
 RTOL = 1e-10
 K = 40  # at least dynkm._lloyd.AUTO_MIN_CLUSTERS: "auto" bounds the distances
@@ -262,7 +262,7 @@ def test_over_the_budget_falls_back_to_lloyd(monkeypatch):
     fit; at the budget, the bounds (whatever the chunks)."""
     X = blobs(seed=17)
     init = _init(X, seed=18)
-    per_row = 16 + 4 * round(K / 10)  # kmcore.yinyang.bounds_nbytes per row
+    per_row = bounds_nbytes(1, round(K / 10))
     ref = dynkm.KMeans(K, init=init, algorithm="lloyd").fit(X)
     fits = {}
     for budget in (2 * X.shape[0] * per_row, 2 * X.shape[0] * per_row - 1):

@@ -6,10 +6,11 @@ import pytest
 from _bounds_cases import assert_same as _assert_same
 from _bounds_cases import blobs as _blobs
 from _bounds_cases import rows as _rows
+from kernel_reference import assert_bitwise_equal
 
 import dynkm._rows
 from dynkm import KMeans, _lloyd
-from kmcore import _yinyang_sums
+from kmcore import _yinyang_sums, yinyang
 from kmcore.centers import means_from_sums, weighted_sums
 from kmcore.distances import _row_norms
 from kmcore.yinyang import (
@@ -247,6 +248,51 @@ def test_incremental_sums_match_a_recomputation():
     with pytest.raises(ValueError, match="out of range"):
         _yinyang_sums._move_rows(X, w, np.array([0]), np.array([0]), np.array([20]), sums.sums,
                             sums.weights, sums.scale, sums.n_positive, 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cluster_means_divide_only_what_changed(dtype, monkeypatch):
+    """ClusterSums.means is bitwise means_from_sums (centers and shifts) over
+    a run of moves, an emptied cluster, a rebuild and centers changed by the
+    caller; after a move it divides out only the clusters the move touched."""
+    rng = np.random.default_rng(1)
+    k = 30
+    X = rng.standard_normal((3000, 7)).astype(dtype)
+    w = rng.uniform(0, 2, len(X)).astype(dtype)
+    labels = rng.integers(0, k, len(X))
+    sums = ClusterSums(X, w, k, 2)
+    sums.rebuild(labels)
+    divided = []
+    original = yinyang.means_from_sums
+
+    def counting(s, *args, **kw):
+        divided.append(len(s))
+        return original(s, *args, **kw)
+
+    monkeypatch.setattr(yinyang, "means_from_sums", counting)
+    centers, expected = X[:k].astype(dtype), k
+    for it in range(10):
+        ref_shift, shift = np.empty(k), np.empty(k)
+        ref = means_from_sums(sums.sums, sums.weights, centers, dtype, ref_shift, 2)
+        divided.clear()
+        centers = sums.means(centers, dtype, shift, 2)
+        assert_bitwise_equal((centers, shift), (ref, ref_shift))
+        assert sum(divided) == expected
+        old = labels.copy()
+        labels[rng.choice(len(X), 3, replace=False)] = rng.integers(0, k, 3)
+        if it == 3:
+            labels[(labels == 5) & (w > 0)] = 6  # empties cluster 5 (it keeps its center)
+        sums.move(labels, old)
+        differ = labels != old
+        expected = np.unique(np.concatenate([old[differ], labels[differ]])).size
+        if it == 5:
+            sums.rebuild(labels)  # every cluster again
+            expected = k
+        if it == 7:
+            centers = centers.copy()  # not the array returned: every cluster again
+            centers[2] += dtype(1)
+            expected = k
+    assert (shift == 0).sum() > k // 2  # most clusters did not move: a saving
 
 
 def test_labelled_inertia_is_direct():
