@@ -26,7 +26,7 @@ each fit's own final centers.
 
 import numpy as np
 import pytest
-from conftest import THREADS, gaussian_mixture, initial_centers
+from conftest import THREADS, TINY, gaussian_mixture, initial_centers
 from test_foundation import time_with_peers
 
 from dynkm import KMeans
@@ -89,7 +89,10 @@ def test_lowdim_20_iterations(benchmark):
     time_with_peers(benchmark, ours, _peers(X, C0, fits), ROUNDS)
     fast, plain = fits["auto"], fits["lloyd"]
     assert fast.history_["algorithm"] == "hamerly"
-    assert fast.n_iter_ == plain.n_iter_ == ITERATIONS
+    assert fast.n_iter_ == plain.n_iter_
+    # tol=0 stops only when no label changes: the full data never get there
+    # in 20 iterations, DYNKM_BENCH_TINY's few rows may.
+    assert fast.n_iter_ == ITERATIONS or TINY
     fraction = fast.history_["distance_fraction"]
     benchmark.extra_info.update(
         data=f"gaussian mixture {N}x{D} float32", k=K, iterations=ITERATIONS,
