@@ -17,16 +17,20 @@ ratios. The issue's target: ``ratio_to_sklearn <= 0.35`` and
 ``ratio_to_faiss < 1``.
 
 ``extra_info`` also keeps the fraction of the n x k distances each iteration
-computed (deterministic) and how many final labels differ from the plain
-Lloyd fit's and from exact float64 argmins at each fit's own final centers.
+computed (deterministic), the seconds of each iteration of the last fit
+(the first one computes every distance), whether the bounds used the
+neighbour tables (``kmcore.hamerly.use_neighbours``) and how many final
+labels differ from the plain Lloyd fit's and from exact float64 argmins at
+each fit's own final centers.
 """
 
 import numpy as np
 import pytest
-from conftest import THREADS, gaussian_mixture, initial_centers
+from conftest import THREADS, TINY, gaussian_mixture, initial_centers
 from test_foundation import time_with_peers
 
 from dynkm import KMeans
+from kmcore.hamerly import use_neighbours
 
 pytestmark = pytest.mark.quick
 
@@ -85,7 +89,10 @@ def test_lowdim_20_iterations(benchmark):
     time_with_peers(benchmark, ours, _peers(X, C0, fits), ROUNDS)
     fast, plain = fits["auto"], fits["lloyd"]
     assert fast.history_["algorithm"] == "hamerly"
-    assert fast.n_iter_ == plain.n_iter_ == ITERATIONS
+    assert fast.n_iter_ == plain.n_iter_
+    # tol=0 stops only when no label changes: the full data never get there
+    # in 20 iterations, DYNKM_BENCH_TINY's few rows may.
+    assert fast.n_iter_ == ITERATIONS or TINY
     fraction = fast.history_["distance_fraction"]
     benchmark.extra_info.update(
         data=f"gaussian mixture {N}x{D} float32", k=K, iterations=ITERATIONS,
@@ -97,4 +104,6 @@ def test_lowdim_20_iterations(benchmark):
         inertia=fast.inertia_, lloyd_inertia=plain.inertia_,
         mean_distance_fraction=float(fraction.mean()),
         distance_fraction=[float(f) for f in fraction],
+        iteration_seconds=[float(t) for t in fast.history_["seconds"]],
+        neighbour_tables=use_neighbours(X.shape[0], D, K, X.dtype.itemsize),
     )

@@ -40,22 +40,28 @@
  * (GCC's and clang's vector types: kept in registers, no store between two
  * features, whatever the target's vector width) and folded into per-lane
  * nearest and second nearest at once (branch-free blends); the lanes are
- * then merged pairwise, halving (KM_MERGE_LANES: a tree, short dependency
- * chains). Other compilers get the same arithmetic lane by lane. VT and VI
- * are the vector types of T and of an index type IT as wide as T (a
- * comparison's mask, the lanes' positions). */
+ * then merged pairwise, halving (a tree, short dependency chains): with the
+ * vector types each halving is one vector step on the two halves, kept in
+ * registers (KM_HALVE), since a merge through memory costs more than the
+ * blocks' sums when a table has few blocks. Other compilers get the same
+ * arithmetic lane by lane (KM_MERGE_LANES). Either way the result is the
+ * lowest position among the smallest distances and the smallest distance
+ * at any other position. VT and VI are the vector types of T and of an
+ * index type IT as wide as T (a comparison's mask, the lanes' positions). */
+#define KM_MERGE_PAIR(T, IT)                                                  \
+    {                                                                         \
+        T av = b1[l], bv = b1[l + h];                                         \
+        IT ai = i1[l], bi = i1[l + h];                                        \
+        int take = bv < av || (bv == av && bi < ai);                          \
+        T sa = b2[l] < bv ? b2[l] : bv;                                       \
+        T sb = b2[l + h] < av ? b2[l + h] : av;                               \
+        b1[l] = take ? bv : av;                                               \
+        i1[l] = take ? bi : ai;                                               \
+        b2[l] = take ? sb : sa;                                               \
+    }
 #define KM_MERGE_LANES(T, IT)                                                 \
     for (h = KM_LANES / 2; h >= 1; h /= 2) {                                  \
-        for (l = 0; l < h; l++) {                                             \
-            T av = b1[l], bv = b1[l + h];                                     \
-            IT ai = i1[l], bi = i1[l + h];                                    \
-            int take = bv < av || (bv == av && bi < ai);                      \
-            T sa = b2[l] < bv ? b2[l] : bv;                                   \
-            T sb = b2[l + h] < av ? b2[l + h] : av;                           \
-            b1[l] = take ? bv : av;                                           \
-            i1[l] = take ? bi : ai;                                           \
-            b2[l] = take ? sb : sa;                                           \
-        }                                                                     \
+        for (l = 0; l < h; l++) KM_MERGE_PAIR(T, IT)                          \
     }                                                                         \
     *best = b1[0];                                                            \
     *pos = (ptrdiff_t) i1[0];                                                 \
@@ -66,17 +72,55 @@ typedef float km_v16f __attribute__((vector_size(16 * sizeof(float))));
 typedef int32_t km_v16i __attribute__((vector_size(16 * sizeof(int32_t))));
 typedef double km_v16d __attribute__((vector_size(16 * sizeof(double))));
 typedef int64_t km_v16l __attribute__((vector_size(16 * sizeof(int64_t))));
+/* The halves of those, for the merge. */
+typedef float km_v8f __attribute__((vector_size(8 * sizeof(float))));
+typedef int32_t km_v8i __attribute__((vector_size(8 * sizeof(int32_t))));
+typedef float km_v4f __attribute__((vector_size(4 * sizeof(float))));
+typedef int32_t km_v4i __attribute__((vector_size(4 * sizeof(int32_t))));
+typedef float km_v2f __attribute__((vector_size(2 * sizeof(float))));
+typedef int32_t km_v2i __attribute__((vector_size(2 * sizeof(int32_t))));
+typedef double km_v8d __attribute__((vector_size(8 * sizeof(double))));
+typedef int64_t km_v8l __attribute__((vector_size(8 * sizeof(int64_t))));
+typedef double km_v4d __attribute__((vector_size(4 * sizeof(double))));
+typedef int64_t km_v4l __attribute__((vector_size(4 * sizeof(int64_t))));
+typedef double km_v2d __attribute__((vector_size(2 * sizeof(double))));
+typedef int64_t km_v2l __attribute__((vector_size(2 * sizeof(int64_t))));
 
 /* m ? a : b lane by lane, m a comparison's mask (all ones or all zeros). */
 #define KM_BLEND(VT, VI, m, a, b) ((VT) (((m) & (VI) (a)) | (~(m) & (VI) (b))))
 
-#define KM_NEAREST_TWO(NAME, T, IT, VT, VI)                                   \
+/* One halving of the merge: lanes l and l + h/2 of (v1, v2, w1), h lanes of
+ * VT/VI, into (o1, o2, oi), h/2 lanes of HT/HI. The upper half wins a lane
+ * when its distance is smaller, or equal at a lower position; the loser's
+ * nearest joins the winner's second. */
+#define KM_HALVE(HT, HI, v1, v2, w1, o1, o2, oi)                              \
+    do {                                                                      \
+        HT a1_, b1_, a2_, b2_, sa_, sb_;                                      \
+        HI ai_, bi_, take_;                                                   \
+        memcpy(&a1_, &(v1), sizeof a1_);                                      \
+        memcpy(&b1_, (const char *) &(v1) + sizeof a1_, sizeof b1_);          \
+        memcpy(&a2_, &(v2), sizeof a2_);                                      \
+        memcpy(&b2_, (const char *) &(v2) + sizeof a2_, sizeof b2_);          \
+        memcpy(&ai_, &(w1), sizeof ai_);                                      \
+        memcpy(&bi_, (const char *) &(w1) + sizeof ai_, sizeof bi_);          \
+        take_ = (HI) (b1_ < a1_) | ((HI) (b1_ == a1_) & (HI) (bi_ < ai_));    \
+        sa_ = KM_BLEND(HT, HI, (HI) (a2_ < b1_), a2_, b1_);                  \
+        sb_ = KM_BLEND(HT, HI, (HI) (b2_ < a1_), b2_, a1_);                  \
+        o1 = KM_BLEND(HT, HI, take_, b1_, a1_);                               \
+        oi = KM_BLEND(HI, HI, take_, bi_, ai_);                               \
+        o2 = KM_BLEND(HT, HI, take_, sb_, sa_);                               \
+    } while (0)
+
+#define KM_NEAREST_TWO(NAME, T, IT, VT, VI, V8, I8, V4, I4, V2, I2)           \
 KM_CLONES static void NAME(                                                   \
     const T *__restrict x, const T *__restrict tab, ptrdiff_t d,              \
     ptrdiff_t nb, T *best, T *second, ptrdiff_t *pos)                         \
 {                                                                             \
     VT v1, v2, acc, col, t;                                                   \
     VI w1, lt, lt2, at, step;                                                 \
+    V8 p1, p2; I8 pi;                                                         \
+    V4 q1, q2; I4 qi;                                                         \
+    V2 r1, r2; I2 ri;                                                         \
     T b1[KM_LANES], b2[KM_LANES];                                             \
     IT i1[KM_LANES];                                                          \
     ptrdiff_t b, j, l, h;                                                     \
@@ -104,13 +148,22 @@ KM_CLONES static void NAME(                                                   \
         w1 = KM_BLEND(VI, VI, lt, at, w1);                                    \
         at += step;                                                           \
     }                                                                         \
-    memcpy(b1, &v1, sizeof b1);                                               \
-    memcpy(b2, &v2, sizeof b2);                                               \
-    memcpy(i1, &w1, sizeof i1);                                               \
-    KM_MERGE_LANES(T, IT)                                                     \
+    KM_HALVE(V8, I8, v1, v2, w1, p1, p2, pi);                                 \
+    KM_HALVE(V4, I4, p1, p2, pi, q1, q2, qi);                                 \
+    KM_HALVE(V2, I2, q1, q2, qi, r1, r2, ri);                                 \
+    /* The last two lanes, by the scalar step (h = 1). */                     \
+    memcpy(b1, &r1, sizeof r1);                                               \
+    memcpy(b2, &r2, sizeof r2);                                               \
+    memcpy(i1, &ri, sizeof ri);                                               \
+    h = 1;                                                                    \
+    l = 0;                                                                    \
+    KM_MERGE_PAIR(T, IT)                                                      \
+    *best = b1[0];                                                            \
+    *pos = (ptrdiff_t) i1[0];                                                 \
+    *second = b2[0];                                                          \
 }
 #else
-#define KM_NEAREST_TWO(NAME, T, IT, VT, VI)                                   \
+#define KM_NEAREST_TWO(NAME, T, IT, VT, VI, V8, I8, V4, I4, V2, I2)           \
 KM_CLONES static void NAME(                                                   \
     const T *__restrict x, const T *__restrict tab, ptrdiff_t d,              \
     ptrdiff_t nb, T *best, T *second, ptrdiff_t *pos)                         \
@@ -148,7 +201,14 @@ KM_CLONES static void NAME(                                                   \
 }
 #endif
 
-KM_NEAREST_TWO(km_nearest_two_f32, float, int32_t, km_v16f, km_v16i)
-KM_NEAREST_TWO(km_nearest_two_f64, double, int64_t, km_v16d, km_v16l)
+#if defined(__GNUC__) || defined(__clang__)
+KM_NEAREST_TWO(km_nearest_two_f32, float, int32_t, km_v16f, km_v16i, km_v8f, km_v8i, km_v4f,
+               km_v4i, km_v2f, km_v2i)
+KM_NEAREST_TWO(km_nearest_two_f64, double, int64_t, km_v16d, km_v16l, km_v8d, km_v8l, km_v4d,
+               km_v4l, km_v2d, km_v2l)
+#else
+KM_NEAREST_TWO(km_nearest_two_f32, float, int32_t, , , , , , , , )
+KM_NEAREST_TWO(km_nearest_two_f64, double, int64_t, , , , , , , , )
+#endif
 
 #endif

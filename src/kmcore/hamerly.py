@@ -11,7 +11,8 @@ Memory: per row one label (intp) and two float64 bounds
 row once the rows that changed label are recorded
 (:class:`kmcore.yinyang.MovedRows`); per call, the center tables
 (:func:`center_tables`): k copies of the centers, one per center in order of
-distance from it, while those take at most ``NEIGHBOUR_BYTES``, else one.
+distance from it, while those take at most ``NEIGHBOUR_BYTES`` and there
+are enough rows to repay building them (``TABLE_WORK``), else one.
 """
 
 import numpy as np
@@ -20,8 +21,8 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 from kmcore import _hamerly
 from kmcore.yinyang import MovedRows
 
-__all__ = ["NEIGHBOUR_BYTES", "HamerlyBounds", "bounds_nbytes", "center_tables",
-           "neighbour_drifts"]
+__all__ = ["NEIGHBOUR_BYTES", "TABLE_WORK", "HamerlyBounds", "bounds_nbytes", "center_tables",
+           "neighbour_drifts", "use_neighbours"]
 
 # Rows per slice: the unit of parallel work, fixed so that results never
 # depend on the thread count.
@@ -33,11 +34,17 @@ _PARALLEL_GAPS = 1 << 20
 #: Largest size in bytes of the k neighbour tables (k x k centers): beyond it
 #: one table in index order, and a row that fails its bounds scans every
 #: center. Within it the tables stay in the caches the rows' scans read.
-#: It caps the tables' centers only: building them per iteration also takes
-#: their order and radii (16 bytes a table entry), the k x k float64 gaps and
-#: an argsort of k rows of k, which in one or two features can cost more than
-#: the tables save (not measured there).
+#: It caps the tables' centers only; their cost per iteration is capped by
+#: ``TABLE_WORK``.
 NEIGHBOUR_BYTES = 4 << 20
+#: The neighbour tables also need ``n_samples * n_features >= TABLE_WORK * k *
+#: kp`` (kp: k rounded up to 16). They are rebuilt every iteration (the k x k
+#: float64 gaps, an argsort of k rows of k, the gathered centers), a cost per
+#: table entry far above a row's filter; what they save is part of the scans
+#: of the rows that fail their bounds, which shrinks with the features. With
+#: few rows per table entry or few features the build costs more than it
+#: saves (benchmarks/TUNING.md).
+TABLE_WORK = 512
 # The drifts are inflated by this before the bounds move by them: they are
 # float64 distances between the stored centers, exact to a few ulps.
 _DRIFT_SLACK = 1 + 1e-12
@@ -46,6 +53,18 @@ _DRIFT_SLACK = 1 + 1e-12
 def bounds_nbytes(n_samples: int) -> int:
     """Bytes of the bounds of :class:`HamerlyBounds` (labels, upper, lower)."""
     return int(n_samples) * 24
+
+
+def use_neighbours(n_samples: int, n_features: int, n_clusters: int, itemsize: int) -> bool:
+    """Whether :class:`HamerlyBounds` builds the k neighbour tables for this shape.
+
+    More than one block of centers, the tables within ``NEIGHBOUR_BYTES``,
+    and enough row work per table entry (``TABLE_WORK``).
+    """
+    k = int(n_clusters)
+    kp = -(-k // _LANES) * _LANES
+    return (k > _LANES and k * kp * n_features * itemsize <= NEIGHBOUR_BYTES
+            and n_samples * n_features >= TABLE_WORK * k * kp)
 
 
 def center_tables(
@@ -117,8 +136,8 @@ class HamerlyBounds:
     neighbours : bool
         Whether the center tables list each center's neighbours (a row that
         fails its bounds scans only the centers that can be nearer), or are
-        one table in index order (every center scanned): by their size,
-        ``NEIGHBOUR_BYTES``.
+        one table in index order (every center scanned): by their size and
+        cost per iteration (:func:`use_neighbours`).
     """
 
     def __init__(self, X: NDArray[np.floating], n_clusters: int, n_threads: int) -> None:
@@ -131,8 +150,7 @@ class HamerlyBounds:
         self._iscratch = np.empty((n_threads, _SLICE_ROWS), dtype=np.intp)
         self._moves = MovedRows(n, _SLICE_ROWS)
         k, d = self.n_clusters, X.shape[1]
-        kp = -(-k // _LANES) * _LANES
-        self.neighbours = k > _LANES and k * kp * d * X.dtype.itemsize <= NEIGHBOUR_BYTES
+        self.neighbours = use_neighbours(n, d, k, X.dtype.itemsize)
         # k^2 d work: threads only where it outweighs waking them.
         self._gap_threads = n_threads if k * k * d >= _PARALLEL_GAPS else 1
 

@@ -17,8 +17,19 @@ from hypothesis import strategies as st
 from kernel_reference import f64, ref_sqdist
 
 from dynkm import KMeans, _lloyd
-from kmcore import _hamerly
+from kmcore import _hamerly, hamerly
 from kmcore.hamerly import HamerlyBounds, center_tables
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tables_by_size_alone():
+    """The neighbour tables wherever they fit (``TABLE_WORK`` 0): these
+    shapes are too small for the rule to build them, and the tests here are
+    meant to run both the tables (k > 16) and the single table (k <= 16)."""
+    mp = pytest.MonkeyPatch()
+    mp.setattr(hamerly, "TABLE_WORK", 0)
+    yield
+    mp.undo()
 
 
 def _blobs(n, d, k, dtype, seed=0, std=2.0):
