@@ -471,7 +471,7 @@ class DynamicKMeans(ArrayHistory, StorePersistMixin, PersistMixin, AtomicSetPara
     def _split_sampled(self, row):
         """Split cluster ``row`` by 2-means of its reservoir (``store="summary"``)."""
         s, points = self._state, self._points
-        points.make_room(1)  # (growing may shrink the reservoirs: before the sample)
+        points.make_room(self, 1)  # (growing may shrink the reservoirs: before the sample)
         Xs, ws, slots = points.sample(row)
         if len(slots) < 2:
             return None
