@@ -72,9 +72,10 @@ _COLUMNS = ("rows", "keys", "log_w", "tau")
 # Bytes of a slot besides its row: key, log weight and threshold (float64 each).
 _SLOT_BYTES = 24
 # The fewest rows an adaptive reservoir keeps, whatever the byte budget (the
-# 2-means of a smaller sample, and the means of its halves, are too noisy), and
-# the most (a split and a batch cost O(r x D) per cluster they touch).
-MIN_BUDGET = 32
+# 2-means of a smaller sample, and the means of its halves, get too noisy; the
+# README's stores section has the measurements of 16, 24 and 32), and the most
+# (a split and a batch cost O(r x D) per cluster they touch).
+MIN_BUDGET = 16
 MAX_BUDGET = 1024
 
 
