@@ -311,8 +311,8 @@ class ReservoirStore:
             keys = np.log(-np.log1p(-u)) - log_w      # -log(1 - u) > 0: u may be 0
         keys[w <= 0] = _EMPTY                          # weightless points are not sampled
         touched, inverse = np.unique(rows, return_inverse=True)
-        r = self.budget
-        old_keys = self.cols["keys"][touched]                       # (t, r)
+        r, cols = self.budget, self.cols
+        old_keys = cols["keys"][touched]                       # (t, r)
         # Candidates: the r slots of every touched reservoir, then the new points.
         cand_row = np.concatenate([np.repeat(np.arange(len(touched)), r), inverse])
         cand_key = np.concatenate([old_keys.ravel(), keys])
@@ -327,51 +327,53 @@ class ReservoirStore:
         out = order[(rank >= r) & (order < n_old)]
         enter = order[(rank < r) & (order >= n_old)] - n_old
         at = (touched[out // r], out % r)
-        _atomic.write(owner, self.cols["rows"], at, X[enter])
-        _atomic.write(owner, self.cols["keys"], at, keys[enter])
-        _atomic.write(owner, self.cols["log_w"], at, log_w[enter])
-        _atomic.write(owner, self.cols["tau"], at, _EMPTY)
+        _atomic.write(owner, cols["rows"], at, X[enter])
+        _atomic.write(owner, cols["keys"], at, keys[enter])
+        _atomic.write(owner, cols["log_w"], at, log_w[enter])
+        _atomic.write(owner, cols["tau"], at, _EMPTY)
         # Where a key was left out, every point kept stood below it: it lowers their
         # thresholds (the best key left out is the one of rank r).
         first_out = order[rank == r]
         lost = touched[cand_row[first_out]]
         if lost.size:
-            tau = self.cols["tau"][lost]
-            _atomic.write(owner, self.cols["tau"], lost,
+            tau = cols["tau"][lost]
+            _atomic.write(owner, cols["tau"], lost,
                           np.minimum(tau, cand_key[first_out][:, None]))
 
     def sample(self, row):
         """The reservoir of cluster ``row``: rows, relative weights and slots."""
-        slots = np.flatnonzero(np.isfinite(self.cols["keys"][row]))
-        log_w = self.cols["log_w"][row, slots]
+        cols = self.cols
+        slots = np.flatnonzero(np.isfinite(cols["keys"][row]))
+        log_w = cols["log_w"][row, slots]
         # Horvitz-Thompson: a point of weight w is kept while its key stays below its
         # threshold tau, with probability p = 1 - exp(-w e^tau) (1 while nothing that
         # arrived with or after it was left out): it stands for w / p.
-        z = log_w + self.cols["tau"][row, slots]
+        z = log_w + cols["tau"][row, slots]
         # log p, without underflow: p = w e^tau to double precision below e^-20.
         with np.errstate(divide="ignore"):
             log_p = np.where(z < -20, z, np.log(-np.expm1(-np.exp(np.minimum(z, 700.0)))))
         log_w = log_w - log_p
         w = np.exp(log_w - log_w.max()) if slots.size else np.empty(0)
-        return self.cols["rows"][row, slots], w, slots
+        return cols["rows"][row, slots], w, slots
 
     def split(self, owner, row, new_row, slots, side, keep):
         """Divide reservoir ``row``: its side-``keep`` points stay where they are, the
         others move to the first slots of ``new_row`` (an empty reservoir). A slot of
         infinite key is empty wherever it is, so nothing else is written (O(moved x D))."""
-        moved = slots[side != keep]
-        for name in ("rows", "keys", "log_w", "tau"):
-            col = self.cols[name]
+        moved, cols = slots[side != keep], self.cols
+        for name in _COLUMNS:
+            col = cols[name]
             _atomic.write(owner, col, (new_row, slice(0, len(moved))), col[row, moved])
-        _atomic.write(owner, self.cols["keys"], (row, moved), _EMPTY)
+        _atomic.write(owner, cols["keys"], (row, moved), _EMPTY)
 
     def merge(self, owner, row, into):
         """Reservoir ``into`` becomes the best ``budget`` keys of both."""
-        keys = np.concatenate([self.cols["keys"][into], self.cols["keys"][row]])
+        cols = self.cols
+        keys = np.concatenate([cols["keys"][into], cols["keys"][row]])
         order = np.argsort(keys, kind="stable")
         best, left_out = order[: self.budget], keys[order[self.budget]]
-        for name in ("rows", "keys", "log_w", "tau"):
-            col = self.cols[name]
+        for name in _COLUMNS:
+            col = cols[name]
             both = np.concatenate([col[into], col[row]])
             if name == "tau":
                 both = np.minimum(both, left_out)
