@@ -50,11 +50,12 @@ that no write reaches take no RAM), so that growing the capacity within the
 budget rearranges the pool in place instead of copying it: at the same ``r``
 nothing moves; a smaller ``r`` sorts every reservoir by key and swaps the
 kept slots to their new rows (two permutations whose inverses a failed batch
-runs: no slot is lost, no second copy of the store is made; temporaries of
-a 32nd of the store, 4 MiB at most). Past the budget (``r`` at its floor) and
-with a fixed ``summary_size``, growing copies the live reservoirs into a new
-pool and leaves the old one as it was (until the batch commits both are
-alive). A saved model holds the slots that were ever used, and gets its pool
+runs: no slot is lost, no second copy of the store is made; it allocates
+blocks of a 32nd of the store, 4 MiB at most, and keeps 10 bytes a slot to
+undo it: the old thresholds and the inverse orders). Past the budget (``r``
+at its floor) and with a fixed ``summary_size``, growing copies the live
+reservoirs into a new pool and leaves the old one as it was (until the batch
+commits both are alive). A saved model holds the slots that were ever used, and gets its pool
 back on load.
 """
 
