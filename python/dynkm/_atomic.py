@@ -26,7 +26,7 @@ A shallow snapshot is only correct if the code follows these rules while a
 call runs (the estimators do):
 
 1. An array or other object held by the estimator is never modified in place:
-   a call computes a new one and rebinds the attribute (copy-on-write). Two
+   a call computes a new one and rebinds the attribute (copy-on-write). Three
    exceptions keep streaming O(batch) instead of O(data seen):
 
    a. writing into the spare capacity of a buffer, past a logical size that is
@@ -34,7 +34,9 @@ call runs (the estimators do):
       a buffer that must grow is reallocated, never resized in place;
    b. writing through :func:`write`, which records the entries it overwrites
       so that a failed call can write them back (for large arrays of which a
-      call changes a few entries).
+      call changes a few entries);
+   c. rearranging a large array in place (a permutation) after registering
+      its inverse with :func:`on_rollback`.
 
 2. A list held by the estimator (as an attribute or as the value of a dict
    attribute) is only appended to.
@@ -54,7 +56,7 @@ import numpy as np
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
 
-__all__ = ["AtomicSetParams", "atomic", "transaction", "write"]
+__all__ = ["AtomicSetParams", "atomic", "on_rollback", "transaction", "write"]
 
 _active = threading.local()
 
@@ -117,7 +119,10 @@ class transaction:
     def _rollback(self):
         # Journaled writes first: they went into arrays the snapshot refers to.
         for array, index, old in reversed(self.undo):
-            array[index] = old
+            if array is None:
+                old()  # recorded by on_rollback
+            else:
+                array[index] = old
         state = vars(self.obj)
         state.clear()
         state.update(self._attrs)
@@ -153,6 +158,19 @@ def write(obj, array, index, values):
     if txn is not None:
         txn.undo.append((array, index, np.array(array[index], copy=True)))
     array[index] = values
+
+
+def on_rollback(obj, undo):
+    """Call ``undo()`` if the current call on ``obj`` fails, in its place among the writes.
+
+    For an in-place change that is cheaper to reverse than to record (a
+    permutation of a large array: :func:`write` would copy what it moves).
+    ``undo`` runs before the entries recorded earlier are written back, after
+    those recorded later. Outside any transaction nothing is recorded.
+    """
+    txn = _innermost(obj)
+    if txn is not None:
+        txn.undo.append((None, None, undo))
 
 
 class AtomicSetParams:

@@ -457,12 +457,17 @@ class StorePersistMixin:
             # The rows stay in their files: a saved model names them (beside the model
             # file), a pickle the live scratch directory (same machine, trusted input).
             state["_points"] = saved_ref(state["_points"])
+        elif hasattr(state.get("_points"), "saved"):
+            # A summary store: its reservoirs without the unused tail of their pool.
+            state["_points"] = state["_points"].saved()
         return state
 
     def __setstate__(self, state):
         super().__setstate__(state)
         if "_points" in vars(self):
             self._points = open_ref(self._points)
+            if hasattr(self._points, "restored"):  # a summary store (see __getstate__)
+                self._points = self._points.restored()
 
     def _after_load(self, path):
         """Open a saved disk store, named relative to the model file ``path``."""

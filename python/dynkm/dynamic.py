@@ -137,17 +137,17 @@ class DynamicKMeans(ArrayHistory, StorePersistMixin, PersistMixin, AtomicSetPara
         lists. ``"disk"`` adds about 200 x K of RAM (the member table) and,
         in files, up to 2n x (D x b + 16) plus 8n to 64n for the member lists
         (compacted when they are mostly garbage). ``"summary"`` adds C x r x
-        (D x b + 24) (with the default ``summary_size``, at most 64 MiB while
-        r > 32). With ``"disk"`` and ``"summary"``, RAM depends on n only
+        (D x b + 24), C x r the largest so far (with the default ``summary_size``,
+        at most 64 MiB while r > 16). With ``"disk"`` and ``"summary"``, RAM depends on n only
         through K (which forgetting bounds).
     summary_size : int, default=None
         Rows sampled per cluster (r) with ``store="summary"``. None: adaptive,
         the most that keep the samples within 64 MiB (C x r x (D x b + 24) <=
-        2**26 bytes), at most ``ceil(max_size)`` and 1024, at least 32: while the
+        2**26 bytes), at most ``ceil(max_size)`` and 1024, at least 16: while the
         clusters are few every member is kept (splits exact); as C doubles,
-        each sample keeps its best half (still a weighted sample). Past C x 32
-        rows of capacity (C > 7,489 for 64 float32 features) the samples
-        take more than the budget: C x 32 x (D x b + 24) bytes. The sample's error
+        each sample keeps its best keys (still a weighted sample). Past C x 16
+        rows of capacity (C > 14,979 for 64 float32 features) the samples
+        take more than the budget: C x 16 x (D x b + 24) bytes. The sample's error
         in the halves' means stays in their sums, and matters most where
         clusters mix several groups (early, or large ``max_size``).
     store_path : str or os.PathLike, default=None
@@ -471,7 +471,7 @@ class DynamicKMeans(ArrayHistory, StorePersistMixin, PersistMixin, AtomicSetPara
     def _split_sampled(self, row):
         """Split cluster ``row`` by 2-means of its reservoir (``store="summary"``)."""
         s, points = self._state, self._points
-        points.make_room(1)  # (growing may shrink the reservoirs: before the sample)
+        points.make_room(self, 1)  # (growing may shrink the reservoirs: before the sample)
         Xs, ws, slots = points.sample(row)
         if len(slots) < 2:
             return None

@@ -418,7 +418,7 @@ def test_summary_reservoirs_shrink_to_the_byte_budget_as_samples(monkeypatch):
     a = stream(DynamicKMeans(**params), X, 500)
     b = stream(DynamicKMeans(**params), X, 500)
     store = a._points
-    assert 32 <= store.budget < 200 and a.n_clusters_ > 100
+    assert dynkm._summary_store.MIN_BUDGET <= store.budget < 200 and a.n_clusters_ > 100
     assert store.ram_bytes() <= 2_000_000
     keys, tau = store.cols["keys"][:store.k], store.cols["tau"][:store.k]
     sampled = np.isfinite(keys)
