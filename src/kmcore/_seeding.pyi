@@ -67,6 +67,7 @@ def _filtered_distances(
     need: NDArray[np.uint8],
     need_given: bool,
     gathered: NDArray[np.intp],
+    tile_rows: int,
     gather_below: float,
     proj: NDArray[np.float32],
     y_norms: NDArray[np.float64],

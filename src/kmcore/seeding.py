@@ -32,13 +32,13 @@ def kmeans_plusplus(X: ArrayLike, n_clusters: int, sample_weight: ArrayLike | No
     weight; each next one is the best of ``n_local_trials`` rows drawn with
     probability proportional to ``weight * D(x)^2`` (D: distance to the
     nearest chosen center), the best being the one that lowers the weighted
-    potential most. One step is at most one pass over X (one parallel
-    region): the distances to all trials come from one thin GEMM per block
-    of rows, fused with the potential sums. Rows that no trial can come
-    closer to than their closest center (proved by the triangle inequality,
-    with a margin for rounding) are not read at all, the others are gathered
-    into blocks of the same size: the same distances and potentials come
-    out, so the same rows are picked. That
+    potential most. One step is at most one pass over X (one native call):
+    the distances to all trials come from one thin GEMM per block of rows,
+    fused with the potential sums. Rows that no trial can come closer to
+    than their closest center (proved by the triangle inequality, with a
+    margin for rounding) are not read at all, the others are gathered, over
+    the whole of X, into blocks of the same size: the same distances and
+    potentials come out, so the same rows are picked. That
     skips most rows of clustered data once every cluster holds a center, and
     few of high-dimensional data without clear clusters (where the bounds
     are then tried only now and then). On high-dimensional data a second
@@ -100,10 +100,10 @@ def kmeans_plusplus(X: ArrayLike, n_clusters: int, sample_weight: ArrayLike | No
                             check_random_state(random_state), n_threads)
 
 
-# A tile of a filtered k-means++ pass gathers the rows it must compute when
-# they are fewer than this fraction of its rows; above, computing the whole
-# tile (no copy, the potentials fused into it) costs about as much. Either
-# way the same distances and potentials come out.
+# A filtered k-means++ pass gathers the rows it must compute when they are
+# fewer than this fraction of the rows; above, computing every chunk whole
+# (no copy, the potentials fused into it) costs about as much. Either way
+# the same distances and potentials come out.
 _GATHER_BELOW = 0.9
 # When the bounds left too many rows to gather, they are next tried this
 # fraction of the centers chosen so far later (plus one step): on data where
@@ -111,10 +111,10 @@ _GATHER_BELOW = 0.9
 # steps' worth, and as the centers multiply and the distances shrink they
 # are tried again.
 _RETRY_AFTER = 0.25
-# Rows per tile of the filtered pass: the work a thread takes at a time
-# (the rows of its chunks it filters, gathers and sums). Small enough that a
-# thread the machine holds back delays the step little, large enough to
-# fill the gathered GEMMs when a fifth of the rows is left.
+# Rows per tile of the filtered pass's bound tests: the work a thread takes
+# at a time. Small enough that a thread the machine holds back delays the
+# step little. (The rows left are gathered over the whole of X, so the
+# GEMM calls are full whatever the tile.)
 _TILE_ROWS = 1024
 
 
@@ -327,9 +327,9 @@ class _CandidatePass:
         # Zeros: the rows a gathered GEMM call computes past its gathered ones
         # are whatever the buffer holds, finite values (see _seeding).
         self.buffers = np.zeros((self.n_workers, self.chunk_rows * width), dtype=X.dtype)
-        # The filtered pass's tiles: whole chunks, each thread's row list.
-        tile = self.chunk_rows * max(1, _TILE_ROWS // self.chunk_rows)
-        self.gathered = np.empty((self.n_workers, tile if gather else 0), dtype=np.intp)
+        # The filtered pass's tiles (whole chunks) and its list of the rows left.
+        self.tile_rows = self.chunk_rows * max(1, _TILE_ROWS // self.chunk_rows)
+        self.gathered = np.empty(n if gather else 0, dtype=np.intp)
         self.dist_all = np.empty((max_candidates, n), dtype=X.dtype)
         self.dist = self.dist_all
 
@@ -375,7 +375,7 @@ class _CandidatePass:
                 self.X, self.x_sqnorms, cands, cand_norms, closest, self.weight, self.buffers,
                 self.dist, chunk_pots, self.chunk_rows, self.n_workers,
                 _EXACT_BELOW[self.X.dtype], origin, gemm_cands, need, need_given,
-                self.gathered, _GATHER_BELOW, *bounds,
+                self.gathered, self.tile_rows, _GATHER_BELOW, *bounds,
             )
         return chunk_pots.sum(axis=0), left, computed
 
