@@ -10,9 +10,10 @@ k-means++ skips the rows that no candidate can come closer to:
 dimension, where that rarely proves anything, ``_projection_rows`` from the
 rows' projections on a few directions of largest spread (a projected distance
 never exceeds the distance). ``_filtered_distances`` runs a whole step in
-one call: the projection test, the GEMM over the rows left (gathered) and
-the potentials, summed over every row in the full pass's chunks and order,
-so the potentials, and the rows picked, are those of the full pass.
+one parallel region: the projection test, the GEMM over the rows left
+(gathered) and the potentials, summed over every row in the full pass's
+chunks and order, so the potentials, and the rows picked, are those of the
+full pass.
 """
 
 from libc.math cimport sqrt
@@ -381,7 +382,7 @@ def _filtered_distances(
     const floating[:, ::1] gemm_candidates not None,  # IN (L, d)
     uint8_t[::1] need not None,                     # INOUT (n,) see below
     bint need_given,
-    intp_t[::1] gathered not None,                  # OUT (n,) scratch
+    intp_t[:, ::1] gathered not None,               # OUT (n_threads, >= tile_rows) scratch
     Py_ssize_t tile_rows,
     double gather_below,
     const float[:, ::1] proj not None,              # IN  (m, n), or (0, 0): no projection
@@ -395,35 +396,33 @@ def _filtered_distances(
     float[:, ::1] acc not None,                     # OUT (n_threads, block) scratch
     double[:, ::1] thresholds not None,             # OUT (n_threads, block) scratch
 ):
-    """``_candidate_distances`` over the rows the bounds leave, and the potentials.
+    """``_candidate_distances`` over the rows the bounds leave, and the potentials: one pass.
 
-    Three parallel loops, no Python between them. First, over tiles of ``tile_rows`` rows handed out
-    dynamically (a thread the machine holds back delays the others by one
-    tile at most): the projection test of ``_projection_rows`` (with
-    ``proj``; its arguments as there) clears ``need`` for the rows it
-    proves, looking only at rows where ``need`` is 1 if ``need_given`` (the
-    triangle bounds filled it), else at every row (``need`` is then written,
-    not read). Second, the rows left (but
-    those of a partial last chunk of X) are gathered, in row order, into
-    GEMM calls of ``chunk_rows`` rows, the rows past the last one's end left
-    as the buffer holds them; the partial last chunk is computed whole with
-    its potentials fused, as by the full pass. If the rows left are at least
-    ``gather_below`` of X's, every chunk is computed whole instead, as the
-    full pass does. Third, the potentials of every gathered chunk are summed
-    (``_chunk_potentials``).
-
-    Every row's distances and every chunk's potentials (``chunk_pots``,
-    chunks of ``chunk_rows`` rows) are bitwise the full pass's, whatever the
-    thread count: a row the bounds skip keeps its closest distance, which is
-    what the full pass gives it, and a computed row's distances come from
-    the same code (``_chunk_distances``) and every gathered GEMM call has
+    The rows run in tiles of ``tile_rows`` rows (a multiple of
+    ``chunk_rows``), a tile per thread at a time. In a tile, the projection
+    test of ``_projection_rows`` (with ``proj``; its arguments as there)
+    clears ``need`` for the rows it proves, looking only at rows where
+    ``need`` is 1 if ``need_given`` (the triangle bounds filled it), else at
+    every row (``need`` is then written, not read). When fewer than
+    ``gather_below`` of the tile's rows are left, they are gathered into
+    GEMMs of ``chunk_rows`` rows and the potentials summed afterwards
+    (``_chunk_potentials``); else the tile's chunks are computed whole, with
+    the potentials fused, as the full pass does (so is a partial last chunk
+    of X, always). Either way every row's
+    distances and every chunk's potentials (``chunk_pots``, chunks of
+    ``chunk_rows`` rows) are bitwise the full pass's, whatever the thread
+    count: a row the bounds skip keeps its closest distance, which is what
+    the full pass gives it, and a computed row's distances come from the
+    same code (``_chunk_distances``) and every gathered GEMM call has
     ``chunk_rows`` rows: OpenBLAS rounds each element of a product of a
     given shape the same wherever its row sits in the call (checked bitwise
     by tests/kmcore/test_seeding_accel.py), but rounds the tail of a call
     whose length is not a multiple of its kernel's width differently.
     (With float32, few features and 12 candidates it was seen to round by
     the row's place in the call too: there a gathered distance may differ
-    from the full pass's in the last bit.)
+    from the full pass's in the last bit.) One parallel region per step, the
+    tiles handed out dynamically: a thread the machine holds back delays
+    the others by one tile at most.
 
     Parameters
     ----------
@@ -436,9 +435,9 @@ def _filtered_distances(
         OpenMP threads; BLAS must be limited to one thread by the caller.
     need : the rows to compute; on return 1 for the rows the bounds left
     need_given : whether ``need`` holds the triangle bounds' rows on entry
-    gathered : scratch for the list of rows left
-    tile_rows : rows per task of the first loop
-    gather_below : fraction of the rows below which the rows left are gathered
+    gathered : scratch for each thread's row list, at least a tile wide
+    tile_rows : rows per tile
+    gather_below : fraction of a tile's rows below which they are gathered
     proj, y_norms, cand_proj, cand_norm, origin_gap, error_scale, proj_error,
     gram_error, acc, thresholds
         As in ``_projection_rows``; an empty ``proj`` tests nothing.
@@ -450,17 +449,21 @@ def _filtered_distances(
     """
     cdef str K = "_filtered_distances"
     cdef Py_ssize_t n = X.shape[0], L = candidates.shape[0], m = proj.shape[0]
-    cdef Py_ssize_t block = acc.shape[1], d = X.shape[1]
+    cdef Py_ssize_t tile = tile_rows, block = acc.shape[1]
     cdef Py_ssize_t n_tiles, n_workers, t, tstart, tend, gend, s, b, cnt, i, g, c, count
-    cdef Py_ssize_t n_calls, n_full, n_left = 0, n_computed = 0
+    cdef Py_ssize_t n_left = 0, n_computed = 0
     cdef bint shifting = origin.shape[0] > 0
     cdef const double* org = NULL
     cdef floating* buf
+    cdef intp_t* idx
     _check_candidate_pass(K, X, x_sqnorms, candidates, cand_sqnorms, gemm_candidates, closest,
                           sample_weight, origin, dist, chunk_rows, n_threads)
     check_equal(need.shape[0], n, K, "need.shape[0] (rows of X)")
-    check_at_least(gathered.shape[0], n, K, "gathered.shape[0] (rows of X)")
-    check_at_least(tile_rows, 1, K, "tile_rows")
+    check_at_least(tile, chunk_rows, K, "tile_rows (chunk_rows)")
+    check_at_least(gathered.shape[1], tile, K, "gathered.shape[1] (tile_rows)")
+    if tile % chunk_rows:
+        raise ValueError(f"{K}: tile_rows must be a multiple of chunk_rows "
+                         f"({chunk_rows}), got {tile}")
     if m > 0:
         check_equal(proj.shape[1], n, K, "proj.shape[1] (rows of X)")
         check_equal(y_norms.shape[0], n, K, "y_norms.shape[0] (rows of X)")
@@ -469,19 +472,17 @@ def _filtered_distances(
         check_at_least(block, 1, K, "acc.shape[1]")
         check_equal(thresholds.shape[1], block, K, "thresholds.shape[1] (acc.shape[1])")
     else:
-        block = tile_rows
-    n_tiles = (n + tile_rows - 1) // tile_rows
-    n_full = n // chunk_rows
+        block = tile
+    n_tiles = (n + tile - 1) // tile
     check_at_least(chunk_pots.shape[0], (n + chunk_rows - 1) // chunk_rows, K,
                    "chunk_pots.shape[0] (n_chunks)")
     check_equal(chunk_pots.shape[1], L, K, "chunk_pots.shape[1] (rows of candidates)")
     if n == 0 or L == 0:
         return 0, 0
-    # Every loop runs on as many threads as X has chunks at most (the
-    # caller's buffers: one per thread that can get work).
-    n_workers = min(n_threads, (n + chunk_rows - 1) // chunk_rows)
+    n_workers = min(n_threads, n_tiles)
     check_at_least(buffers.shape[0], n_workers, K, "buffers.shape[0] (n_threads)")
     check_at_least(buffers.shape[1], chunk_rows * (L + X.shape[1] + 1), K, "buffers.shape[1]")
+    check_at_least(gathered.shape[0], n_workers, K, "gathered.shape[0] (n_threads)")
     if m > 0:
         check_at_least(acc.shape[0], n_workers, K, "acc.shape[0] (n_threads)")
         check_at_least(thresholds.shape[0], n_workers, K, "thresholds.shape[0] (n_threads)")
@@ -489,8 +490,10 @@ def _filtered_distances(
         org = &origin[0]
     with nogil:
         for t in prange(n_tiles, schedule="dynamic", num_threads=n_workers):
-            tstart = t * tile_rows
-            tend = min(tstart + tile_rows, n)
+            buf = &buffers[threadid(), 0]
+            idx = &gathered[threadid(), 0]
+            tstart = t * tile
+            tend = min(tstart + tile, n)
             for b in range((tend - tstart + block - 1) // block):
                 s = tstart + b * block
                 cnt = min(block, tend - s)
@@ -502,45 +505,41 @@ def _filtered_distances(
                 elif not need_given:
                     for i in range(s, s + cnt):
                         need[i] = 1
-                for i in range(s, s + cnt):
-                    n_left += need[i]
-        # The rows left, in order, but the partial last chunk's (the only
-        # rows the full pass computes in a call of another length).
-        gend = n_full * chunk_rows
-        count = 0
-        for i in range(gend):
-            if need[i]:
-                gathered[count] = i
-                count = count + 1
-        if count >= gather_below * gend:
-            for c in prange((n + chunk_rows - 1) // chunk_rows, schedule="static",
-                            num_threads=n_workers):
-                s = c * chunk_rows
-                _chunk_distances(&X[0, 0], x_sqnorms, candidates, cand_sqnorms,
-                                 gemm_candidates, closest, sample_weight,
-                                 &buffers[threadid(), 0], dist, NULL, s,
-                                 min(s + chunk_rows, n) - s, chunk_rows, org, exact_below,
-                                 &chunk_pots[c, 0])
-            n_computed = n
-        else:
-            n_calls = (count + chunk_rows - 1) // chunk_rows
-            for g in prange(n_calls + (1 if gend < n else 0), schedule="dynamic",
-                            num_threads=n_workers):
-                buf = &buffers[threadid(), 0]
-                s = g * chunk_rows
-                if g < n_calls:
-                    _chunk_distances(&X[0, 0], x_sqnorms, candidates, cand_sqnorms,
-                                     gemm_candidates, closest, sample_weight, buf, dist,
-                                     &gathered[s], 0, min(chunk_rows, count - s), chunk_rows,
-                                     org, exact_below, NULL)
-                else:
+            # The last chunk of X, if partial, is computed whole, as by the full
+            # pass: its rows are the only ones the full pass computes in a
+            # call of another length (see _chunk_distances).
+            gend = tend - tend % chunk_rows
+            count = 0
+            for i in range(tstart, gend):
+                if need[i]:
+                    idx[count] = i
+                    count = count + 1
+            for i in range(gend, tend):
+                n_left += need[i]
+            n_left += count
+            if count >= gather_below * (gend - tstart):
+                for c in range(tstart // chunk_rows, gend // chunk_rows):
+                    s = c * chunk_rows
                     _chunk_distances(&X[0, 0], x_sqnorms, candidates, cand_sqnorms,
                                      gemm_candidates, closest, sample_weight, buf, dist, NULL,
-                                     gend, n - gend, chunk_rows, org, exact_below,
-                                     &chunk_pots[n_full, 0])
-            for c in prange(n_full, schedule="static", num_threads=n_workers):
-                s = c * chunk_rows
-                _chunk_potentials(dist, closest, need, sample_weight, s, s + chunk_rows,
-                                  &chunk_pots[c, 0])
-            n_computed = count + n - gend
+                                     s, chunk_rows, chunk_rows, org, exact_below,
+                                     &chunk_pots[c, 0])
+                n_computed += gend - tstart
+            else:
+                for g in range((count + chunk_rows - 1) // chunk_rows):
+                    s = g * chunk_rows
+                    _chunk_distances(&X[0, 0], x_sqnorms, candidates, cand_sqnorms,
+                                     gemm_candidates, closest, sample_weight, buf, dist,
+                                     idx + s, 0, min(chunk_rows, count - s), chunk_rows, org,
+                                     exact_below, NULL)
+                for c in range(tstart // chunk_rows, gend // chunk_rows):
+                    s = c * chunk_rows
+                    _chunk_potentials(dist, closest, need, sample_weight, s, s + chunk_rows,
+                                      &chunk_pots[c, 0])
+                n_computed += count
+            if gend < tend:
+                _chunk_distances(&X[0, 0], x_sqnorms, candidates, cand_sqnorms, gemm_candidates,
+                                 closest, sample_weight, buf, dist, NULL, gend, tend - gend,
+                                 chunk_rows, org, exact_below, &chunk_pots[gend // chunk_rows, 0])
+                n_computed += tend - gend
     return n_left, n_computed

@@ -32,13 +32,13 @@ def kmeans_plusplus(X: ArrayLike, n_clusters: int, sample_weight: ArrayLike | No
     weight; each next one is the best of ``n_local_trials`` rows drawn with
     probability proportional to ``weight * D(x)^2`` (D: distance to the
     nearest chosen center), the best being the one that lowers the weighted
-    potential most. One step is at most one pass over X (one native call):
-    the distances to all trials come from one thin GEMM per block of rows,
-    fused with the potential sums. Rows that no trial can come closer to
-    than their closest center (proved by the triangle inequality, with a
-    margin for rounding) are not read at all, the others are gathered, over
-    the whole of X, into blocks of the same size: the same distances and
-    potentials come out, so the same rows are picked. That
+    potential most. One step is at most one pass over X (one parallel
+    region): the distances to all trials come from one thin GEMM per block
+    of rows, fused with the potential sums. Rows that no trial can come
+    closer to than their closest center (proved by the triangle inequality,
+    with a margin for rounding) are not read at all, the others are gathered
+    into blocks of the same size: the same distances and potentials come
+    out, so the same rows are picked. That
     skips most rows of clustered data once every cluster holds a center, and
     few of high-dimensional data without clear clusters (where the bounds
     are then tried only now and then). On high-dimensional data a second
@@ -100,10 +100,10 @@ def kmeans_plusplus(X: ArrayLike, n_clusters: int, sample_weight: ArrayLike | No
                             check_random_state(random_state), n_threads)
 
 
-# A filtered k-means++ pass gathers the rows it must compute when they are
-# fewer than this fraction of the rows; above, computing every chunk whole
-# (no copy, the potentials fused into it) costs about as much. Either way
-# the same distances and potentials come out.
+# A tile of a filtered k-means++ pass gathers the rows it must compute when
+# they are fewer than this fraction of its rows; above, computing the whole
+# tile (no copy, the potentials fused into it) costs about as much. Either
+# way the same distances and potentials come out.
 _GATHER_BELOW = 0.9
 # When the bounds left too many rows to gather, they are next tried this
 # fraction of the centers chosen so far later (plus one step): on data where
@@ -111,11 +111,16 @@ _GATHER_BELOW = 0.9
 # steps' worth, and as the centers multiply and the distances shrink they
 # are tried again.
 _RETRY_AFTER = 0.25
-# Rows per tile of the filtered pass's bound tests: the work a thread takes
-# at a time. Small enough that a thread the machine holds back delays the
-# step little. (The rows left are gathered over the whole of X, so the
-# GEMM calls are full whatever the tile.)
+# Rows per tile of the filtered pass: the work a thread takes at a time
+# (the rows of its chunks it filters, gathers and sums). Each tile pads its
+# last gathered GEMM call to a whole chunk, so a tile is made large enough
+# for _TILE_CALLS calls of the rows the bounds left at the previous step;
+# but at least _TILE_ROWS rows, and small enough that every thread gets
+# _TILES_PER_THREAD tiles: a thread the machine holds back delays the step
+# by that share at most. The tile never changes a result.
 _TILE_ROWS = 1024
+_TILE_CALLS = 4
+_TILES_PER_THREAD = 4
 
 
 def _kmeans_plusplus(X, x_sqnorms, n_clusters, sample_weight, n_local_trials, rng, n_threads,
@@ -172,6 +177,8 @@ class _GreedyState:
                                              n_threads) if m else None)
         if self.projection is not None and not self.projection.usable:
             self.projection = None
+        # The fraction of rows the bounds left at the last step (sizes the tiles).
+        self.left_fraction = 1.0
         self.closest = np.full(n, np.inf, dtype=X.dtype)
         self.assigned = np.zeros(n, dtype=np.int32)
         self.need = np.empty(n, dtype=np.uint8)
@@ -209,7 +216,9 @@ class _GreedyState:
         # Without either bound this is the plain pass (every tile whole).
         pots, left, computed = self.passes.run_filtered(
             candidates, self.closest, self.need, try_triangle,
-            self.projection if try_projection else None)
+            self.projection if try_projection else None,
+            self.passes.tile_for(self.left_fraction))
+        self.left_fraction = left / n
         if stats is not None:
             stats.append((computed / n, tri_rows / n if try_triangle else None,
                           n_pairs / (n * self.L) if try_triangle else None,
@@ -327,9 +336,11 @@ class _CandidatePass:
         # Zeros: the rows a gathered GEMM call computes past its gathered ones
         # are whatever the buffer holds, finite values (see _seeding).
         self.buffers = np.zeros((self.n_workers, self.chunk_rows * width), dtype=X.dtype)
-        # The filtered pass's tiles (whole chunks) and its list of the rows left.
-        self.tile_rows = self.chunk_rows * max(1, _TILE_ROWS // self.chunk_rows)
-        self.gathered = np.empty(n if gather else 0, dtype=np.intp)
+        # The filtered pass's tiles: whole chunks, each thread's row list.
+        self.min_tile = self.chunk_rows * max(1, _TILE_ROWS // self.chunk_rows)
+        share = -(-n // (_TILES_PER_THREAD * self.n_workers))
+        self.max_tile = max(self.min_tile, -(-share // self.chunk_rows) * self.chunk_rows)
+        self.gathered = np.empty((self.n_workers, self.max_tile if gather else 0), dtype=np.intp)
         self.dist_all = np.empty((max_candidates, n), dtype=X.dtype)
         self.dist = self.dist_all
 
@@ -359,13 +370,22 @@ class _CandidatePass:
         # Chunks are added in order: nothing here depends on the thread count.
         return chunk_pots.sum(axis=0)
 
-    def run_filtered(self, candidate_rows, closest, need, need_given, projection):
+    def tile_for(self, left_fraction):
+        """Rows per tile of the filtered pass when about this fraction of rows is left."""
+        rows = _TILE_CALLS * self.chunk_rows / max(left_fraction, 1e-12)
+        tile = min(self.max_tile, -(-int(min(rows, self.max_tile)) // self.chunk_rows)
+                   * self.chunk_rows)
+        return max(self.min_tile, tile)
+
+    def run_filtered(self, candidate_rows, closest, need, need_given, projection,
+                     tile_rows=None):
         """``run`` computing only the rows the bounds leave: the same results.
 
         ``need`` holds the triangle bounds' rows if ``need_given``;
         ``projection`` (a ``ProjectionBounds`` or None) tests the rows in the
-        same pass (``_seeding._filtered_distances``). Returns the potentials,
-        the rows the bounds left and the rows computed.
+        same pass (``_seeding._filtered_distances``), in tiles of
+        ``tile_rows`` rows (``tile_for``; None: the smallest). Returns the
+        potentials, the rows the bounds left and the rows computed.
         """
         cands, origin, gemm_cands, cand_norms = self._candidates(candidate_rows)
         chunk_pots = np.empty((self.n_chunks, len(candidate_rows)), dtype=np.float64)
@@ -375,7 +395,8 @@ class _CandidatePass:
                 self.X, self.x_sqnorms, cands, cand_norms, closest, self.weight, self.buffers,
                 self.dist, chunk_pots, self.chunk_rows, self.n_workers,
                 _EXACT_BELOW[self.X.dtype], origin, gemm_cands, need, need_given,
-                self.gathered, self.tile_rows, _GATHER_BELOW, *bounds,
+                self.gathered, self.min_tile if tile_rows is None else tile_rows,
+                _GATHER_BELOW, *bounds,
             )
         return chunk_pots.sum(axis=0), left, computed
 

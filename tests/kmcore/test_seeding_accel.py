@@ -44,7 +44,7 @@ def plusplus(X, k, sample_weight=None, n_local_trials=None, seed=0, n_threads=1,
     """
     if gather is False:
         # The plain pass at every step, as before the acceleration: the reference.
-        def plain(self, candidate_rows, closest, need, need_given, projection):
+        def plain(self, candidate_rows, closest, need, need_given, projection, tile_rows=None):
             return self.run(candidate_rows, closest), len(closest), len(closest)
         monkeypatch.setattr(seeding._CandidatePass, "run_filtered", plain)
     elif gather is not None:
@@ -422,6 +422,42 @@ def test_filtered_pass_gives_the_full_pass_bitwise(n, d, L, dtype, weighted, shi
                     assert computed == (~skipped[:n - tail]).sum() + tail
                 elif gather_below == 0.0:
                     assert computed == n
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_filtered_pass_tiles_sized_by_the_rows_left_give_the_same_results(n_threads):
+    # The tile grows as fewer rows are left (fewer padded GEMM calls), up to
+    # a share of the rows per thread: whichever tile, the full pass's bits.
+    X = mixture(9000, 40, 12, 1.0, np.float32)
+    xn = kmcore.row_norms(X)
+    rng = np.random.RandomState(1)
+    cands = rng.choice(9000, 5, replace=False)
+    closest = (rng.uniform(0.0, 2.0, 9000) * np.median(xn) * 1e-2).astype(np.float32)
+    ref = seeding._CandidatePass(X, xn, None, 5, 1, gather=True)
+    ref.run(cands, closest)
+    dist = ref.dist.copy()
+    passes = seeding._CandidatePass(X, xn, None, 5, n_threads, gather=True)
+    tiles = [passes.tile_for(f) for f in (1.0, 0.5, 0.1, 0.01, 0.0)]
+    assert tiles == sorted(tiles) and tiles[0] == passes.min_tile < tiles[-1] == passes.max_tile
+    assert all(t % passes.chunk_rows == 0 for t in tiles)
+    assert passes.max_tile <= max(passes.min_tile, 9000 // (2 * passes.n_workers))
+    # Rows marked skipped keep their closest distance (but those of the
+    # partial last chunk, always computed whole); the others are computed.
+    skipped = rng.rand(9000) < 0.97
+    skipped[9000 - 9000 % passes.chunk_rows:] = False
+    want = np.where(skipped, closest, dist)
+    first = None
+    for tile in tiles:
+        need = (~skipped).astype(np.uint8)
+        got, left, computed = passes.run_filtered(cands, closest, need, True, None, tile)
+        np.testing.assert_array_equal(passes.dist, want)
+        first = got if first is None else first
+        np.testing.assert_array_equal(got, first)
+        assert left == computed == (~skipped).sum()
+    with pytest.raises(ValueError, match="tile_rows"):
+        passes.run_filtered(cands, closest, need, True, None, passes.max_tile + passes.chunk_rows)
+    with pytest.raises(ValueError, match="tile_rows"):
+        passes.run_filtered(cands, closest, need, True, None, passes.chunk_rows + 1)
 
 
 @pytest.mark.parametrize("need_given", [False, True])
