@@ -115,7 +115,7 @@ def filtered_args(shift=False, projection=False):
         dist=f(3, N), chunk_pots=f(-(-N // chunk), 3), chunk_rows=chunk, n_threads=2,
         exact_below=1e-6, origin=f(D) if shift else f(0), gemm_candidates=cands,
         need=np.ones(N, np.uint8), need_given=False, gathered=np.zeros((2, 16), np.intp),
-        gather_below=0.9, **proj,
+        tile_rows=16, gather_below=0.9, **proj,
     )
 
 
@@ -254,6 +254,8 @@ BAD = [
     ("_filtered_distances", {}, "gathered", np.zeros((2, 12), np.intp)),
     ("_filtered_distances", {}, "gathered", np.zeros((2, 4), np.intp)),
     ("_filtered_distances", {}, "gathered", np.zeros((1, 16), np.intp)),
+    ("_filtered_distances", {}, "tile_rows", 12),
+    ("_filtered_distances", {}, "tile_rows", 4),
     ("_filtered_distances", {}, "chunk_rows", 0),
     ("_filtered_distances", {}, "n_threads", 0),
     ("_filtered_distances", {"projection": True}, "proj", np.zeros((3, N - 1), np.float32)),
