@@ -35,7 +35,7 @@ def _sample_by_potential(
     out: NDArray[np.intp],
 ) -> None: ...
 def _projection_rows(
-    proj: NDArray[np.float32],
+    proj: NDArray[np.uint16],
     y_norms: NDArray[np.float64],
     closest: NDArray[np.floating],
     cand_proj: NDArray[np.float32],
@@ -69,7 +69,7 @@ def _filtered_distances(
     gathered: NDArray[np.intp],
     tile_rows: int,
     gather_below: float,
-    proj: NDArray[np.float32],
+    proj: NDArray[np.uint16],
     y_norms: NDArray[np.float64],
     cand_proj: NDArray[np.float32],
     cand_norm: float,

@@ -17,7 +17,7 @@ full pass.
 """
 
 from libc.math cimport sqrt
-from libc.stdint cimport int32_t, uint8_t
+from libc.stdint cimport int32_t, uint8_t, uint16_t
 
 from cython cimport floating
 from cython.parallel cimport prange, threadid
@@ -227,7 +227,7 @@ def _rows_to_compute(
 
 
 def _projection_rows(
-    const float[:, ::1] proj not None,              # IN  (m, n) projected rows, dimension-major
+    const uint16_t[:, ::1] proj not None,           # IN  (m, n) projected rows, bfloat16 bits
     const double[::1] y_norms not None,             # IN  (n,) upper bounds of ||x - p_origin||
     const floating[::1] closest not None,           # IN  (n,) current closest squared distance
     const float[:, ::1] cand_proj not None,         # IN  (L, m) the candidates' columns of proj
@@ -244,7 +244,8 @@ def _projection_rows(
     """Clear ``need`` for the rows whose projections prove no candidate closer.
 
     With Q the projection basis (orthonormal up to ``gram_error``:
-    ``||Q^T v||^2 <= (1 + gram_error) ||v||^2``), ``proj[:, i]`` is
+    ``||Q^T v||^2 <= (1 + gram_error) ||v||^2``), ``proj[:, i]`` (bfloat16:
+    the high halves of float32 bits, read as those float32) is
     ``Q^T (x_i - p_origin)`` up to ``proj_error * ||x_i - p_origin||`` (in
     norm), and ``y_norms[i]`` bounds ``||x_i - p_origin||`` from above. For a
     candidate c (``cand_norm`` bounds its ``||c - p_origin||``), the exact
@@ -264,7 +265,7 @@ def _projection_rows(
 
     Parameters
     ----------
-    proj : projected rows, one row of ``proj`` per direction
+    proj : projected rows (bfloat16), one row of ``proj`` per direction
     y_norms : upper bounds of the rows' distances to the projection origin
     closest : current closest squared distances
     cand_proj : the candidates' projected rows, one per candidate
@@ -385,7 +386,7 @@ def _filtered_distances(
     intp_t[:, ::1] gathered not None,               # OUT (n_threads, >= tile_rows) scratch
     Py_ssize_t tile_rows,
     double gather_below,
-    const float[:, ::1] proj not None,              # IN  (m, n), or (0, 0): no projection
+    const uint16_t[:, ::1] proj not None,           # IN  (m, n) bfloat16, or (0, 0): no projection
     const double[::1] y_norms not None,             # IN  (n,), or (0,)
     const float[:, ::1] cand_proj not None,         # IN  (L, m)
     double cand_norm,

@@ -8,7 +8,7 @@ pass and the standalone projection test agree bitwise.
 """
 
 from libc.math cimport INFINITY, sqrt
-from libc.stdint cimport uint8_t
+from libc.stdint cimport uint8_t, uint16_t
 from libc.string cimport memcpy
 
 from cython cimport floating
@@ -18,7 +18,7 @@ from kmcore._common cimport gemm_abt, shift_rows, sqdist
 ctypedef Py_ssize_t intp_t
 
 cdef extern from "_projection.h" nogil:
-    void km_projected_sqdist(const float* pt, Py_ssize_t stride, Py_ssize_t rows,
+    void km_projected_sqdist(const uint16_t* pt, Py_ssize_t stride, Py_ssize_t rows,
                              Py_ssize_t dims, const float* cand, float* acc)
 
 
@@ -107,7 +107,7 @@ cdef inline void _chunk_distances(
 
 
 cdef inline Py_ssize_t _projection_block(
-    const float* proj,                              # IN  (m, n) projected rows
+    const uint16_t* proj,                           # IN  (m, n) projected rows (bfloat16)
     Py_ssize_t n,
     Py_ssize_t m,
     const double* y_norms,                          # IN  (n,)

@@ -42,13 +42,13 @@ def kmeans_plusplus(X: ArrayLike, n_clusters: int, sample_weight: ArrayLike | No
     skips most rows of clustered data once every cluster holds a center, and
     few of high-dimensional data without clear clusters (where the bounds
     are then tried only now and then). On high-dimensional data a second
-    bound proves it from the rows' projections on m <= 64 directions of
+    bound proves it from the rows' projections on m <= 128 directions of
     largest spread, found once per call: with at least 4096 rows and 16
-    centers, and m as large as keeps the float32 projections within 1/12
-    of X's bytes, if that is at least 16 (float32 X: 192 features or more;
-    float64 X: 96). It costs one product of X with the m directions and
-    extra memory O(n_samples x m): the projected rows (4 m bytes a row) and
-    one float64 per row.
+    centers, and m as large as keeps the projections (stored as bfloat16)
+    within 1/12 of X's bytes, if that is at least 32 (float32 X: 192
+    features or more; float64 X: 96). It costs one product of X with the m
+    directions and extra memory O(n_samples x m): the projected rows (2 m
+    bytes a row) and one float64 per row.
     The draws use float64 cumulative sums, in the order scikit-learn's
     ``kmeans_plusplus`` uses its RandomState, so with float64 data and the
     same ``random_state`` both pick the same rows (up to ties in rounding).
@@ -402,7 +402,7 @@ class _CandidatePass:
 
 
 # The filtered pass reads an empty projection as none.
-_NO_PROJECTION = (np.empty((0, 0), dtype=np.float32), np.empty(0), np.empty((0, 0), np.float32),
+_NO_PROJECTION = (np.empty((0, 0), dtype=np.uint16), np.empty(0), np.empty((0, 0), np.float32),
                   0.0, 0.0, 0.0, 0.0, 0.0, np.empty((0, 0), np.float32), np.empty((0, 0)))
 
 

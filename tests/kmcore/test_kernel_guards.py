@@ -93,7 +93,7 @@ def rows_to_compute_args():
 
 def projection_rows_args():
     m, f32 = 3, np.float32
-    return dict(proj=np.zeros((m, N), f32), y_norms=np.ones(N), closest=np.ones(N),
+    return dict(proj=np.zeros((m, N), np.uint16), y_norms=np.ones(N), closest=np.ones(N),
                 cand_proj=np.zeros((2, m), f32), cand_norm=1.0, origin_gap=0.0, error_scale=1e-6,
                 proj_error=1e-6, gram_error=1e-6, need=np.ones(N, np.uint8),
                 acc=np.zeros((2, 8), f32), thresholds=f(2, 8), n_threads=2)
@@ -103,11 +103,13 @@ def filtered_args(shift=False, projection=False):
     X = data()
     cands = X[:3].copy()
     chunk, m, f32 = 8, 3, np.float32
-    proj = dict(proj=np.zeros((m, N), f32), y_norms=np.ones(N), cand_proj=np.zeros((3, m), f32),
+    proj = dict(proj=np.zeros((m, N), np.uint16), y_norms=np.ones(N),
+                cand_proj=np.zeros((3, m), f32),
                 cand_norm=1.0, origin_gap=0.0, error_scale=1e-6, proj_error=1e-6,
                 gram_error=1e-6, acc=np.zeros((2, 8), f32), thresholds=f(2, 8))
     if not projection:
-        proj.update(proj=np.zeros((0, 0), f32), y_norms=f(0), cand_proj=np.zeros((0, 0), f32),
+        proj.update(proj=np.zeros((0, 0), np.uint16), y_norms=f(0),
+                    cand_proj=np.zeros((0, 0), f32),
                     acc=np.zeros((0, 0), f32), thresholds=f(0, 0))
     return dict(
         X=X, x_sqnorms=row_norms(X), candidates=cands, cand_sqnorms=row_norms(cands),
@@ -258,13 +260,13 @@ BAD = [
     ("_filtered_distances", {}, "tile_rows", 4),
     ("_filtered_distances", {}, "chunk_rows", 0),
     ("_filtered_distances", {}, "n_threads", 0),
-    ("_filtered_distances", {"projection": True}, "proj", np.zeros((3, N - 1), np.float32)),
+    ("_filtered_distances", {"projection": True}, "proj", np.zeros((3, N - 1), np.uint16)),
     ("_filtered_distances", {"projection": True}, "y_norms", f(N - 1)),
     ("_filtered_distances", {"projection": True}, "cand_proj", np.zeros((3, 4), np.float32)),
     ("_filtered_distances", {"projection": True}, "cand_proj", np.zeros((2, 3), np.float32)),
     ("_filtered_distances", {"projection": True}, "acc", np.zeros((1, 8), np.float32)),
     ("_filtered_distances", {"projection": True}, "thresholds", f(2, 7)),
-    ("_projection_rows", {}, "proj", np.zeros((0, N), np.float32)),
+    ("_projection_rows", {}, "proj", np.zeros((0, N), np.uint16)),
     ("_projection_rows", {}, "y_norms", f(N - 1)),
     ("_projection_rows", {}, "closest", f(N + 1)),
     ("_projection_rows", {}, "cand_proj", np.zeros((2, 4), np.float32)),

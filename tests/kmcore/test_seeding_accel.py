@@ -266,6 +266,7 @@ def test_projection_rows_keep_rows_already_computed_and_nan():
     n, m = 10, 2
     proj = np.zeros((m, n), dtype=np.float32)
     proj[0, 5:] = 100.0
+    proj = _seeding_bounds.to_bfloat16(proj)
     y = np.full(n, 100.0)
     closest = np.ones(n)
     closest[7] = np.nan
@@ -289,16 +290,16 @@ def test_projection_rows_keep_rows_already_computed_and_nan():
 
 
 def test_projection_shape_rule():
-    # High dimension and enough rows and centers (MNIST's shape: all 64
+    # High dimension and enough rows and centers (MNIST's shape: all 128
     # directions); never for the memory benchmark's 1,000,000 x 128 float32
-    # (the projections would take a sixth of X) nor for small inputs.
-    assert _seeding_bounds.projection_dims(60000, 784, 4, 256) == 64
-    assert _seeding_bounds.projection_dims(60000, 784, 8, 256) == 64
+    # (its 21 directions within a twelfth of X are too few) nor for small inputs.
+    assert _seeding_bounds.projection_dims(60000, 784, 4, 256) == 128
+    assert _seeding_bounds.projection_dims(60000, 784, 8, 256) == 128
     assert _seeding_bounds.projection_dims(1_000_000, 128, 4, 1000) == 0
-    assert _seeding_bounds.projection_dims(1_000_000, 128, 8, 1000) == 21
+    assert _seeding_bounds.projection_dims(1_000_000, 128, 8, 1000) == 42
     assert _seeding_bounds.projection_dims(1000, 784, 4, 256) == 0
     assert _seeding_bounds.projection_dims(60000, 191, 4, 256) == 0
-    assert _seeding_bounds.projection_dims(60000, 192, 4, 256) == 16
+    assert _seeding_bounds.projection_dims(60000, 192, 4, 256) == 32
     assert _seeding_bounds.projection_dims(60000, 784, 4, 8) == 0
 
 
@@ -339,7 +340,7 @@ def test_projection_on_mnist_shapes_picks_the_plain_rows(source, request, monkey
         X = np.ascontiguousarray(request.getfixturevalue("mnist_train")[0][::4])
     else:
         X = mnist_like(8000)
-    assert _seeding_bounds.projection_dims(X.shape[0], 784, 4, 40) == 64
+    assert _seeding_bounds.projection_dims(X.shape[0], 784, 4, 40) == 128
     for dtype in (np.float32, np.float64):
         Xd = X.astype(dtype)
         stats = []
