@@ -7,13 +7,13 @@ current closest distances and the weighted potential of each candidate.
 
 k-means++ skips the rows that no candidate can come closer to:
 ``_rows_to_compute`` proves it by the triangle inequality, and in high
-dimension, where that rarely proves anything, ``_projection_rows`` from the
-rows' projections on a few directions of largest spread (a projected distance
-never exceeds the distance). ``_filtered_distances`` runs a whole step in
-one parallel region: the projection test, the GEMM over the rows left
-(gathered) and the potentials, summed over every row in the full pass's
-chunks and order, so the potentials, and the rows picked, are those of the
-full pass.
+dimension, where that rarely proves anything, ``_filtered_distances`` from
+the rows' projections on a few directions of largest spread (a projected
+distance never exceeds the distance; ``_seeding_blocks._projection_block``).
+``_filtered_distances`` runs a whole step in one parallel region: the
+projection test, the GEMM over the rows left (gathered) and the potentials,
+summed over every row in the full pass's chunks and order, so the
+potentials, and the rows picked, are those of the full pass.
 """
 
 from libc.math cimport sqrt
@@ -226,95 +226,6 @@ def _rows_to_compute(
     return n_rows, n_pairs
 
 
-def _projection_rows(
-    const uint16_t[:, ::1] proj not None,           # IN  (m, n) projected rows, bfloat16 bits
-    const double[::1] y_norms not None,             # IN  (n,) upper bounds of ||x - p_origin||
-    const floating[::1] closest not None,           # IN  (n,) current closest squared distance
-    const float[:, ::1] cand_proj not None,         # IN  (L, m) the candidates' columns of proj
-    double cand_norm,
-    double origin_gap,
-    double error_scale,
-    double proj_error,
-    double gram_error,
-    uint8_t[::1] need not None,                     # INOUT (n,) 1: row still to compute
-    float[:, ::1] acc not None,                     # OUT (n_threads, block) scratch
-    double[:, ::1] thresholds not None,             # OUT (n_threads, block) scratch
-    int n_threads,
-):
-    """Clear ``need`` for the rows whose projections prove no candidate closer.
-
-    With Q the projection basis (orthonormal up to ``gram_error``:
-    ``||Q^T v||^2 <= (1 + gram_error) ||v||^2``), ``proj[:, i]`` (bfloat16:
-    the high halves of float32 bits, read as those float32) is
-    ``Q^T (x_i - p_origin)`` up to ``proj_error * ||x_i - p_origin||`` (in
-    norm), and ``y_norms[i]`` bounds ``||x_i - p_origin||`` from above. For a
-    candidate c (``cand_norm`` bounds its ``||c - p_origin||``), the exact
-    distance satisfies ``||x - c|| >= ||Q^T (x - c)|| / sqrt(1 + gram_error)``
-    and the projected distance is at least the stored one's less
-    ``proj_error * (||x - p_origin|| + ||c - p_origin||)``. When that lower
-    bound reaches ``sqrt(D_i + E_i)`` (D_i = ``closest[i]``; E_i bounds the
-    rounding of the distance the full pass computes, as in
-    ``_rows_to_compute``, with ``||x - origin|| <= y_norms[i] + origin_gap``
-    and ``||c - origin|| <= cand_norm + origin_gap``, ``origin`` being the
-    pass's), the full pass's min for that pair is D_i. A row that may skip
-    every candidate gets ``need[i] = 0``; rows already at 0 are not looked at.
-
-    The stored projected distance is summed in float32; its rounding is a
-    relative ``(m + 2) * eps32 / 2`` at most in any order (non-negative
-    terms), taken off the test. A NaN anywhere keeps the row.
-
-    Parameters
-    ----------
-    proj : projected rows (bfloat16), one row of ``proj`` per direction
-    y_norms : upper bounds of the rows' distances to the projection origin
-    closest : current closest squared distances
-    cand_proj : the candidates' projected rows, one per candidate
-    cand_norm : upper bound of every candidate's distance to the projection origin
-    origin_gap : upper bound of the distance between the projection origin
-        and the pass's origin (0 when they are the same point)
-    error_scale : relative rounding bound of a distance (``_rows_to_compute``)
-    proj_error : relative error bound of the stored projections (see above)
-    gram_error : bound of ``||Q^T Q - I||_2``
-    need : 1 for the rows to compute; rows proved here are set to 0
-    acc, thresholds : scratch, one row per thread (their length is the block)
-    n_threads : int
-        OpenMP threads; rows are independent.
-
-    Returns
-    -------
-    n_rows : int
-        The rows left with ``need[i] = 1``.
-    """
-    cdef str K = "_projection_rows"
-    cdef Py_ssize_t m = proj.shape[0], n = proj.shape[1], L = cand_proj.shape[0]
-    cdef Py_ssize_t block = acc.shape[1], n_blocks, b, i, start, n_rows = 0
-    check_at_least(m, 1, K, "proj.shape[0]")
-    check_equal(y_norms.shape[0], n, K, "y_norms.shape[0] (columns of proj)")
-    check_equal(closest.shape[0], n, K, "closest.shape[0] (columns of proj)")
-    check_equal(need.shape[0], n, K, "need.shape[0] (columns of proj)")
-    check_equal(cand_proj.shape[1], m, K, "cand_proj.shape[1] (rows of proj)")
-    check_at_least(block, 1, K, "acc.shape[1]")
-    check_equal(thresholds.shape[1], block, K, "thresholds.shape[1] (acc.shape[1])")
-    check_threads(n_threads, K)
-    check_at_least(acc.shape[0], n_threads, K, "acc.shape[0] (n_threads)")
-    check_at_least(thresholds.shape[0], n_threads, K, "thresholds.shape[0] (n_threads)")
-    if n == 0:
-        return 0
-    if L == 0:
-        for i in range(n):
-            n_rows += need[i] != 0
-        return n_rows
-    n_blocks = (n + block - 1) // block
-    with nogil:
-        for b in prange(n_blocks, schedule="static", num_threads=n_threads):
-            start = b * block
-            n_rows += _projection_block(
-                &proj[0, 0], n, m, &y_norms[0], closest, &cand_proj[0, 0], L, cand_norm,
-                origin_gap, error_scale, proj_error, gram_error, need, True, start,
-                min(block, n - start), &acc[threadid(), 0], &thresholds[threadid(), 0])
-    return n_rows
-
-
 def _sample_by_potential(
     const floating[::1] closest not None,           # IN  (n,)
     const floating[::1] sample_weight not None,     # IN  (n,), or (0,) for unit weights
@@ -401,7 +312,7 @@ def _filtered_distances(
 
     The rows run in tiles of ``tile_rows`` rows (a multiple of
     ``chunk_rows``), a tile per thread at a time. In a tile, the projection
-    test of ``_projection_rows`` (with ``proj``; its arguments as there)
+    test of ``_seeding_blocks._projection_block`` (with ``proj``; see there)
     clears ``need`` for the rows it proves, looking only at rows where
     ``need`` is 1 if ``need_given`` (the triangle bounds filled it), else at
     every row (``need`` is then written, not read). When fewer than
@@ -439,9 +350,17 @@ def _filtered_distances(
     gathered : scratch for each thread's row list, at least a tile wide
     tile_rows : rows per tile
     gather_below : fraction of a tile's rows below which they are gathered
-    proj, y_norms, cand_proj, cand_norm, origin_gap, error_scale, proj_error,
-    gram_error, acc, thresholds
-        As in ``_projection_rows``; an empty ``proj`` tests nothing.
+    proj, y_norms, cand_proj, cand_norm, origin_gap, error_scale, proj_error, gram_error
+        The projection test's (see ``_projection_block``): the projected
+        rows (bfloat16 bits, one row per direction), upper bounds of the
+        rows' distances to the projection origin, the candidates' projected
+        rows (float32), an upper bound of every candidate's distance to the
+        projection origin, of the distance between the projection origin and
+        the pass's, the relative rounding bound of a distance
+        (``_rows_to_compute``), the relative error bound of the stored
+        projections and a bound of ``||Q^T Q - I||_2``; an empty ``proj``
+        tests nothing.
+    acc, thresholds : scratch, one row per thread (their length is the block)
 
     Returns
     -------

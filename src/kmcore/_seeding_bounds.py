@@ -140,8 +140,9 @@ class ProjectionBounds:
     whose projected distance to every candidate already reaches
     ``sqrt(D + E)`` (D its closest distance, E the rounding bound of the
     full pass's distance) cannot get a smaller distance from the full pass,
-    as in ``TriangleBounds``; ``_seeding._projection_rows`` tests it with
-    the margins of every rounding involved (see there). Q is near the top
+    as in ``TriangleBounds``; ``_seeding._filtered_distances`` tests it with
+    the margins of every rounding involved (see
+    ``_seeding_blocks._projection_block``). Q is near the top
     principal directions of ``PROJECTION_SAMPLE`` evenly spaced rows, the
     rows are projected around their mean p (rounded to float32, so that p is
     exactly representable): the rows ``Q^T (x - p)``, computed once per call
@@ -232,17 +233,9 @@ class ProjectionBounds:
         return True
 
     def kernel_args(self, candidate_rows):
-        """The arguments of ``_seeding._projection_rows`` from ``proj`` to ``gram_error``
-        and its scratch, for these candidates (``_filtered_distances`` takes them too)."""
+        """The arguments of ``_seeding._filtered_distances`` from ``proj`` on, for these
+        candidates."""
         cand_proj = np.ascontiguousarray(from_bfloat16(self.proj[:, candidate_rows]).T)
         cand_norm = float(np.max(self.y_norms[candidate_rows]))
         return (self.proj, self.y_norms, cand_proj, cand_norm, self.origin_gap,
                 self.error_scale, self.proj_error, self.gram_error, self.acc, self.thresholds)
-
-    def rows_to_compute(self, candidate_rows, closest, need, n_threads):
-        """Clear ``need`` for the rows proved; return the rows left."""
-        (proj, y_norms, cand_proj, cand_norm, origin_gap, error_scale, proj_error, gram_error,
-         acc, thresholds) = self.kernel_args(candidate_rows)
-        return _seeding._projection_rows(proj, y_norms, closest, cand_proj, cand_norm, origin_gap,
-                                         error_scale, proj_error, gram_error, need, acc,
-                                         thresholds, n_threads)
