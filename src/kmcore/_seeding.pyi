@@ -34,21 +34,6 @@ def _sample_by_potential(
     sorted_targets: NDArray[np.float64],
     out: NDArray[np.intp],
 ) -> None: ...
-def _projection_rows(
-    proj: NDArray[np.float32],
-    y_norms: NDArray[np.float64],
-    closest: NDArray[np.floating],
-    cand_proj: NDArray[np.float32],
-    cand_norm: float,
-    origin_gap: float,
-    error_scale: float,
-    proj_error: float,
-    gram_error: float,
-    need: NDArray[np.uint8],
-    acc: NDArray[np.float32],
-    thresholds: NDArray[np.float64],
-    n_threads: int,
-) -> int: ...
 def _filtered_distances(
     X: NDArray[np.floating],
     x_sqnorms: NDArray[np.floating],
@@ -67,8 +52,9 @@ def _filtered_distances(
     need: NDArray[np.uint8],
     need_given: bool,
     gathered: NDArray[np.intp],
+    tile_rows: int,
     gather_below: float,
-    proj: NDArray[np.float32],
+    proj: NDArray[np.uint16],
     y_norms: NDArray[np.float64],
     cand_proj: NDArray[np.float32],
     cand_norm: float,

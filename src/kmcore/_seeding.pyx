@@ -7,17 +7,17 @@ current closest distances and the weighted potential of each candidate.
 
 k-means++ skips the rows that no candidate can come closer to:
 ``_rows_to_compute`` proves it by the triangle inequality, and in high
-dimension, where that rarely proves anything, ``_projection_rows`` from the
-rows' projections on a few directions of largest spread (a projected distance
-never exceeds the distance). ``_filtered_distances`` runs a whole step in
-one parallel region: the projection test, the GEMM over the rows left
-(gathered) and the potentials, summed over every row in the full pass's
-chunks and order, so the potentials, and the rows picked, are those of the
-full pass.
+dimension, where that rarely proves anything, ``_filtered_distances`` from
+the rows' projections on a few directions of largest spread (a projected
+distance never exceeds the distance; ``_seeding_blocks._projection_block``).
+``_filtered_distances`` runs a whole step in one parallel region: the
+projection test, the GEMM over the rows left (gathered) and the potentials,
+summed over every row in the full pass's chunks and order, so the
+potentials, and the rows picked, are those of the full pass.
 """
 
 from libc.math cimport sqrt
-from libc.stdint cimport int32_t, uint8_t
+from libc.stdint cimport int32_t, uint8_t, uint16_t
 
 from cython cimport floating
 from cython.parallel cimport prange, threadid
@@ -226,94 +226,6 @@ def _rows_to_compute(
     return n_rows, n_pairs
 
 
-def _projection_rows(
-    const float[:, ::1] proj not None,              # IN  (m, n) projected rows, dimension-major
-    const double[::1] y_norms not None,             # IN  (n,) upper bounds of ||x - p_origin||
-    const floating[::1] closest not None,           # IN  (n,) current closest squared distance
-    const float[:, ::1] cand_proj not None,         # IN  (L, m) the candidates' columns of proj
-    double cand_norm,
-    double origin_gap,
-    double error_scale,
-    double proj_error,
-    double gram_error,
-    uint8_t[::1] need not None,                     # INOUT (n,) 1: row still to compute
-    float[:, ::1] acc not None,                     # OUT (n_threads, block) scratch
-    double[:, ::1] thresholds not None,             # OUT (n_threads, block) scratch
-    int n_threads,
-):
-    """Clear ``need`` for the rows whose projections prove no candidate closer.
-
-    With Q the projection basis (orthonormal up to ``gram_error``:
-    ``||Q^T v||^2 <= (1 + gram_error) ||v||^2``), ``proj[:, i]`` is
-    ``Q^T (x_i - p_origin)`` up to ``proj_error * ||x_i - p_origin||`` (in
-    norm), and ``y_norms[i]`` bounds ``||x_i - p_origin||`` from above. For a
-    candidate c (``cand_norm`` bounds its ``||c - p_origin||``), the exact
-    distance satisfies ``||x - c|| >= ||Q^T (x - c)|| / sqrt(1 + gram_error)``
-    and the projected distance is at least the stored one's less
-    ``proj_error * (||x - p_origin|| + ||c - p_origin||)``. When that lower
-    bound reaches ``sqrt(D_i + E_i)`` (D_i = ``closest[i]``; E_i bounds the
-    rounding of the distance the full pass computes, as in
-    ``_rows_to_compute``, with ``||x - origin|| <= y_norms[i] + origin_gap``
-    and ``||c - origin|| <= cand_norm + origin_gap``, ``origin`` being the
-    pass's), the full pass's min for that pair is D_i. A row that may skip
-    every candidate gets ``need[i] = 0``; rows already at 0 are not looked at.
-
-    The stored projected distance is summed in float32; its rounding is a
-    relative ``(m + 2) * eps32 / 2`` at most in any order (non-negative
-    terms), taken off the test. A NaN anywhere keeps the row.
-
-    Parameters
-    ----------
-    proj : projected rows, one row of ``proj`` per direction
-    y_norms : upper bounds of the rows' distances to the projection origin
-    closest : current closest squared distances
-    cand_proj : the candidates' projected rows, one per candidate
-    cand_norm : upper bound of every candidate's distance to the projection origin
-    origin_gap : upper bound of the distance between the projection origin
-        and the pass's origin (0 when they are the same point)
-    error_scale : relative rounding bound of a distance (``_rows_to_compute``)
-    proj_error : relative error bound of the stored projections (see above)
-    gram_error : bound of ``||Q^T Q - I||_2``
-    need : 1 for the rows to compute; rows proved here are set to 0
-    acc, thresholds : scratch, one row per thread (their length is the block)
-    n_threads : int
-        OpenMP threads; rows are independent.
-
-    Returns
-    -------
-    n_rows : int
-        The rows left with ``need[i] = 1``.
-    """
-    cdef str K = "_projection_rows"
-    cdef Py_ssize_t m = proj.shape[0], n = proj.shape[1], L = cand_proj.shape[0]
-    cdef Py_ssize_t block = acc.shape[1], n_blocks, b, i, start, n_rows = 0
-    check_at_least(m, 1, K, "proj.shape[0]")
-    check_equal(y_norms.shape[0], n, K, "y_norms.shape[0] (columns of proj)")
-    check_equal(closest.shape[0], n, K, "closest.shape[0] (columns of proj)")
-    check_equal(need.shape[0], n, K, "need.shape[0] (columns of proj)")
-    check_equal(cand_proj.shape[1], m, K, "cand_proj.shape[1] (rows of proj)")
-    check_at_least(block, 1, K, "acc.shape[1]")
-    check_equal(thresholds.shape[1], block, K, "thresholds.shape[1] (acc.shape[1])")
-    check_threads(n_threads, K)
-    check_at_least(acc.shape[0], n_threads, K, "acc.shape[0] (n_threads)")
-    check_at_least(thresholds.shape[0], n_threads, K, "thresholds.shape[0] (n_threads)")
-    if n == 0:
-        return 0
-    if L == 0:
-        for i in range(n):
-            n_rows += need[i] != 0
-        return n_rows
-    n_blocks = (n + block - 1) // block
-    with nogil:
-        for b in prange(n_blocks, schedule="static", num_threads=n_threads):
-            start = b * block
-            n_rows += _projection_block(
-                &proj[0, 0], n, m, &y_norms[0], closest, &cand_proj[0, 0], L, cand_norm,
-                origin_gap, error_scale, proj_error, gram_error, need, True, start,
-                min(block, n - start), &acc[threadid(), 0], &thresholds[threadid(), 0])
-    return n_rows
-
-
 def _sample_by_potential(
     const floating[::1] closest not None,           # IN  (n,)
     const floating[::1] sample_weight not None,     # IN  (n,), or (0,) for unit weights
@@ -382,9 +294,10 @@ def _filtered_distances(
     const floating[:, ::1] gemm_candidates not None,  # IN (L, d)
     uint8_t[::1] need not None,                     # INOUT (n,) see below
     bint need_given,
-    intp_t[:, ::1] gathered not None,               # OUT (n_threads, tile_rows) scratch
+    intp_t[:, ::1] gathered not None,               # OUT (n_threads, >= tile_rows) scratch
+    Py_ssize_t tile_rows,
     double gather_below,
-    const float[:, ::1] proj not None,              # IN  (m, n), or (0, 0): no projection
+    const uint16_t[:, ::1] proj not None,           # IN  (m, n) bfloat16, or (0, 0): no projection
     const double[::1] y_norms not None,             # IN  (n,), or (0,)
     const float[:, ::1] cand_proj not None,         # IN  (L, m)
     double cand_norm,
@@ -397,9 +310,9 @@ def _filtered_distances(
 ):
     """``_candidate_distances`` over the rows the bounds leave, and the potentials: one pass.
 
-    The rows run in tiles of ``gathered.shape[1]`` rows (a multiple of
+    The rows run in tiles of ``tile_rows`` rows (a multiple of
     ``chunk_rows``), a tile per thread at a time. In a tile, the projection
-    test of ``_projection_rows`` (with ``proj``; its arguments as there)
+    test of ``_seeding_blocks._projection_block`` (with ``proj``; see there)
     clears ``need`` for the rows it proves, looking only at rows where
     ``need`` is 1 if ``need_given`` (the triangle bounds filled it), else at
     every row (``need`` is then written, not read). When fewer than
@@ -434,11 +347,20 @@ def _filtered_distances(
         OpenMP threads; BLAS must be limited to one thread by the caller.
     need : the rows to compute; on return 1 for the rows the bounds left
     need_given : whether ``need`` holds the triangle bounds' rows on entry
-    gathered : scratch for each thread's row list; its width is the tile
+    gathered : scratch for each thread's row list, at least a tile wide
+    tile_rows : rows per tile
     gather_below : fraction of a tile's rows below which they are gathered
-    proj, y_norms, cand_proj, cand_norm, origin_gap, error_scale, proj_error,
-    gram_error, acc, thresholds
-        As in ``_projection_rows``; an empty ``proj`` tests nothing.
+    proj, y_norms, cand_proj, cand_norm, origin_gap, error_scale, proj_error, gram_error
+        The projection test's (see ``_projection_block``): the projected
+        rows (bfloat16 bits, one row per direction), upper bounds of the
+        rows' distances to the projection origin, the candidates' projected
+        rows (float32), an upper bound of every candidate's distance to the
+        projection origin, of the distance between the projection origin and
+        the pass's, the relative rounding bound of a distance
+        (``_rows_to_compute``), the relative error bound of the stored
+        projections and a bound of ``||Q^T Q - I||_2``; an empty ``proj``
+        tests nothing.
+    acc, thresholds : scratch, one row per thread (their length is the block)
 
     Returns
     -------
@@ -447,7 +369,7 @@ def _filtered_distances(
     """
     cdef str K = "_filtered_distances"
     cdef Py_ssize_t n = X.shape[0], L = candidates.shape[0], m = proj.shape[0]
-    cdef Py_ssize_t tile = gathered.shape[1], block = acc.shape[1]
+    cdef Py_ssize_t tile = tile_rows, block = acc.shape[1]
     cdef Py_ssize_t n_tiles, n_workers, t, tstart, tend, gend, s, b, cnt, i, g, c, count
     cdef Py_ssize_t n_left = 0, n_computed = 0
     cdef bint shifting = origin.shape[0] > 0
@@ -457,9 +379,10 @@ def _filtered_distances(
     _check_candidate_pass(K, X, x_sqnorms, candidates, cand_sqnorms, gemm_candidates, closest,
                           sample_weight, origin, dist, chunk_rows, n_threads)
     check_equal(need.shape[0], n, K, "need.shape[0] (rows of X)")
-    check_at_least(tile, chunk_rows, K, "gathered.shape[1] (chunk_rows)")
+    check_at_least(tile, chunk_rows, K, "tile_rows (chunk_rows)")
+    check_at_least(gathered.shape[1], tile, K, "gathered.shape[1] (tile_rows)")
     if tile % chunk_rows:
-        raise ValueError(f"{K}: gathered.shape[1] must be a multiple of chunk_rows "
+        raise ValueError(f"{K}: tile_rows must be a multiple of chunk_rows "
                          f"({chunk_rows}), got {tile}")
     if m > 0:
         check_equal(proj.shape[1], n, K, "proj.shape[1] (rows of X)")

@@ -2,13 +2,13 @@
 
 One chunk of the candidate distances (``_chunk_distances``), one block of the
 projection test (``_projection_block``) and one chunk of the potentials
-(``_chunk_potentials``): each entry of ``_seeding`` that computes a row, tests
-it or sums it goes through the same code, so the plain pass, the filtered
-pass and the standalone projection test agree bitwise.
+(``_chunk_potentials``): each entry of ``_seeding`` that computes a row or
+sums it goes through the same code, so the plain pass and the filtered pass
+agree bitwise.
 """
 
 from libc.math cimport INFINITY, sqrt
-from libc.stdint cimport uint8_t
+from libc.stdint cimport uint8_t, uint16_t
 from libc.string cimport memcpy
 
 from cython cimport floating
@@ -18,7 +18,7 @@ from kmcore._common cimport gemm_abt, shift_rows, sqdist
 ctypedef Py_ssize_t intp_t
 
 cdef extern from "_projection.h" nogil:
-    void km_projected_sqdist(const float* pt, Py_ssize_t stride, Py_ssize_t rows,
+    void km_projected_sqdist(const uint16_t* pt, Py_ssize_t stride, Py_ssize_t rows,
                              Py_ssize_t dims, const float* cand, float* acc)
 
 
@@ -107,7 +107,7 @@ cdef inline void _chunk_distances(
 
 
 cdef inline Py_ssize_t _projection_block(
-    const float* proj,                              # IN  (m, n) projected rows
+    const uint16_t* proj,                           # IN  (m, n) projected rows (bfloat16)
     Py_ssize_t n,
     Py_ssize_t m,
     const double* y_norms,                          # IN  (n,)
@@ -126,7 +126,28 @@ cdef inline Py_ssize_t _projection_block(
     float* a,                                       # OUT (cnt,) scratch
     double* t,                                      # OUT (cnt,) scratch
 ) noexcept nogil:
-    """The test of ``_projection_rows`` on rows ``start .. start + cnt``.
+    """Clear ``need`` for the rows of ``start .. start + cnt`` whose projections
+    prove no candidate closer.
+
+    With Q the projection basis (orthonormal up to ``gram_error``:
+    ``||Q^T v||^2 <= (1 + gram_error) ||v||^2``), ``proj[:, i]`` (bfloat16:
+    the high halves of float32 bits, read as those float32) is
+    ``Q^T (x_i - p_origin)`` up to ``proj_error * ||x_i - p_origin||`` (in
+    norm), and ``y_norms[i]`` bounds ``||x_i - p_origin||`` from above. For a
+    candidate c (``cand_norm`` bounds its ``||c - p_origin||``), the exact
+    distance satisfies ``||x - c|| >= ||Q^T (x - c)|| / sqrt(1 + gram_error)``
+    and the projected distance is at least the stored one's less
+    ``proj_error * (||x - p_origin|| + ||c - p_origin||)``. When that lower
+    bound reaches ``sqrt(D_i + E_i)`` (D_i = ``closest[i]``; E_i bounds the
+    rounding of the distance the full pass computes, as in
+    ``_seeding._rows_to_compute``, with ``||x - origin|| <= y_norms[i] +
+    origin_gap`` and ``||c - origin|| <= cand_norm + origin_gap``, ``origin``
+    being the pass's), the full pass's min for that pair is D_i. A row that may skip
+    every candidate gets ``need[i] = 0``.
+
+    The stored projected distance is summed in float32; its rounding is a
+    relative ``(m + 2) * eps32 / 2`` at most in any order (non-negative
+    terms), taken off the test. A NaN anywhere keeps the row.
 
     With ``masked``, only the rows where ``need`` is 1 are looked at; else
     every row is, as if ``need`` held 1 (it is written either way). Returns

@@ -15,12 +15,12 @@ from kmcore import _seeding
 from kmcore._threads import blas_single_threaded
 
 # The projection bounds (see ProjectionBounds): at most this many
-# directions, their projected rows (float32) at most this fraction of X's
+# directions, their projected rows (bfloat16) at most this fraction of X's
 # bytes, and used only with at least these many directions, rows and
 # centers (below, their one product with X is not repaid).
-PROJECTION_DIMS = 64
+PROJECTION_DIMS = 128
 PROJECTION_MEMORY = 1 / 12
-PROJECTION_MIN_DIMS = 16
+PROJECTION_MIN_DIMS = 32
 PROJECTION_MIN_ROWS = 4096
 PROJECTION_MIN_CENTERS = 16
 # Evenly spaced rows the directions are found from, the values of X per
@@ -86,16 +86,31 @@ class TriangleBounds:
 def projection_dims(n, d, itemsize, n_clusters):
     """Directions of the projection bounds for an (n, d) X of this itemsize, or 0 for none.
 
-    As many as ``PROJECTION_DIMS`` allows, fewer when their float32 rows
+    As many as ``PROJECTION_DIMS`` allows, fewer when their bfloat16 rows
     would take more than ``PROJECTION_MEMORY`` of X's bytes; none below
     ``PROJECTION_MIN_DIMS`` (low-dimensional X, where the triangle bounds
     do well and a few directions hold little of the distance) or with fewer
     than ``PROJECTION_MIN_ROWS`` rows or ``PROJECTION_MIN_CENTERS`` centers.
     """
-    m = min(PROJECTION_DIMS, d, int(d * itemsize * PROJECTION_MEMORY) // 4)
+    m = min(PROJECTION_DIMS, d, int(d * itemsize * PROJECTION_MEMORY) // 2)
     if m < PROJECTION_MIN_DIMS or n < PROJECTION_MIN_ROWS or n_clusters < PROJECTION_MIN_CENTERS:
         return 0
     return m
+
+
+def to_bfloat16(v):
+    """bfloat16 bits (uint16) of float32 ``v``, rounded to nearest, ties to even.
+
+    Finite values only (the caller checks them): the high half of each
+    float32, plus a carry from the low half.
+    """
+    b = np.ascontiguousarray(v, dtype=np.float32).view(np.uint32)
+    return ((b + (np.uint32(0x7FFF) + ((b >> 16) & np.uint32(1)))) >> 16).astype(np.uint16)
+
+
+def from_bfloat16(h):
+    """The float32 values of bfloat16 bits ``h`` (exact)."""
+    return (np.asarray(h, dtype=np.uint16).astype(np.uint32) << 16).view(np.float32)
 
 
 def top_directions(S, m):
@@ -125,15 +140,18 @@ class ProjectionBounds:
     whose projected distance to every candidate already reaches
     ``sqrt(D + E)`` (D its closest distance, E the rounding bound of the
     full pass's distance) cannot get a smaller distance from the full pass,
-    as in ``TriangleBounds``; ``_seeding._projection_rows`` tests it with
-    the margins of every rounding involved (see there). Q is near the top
+    as in ``TriangleBounds``; ``_seeding._filtered_distances`` tests it with
+    the margins of every rounding involved (see
+    ``_seeding_blocks._projection_block``). Q is near the top
     principal directions of ``PROJECTION_SAMPLE`` evenly spaced rows, the
     rows are projected around their mean p (rounded to float32, so that p is
-    exactly representable): the rows ``Q^T (x - p)`` in float32, computed
-    once per call by a float32 product of ``x - p`` (rounded once in X's
-    dtype, then to float32) with Q (float32; its own distance from
-    orthonormality is measured in float64, ``gram_error``). Extra memory:
-    the (m, n) float32 projections, n float64 norm bounds, and blocks of
+    exactly representable): the rows ``Q^T (x - p)``, computed once per call
+    by a float32 product of ``x - p`` (rounded once in X's dtype, then to
+    float32) with Q (float32; its own distance from orthonormality is
+    measured in float64, ``gram_error``), stored rounded to bfloat16 (the
+    high half of a float32: the filter streams through them at every step,
+    and half the bytes is about half its time). Extra memory: the (m, n)
+    bfloat16 projections, n float64 norm bounds, and blocks of
     ``PROJECTION_CHUNK`` values while projecting. Disabled (``usable``
     False) when the values are too large for the float32 sums, are not
     finite, or the basis is far from orthonormal.
@@ -180,10 +198,17 @@ class ProjectionBounds:
         # float32 (u32, plus u64 more for float64 X).
         gamma = d * u32 / (1.0 - d * u32)
         grow = np.sqrt(1.0 + self.gram_error)
-        self.proj_error = 1.01 * (gamma * np.sqrt(m) * grow * (1.0 + u32 + 2 * u64)
-                                  + grow * (u32 + 2 * u64))
-        self.proj = np.empty((m, n), dtype=np.float32)
+        proj_error = 1.01 * (gamma * np.sqrt(m) * grow * (1.0 + u32 + 2 * u64)
+                             + grow * (u32 + 2 * u64))
+        # Rounding to bfloat16 (8 significant bits, to nearest) moves each
+        # element by at most 2^-8 of it, or half its smallest subnormal
+        # step: in norm 2^-8 ||stored32|| <= 2^-8 (grow + proj_error) ||x - p||,
+        # plus sqrt(m) 2^-134, which y_norms absorbs (see below).
+        self.proj_error = proj_error + 1.01 * 2.0 ** -8 * (grow + proj_error)
+        tiny = np.sqrt(m) * 2.0 ** -134 / self.proj_error
+        self.proj = np.empty((m, n), dtype=np.uint16)
         self.y_norms = np.empty(n, dtype=np.float64)
+        big = 0.0
         chunk = max(1, PROJECTION_CHUNK // d)
         for start in range(0, n, chunk):
             # x - p rounded once in X's dtype (p is exact in it), then to float32.
@@ -192,12 +217,14 @@ class ProjectionBounds:
             # ||x - p|| <= ||rows|| / (1 - u32); the float64 sum's rounding
             # (about d * u64) is far inside the 1e-6 too.
             self.y_norms[start:end] = np.sqrt(
-                np.einsum("ij,ij->i", rows, rows, dtype=np.float64)) * (1.0 + 1e-6)
-            self.proj[:, start:end] = (rows.astype(np.float32, copy=False) @ Q).T
+                np.einsum("ij,ij->i", rows, rows, dtype=np.float64)) * (1.0 + 1e-6) + tiny
+            proj = (rows.astype(np.float32, copy=False) @ Q).T
+            # np.maximum keeps a NaN (Python's max would drop it).
+            big = float(np.maximum(big, np.max(np.abs(proj))))
+            self.proj[:, start:end] = to_bfloat16(proj)
         # The float32 sums of squares of the filter must not overflow (a NaN
         # fails the test too).
-        big = max(float(np.max(self.y_norms)), float(np.max(self.proj)),
-                  -float(np.min(self.proj)))
+        big = float(np.maximum(big, np.max(self.y_norms)))
         if not big < 1e15:
             return False
         # Subtraction is correctly rounded: the factor covers it.
@@ -206,17 +233,9 @@ class ProjectionBounds:
         return True
 
     def kernel_args(self, candidate_rows):
-        """The arguments of ``_seeding._projection_rows`` from ``proj`` to ``gram_error``
-        and its scratch, for these candidates (``_filtered_distances`` takes them too)."""
-        cand_proj = np.ascontiguousarray(self.proj[:, candidate_rows].T)
+        """The arguments of ``_seeding._filtered_distances`` from ``proj`` on, for these
+        candidates."""
+        cand_proj = np.ascontiguousarray(from_bfloat16(self.proj[:, candidate_rows]).T)
         cand_norm = float(np.max(self.y_norms[candidate_rows]))
         return (self.proj, self.y_norms, cand_proj, cand_norm, self.origin_gap,
                 self.error_scale, self.proj_error, self.gram_error, self.acc, self.thresholds)
-
-    def rows_to_compute(self, candidate_rows, closest, need, n_threads):
-        """Clear ``need`` for the rows proved; return the rows left."""
-        (proj, y_norms, cand_proj, cand_norm, origin_gap, error_scale, proj_error, gram_error,
-         acc, thresholds) = self.kernel_args(candidate_rows)
-        return _seeding._projection_rows(proj, y_norms, closest, cand_proj, cand_norm, origin_gap,
-                                         error_scale, proj_error, gram_error, need, acc,
-                                         thresholds, n_threads)

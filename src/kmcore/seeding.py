@@ -42,13 +42,13 @@ def kmeans_plusplus(X: ArrayLike, n_clusters: int, sample_weight: ArrayLike | No
     skips most rows of clustered data once every cluster holds a center, and
     few of high-dimensional data without clear clusters (where the bounds
     are then tried only now and then). On high-dimensional data a second
-    bound proves it from the rows' projections on m <= 64 directions of
+    bound proves it from the rows' projections on m <= 128 directions of
     largest spread, found once per call: with at least 4096 rows and 16
-    centers, and m as large as keeps the float32 projections within 1/12
-    of X's bytes, if that is at least 16 (float32 X: 192 features or more;
-    float64 X: 96). It costs one product of X with the m directions and
-    extra memory O(n_samples x m): the projected rows (4 m bytes a row) and
-    one float64 per row.
+    centers, and m as large as keeps the projections (stored as bfloat16)
+    within 1/12 of X's bytes, if that is at least 32 (float32 X: 192
+    features or more; float64 X: 96). It costs one product of X with the m
+    directions and extra memory O(n_samples x m): the projected rows (2 m
+    bytes a row) and one float64 per row.
     The draws use float64 cumulative sums, in the order scikit-learn's
     ``kmeans_plusplus`` uses its RandomState, so with float64 data and the
     same ``random_state`` both pick the same rows (up to ties in rounding).
@@ -112,10 +112,15 @@ _GATHER_BELOW = 0.9
 # are tried again.
 _RETRY_AFTER = 0.25
 # Rows per tile of the filtered pass: the work a thread takes at a time
-# (the rows of its chunks it filters, gathers and sums). Small enough that a
-# thread the machine holds back delays the step little, large enough to
-# fill the gathered GEMMs when a fifth of the rows is left.
+# (the rows of its chunks it filters, gathers and sums). Each tile pads its
+# last gathered GEMM call to a whole chunk, so a tile is made large enough
+# for _TILE_CALLS calls of the rows the bounds left at the previous step;
+# but at least _TILE_ROWS rows, and small enough that every thread gets
+# _TILES_PER_THREAD tiles: a thread the machine holds back delays the step
+# by that share at most. The tile never changes a result.
 _TILE_ROWS = 1024
+_TILE_CALLS = 4
+_TILES_PER_THREAD = 4
 
 
 def _kmeans_plusplus(X, x_sqnorms, n_clusters, sample_weight, n_local_trials, rng, n_threads,
@@ -172,6 +177,8 @@ class _GreedyState:
                                              n_threads) if m else None)
         if self.projection is not None and not self.projection.usable:
             self.projection = None
+        # The fraction of rows the bounds left at the last step (sizes the tiles).
+        self.left_fraction = 1.0
         self.closest = np.full(n, np.inf, dtype=X.dtype)
         self.assigned = np.zeros(n, dtype=np.int32)
         self.need = np.empty(n, dtype=np.uint8)
@@ -209,7 +216,9 @@ class _GreedyState:
         # Without either bound this is the plain pass (every tile whole).
         pots, left, computed = self.passes.run_filtered(
             candidates, self.closest, self.need, try_triangle,
-            self.projection if try_projection else None)
+            self.projection if try_projection else None,
+            self.passes.tile_for(self.left_fraction))
+        self.left_fraction = left / n
         if stats is not None:
             stats.append((computed / n, tri_rows / n if try_triangle else None,
                           n_pairs / (n * self.L) if try_triangle else None,
@@ -328,8 +337,10 @@ class _CandidatePass:
         # are whatever the buffer holds, finite values (see _seeding).
         self.buffers = np.zeros((self.n_workers, self.chunk_rows * width), dtype=X.dtype)
         # The filtered pass's tiles: whole chunks, each thread's row list.
-        tile = self.chunk_rows * max(1, _TILE_ROWS // self.chunk_rows)
-        self.gathered = np.empty((self.n_workers, tile if gather else 0), dtype=np.intp)
+        self.min_tile = self.chunk_rows * max(1, _TILE_ROWS // self.chunk_rows)
+        share = -(-n // (_TILES_PER_THREAD * self.n_workers))
+        self.max_tile = max(self.min_tile, -(-share // self.chunk_rows) * self.chunk_rows)
+        self.gathered = np.empty((self.n_workers, self.max_tile if gather else 0), dtype=np.intp)
         self.dist_all = np.empty((max_candidates, n), dtype=X.dtype)
         self.dist = self.dist_all
 
@@ -359,13 +370,22 @@ class _CandidatePass:
         # Chunks are added in order: nothing here depends on the thread count.
         return chunk_pots.sum(axis=0)
 
-    def run_filtered(self, candidate_rows, closest, need, need_given, projection):
+    def tile_for(self, left_fraction):
+        """Rows per tile of the filtered pass when about this fraction of rows is left."""
+        rows = _TILE_CALLS * self.chunk_rows / max(left_fraction, 1e-12)
+        tile = min(self.max_tile, -(-int(min(rows, self.max_tile)) // self.chunk_rows)
+                   * self.chunk_rows)
+        return max(self.min_tile, tile)
+
+    def run_filtered(self, candidate_rows, closest, need, need_given, projection,
+                     tile_rows=None):
         """``run`` computing only the rows the bounds leave: the same results.
 
         ``need`` holds the triangle bounds' rows if ``need_given``;
         ``projection`` (a ``ProjectionBounds`` or None) tests the rows in the
-        same pass (``_seeding._filtered_distances``). Returns the potentials,
-        the rows the bounds left and the rows computed.
+        same pass (``_seeding._filtered_distances``), in tiles of
+        ``tile_rows`` rows (``tile_for``; None: the smallest). Returns the
+        potentials, the rows the bounds left and the rows computed.
         """
         cands, origin, gemm_cands, cand_norms = self._candidates(candidate_rows)
         chunk_pots = np.empty((self.n_chunks, len(candidate_rows)), dtype=np.float64)
@@ -375,13 +395,14 @@ class _CandidatePass:
                 self.X, self.x_sqnorms, cands, cand_norms, closest, self.weight, self.buffers,
                 self.dist, chunk_pots, self.chunk_rows, self.n_workers,
                 _EXACT_BELOW[self.X.dtype], origin, gemm_cands, need, need_given,
-                self.gathered, _GATHER_BELOW, *bounds,
+                self.gathered, self.min_tile if tile_rows is None else tile_rows,
+                _GATHER_BELOW, *bounds,
             )
         return chunk_pots.sum(axis=0), left, computed
 
 
 # The filtered pass reads an empty projection as none.
-_NO_PROJECTION = (np.empty((0, 0), dtype=np.float32), np.empty(0), np.empty((0, 0), np.float32),
+_NO_PROJECTION = (np.empty((0, 0), dtype=np.uint16), np.empty(0), np.empty((0, 0), np.float32),
                   0.0, 0.0, 0.0, 0.0, 0.0, np.empty((0, 0), np.float32), np.empty((0, 0)))
 
 

@@ -91,23 +91,17 @@ def rows_to_compute_args():
                 need=np.zeros(N, np.uint8), n_threads=2)
 
 
-def projection_rows_args():
-    m, f32 = 3, np.float32
-    return dict(proj=np.zeros((m, N), f32), y_norms=np.ones(N), closest=np.ones(N),
-                cand_proj=np.zeros((2, m), f32), cand_norm=1.0, origin_gap=0.0, error_scale=1e-6,
-                proj_error=1e-6, gram_error=1e-6, need=np.ones(N, np.uint8),
-                acc=np.zeros((2, 8), f32), thresholds=f(2, 8), n_threads=2)
-
-
 def filtered_args(shift=False, projection=False):
     X = data()
     cands = X[:3].copy()
     chunk, m, f32 = 8, 3, np.float32
-    proj = dict(proj=np.zeros((m, N), f32), y_norms=np.ones(N), cand_proj=np.zeros((3, m), f32),
+    proj = dict(proj=np.zeros((m, N), np.uint16), y_norms=np.ones(N),
+                cand_proj=np.zeros((3, m), f32),
                 cand_norm=1.0, origin_gap=0.0, error_scale=1e-6, proj_error=1e-6,
                 gram_error=1e-6, acc=np.zeros((2, 8), f32), thresholds=f(2, 8))
     if not projection:
-        proj.update(proj=np.zeros((0, 0), f32), y_norms=f(0), cand_proj=np.zeros((0, 0), f32),
+        proj.update(proj=np.zeros((0, 0), np.uint16), y_norms=f(0),
+                    cand_proj=np.zeros((0, 0), f32),
                     acc=np.zeros((0, 0), f32), thresholds=f(0, 0))
     return dict(
         X=X, x_sqnorms=row_norms(X), candidates=cands, cand_sqnorms=row_norms(cands),
@@ -115,7 +109,7 @@ def filtered_args(shift=False, projection=False):
         dist=f(3, N), chunk_pots=f(-(-N // chunk), 3), chunk_rows=chunk, n_threads=2,
         exact_below=1e-6, origin=f(D) if shift else f(0), gemm_candidates=cands,
         need=np.ones(N, np.uint8), need_given=False, gathered=np.zeros((2, 16), np.intp),
-        gather_below=0.9, **proj,
+        tile_rows=16, gather_below=0.9, **proj,
     )
 
 
@@ -170,7 +164,6 @@ KERNELS = {
     "_sample_by_potential": (_seeding._sample_by_potential, sample_args),
     "_rows_to_compute": (_seeding._rows_to_compute, rows_to_compute_args),
     "_filtered_distances": (_seeding._filtered_distances, filtered_args),
-    "_projection_rows": (_seeding._projection_rows, projection_rows_args),
     "_soft_assign": (_soft._soft_assign, soft_args),
     "_member_sqdist": (_split._member_sqdist, member_args),
     "_two_means": (_split._two_means, two_means_args),
@@ -254,22 +247,16 @@ BAD = [
     ("_filtered_distances", {}, "gathered", np.zeros((2, 12), np.intp)),
     ("_filtered_distances", {}, "gathered", np.zeros((2, 4), np.intp)),
     ("_filtered_distances", {}, "gathered", np.zeros((1, 16), np.intp)),
+    ("_filtered_distances", {}, "tile_rows", 12),
+    ("_filtered_distances", {}, "tile_rows", 4),
     ("_filtered_distances", {}, "chunk_rows", 0),
     ("_filtered_distances", {}, "n_threads", 0),
-    ("_filtered_distances", {"projection": True}, "proj", np.zeros((3, N - 1), np.float32)),
+    ("_filtered_distances", {"projection": True}, "proj", np.zeros((3, N - 1), np.uint16)),
     ("_filtered_distances", {"projection": True}, "y_norms", f(N - 1)),
     ("_filtered_distances", {"projection": True}, "cand_proj", np.zeros((3, 4), np.float32)),
     ("_filtered_distances", {"projection": True}, "cand_proj", np.zeros((2, 3), np.float32)),
     ("_filtered_distances", {"projection": True}, "acc", np.zeros((1, 8), np.float32)),
     ("_filtered_distances", {"projection": True}, "thresholds", f(2, 7)),
-    ("_projection_rows", {}, "proj", np.zeros((0, N), np.float32)),
-    ("_projection_rows", {}, "y_norms", f(N - 1)),
-    ("_projection_rows", {}, "closest", f(N + 1)),
-    ("_projection_rows", {}, "cand_proj", np.zeros((2, 4), np.float32)),
-    ("_projection_rows", {}, "need", np.ones(N - 1, np.uint8)),
-    ("_projection_rows", {}, "acc", np.zeros((1, 8), np.float32)),
-    ("_projection_rows", {}, "thresholds", f(2, 7)),
-    ("_projection_rows", {}, "n_threads", 0),
     ("_sample_by_potential", {}, "sample_weight", f(N - 1)),
     ("_sample_by_potential", {}, "out", np.zeros(1, np.intp)),
     ("_sample_by_potential", {}, "closest", f(0)),

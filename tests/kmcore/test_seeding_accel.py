@@ -44,7 +44,7 @@ def plusplus(X, k, sample_weight=None, n_local_trials=None, seed=0, n_threads=1,
     """
     if gather is False:
         # The plain pass at every step, as before the acceleration: the reference.
-        def plain(self, candidate_rows, closest, need, need_given, projection):
+        def plain(self, candidate_rows, closest, need, need_given, projection, tile_rows=None):
             return self.run(candidate_rows, closest), len(closest), len(closest)
         monkeypatch.setattr(seeding._CandidatePass, "run_filtered", plain)
     elif gather is not None:
@@ -250,11 +250,13 @@ def test_projection_clears_only_rows_the_full_pass_keeps(dtype, offset, monkeypa
     bounds = _seeding_bounds.ProjectionBounds(X, d, data_origin(X),
                                        4.0 * (d + 4) * float(np.finfo(dtype).eps), 2)
     assert bounds.usable and bounds.proj.shape == (d, n)
-    need = np.ones(n, dtype=np.uint8)
-    left = bounds.rows_to_compute(cands, closest, need, 2)
+    need = np.zeros(n, dtype=np.uint8)
+    passes = seeding._CandidatePass(X, kmcore.row_norms(X), None, 3, 2, gather=True)
+    _, left, _ = passes.run_filtered(cands, closest, need, False, bounds)
     assert left == need.sum()
     cleared = need == 0
     dist = full_pass(X, cands, closest)
+    np.testing.assert_array_equal(passes.dist, dist)
     np.testing.assert_array_equal(dist[:, cleared], np.broadcast_to(closest[cleared],
                                                                     dist[:, cleared].shape))
     # Far inside: every row whose closest distance is 0.3x its true distance.
@@ -262,43 +264,49 @@ def test_projection_clears_only_rows_the_full_pass_keeps(dtype, offset, monkeypa
     assert not cleared[(factor > 1) | trap].any()
 
 
-def test_projection_rows_keep_rows_already_computed_and_nan():
+class FixedProjection:
+    """Projection bounds given as the filtered pass's arguments."""
+
+    def __init__(self, *args):
+        self.args = args
+
+    def kernel_args(self, candidate_rows):
+        return self.args
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_projection_test_keeps_rows_not_asked_and_nan(n_threads):
+    # Rows 0-4 sit on the candidate (row 0); 5, 6, 8 are 100 away, their
+    # closest distance 1; 7 is NaN; 9 was not asked (the triangle bounds
+    # skipped it). No margins: the projection alone decides.
     n, m = 10, 2
-    proj = np.zeros((m, n), dtype=np.float32)
-    proj[0, 5:] = 100.0
-    y = np.full(n, 100.0)
+    X = np.zeros((n, m))
+    X[5:, 0] = 100.0
+    proj = _seeding_bounds.to_bfloat16(X.T.astype(np.float32))
     closest = np.ones(n)
     closest[7] = np.nan
     need = np.ones(n, dtype=np.uint8)
     need[9] = 0
-    acc, thr = np.empty((2, 4), dtype=np.float32), np.empty((2, 4))
-    cand = np.zeros((1, m), dtype=np.float32)
-    left = _seeding._projection_rows(proj, y, closest, cand, 1.0, 0.0, 0.0, 0.0, 0.0, need, acc,
-                                     thr, 2)
-    # Rows 0-4 sit on the candidate; 5, 6, 8 are 100 away; 7 is NaN; 9 was not asked.
+    bounds = FixedProjection(proj, np.full(n, 100.0), np.zeros((1, m), np.float32), 1.0, 0.0,
+                             0.0, 0.0, 0.0, np.empty((2, 4), np.float32), np.empty((2, 4)))
+    passes = seeding._CandidatePass(X, kmcore.row_norms(X), None, 1, n_threads, gather=True)
+    _, left, _ = passes.run_filtered(np.array([0]), closest, need, True, bounds)
     assert need.tolist() == [1, 1, 1, 1, 1, 0, 0, 1, 0, 0] and left == 6
-    with pytest.raises(ValueError, match="acc.shape\\[0\\]"):
-        _seeding._projection_rows(proj, y, closest, cand, 1.0, 0.0, 0.0, 0.0, 0.0, need,
-                                  acc[:1], thr, 2)
-    with pytest.raises(ValueError, match="cand_proj"):
-        _seeding._projection_rows(proj, y, closest, np.zeros((1, 3), dtype=np.float32), 1.0, 0.0,
-                                  0.0, 0.0, 0.0, need, acc, thr, 1)
-    with pytest.raises(ValueError, match="need"):
-        _seeding._projection_rows(proj, y, closest, cand, 1.0, 0.0, 0.0, 0.0, 0.0, need[:-1], acc,
-                                  thr, 1)
+    np.testing.assert_array_equal(passes.dist[0, [5, 6, 8, 9]], 1.0)
+    np.testing.assert_array_equal(passes.dist[0, :5], 0.0)
 
 
 def test_projection_shape_rule():
-    # High dimension and enough rows and centers (MNIST's shape: all 64
+    # High dimension and enough rows and centers (MNIST's shape: all 128
     # directions); never for the memory benchmark's 1,000,000 x 128 float32
-    # (the projections would take a sixth of X) nor for small inputs.
-    assert _seeding_bounds.projection_dims(60000, 784, 4, 256) == 64
-    assert _seeding_bounds.projection_dims(60000, 784, 8, 256) == 64
+    # (its 21 directions within a twelfth of X are too few) nor for small inputs.
+    assert _seeding_bounds.projection_dims(60000, 784, 4, 256) == 128
+    assert _seeding_bounds.projection_dims(60000, 784, 8, 256) == 128
     assert _seeding_bounds.projection_dims(1_000_000, 128, 4, 1000) == 0
-    assert _seeding_bounds.projection_dims(1_000_000, 128, 8, 1000) == 21
+    assert _seeding_bounds.projection_dims(1_000_000, 128, 8, 1000) == 42
     assert _seeding_bounds.projection_dims(1000, 784, 4, 256) == 0
     assert _seeding_bounds.projection_dims(60000, 191, 4, 256) == 0
-    assert _seeding_bounds.projection_dims(60000, 192, 4, 256) == 16
+    assert _seeding_bounds.projection_dims(60000, 192, 4, 256) == 32
     assert _seeding_bounds.projection_dims(60000, 784, 4, 8) == 0
 
 
@@ -339,7 +347,7 @@ def test_projection_on_mnist_shapes_picks_the_plain_rows(source, request, monkey
         X = np.ascontiguousarray(request.getfixturevalue("mnist_train")[0][::4])
     else:
         X = mnist_like(8000)
-    assert _seeding_bounds.projection_dims(X.shape[0], 784, 4, 40) == 64
+    assert _seeding_bounds.projection_dims(X.shape[0], 784, 4, 40) == 128
     for dtype in (np.float32, np.float64):
         Xd = X.astype(dtype)
         stats = []
@@ -415,18 +423,103 @@ def test_filtered_pass_gives_the_full_pass_bitwise(n, d, L, dtype, weighted, shi
                 np.testing.assert_array_equal(passes.dist, dist)
                 np.testing.assert_array_equal(got, pots)
                 assert left == (~skipped).sum() and left <= computed <= n
-                # Gathering computes the rows left (and the last chunk whole).
+                # Gathering computes the rows left, gathered over all of X
+                # (no tile pads its own GEMM calls), and the last chunk whole.
                 if gather_below == 2.0:
-                    assert computed <= left + n % passes.chunk_rows
+                    tail = n % passes.chunk_rows
+                    assert computed == (~skipped[:n - tail]).sum() + tail
                 elif gather_below == 0.0:
                     assert computed == n
 
 
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_filtered_pass_tiles_sized_by_the_rows_left_give_the_same_results(n_threads):
+    # The tile grows as fewer rows are left (fewer padded GEMM calls), up to
+    # a share of the rows per thread: whichever tile, the full pass's bits.
+    X = mixture(9000, 40, 12, 1.0, np.float32)
+    xn = kmcore.row_norms(X)
+    rng = np.random.RandomState(1)
+    cands = rng.choice(9000, 5, replace=False)
+    closest = (rng.uniform(0.0, 2.0, 9000) * np.median(xn) * 1e-2).astype(np.float32)
+    ref = seeding._CandidatePass(X, xn, None, 5, 1, gather=True)
+    ref.run(cands, closest)
+    dist = ref.dist.copy()
+    passes = seeding._CandidatePass(X, xn, None, 5, n_threads, gather=True)
+    tiles = [passes.tile_for(f) for f in (1.0, 0.5, 0.1, 0.01, 0.0)]
+    assert tiles == sorted(tiles) and tiles[0] == passes.min_tile < tiles[-1] == passes.max_tile
+    assert all(t % passes.chunk_rows == 0 for t in tiles)
+    assert passes.max_tile <= max(passes.min_tile, 9000 // (2 * passes.n_workers))
+    # Rows marked skipped keep their closest distance (but those of the
+    # partial last chunk, always computed whole); the others are computed.
+    skipped = rng.rand(9000) < 0.97
+    skipped[9000 - 9000 % passes.chunk_rows:] = False
+    want = np.where(skipped, closest, dist)
+    first = None
+    for tile in tiles:
+        need = (~skipped).astype(np.uint8)
+        got, left, computed = passes.run_filtered(cands, closest, need, True, None, tile)
+        np.testing.assert_array_equal(passes.dist, want)
+        first = got if first is None else first
+        np.testing.assert_array_equal(got, first)
+        assert left == computed == (~skipped).sum()
+    with pytest.raises(ValueError, match="tile_rows"):
+        passes.run_filtered(cands, closest, need, True, None, passes.max_tile + passes.chunk_rows)
+    with pytest.raises(ValueError, match="tile_rows"):
+        passes.run_filtered(cands, closest, need, True, None, passes.chunk_rows + 1)
+
+
+def projection_reference(bounds, cands, closest, need):
+    """The projection test in plain float64 NumPy, from the bounds' stored rows.
+
+    A row (of those with ``need``) is cleared when its projected squared
+    distance to every candidate reaches the threshold the bounds' margins
+    give (see ``_seeding_blocks._projection_block``). Returns the rows kept,
+    and the rows within 1e-5 of a threshold (where the kernel's float32
+    sums may decide otherwise).
+    """
+    P = _seeding_bounds.from_bfloat16(bounds.proj).astype(np.float64)
+    m = P.shape[0]
+    cand_norm = bounds.y_norms[cands].max()
+    far = (cand_norm + bounds.origin_gap) ** 2
+    sx = bounds.y_norms + bounds.origin_gap
+    target = (closest.astype(np.float64) + bounds.error_scale * (sx * sx + far)) * (1 + 1e-12)
+    radius = (np.sqrt(target * (1 + bounds.gram_error))
+              + bounds.proj_error * (bounds.y_norms + cand_norm))
+    t = radius ** 2 * (1 + (m + 4) * float(np.finfo(np.float32).eps)) * (1 + 1e-9)
+    a = np.stack([((P - P[:, [c]]) ** 2).sum(0) for c in cands], axis=1)
+    proved = (a >= t[:, None]).all(1) & np.isfinite(t)
+    near = (np.abs(a - t[:, None]) <= 1e-5 * t[:, None]).any(1)
+    asked = need.astype(bool)
+    return asked & ~proved, asked & near
+
+
+def test_bfloat16_rounds_to_nearest_within_the_bound():
+    # Against float64: the stored value is the nearest bfloat16 (ties to
+    # even), so within 2^-8 of the value, or half a subnormal step; and
+    # bfloat16 values come back exactly.
+    rng = np.random.RandomState(0)
+    v = (rng.normal(size=20000) * 10.0 ** rng.randint(-40, 30, 20000)).astype(np.float32)
+    v[:4] = [0.0, -0.0, 1.0 + 2.0 ** -8, 1.0 + 3 * 2.0 ** -8]  # two ties: to even
+    h = _seeding_bounds.to_bfloat16(v)
+    back = _seeding_bounds.from_bfloat16(h).astype(np.float64)
+    err = np.abs(back - v.astype(np.float64))
+    assert (err <= 2.0 ** -8 * np.abs(v.astype(np.float64)) + 2.0 ** -134).all()
+    assert back[2] == 1.0 and back[3] == 1.0 + 2 * 2.0 ** -7
+    # Nearest: neither neighbouring bfloat16 value is closer.
+    for step in (-1, 1):
+        other = _seeding_bounds.from_bfloat16((h.astype(np.int64) + step).astype(np.uint16))
+        finite = np.isfinite(other)  # past 0 the bits wrap to NaN
+        assert finite.mean() > 0.99
+        assert (np.abs(other.astype(np.float64) - v)[finite] >= err[finite]).all()
+    np.testing.assert_array_equal(_seeding_bounds.to_bfloat16(back.astype(np.float32)), h)
+
+
 @pytest.mark.parametrize("need_given", [False, True])
 def test_filtered_pass_clears_the_rows_of_the_projection_test(need_given):
-    # The filtered pass runs the projection test of _projection_rows on the
-    # same rows (the triangle bounds' when given, else all): the same rows
-    # are left, and the pass still gives the full pass's distances.
+    # The filtered pass runs the projection test on the rows the triangle
+    # bounds left when given, else on all: it leaves the rows a plain
+    # float64 NumPy version of the test leaves, clears no row a candidate
+    # comes closer to, and still gives the full pass's distances.
     X = mnist_like(6000)
     xn = kmcore.row_norms(X)
     bounds = _seeding_bounds.ProjectionBounds(X, 64, data_origin(X),
@@ -441,16 +534,22 @@ def test_filtered_pass_clears_the_rows_of_the_projection_test(need_given):
         full.run(np.array([c]), closest)
         closest = full.dist[0].copy()
     given = (rng.rand(6000) < 0.7).astype(np.uint8)
-    want = given.copy() if need_given else np.ones(6000, np.uint8)
-    left = bounds.rows_to_compute(cands, closest, want, 2)
-    assert 0 < left < 0.9 * 6000
+    want, unsure = projection_reference(bounds, cands, closest,
+                                        given if need_given else np.ones(6000, np.uint8))
+    left = int(want.sum())
+    assert 0 < left < 0.9 * 6000 and unsure.sum() < 0.01 * 6000
     pots = full.run(cands, closest)
     dist = full.dist.copy()
     passes = seeding._CandidatePass(X, xn, None, 7, 2, gather=True)
     need = given.copy() if need_given else np.zeros(6000, np.uint8)
     got, got_left, computed = passes.run_filtered(cands, closest, need, need_given, bounds)
-    np.testing.assert_array_equal(need, want)
-    assert got_left == left and left <= computed
+    np.testing.assert_array_equal(need[~unsure], want[~unsure])
+    assert abs(got_left - left) <= unsure.sum() and got_left <= computed
+    # The claim itself, in float64: no cleared row has a candidate closer.
+    X64 = X.astype(np.float64)
+    exact = ((X64[:, None, :] - X64[cands][None]) ** 2).sum(-1).min(1)
+    cleared = (need == 0) & (given.astype(bool) | (not need_given))
+    assert cleared.sum() > 0.1 * 6000 and (exact[cleared] >= closest[cleared]).all()
     if need_given:
         # Rows the triangle bounds skipped keep closest; the others are exact.
         keep = given.astype(bool)
