@@ -688,3 +688,20 @@ def test_each_worker_computes_its_own_update(cluster2):
         fit = _lloyd.run_lloyd(data, X[:7].copy(), 3, 0.0, 1, 1, 0, chain=3)
     ref = dynkm.KMeans(7, init=X[:7].copy(), max_iter=3, tol=0, algorithm="lloyd").fit(X)
     np.testing.assert_allclose(fit["centers"], ref.cluster_centers_, rtol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_chunk_stats_are_the_float64_sums(dtype):
+    """A validated chunk's stats: float64 column sums (unweighted, for the mean of the
+    tolerance), total weight and rows of positive weight, against NumPy in float64."""
+    from dynkm.dask import _chunks
+
+    rng = np.random.RandomState(21)
+    X = (rng.randn(1001, 13) * 100 + 7).astype(dtype)
+    w = rng.uniform(0, 2, X.shape[0]).astype(dtype)
+    w[::5] = 0
+    stats = _chunks.chunk_validate(X, w, 0, X.shape, np.dtype(dtype))[3]
+    np.testing.assert_allclose(stats["colsum"], X.astype(np.float64).sum(axis=0), rtol=1e-12)
+    assert stats["colsum"].dtype == np.float64
+    np.testing.assert_allclose(stats["weight"], w.astype(np.float64).sum(), rtol=1e-12)
+    assert stats["n_positive"] == np.count_nonzero(w)
