@@ -665,31 +665,6 @@ def test_groups_split_by_worker_and_thread():
     assert _groups([None, None], {}) == [(None, [0]), (None, [1])]
 
 
-def test_each_worker_computes_its_own_update(cluster2):
-    """With a few workers each one's next centers come from an update task of its own,
-    on it (not one task whose result the other fetches: replicas with the same
-    inputs must not be merged into one key)."""
-    from dynkm.dask._data import ChunkedData
-
-    X, _, dX, _ = _uneven_weighted(20)
-    with distributed.Client(cluster2):
-        data = ChunkedData(dX, None)
-        homes = {home[0] for home, _ in data.groups}
-        assert len(homes) == 2
-        updates = _lloyd.chain_graph(data, X[:7].copy(), None, 3, 1)[0]
-        graph = dict(updates[-1].__dask_graph__())
-        keys = [key for key in graph if str(key).startswith("update-")]
-        # Every iteration's update per worker, but the last one's on the worker
-        # whose result is not read (nothing needs it: it is not in the graph).
-        assert len(keys) == 3 * len(homes) - 1
-        layers = updates[-1].__dask_graph__().layers
-        pinned = {tuple(layers[key].annotations["workers"]) for key in keys}
-        assert pinned == {(home,) for home in homes}
-        fit = _lloyd.run_lloyd(data, X[:7].copy(), 3, 0.0, 1, 1, 0, chain=3)
-    ref = dynkm.KMeans(7, init=X[:7].copy(), max_iter=3, tol=0, algorithm="lloyd").fit(X)
-    np.testing.assert_allclose(fit["centers"], ref.cluster_centers_, rtol=1e-10)
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_chunk_stats_are_the_float64_sums(dtype):
     """A validated chunk's stats: float64 column sums (unweighted, for the mean of the

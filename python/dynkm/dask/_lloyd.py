@@ -33,7 +33,6 @@ import time
 
 import dask
 import numpy as np
-from dask.base import tokenize
 
 from dynkm._history import new_history, record
 from dynkm import _lloyd as memory_rule
@@ -160,13 +159,9 @@ def chain_graph(data, centers, previous, length, n_threads, plan=None, direct_la
                 # Only the stats leave the worker; the bounds stay for the next step.
                 groups.append(pick(before[g], "stats"))
         for replica in replicas:
-            # A key of its own per replica: the replicas' inputs are the same (that
-            # is the point), so dask's key from the inputs would merge them into
-            # one task on one worker, and the other would fetch its centers.
-            key = f"update-{tokenize(replica, state[replica].key, [g.key for g in groups])}"
             with data.pinned(None if replica is None else [replica]):
                 state[replica] = update(state[replica], n_chunks, data.dtype, n_threads,
-                                        expand, *groups, dask_key_name=key)
+                                        expand, *groups)
         updates.append(state[replicas[0]])
         infos.append(pick(updates[-1], "info"))
     return updates, infos, (before if plan is not None else [])
