@@ -335,15 +335,8 @@ class BoundedSteps:
         return labels, inertia
 
     def _objective(self, centers):
-        c = centers.astype(np.float64)
-        s = self.sums
-        sums = s.sums
-        if self._origin is not None:
-            c = c - self._origin
-            sums = sums - s.weights[:, None] * self._origin
-        value = (self._wx2 - 2 * float(np.einsum("ij,ij->", c, sums))
-                 + float(s.weights @ np.einsum("ij,ij->i", c, c)))
-        return max(value, 0.0)
+        return sums_objective(centers, self.sums.sums, self.sums.weights, self._wx2,
+                              self._origin)
 
 
 class HamerlySteps(BoundedSteps):
@@ -368,6 +361,23 @@ class HamerlySteps(BoundedSteps):
         # too; only the objective from the sums needs expanding around the data.
         self._origin = data_origin(X)
         self._wx2 = _weighted_sqnorm_sum(X, sample_weight, self._origin)
+
+
+def sums_objective(centers, sums, weights, wx2, origin=None):
+    """The weighted inertia of a labelling against ``centers``, from its float64 sums.
+
+    ``sum w ||x||^2 - 2 sum_c c.S_c + sum_c W_c ||c||^2`` with ``S_c``, ``W_c``
+    the per-cluster sums and weights of the labelling and ``wx2`` the first
+    term (:func:`_weighted_sqnorm_sum`); x, c and S_c taken relative to
+    ``origin`` (None: 0), where the terms do not cancel for data far from 0.
+    """
+    c = centers.astype(np.float64)
+    if origin is not None:
+        c = c - origin
+        sums = sums - weights[:, None] * origin
+    value = (wx2 - 2 * float(np.einsum("ij,ij->", c, sums))
+             + float(weights @ np.einsum("ij,ij->i", c, c)))
+    return max(value, 0.0)
 
 
 def _small_threads(shape, n_threads):

@@ -663,3 +663,20 @@ def test_groups_split_by_worker_and_thread():
     groups = _groups(homes, {"a": 2, "b": 1})
     assert groups == [(["a"], [0, 2]), (["b"], [1, 4]), (["a"], [3, 5]), (None, [6])]
     assert _groups([None, None], {}) == [(None, [0]), (None, [1])]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_chunk_stats_are_the_float64_sums(dtype):
+    """A validated chunk's stats: float64 column sums (unweighted, for the mean of the
+    tolerance), total weight and rows of positive weight, against NumPy in float64."""
+    from dynkm.dask import _chunks
+
+    rng = np.random.RandomState(21)
+    X = (rng.randn(1001, 13) * 100 + 7).astype(dtype)
+    w = rng.uniform(0, 2, X.shape[0]).astype(dtype)
+    w[::5] = 0
+    stats = _chunks.chunk_validate(X, w, 0, X.shape, np.dtype(dtype))[3]
+    np.testing.assert_allclose(stats["colsum"], X.astype(np.float64).sum(axis=0), rtol=1e-12)
+    assert stats["colsum"].dtype == np.float64
+    np.testing.assert_allclose(stats["weight"], w.astype(np.float64).sum(), rtol=1e-12)
+    assert stats["n_positive"] == np.count_nonzero(w)

@@ -230,11 +230,11 @@ def test_a_group_step_run_twice_gives_the_same_and_changes_nothing():
     parts = [_part(X[:2000]), _part(X[2000:])]
     c0 = _init(X, seed=16)
     groups = center_groups(c0, 4)
-    args = ([0, 1], {"centers": c0}, None, groups, 2, 1, None)
+    args = ([0, 1], {"centers": c0}, None, groups, 2, 1, None, False)
     before = _chunks.group_bounded_step(*args, *parts)
     c1 = c0 * 0.999 + 0.001
     state = {"centers": c1, "drift": np.sqrt(((c1 - c0) ** 2).sum(axis=1))}
-    inputs = ([0, 1], state, before, groups, 2, 1, None, *parts)
+    inputs = ([0, 1], state, before, groups, 2, 1, None, False, *parts)
     saved = _copy(inputs)
     first = _chunks.group_bounded_step(*inputs)
     second = _chunks.group_bounded_step(*inputs)
@@ -362,3 +362,83 @@ def test_final_inertia_does_not_depend_on_where_the_stop_falls_in_a_graph(algori
     assert fits[0].history_["algorithm"] == ref.history_["algorithm"] != "lloyd"
     assert fits[0].inertia_ == fits[1].inertia_ == fits[2].inertia_
     np.testing.assert_allclose(fits[0].inertia_, ref.inertia_, rtol=1e-12)
+
+
+# ------------------------------------------------------------------ the objective from the sums
+
+
+@pytest.mark.parametrize("max_iter", [4, 300], ids=["max_iter", "strict"])
+@pytest.mark.parametrize("far, weighted", [(False, False), (False, True), (True, True)],
+                         ids=["plain", "weighted", "far-weighted"])
+def test_bounded_objective_from_the_sums_as_in_memory(monkeypatch, max_iter, far, weighted):
+    """With bounds, each iteration's objective is expanded from the reduced sums around
+    the in-memory origin (no pass over the chunks for it): the history equals the
+    in-memory one, and direct distances are summed once per chunk, for the final
+    inertia only (after a max_iter stop on a graph's last step and after a strict
+    stop alike). The far-from-origin case fails if the expansion is not taken
+    around the in-memory origin (its terms cancel around 0), the weighted ones if
+    sum w ||x||^2 is stale (another weighting's) or unweighted."""
+    X = blobs(seed=23) + (1e5 if far else 0.0)
+    w = np.random.RandomState(24).uniform(0, 3, X.shape[0]) if weighted else None
+    calls = []
+    original = _chunks.labelled_inertia
+
+    def counted(*args):
+        calls.append(args[0].shape[0])
+        return original(*args)
+
+    monkeypatch.setattr(_chunks, "labelled_inertia", counted)
+    model, ref = _fit_both(X, _init(X, seed=25), 1200, w=w, max_iter=max_iter, tol=0.0)
+    assert model.history_["algorithm"] == "yinyang"
+    if max_iter == 300:
+        assert ref.n_iter_ < 300  # a strict stop
+    assert_same_fit(model, ref)
+    assert sorted(calls) == [1200] * 5  # once per chunk
+
+
+def test_objective_terms_are_the_in_memory_ones():
+    """The origin and sum w ||x - origin||^2 the objective is expanded with: the in-memory
+    driver's for the same rows, computed once per data, the chunks left unchanged."""
+    from dynkm.dask._data import ChunkedData
+    from kmcore.origin import data_origin
+
+    for shift in (0.0, 1e5):
+        X = blobs(n=3001, seed=26) + shift
+        w = np.random.RandomState(27).uniform(0, 2, X.shape[0])
+        data = ChunkedData(da.from_array(X, chunks=(700, 20)), da.from_array(w, chunks=700))
+        origin, wx2 = data.objective_terms()
+        expected_origin = data_origin(X)
+        if shift:
+            np.testing.assert_array_equal(origin, expected_origin)
+        else:
+            assert origin is None and expected_origin is None
+        at = 0.0 if origin is None else origin
+        np.testing.assert_allclose(wx2, float(w @ ((X - at) ** 2).sum(axis=1)), rtol=1e-12)
+        assert data.objective_terms() is data.objective_terms()
+    part = _part(X, w)
+    saved = _copy(part)
+    value = _chunks.chunk_sqnorm_sum(part, origin)["wx2"]
+    _assert_equal(part, saved)
+    np.testing.assert_allclose(value, float(w @ ((X - origin) ** 2).sum(axis=1)), rtol=1e-12)
+
+
+def test_update_expands_the_objective_and_changes_nothing():
+    """update() with the objective's terms: the in-memory expansion of the reduced sums
+    against the iteration's centers; run twice, the same, its inputs unchanged."""
+    X = blobs(n=2000, seed=28) + 1e3
+    c = _init(X, seed=29)
+    labels = ((X[:, None, :] - c[None]) ** 2).sum(axis=2).argmin(axis=1)
+    sums = np.zeros_like(c)
+    np.add.at(sums, labels, X)
+    weights = np.bincount(labels, minlength=K).astype(np.float64)
+    stats = {"sums": sums, "weights": weights, "changed": -1,
+             "n_positive": np.bincount(labels, minlength=K), "distances": 1}
+    origin = X.mean(axis=0)
+    expand = (origin, float(((X - origin) ** 2).sum()))
+    inputs = ({"centers": c}, 1, np.float64, 1, expand, {(0, 0): stats})
+    saved = _copy(inputs)
+    first = _chunks.update(*inputs)
+    _assert_equal(inputs, saved)
+    _assert_equal(first, _chunks.update(*inputs))
+    direct = float(((X - c[labels]) ** 2).sum())
+    np.testing.assert_allclose(first["info"]["objective"], direct, rtol=1e-10)

@@ -16,6 +16,8 @@ the same order whichever worker holds which chunk.
 import dask
 import numpy as np
 
+from dynkm._lloyd import _weighted_sqnorm_sum as weighted_sqnorm_sum
+from dynkm._lloyd import sums_objective
 from dynkm._validation import check_range
 from kmcore import pairwise_sqdist, row_norms
 from kmcore.assignment import assign_rows
@@ -26,6 +28,10 @@ from kmcore.yinyang import GroupBounds, labelled_inertia
 
 # Results added per reduction task: a power of two (see tree_reduce).
 FAN_IN = 8
+# Rows per slice of chunk_sqnorm_sum: its float64 copy of a slice stays in
+# cache (the in-memory driver's larger slices do not, and run several times
+# slower on a chunk).
+SQNORM_ROWS = 256
 
 
 def chunk_validate(x, w, index, shape, dtype):
@@ -58,8 +64,12 @@ def chunk_validate(x, w, index, shape, dtype):
             raise ValueError(f"sample_weight: chunk {index} holds negative, NaN or infinite "
                              "weights; weights must be finite and non-negative")
     check_range(sqnorms, w, name=name)
+    # The column sums by kmcore's float64 sums kernel (every row in one
+    # cluster): a fraction of the cost of NumPy's float64 reduction of a
+    # float32 chunk over its rows, the same sums to rounding.
+    colsum = weighted_sums(x, np.zeros(x.shape[0], dtype=np.intp), 1, None, 1)[0][0]
     stats = {
-        "colsum": x.sum(axis=0, dtype=np.float64),
+        "colsum": colsum,
         "weight": float(x.shape[0]) if w is None else float(w.sum(dtype=np.float64)),
         "n_positive": x.shape[0] if w is None else int(np.count_nonzero(w > 0)),
     }
@@ -109,7 +119,7 @@ def chunk_step(part, centers, offset, n_threads, previous=None):
 
 
 def chunk_bounded_step(part, centers, drift, bounds_in, center_group, n_threads,
-                       previous=None):
+                       previous=None, direct=False):
     """One bounded E-step on a validated chunk (Yinyang's or Hamerly's bounds), its
     M-step partial results and the chunk's new bounds.
 
@@ -122,10 +132,13 @@ def chunk_bounded_step(part, centers, drift, bounds_in, center_group, n_threads,
     returns the same arrays from the same inputs.
 
     Returns ``(stats, bounds)``: stats as :func:`chunk_step`'s (``sums`` and
-    ``weights`` summed from all the new labels, ``inertia`` by direct float64
-    distances to the labels' centers; no ``far`` rows: a step that empties a
-    cluster is redone by Lloyd's pass, which has them) plus ``distances``,
-    the number of row-center distances the bounds computed.
+    ``weights`` summed from all the new labels; no ``far`` rows: a step that
+    empties a cluster is redone by Lloyd's pass, which has them) plus
+    ``distances``, the number of row-center distances the bounds computed.
+    No ``inertia`` unless ``direct`` (then by direct float64 distances to
+    the labels' centers, a pass over the chunk): as in memory, an
+    iteration's objective is expanded from the reduced sums (see
+    :func:`update`), and only the final centers' inertia is summed directly.
     """
     x, sqnorms, w, _ = part
     k = centers.shape[0]
@@ -148,9 +161,10 @@ def chunk_bounded_step(part, centers, drift, bounds_in, center_group, n_threads,
         changed = int(np.count_nonzero(
             assign_rows(x, sqnorms, previous, w, n_threads, with_sums=True)[0] != labels))
     stats = {"sums": sums, "weights": weights,
-             "inertia": labelled_inertia(x, centers, labels, w, n_threads),
              "n_positive": np.bincount(positive, minlength=k), "changed": changed,
              "distances": int(counts[0])}
+    if direct:
+        stats["inertia"] = labelled_inertia(x, centers, labels, w, n_threads)
     return stats, {"labels": labels, "upper": bounds.upper, "lower": bounds.lower}
 
 
@@ -168,6 +182,17 @@ def farthest(dist, k):
         candidates = np.arange(dist.size)
     order = candidates[np.argsort(-dist[candidates], kind="stable")][:k]
     return order[dist[order] > 0]
+
+
+def chunk_sqnorm_sum(part, origin):
+    """float64 ``sum(w * ||x - origin||^2)`` of a validated chunk (origin None: 0), the
+    first term of the objective expanded from the sums (:func:`update`)."""
+    x, _, w, _ = part
+    total = 0.0
+    for a in range(0, x.shape[0], SQNORM_ROWS):
+        total += weighted_sqnorm_sum(x[a:a + SQNORM_ROWS], None if w is None
+                                     else w[a:a + SQNORM_ROWS], origin)
+    return {"wx2": total}
 
 
 def chunk_inertia(part, centers, n_threads):
@@ -360,13 +385,15 @@ def group_step(ids, state, offsets, n_chunks, n_threads, previous, *parts):
 
 
 def group_bounded_step(ids, state, before, center_group, n_chunks, n_threads, previous,
-                       *parts):
+                       direct, *parts):
     """:func:`chunk_bounded_step` on the chunks ``ids`` (``parts`` are theirs), added.
 
     ``before``: this task's result for the iteration before (its chunks'
     bounds), None to start the bounds afresh. Returns a dict: ``stats``, the
     chunks' :func:`held_subtrees` (None when ``state`` says the iteration is
-    not run), and ``bounds``, a list of the chunks' new bounds. The bounds
+    not run), and ``bounds``, a list of the chunks' new bounds. ``direct``:
+    the stats hold the inertia by direct distances (see
+    :func:`chunk_bounded_step`). The bounds
     stay on the worker: only ``stats`` goes to :func:`update` (through
     :func:`pick`), while the group's next step takes this whole result.
     """
@@ -377,13 +404,19 @@ def group_bounded_step(ids, state, before, center_group, n_chunks, n_threads, pr
     for n, (j, part) in enumerate(zip(ids, parts, strict=True)):
         bounds_in = None if before is None else before["bounds"][n]
         leaves[j], bounds = chunk_bounded_step(part, centers, state.get("drift"), bounds_in,
-                                               center_group, n_threads, previous)
+                                               center_group, n_threads, previous, direct)
         out.append(bounds)
     return {"stats": held_subtrees(leaves, n_chunks), "bounds": out}
 
 
-def update(state, n_chunks, dtype, n_threads, *groups):
+def update(state, n_chunks, dtype, n_threads, expand, *groups):
     """The reduced step of an iteration and the new centers, on a worker.
+
+    ``expand``: None (the reduced stats hold the ``inertia``), or ``(origin,
+    wx2)``, the origin and ``sum w ||x - origin||^2`` of the data, from which
+    the objective is expanded with the reduced sums and the iteration's
+    centers (:func:`dynkm._lloyd.sums_objective`, the in-memory bounded
+    driver's), when the stats hold no inertia.
 
     Returns a dict: ``centers``, the new centers (None when a cluster is
     left without weight: the client refills it from the far rows, so
@@ -397,7 +430,12 @@ def update(state, n_chunks, dtype, n_threads, *groups):
         return {"centers": None, "info": None}
     stats = add_subtrees(groups, n_chunks)
     weights = stats["weights"]
-    info = {"objective": stats["inertia"], "changed": stats["changed"], "empty": False,
+    if "inertia" in stats:
+        objective = stats["inertia"]
+    else:
+        origin, wx2 = expand
+        objective = sums_objective(centers, stats["sums"], weights, wx2, origin)
+    info = {"objective": objective, "changed": stats["changed"], "empty": False,
             "distances": stats.get("distances")}
     if (weights == 0).any():
         info["empty"] = True

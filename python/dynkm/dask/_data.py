@@ -14,6 +14,7 @@ import dask.array as da
 import numpy as np
 
 from dynkm.dask import _chunks
+from kmcore.origin import data_origin
 
 
 def client_or_none():
@@ -134,6 +135,7 @@ class ChunkedData:
         self.client = client_or_none()
         self.homes, threads = _homes(self.client, self.parts)
         self.groups = _groups(self.homes, threads)
+        self._objective_terms = None
 
     def map(self, fn, *args, **kwargs):
         """``fn(part, *args)`` on every chunk, as delayed objects in chunk order.
@@ -180,6 +182,20 @@ class ChunkedData:
         sq = self.reduce(self.map(_chunks.chunk_sqdev, broadcast(mean)))["sqdev"]
         return float(sq.mean() / self.n_samples)
 
+    def objective_terms(self):
+        """``(origin, wx2)``: where the in-memory bounded driver expands its objective
+        (:func:`kmcore.origin.data_origin` of all the rows; None: 0) and the data's
+        float64 ``sum w ||x - origin||^2`` (added over the fixed tree), computed once.
+
+        The origin is the in-memory one, from the same sample of rows, fetched
+        where they live (the rule reads only evenly spaced rows).
+        """
+        if self._objective_terms is None:
+            origin = data_origin(_RowSample(self))
+            wx2 = self.reduce(self.map(_chunks.chunk_sqnorm_sum, broadcast(origin)))["wx2"]
+            self._objective_terms = (origin, float(wx2))
+        return self._objective_terms
+
     def rows(self, rows):
         """The rows of global indices ``rows`` (and their weights), in the order given."""
         rows = np.asarray(rows, dtype=np.int64)
@@ -195,6 +211,18 @@ class ChunkedData:
         for sel, (xj, wj) in zip(where, dask.compute(*tasks), strict=True):
             x[sel], w[sel] = xj, wj
         return x, w
+
+
+class _RowSample:
+    """The chunks' rows as an array-like of X's shape whose slices are fetched rows (what
+    :func:`kmcore.origin.data_origin` reads: a slice of evenly spaced rows)."""
+
+    def __init__(self, data):
+        self.data = data
+        self.shape = (data.n_samples, data.n_features)
+
+    def __getitem__(self, key):
+        return self.data.rows(np.arange(self.shape[0])[key])[0]
 
 
 def _homes(client, parts):

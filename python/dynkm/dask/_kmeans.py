@@ -16,7 +16,9 @@ task and an input of the next's, never changed in place (a task that runs
 twice, a retry or a lost worker's recompute, gives the same arrays), and
 its sums are recomputed from all its labels (one pass over the chunk, no
 distances): a function of the labels alone, added in the same fixed tree,
-so the result does not depend on the strategy either. With Lloyd's pass
+so the result does not depend on the strategy either; as in memory, a
+bounded iteration's objective is expanded from the reduced sums, and only
+the final centers' inertia is summed from direct distances. With Lloyd's pass
 nothing of the fit (the labels neither) is left on the workers between
 iterations; with the bounds, only they are, until the fit ends.
 """

@@ -102,7 +102,7 @@ class Runner:
                 handle.release()
 
 
-def chain_graph(data, centers, previous, length, n_threads, plan=None):
+def chain_graph(data, centers, previous, length, n_threads, plan=None, direct_last=False):
     """``length`` iterations from ``centers`` as delayed objects: their updates and infos.
 
     ``previous`` (None or centers): the first iteration also counts its
@@ -117,7 +117,10 @@ def chain_graph(data, centers, previous, length, n_threads, plan=None):
     (:func:`dynkm.dask._chunks.group_bounded_step`): a :class:`BoundedPlan`,
     whose ``carry`` (each group's last result, or None) and ``drift`` the
     first step starts from. Each group's step takes its own result of the
-    iteration before, on the worker holding both. Returns ``(updates, infos,
+    iteration before, on the worker holding both; the objective of a
+    bounded step is expanded from its reduced sums (``plan.expand``), the
+    last step's summed from direct distances with ``direct_last`` (the
+    inertia of the final centers). Returns ``(updates, infos,
     lasts)``: ``lasts``, the groups' results of the last step (empty without
     a plan), from which the next graph goes on.
     """
@@ -137,6 +140,7 @@ def chain_graph(data, centers, previous, length, n_threads, plan=None):
     # Each group's latest result (a copy: the plan's carry is released by the caller).
     before = [None] * len(data.groups) if plan is None or plan.carry is None else list(plan.carry)
     center_group = None if plan is None else broadcast(plan.center_group)
+    expand = None if plan is None else broadcast(plan.expand)
     updates, infos = [], []
     for t in range(length):
         groups = []
@@ -150,12 +154,14 @@ def chain_graph(data, centers, previous, length, n_threads, plan=None):
                                        prev, *parts))
                     continue
                 before[g] = bounded_step(ids, state[replica], before[g], center_group,
-                                         n_chunks, n_threads, prev, *parts)
+                                         n_chunks, n_threads, prev,
+                                         direct_last and t == length - 1, *parts)
                 # Only the stats leave the worker; the bounds stay for the next step.
                 groups.append(pick(before[g], "stats"))
         for replica in replicas:
             with data.pinned(None if replica is None else [replica]):
-                state[replica] = update(state[replica], n_chunks, data.dtype, n_threads, *groups)
+                state[replica] = update(state[replica], n_chunks, data.dtype, n_threads,
+                                        expand, *groups)
         updates.append(state[replicas[0]])
         infos.append(pick(updates[-1], "info"))
     return updates, infos, (before if plan is not None else [])
@@ -169,11 +175,14 @@ class BoundedPlan:
     groups' results of the last iteration read (futures on the workers, or
     values with dask's local schedulers), None to start the bounds afresh
     (the first graph, and after the client refilled an empty cluster);
-    ``drift``: how far each center moved in that iteration.
+    ``drift``: how far each center moved in that iteration. ``expand``: the
+    data's ``(origin, sum w ||x - origin||^2)``, from which each iteration's
+    objective is expanded (:meth:`ChunkedData.objective_terms`).
     """
 
-    def __init__(self, center_group):
+    def __init__(self, center_group, expand):
         self.center_group = center_group
+        self.expand = expand
         self.carry = None
         self.drift = None
 
@@ -212,7 +221,7 @@ def run_lloyd(data, centers, max_iter, tol, check_every, n_threads, verbose, cha
         # The grouping of the run's initial centers, as in memory.
         center_group = None if name == "hamerly" else center_groups(centers, n_groups)
         n_groups = 1 if center_group is None else int(center_group.max()) + 1
-        plan = BoundedPlan(center_group)
+        plan = BoundedPlan(center_group, data.objective_terms())
     # The in-memory driver's columns, recorded the same way.
     history = new_history(HISTORY_COLUMNS)
     previous = None  # the centers of a step that relocated (for the label count after it)
@@ -231,7 +240,7 @@ def run_lloyd(data, centers, max_iter, tol, check_every, n_threads, verbose, cha
             # inertia of the final centers.
             size = length + (length == max_iter - i)
             updates, infos, lasts = chain_graph(data, centers, previous if compare else None,
-                                                size, n_threads, plan)
+                                                size, n_threads, plan, size > length)
             handles = runner.submit(updates + infos + lasts)
             if plan is not None:
                 # The bounds carried in: the scheduler keeps them until the
@@ -286,23 +295,28 @@ def run_lloyd(data, centers, max_iter, tol, check_every, n_threads, verbose, cha
                 if not refilled:
                     centers = runner.result(updates[t])["centers"]
                 inertia = None
-                if stop == "strict":
+                if stop == "strict" and plan is None:
                     # Same labels as the step before: the centers (sums of the same rows
                     # in the same order) and the inertia against them are those of the step.
                     inertia = info["objective"]
-                elif t + 1 < size and not refilled:
-                    # The next step's objective: the inertia of the final centers.
+                elif (t + 1 < size and not refilled
+                      and (plan is None or (t + 2 == size and size > length))):
+                    # The next step's objective: the inertia of the final centers (with
+                    # bounds only the graph's last step's, summed from direct distances).
                     inertia = iteration_info(runner, infos[t + 1])["objective"]
             finally:
                 runner.release(handles if not kept else updates + infos)
             if inertia is None:  # the stop ended a graph: one step more from the final centers
-                # By the run's own strategy: a bounded step's objective is summed from
-                # direct distances, Lloyd's pass's from its expansion, and the inertia
+                # By the run's own strategy: a bounded run's final inertia is summed from
+                # direct distances (as in memory), Lloyd's pass's from its expansion
+                # (even after a strict stop, where a bounded run's objectives are
+                # expanded from the sums), and the inertia
                 # must not depend on where the stop fell in a graph. The bounds start
                 # afresh there (the last graph's were released); the labels are exact.
-                final_plan = None if plan is None else BoundedPlan(plan.center_group)
+                final_plan = (None if plan is None
+                              else BoundedPlan(plan.center_group, plan.expand))
                 handles = runner.submit(
-                    chain_graph(data, centers, None, 1, n_threads, final_plan)[1])
+                    chain_graph(data, centers, None, 1, n_threads, final_plan, True)[1])
                 inertia = runner.result(handles[0])["objective"]
                 runner.release(handles)
             break
