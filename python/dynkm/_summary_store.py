@@ -388,31 +388,35 @@ def _blocks(n, row_bytes, block_bytes):
 
 
 def _undoable(owner, apply, undo):
-    """``apply()``, then ``undo()`` if the current call on ``owner`` fails.
+    """``apply(done)``, then ``undo(...)`` if the current call on ``owner`` fails.
 
-    ``undo`` runs only if ``apply`` returned: both end in their stores into the
-    arrays, with no Python call between them (an interrupt lands before the
-    first or after the last), so a failed batch reverses exactly the moves made.
+    ``apply`` ends in one statement that stores into the arrays and, as its
+    last target, ``done[0] = True``: no Python call (where an interrupt is
+    delivered) falls between those stores, so the flag is set exactly when the
+    moves were made, and a failed batch reverses exactly them. An interrupt
+    delivered as ``apply`` returns (after the stores) finds the flag set.
     """
-    done = []
-    _atomic.on_rollback(owner, lambda: undo() if done else None)
-    apply()
-    done.append(True)
+    done = [False]
+    _atomic.on_rollback(owner, lambda: undo([False]) if done[0] else None)
+    apply(done)
 
 
-def _permute(cols, block, order):
+def _permute(cols, block, order, done):
     """Slot j of every reservoir of ``block`` takes its slot ``order[:, j]``, in every
-    column: the new values first, then the stores, in one statement with no call
-    between them (an interrupt lands before the first or after the last)."""
+    column: the new values first, then the stores and ``done[0] = True``, in one
+    statement with no call between them (an interrupt lands before the first or
+    after the last; see :func:`_undoable`)."""
     r, k, lw, t = (cols[name] for name in _COLUMNS)
     at = np.arange(order.shape[0])[:, None], order
-    r[block], k[block], lw[block], t[block] = (col[block][at] for col in (r, k, lw, t))
+    moved = [col[block][at] for col in (r, k, lw, t)]
+    r[block], k[block], lw[block], t[block], done[0] = *moved, True
 
 
-def _compact(pool, i, j, old, new, undo):
+def _compact(pool, i, j, old, new, undo, done):
     """Move the first ``new`` slots of rows i..j-1 of a layout of ``old`` slots a row
     (``pool``: flat columns) to where rows i..j-1 of a layout of ``new`` slots lie, by
-    a permutation (``undo``: its inverse); the stores as in :func:`_permute`.
+    a permutation (``undo``: its inverse); the stores and ``done[0] = True`` as in
+    :func:`_permute`.
 
     Rows whose targets end before their sources begin swap the two ranges (its own
     inverse). A row whose target overlaps its source (j = i + 1) rotates the range
@@ -422,15 +426,15 @@ def _compact(pool, i, j, old, new, undo):
     if j == i + 1 and i * old < (i + 1) * new:
         s = [col[i * new:i * old + new] for col in cols]
         cut = new if undo else i * (old - new)
-        s[0][...], s[1][...], s[2][...], s[3][...] = [np.concatenate([a[cut:], a[:cut]])
-                                                      for a in s]
+        rotated = [np.concatenate([a[cut:], a[:cut]]) for a in s]
+        s[0][...], s[1][...], s[2][...], s[3][...], done[0] = *rotated, True
         return
     t = [col[i * new:j * new] for col in cols]
     s = [col[i * old:j * old].reshape((j - i, old) + col.shape[1:])[:, :new] for col in cols]
     into_t = [b.reshape(a.shape) for a, b in zip(t, s, strict=True)]
     into_s = [a.reshape(b.shape).copy() for a, b in zip(t, s, strict=True)]
     (t[0][...], t[1][...], t[2][...], t[3][...],
-     s[0][...], s[1][...], s[2][...], s[3][...]) = into_t + into_s
+     s[0][...], s[1][...], s[2][...], s[3][...], done[0]) = *into_t, *into_s, True
 
 
 def split_statistics(sums, weight, m2, X, w, side):

@@ -134,3 +134,32 @@ def _count_splits(monkeypatch, X, start, size):
     model.partial_fit(X[start:start + size])
     monkeypatch.setattr(dynkm.dynamic, "split_members", real)
     return len(calls)
+
+
+@pytest.mark.parametrize("name, n", [("compact", 1), ("compact", 5), ("permute", 3)])
+def test_interrupt_as_a_rearrangement_returns_is_undone(monkeypatch, name, n):
+    """An interrupt delivered when a rearrangement's stores are made but the
+    function has not yet returned to the growth (a signal is handled as a call
+    returns): the rollback must still reverse that rearrangement. Simulated by
+    raising right after the real function ran."""
+    X, size = _stream(), 1000
+    start = _shrinking_batches(monkeypatch, X, size)[-1]
+    model = stream(DynamicKMeans(**PARAMS), X, size, stop=start)
+    before, pool, budget = state(model), _pool(model), model._points.budget
+    module = dynkm._summary_store
+    real, calls = getattr(module, "_" + name), []
+
+    def interrupted_on_return(*args):
+        real(*args)
+        calls.append(1)
+        if len(calls) == n:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(module, "_" + name, interrupted_on_return)
+    with pytest.raises(KeyboardInterrupt):
+        model.partial_fit(X[start:start + size])
+    monkeypatch.undo()
+    assert model._points.budget == budget
+    assert_same_values(before, state(model))
+    for key, a in _pool(model).items():
+        np.testing.assert_array_equal(a, pool[key], err_msg=key)
