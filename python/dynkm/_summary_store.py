@@ -409,7 +409,7 @@ def _permute(cols, block, order, done):
     r, k, lw, t = (cols[name] for name in _COLUMNS)
     at = np.arange(order.shape[0])[:, None], order
     moved = [col[block][at] for col in (r, k, lw, t)]
-    r[block], k[block], lw[block], t[block], done[0] = *moved, True
+    r[block], k[block], lw[block], t[block], done[0] = tuple(moved) + (True,)
 
 
 def _compact(pool, i, j, old, new, undo, done):
@@ -427,14 +427,14 @@ def _compact(pool, i, j, old, new, undo, done):
         s = [col[i * new:i * old + new] for col in cols]
         cut = new if undo else i * (old - new)
         rotated = [np.concatenate([a[cut:], a[:cut]]) for a in s]
-        s[0][...], s[1][...], s[2][...], s[3][...], done[0] = *rotated, True
+        s[0][...], s[1][...], s[2][...], s[3][...], done[0] = tuple(rotated) + (True,)
         return
     t = [col[i * new:j * new] for col in cols]
     s = [col[i * old:j * old].reshape((j - i, old) + col.shape[1:])[:, :new] for col in cols]
     into_t = [b.reshape(a.shape) for a, b in zip(t, s, strict=True)]
     into_s = [a.reshape(b.shape).copy() for a, b in zip(t, s, strict=True)]
     (t[0][...], t[1][...], t[2][...], t[3][...],
-     s[0][...], s[1][...], s[2][...], s[3][...], done[0]) = *into_t, *into_s, True
+     s[0][...], s[1][...], s[2][...], s[3][...], done[0]) = tuple(into_t + into_s) + (True,)
 
 
 def split_statistics(sums, weight, m2, X, w, side):

@@ -368,12 +368,13 @@ class ClusterSums:
         """``kmcore.centers.means_from_sums(sums, weights, centers, dtype, shift,
         n_threads)``, bitwise, dividing out only the clusters whose sums changed.
 
-        When ``centers`` is the array the last call returned (unmodified), a
-        cluster whose sums did not change since has its mean there already:
-        it is copied, with a shift of 0. Otherwise every cluster is divided.
+        When ``centers`` holds bitwise what the last call returned (a private
+        copy is kept and compared, so an edit in place is seen), a cluster
+        whose sums did not change since has its mean there already: it is
+        copied, with a shift of 0. Otherwise every cluster is divided.
         """
         changed = self._changed
-        if changed is None or centers is not self._last or centers.dtype != dtype:
+        if changed is None or centers.dtype != dtype or not _same_bits(centers, self._last):
             new = means_from_sums(self.sums, self.weights, centers, dtype, shift, n_threads)
         else:
             new = centers.copy()
@@ -385,8 +386,16 @@ class ClusterSums:
                                           moved, 1)
                 shift[at] = moved
         self._changed = np.zeros(self.k, dtype=bool)
-        self._last = new
+        self._last = new.copy()
         return new
+
+
+def _same_bits(a: NDArray[np.floating], b: NDArray[np.floating] | None) -> bool:
+    """Whether ``a`` and ``b`` have the same shape, dtype and bits (-0.0 differs from 0.0)."""
+    if b is None or a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    bits = np.dtype(f"u{a.dtype.itemsize}")
+    return bool(np.array_equal(np.ascontiguousarray(a).view(bits), b.view(bits)))
 
 
 def labelled_inertia(X: NDArray[np.floating], centers: ArrayLike, labels: NDArray[np.intp],

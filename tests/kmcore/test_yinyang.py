@@ -254,7 +254,8 @@ def test_incremental_sums_match_a_recomputation():
 def test_cluster_means_divide_only_what_changed(dtype, monkeypatch):
     """ClusterSums.means is bitwise means_from_sums (centers and shifts) over
     a run of moves, an emptied cluster, a rebuild and centers changed by the
-    caller; after a move it divides out only the clusters the move touched."""
+    caller (a copy, and the returned array in place); after a move it divides
+    out only the clusters the move touched."""
     rng = np.random.default_rng(1)
     k = 30
     X = rng.standard_normal((3000, 7)).astype(dtype)
@@ -289,8 +290,11 @@ def test_cluster_means_divide_only_what_changed(dtype, monkeypatch):
             sums.rebuild(labels)  # every cluster again
             expected = k
         if it == 7:
-            centers = centers.copy()  # not the array returned: every cluster again
+            centers = centers.copy()  # a changed copy of the array returned: every cluster
             centers[2] += dtype(1)
+            expected = k
+        if it == 8:
+            centers[3] += dtype(1)  # the array returned, edited in place: every cluster
             expected = k
     assert (shift == 0).sum() > k // 2  # most clusters did not move: a saving
 
