@@ -76,31 +76,41 @@ def test_growth_allocates_no_second_copy_of_the_reservoirs(monkeypatch):
         assert peak < store_bytes / 4, (before, after, peak, store_bytes)
 
 
-def _failing(real, when):
+def _failing(real, when, returned=False):
+    """``real``, interrupted at the calls ``when`` accepts: before it runs, or
+    (``returned``) after it ran, as a signal handled when a call returns."""
     calls = []
 
     def fail(*args, **kwargs):
         calls.append(1)
-        if when(len(calls)):
+        if not returned and when(len(calls)):
             raise KeyboardInterrupt
-        return real(*args, **kwargs)
+        result = real(*args, **kwargs)
+        if returned and when(len(calls)):
+            raise KeyboardInterrupt
+        return result
 
     return fail
 
 
 @pytest.mark.parametrize("where", ["first-split-after", "last-split", "compact-1",
-                                   "compact-5", "permute-3"])
+                                   "compact-5", "permute-3", "compact-1-returned",
+                                   "compact-5-returned", "permute-3-returned"])
 def test_failed_batch_after_an_in_place_growth_leaves_every_slot(monkeypatch, where):
+    """A batch interrupted after an in-place growth (in a split, or before or
+    just after one of the rearrangements' stores) leaves the model and every
+    slot of the pool as they were, and the retry gives the uninterrupted result."""
     X, size = _stream(), 1000
     start = _shrinking_batches(monkeypatch, X, size)[-1]
     whole = stream(DynamicKMeans(**PARAMS), X, size)
     model = stream(DynamicKMeans(**PARAMS), X, size, stop=start)
     before, pool, budget = state(model), _pool(model), model._points.budget
     if where.startswith(("compact", "permute")):
-        name, n = where.split("-")
+        name, n, *returned = where.split("-")
         module = dynkm._summary_store
         real = getattr(module, "_" + name)
-        monkeypatch.setattr(module, "_" + name, _failing(real, lambda c, n=int(n): c == n))
+        monkeypatch.setattr(module, "_" + name,
+                            _failing(real, lambda c, n=int(n): c == n, bool(returned)))
     else:
         real, grown = dynkm.dynamic.split_members, model._points.capacity
         if where == "last-split":
@@ -134,32 +144,3 @@ def _count_splits(monkeypatch, X, start, size):
     model.partial_fit(X[start:start + size])
     monkeypatch.setattr(dynkm.dynamic, "split_members", real)
     return len(calls)
-
-
-@pytest.mark.parametrize("name, n", [("compact", 1), ("compact", 5), ("permute", 3)])
-def test_interrupt_as_a_rearrangement_returns_is_undone(monkeypatch, name, n):
-    """An interrupt delivered when a rearrangement's stores are made but the
-    function has not yet returned to the growth (a signal is handled as a call
-    returns): the rollback must still reverse that rearrangement. Simulated by
-    raising right after the real function ran."""
-    X, size = _stream(), 1000
-    start = _shrinking_batches(monkeypatch, X, size)[-1]
-    model = stream(DynamicKMeans(**PARAMS), X, size, stop=start)
-    before, pool, budget = state(model), _pool(model), model._points.budget
-    module = dynkm._summary_store
-    real, calls = getattr(module, "_" + name), []
-
-    def interrupted_on_return(*args):
-        real(*args)
-        calls.append(1)
-        if len(calls) == n:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(module, "_" + name, interrupted_on_return)
-    with pytest.raises(KeyboardInterrupt):
-        model.partial_fit(X[start:start + size])
-    monkeypatch.undo()
-    assert model._points.budget == budget
-    assert_same_values(before, state(model))
-    for key, a in _pool(model).items():
-        np.testing.assert_array_equal(a, pool[key], err_msg=key)
