@@ -83,8 +83,9 @@ AUTO_MIN_SAMPLES = 4096
 AUTO_MIN_FEATURES = 16
 # Centers per Yinyang group (Ding et al. suggest k / 10 groups).
 GROUP_SIZE = 10
-# Rows per slice when summing w * ||x||^2 in float64 (bounded temporary memory).
-_NORM_ROWS = 8192
+# Bytes of the float64 copy of a slice of rows when summing w * ||x||^2: the
+# copy stays in cache (larger slices spill it and run several times slower).
+_NORM_BYTES = 1 << 21
 # Centers x features from which the means are divided out in parallel.
 _PARALLEL_MEANS = 1 << 16
 # history's columns (dynkm._history), one element per iteration.
@@ -389,15 +390,16 @@ def _small_threads(shape, n_threads):
 def _weighted_sqnorm_sum(X, sample_weight, origin=None):
     """sum(w * ||x - origin||^2) in float64, by row slices (origin None: 0)."""
     total = 0.0
-    for start in range(0, X.shape[0], _NORM_ROWS):
-        block = X[start:start + _NORM_ROWS].astype(np.float64)
+    rows = max(1, _NORM_BYTES // (8 * max(1, X.shape[1])))
+    for start in range(0, X.shape[0], rows):
+        block = X[start:start + rows].astype(np.float64)
         if origin is not None:
             block -= origin
         norms = np.einsum("ij,ij->i", block, block)
         if sample_weight is None:
             total += float(norms.sum())
         else:
-            total += float(norms @ sample_weight[start:start + _NORM_ROWS].astype(np.float64))
+            total += float(norms @ sample_weight[start:start + rows].astype(np.float64))
     return total
 
 

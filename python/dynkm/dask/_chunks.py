@@ -28,10 +28,6 @@ from kmcore.yinyang import GroupBounds, labelled_inertia
 
 # Results added per reduction task: a power of two (see tree_reduce).
 FAN_IN = 8
-# Rows per slice of chunk_sqnorm_sum: its float64 copy of a slice stays in
-# cache (the in-memory driver's larger slices do not, and run several times
-# slower on a chunk).
-SQNORM_ROWS = 256
 
 
 def chunk_validate(x, w, index, shape, dtype):
@@ -188,11 +184,7 @@ def chunk_sqnorm_sum(part, origin):
     """float64 ``sum(w * ||x - origin||^2)`` of a validated chunk (origin None: 0), the
     first term of the objective expanded from the sums (:func:`update`)."""
     x, _, w, _ = part
-    total = 0.0
-    for a in range(0, x.shape[0], SQNORM_ROWS):
-        total += weighted_sqnorm_sum(x[a:a + SQNORM_ROWS], None if w is None
-                                     else w[a:a + SQNORM_ROWS], origin)
-    return {"wx2": total}
+    return {"wx2": weighted_sqnorm_sum(x, w, origin)}
 
 
 def chunk_inertia(part, centers, n_threads):
