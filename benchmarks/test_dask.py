@@ -55,6 +55,7 @@ import time
 import numpy as np
 import pytest
 from conftest import THREADS, gaussian_mixture, initial_centers
+from test_foundation import SETTLE
 
 da = pytest.importorskip("dask.array", reason="needs dask[array] (dynkm's [dask] extra)")
 distributed = pytest.importorskip("distributed", reason="needs distributed (the [dask] extra)")
@@ -174,10 +175,12 @@ def test_dask_lloyd(benchmark, request, data, k):
 
     def run_peers():
         for name, call in peers.items():
+            time.sleep(SETTLE)  # the previous library's threads go to sleep first
             start = time.perf_counter()
             fits[name] = call()
             seconds[name].append(time.perf_counter() - start)
         iteration_seconds["in_memory"].extend(fits["in_memory"].history_["seconds"])
+        time.sleep(SETTLE)  # before ours (timed right after this setup)
 
     def ours():
         fits["dask"] = dynkm.dask.KMeans(k, init=C, max_iter=ITERATIONS, tol=0,
