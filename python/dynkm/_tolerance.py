@@ -7,8 +7,10 @@ classifiers) stops on ``tol * mean_variance(X)``, dense or CSR X.
 import numpy as np
 import scipy.sparse as sp
 
-# Rows per slice when computing the data's variance (bounded temporary memory).
-_VARIANCE_ROWS = 8192
+# Bytes of the float64 copy of a slice of rows when computing the data's
+# variance: small enough to stay in cache between its three passes (convert,
+# square, sum), which a slice of thousands of wide rows does not.
+_VARIANCE_BYTES = 1 << 21
 
 
 def absolute_tol(tol, X):
@@ -27,10 +29,24 @@ def mean_variance(X):
 
 
 def _mean_variance(X):
-    """Mean over features of the per-feature variance of dense X, in float64, by row slices."""
-    mean = X.mean(axis=0, dtype=np.float64)
-    sq = np.zeros(X.shape[1], dtype=np.float64)
-    for start in range(0, X.shape[0], _VARIANCE_ROWS):
-        diff = X[start:start + _VARIANCE_ROWS].astype(np.float64) - mean
-        sq += np.einsum("ij,ij->j", diff, diff)
-    return float(sq.mean() / X.shape[0])
+    """Mean over features of the per-feature variance of dense X, in float64, by row slices.
+
+    Two passes (the mean, then the squared deviations from it), so that data
+    far from the origin lose no digits; each slice goes through one reused
+    float64 buffer.
+    """
+    n, d = X.shape
+    rows = max(1, _VARIANCE_BYTES // (8 * max(1, d)))
+    mean = np.zeros(d, dtype=np.float64)
+    for start in range(0, n, rows):
+        mean += X[start:start + rows].sum(axis=0, dtype=np.float64)
+    mean /= n
+    sq = np.zeros(d, dtype=np.float64)
+    buffer = np.empty((min(rows, n), d), dtype=np.float64)
+    for start in range(0, n, rows):
+        part = X[start:start + rows]
+        diff = buffer[:part.shape[0]]
+        np.subtract(part, mean, out=diff)
+        np.multiply(diff, diff, out=diff)
+        sq += diff.sum(axis=0)
+    return float(sq.mean() / n)
