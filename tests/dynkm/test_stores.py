@@ -447,6 +447,27 @@ def test_summary_model_saved_before_thresholds_loads_and_resumes():
                                X.sum(axis=0, dtype=np.float64), rtol=1e-5, atol=1e-3 * 3000)
 
 
+OLD_ADAPTIVE = OLD_SUMMARY.with_name("summary_store_v1.dynkm")
+
+
+def test_adaptive_summary_model_saved_before_the_pool_resumes_as_it_did():
+    """An adaptive summary model saved before the reservoirs lived in one pool
+    (tests/data/dynkm/make_saved.py v1) loads and resumes its stream to what
+    the code that saved it reached, though its capacity doubles on the way
+    (growth from the saved arrays into a pool). Bitwise on the machine that
+    wrote the file; elsewhere BLAS may round the distances differently."""
+    X = make_blobs(3000, 5, centers=12, cluster_std=1.5, random_state=11)[0].astype(np.float32)
+    model = dynkm.load(OLD_ADAPTIVE)
+    assert model._points.cols["keys"].shape == (64, 60) and model.history_["n_seen"][-1] == 1000
+    stream(model, X, 200, start=1000)
+    assert model._points.cols["keys"].shape[0] > 64  # it grew
+    then = np.load(OLD_ADAPTIVE.with_name("summary_store_v1_resumed.npz"))
+    assert model.cluster_centers_.shape == then["centers"].shape
+    np.testing.assert_allclose(model.cluster_centers_, then["centers"], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(model.counts_, then["counts"], rtol=1e-6)
+    np.testing.assert_allclose(model.counts_.sum(), X.shape[0], rtol=1e-12)
+
+
 def test_summary_splits_are_reproducible():
     X = blob_stream(n=3000, seed=4)
     a = stream(DynamicKMeans(min_size=20, max_size=60, store="summary", random_state=7), X, 300)
