@@ -211,4 +211,65 @@ KM_NEAREST_TWO(km_nearest_two_f32, float, int32_t, , , , , , , , )
 KM_NEAREST_TWO(km_nearest_two_f64, double, int64_t, , , , , , , , )
 #endif
 
+/* Rows per chunk of km_hamerly_filter: its flags stay in L1. */
+#define KM_FILTER_CHUNK 256
+
+/* The first test of Hamerly's filter over the n rows of one slice (labels,
+ * upper and lower point at the slice's first row, ``start`` its index):
+ * u = upper + drift[a], g = max(lower - (the largest drift among the other
+ * centers), 0); a row keeps its label when u * slack < max(g, half_gap[a]),
+ * and then its lower bound becomes g. upper takes u for every row; a row
+ * that fails keeps its previous lower bound and its index goes to
+ * ``failed`` (in row order). Returns how many failed.
+ *
+ * Every row of a late iteration goes through this test and few fail it, so
+ * it is a branch-free loop the compiler vectorises (the drifts and
+ * half-gaps gathered by label), and the failing rows are collected after
+ * each chunk by a branch-free compaction. The labels must lie in [0, k)
+ * (km_labels_in_range). The arithmetic is that of the scalar test, in the
+ * same order: the same bounds bit for bit. */
+KM_CLONES static ptrdiff_t km_hamerly_filter(
+    const ptrdiff_t *__restrict labels, double *__restrict upper,
+    double *__restrict lower, const double *__restrict drift,
+    const double *__restrict half_gap, double drift1, double drift2,
+    ptrdiff_t drift_arg, double slack, ptrdiff_t n, ptrdiff_t start,
+    ptrdiff_t *__restrict failed)
+{
+    ptrdiff_t fails[KM_FILTER_CHUNK];
+    ptrdiff_t c, i, e, m = 0;
+    for (c = 0; c < n; c += KM_FILTER_CHUNK) {
+        e = n - c < KM_FILTER_CHUNK ? n - c : KM_FILTER_CHUNK;
+        for (i = 0; i < e; i++) {
+            ptrdiff_t a = labels[c + i];
+            double u = upper[c + i] + drift[a];
+            double l = lower[c + i];
+            double g = l - (a == drift_arg ? drift2 : drift1);
+            double h = half_gap[a];
+            double top;
+            g = g > 0 ? g : 0;
+            top = g > h ? g : h;
+            upper[c + i] = u;
+            lower[c + i] = u * slack < top ? g : l;
+            fails[i] = !(u * slack < top);
+        }
+        /* m <= c + i: the index written is always within the slice. */
+        for (i = 0; i < e; i++) {
+            failed[m] = start + c + i;
+            m += fails[i];
+        }
+    }
+    return m;
+}
+
+/* Whether every one of the n labels lies in [0, k): one vectorised pass
+ * (an unsigned compare catches the negative ones too). */
+KM_CLONES static int km_labels_in_range(const ptrdiff_t *__restrict labels, ptrdiff_t n,
+                                        ptrdiff_t k)
+{
+    size_t bad = 0;
+    ptrdiff_t i;
+    for (i = 0; i < n; i++) bad |= (size_t) labels[i] >= (size_t) k;
+    return bad == 0;
+}
+
 #endif

@@ -63,6 +63,10 @@ cdef extern from "_hamerly.h" nogil:
                             float*, Py_ssize_t*)
     void km_nearest_two_f64(const double*, const double*, Py_ssize_t, Py_ssize_t, double*,
                             double*, Py_ssize_t*)
+    Py_ssize_t km_hamerly_filter(const Py_ssize_t*, double*, double*, const double*,
+                                 const double*, double, double, Py_ssize_t, double, Py_ssize_t,
+                                 Py_ssize_t, Py_ssize_t*)
+    bint km_labels_in_range(const Py_ssize_t*, Py_ssize_t, Py_ssize_t)
 
 # A row keeps its label only when u * _SLACK < max(l, s): covers the float64
 # rounding that u and l accumulate through the drift updates between two
@@ -238,7 +242,7 @@ cdef void _run_slice(
     cdef bint neighbours = tab.shape[0] > 1
     cdef Py_ssize_t i, c, q, t, nb, m_failed = 0
     cdef intp_t a, lab
-    cdef double u, l, g, m, reach, beyond
+    cdef double u, g, m, reach, beyond
     for c in range(_N_COUNTS):
         counts[c] = 0
     if init:
@@ -246,27 +250,25 @@ cdef void _run_slice(
             labels[i] = _scan_row(&X[i, 0], &centers[0, 0], &tab[0, 0], &order[0, 0], d, k, kb,
                                   INFINITY, mg, &upper[i], &lower[i], counts)
         return
-    for i in range(start, end):
-        a = labels[i]
-        u = upper[i] + drift[a]
-        l = lower[i]
-        upper[i] = u
-        # The largest drift among the other centers.
-        g = l - (drift2 if a == drift_arg else drift1)
-        g = g if g > 0 else 0
-        m = g if g > half_gap[a] else half_gap[a]
-        if u * _SLACK < m:
-            lower[i] = g
-            continue
-        if neighbours:
-            g = _near_lower(l, u, &near_drift[a, 0], &radius[a, 0], kb)
-            m = g if g > m else m
-            if u * _SLACK < m:
+    # The global test (u against the largest drift of the other centers and
+    # the half-gap) for every row, vectorised; its failures in ``failed``.
+    m_failed = km_hamerly_filter(&labels[start], &upper[start], &lower[start], &drift[0],
+                                 &half_gap[0], drift1, drift2, drift_arg, _SLACK, end - start,
+                                 start, failed)
+    if neighbours:
+        # A failing row still keeps its label when its neighbours' drifts
+        # bound it (it failed the global test: only ``g`` can pass it now).
+        q, m_failed = m_failed, 0
+        for t in range(q):
+            i = failed[t]
+            a = labels[i]
+            g = _near_lower(lower[i], upper[i], &near_drift[a, 0], &radius[a, 0], kb)
+            if upper[i] * _SLACK < g:
                 lower[i] = g
                 continue
-        # lower[i] keeps the previous centers' bound for the second pass.
-        failed[m_failed] = i
-        m_failed += 1
+            # lower[i] keeps the previous centers' bound for the second pass.
+            failed[m_failed] = i
+            m_failed += 1
     for q in range(m_failed):
         if q + _AHEAD < m_failed:
             KM_PREFETCH(&X[failed[q + _AHEAD], 0])
@@ -404,8 +406,9 @@ def _hamerly_assign(
     if moved is not None:
         check_equal(moved.shape[0], n, K, "moved.shape[0] (rows of X)")
         check_equal(moved_from.shape[0], n, K, "moved_from.shape[0] (rows of X)")
+    if not init and not km_labels_in_range(&labels[0], n, k):
+        check_indices(labels, k, K, "labels")  # raises, naming the first bad one
     if not init:
-        check_indices(labels, k, K, "labels")
         for c in range(k):
             if drift[c] > drift1:
                 drift2 = drift1
