@@ -30,11 +30,11 @@
  * padding center is never nearest). */
 #define KM_LANES 16
 
-/* For one row x (d features) and the first nb blocks of a center table
- * (block b: KM_LANES centers stored feature-major, ``tab[(b * d + j) *
- * KM_LANES + l]``): the smallest distance *best, its position *pos in the
- * table (lowest position on ties) and the smallest distance to any other
- * position *second.
+/* For R rows (row r: d features at x + r * ldx) and the first nb blocks of
+ * a center table (block b: KM_LANES centers stored feature-major,
+ * ``tab[(b * d + j) * KM_LANES + l]``): for each row r the smallest
+ * distance best[r], its position pos[r] in the table (lowest position on
+ * ties) and the smallest distance to any other position second[r].
  *
  * A block's KM_LANES distances are summed over the features in one vector
  * (GCC's and clang's vector types: kept in registers, no store between two
@@ -111,66 +111,81 @@ typedef int64_t km_v2l __attribute__((vector_size(2 * sizeof(int64_t))));
         o2 = KM_BLEND(HT, HI, take_, sb_, sa_);                               \
     } while (0)
 
-#define KM_NEAREST_TWO(NAME, T, IT, VT, VI, V8, I8, V4, I4, V2, I2)           \
+#define KM_NEAREST_TWO(NAME, R, T, IT, VT, VI, V8, I8, V4, I4, V2, I2)        \
 KM_CLONES static void NAME(                                                   \
-    const T *__restrict x, const T *__restrict tab, ptrdiff_t d,              \
-    ptrdiff_t nb, T *best, T *second, ptrdiff_t *pos)                         \
+    const T *__restrict x, ptrdiff_t ldx, const T *__restrict tab,            \
+    ptrdiff_t d, ptrdiff_t nb, T *best, T *second, ptrdiff_t *pos)            \
 {                                                                             \
-    VT v1, v2, acc, col, t;                                                   \
-    VI w1, lt, lt2, at, step;                                                 \
+    VT v1[R], v2[R], acc[R], col, t, inf;                                     \
+    VI w1[R], lt, lt2, at, step;                                              \
     V8 p1, p2; I8 pi;                                                         \
     V4 q1, q2; I4 qi;                                                         \
     V2 r1, r2; I2 ri;                                                         \
     T b1[KM_LANES], b2[KM_LANES];                                             \
     IT i1[KM_LANES];                                                          \
-    ptrdiff_t b, j, l, h;                                                     \
+    ptrdiff_t b, j, l, h, r;                                                  \
     for (l = 0; l < KM_LANES; l++) {                                          \
-        v1[l] = (T) INFINITY;                                                 \
+        inf[l] = (T) INFINITY;                                                \
         at[l] = (IT) l;                                                       \
         step[l] = (IT) KM_LANES;                                              \
     }                                                                         \
-    v2 = v1;                                                                  \
-    w1 = at;                                                                  \
+    for (r = 0; r < R; r++) {                                                 \
+        v1[r] = inf;                                                          \
+        v2[r] = inf;                                                          \
+        w1[r] = at;                                                           \
+    }                                                                         \
     for (b = 0; b < nb; b++) {                                                \
         const T *__restrict blk = tab + b * d * KM_LANES;                     \
         memcpy(&col, blk, sizeof col);                                        \
-        t = x[0] - col;                                                       \
-        acc = t * t;                                                          \
+        for (r = 0; r < R; r++) {                                             \
+            t = x[r * ldx] - col;                                             \
+            acc[r] = t * t;                                                   \
+        }                                                                     \
         for (j = 1; j < d; j++) {                                             \
             memcpy(&col, blk + j * KM_LANES, sizeof col);                     \
-            t = x[j] - col;                                                   \
-            acc += t * t;                                                     \
+            for (r = 0; r < R; r++) {                                         \
+                t = x[r * ldx + j] - col;                                     \
+                acc[r] += t * t;                                              \
+            }                                                                 \
         }                                                                     \
-        lt = (VI) (acc < v1);                                                 \
-        lt2 = (VI) (acc < v2);                                                \
-        v2 = KM_BLEND(VT, VI, lt, v1, KM_BLEND(VT, VI, lt2, acc, v2));        \
-        v1 = KM_BLEND(VT, VI, lt, acc, v1);                                   \
-        w1 = KM_BLEND(VI, VI, lt, at, w1);                                    \
+        for (r = 0; r < R; r++) {                                             \
+            lt = (VI) (acc[r] < v1[r]);                                       \
+            lt2 = (VI) (acc[r] < v2[r]);                                      \
+            v2[r] = KM_BLEND(VT, VI, lt, v1[r], KM_BLEND(VT, VI, lt2, acc[r], v2[r])); \
+            v1[r] = KM_BLEND(VT, VI, lt, acc[r], v1[r]);                      \
+            w1[r] = KM_BLEND(VI, VI, lt, at, w1[r]);                          \
+        }                                                                     \
         at += step;                                                           \
     }                                                                         \
-    KM_HALVE(V8, I8, v1, v2, w1, p1, p2, pi);                                 \
-    KM_HALVE(V4, I4, p1, p2, pi, q1, q2, qi);                                 \
-    KM_HALVE(V2, I2, q1, q2, qi, r1, r2, ri);                                 \
-    /* The last two lanes, by the scalar step (h = 1). */                     \
-    memcpy(b1, &r1, sizeof r1);                                               \
-    memcpy(b2, &r2, sizeof r2);                                               \
-    memcpy(i1, &ri, sizeof ri);                                               \
-    h = 1;                                                                    \
-    l = 0;                                                                    \
-    KM_MERGE_PAIR(T, IT)                                                      \
-    *best = b1[0];                                                            \
-    *pos = (ptrdiff_t) i1[0];                                                 \
-    *second = b2[0];                                                          \
+    for (r = 0; r < R; r++) {                                                 \
+        KM_HALVE(V8, I8, v1[r], v2[r], w1[r], p1, p2, pi);                    \
+        KM_HALVE(V4, I4, p1, p2, pi, q1, q2, qi);                             \
+        KM_HALVE(V2, I2, q1, q2, qi, r1, r2, ri);                             \
+        /* The last two lanes, by the scalar step (h = 1). */                 \
+        memcpy(b1, &r1, sizeof r1);                                           \
+        memcpy(b2, &r2, sizeof r2);                                           \
+        memcpy(i1, &ri, sizeof ri);                                           \
+        h = 1;                                                                \
+        l = 0;                                                                \
+        KM_MERGE_PAIR(T, IT)                                                  \
+        best[r] = b1[0];                                                      \
+        pos[r] = (ptrdiff_t) i1[0];                                           \
+        second[r] = b2[0];                                                    \
+    }                                                                         \
 }
 #else
-#define KM_NEAREST_TWO(NAME, T, IT, VT, VI, V8, I8, V4, I4, V2, I2)           \
+#define KM_NEAREST_TWO(NAME, R, T, IT, VT, VI, V8, I8, V4, I4, V2, I2)        \
 KM_CLONES static void NAME(                                                   \
-    const T *__restrict x, const T *__restrict tab, ptrdiff_t d,              \
-    ptrdiff_t nb, T *best, T *second, ptrdiff_t *pos)                         \
+    const T *__restrict rows, ptrdiff_t ldx, const T *__restrict tab,         \
+    ptrdiff_t d, ptrdiff_t nb, T *bests, T *seconds, ptrdiff_t *poss)         \
 {                                                                             \
     T b1[KM_LANES], b2[KM_LANES], acc[KM_LANES];                              \
     IT i1[KM_LANES];                                                          \
-    ptrdiff_t b, j, l, h;                                                     \
+    ptrdiff_t b, j, l, h, r;                                                  \
+    for (r = 0; r < R; r++) {                                                 \
+    const T *__restrict x = rows + r * ldx;                                   \
+    T *best = bests + r, *second = seconds + r;                               \
+    ptrdiff_t *pos = poss + r;                                                \
     for (l = 0; l < KM_LANES; l++) {                                          \
         b1[l] = (T) INFINITY;                                                 \
         b2[l] = (T) INFINITY;                                                 \
@@ -198,17 +213,27 @@ KM_CLONES static void NAME(                                                   \
         }                                                                     \
     }                                                                         \
     KM_MERGE_LANES(T, IT)                                                     \
+    }                                                                         \
 }
 #endif
 
+/* One row (ldx unused), and in float32 KM_ROWS rows ldx apart at once:
+ * their distances are independent sums, so interleaving them hides the
+ * latency of each sum's chain of adds and loads every block of centers
+ * once for all of them; each row's arithmetic is the one-row loop's. (Not
+ * in float64: there the vectors of KM_ROWS rows do not fit the registers.) */
+#define KM_ROWS 4
 #if defined(__GNUC__) || defined(__clang__)
-KM_NEAREST_TWO(km_nearest_two_f32, float, int32_t, km_v16f, km_v16i, km_v8f, km_v8i, km_v4f,
+KM_NEAREST_TWO(km_nearest_two_f32, 1, float, int32_t, km_v16f, km_v16i, km_v8f, km_v8i, km_v4f,
                km_v4i, km_v2f, km_v2i)
-KM_NEAREST_TWO(km_nearest_two_f64, double, int64_t, km_v16d, km_v16l, km_v8d, km_v8l, km_v4d,
+KM_NEAREST_TWO(km_nearest_two_rows_f32, KM_ROWS, float, int32_t, km_v16f, km_v16i, km_v8f,
+               km_v8i, km_v4f, km_v4i, km_v2f, km_v2i)
+KM_NEAREST_TWO(km_nearest_two_f64, 1, double, int64_t, km_v16d, km_v16l, km_v8d, km_v8l, km_v4d,
                km_v4l, km_v2d, km_v2l)
 #else
-KM_NEAREST_TWO(km_nearest_two_f32, float, int32_t, , , , , , , , )
-KM_NEAREST_TWO(km_nearest_two_f64, double, int64_t, , , , , , , , )
+KM_NEAREST_TWO(km_nearest_two_f32, 1, float, int32_t, , , , , , , , )
+KM_NEAREST_TWO(km_nearest_two_rows_f32, KM_ROWS, float, int32_t, , , , , , , , )
+KM_NEAREST_TWO(km_nearest_two_f64, 1, double, int64_t, , , , , , , , )
 #endif
 
 /* Rows per chunk of km_hamerly_filter: its flags stay in L1. */

@@ -59,10 +59,13 @@ ctypedef Py_ssize_t intp_t
 cdef extern from "_hamerly.h" nogil:
     enum: KM_LANES
     void KM_PREFETCH(const void*)
-    void km_nearest_two_f32(const float*, const float*, Py_ssize_t, Py_ssize_t, float*,
-                            float*, Py_ssize_t*)
-    void km_nearest_two_f64(const double*, const double*, Py_ssize_t, Py_ssize_t, double*,
-                            double*, Py_ssize_t*)
+    enum: KM_ROWS
+    void km_nearest_two_f32(const float*, Py_ssize_t, const float*, Py_ssize_t, Py_ssize_t,
+                            float*, float*, Py_ssize_t*)
+    void km_nearest_two_f64(const double*, Py_ssize_t, const double*, Py_ssize_t, Py_ssize_t,
+                            double*, double*, Py_ssize_t*)
+    void km_nearest_two_rows_f32(const float*, Py_ssize_t, const float*, Py_ssize_t,
+                                 Py_ssize_t, float*, float*, Py_ssize_t*)
     Py_ssize_t km_hamerly_filter(const Py_ssize_t*, double*, double*, const double*,
                                  const double*, double, double, Py_ssize_t, double, Py_ssize_t,
                                  Py_ssize_t, Py_ssize_t*)
@@ -103,17 +106,41 @@ cdef inline void _nearest_two(
     double* second,             # OUT smallest distance at another position
     intp_t* pos,                # OUT its position in the table
 ) noexcept nogil:
-    """The SIMD loop of ``_hamerly.h`` for X's dtype."""
+    """The SIMD loop of ``_hamerly.h`` for X's dtype, one row."""
     cdef float b32, s32
     cdef double b64, s64
     if floating is float:
-        km_nearest_two_f32(x, tab, d, nb, &b32, &s32, pos)
+        km_nearest_two_f32(x, 0, tab, d, nb, &b32, &s32, pos)
         best[0] = b32
         second[0] = s32
     else:
-        km_nearest_two_f64(x, tab, d, nb, &b64, &s64, pos)
+        km_nearest_two_f64(x, 0, tab, d, nb, &b64, &s64, pos)
         best[0] = b64
         second[0] = s64
+
+
+cdef inline void _nearest_two_rows(
+    const floating* x,          # IN  (KM_ROWS, d) consecutive rows
+    const floating* tab,        # IN  (nb * d * KM_LANES,) center blocks
+    Py_ssize_t d,
+    Py_ssize_t nb,
+    double* best,               # OUT (KM_ROWS,) as _nearest_two's, per row
+    double* second,             # OUT (KM_ROWS,)
+    intp_t* pos,                # OUT (KM_ROWS,)
+) noexcept nogil:
+    """:func:`_nearest_two` of ``KM_ROWS`` consecutive rows, the same results (float32: in
+    one pass of the loop)."""
+    cdef float b32[KM_ROWS]
+    cdef float s32[KM_ROWS]
+    cdef Py_ssize_t r
+    if floating is float:
+        km_nearest_two_rows_f32(x, d, tab, d, nb, b32, s32, pos)
+        for r in range(KM_ROWS):
+            best[r] = b32[r]
+            second[r] = s32[r]
+    else:
+        for r in range(KM_ROWS):
+            km_nearest_two_f64(x + r * d, 0, tab, d, nb, &best[r], &second[r], &pos[r])
 
 
 cdef inline Py_ssize_t _scan_row(
@@ -135,11 +162,34 @@ cdef inline Py_ssize_t _scan_row(
     Every center beyond them must be known farther than the label found and
     at least ``beyond`` from the row (+inf when the table is scanned whole).
     """
-    cdef double best, second, lo, hi, dist
-    cdef intp_t p, lab, j
+    cdef double best, second
+    cdef intp_t p
+    _nearest_two(x, tab, d, nb, &best, &second, &p)
+    return _settle_row(x, centers, order, d, k, nb, beyond, mg, best, second, p, upper, lower,
+                       counts)
+
+
+cdef inline Py_ssize_t _settle_row(
+    const floating* x,          # IN  (d,) the row
+    const floating* centers,    # IN  (k, d)
+    const intp_t* order,        # IN  (kp,) center at each position of the table
+    Py_ssize_t d,
+    Py_ssize_t k,
+    Py_ssize_t nb,
+    double beyond,
+    _Margins* mg,
+    double best,                # the SIMD loop's smallest distance over nb blocks,
+    double second,              # the smallest at another position
+    intp_t p,                   # and the position of the smallest
+    double* upper,              # OUT bound on the distance to the new label
+    double* lower,              # OUT bound on the distance to every other center
+    int64_t* counts,            # INOUT (_N_COUNTS,)
+) noexcept nogil:
+    """:func:`_scan_row` once the SIMD loop has run: the label, its near-tie check and bounds."""
+    cdef double lo, hi, dist
+    cdef intp_t lab, j
     cdef Py_ssize_t m = nb * KM_LANES
     m = m if m < k else k
-    _nearest_two(x, tab, d, nb, &best, &second, &p)
     counts[_C_DISTANCES] += m
     counts[_C_SCANNED] += 1
     if p >= m:
@@ -243,10 +293,22 @@ cdef void _run_slice(
     cdef Py_ssize_t i, c, q, t, nb, m_failed = 0
     cdef intp_t a, lab
     cdef double u, g, m, reach, beyond
+    cdef double best[KM_ROWS]
+    cdef double second[KM_ROWS]
+    cdef intp_t pos[KM_ROWS]
     for c in range(_N_COUNTS):
         counts[c] = 0
     if init:
-        for i in range(start, end):
+        # Every row against every center, KM_ROWS rows per pass of the loop.
+        i = start
+        while i + KM_ROWS <= end:
+            _nearest_two_rows(&X[i, 0], &tab[0, 0], d, kb, best, second, pos)
+            for q in range(KM_ROWS):
+                labels[i + q] = _settle_row(&X[i + q, 0], &centers[0, 0], &order[0, 0], d, k,
+                                            kb, INFINITY, mg, best[q], second[q], pos[q],
+                                            &upper[i + q], &lower[i + q], counts)
+            i += KM_ROWS
+        for i in range(i, end):
             labels[i] = _scan_row(&X[i, 0], &centers[0, 0], &tab[0, 0], &order[0, 0], d, k, kb,
                                   INFINITY, mg, &upper[i], &lower[i], counts)
         return
