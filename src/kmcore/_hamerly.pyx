@@ -572,3 +572,54 @@ def _half_gaps(
                     best = dist if dist < best else best
             best = best * (1 - gamma64)
             half_gap[a] = 0.5 * sqrt(best) * _SHRINK if best > 0 else 0
+
+
+def _weighted_sqnorms(
+    const floating[:, ::1] X not None,        # IN  (n, d)
+    const floating[::1] weights not None,     # IN  (n,), or (0,) for unit weights
+    const double[::1] origin not None,        # IN  (d,), or (0,) for the origin 0
+    double[::1] out not None,                 # OUT (n_slices,)
+    Py_ssize_t slice_rows,
+    int n_threads,
+):
+    """Per slice of rows, ``sum(w * ||x - origin||^2)`` by direct float64 differences.
+
+    The first term of the objective from the cluster sums: one read of X
+    (no float64 copy of it). Each slice sums its rows in order, so the sum
+    of ``out`` in order does not depend on the thread count.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d), C-contiguous
+    weights : the rows' weights in X's dtype, or empty for 1
+    origin : float64 point the differences are taken from, or empty for 0
+    out : receives one sum per slice of ``slice_rows`` rows
+    slice_rows : rows per slice (the unit of parallel work)
+    n_threads : int
+    """
+    cdef str K = "_weighted_sqnorms"
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1]
+    cdef Py_ssize_t n_slices, s, i, j, end
+    cdef bint weighted = weights.shape[0] != 0, shifted = origin.shape[0] != 0
+    cdef double total, row, diff
+    check_at_least(slice_rows, 1, K, "slice_rows")
+    if weighted:
+        check_equal(weights.shape[0], n, K, "weights.shape[0] (rows of X, or 0)")
+    if shifted:
+        check_equal(origin.shape[0], d, K, "origin.shape[0] (columns of X, or 0)")
+    n_slices = (n + slice_rows - 1) // slice_rows
+    check_equal(out.shape[0], n_slices, K, "out.shape[0] (n_slices)")
+    check_threads(n_threads, K)
+    if n == 0:
+        return
+    with nogil:
+        for s in prange(n_slices, schedule="static", num_threads=n_threads):
+            total = 0
+            end = min(n, (s + 1) * slice_rows)
+            for i in range(s * slice_rows, end):
+                row = 0
+                for j in range(d):
+                    diff = <double> X[i, j] - (origin[j] if shifted else 0)
+                    row = row + diff * diff
+                total = total + (row * weights[i] if weighted else row)
+            out[s] = total
