@@ -293,6 +293,7 @@ cdef void _run_slice(
     cdef Py_ssize_t i, c, q, t, nb, m_failed = 0
     cdef intp_t a, lab
     cdef double u, g, m, reach, beyond
+    cdef bint keep
     cdef double best[KM_ROWS]
     cdef double second[KM_ROWS]
     cdef intp_t pos[KM_ROWS]
@@ -320,24 +321,28 @@ cdef void _run_slice(
     if neighbours:
         # A failing row still keeps its label when its neighbours' drifts
         # bound it (it failed the global test: only ``g`` can pass it now).
+        # Branch-free as below; a row that fails keeps the previous centers'
+        # bound in lower[i] for the tightening.
         q, m_failed = m_failed, 0
         for t in range(q):
             i = failed[t]
             a = labels[i]
             g = _near_lower(lower[i], upper[i], &near_drift[a, 0], &radius[a, 0], kb)
-            if upper[i] * _SLACK < g:
-                lower[i] = g
-                continue
-            # lower[i] keeps the previous centers' bound for the second pass.
+            keep = upper[i] * _SLACK < g
+            lower[i] = g if keep else lower[i]
             failed[m_failed] = i
-            m_failed += 1
-    for q in range(m_failed):
-        if q + _AHEAD < m_failed:
-            KM_PREFETCH(&X[failed[q + _AHEAD], 0])
-        i = failed[q]
+            m_failed += not keep
+    # Tighten u of every failing row to its exact distance and test again,
+    # without a branch on the outcome (it is unpredictable: rows of
+    # neighbouring iterations of the loop overlap); the rows that still
+    # fail are compacted in place to the front of ``failed``.
+    q, m_failed = m_failed, 0
+    for t in range(q):
+        if t + _AHEAD < q:
+            KM_PREFETCH(&X[failed[t + _AHEAD], 0])
+        i = failed[t]
         a = labels[i]
         u = sqrt(sqdist(&X[i, 0], &centers[a, 0], d) * (1 + mg.gamma64))
-        counts[_C_DISTANCES] += 1
         upper[i] = u
         if neighbours:
             g = _near_lower(lower[i], u, &near_drift[a, 0], &radius[a, 0], kb)
@@ -346,8 +351,16 @@ cdef void _run_slice(
             g = g if g > 0 else 0
         lower[i] = g
         m = g if g > half_gap[a] else half_gap[a]
-        if u * _SLACK < m:
-            continue
+        failed[m_failed] = i  # m_failed <= t: overwrites only rows already read
+        m_failed += not (u * _SLACK < m)
+    counts[_C_DISTANCES] += q
+    # Compare those with the centers that can be nearer than their own.
+    for q in range(m_failed):
+        if q + _AHEAD < m_failed:
+            KM_PREFETCH(&X[failed[q + _AHEAD], 0])
+        i = failed[q]
+        a = labels[i]
+        u = upper[i]
         t, nb, beyond = 0, kb, INFINITY
         if neighbours:
             # The centers within 2u of c_a, in whole blocks; the first one
