@@ -22,9 +22,13 @@ of c_a's table are moved by their drifts, those after it are bounded through
 c_a, so a center that moves a lot far from c_a no longer lowers ``l``.
 
 In few dimensions the distances that remain are computed directly, one row
+(four consecutive float32 rows in the first call, which scans every row)
 against blocks of 16 centers in SIMD lanes (``_hamerly.h``), not by GEMM: a
 GEMM of inner dimension 8 spends more on packing its operands than on
-arithmetic.
+arithmetic. A later call tests every row's bounds in one vectorised loop
+(``km_hamerly_filter``); the few rows that fail are then tightened and
+tested again without a branch on the outcome, and only the rows that still
+fail are scanned.
 
 Exactness. A label is the nearest center by direct float64 distances
 (``sqdist``), ties to the lowest center index; the same rule as the Yinyang
@@ -98,48 +102,30 @@ cdef struct _Margins:
 
 
 cdef inline void _nearest_two(
-    const floating* x,          # IN  (d,)
+    const floating* x,          # IN  (rows, d) consecutive rows
     const floating* tab,        # IN  (nb * d * KM_LANES,) center blocks
     Py_ssize_t d,
     Py_ssize_t nb,
-    double* best,               # OUT smallest distance
-    double* second,             # OUT smallest distance at another position
-    intp_t* pos,                # OUT its position in the table
+    Py_ssize_t rows,            # 1 or KM_ROWS
+    double* best,               # OUT (rows,) smallest distance
+    double* second,             # OUT (rows,) smallest distance at another position
+    intp_t* pos,                # OUT (rows,) its position in the table
 ) noexcept nogil:
-    """The SIMD loop of ``_hamerly.h`` for X's dtype, one row."""
-    cdef float b32, s32
-    cdef double b64, s64
-    if floating is float:
-        km_nearest_two_f32(x, 0, tab, d, nb, &b32, &s32, pos)
-        best[0] = b32
-        second[0] = s32
-    else:
-        km_nearest_two_f64(x, 0, tab, d, nb, &b64, &s64, pos)
-        best[0] = b64
-        second[0] = s64
-
-
-cdef inline void _nearest_two_rows(
-    const floating* x,          # IN  (KM_ROWS, d) consecutive rows
-    const floating* tab,        # IN  (nb * d * KM_LANES,) center blocks
-    Py_ssize_t d,
-    Py_ssize_t nb,
-    double* best,               # OUT (KM_ROWS,) as _nearest_two's, per row
-    double* second,             # OUT (KM_ROWS,)
-    intp_t* pos,                # OUT (KM_ROWS,)
-) noexcept nogil:
-    """:func:`_nearest_two` of ``KM_ROWS`` consecutive rows, the same results (float32: in
-    one pass of the loop)."""
+    """The SIMD loop of ``_hamerly.h`` for X's dtype, per row (KM_ROWS float32
+    rows in one pass of it: the same results)."""
     cdef float b32[KM_ROWS]
     cdef float s32[KM_ROWS]
     cdef Py_ssize_t r
     if floating is float:
-        km_nearest_two_rows_f32(x, d, tab, d, nb, b32, s32, pos)
-        for r in range(KM_ROWS):
+        if rows == 1:
+            km_nearest_two_f32(x, 0, tab, d, nb, b32, s32, pos)
+        else:
+            km_nearest_two_rows_f32(x, d, tab, d, nb, b32, s32, pos)
+        for r in range(rows):
             best[r] = b32[r]
             second[r] = s32[r]
     else:
-        for r in range(KM_ROWS):
+        for r in range(rows):
             km_nearest_two_f64(x + r * d, 0, tab, d, nb, &best[r], &second[r], &pos[r])
 
 
@@ -164,7 +150,7 @@ cdef inline Py_ssize_t _scan_row(
     """
     cdef double best, second
     cdef intp_t p
-    _nearest_two(x, tab, d, nb, &best, &second, &p)
+    _nearest_two(x, tab, d, nb, 1, &best, &second, &p)
     return _settle_row(x, centers, order, d, k, nb, beyond, mg, best, second, p, upper, lower,
                        counts)
 
@@ -303,7 +289,7 @@ cdef void _run_slice(
         # Every row against every center, KM_ROWS rows per pass of the loop.
         i = start
         while i + KM_ROWS <= end:
-            _nearest_two_rows(&X[i, 0], &tab[0, 0], d, kb, best, second, pos)
+            _nearest_two(&X[i, 0], &tab[0, 0], d, kb, KM_ROWS, best, second, pos)
             for q in range(KM_ROWS):
                 labels[i + q] = _settle_row(&X[i + q, 0], &centers[0, 0], &order[0, 0], d, k,
                                             kb, INFINITY, mg, best[q], second[q], pos[q],
@@ -595,20 +581,19 @@ def _weighted_sqnorms(
     Py_ssize_t slice_rows,
     int n_threads,
 ):
-    """Per slice of rows, ``sum(w * ||x - origin||^2)`` by direct float64 differences.
+    """Per slice of ``slice_rows`` rows, ``sum(w * ||x - origin||^2)`` in float64.
 
-    The first term of the objective from the cluster sums: one read of X
-    (no float64 copy of it). Each slice sums its rows in order, so the sum
-    of ``out`` in order does not depend on the thread count.
+    The first term of the objective from the cluster sums, by direct
+    differences in one read of X (``weights`` in X's dtype, empty for 1;
+    ``origin`` empty for 0). Each slice sums its rows in order: the sum of
+    ``out`` in order does not depend on the thread count.
 
     Parameters
     ----------
     X : ndarray of shape (n, d), C-contiguous
-    weights : the rows' weights in X's dtype, or empty for 1
-    origin : float64 point the differences are taken from, or empty for 0
-    out : receives one sum per slice of ``slice_rows`` rows
-    slice_rows : rows per slice (the unit of parallel work)
-    n_threads : int
+    weights, origin : as above
+    out : ndarray of shape (n_slices,), receives the sums
+    slice_rows, n_threads : int
     """
     cdef str K = "_weighted_sqnorms"
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1]
