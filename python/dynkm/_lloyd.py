@@ -64,7 +64,7 @@ from dynkm import _rows
 from dynkm._history import new_history, record
 from kmcore import LloydStep
 from kmcore.assignment import assign_rows
-from kmcore.hamerly import HamerlyBounds
+from kmcore.hamerly import HamerlyBounds, weighted_sqnorm_sum
 from kmcore.hamerly import bounds_nbytes as hamerly_nbytes
 from kmcore.origin import data_origin
 from kmcore.yinyang import (
@@ -361,7 +361,7 @@ class HamerlySteps(BoundedSteps):
         # Hamerly's distances are direct differences, exact far from the origin
         # too; only the objective from the sums needs expanding around the data.
         self._origin = data_origin(X)
-        self._wx2 = _weighted_sqnorm_sum(X, sample_weight, self._origin)
+        self._wx2 = weighted_sqnorm_sum(X, sample_weight, self._origin, n_threads)
 
 
 def sums_objective(centers, sums, weights, wx2, origin=None):

@@ -30,11 +30,11 @@
  * padding center is never nearest). */
 #define KM_LANES 16
 
-/* For one row x (d features) and the first nb blocks of a center table
- * (block b: KM_LANES centers stored feature-major, ``tab[(b * d + j) *
- * KM_LANES + l]``): the smallest distance *best, its position *pos in the
- * table (lowest position on ties) and the smallest distance to any other
- * position *second.
+/* For R rows (row r: d features at x + r * ldx) and the first nb blocks of
+ * a center table (block b: KM_LANES centers stored feature-major,
+ * ``tab[(b * d + j) * KM_LANES + l]``): for each row r the smallest
+ * distance best[r], its position pos[r] in the table (lowest position on
+ * ties) and the smallest distance to any other position second[r].
  *
  * A block's KM_LANES distances are summed over the features in one vector
  * (GCC's and clang's vector types: kept in registers, no store between two
@@ -111,66 +111,81 @@ typedef int64_t km_v2l __attribute__((vector_size(2 * sizeof(int64_t))));
         o2 = KM_BLEND(HT, HI, take_, sb_, sa_);                               \
     } while (0)
 
-#define KM_NEAREST_TWO(NAME, T, IT, VT, VI, V8, I8, V4, I4, V2, I2)           \
+#define KM_NEAREST_TWO(NAME, R, T, IT, VT, VI, V8, I8, V4, I4, V2, I2)        \
 KM_CLONES static void NAME(                                                   \
-    const T *__restrict x, const T *__restrict tab, ptrdiff_t d,              \
-    ptrdiff_t nb, T *best, T *second, ptrdiff_t *pos)                         \
+    const T *__restrict x, ptrdiff_t ldx, const T *__restrict tab,            \
+    ptrdiff_t d, ptrdiff_t nb, T *best, T *second, ptrdiff_t *pos)            \
 {                                                                             \
-    VT v1, v2, acc, col, t;                                                   \
-    VI w1, lt, lt2, at, step;                                                 \
+    VT v1[R], v2[R], acc[R], col, t, inf;                                     \
+    VI w1[R], lt, lt2, at, step;                                              \
     V8 p1, p2; I8 pi;                                                         \
     V4 q1, q2; I4 qi;                                                         \
     V2 r1, r2; I2 ri;                                                         \
     T b1[KM_LANES], b2[KM_LANES];                                             \
     IT i1[KM_LANES];                                                          \
-    ptrdiff_t b, j, l, h;                                                     \
+    ptrdiff_t b, j, l, h, r;                                                  \
     for (l = 0; l < KM_LANES; l++) {                                          \
-        v1[l] = (T) INFINITY;                                                 \
+        inf[l] = (T) INFINITY;                                                \
         at[l] = (IT) l;                                                       \
         step[l] = (IT) KM_LANES;                                              \
     }                                                                         \
-    v2 = v1;                                                                  \
-    w1 = at;                                                                  \
+    for (r = 0; r < R; r++) {                                                 \
+        v1[r] = inf;                                                          \
+        v2[r] = inf;                                                          \
+        w1[r] = at;                                                           \
+    }                                                                         \
     for (b = 0; b < nb; b++) {                                                \
         const T *__restrict blk = tab + b * d * KM_LANES;                     \
         memcpy(&col, blk, sizeof col);                                        \
-        t = x[0] - col;                                                       \
-        acc = t * t;                                                          \
+        for (r = 0; r < R; r++) {                                             \
+            t = x[r * ldx] - col;                                             \
+            acc[r] = t * t;                                                   \
+        }                                                                     \
         for (j = 1; j < d; j++) {                                             \
             memcpy(&col, blk + j * KM_LANES, sizeof col);                     \
-            t = x[j] - col;                                                   \
-            acc += t * t;                                                     \
+            for (r = 0; r < R; r++) {                                         \
+                t = x[r * ldx + j] - col;                                     \
+                acc[r] += t * t;                                              \
+            }                                                                 \
         }                                                                     \
-        lt = (VI) (acc < v1);                                                 \
-        lt2 = (VI) (acc < v2);                                                \
-        v2 = KM_BLEND(VT, VI, lt, v1, KM_BLEND(VT, VI, lt2, acc, v2));        \
-        v1 = KM_BLEND(VT, VI, lt, acc, v1);                                   \
-        w1 = KM_BLEND(VI, VI, lt, at, w1);                                    \
+        for (r = 0; r < R; r++) {                                             \
+            lt = (VI) (acc[r] < v1[r]);                                       \
+            lt2 = (VI) (acc[r] < v2[r]);                                      \
+            v2[r] = KM_BLEND(VT, VI, lt, v1[r], KM_BLEND(VT, VI, lt2, acc[r], v2[r])); \
+            v1[r] = KM_BLEND(VT, VI, lt, acc[r], v1[r]);                      \
+            w1[r] = KM_BLEND(VI, VI, lt, at, w1[r]);                          \
+        }                                                                     \
         at += step;                                                           \
     }                                                                         \
-    KM_HALVE(V8, I8, v1, v2, w1, p1, p2, pi);                                 \
-    KM_HALVE(V4, I4, p1, p2, pi, q1, q2, qi);                                 \
-    KM_HALVE(V2, I2, q1, q2, qi, r1, r2, ri);                                 \
-    /* The last two lanes, by the scalar step (h = 1). */                     \
-    memcpy(b1, &r1, sizeof r1);                                               \
-    memcpy(b2, &r2, sizeof r2);                                               \
-    memcpy(i1, &ri, sizeof ri);                                               \
-    h = 1;                                                                    \
-    l = 0;                                                                    \
-    KM_MERGE_PAIR(T, IT)                                                      \
-    *best = b1[0];                                                            \
-    *pos = (ptrdiff_t) i1[0];                                                 \
-    *second = b2[0];                                                          \
+    for (r = 0; r < R; r++) {                                                 \
+        KM_HALVE(V8, I8, v1[r], v2[r], w1[r], p1, p2, pi);                    \
+        KM_HALVE(V4, I4, p1, p2, pi, q1, q2, qi);                             \
+        KM_HALVE(V2, I2, q1, q2, qi, r1, r2, ri);                             \
+        /* The last two lanes, by the scalar step (h = 1). */                 \
+        memcpy(b1, &r1, sizeof r1);                                           \
+        memcpy(b2, &r2, sizeof r2);                                           \
+        memcpy(i1, &ri, sizeof ri);                                           \
+        h = 1;                                                                \
+        l = 0;                                                                \
+        KM_MERGE_PAIR(T, IT)                                                  \
+        best[r] = b1[0];                                                      \
+        pos[r] = (ptrdiff_t) i1[0];                                           \
+        second[r] = b2[0];                                                    \
+    }                                                                         \
 }
 #else
-#define KM_NEAREST_TWO(NAME, T, IT, VT, VI, V8, I8, V4, I4, V2, I2)           \
+#define KM_NEAREST_TWO(NAME, R, T, IT, VT, VI, V8, I8, V4, I4, V2, I2)        \
 KM_CLONES static void NAME(                                                   \
-    const T *__restrict x, const T *__restrict tab, ptrdiff_t d,              \
-    ptrdiff_t nb, T *best, T *second, ptrdiff_t *pos)                         \
+    const T *__restrict rows, ptrdiff_t ldx, const T *__restrict tab,         \
+    ptrdiff_t d, ptrdiff_t nb, T *bests, T *seconds, ptrdiff_t *poss)         \
 {                                                                             \
     T b1[KM_LANES], b2[KM_LANES], acc[KM_LANES];                              \
     IT i1[KM_LANES];                                                          \
-    ptrdiff_t b, j, l, h;                                                     \
+    ptrdiff_t b, j, l, h, r;                                                  \
+    for (r = 0; r < R; r++) {                                                 \
+    const T *__restrict x = rows + r * ldx;                                   \
+    T *best = bests + r, *second = seconds + r;                               \
+    ptrdiff_t *pos = poss + r;                                                \
     for (l = 0; l < KM_LANES; l++) {                                          \
         b1[l] = (T) INFINITY;                                                 \
         b2[l] = (T) INFINITY;                                                 \
@@ -198,17 +213,88 @@ KM_CLONES static void NAME(                                                   \
         }                                                                     \
     }                                                                         \
     KM_MERGE_LANES(T, IT)                                                     \
+    }                                                                         \
 }
 #endif
 
+/* One row (ldx unused), and in float32 KM_ROWS rows ldx apart at once:
+ * their distances are independent sums, so interleaving them hides the
+ * latency of each sum's chain of adds and loads every block of centers
+ * once for all of them; each row's arithmetic is the one-row loop's. (Not
+ * in float64: there the vectors of KM_ROWS rows do not fit the registers.) */
+#define KM_ROWS 4
 #if defined(__GNUC__) || defined(__clang__)
-KM_NEAREST_TWO(km_nearest_two_f32, float, int32_t, km_v16f, km_v16i, km_v8f, km_v8i, km_v4f,
+KM_NEAREST_TWO(km_nearest_two_f32, 1, float, int32_t, km_v16f, km_v16i, km_v8f, km_v8i, km_v4f,
                km_v4i, km_v2f, km_v2i)
-KM_NEAREST_TWO(km_nearest_two_f64, double, int64_t, km_v16d, km_v16l, km_v8d, km_v8l, km_v4d,
+KM_NEAREST_TWO(km_nearest_two_rows_f32, KM_ROWS, float, int32_t, km_v16f, km_v16i, km_v8f,
+               km_v8i, km_v4f, km_v4i, km_v2f, km_v2i)
+KM_NEAREST_TWO(km_nearest_two_f64, 1, double, int64_t, km_v16d, km_v16l, km_v8d, km_v8l, km_v4d,
                km_v4l, km_v2d, km_v2l)
 #else
-KM_NEAREST_TWO(km_nearest_two_f32, float, int32_t, , , , , , , , )
-KM_NEAREST_TWO(km_nearest_two_f64, double, int64_t, , , , , , , , )
+KM_NEAREST_TWO(km_nearest_two_f32, 1, float, int32_t, , , , , , , , )
+KM_NEAREST_TWO(km_nearest_two_rows_f32, KM_ROWS, float, int32_t, , , , , , , , )
+KM_NEAREST_TWO(km_nearest_two_f64, 1, double, int64_t, , , , , , , , )
 #endif
+
+/* Rows per chunk of km_hamerly_filter: its flags stay in L1. */
+#define KM_FILTER_CHUNK 256
+
+/* The first test of Hamerly's filter over the n rows of one slice (labels,
+ * upper and lower point at the slice's first row, ``start`` its index):
+ * u = upper + drift[a], g = max(lower - (the largest drift among the other
+ * centers), 0); a row keeps its label when u * slack < max(g, half_gap[a]),
+ * and then its lower bound becomes g. upper takes u for every row; a row
+ * that fails keeps its previous lower bound and its index goes to
+ * ``failed`` (in row order). Returns how many failed.
+ *
+ * Every row of a late iteration goes through this test and few fail it, so
+ * it is a branch-free loop the compiler vectorises (the drifts and
+ * half-gaps gathered by label), and the failing rows are collected after
+ * each chunk by a branch-free compaction. The labels must lie in [0, k)
+ * (km_labels_in_range). The arithmetic is that of the scalar test, in the
+ * same order: the same bounds bit for bit. */
+KM_CLONES static ptrdiff_t km_hamerly_filter(
+    const ptrdiff_t *__restrict labels, double *__restrict upper,
+    double *__restrict lower, const double *__restrict drift,
+    const double *__restrict half_gap, double drift1, double drift2,
+    ptrdiff_t drift_arg, double slack, ptrdiff_t n, ptrdiff_t start,
+    ptrdiff_t *__restrict failed)
+{
+    ptrdiff_t fails[KM_FILTER_CHUNK];
+    ptrdiff_t c, i, e, m = 0;
+    for (c = 0; c < n; c += KM_FILTER_CHUNK) {
+        e = n - c < KM_FILTER_CHUNK ? n - c : KM_FILTER_CHUNK;
+        for (i = 0; i < e; i++) {
+            ptrdiff_t a = labels[c + i];
+            double u = upper[c + i] + drift[a];
+            double l = lower[c + i];
+            double g = l - (a == drift_arg ? drift2 : drift1);
+            double h = half_gap[a];
+            double top;
+            g = g > 0 ? g : 0;
+            top = g > h ? g : h;
+            upper[c + i] = u;
+            lower[c + i] = u * slack < top ? g : l;
+            fails[i] = !(u * slack < top);
+        }
+        /* m <= c + i: the index written is always within the slice. */
+        for (i = 0; i < e; i++) {
+            failed[m] = start + c + i;
+            m += fails[i];
+        }
+    }
+    return m;
+}
+
+/* Whether every one of the n labels lies in [0, k): one vectorised pass
+ * (an unsigned compare catches the negative ones too). */
+KM_CLONES static int km_labels_in_range(const ptrdiff_t *__restrict labels, ptrdiff_t n,
+                                        ptrdiff_t k)
+{
+    size_t bad = 0;
+    ptrdiff_t i;
+    for (i = 0; i < n; i++) bad |= (size_t) labels[i] >= (size_t) k;
+    return bad == 0;
+}
 
 #endif

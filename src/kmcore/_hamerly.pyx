@@ -22,9 +22,13 @@ of c_a's table are moved by their drifts, those after it are bounded through
 c_a, so a center that moves a lot far from c_a no longer lowers ``l``.
 
 In few dimensions the distances that remain are computed directly, one row
+(four consecutive float32 rows in the first call, which scans every row)
 against blocks of 16 centers in SIMD lanes (``_hamerly.h``), not by GEMM: a
 GEMM of inner dimension 8 spends more on packing its operands than on
-arithmetic.
+arithmetic. A later call tests every row's bounds in one vectorised loop
+(``km_hamerly_filter``); the few rows that fail are then tightened and
+tested again without a branch on the outcome, and only the rows that still
+fail are scanned.
 
 Exactness. A label is the nearest center by direct float64 distances
 (``sqdist``), ties to the lowest center index; the same rule as the Yinyang
@@ -59,10 +63,17 @@ ctypedef Py_ssize_t intp_t
 cdef extern from "_hamerly.h" nogil:
     enum: KM_LANES
     void KM_PREFETCH(const void*)
-    void km_nearest_two_f32(const float*, const float*, Py_ssize_t, Py_ssize_t, float*,
-                            float*, Py_ssize_t*)
-    void km_nearest_two_f64(const double*, const double*, Py_ssize_t, Py_ssize_t, double*,
-                            double*, Py_ssize_t*)
+    enum: KM_ROWS
+    void km_nearest_two_f32(const float*, Py_ssize_t, const float*, Py_ssize_t, Py_ssize_t,
+                            float*, float*, Py_ssize_t*)
+    void km_nearest_two_f64(const double*, Py_ssize_t, const double*, Py_ssize_t, Py_ssize_t,
+                            double*, double*, Py_ssize_t*)
+    void km_nearest_two_rows_f32(const float*, Py_ssize_t, const float*, Py_ssize_t,
+                                 Py_ssize_t, float*, float*, Py_ssize_t*)
+    Py_ssize_t km_hamerly_filter(const Py_ssize_t*, double*, double*, const double*,
+                                 const double*, double, double, Py_ssize_t, double, Py_ssize_t,
+                                 Py_ssize_t, Py_ssize_t*)
+    bint km_labels_in_range(const Py_ssize_t*, Py_ssize_t, Py_ssize_t)
 
 # A row keeps its label only when u * _SLACK < max(l, s): covers the float64
 # rounding that u and l accumulate through the drift updates between two
@@ -91,25 +102,31 @@ cdef struct _Margins:
 
 
 cdef inline void _nearest_two(
-    const floating* x,          # IN  (d,)
+    const floating* x,          # IN  (rows, d) consecutive rows
     const floating* tab,        # IN  (nb * d * KM_LANES,) center blocks
     Py_ssize_t d,
     Py_ssize_t nb,
-    double* best,               # OUT smallest distance
-    double* second,             # OUT smallest distance at another position
-    intp_t* pos,                # OUT its position in the table
+    Py_ssize_t rows,            # 1 or KM_ROWS
+    double* best,               # OUT (rows,) smallest distance
+    double* second,             # OUT (rows,) smallest distance at another position
+    intp_t* pos,                # OUT (rows,) its position in the table
 ) noexcept nogil:
-    """The SIMD loop of ``_hamerly.h`` for X's dtype."""
-    cdef float b32, s32
-    cdef double b64, s64
+    """The SIMD loop of ``_hamerly.h`` for X's dtype, per row (KM_ROWS float32
+    rows in one pass of it: the same results)."""
+    cdef float b32[KM_ROWS]
+    cdef float s32[KM_ROWS]
+    cdef Py_ssize_t r
     if floating is float:
-        km_nearest_two_f32(x, tab, d, nb, &b32, &s32, pos)
-        best[0] = b32
-        second[0] = s32
+        if rows == 1:
+            km_nearest_two_f32(x, 0, tab, d, nb, b32, s32, pos)
+        else:
+            km_nearest_two_rows_f32(x, d, tab, d, nb, b32, s32, pos)
+        for r in range(rows):
+            best[r] = b32[r]
+            second[r] = s32[r]
     else:
-        km_nearest_two_f64(x, tab, d, nb, &b64, &s64, pos)
-        best[0] = b64
-        second[0] = s64
+        for r in range(rows):
+            km_nearest_two_f64(x + r * d, 0, tab, d, nb, &best[r], &second[r], &pos[r])
 
 
 cdef inline Py_ssize_t _scan_row(
@@ -131,11 +148,34 @@ cdef inline Py_ssize_t _scan_row(
     Every center beyond them must be known farther than the label found and
     at least ``beyond`` from the row (+inf when the table is scanned whole).
     """
-    cdef double best, second, lo, hi, dist
-    cdef intp_t p, lab, j
+    cdef double best, second
+    cdef intp_t p
+    _nearest_two(x, tab, d, nb, 1, &best, &second, &p)
+    return _settle_row(x, centers, order, d, k, nb, beyond, mg, best, second, p, upper, lower,
+                       counts)
+
+
+cdef inline Py_ssize_t _settle_row(
+    const floating* x,          # IN  (d,) the row
+    const floating* centers,    # IN  (k, d)
+    const intp_t* order,        # IN  (kp,) center at each position of the table
+    Py_ssize_t d,
+    Py_ssize_t k,
+    Py_ssize_t nb,
+    double beyond,
+    _Margins* mg,
+    double best,                # the SIMD loop's smallest distance over nb blocks,
+    double second,              # the smallest at another position
+    intp_t p,                   # and the position of the smallest
+    double* upper,              # OUT bound on the distance to the new label
+    double* lower,              # OUT bound on the distance to every other center
+    int64_t* counts,            # INOUT (_N_COUNTS,)
+) noexcept nogil:
+    """:func:`_scan_row` once the SIMD loop has run: the label, its near-tie check and bounds."""
+    cdef double lo, hi, dist
+    cdef intp_t lab, j
     cdef Py_ssize_t m = nb * KM_LANES
     m = m if m < k else k
-    _nearest_two(x, tab, d, nb, &best, &second, &p)
     counts[_C_DISTANCES] += m
     counts[_C_SCANNED] += 1
     if p >= m:
@@ -238,42 +278,57 @@ cdef void _run_slice(
     cdef bint neighbours = tab.shape[0] > 1
     cdef Py_ssize_t i, c, q, t, nb, m_failed = 0
     cdef intp_t a, lab
-    cdef double u, l, g, m, reach, beyond
+    cdef double u, g, m, reach, beyond
+    cdef bint keep
+    cdef double best[KM_ROWS]
+    cdef double second[KM_ROWS]
+    cdef intp_t pos[KM_ROWS]
     for c in range(_N_COUNTS):
         counts[c] = 0
     if init:
-        for i in range(start, end):
+        # Every row against every center, KM_ROWS rows per pass of the loop.
+        i = start
+        while i + KM_ROWS <= end:
+            _nearest_two(&X[i, 0], &tab[0, 0], d, kb, KM_ROWS, best, second, pos)
+            for q in range(KM_ROWS):
+                labels[i + q] = _settle_row(&X[i + q, 0], &centers[0, 0], &order[0, 0], d, k,
+                                            kb, INFINITY, mg, best[q], second[q], pos[q],
+                                            &upper[i + q], &lower[i + q], counts)
+            i += KM_ROWS
+        for i in range(i, end):
             labels[i] = _scan_row(&X[i, 0], &centers[0, 0], &tab[0, 0], &order[0, 0], d, k, kb,
                                   INFINITY, mg, &upper[i], &lower[i], counts)
         return
-    for i in range(start, end):
-        a = labels[i]
-        u = upper[i] + drift[a]
-        l = lower[i]
-        upper[i] = u
-        # The largest drift among the other centers.
-        g = l - (drift2 if a == drift_arg else drift1)
-        g = g if g > 0 else 0
-        m = g if g > half_gap[a] else half_gap[a]
-        if u * _SLACK < m:
-            lower[i] = g
-            continue
-        if neighbours:
-            g = _near_lower(l, u, &near_drift[a, 0], &radius[a, 0], kb)
-            m = g if g > m else m
-            if u * _SLACK < m:
-                lower[i] = g
-                continue
-        # lower[i] keeps the previous centers' bound for the second pass.
-        failed[m_failed] = i
-        m_failed += 1
-    for q in range(m_failed):
-        if q + _AHEAD < m_failed:
-            KM_PREFETCH(&X[failed[q + _AHEAD], 0])
-        i = failed[q]
+    # The global test (u against the largest drift of the other centers and
+    # the half-gap) for every row, vectorised; its failures in ``failed``.
+    m_failed = km_hamerly_filter(&labels[start], &upper[start], &lower[start], &drift[0],
+                                 &half_gap[0], drift1, drift2, drift_arg, _SLACK, end - start,
+                                 start, failed)
+    if neighbours:
+        # A failing row still keeps its label when its neighbours' drifts
+        # bound it (it failed the global test: only ``g`` can pass it now).
+        # Branch-free as below; a row that fails keeps the previous centers'
+        # bound in lower[i] for the tightening.
+        q, m_failed = m_failed, 0
+        for t in range(q):
+            i = failed[t]
+            a = labels[i]
+            g = _near_lower(lower[i], upper[i], &near_drift[a, 0], &radius[a, 0], kb)
+            keep = upper[i] * _SLACK < g
+            lower[i] = g if keep else lower[i]
+            failed[m_failed] = i
+            m_failed += not keep
+    # Tighten u of every failing row to its exact distance and test again,
+    # without a branch on the outcome (it is unpredictable: rows of
+    # neighbouring iterations of the loop overlap); the rows that still
+    # fail are compacted in place to the front of ``failed``.
+    q, m_failed = m_failed, 0
+    for t in range(q):
+        if t + _AHEAD < q:
+            KM_PREFETCH(&X[failed[t + _AHEAD], 0])
+        i = failed[t]
         a = labels[i]
         u = sqrt(sqdist(&X[i, 0], &centers[a, 0], d) * (1 + mg.gamma64))
-        counts[_C_DISTANCES] += 1
         upper[i] = u
         if neighbours:
             g = _near_lower(lower[i], u, &near_drift[a, 0], &radius[a, 0], kb)
@@ -282,8 +337,16 @@ cdef void _run_slice(
             g = g if g > 0 else 0
         lower[i] = g
         m = g if g > half_gap[a] else half_gap[a]
-        if u * _SLACK < m:
-            continue
+        failed[m_failed] = i  # m_failed <= t: overwrites only rows already read
+        m_failed += not (u * _SLACK < m)
+    counts[_C_DISTANCES] += q
+    # Compare those with the centers that can be nearer than their own.
+    for q in range(m_failed):
+        if q + _AHEAD < m_failed:
+            KM_PREFETCH(&X[failed[q + _AHEAD], 0])
+        i = failed[q]
+        a = labels[i]
+        u = upper[i]
         t, nb, beyond = 0, kb, INFINITY
         if neighbours:
             # The centers within 2u of c_a, in whole blocks; the first one
@@ -404,8 +467,9 @@ def _hamerly_assign(
     if moved is not None:
         check_equal(moved.shape[0], n, K, "moved.shape[0] (rows of X)")
         check_equal(moved_from.shape[0], n, K, "moved_from.shape[0] (rows of X)")
+    if not init and not km_labels_in_range(&labels[0], n, k):
+        check_indices(labels, k, K, "labels")  # raises, naming the first bad one
     if not init:
-        check_indices(labels, k, K, "labels")
         for c in range(k):
             if drift[c] > drift1:
                 drift2 = drift1
@@ -507,3 +571,53 @@ def _half_gaps(
                     best = dist if dist < best else best
             best = best * (1 - gamma64)
             half_gap[a] = 0.5 * sqrt(best) * _SHRINK if best > 0 else 0
+
+
+def _weighted_sqnorms(
+    const floating[:, ::1] X not None,        # IN  (n, d)
+    const floating[::1] weights not None,     # IN  (n,), or (0,) for unit weights
+    const double[::1] origin not None,        # IN  (d,), or (0,) for the origin 0
+    double[::1] out not None,                 # OUT (n_slices,)
+    Py_ssize_t slice_rows,
+    int n_threads,
+):
+    """Per slice of ``slice_rows`` rows, ``sum(w * ||x - origin||^2)`` in float64.
+
+    The first term of the objective from the cluster sums, by direct
+    differences in one read of X (``weights`` in X's dtype, empty for 1;
+    ``origin`` empty for 0). Each slice sums its rows in order: the sum of
+    ``out`` in order does not depend on the thread count.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d), C-contiguous
+    weights, origin : as above
+    out : ndarray of shape (n_slices,), receives the sums
+    slice_rows, n_threads : int
+    """
+    cdef str K = "_weighted_sqnorms"
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1]
+    cdef Py_ssize_t n_slices, s, i, j, end
+    cdef bint weighted = weights.shape[0] != 0, shifted = origin.shape[0] != 0
+    cdef double total, row, diff
+    check_at_least(slice_rows, 1, K, "slice_rows")
+    if weighted:
+        check_equal(weights.shape[0], n, K, "weights.shape[0] (rows of X, or 0)")
+    if shifted:
+        check_equal(origin.shape[0], d, K, "origin.shape[0] (columns of X, or 0)")
+    n_slices = (n + slice_rows - 1) // slice_rows
+    check_equal(out.shape[0], n_slices, K, "out.shape[0] (n_slices)")
+    check_threads(n_threads, K)
+    if n == 0:
+        return
+    with nogil:
+        for s in prange(n_slices, schedule="static", num_threads=n_threads):
+            total = 0
+            end = min(n, (s + 1) * slice_rows)
+            for i in range(s * slice_rows, end):
+                row = 0
+                for j in range(d):
+                    diff = <double> X[i, j] - (origin[j] if shifted else 0)
+                    row = row + diff * diff
+                total = total + (row * weights[i] if weighted else row)
+            out[s] = total

@@ -22,7 +22,7 @@ from kmcore import _hamerly
 from kmcore.yinyang import MovedRows
 
 __all__ = ["NEIGHBOUR_BYTES", "TABLE_WORK", "HamerlyBounds", "bounds_nbytes", "center_tables",
-           "neighbour_drifts", "use_neighbours"]
+           "neighbour_drifts", "use_neighbours", "weighted_sqnorm_sum"]
 
 # Rows per slice: the unit of parallel work, fixed so that results never
 # depend on the thread count.
@@ -65,6 +65,22 @@ def use_neighbours(n_samples: int, n_features: int, n_clusters: int, itemsize: i
     kp = -(-k // _LANES) * _LANES
     return (k > _LANES and k * kp * n_features * itemsize <= NEIGHBOUR_BYTES
             and n_samples * n_features >= TABLE_WORK * k * kp)
+
+
+def weighted_sqnorm_sum(X: NDArray[np.floating], sample_weight: NDArray[np.floating] | None,
+                        origin: NDArray[np.float64] | None, n_threads: int = 1) -> float:
+    """``sum(w * ||x - origin||^2)`` in float64 over the rows of X (C-contiguous float32/64).
+
+    ``sample_weight`` in X's dtype (None: 1), ``origin`` a float64 point (None:
+    0). Direct differences in one read of X, summed by fixed slices of rows:
+    the same value for any thread count.
+    """
+    n_slices = -(-X.shape[0] // _SLICE_ROWS)
+    out = np.empty(n_slices)
+    weights = np.empty(0, dtype=X.dtype) if sample_weight is None else sample_weight
+    at = np.empty(0) if origin is None else np.ascontiguousarray(origin, dtype=np.float64)
+    _hamerly._weighted_sqnorms(X, weights, at, out, _SLICE_ROWS, n_threads)
+    return float(out.sum())
 
 
 def center_tables(
