@@ -296,6 +296,43 @@ def test_projection_test_keeps_rows_not_asked_and_nan(n_threads):
     np.testing.assert_array_equal(passes.dist[0, :5], 0.0)
 
 
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("m", [128, 256])
+def test_projection_test_takes_its_float32_rounding_off(m, n_threads):
+    # No other margin (exact stored projections, an exact basis, exact
+    # distances): the projection alone decides, from float32 sums of m
+    # terms. Built so that the sums round up at every add: a row's first
+    # term is 1, each pair of the others adds 0.5625 of a unit in the last
+    # place, rounded to a whole one; after m terms the float32 sum exceeds
+    # the exact one by about (m / 4) * 0.44 units (1.3 relative units
+    # of 2^-23 per 4 terms: 3.3e-6 at m = 128). Rows whose exact
+    # projected distance is 1e-9 (relative) below their closest distance
+    # must be kept: a test that takes off less than that rounding (none, or
+    # the rounding of only the first few tens of terms) clears them. Rows
+    # 1e-3 above it must be cleared. Rows are scaled by powers of 2 (the
+    # same roundings, relative).
+    n = 2048
+    rng = np.random.RandomState(m)
+    values = np.full((m, n), 0.75 * 2.0 ** -12)
+    values[0] = 1.0
+    values *= 2.0 ** rng.randint(-20, 20, size=n)
+    proj = _seeding_bounds.to_bfloat16(values.astype(np.float32))
+    assert (_seeding_bounds.from_bfloat16(proj) == values).all()
+    exact = (values ** 2).sum(0)
+    above = rng.rand(n) < 0.5
+    closest = np.where(above, exact * (1 - 1e-3), exact * (1 + 1e-9))
+    block = 64
+    bounds = FixedProjection(proj, np.ones(n), np.zeros((1, m), np.float32), 1.0, 0.0, 0.0,
+                             0.0, 0.0, np.empty((n_threads, block), np.float32),
+                             np.empty((n_threads, block)))
+    X = np.zeros((n, 3))
+    passes = seeding._CandidatePass(X, kmcore.row_norms(X), None, 1, n_threads, gather=True)
+    need = np.zeros(n, dtype=np.uint8)
+    _, left, _ = passes.run_filtered(np.array([0]), closest, need, False, bounds)
+    kept = need.astype(bool)
+    assert kept[~above].all() and not kept[above].any() and left == kept.sum()
+
+
 def test_projection_shape_rule():
     # High dimension and enough rows and centers (MNIST's shape: all 128
     # directions); never for the memory benchmark's 1,000,000 x 128 float32
