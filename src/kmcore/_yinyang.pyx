@@ -67,7 +67,9 @@ from kmcore._yinyang_block cimport (
     _fold_group,
     _Geometry,
     _operand,
+    _panel_dots,
     _start_row,
+    KM_STRIP_BYTES,
     intp_t,
 )
 
@@ -114,6 +116,7 @@ cdef void _process_block(
     """Compute the needed distances of a block, then its labels and bounds."""
     cdef Py_ssize_t m = b.m, d = geo.d, k = geo.k, t = geo.t
     cdef Py_ssize_t r, g, i, mg, p0, p1
+    cdef Py_ssize_t W = KM_STRIP_BYTES // sizeof(floating)
     cdef intp_t own, lab
     cdef double v
     cdef bint direct
@@ -136,21 +139,23 @@ cdef void _process_block(
                 _fold_group(b, g, geo, out + r * k + gstart[g], k, gc_sqnorms, gorder,
                             gstart[g], gstart[g + 1], x_sqnorms, &b.sub[r], 1)
     else:
-        # Group by group, a GEMM of the rows that need it. Even a group of one
-        # center: a thin GEMM costs far less than direct float64 distances in
-        # high dimension.
+        # Group by group, the products of the rows that need it, read where
+        # they are (no copy, see _yinyang_dots.h).
         for g in range(t):
             mg = 0
             for r in range(m):
                 if b.need[r * t + g]:
                     b.sub[mg] = r
+                    b.ptrs[mg] = <void*> (xblock + r * d if geo.origin != NULL
+                                          else X + b.rows[r] * d)
                     mg += 1
             if mg == 0:
                 continue
             p0 = gstart[g]
             p1 = gstart[g + 1]
-            gemm_abt(_operand(b, geo, X, xblock, gblock, mg), <int> mg, gemm_centers + p0 * d,
-                     <int> (p1 - p0), <int> d, -2.0, out, <int> (p1 - p0))
+            _panel_dots(<const floating* const*> b.ptrs, mg,
+                        <const floating*> geo.panel + geo.strip_start[g] * d * W, d, p1 - p0,
+                        out)
             counts[_C_DISTANCES] += mg * (p1 - p0)
             counts[_C_PRODUCTS] += 1
             _fold_group(b, g, geo, out, p1 - p0, gc_sqnorms, gorder, p0, p1, x_sqnorms, b.sub,
@@ -348,7 +353,7 @@ def _yinyang_assign(
     const unsigned char[::1] still,        # IN    (k,) sorted centers unmoved since the last call
     floating[:, ::1] fscratch,             # OUT   (n_workers, block_rows * (2 d + k)) scratch
     double[:, ::1] dscratch,               # OUT   (n_workers, block_rows * (7 + 2 t)) scratch
-    intp_t[:, ::1] iscratch,               # OUT   (n_workers, block_rows * (3 + t)) scratch
+    intp_t[:, ::1] iscratch,               # OUT   (n_workers, block_rows * (4 + t)) scratch
     unsigned char[:, ::1] mscratch,        # OUT   (n_workers, block_rows * t) scratch
     int64_t[:, ::1] slice_counts,          # OUT   (n_slices, 6)
     double rel_err,
@@ -414,7 +419,9 @@ def _yinyang_assign(
     cdef Py_ssize_t t = gstart.shape[0] - 1
     cdef Py_ssize_t B = block_rows
     cdef Py_ssize_t n_slices = slice_counts.shape[0]
-    cdef Py_ssize_t s, i, w, g
+    cdef Py_ssize_t s, i, w, g, f, l, p0
+    cdef Py_ssize_t W = KM_STRIP_BYTES // sizeof(floating)
+    cdef floating* panel = NULL
     cdef bint bad = False
     cdef _Geometry geo
     cdef intp_t* moved_p = NULL
@@ -471,8 +478,28 @@ def _yinyang_assign(
     geo.init = init
     geo.origin = &origin[0] if origin.shape[0] > 0 else NULL
     geo.group_sqmax = <double*> malloc(t * sizeof(double))
-    if geo.group_sqmax == NULL:
+    geo.strip_start = <intp_t*> malloc((t + 1) * sizeof(intp_t))
+    if geo.strip_start != NULL:
+        geo.strip_start[0] = 0
+        for g in range(t):
+            geo.strip_start[g + 1] = (geo.strip_start[g]
+                                      + (gstart[g + 1] - gstart[g] + W - 1) // W)
+        panel = <floating*> malloc(geo.strip_start[t] * d * W * sizeof(floating))
+    if geo.group_sqmax == NULL or geo.strip_start == NULL or panel == NULL:
+        free(geo.group_sqmax)
+        free(geo.strip_start)
+        free(panel)
         raise MemoryError()
+    geo.panel = <const void*> panel
+    with nogil:
+        # Each group's centers in strips of W, feature-major, zero-padded.
+        for g in range(t):
+            for s in range(geo.strip_start[g], geo.strip_start[g + 1]):
+                p0 = gstart[g] + (s - geo.strip_start[g]) * W
+                for f in range(d):
+                    for l in range(W):
+                        panel[(s * d + f) * W + l] = (gemm_centers[p0 + l, f]
+                                                      if p0 + l < gstart[g + 1] else 0)
     for g in range(t):
         geo.group_sqmax[g] = 0
         for i in range(gstart[g], gstart[g + 1]):
@@ -489,3 +516,5 @@ def _yinyang_assign(
                        moved_p + s * slice_rows if moved_p != NULL else NULL,
                        from_p + s * slice_rows if from_p != NULL else NULL)
     free(geo.group_sqmax)
+    free(geo.strip_start)
+    free(panel)

@@ -20,10 +20,17 @@ from kmcore._common cimport sqdist
 
 ctypedef Py_ssize_t intp_t
 
+cdef extern from "_yinyang_dots.h" nogil:
+    enum: KM_STRIP_BYTES  # a strip of centers: this many bytes of each feature
+    void km_panel_dots_f32(const float* const*, Py_ssize_t, const float*, Py_ssize_t,
+                           Py_ssize_t, float*, Py_ssize_t)
+    void km_panel_dots_f64(const double* const*, Py_ssize_t, const double*, Py_ssize_t,
+                           Py_ssize_t, double*, Py_ssize_t)
+
 cdef enum:
     # Per-row doubles and intps of the block scratch (see _carve).
     _ROW_DOUBLES = 7
-    _ROW_INTPS = 3
+    _ROW_INTPS = 4
     # Counters of one slice (slice_counts columns).
     _C_DISTANCES = 0   # distances computed (GEMM or direct)
     _C_GATHERED = 1    # rows that needed a group
@@ -49,6 +56,8 @@ cdef struct _Geometry:
     bint init
     double* group_sqmax     # (t,) largest squared center norm of each group
     const double* origin    # (d,) the GEMM's rows and centers are shifted by it, or NULL
+    const void* panel       # the GEMM's centers in strips (_yinyang_dots.h), X's dtype
+    intp_t* strip_start     # (t + 1,) first strip of each group in panel
 
 
 cdef struct _Block:
@@ -57,6 +66,7 @@ cdef struct _Block:
     intp_t* rows        # (B,) row of X in each slot
     intp_t* best_idx    # (B,) original index of the best candidate so far
     intp_t* sub         # (B,) slots that need the group being computed
+    void** ptrs         # (B,) their rows (for the group products)
     double* own_d       # (B,) exact squared distance to the row's own center
     double* own_lo      # (B,) lower and
     double* own_hi      # (B,) upper bound of it
@@ -87,7 +97,10 @@ cdef inline void _carve(
     b.rows = ibuf
     b.best_idx = ibuf + B
     b.sub = ibuf + 2 * B
-    b.gidx1 = ibuf + 3 * B
+    # Pointers in intp slots: Py_ssize_t is as wide as a pointer wherever
+    # Python runs.
+    b.ptrs = <void**> (ibuf + 3 * B)
+    b.gidx1 = ibuf + 4 * B
     b.own_d = dbuf
     b.own_lo = dbuf + B
     b.own_hi = dbuf + 2 * B
@@ -223,6 +236,21 @@ cdef inline void _fold_group(
             i1 = p if lt else i1
             m1 = v if lt else m1
         _fold_minima(b, slots[q], g, geo, m1, m2, gorder[p0 + i1], x_sqnorms[b.rows[slots[q]]])
+
+
+cdef inline void _panel_dots(
+    const floating* const* rows,    # IN  (mg,) the rows
+    Py_ssize_t mg,
+    const floating* panel,          # IN  the group's strips (_yinyang_dots.h)
+    Py_ssize_t d,
+    Py_ssize_t nc,
+    floating* out,                  # OUT (mg, nc) -2 x.c
+) noexcept nogil:
+    """-2 x.c of each row and each of the group's nc centers."""
+    if floating is float:
+        km_panel_dots_f32(rows, mg, panel, d, nc, out, nc)
+    else:
+        km_panel_dots_f64(rows, mg, panel, d, nc, out, nc)
 
 
 cdef inline const floating* _operand(
