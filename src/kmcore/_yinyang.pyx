@@ -47,9 +47,9 @@ from cython cimport floating
 from cython.parallel cimport prange, threadid
 from libc.math cimport INFINITY, sqrt
 from libc.stdlib cimport free, malloc
-from libc.stdint cimport int64_t
+from libc.stdint cimport int32_t, int64_t
 
-from kmcore._common cimport gemm_abt, sqdist
+from kmcore._common cimport sqdist
 from kmcore._yinyang_block cimport (
     _C_AMBIGUOUS,
     _C_CHANGED,
@@ -66,7 +66,6 @@ from kmcore._yinyang_block cimport (
     _fold_direct,
     _fold_group,
     _Geometry,
-    _operand,
     _panel_dots,
     _start_row,
     KM_STRIP_BYTES,
@@ -80,6 +79,10 @@ cdef float _SHRINK = <float> (1.0 - 1.0 / 4194304.0)
 # An upper bound is compared as u * _SLACK: covers the float64 rounding of
 # the drift additions it accumulates between two tightenings.
 cdef double _SLACK = 1.0 + 1e-9
+# Rows of a whole-block product that go through every group together: their
+# rows stay in the core's cache while each group's strips are read once.
+cdef enum:
+    _WHOLE_ROWS = 64
 
 
 cdef extern from *:
@@ -98,12 +101,11 @@ cdef void _process_block(
     _Geometry* geo,
     const floating* X,                  # IN  (n, d) for the direct distances
     const floating* xblock,             # IN  (m, d) the block's rows shifted (with an origin)
-    floating* gblock,                   # OUT (m, d) scratch: rows needing one group
-    floating* out,                      # OUT (m, k) scratch: GEMM output
-    const floating* x_sqnorms,          # IN  (n,) of the GEMM's rows
+    floating* out,                      # OUT (k, m) scratch: products, center-major
+    floating* fold,                     # OUT (3 m) scratch: each row's nearest two in a group
+    const floating* x_sqnorms,          # IN  (n,) of the products' rows
     const floating* gcenters,           # IN  (k, d) for the direct distances
-    const floating* gemm_centers,       # IN  (k, d) for the GEMM
-    const floating* gc_sqnorms,         # IN  (k,) of gemm_centers
+    const floating* gc_sqnorms,         # IN  (k,) of the products' centers
     const intp_t* gorder,               # IN  (k,)
     const intp_t* gstart,               # IN  (t + 1,)
     const intp_t* center_group,         # IN  (k,)
@@ -120,24 +122,34 @@ cdef void _process_block(
     cdef intp_t own, lab
     cdef double v
     cdef bint direct
+    # A group's smallest and second smallest -2 x.c + ||c||^2 per row, and the first's center.
+    cdef floating* best = fold
+    cdef floating* second = fold + m
+    cdef int32_t* label = <int32_t*> (fold + 2 * m)
     for r in range(m):
         _start_row(b, r, t, -1 if geo.init else labels[b.rows[r]])
     if b.n_needed >= geo.whole_fraction * m * k:
-        # Most of the block's distances are needed: one GEMM against every
-        # center, and every group's bounds refreshed from it.
+        # Most of the block's distances are needed: the product against every
+        # center, and every group's bounds refreshed from it. Blocks of
+        # _WHOLE_ROWS rows go through all the groups, their rows kept in cache.
         for r in range(m):
             b.sub[r] = r
+            b.ptrs[r] = <void*> (xblock + r * d if geo.origin != NULL else X + b.rows[r] * d)
             for g in range(t):
                 b.need[r * t + g] = 1
-        gemm_abt(_operand(b, geo, X, xblock, gblock, m), <int> m, gemm_centers, <int> k,
-                 <int> d, -2.0, out, <int> k)
+        p0 = 0
+        while p0 < m:
+            mg = min(<Py_ssize_t> _WHOLE_ROWS, m - p0)
+            for g in range(t):
+                _panel_dots(<const floating* const*> b.ptrs + p0, mg,
+                            <const floating*> geo.panel + geo.strip_start[g] * d * W, d,
+                            gstart[g + 1] - gstart[g], out + gstart[g] * m + p0, m)
+            p0 += mg
         counts[_C_DISTANCES] += m * k
         counts[_C_PRODUCTS] += 1
-        # Row by row: each row's distances are contiguous in out.
-        for r in range(m):
-            for g in range(t):
-                _fold_group(b, g, geo, out + r * k + gstart[g], k, gc_sqnorms, gorder,
-                            gstart[g], gstart[g + 1], x_sqnorms, &b.sub[r], 1)
+        for g in range(t):
+            _fold_group(b, g, geo, out + gstart[g] * m, m, gc_sqnorms, gorder, gstart[g],
+                        gstart[g + 1], x_sqnorms, b.sub, best, second, label)
     else:
         # Group by group, the products of the rows that need it, read where
         # they are (no copy, see _yinyang_dots.h).
@@ -155,11 +167,11 @@ cdef void _process_block(
             p1 = gstart[g + 1]
             _panel_dots(<const floating* const*> b.ptrs, mg,
                         <const floating*> geo.panel + geo.strip_start[g] * d * W, d, p1 - p0,
-                        out)
+                        out, mg)
             counts[_C_DISTANCES] += mg * (p1 - p0)
             counts[_C_PRODUCTS] += 1
-            _fold_group(b, g, geo, out, p1 - p0, gc_sqnorms, gorder, p0, p1, x_sqnorms, b.sub,
-                        mg)
+            _fold_group(b, g, geo, out, mg, gc_sqnorms, gorder, p0, p1, x_sqnorms, b.sub,
+                        best, second, label)
     for r in range(m):
         i = b.rows[r]
         own = -1 if geo.init else labels[i]
@@ -207,7 +219,6 @@ cdef void _run_slice(
     const floating[:, ::1] X,
     const floating[::1] x_sqnorms,
     const floating[:, ::1] gcenters,
-    const floating[:, ::1] gemm_centers,
     const floating[::1] gc_sqnorms,
     const intp_t[::1] gorder,
     const intp_t[::1] gpos,
@@ -241,8 +252,8 @@ cdef void _run_slice(
     cdef float* low
     cdef _Block b
     cdef floating* xblock = fbuf
-    cdef floating* gblock = fbuf + block_rows * d
-    cdef floating* out = fbuf + 2 * block_rows * d
+    cdef floating* out = fbuf + block_rows * d
+    cdef floating* fold = fbuf + block_rows * (d + k)
     _carve(&b, block_rows, t, dbuf, ibuf, mbuf)
     b.moved = moved
     b.moved_from = moved_from
@@ -322,13 +333,13 @@ cdef void _run_slice(
         b.m = r + 1
         counts[_C_GATHERED] += 1
         if b.m == block_rows:
-            _process_block(&b, geo, &X[0, 0], xblock, gblock, out, &x_sqnorms[0],
-                           &gcenters[0, 0], &gemm_centers[0, 0], &gc_sqnorms[0], &gorder[0],
+            _process_block(&b, geo, &X[0, 0], xblock, out, fold, &x_sqnorms[0],
+                           &gcenters[0, 0], &gc_sqnorms[0], &gorder[0],
                            &gstart[0], &center_group[0], &labels[0], &upper[0], &lower[0, 0],
                            &own_sq[0], counts)
     if b.m > 0:
-        _process_block(&b, geo, &X[0, 0], xblock, gblock, out, &x_sqnorms[0],
-                       &gcenters[0, 0], &gemm_centers[0, 0], &gc_sqnorms[0], &gorder[0],
+        _process_block(&b, geo, &X[0, 0], xblock, out, fold, &x_sqnorms[0],
+                       &gcenters[0, 0], &gc_sqnorms[0], &gorder[0],
                        &gstart[0], &center_group[0], &labels[0], &upper[0], &lower[0, 0],
                        &own_sq[0], counts)
 
@@ -351,7 +362,7 @@ def _yinyang_assign(
     float[:, ::1] lower,                   # INOUT (n, t)
     double[::1] own_sq,                    # INOUT (n,) kept own distances, < 0: none
     const unsigned char[::1] still,        # IN    (k,) sorted centers unmoved since the last call
-    floating[:, ::1] fscratch,             # OUT   (n_workers, block_rows * (2 d + k)) scratch
+    floating[:, ::1] fscratch,             # OUT   (n_workers, block_rows * (d + k + 3)) scratch
     double[:, ::1] dscratch,               # OUT   (n_workers, block_rows * (7 + 2 t)) scratch
     intp_t[:, ::1] iscratch,               # OUT   (n_workers, block_rows * (4 + t)) scratch
     unsigned char[:, ::1] mscratch,        # OUT   (n_workers, block_rows * t) scratch
@@ -436,7 +447,7 @@ def _yinyang_assign(
             or own_sq.shape[0] != n or still.shape[0] != k
             or B < 1 or slice_rows < B or n_slices != (n + slice_rows - 1) // slice_rows
             or slice_counts.shape[1] != _N_COUNTS or n_threads < 1
-            or fscratch.shape[0] < n_threads or fscratch.shape[1] < B * (2 * d + k)
+            or fscratch.shape[0] < n_threads or fscratch.shape[1] < B * (d + k + 3)
             or dscratch.shape[0] < n_threads or dscratch.shape[1] < B * (_ROW_DOUBLES + 2 * t)
             or iscratch.shape[0] < n_threads or iscratch.shape[1] < B * (_ROW_INTPS + t)
             or mscratch.shape[0] < n_threads or mscratch.shape[1] < B * t):
@@ -509,7 +520,7 @@ def _yinyang_assign(
         for s in prange(n_slices, schedule="dynamic", num_threads=n_threads):
             w = threadid()
             _run_slice(s * slice_rows, min(n, (s + 1) * slice_rows), &geo, B, X, x_sqnorms,
-                       gcenters, gemm_centers, gc_sqnorms, gorder, gpos, gstart, center_group,
+                       gcenters, gc_sqnorms, gorder, gpos, gstart, center_group,
                        drift, group_drift, labels, upper, lower, own_sq, still,
                        &fscratch[w, 0], &dscratch[w, 0],
                        &iscratch[w, 0], &mscratch[w, 0], &slice_counts[s, 0],

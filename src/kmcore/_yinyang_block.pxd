@@ -13,10 +13,9 @@ filter pass and driver.
 
 from cython cimport floating
 from libc.math cimport INFINITY, nextafterf
-from libc.stdint cimport int64_t
-from libc.string cimport memcpy
+from libc.stdint cimport int32_t, int64_t
 
-from kmcore._common cimport sqdist
+from kmcore._common cimport argmin_block, sqdist
 
 ctypedef Py_ssize_t intp_t
 
@@ -206,36 +205,28 @@ cdef inline void _fold_group(
     _Block* b,
     Py_ssize_t g,
     _Geometry* geo,
-    const floating* cross,          # IN  (mg, ldc) -2 x.c of each row and centers p0..p1-1
-    Py_ssize_t ldc,
+    const floating* cross,          # IN  (p1 - p0, mg) -2 x.c, center-major
+    Py_ssize_t mg,
     const floating* gc_sqnorms,     # IN  (k,)
     const intp_t* gorder,           # IN  (k,)
     Py_ssize_t p0,
     Py_ssize_t p1,
-    const floating* x_sqnorms,      # IN  (n,) of the GEMM's rows
+    const floating* x_sqnorms,      # IN  (n,) of the products' rows
     const intp_t* slots,            # IN  (mg,) the block slot of each product row
-    Py_ssize_t mg,
+    floating* best,                 # OUT (mg,) scratch
+    floating* second,               # OUT (mg,) scratch
+    int32_t* label,                 # OUT (mg,) scratch
 ) noexcept nogil:
-    """Fold the GEMM distances of the slots ``slots[:mg]`` to group g's centers:
-    each row's two smallest values and the index of the smallest, in a loop
-    that keeps its state in registers (its selects compile to branches that
-    are well predicted: a new minimum is rare after the first centers)."""
-    cdef Py_ssize_t q, p, i1
-    cdef double m1, m2, v
-    cdef bint lt
-    cdef const floating* row
+    """Fold the products of the slots ``slots[:mg]`` with group g's centers:
+    each row's two smallest values and the center of the smallest, by the
+    plain pass's vectorised argmin over rows (its sum of the product and the
+    center's norm is rounded in X's dtype, which the GEMM margin covers as
+    it does for the plain pass)."""
+    cdef Py_ssize_t q
+    argmin_block(cross, mg, p1 - p0, gc_sqnorms + p0, best, second, label)
     for q in range(mg):
-        row = cross + q * ldc
-        m1 = INFINITY
-        m2 = INFINITY
-        i1 = 0
-        for p in range(p1 - p0):
-            v = <double> row[p] + <double> gc_sqnorms[p0 + p]
-            lt = v < m1
-            m2 = m1 if lt else (v if v < m2 else m2)
-            i1 = p if lt else i1
-            m1 = v if lt else m1
-        _fold_minima(b, slots[q], g, geo, m1, m2, gorder[p0 + i1], x_sqnorms[b.rows[slots[q]]])
+        _fold_minima(b, slots[q], g, geo, best[q], second[q], gorder[p0 + label[q]],
+                     x_sqnorms[b.rows[slots[q]]])
 
 
 cdef inline void _panel_dots(
@@ -244,47 +235,15 @@ cdef inline void _panel_dots(
     const floating* panel,          # IN  the group's strips (_yinyang_dots.h)
     Py_ssize_t d,
     Py_ssize_t nc,
-    floating* out,                  # OUT (mg, nc) -2 x.c
+    floating* out,                  # OUT (nc, ldc) -2 x.c, center-major
+    Py_ssize_t ldc,
 ) noexcept nogil:
-    """-2 x.c of each row and each of the group's nc centers."""
+    """-2 x.c of each row q and each of the group's nc centers j, in
+    ``out[j * ldc + q]``."""
     if floating is float:
-        km_panel_dots_f32(rows, mg, panel, d, nc, out, nc)
+        km_panel_dots_f32(rows, mg, panel, d, nc, out, ldc)
     else:
-        km_panel_dots_f64(rows, mg, panel, d, nc, out, nc)
-
-
-cdef inline const floating* _operand(
-    _Block* b,
-    _Geometry* geo,
-    const floating* X,              # IN  (n, d)
-    const floating* xblock,         # IN  (m, d) the block's rows shifted (with an origin)
-    floating* gblock,               # OUT (mg, d) scratch
-    Py_ssize_t mg,
-) noexcept nogil:
-    """The GEMM's rows for the slots ``b.sub[:mg]``, contiguous.
-
-    Without an origin the rows are X's own (the block keeps no copy), with
-    one their shifted copies in xblock. Consecutive rows are used in place,
-    others gathered into gblock: the values are the same either way.
-    """
-    cdef Py_ssize_t d = geo.d, q, h
-    cdef const floating* first
-    cdef const floating* row
-    cdef bint in_place = True
-    for q in range(mg):
-        if geo.origin != NULL:
-            row = xblock + b.sub[q] * d
-        else:
-            row = X + b.rows[b.sub[q]] * d
-        if q == 0:
-            first = row
-        elif in_place and row != first + q * d:
-            in_place = False
-            for h in range(q):
-                memcpy(gblock + h * d, first + h * d, d * sizeof(floating))
-        if not in_place:
-            memcpy(gblock + q * d, row, d * sizeof(floating))
-    return first if in_place else gblock
+        km_panel_dots_f64(rows, mg, panel, d, nc, out, ldc)
 
 
 cdef inline void _fold_direct(

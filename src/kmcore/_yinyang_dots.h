@@ -64,7 +64,7 @@ KM_CLONES static void NAME(                                                   \
             ptrdiff_t nl = nc - s * W < W ? nc - s * W : W;                   \
             for (r = 0; r < mr; r++)                                          \
                 for (l = 0; l < nl; l++)                                      \
-                    out[(q0 + r) * ldc + s * W + l] = (T) -2 * acc[r][l];     \
+                    out[(s * W + l) * ldc + q0 + r] = (T) -2 * acc[r][l];     \
         }                                                                     \
     }                                                                         \
 }
@@ -86,7 +86,7 @@ static void NAME(                                                             \
             T acc = 0;                                                        \
             for (f = 0; f < d; f++)                                           \
                 acc = acc + rows[q][f] * p[f * W];                            \
-            out[q * ldc + j] = (T) -2 * acc;                                  \
+            out[j * ldc + q] = (T) -2 * acc;                                  \
         }                                                                     \
 }
 KM_PANEL_DOTS(km_panel_dots_f32, float)

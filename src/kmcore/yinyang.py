@@ -179,11 +179,11 @@ class GroupBounds:
         self.n_slices = -(-n // _SLICE_ROWS)
         self.n_workers = max(1, min(n_threads, self.n_slices))
         itemsize = X.dtype.itemsize
-        per_row = (2 * d + k) * itemsize + (7 + 2 * t) * 8 + (4 + t) * 8 + t
+        per_row = (d + k + 3) * itemsize + (7 + 2 * t) * 8 + (4 + t) * 8 + t
         rows = min(_MAX_BLOCK_ROWS, max(_MIN_BLOCK_ROWS, _BLOCK_BYTES // per_row))
         self.block_rows = min(rows - rows % _MIN_BLOCK_ROWS, _SLICE_ROWS)
         B, w = self.block_rows, self.n_workers
-        self._fscratch = np.empty((w, B * (2 * d + k)), dtype=X.dtype)
+        self._fscratch = np.empty((w, B * (d + k + 3)), dtype=X.dtype)
         self._dscratch = np.empty((w, B * (7 + 2 * t)), dtype=np.float64)
         self._iscratch = np.empty((w, B * (4 + t)), dtype=np.intp)
         self._mscratch = np.empty((w, B * t), dtype=np.uint8)
