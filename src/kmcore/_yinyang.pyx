@@ -67,6 +67,7 @@ from kmcore._yinyang_block cimport (
     _fold_group,
     _Geometry,
     _panel_dots,
+    _sqdist_rows,
     _start_row,
     KM_STRIP_BYTES,
     intp_t,
@@ -83,6 +84,8 @@ cdef double _SLACK = 1.0 + 1e-9
 # rows stay in the core's cache while each group's strips are read once.
 cdef enum:
     _WHOLE_ROWS = 64
+    # Rows of the filter pass whose tightenings are computed together.
+    _QUEUE = 8
 
 
 cdef extern from *:
@@ -244,40 +247,36 @@ cdef void _run_slice(
     ``moved``/``moved_from``: where the slice records its changed rows (or NULL).
     """
     cdef Py_ssize_t d = geo.d, k = geo.k, t = geo.t
-    cdef Py_ssize_t i, g, r = 0, c, add, nxt
-    cdef Py_ssize_t pending = -1
+    cdef Py_ssize_t i, g, r, c, q, row, nq = 0, nread
     cdef intp_t lab
     cdef double u, thr, dist
-    cdef float lmin = 0, pending_lmin = 0, v
+    cdef float lmin, v
     cdef float* low
     cdef _Block b
     cdef floating* xblock = fbuf
     cdef floating* out = fbuf + block_rows * d
     cdef floating* fold = fbuf + block_rows * (d + k)
+    # The rows that failed the global filter, waiting for their tightening.
+    cdef intp_t queue[_QUEUE]
+    cdef float queue_lmin[_QUEUE]
+    cdef const floating* xs[_QUEUE]
+    cdef const floating* cs[_QUEUE]
+    cdef double dists[_QUEUE]
     _carve(&b, block_rows, t, dbuf, ibuf, mbuf)
     b.moved = moved
     b.moved_from = moved_from
     for c in range(_N_COUNTS):
         counts[c] = 0
-    # One row behind: a row that fails the global filter is tightened while
-    # the next one that must be read is fetched (the read is the filter's
-    # bottleneck; rows are still taken in row order).
+    # Rows are taken in row order, _QUEUE at a time: the rows that fail the
+    # filter are fetched as they are found and their exact distances to
+    # their own centers (the read that bounds the filter's speed) computed
+    # together, then each joins the block or keeps its label.
     for i in range(start, end + 1):
-        add = -1
-        if geo.init:
-            if i == end:
-                break
-            r = b.m
-            b.own_d[r] = INFINITY
-            b.own_lo[r] = INFINITY
-            b.own_hi[r] = INFINITY
-            for g in range(t):
-                b.need[r * t + g] = 1
-            b.n_needed += k
-            add = i
-        else:
-            nxt = -1
-            if i < end:
+        if i < end:
+            if geo.init:
+                queue[nq] = i
+                nq += 1
+            else:
                 # The filter pass: bounds moved by the drifts (vectorisable over groups).
                 lab = labels[i]
                 u = upper[i] + drift[lab]
@@ -292,51 +291,70 @@ cdef void _run_slice(
                 if not still[gpos[lab]]:
                     own_sq[i] = -1.0
                 if not lmin > u * _SLACK:
-                    nxt = i
+                    queue[nq] = i
+                    queue_lmin[nq] = lmin
+                    nq += 1
                     if own_sq[i] < 0:
                         _prefetch(&X[i, 0], d * sizeof(floating))
-            if pending >= 0:
-                # Tighten u to the exact distance to the own center: the one
-                # kept from an earlier call when that center has not moved
-                # since (the same sqdist of the same values), else a read.
-                lab = labels[pending]
-                dist = own_sq[pending]
-                if dist < 0:
-                    dist = sqdist(&X[pending, 0], &gcenters[gpos[lab], 0], d)
-                    own_sq[pending] = dist
-                    counts[_C_DISTANCES] += 1
-                    counts[_C_TIGHTENED] += 1
-                u = sqrt(dist * (1 + geo.gamma))
-                upper[pending] = u
-                thr = u * _SLACK
-                if not pending_lmin > thr:
-                    r = b.m
-                    b.own_d[r] = dist
-                    b.own_lo[r] = dist * (1 - geo.gamma)
-                    b.own_hi[r] = dist * (1 + geo.gamma)
-                    low = &lower[pending, 0]
-                    for g in range(t):
-                        if low[g] <= thr:
-                            b.need[r * t + g] = 1
-                            b.n_needed += gstart[g + 1] - gstart[g]
-                        else:
-                            b.need[r * t + g] = 0
-                    add = pending
-            pending = nxt
-            pending_lmin = lmin
-        if add < 0:
+        if nq == 0 or (nq < _QUEUE and i < end):
             continue
-        if geo.origin != NULL:
-            for c in range(d):
-                xblock[r * d + c] = <floating> (<double> X[add, c] - geo.origin[c])
-        b.rows[r] = add
-        b.m = r + 1
-        counts[_C_GATHERED] += 1
-        if b.m == block_rows:
-            _process_block(&b, geo, &X[0, 0], xblock, out, fold, &x_sqnorms[0],
-                           &gcenters[0, 0], &gc_sqnorms[0], &gorder[0],
-                           &gstart[0], &center_group[0], &labels[0], &upper[0], &lower[0, 0],
-                           &own_sq[0], counts)
+        if not geo.init:
+            # Tighten u to the exact distance to the own center: the one kept
+            # from an earlier call when that center has not moved since (the
+            # same sqdist of the same values), else a read.
+            nread = 0
+            for q in range(nq):
+                if own_sq[queue[q]] < 0:
+                    xs[nread] = &X[queue[q], 0]
+                    cs[nread] = &gcenters[gpos[labels[queue[q]]], 0]
+                    nread += 1
+            _sqdist_rows(xs, cs, nread, d, dists)
+            counts[_C_DISTANCES] += nread
+            counts[_C_TIGHTENED] += nread
+        nread = 0
+        for q in range(nq):
+            row = queue[q]
+            r = b.m
+            if geo.init:
+                b.own_d[r] = INFINITY
+                b.own_lo[r] = INFINITY
+                b.own_hi[r] = INFINITY
+                for g in range(t):
+                    b.need[r * t + g] = 1
+                b.n_needed += k
+            else:
+                dist = own_sq[row]
+                if dist < 0:
+                    dist = dists[nread]
+                    nread += 1
+                    own_sq[row] = dist
+                u = sqrt(dist * (1 + geo.gamma))
+                upper[row] = u
+                thr = u * _SLACK
+                if queue_lmin[q] > thr:
+                    continue
+                b.own_d[r] = dist
+                b.own_lo[r] = dist * (1 - geo.gamma)
+                b.own_hi[r] = dist * (1 + geo.gamma)
+                low = &lower[row, 0]
+                for g in range(t):
+                    if low[g] <= thr:
+                        b.need[r * t + g] = 1
+                        b.n_needed += gstart[g + 1] - gstart[g]
+                    else:
+                        b.need[r * t + g] = 0
+            if geo.origin != NULL:
+                for c in range(d):
+                    xblock[r * d + c] = <floating> (<double> X[row, c] - geo.origin[c])
+            b.rows[r] = row
+            b.m = r + 1
+            counts[_C_GATHERED] += 1
+            if b.m == block_rows:
+                _process_block(&b, geo, &X[0, 0], xblock, out, fold, &x_sqnorms[0],
+                               &gcenters[0, 0], &gc_sqnorms[0], &gorder[0],
+                               &gstart[0], &center_group[0], &labels[0], &upper[0],
+                               &lower[0, 0], &own_sq[0], counts)
+        nq = 0
     if b.m > 0:
         _process_block(&b, geo, &X[0, 0], xblock, out, fold, &x_sqnorms[0],
                        &gcenters[0, 0], &gc_sqnorms[0], &gorder[0],

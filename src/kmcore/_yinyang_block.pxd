@@ -25,6 +25,10 @@ cdef extern from "_yinyang_dots.h" nogil:
                            Py_ssize_t, float*, Py_ssize_t)
     void km_panel_dots_f64(const double* const*, Py_ssize_t, const double*, Py_ssize_t,
                            Py_ssize_t, double*, Py_ssize_t)
+    void km_sqdist_rows_f32(const float* const*, const float* const*, Py_ssize_t, Py_ssize_t,
+                            double*)
+    void km_sqdist_rows_f64(const double* const*, const double* const*, Py_ssize_t,
+                            Py_ssize_t, double*)
 
 cdef enum:
     # Per-row doubles and intps of the block scratch (see _carve).
@@ -244,6 +248,20 @@ cdef inline void _panel_dots(
         km_panel_dots_f32(rows, mg, panel, d, nc, out, ldc)
     else:
         km_panel_dots_f64(rows, mg, panel, d, nc, out, ldc)
+
+
+cdef inline void _sqdist_rows(
+    const floating* const* x,       # IN  (m,) rows
+    const floating* const* c,       # IN  (m,) a center for each
+    Py_ssize_t m,
+    Py_ssize_t d,
+    double* out,                    # OUT (m,)
+) noexcept nogil:
+    """``out[q] = sqdist(x[q], c[q], d)`` bit for bit, several rows at a time."""
+    if floating is float:
+        km_sqdist_rows_f32(x, c, m, d, out)
+    else:
+        km_sqdist_rows_f64(x, c, m, d, out)
 
 
 cdef inline void _fold_direct(

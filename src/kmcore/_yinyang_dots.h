@@ -93,4 +93,82 @@ KM_PANEL_DOTS(km_panel_dots_f32, float)
 KM_PANEL_DOTS(km_panel_dots_f64, double)
 #endif
 
+/* out[q] = ||x_q - c_q||^2 for q < m, summed directly in float64 exactly as
+ * kmcore._common.sqdist sums it: four partial sums over the features j = 0,
+ * 1, 2, 3 mod 4 (the features past the last multiple of four go to the
+ * first), each difference and square rounded to float64, then (s0 + s1) +
+ * (s2 + s3). So the values are sqdist's, bit for bit (the kernel compares
+ * them with sqdist's own). KM_DIRECT_ROWS rows go together: their sums are
+ * independent chains, which keeps the additions' pipeline full where one
+ * row's four sums leave it waiting. */
+#define KM_DIRECT_ROWS 4
+
+#if defined(__GNUC__) || defined(__clang__)
+typedef double km_quad_f64 __attribute__((vector_size(4 * sizeof(double))));
+typedef float km_quad_f32 __attribute__((vector_size(4 * sizeof(float))));
+
+#define KM_QUAD_F64_float(v) __builtin_convertvector(v, km_quad_f64)
+#define KM_QUAD_F64_double(v) (v)
+#define KM_SQDIST_ROWS(NAME, T, QT)                                           \
+KM_CLONES static void NAME(                                                   \
+    const T *const *x, const T *const *c, ptrdiff_t m, ptrdiff_t d,           \
+    double *restrict out)                                                     \
+{                                                                             \
+    const ptrdiff_t d4 = d - d % 4;                                           \
+    ptrdiff_t q0, r, j;                                                       \
+    for (q0 = 0; q0 < m; q0 += KM_DIRECT_ROWS) {                              \
+        const T *a[KM_DIRECT_ROWS], *b[KM_DIRECT_ROWS];                       \
+        km_quad_f64 acc[KM_DIRECT_ROWS];                                      \
+        ptrdiff_t mr = m - q0 < KM_DIRECT_ROWS ? m - q0 : KM_DIRECT_ROWS;     \
+        for (r = 0; r < KM_DIRECT_ROWS; r++) {                                \
+            a[r] = x[q0 + (r < mr ? r : mr - 1)];                             \
+            b[r] = c[q0 + (r < mr ? r : mr - 1)];                             \
+            acc[r] = (km_quad_f64) {0};                                       \
+        }                                                                     \
+        for (j = 0; j < d4; j += 4)                                           \
+            for (r = 0; r < KM_DIRECT_ROWS; r++) {                            \
+                QT u, w;                                                      \
+                memcpy(&u, a[r] + j, sizeof u);                               \
+                memcpy(&w, b[r] + j, sizeof w);                               \
+                km_quad_f64 t = KM_QUAD_F64_##T(u) - KM_QUAD_F64_##T(w);      \
+                acc[r] = acc[r] + t * t;                                      \
+            }                                                                 \
+        for (r = 0; r < mr; r++) {                                            \
+            double s0 = acc[r][0];                                            \
+            for (j = d4; j < d; j++) {                                        \
+                double t = (double) a[r][j] - (double) b[r][j];               \
+                s0 += t * t;                                                  \
+            }                                                                 \
+            out[q0 + r] = (s0 + acc[r][1]) + (acc[r][2] + acc[r][3]);         \
+        }                                                                     \
+    }                                                                         \
+}
+KM_SQDIST_ROWS(km_sqdist_rows_f32, float, km_quad_f32)
+KM_SQDIST_ROWS(km_sqdist_rows_f64, double, km_quad_f64)
+
+#else
+#define KM_SQDIST_ROWS(NAME, T)                                               \
+static void NAME(                                                             \
+    const T *const *x, const T *const *c, ptrdiff_t m, ptrdiff_t d,           \
+    double *out)                                                              \
+{                                                                             \
+    const ptrdiff_t d4 = d - d % 4;                                           \
+    ptrdiff_t q, j;                                                           \
+    for (q = 0; q < m; q++) {                                                 \
+        double s[4] = {0, 0, 0, 0}, t;                                        \
+        for (j = 0; j < d4; j++) {                                            \
+            t = (double) x[q][j] - (double) c[q][j];                          \
+            s[j % 4] += t * t;                                                \
+        }                                                                     \
+        for (j = d4; j < d; j++) {                                            \
+            t = (double) x[q][j] - (double) c[q][j];                          \
+            s[0] += t * t;                                                    \
+        }                                                                     \
+        out[q] = (s[0] + s[1]) + (s[2] + s[3]);                               \
+    }                                                                         \
+}
+KM_SQDIST_ROWS(km_sqdist_rows_f32, float)
+KM_SQDIST_ROWS(km_sqdist_rows_f64, double)
+#endif
+
 #endif
