@@ -13,18 +13,22 @@ to the exact distance and only the groups with ``l_g <= u`` are examined
 the own center stays bitwise where it was: late in a fit most centers no
 longer move, and the rows that fail the filter then need no read for it.
 
-The distances that remain are computed for blocks of failing rows: the
-rows of a block that need a group are gathered into a thread-local
-contiguous array (used in place when they are consecutive rows of X) and
-multiplied by GEMM against that group's centers, or the whole block against
-all centers when a large part of its distances is needed anyway. So the
-work that remains keeps BLAS's efficiency in high dimension. Data far from
-the origin are copied minus an origin once per block and multiplied by the
-centers minus it (as kmcore's plain pass, see ``kmcore._origin``); exact
-distances use X itself.
+The distances that remain are computed for blocks of failing rows. Each
+group's centers are laid out once per call in strips (``_yinyang_dots.h``);
+the rows of a block that need a group are multiplied against its strips
+where they are, through a list of pointers (no copy; data far from the
+origin are copied minus an origin once per block, as kmcore's plain pass
+does, see ``kmcore._origin``), or the whole block against every center
+when a large part of its distances is needed anyway. The products are
+center-major, so that the plain pass's vectorised argmin folds a group's
+products of all the block's rows at once. The rows that fail the global
+filter are tightened several at a time (independent chains of the direct
+sums, whose reads are the filter's bottleneck). Exact distances use X
+itself.
 
-Exactness. Every bound allows for rounding: a GEMM distance
-``||x||^2 - 2 x.c + ||c||^2`` is trusted to within
+Exactness. Every bound allows for rounding: an expanded distance
+``||x||^2 - 2 x.c + ||c||^2`` (a product of the strips, summed in X's dtype
+like a GEMM's) is trusted to within
 ``rel_err * (||x||^2 + ||c||^2)`` (with the largest ``||c||^2`` of the
 center's group, so one margin serves a group), a direct float64 sum((x - c)^2) to within
 ``(d + 16) * 2^-52`` of itself, and lower bounds are stored in float32
@@ -38,9 +42,10 @@ Rows are cut into slices of ``slice_rows`` (fixed by the caller, never by the
 thread count) and a block never spans two slices, so every row's result is
 bitwise the same for any number of threads.
 
-This module is the filter pass and the driver; the block's per-row state,
-its folds of GEMM and direct distances and the choice of GEMM operands are
-inline helpers in ``_yinyang_block.pxd``.
+This module is the filter pass and the driver; the block's per-row state
+and its folds of expanded and direct distances are inline helpers in
+``_yinyang_block.pxd``, the SIMD loops of the products and the direct
+distances are in ``_yinyang_dots.h``.
 """
 
 from cython cimport floating
@@ -192,7 +197,7 @@ cdef void _process_block(
         upper[i] = sqrt(b.best_hi[r])
         # The best candidate's distance is sqdist's (the value a tightening
         # would compute) when it is the own center's or came from the direct
-        # distances; a GEMM distance is not kept.
+        # distances; an expanded distance is not kept.
         own_sq[i] = b.best_d[r] if direct or lab == own else -1.0
         for g in range(t):
             if b.need[r * t + g]:
@@ -400,13 +405,14 @@ def _yinyang_assign(
     ----------
     X : ndarray of shape (n, d), C-contiguous
     x_sqnorms : squared row norms of X, or with an origin of the rows of
-        ``X - origin`` rounded to X's dtype (the GEMM's operands)
-    origin : far from 0 the GEMM expansions cancel: with an origin the GEMM
-        runs on the rows and centers minus it (``kmcore._origin``); the exact
+        ``X - origin`` rounded to X's dtype (the products' operands)
+    origin : far from 0 the expansions cancel: with an origin the products
+        run on the rows and centers minus it (``kmcore._origin``); the exact
         distances always use X and gcenters
     gcenters : the current centers, permuted so that each group is contiguous
     gemm_centers, gc_sqnorms : ``gcenters - origin`` rounded to X's dtype
-        (gcenters itself without an origin) and their squared norms
+        (gcenters itself without an origin) and their squared norms: the
+        products' centers
     gorder, gpos : the permutation (sorted position -> center) and its inverse
     gstart : group boundaries in the sorted order (t + 1 increasing values
         from 0 to k, no empty group)
@@ -418,7 +424,7 @@ def _yinyang_assign(
         return those of the current centers. Ignored on entry when ``init``.
     own_sq : per row, sqdist of the row to its own center as the last call
         that computed it left it, or negative when there is none (the last
-        label came from a GEMM distance, or the center has moved since). On
+        label came from an expanded distance, or the center has moved since). On
         return, that of the current centers or negative. A caller that
         changes a row's label or its bounds' history must set it negative.
     still : per sorted center, 1 when its coordinates are those of the
@@ -429,8 +435,9 @@ def _yinyang_assign(
     slice_counts : receives per slice the distances computed, the rows that
         needed a group, the rows resolved by direct distances (near ties),
         the rows whose label changed, the rows whose upper bound was
-        tightened and the GEMM calls
-    rel_err : relative error allowed to a GEMM distance, times
+        tightened and the products (one per group product, one per
+        whole-block product)
+    rel_err : relative error allowed to an expanded distance, times
         ``||x||^2 + ||c||^2``
     slice_rows : rows per slice (the unit of parallel work)
     block_rows : rows per gathered block (at most ``slice_rows``)
@@ -438,7 +445,7 @@ def _yinyang_assign(
         needed distances are at least this fraction of ``block_rows * k``
     init : compute every distance (no previous bounds)
     n_threads : int
-        OpenMP threads; BLAS must be limited to one thread by the caller.
+        OpenMP threads (no BLAS call is made).
     moved, moved_from : None, or receive the rows whose label changed and
         their previous labels, slice s's in row order from ``s * slice_rows``
         (as many as its changed count; nothing when ``init``), as in

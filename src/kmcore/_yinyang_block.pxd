@@ -5,10 +5,10 @@ filter. For each, it keeps the best candidate so far (its distance and the
 bounds rounding allows it), the smallest lower bound of the other
 candidates, and per group the two smallest lower bounds and the center of
 the smallest: from these the kernel decides the label (or that a near tie
-must be recomputed directly) and the new bounds. The folds take GEMM
-expansions (one error margin per group) or direct float64 distances.
-Inline helpers shared by the kernel's block code, kept apart from its
-filter pass and driver.
+must be recomputed directly) and the new bounds. The folds take expanded
+distances (the strip products of ``_yinyang_dots.h``, one error margin per
+group) or direct float64 distances. Inline helpers shared by the kernel's
+block code, kept apart from its filter pass and driver.
 """
 
 from cython cimport floating
@@ -35,12 +35,12 @@ cdef enum:
     _ROW_DOUBLES = 7
     _ROW_INTPS = 4
     # Counters of one slice (slice_counts columns).
-    _C_DISTANCES = 0   # distances computed (GEMM or direct)
+    _C_DISTANCES = 0   # distances computed (products or direct)
     _C_GATHERED = 1    # rows that needed a group
     _C_AMBIGUOUS = 2   # rows resolved by direct distances (near ties)
     _C_CHANGED = 3     # rows whose label changed
     _C_TIGHTENED = 4   # rows whose upper bound was tightened (a direct distance)
-    _C_PRODUCTS = 5    # GEMM calls (group or whole-block products)
+    _C_PRODUCTS = 5    # products (group or whole-block)
     _N_COUNTS = 6
 
 
@@ -58,8 +58,8 @@ cdef struct _Geometry:
     double rel_err, gamma, whole_fraction
     bint init
     double* group_sqmax     # (t,) largest squared center norm of each group
-    const double* origin    # (d,) the GEMM's rows and centers are shifted by it, or NULL
-    const void* panel       # the GEMM's centers in strips (_yinyang_dots.h), X's dtype
+    const double* origin    # (d,) the products' rows and centers are shifted by it, or NULL
+    const void* panel       # the products' centers in strips (_yinyang_dots.h), X's dtype
     intp_t* strip_start     # (t + 1,) first strip of each group in panel
 
 
@@ -173,12 +173,12 @@ cdef inline void _fold_minima(
     intp_t j,                       # center of the smallest
     double xs,                      # ||x||^2 of the row
 ) noexcept nogil:
-    """Fold group g's two smallest GEMM distances of slot r into its state.
+    """Fold group g's two smallest expanded distances of slot r into its state.
 
     One error margin serves the whole group, that of its largest center norm:
     then the lower bounds order as the distances, and the group reduces to
     its two smallest distances and the index of the smallest. The own center
-    is folded with its GEMM distance like the others; being the best already
+    is folded with its expanded distance like the others; being the best already
     (with its exact distance), it is then not its own rival.
     """
     cdef double e = geo.rel_err * (xs + geo.group_sqmax[g])
@@ -224,7 +224,7 @@ cdef inline void _fold_group(
     """Fold the products of the slots ``slots[:mg]`` with group g's centers:
     each row's two smallest values and the center of the smallest, by the
     plain pass's vectorised argmin over rows (its sum of the product and the
-    center's norm is rounded in X's dtype, which the GEMM margin covers as
+    center's norm is rounded in X's dtype, which the error margin covers as
     it does for the plain pass)."""
     cdef Py_ssize_t q
     argmin_block(cross, mg, p1 - p0, gc_sqnorms + p0, best, second, label)

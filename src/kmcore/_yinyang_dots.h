@@ -1,5 +1,7 @@
-/* The products of the Yinyang group filter (_yinyang.pyx): rows that need a
- * group of centers against that group, -2 x.c for each pair.
+/* The SIMD loops of the Yinyang E-step (_yinyang.pyx): the products of rows
+ * that need a group of centers with that group (-2 x.c for each pair, below)
+ * and the direct distances that tighten the rows' upper bounds (further
+ * down).
  *
  * A group holds 8 to a few dozen centers and each block needs it for a
  * scattered subset of its rows. Through BLAS such a product costs a copy of
@@ -11,6 +13,8 @@
  * strip's center l, zero past the group's last center), so that one vector
  * load serves a strip's centers and each feature of a row is loaded once per
  * strip. KM_DOT_ROWS rows go together, their sums in separate registers.
+ * The products are stored center-major (``out[j * ldc + q]``), the layout
+ * of the plain pass's vectorised argmin that folds them.
  *
  * Every sum runs over the features in order, one product and one addition
  * each, rounded as the types say (setup.py turns FMA contraction off), so
