@@ -54,7 +54,6 @@ from libc.math cimport INFINITY, sqrt
 from libc.stdlib cimport free, malloc
 from libc.stdint cimport int32_t, int64_t
 
-from kmcore._common cimport sqdist
 from kmcore._yinyang_block cimport (
     _C_AMBIGUOUS,
     _C_CHANGED,

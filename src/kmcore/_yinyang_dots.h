@@ -107,7 +107,8 @@ KM_PANEL_DOTS(km_panel_dots_f64, double)
  * row's four sums leave it waiting. */
 #define KM_DIRECT_ROWS 4
 
-#if defined(__GNUC__) || defined(__clang__)
+/* __builtin_convertvector: GCC 9 and clang. */
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 9)
 typedef double km_quad_f64 __attribute__((vector_size(4 * sizeof(double))));
 typedef float km_quad_f32 __attribute__((vector_size(4 * sizeof(float))));
 
