@@ -13,18 +13,22 @@ to the exact distance and only the groups with ``l_g <= u`` are examined
 the own center stays bitwise where it was: late in a fit most centers no
 longer move, and the rows that fail the filter then need no read for it.
 
-The distances that remain are computed for blocks of failing rows: the
-rows of a block that need a group are gathered into a thread-local
-contiguous array (used in place when they are consecutive rows of X) and
-multiplied by GEMM against that group's centers, or the whole block against
-all centers when a large part of its distances is needed anyway. So the
-work that remains keeps BLAS's efficiency in high dimension. Data far from
-the origin are copied minus an origin once per block and multiplied by the
-centers minus it (as kmcore's plain pass, see ``kmcore._origin``); exact
-distances use X itself.
+The distances that remain are computed for blocks of failing rows. Each
+group's centers are laid out once per call in strips (``_yinyang_dots.h``);
+the rows of a block that need a group are multiplied against its strips
+where they are, through a list of pointers (no copy; data far from the
+origin are copied minus an origin once per block, as kmcore's plain pass
+does, see ``kmcore._origin``), or the whole block against every center
+when a large part of its distances is needed anyway. The products are
+center-major, so that the plain pass's vectorised argmin folds a group's
+products of all the block's rows at once. The rows that fail the global
+filter are tightened several at a time (independent chains of the direct
+sums, whose reads are the filter's bottleneck). Exact distances use X
+itself.
 
-Exactness. Every bound allows for rounding: a GEMM distance
-``||x||^2 - 2 x.c + ||c||^2`` is trusted to within
+Exactness. Every bound allows for rounding: an expanded distance
+``||x||^2 - 2 x.c + ||c||^2`` (a product of the strips, summed in X's dtype
+like a GEMM's) is trusted to within
 ``rel_err * (||x||^2 + ||c||^2)`` (with the largest ``||c||^2`` of the
 center's group, so one margin serves a group), a direct float64 sum((x - c)^2) to within
 ``(d + 16) * 2^-52`` of itself, and lower bounds are stored in float32
@@ -38,18 +42,18 @@ Rows are cut into slices of ``slice_rows`` (fixed by the caller, never by the
 thread count) and a block never spans two slices, so every row's result is
 bitwise the same for any number of threads.
 
-This module is the filter pass and the driver; the block's per-row state,
-its folds of GEMM and direct distances and the choice of GEMM operands are
-inline helpers in ``_yinyang_block.pxd``.
+This module is the filter pass and the driver; the block's per-row state
+and its folds of expanded and direct distances are inline helpers in
+``_yinyang_block.pxd``, the SIMD loops of the products and the direct
+distances are in ``_yinyang_dots.h``.
 """
 
 from cython cimport floating
 from cython.parallel cimport prange, threadid
 from libc.math cimport INFINITY, sqrt
 from libc.stdlib cimport free, malloc
-from libc.stdint cimport int64_t
+from libc.stdint cimport int32_t, int64_t
 
-from kmcore._common cimport gemm_abt, sqdist
 from kmcore._yinyang_block cimport (
     _C_AMBIGUOUS,
     _C_CHANGED,
@@ -66,8 +70,10 @@ from kmcore._yinyang_block cimport (
     _fold_direct,
     _fold_group,
     _Geometry,
-    _operand,
+    _panel_dots,
+    _sqdist_rows,
     _start_row,
+    KM_STRIP_BYTES,
     intp_t,
 )
 
@@ -78,6 +84,12 @@ cdef float _SHRINK = <float> (1.0 - 1.0 / 4194304.0)
 # An upper bound is compared as u * _SLACK: covers the float64 rounding of
 # the drift additions it accumulates between two tightenings.
 cdef double _SLACK = 1.0 + 1e-9
+# Rows of a whole-block product that go through every group together: their
+# rows stay in the core's cache while each group's strips are read once.
+cdef enum:
+    _WHOLE_ROWS = 64
+    # Rows of the filter pass whose tightenings are computed together.
+    _QUEUE = 8
 
 
 cdef extern from *:
@@ -96,12 +108,11 @@ cdef void _process_block(
     _Geometry* geo,
     const floating* X,                  # IN  (n, d) for the direct distances
     const floating* xblock,             # IN  (m, d) the block's rows shifted (with an origin)
-    floating* gblock,                   # OUT (m, d) scratch: rows needing one group
-    floating* out,                      # OUT (m, k) scratch: GEMM output
-    const floating* x_sqnorms,          # IN  (n,) of the GEMM's rows
+    floating* out,                      # OUT (k, m) scratch: products, center-major
+    floating* fold,                     # OUT (3 m) scratch: each row's nearest two in a group
+    const floating* x_sqnorms,          # IN  (n,) of the products' rows
     const floating* gcenters,           # IN  (k, d) for the direct distances
-    const floating* gemm_centers,       # IN  (k, d) for the GEMM
-    const floating* gc_sqnorms,         # IN  (k,) of gemm_centers
+    const floating* gc_sqnorms,         # IN  (k,) of the products' centers
     const intp_t* gorder,               # IN  (k,)
     const intp_t* gstart,               # IN  (t + 1,)
     const intp_t* center_group,         # IN  (k,)
@@ -114,47 +125,60 @@ cdef void _process_block(
     """Compute the needed distances of a block, then its labels and bounds."""
     cdef Py_ssize_t m = b.m, d = geo.d, k = geo.k, t = geo.t
     cdef Py_ssize_t r, g, i, mg, p0, p1
+    cdef Py_ssize_t W = KM_STRIP_BYTES // sizeof(floating)
     cdef intp_t own, lab
     cdef double v
     cdef bint direct
+    # A group's smallest and second smallest -2 x.c + ||c||^2 per row, and the first's center.
+    cdef floating* best = fold
+    cdef floating* second = fold + m
+    cdef int32_t* label = <int32_t*> (fold + 2 * m)
     for r in range(m):
         _start_row(b, r, t, -1 if geo.init else labels[b.rows[r]])
     if b.n_needed >= geo.whole_fraction * m * k:
-        # Most of the block's distances are needed: one GEMM against every
-        # center, and every group's bounds refreshed from it.
+        # Most of the block's distances are needed: the product against every
+        # center, and every group's bounds refreshed from it. Blocks of
+        # _WHOLE_ROWS rows go through all the groups, their rows kept in cache.
         for r in range(m):
             b.sub[r] = r
+            b.ptrs[r] = <void*> (xblock + r * d if geo.origin != NULL else X + b.rows[r] * d)
             for g in range(t):
                 b.need[r * t + g] = 1
-        gemm_abt(_operand(b, geo, X, xblock, gblock, m), <int> m, gemm_centers, <int> k,
-                 <int> d, -2.0, out, <int> k)
+        p0 = 0
+        while p0 < m:
+            mg = min(<Py_ssize_t> _WHOLE_ROWS, m - p0)
+            for g in range(t):
+                _panel_dots(<const floating* const*> b.ptrs + p0, mg,
+                            <const floating*> geo.panel + geo.strip_start[g] * d * W, d,
+                            gstart[g + 1] - gstart[g], out + gstart[g] * m + p0, m)
+            p0 += mg
         counts[_C_DISTANCES] += m * k
         counts[_C_PRODUCTS] += 1
-        # Row by row: each row's distances are contiguous in out.
-        for r in range(m):
-            for g in range(t):
-                _fold_group(b, g, geo, out + r * k + gstart[g], k, gc_sqnorms, gorder,
-                            gstart[g], gstart[g + 1], x_sqnorms, &b.sub[r], 1)
+        for g in range(t):
+            _fold_group(b, g, geo, out + gstart[g] * m, m, gc_sqnorms, gorder, gstart[g],
+                        gstart[g + 1], x_sqnorms, b.sub, best, second, label)
     else:
-        # Group by group, a GEMM of the rows that need it. Even a group of one
-        # center: a thin GEMM costs far less than direct float64 distances in
-        # high dimension.
+        # Group by group, the products of the rows that need it, read where
+        # they are (no copy, see _yinyang_dots.h).
         for g in range(t):
             mg = 0
             for r in range(m):
                 if b.need[r * t + g]:
                     b.sub[mg] = r
+                    b.ptrs[mg] = <void*> (xblock + r * d if geo.origin != NULL
+                                          else X + b.rows[r] * d)
                     mg += 1
             if mg == 0:
                 continue
             p0 = gstart[g]
             p1 = gstart[g + 1]
-            gemm_abt(_operand(b, geo, X, xblock, gblock, mg), <int> mg, gemm_centers + p0 * d,
-                     <int> (p1 - p0), <int> d, -2.0, out, <int> (p1 - p0))
+            _panel_dots(<const floating* const*> b.ptrs, mg,
+                        <const floating*> geo.panel + geo.strip_start[g] * d * W, d, p1 - p0,
+                        out, mg)
             counts[_C_DISTANCES] += mg * (p1 - p0)
             counts[_C_PRODUCTS] += 1
-            _fold_group(b, g, geo, out, p1 - p0, gc_sqnorms, gorder, p0, p1, x_sqnorms, b.sub,
-                        mg)
+            _fold_group(b, g, geo, out, mg, gc_sqnorms, gorder, p0, p1, x_sqnorms, b.sub,
+                        best, second, label)
     for r in range(m):
         i = b.rows[r]
         own = -1 if geo.init else labels[i]
@@ -172,7 +196,7 @@ cdef void _process_block(
         upper[i] = sqrt(b.best_hi[r])
         # The best candidate's distance is sqdist's (the value a tightening
         # would compute) when it is the own center's or came from the direct
-        # distances; a GEMM distance is not kept.
+        # distances; an expanded distance is not kept.
         own_sq[i] = b.best_d[r] if direct or lab == own else -1.0
         for g in range(t):
             if b.need[r * t + g]:
@@ -202,7 +226,6 @@ cdef void _run_slice(
     const floating[:, ::1] X,
     const floating[::1] x_sqnorms,
     const floating[:, ::1] gcenters,
-    const floating[:, ::1] gemm_centers,
     const floating[::1] gc_sqnorms,
     const intp_t[::1] gorder,
     const intp_t[::1] gpos,
@@ -228,40 +251,36 @@ cdef void _run_slice(
     ``moved``/``moved_from``: where the slice records its changed rows (or NULL).
     """
     cdef Py_ssize_t d = geo.d, k = geo.k, t = geo.t
-    cdef Py_ssize_t i, g, r = 0, c, add, nxt
-    cdef Py_ssize_t pending = -1
+    cdef Py_ssize_t i, g, r, c, q, row, nq = 0, nread
     cdef intp_t lab
     cdef double u, thr, dist
-    cdef float lmin = 0, pending_lmin = 0, v
+    cdef float lmin, v
     cdef float* low
     cdef _Block b
     cdef floating* xblock = fbuf
-    cdef floating* gblock = fbuf + block_rows * d
-    cdef floating* out = fbuf + 2 * block_rows * d
+    cdef floating* out = fbuf + block_rows * d
+    cdef floating* fold = fbuf + block_rows * (d + k)
+    # The rows that failed the global filter, waiting for their tightening.
+    cdef intp_t queue[_QUEUE]
+    cdef float queue_lmin[_QUEUE]
+    cdef const floating* xs[_QUEUE]
+    cdef const floating* cs[_QUEUE]
+    cdef double dists[_QUEUE]
     _carve(&b, block_rows, t, dbuf, ibuf, mbuf)
     b.moved = moved
     b.moved_from = moved_from
     for c in range(_N_COUNTS):
         counts[c] = 0
-    # One row behind: a row that fails the global filter is tightened while
-    # the next one that must be read is fetched (the read is the filter's
-    # bottleneck; rows are still taken in row order).
+    # Rows are taken in row order, _QUEUE at a time: the rows that fail the
+    # filter are fetched as they are found and their exact distances to
+    # their own centers (the read that bounds the filter's speed) computed
+    # together, then each joins the block or keeps its label.
     for i in range(start, end + 1):
-        add = -1
-        if geo.init:
-            if i == end:
-                break
-            r = b.m
-            b.own_d[r] = INFINITY
-            b.own_lo[r] = INFINITY
-            b.own_hi[r] = INFINITY
-            for g in range(t):
-                b.need[r * t + g] = 1
-            b.n_needed += k
-            add = i
-        else:
-            nxt = -1
-            if i < end:
+        if i < end:
+            if geo.init:
+                queue[nq] = i
+                nq += 1
+            else:
                 # The filter pass: bounds moved by the drifts (vectorisable over groups).
                 lab = labels[i]
                 u = upper[i] + drift[lab]
@@ -276,54 +295,73 @@ cdef void _run_slice(
                 if not still[gpos[lab]]:
                     own_sq[i] = -1.0
                 if not lmin > u * _SLACK:
-                    nxt = i
+                    queue[nq] = i
+                    queue_lmin[nq] = lmin
+                    nq += 1
                     if own_sq[i] < 0:
                         _prefetch(&X[i, 0], d * sizeof(floating))
-            if pending >= 0:
-                # Tighten u to the exact distance to the own center: the one
-                # kept from an earlier call when that center has not moved
-                # since (the same sqdist of the same values), else a read.
-                lab = labels[pending]
-                dist = own_sq[pending]
-                if dist < 0:
-                    dist = sqdist(&X[pending, 0], &gcenters[gpos[lab], 0], d)
-                    own_sq[pending] = dist
-                    counts[_C_DISTANCES] += 1
-                    counts[_C_TIGHTENED] += 1
-                u = sqrt(dist * (1 + geo.gamma))
-                upper[pending] = u
-                thr = u * _SLACK
-                if not pending_lmin > thr:
-                    r = b.m
-                    b.own_d[r] = dist
-                    b.own_lo[r] = dist * (1 - geo.gamma)
-                    b.own_hi[r] = dist * (1 + geo.gamma)
-                    low = &lower[pending, 0]
-                    for g in range(t):
-                        if low[g] <= thr:
-                            b.need[r * t + g] = 1
-                            b.n_needed += gstart[g + 1] - gstart[g]
-                        else:
-                            b.need[r * t + g] = 0
-                    add = pending
-            pending = nxt
-            pending_lmin = lmin
-        if add < 0:
+        if nq == 0 or (nq < _QUEUE and i < end):
             continue
-        if geo.origin != NULL:
-            for c in range(d):
-                xblock[r * d + c] = <floating> (<double> X[add, c] - geo.origin[c])
-        b.rows[r] = add
-        b.m = r + 1
-        counts[_C_GATHERED] += 1
-        if b.m == block_rows:
-            _process_block(&b, geo, &X[0, 0], xblock, gblock, out, &x_sqnorms[0],
-                           &gcenters[0, 0], &gemm_centers[0, 0], &gc_sqnorms[0], &gorder[0],
-                           &gstart[0], &center_group[0], &labels[0], &upper[0], &lower[0, 0],
-                           &own_sq[0], counts)
+        if not geo.init:
+            # Tighten u to the exact distance to the own center: the one kept
+            # from an earlier call when that center has not moved since (the
+            # same sqdist of the same values), else a read.
+            nread = 0
+            for q in range(nq):
+                if own_sq[queue[q]] < 0:
+                    xs[nread] = &X[queue[q], 0]
+                    cs[nread] = &gcenters[gpos[labels[queue[q]]], 0]
+                    nread += 1
+            _sqdist_rows(xs, cs, nread, d, dists)
+            counts[_C_DISTANCES] += nread
+            counts[_C_TIGHTENED] += nread
+        nread = 0
+        for q in range(nq):
+            row = queue[q]
+            r = b.m
+            if geo.init:
+                b.own_d[r] = INFINITY
+                b.own_lo[r] = INFINITY
+                b.own_hi[r] = INFINITY
+                for g in range(t):
+                    b.need[r * t + g] = 1
+                b.n_needed += k
+            else:
+                dist = own_sq[row]
+                if dist < 0:
+                    dist = dists[nread]
+                    nread += 1
+                    own_sq[row] = dist
+                u = sqrt(dist * (1 + geo.gamma))
+                upper[row] = u
+                thr = u * _SLACK
+                if queue_lmin[q] > thr:
+                    continue
+                b.own_d[r] = dist
+                b.own_lo[r] = dist * (1 - geo.gamma)
+                b.own_hi[r] = dist * (1 + geo.gamma)
+                low = &lower[row, 0]
+                for g in range(t):
+                    if low[g] <= thr:
+                        b.need[r * t + g] = 1
+                        b.n_needed += gstart[g + 1] - gstart[g]
+                    else:
+                        b.need[r * t + g] = 0
+            if geo.origin != NULL:
+                for c in range(d):
+                    xblock[r * d + c] = <floating> (<double> X[row, c] - geo.origin[c])
+            b.rows[r] = row
+            b.m = r + 1
+            counts[_C_GATHERED] += 1
+            if b.m == block_rows:
+                _process_block(&b, geo, &X[0, 0], xblock, out, fold, &x_sqnorms[0],
+                               &gcenters[0, 0], &gc_sqnorms[0], &gorder[0],
+                               &gstart[0], &center_group[0], &labels[0], &upper[0],
+                               &lower[0, 0], &own_sq[0], counts)
+        nq = 0
     if b.m > 0:
-        _process_block(&b, geo, &X[0, 0], xblock, gblock, out, &x_sqnorms[0],
-                       &gcenters[0, 0], &gemm_centers[0, 0], &gc_sqnorms[0], &gorder[0],
+        _process_block(&b, geo, &X[0, 0], xblock, out, fold, &x_sqnorms[0],
+                       &gcenters[0, 0], &gc_sqnorms[0], &gorder[0],
                        &gstart[0], &center_group[0], &labels[0], &upper[0], &lower[0, 0],
                        &own_sq[0], counts)
 
@@ -346,9 +384,9 @@ def _yinyang_assign(
     float[:, ::1] lower,                   # INOUT (n, t)
     double[::1] own_sq,                    # INOUT (n,) kept own distances, < 0: none
     const unsigned char[::1] still,        # IN    (k,) sorted centers unmoved since the last call
-    floating[:, ::1] fscratch,             # OUT   (n_workers, block_rows * (2 d + k)) scratch
+    floating[:, ::1] fscratch,             # OUT   (n_workers, block_rows * (d + k + 3)) scratch
     double[:, ::1] dscratch,               # OUT   (n_workers, block_rows * (7 + 2 t)) scratch
-    intp_t[:, ::1] iscratch,               # OUT   (n_workers, block_rows * (3 + t)) scratch
+    intp_t[:, ::1] iscratch,               # OUT   (n_workers, block_rows * (4 + t)) scratch
     unsigned char[:, ::1] mscratch,        # OUT   (n_workers, block_rows * t) scratch
     int64_t[:, ::1] slice_counts,          # OUT   (n_slices, 6)
     double rel_err,
@@ -366,13 +404,14 @@ def _yinyang_assign(
     ----------
     X : ndarray of shape (n, d), C-contiguous
     x_sqnorms : squared row norms of X, or with an origin of the rows of
-        ``X - origin`` rounded to X's dtype (the GEMM's operands)
-    origin : far from 0 the GEMM expansions cancel: with an origin the GEMM
-        runs on the rows and centers minus it (``kmcore._origin``); the exact
+        ``X - origin`` rounded to X's dtype (the products' operands)
+    origin : far from 0 the expansions cancel: with an origin the products
+        run on the rows and centers minus it (``kmcore._origin``); the exact
         distances always use X and gcenters
     gcenters : the current centers, permuted so that each group is contiguous
     gemm_centers, gc_sqnorms : ``gcenters - origin`` rounded to X's dtype
-        (gcenters itself without an origin) and their squared norms
+        (gcenters itself without an origin) and their squared norms: the
+        products' centers
     gorder, gpos : the permutation (sorted position -> center) and its inverse
     gstart : group boundaries in the sorted order (t + 1 increasing values
         from 0 to k, no empty group)
@@ -384,7 +423,7 @@ def _yinyang_assign(
         return those of the current centers. Ignored on entry when ``init``.
     own_sq : per row, sqdist of the row to its own center as the last call
         that computed it left it, or negative when there is none (the last
-        label came from a GEMM distance, or the center has moved since). On
+        label came from an expanded distance, or the center has moved since). On
         return, that of the current centers or negative. A caller that
         changes a row's label or its bounds' history must set it negative.
     still : per sorted center, 1 when its coordinates are those of the
@@ -395,8 +434,9 @@ def _yinyang_assign(
     slice_counts : receives per slice the distances computed, the rows that
         needed a group, the rows resolved by direct distances (near ties),
         the rows whose label changed, the rows whose upper bound was
-        tightened and the GEMM calls
-    rel_err : relative error allowed to a GEMM distance, times
+        tightened and the products (one per group product, one per
+        whole-block product)
+    rel_err : relative error allowed to an expanded distance, times
         ``||x||^2 + ||c||^2``
     slice_rows : rows per slice (the unit of parallel work)
     block_rows : rows per gathered block (at most ``slice_rows``)
@@ -404,7 +444,7 @@ def _yinyang_assign(
         needed distances are at least this fraction of ``block_rows * k``
     init : compute every distance (no previous bounds)
     n_threads : int
-        OpenMP threads; BLAS must be limited to one thread by the caller.
+        OpenMP threads (no BLAS call is made).
     moved, moved_from : None, or receive the rows whose label changed and
         their previous labels, slice s's in row order from ``s * slice_rows``
         (as many as its changed count; nothing when ``init``), as in
@@ -414,7 +454,9 @@ def _yinyang_assign(
     cdef Py_ssize_t t = gstart.shape[0] - 1
     cdef Py_ssize_t B = block_rows
     cdef Py_ssize_t n_slices = slice_counts.shape[0]
-    cdef Py_ssize_t s, i, w, g
+    cdef Py_ssize_t s, i, w, g, f, l, p0
+    cdef Py_ssize_t W = KM_STRIP_BYTES // sizeof(floating)
+    cdef floating* panel = NULL
     cdef bint bad = False
     cdef _Geometry geo
     cdef intp_t* moved_p = NULL
@@ -429,7 +471,7 @@ def _yinyang_assign(
             or own_sq.shape[0] != n or still.shape[0] != k
             or B < 1 or slice_rows < B or n_slices != (n + slice_rows - 1) // slice_rows
             or slice_counts.shape[1] != _N_COUNTS or n_threads < 1
-            or fscratch.shape[0] < n_threads or fscratch.shape[1] < B * (2 * d + k)
+            or fscratch.shape[0] < n_threads or fscratch.shape[1] < B * (d + k + 3)
             or dscratch.shape[0] < n_threads or dscratch.shape[1] < B * (_ROW_DOUBLES + 2 * t)
             or iscratch.shape[0] < n_threads or iscratch.shape[1] < B * (_ROW_INTPS + t)
             or mscratch.shape[0] < n_threads or mscratch.shape[1] < B * t):
@@ -471,8 +513,28 @@ def _yinyang_assign(
     geo.init = init
     geo.origin = &origin[0] if origin.shape[0] > 0 else NULL
     geo.group_sqmax = <double*> malloc(t * sizeof(double))
-    if geo.group_sqmax == NULL:
+    geo.strip_start = <intp_t*> malloc((t + 1) * sizeof(intp_t))
+    if geo.strip_start != NULL:
+        geo.strip_start[0] = 0
+        for g in range(t):
+            geo.strip_start[g + 1] = (geo.strip_start[g]
+                                      + (gstart[g + 1] - gstart[g] + W - 1) // W)
+        panel = <floating*> malloc(geo.strip_start[t] * d * W * sizeof(floating))
+    if geo.group_sqmax == NULL or geo.strip_start == NULL or panel == NULL:
+        free(geo.group_sqmax)
+        free(geo.strip_start)
+        free(panel)
         raise MemoryError()
+    geo.panel = <const void*> panel
+    with nogil:
+        # Each group's centers in strips of W, feature-major, zero-padded.
+        for g in range(t):
+            for s in range(geo.strip_start[g], geo.strip_start[g + 1]):
+                p0 = gstart[g] + (s - geo.strip_start[g]) * W
+                for f in range(d):
+                    for l in range(W):
+                        panel[(s * d + f) * W + l] = (gemm_centers[p0 + l, f]
+                                                      if p0 + l < gstart[g + 1] else 0)
     for g in range(t):
         geo.group_sqmax[g] = 0
         for i in range(gstart[g], gstart[g + 1]):
@@ -482,10 +544,12 @@ def _yinyang_assign(
         for s in prange(n_slices, schedule="dynamic", num_threads=n_threads):
             w = threadid()
             _run_slice(s * slice_rows, min(n, (s + 1) * slice_rows), &geo, B, X, x_sqnorms,
-                       gcenters, gemm_centers, gc_sqnorms, gorder, gpos, gstart, center_group,
+                       gcenters, gc_sqnorms, gorder, gpos, gstart, center_group,
                        drift, group_drift, labels, upper, lower, own_sq, still,
                        &fscratch[w, 0], &dscratch[w, 0],
                        &iscratch[w, 0], &mscratch[w, 0], &slice_counts[s, 0],
                        moved_p + s * slice_rows if moved_p != NULL else NULL,
                        from_p + s * slice_rows if from_p != NULL else NULL)
     free(geo.group_sqmax)
+    free(geo.strip_start)
+    free(panel)

@@ -5,32 +5,42 @@ filter. For each, it keeps the best candidate so far (its distance and the
 bounds rounding allows it), the smallest lower bound of the other
 candidates, and per group the two smallest lower bounds and the center of
 the smallest: from these the kernel decides the label (or that a near tie
-must be recomputed directly) and the new bounds. The folds take GEMM
-expansions (one error margin per group) or direct float64 distances.
-Inline helpers shared by the kernel's block code, kept apart from its
-filter pass and driver.
+must be recomputed directly) and the new bounds. The folds take expanded
+distances (the strip products of ``_yinyang_dots.h``, one error margin per
+group) or direct float64 distances. Inline helpers shared by the kernel's
+block code, kept apart from its filter pass and driver.
 """
 
 from cython cimport floating
 from libc.math cimport INFINITY, nextafterf
-from libc.stdint cimport int64_t
-from libc.string cimport memcpy
+from libc.stdint cimport int32_t, int64_t
 
-from kmcore._common cimport sqdist
+from kmcore._common cimport argmin_block, sqdist
 
 ctypedef Py_ssize_t intp_t
+
+cdef extern from "_yinyang_dots.h" nogil:
+    enum: KM_STRIP_BYTES  # a strip of centers: this many bytes of each feature
+    void km_panel_dots_f32(const float* const*, Py_ssize_t, const float*, Py_ssize_t,
+                           Py_ssize_t, float*, Py_ssize_t)
+    void km_panel_dots_f64(const double* const*, Py_ssize_t, const double*, Py_ssize_t,
+                           Py_ssize_t, double*, Py_ssize_t)
+    void km_sqdist_rows_f32(const float* const*, const float* const*, Py_ssize_t, Py_ssize_t,
+                            double*)
+    void km_sqdist_rows_f64(const double* const*, const double* const*, Py_ssize_t,
+                            Py_ssize_t, double*)
 
 cdef enum:
     # Per-row doubles and intps of the block scratch (see _carve).
     _ROW_DOUBLES = 7
-    _ROW_INTPS = 3
+    _ROW_INTPS = 4
     # Counters of one slice (slice_counts columns).
-    _C_DISTANCES = 0   # distances computed (GEMM or direct)
+    _C_DISTANCES = 0   # distances computed (products or direct)
     _C_GATHERED = 1    # rows that needed a group
     _C_AMBIGUOUS = 2   # rows resolved by direct distances (near ties)
     _C_CHANGED = 3     # rows whose label changed
     _C_TIGHTENED = 4   # rows whose upper bound was tightened (a direct distance)
-    _C_PRODUCTS = 5    # GEMM calls (group or whole-block products)
+    _C_PRODUCTS = 5    # products (group or whole-block)
     _N_COUNTS = 6
 
 
@@ -48,7 +58,9 @@ cdef struct _Geometry:
     double rel_err, gamma, whole_fraction
     bint init
     double* group_sqmax     # (t,) largest squared center norm of each group
-    const double* origin    # (d,) the GEMM's rows and centers are shifted by it, or NULL
+    const double* origin    # (d,) the products' rows and centers are shifted by it, or NULL
+    const void* panel       # the products' centers in strips (_yinyang_dots.h), X's dtype
+    intp_t* strip_start     # (t + 1,) first strip of each group in panel
 
 
 cdef struct _Block:
@@ -57,6 +69,7 @@ cdef struct _Block:
     intp_t* rows        # (B,) row of X in each slot
     intp_t* best_idx    # (B,) original index of the best candidate so far
     intp_t* sub         # (B,) slots that need the group being computed
+    void** ptrs         # (B,) their rows (for the group products)
     double* own_d       # (B,) exact squared distance to the row's own center
     double* own_lo      # (B,) lower and
     double* own_hi      # (B,) upper bound of it
@@ -87,7 +100,10 @@ cdef inline void _carve(
     b.rows = ibuf
     b.best_idx = ibuf + B
     b.sub = ibuf + 2 * B
-    b.gidx1 = ibuf + 3 * B
+    # Pointers in intp slots: Py_ssize_t is as wide as a pointer wherever
+    # Python runs.
+    b.ptrs = <void**> (ibuf + 3 * B)
+    b.gidx1 = ibuf + 4 * B
     b.own_d = dbuf
     b.own_lo = dbuf + B
     b.own_hi = dbuf + 2 * B
@@ -157,12 +173,12 @@ cdef inline void _fold_minima(
     intp_t j,                       # center of the smallest
     double xs,                      # ||x||^2 of the row
 ) noexcept nogil:
-    """Fold group g's two smallest GEMM distances of slot r into its state.
+    """Fold group g's two smallest expanded distances of slot r into its state.
 
     One error margin serves the whole group, that of its largest center norm:
     then the lower bounds order as the distances, and the group reduces to
     its two smallest distances and the index of the smallest. The own center
-    is folded with its GEMM distance like the others; being the best already
+    is folded with its expanded distance like the others; being the best already
     (with its exact distance), it is then not its own rival.
     """
     cdef double e = geo.rel_err * (xs + geo.group_sqmax[g])
@@ -193,70 +209,59 @@ cdef inline void _fold_group(
     _Block* b,
     Py_ssize_t g,
     _Geometry* geo,
-    const floating* cross,          # IN  (mg, ldc) -2 x.c of each row and centers p0..p1-1
-    Py_ssize_t ldc,
+    const floating* cross,          # IN  (p1 - p0, mg) -2 x.c, center-major
+    Py_ssize_t mg,
     const floating* gc_sqnorms,     # IN  (k,)
     const intp_t* gorder,           # IN  (k,)
     Py_ssize_t p0,
     Py_ssize_t p1,
-    const floating* x_sqnorms,      # IN  (n,) of the GEMM's rows
+    const floating* x_sqnorms,      # IN  (n,) of the products' rows
     const intp_t* slots,            # IN  (mg,) the block slot of each product row
-    Py_ssize_t mg,
+    floating* best,                 # OUT (mg,) scratch
+    floating* second,               # OUT (mg,) scratch
+    int32_t* label,                 # OUT (mg,) scratch
 ) noexcept nogil:
-    """Fold the GEMM distances of the slots ``slots[:mg]`` to group g's centers:
-    each row's two smallest values and the index of the smallest, in a loop
-    that keeps its state in registers (its selects compile to branches that
-    are well predicted: a new minimum is rare after the first centers)."""
-    cdef Py_ssize_t q, p, i1
-    cdef double m1, m2, v
-    cdef bint lt
-    cdef const floating* row
+    """Fold the products of the slots ``slots[:mg]`` with group g's centers:
+    each row's two smallest values and the center of the smallest, by the
+    plain pass's vectorised argmin over rows (its sum of the product and the
+    center's norm is rounded in X's dtype, which the error margin covers as
+    it does for the plain pass)."""
+    cdef Py_ssize_t q
+    argmin_block(cross, mg, p1 - p0, gc_sqnorms + p0, best, second, label)
     for q in range(mg):
-        row = cross + q * ldc
-        m1 = INFINITY
-        m2 = INFINITY
-        i1 = 0
-        for p in range(p1 - p0):
-            v = <double> row[p] + <double> gc_sqnorms[p0 + p]
-            lt = v < m1
-            m2 = m1 if lt else (v if v < m2 else m2)
-            i1 = p if lt else i1
-            m1 = v if lt else m1
-        _fold_minima(b, slots[q], g, geo, m1, m2, gorder[p0 + i1], x_sqnorms[b.rows[slots[q]]])
+        _fold_minima(b, slots[q], g, geo, best[q], second[q], gorder[p0 + label[q]],
+                     x_sqnorms[b.rows[slots[q]]])
 
 
-cdef inline const floating* _operand(
-    _Block* b,
-    _Geometry* geo,
-    const floating* X,              # IN  (n, d)
-    const floating* xblock,         # IN  (m, d) the block's rows shifted (with an origin)
-    floating* gblock,               # OUT (mg, d) scratch
+cdef inline void _panel_dots(
+    const floating* const* rows,    # IN  (mg,) the rows
     Py_ssize_t mg,
+    const floating* panel,          # IN  the group's strips (_yinyang_dots.h)
+    Py_ssize_t d,
+    Py_ssize_t nc,
+    floating* out,                  # OUT (nc, ldc) -2 x.c, center-major
+    Py_ssize_t ldc,
 ) noexcept nogil:
-    """The GEMM's rows for the slots ``b.sub[:mg]``, contiguous.
+    """-2 x.c of each row q and each of the group's nc centers j, in
+    ``out[j * ldc + q]``."""
+    if floating is float:
+        km_panel_dots_f32(rows, mg, panel, d, nc, out, ldc)
+    else:
+        km_panel_dots_f64(rows, mg, panel, d, nc, out, ldc)
 
-    Without an origin the rows are X's own (the block keeps no copy), with
-    one their shifted copies in xblock. Consecutive rows are used in place,
-    others gathered into gblock: the values are the same either way.
-    """
-    cdef Py_ssize_t d = geo.d, q, h
-    cdef const floating* first
-    cdef const floating* row
-    cdef bint in_place = True
-    for q in range(mg):
-        if geo.origin != NULL:
-            row = xblock + b.sub[q] * d
-        else:
-            row = X + b.rows[b.sub[q]] * d
-        if q == 0:
-            first = row
-        elif in_place and row != first + q * d:
-            in_place = False
-            for h in range(q):
-                memcpy(gblock + h * d, first + h * d, d * sizeof(floating))
-        if not in_place:
-            memcpy(gblock + q * d, row, d * sizeof(floating))
-    return first if in_place else gblock
+
+cdef inline void _sqdist_rows(
+    const floating* const* x,       # IN  (m,) rows
+    const floating* const* c,       # IN  (m,) a center for each
+    Py_ssize_t m,
+    Py_ssize_t d,
+    double* out,                    # OUT (m,)
+) noexcept nogil:
+    """``out[q] = sqdist(x[q], c[q], d)`` bit for bit, several rows at a time."""
+    if floating is float:
+        km_sqdist_rows_f32(x, c, m, d, out)
+    else:
+        km_sqdist_rows_f64(x, c, m, d, out)
 
 
 cdef inline void _fold_direct(

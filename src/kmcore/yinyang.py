@@ -19,7 +19,6 @@ from numpy.typing import ArrayLike, NDArray
 
 from kmcore import _yinyang, _yinyang_sums
 from kmcore._origin import NO_ORIGIN, data_origin, shifted
-from kmcore._threads import blas_single_threaded
 from kmcore.centers import _unit_or, means_from_sums, weighted_sums
 from kmcore.distances import _row_norms, relative_error
 
@@ -29,10 +28,10 @@ __all__ = ["ClusterSums", "GroupBounds", "MovedRows", "bounds_nbytes", "center_g
 # Rows per slice: the unit of parallel work, fixed so that results never
 # depend on the thread count (a slice is also the horizon of a gathered block).
 _SLICE_ROWS = 2048
-# Thread-local scratch per gathered block (rows, GEMM output, per-group state).
-# Large blocks pay off: every group a block needs costs one GEMM call and
-# its fixed overhead (packing, dispatch), so whole slices are the best blocks
-# while the scratch stays within this budget.
+# Thread-local scratch per gathered block (shifted rows, products, per-group
+# state). Whole slices are the blocks while the scratch stays within this
+# budget: a block is also the unit of the whole-block rule, and on MNIST
+# blocks of 256 and 512 rows took that rule more often for no gain.
 _BLOCK_BYTES = 32 << 20
 _MIN_BLOCK_ROWS = 16
 _MAX_BLOCK_ROWS = _SLICE_ROWS
@@ -179,13 +178,13 @@ class GroupBounds:
         self.n_slices = -(-n // _SLICE_ROWS)
         self.n_workers = max(1, min(n_threads, self.n_slices))
         itemsize = X.dtype.itemsize
-        per_row = (2 * d + k) * itemsize + (7 + 2 * t) * 8 + (3 + t) * 8 + t
+        per_row = (d + k + 3) * itemsize + (7 + 2 * t) * 8 + (4 + t) * 8 + t
         rows = min(_MAX_BLOCK_ROWS, max(_MIN_BLOCK_ROWS, _BLOCK_BYTES // per_row))
         self.block_rows = min(rows - rows % _MIN_BLOCK_ROWS, _SLICE_ROWS)
         B, w = self.block_rows, self.n_workers
-        self._fscratch = np.empty((w, B * (2 * d + k)), dtype=X.dtype)
+        self._fscratch = np.empty((w, B * (d + k + 3)), dtype=X.dtype)
         self._dscratch = np.empty((w, B * (7 + 2 * t)), dtype=np.float64)
-        self._iscratch = np.empty((w, B * (3 + t)), dtype=np.intp)
+        self._iscratch = np.empty((w, B * (4 + t)), dtype=np.intp)
         self._mscratch = np.empty((w, B * t), dtype=np.uint8)
         self._counts = np.empty((self.n_slices, 6), dtype=np.int64)
         self._moves = MovedRows(n, _SLICE_ROWS)
@@ -200,7 +199,7 @@ class GroupBounds:
         for :meth:`moved_rows`. Returns the counts summed over the slices:
         distances computed, rows that needed a group, rows resolved by direct
         distances (near ties), rows whose label changed, rows whose upper
-        bound was tightened (a read of the row), GEMM calls.
+        bound was tightened (a read of the row), products (group or whole-block).
         """
         k, t = self.n_clusters, self.n_groups
         if centers.shape != (k, self.X.shape[1]):
@@ -225,15 +224,14 @@ class GroupBounds:
             group_drift = widest.astype(np.float32)
             low = group_drift < widest
             group_drift[low] = np.nextafter(group_drift[low], np.float32(np.inf))
-        with blas_single_threaded():
-            _yinyang._yinyang_assign(
-                self.X, self.x_sqnorms, self.origin, gcenters, gemm_centers, gc_sqnorms,
-                self.gorder, self.gpos, self.gstart, self.center_group, drift, group_drift,
-                self.labels, self.upper, self.lower, self.own_sq, still, self._fscratch,
-                self._dscratch, self._iscratch, self._mscratch, self._counts, self.rel_err,
-                _SLICE_ROWS, self.block_rows, _WHOLE_FRACTION, init, self.n_workers,
-                *self._moves.buffers(record and not init),
-            )
+        _yinyang._yinyang_assign(
+            self.X, self.x_sqnorms, self.origin, gcenters, gemm_centers, gc_sqnorms,
+            self.gorder, self.gpos, self.gstart, self.center_group, drift, group_drift,
+            self.labels, self.upper, self.lower, self.own_sq, still, self._fscratch,
+            self._dscratch, self._iscratch, self._mscratch, self._counts, self.rel_err,
+            _SLICE_ROWS, self.block_rows, _WHOLE_FRACTION, init, self.n_workers,
+            *self._moves.buffers(record and not init),
+        )
         self._last_gcenters = gcenters
         self._moves.done(record and not init, self._counts)
         return self._counts.sum(axis=0)

@@ -97,6 +97,46 @@ def test_kept_distances_give_the_results_of_reading_again(dtype, fail_all):
     assert ulp_differ > 0
 
 
+def _sqdist_in_order(X, C):
+    """Each row's squared distance to its center summed as kmcore's sqdist
+    does: float64 squares into four partial sums by feature mod 4 (the
+    features past the last multiple of four into the first), each sum in
+    feature order, then (s0 + s1) + (s2 + s3)."""
+    t = X.astype(np.float64) - C.astype(np.float64)
+    t = t * t
+    d = X.shape[1]
+    d4 = d - d % 4
+    lanes = [np.cumsum(t[:, lane:d4:4], axis=1)[:, -1] if d4 else np.zeros(len(X))
+             for lane in range(4)]
+    lanes[0] = np.cumsum(np.column_stack([lanes[0], t[:, d4:]]), axis=1)[:, -1]
+    return (lanes[0] + lanes[1]) + (lanes[2] + lanes[3])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("d", [3, 13, 40])
+def test_tightened_distances_are_sqdist_bit_for_bit(dtype, d):
+    """The filter pass computes the tightening distances several rows at a
+    time: each must be the single-row sqdist's value to the bit (near ties
+    compare it with sqdist's distances to the other centers), whatever the
+    feature count's remainder mod 4, for rows in any position of a batch."""
+    X = blobs(N, d, K, dtype, seed=9, std=2.5)
+    C = rows(X, K, seed=9)
+    rng = np.random.default_rng(9)
+    bounds = _bounds(X, C, 2)
+    checked = 0
+    for _ in range(3):
+        new = C + rng.normal(scale=0.05, size=C.shape).astype(dtype)
+        drift = np.sqrt(((new.astype(np.float64) - C) ** 2).sum(axis=1))
+        bounds.lower[rng.random(N) < 0.5] = 0  # scattered rows fail and tighten
+        counts = bounds.assign(new, drift)
+        known = bounds.own_sq >= 0
+        expected = _sqdist_in_order(X[known], new[bounds.labels[known]])
+        assert_bitwise_equal(bounds.own_sq[known], expected)
+        checked += counts[TIGHTENED]
+        C = new
+    assert checked > N  # the tightenings ran, not only the kept distances
+
+
 def test_invalidate_forgets_the_kept_distance():
     X = blobs(N, D, K, np.float64, seed=6)
     C = rows(X, K, seed=6)

@@ -106,3 +106,65 @@ def test_layout_does_not_change_a_row(dtype, monkeypatch):
     rtol = 64 * np.finfo(dtype).eps * np.sqrt(D) + 1e-6
     np.testing.assert_allclose(gathered.upper[rows], inplace.upper[rows], rtol=rtol)
     np.testing.assert_allclose(gathered.lower[rows], inplace.lower[rows], rtol=rtol)
+
+
+# Group sizes around the products' strips of centers (16 float32 or 8 float64
+# centers of 64 bytes): one center, one short of a strip, a strip, one over,
+# several strips and a remainder.
+STRIP_GROUPS = [1, 7, 8, 9, 15, 16, 17, 33]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["every_other", "runs"])
+@pytest.mark.parametrize("offset", [0.0, 1e3], ids=["near_origin", "far_from_origin"])
+def test_group_products_across_strips(dtype, layout, offset, monkeypatch):
+    """Group products of groups that fill their strips of centers partly,
+    exactly and over several strips, for rows whose count is no multiple of
+    the products' tile of rows: exact labels, valid bounds that are within
+    the products' error margin of the distances (so not trivially loose),
+    bitwise the same on 1 and 2 threads."""
+    monkeypatch.setattr(yinyang, "_WHOLE_FRACTION", np.inf)
+    k, d = sum(STRIP_GROUPS), 37
+    X, _ = make_blobs(N, n_features=d, centers=30, cluster_std=4.0, random_state=5)
+    X = (X + offset).astype(dtype)
+    C = X[np.random.default_rng(5).choice(N, k, replace=False)].copy()
+    groups = np.repeat(np.arange(len(STRIP_GROUPS)), STRIP_GROUPS)
+    groups = groups[np.random.default_rng(6).permutation(k)]  # members not in index order
+    rows = LAYOUTS[layout]
+    kept = np.ones(N, dtype=bool)
+    kept[rows] = False
+    results = []
+    for n_threads in (1, 2):
+        bounds = GroupBounds(X, _row_norms(X, True, n_threads), groups, n_threads)
+        bounds.assign(C)
+        # The layout's rows need every group of a drift-free call, the others
+        # provably keep their labels (see _run).
+        bounds.upper[rows] = np.inf
+        bounds.lower[rows] = 0
+        bounds.upper[kept] = 0
+        bounds.lower[kept] = np.float32(np.finfo(np.float32).max)
+        counts = bounds.assign(C, np.zeros(k))
+        results.append((bounds.labels.copy(), bounds.upper.copy(), bounds.lower.copy(), counts))
+    assert_bitwise_equal(results[0], results[1])
+    labels, upper, lower, counts = results[0]
+    assert counts[0] == rows.size * (k + 1)
+    D = ref_sqdist(X[rows], C)
+    clear = clear_rows(D, centered_tol(X[rows], C, dtype))
+    assert clear.mean() > 0.9  # the check below is not vacuous
+    np.testing.assert_array_equal(labels[rows][clear], D.argmin(axis=1)[clear])
+    dist = np.sqrt(D)
+    at = np.arange(rows.size)
+    assert (upper[rows] >= dist[at, labels[rows]]).all()
+    dist[at, labels[rows]] = np.inf  # the own center is not a rival
+    # The products' operands: rows and centers minus the origin, if any.
+    origin = bounds.origin if bounds.origin.shape[0] else np.zeros(d)
+    x2 = ((X[rows] - origin) ** 2).sum(axis=1)
+    c2 = ((C - origin) ** 2).sum(axis=1)
+    for g in range(len(STRIP_GROUPS)):
+        members = groups == g
+        near = dist[:, members].min(axis=1)
+        assert (lower[rows, g] <= near).all()
+        rival = np.isfinite(near)  # a group of one has no rival for its own rows
+        margin = 2 * bounds.rel_err * (x2[rival] + c2[members].max())
+        floor = np.sqrt(np.maximum(near[rival] ** 2 - margin, 0)) * (1 - 1e-6)
+        assert (lower[rows, g][rival] >= floor).all()
