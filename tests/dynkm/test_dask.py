@@ -534,7 +534,7 @@ def test_an_iteration_leaves_nothing_on_the_workers(cluster2, monkeypatch):
 
     monkeypatch.setattr(_lloyd, "iteration_info", read_and_look)
     monkeypatch.setattr(distributed.Client, "who_has", counted)
-    steps = {"group_step", "update", "pick", "dict"}
+    steps = {"iteration_step", "reduced_update", "pick_info", "pick", "dict"}
     with distributed.Client(cluster2) as client:
         model = dkd.KMeans(7, init=X[:7].copy(), max_iter=4, tol=0).fit(
             da.from_array(X, chunks=(500, 6)))
