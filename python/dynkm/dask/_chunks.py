@@ -552,6 +552,13 @@ def pick(value, key):
     return value[key]
 
 
-def pick_info(value):
-    """``value["state"]["info"]``: what the client reads of an iteration."""
-    return value["state"]["info"]
+def pick_info(value, with_centers=False):
+    """``value["state"]["info"]``: what the client reads of an iteration; ``with_centers``
+    (a graph's last iteration, from which the next graph goes on): with the state's
+    ``centers`` and ``drift`` (None when the iteration was not run or left a cluster
+    empty), so the client needs no call more for them."""
+    info = value["state"]["info"]
+    if not with_centers or info is None:
+        return info
+    state = value["state"]
+    return dict(info, centers=state["centers"], drift=state.get("drift"))

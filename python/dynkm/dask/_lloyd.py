@@ -176,7 +176,10 @@ def chain_graph(data, centers, previous, length, n_threads, plan=None, direct_la
                 prior = reduced(results, *reduce_args)
             updates.append(prior)
             results = None
-    infos = [info(u) for u in updates]
+    # The last iteration the client reads of the graph (the one before its
+    # extra step, if it has one) brings the centers the next graph starts from.
+    read_last = length - 1 - (direct_last and length > 1)
+    infos = [info(u, t == read_last) for t, u in enumerate(updates)]
     return updates, infos
 
 
@@ -296,9 +299,9 @@ def run_lloyd(data, centers, max_iter, tol, check_every, n_threads, verbose, cha
                     i += 1
                     if stop is not None or refilled:
                         break
-                last = None
                 if not refilled:
-                    last = runner.state(updates[t])
+                    # The graph's last iteration read brought its centers along.
+                    last = info if "centers" in info else runner.state(updates[t])
                     centers = last["centers"]
                     if plan is not None:
                         # The next graph's first step goes on from the bounds this
