@@ -6,7 +6,7 @@ in-memory ``dynkm.KMeans`` fit (2 threads) then a ``dynkm.dask.KMeans`` fit, bot
 iterations from the same rows, ``tol=0``. One JSON line per dask fit:
 
 - ``calls``: the client's calls to the scheduler by name (compute, gather, who_has,
-  Future.result, ...; each a round trip) and their seconds;
+  Future.result, ...; each a round trip);
 - ``tasks``: the tasks run, by name, with their compute seconds on the workers
   (``task_compute_s``) and the workers' transfer seconds;
 - ``client_seconds``: in each call above and in ChunkedData (validation), chain_graph (graph
