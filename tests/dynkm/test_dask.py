@@ -534,7 +534,7 @@ def test_an_iteration_leaves_nothing_on_the_workers(cluster2, monkeypatch):
 
     monkeypatch.setattr(_lloyd, "iteration_info", read_and_look)
     monkeypatch.setattr(distributed.Client, "who_has", counted)
-    steps = {"group_step", "update", "pick", "dict"}
+    steps = {"iteration_step", "reduced_update", "pick_info", "pick", "dict"}
     with distributed.Client(cluster2) as client:
         model = dkd.KMeans(7, init=X[:7].copy(), max_iter=4, tol=0).fit(
             da.from_array(X, chunks=(500, 6)))
@@ -680,3 +680,45 @@ def test_chunk_stats_are_the_float64_sums(dtype):
     assert stats["colsum"].dtype == np.float64
     np.testing.assert_allclose(stats["weight"], w.astype(np.float64).sum(), rtol=1e-12)
     assert stats["n_positive"] == np.count_nonzero(w)
+
+
+@pytest.mark.parametrize("replicas", [4, 1])
+def test_no_task_between_two_iterations(cluster2, monkeypatch, replicas):
+    """With a few workers (up to _lloyd.MAX_REPLICAS) each iteration's step of every worker
+    depends on the steps of the iteration before directly (it computes the update itself):
+    one update task per graph, its last; with more, one update task between two iterations.
+    The fit is the in-memory one either way."""
+    from dask.core import get_dependencies
+
+    from dynkm.dask._data import ChunkedData
+
+    monkeypatch.setattr(_lloyd, "MAX_REPLICAS", replicas)
+    X, _, dX, _ = _uneven_weighted(20)
+    init = X[:7].copy()
+    with distributed.Client(cluster2):
+        data = ChunkedData(dX, None)
+        assert len({home[0] for home, _ in data.groups}) == 2
+        infos = _lloyd.chain_graph(data, init, None, 3, 1)[1]
+        dsk = dict(infos[-1].__dask_graph__())
+
+        def name(key):
+            return str(key).split("-", 1)[0]
+
+        steps = [key for key in dsk if name(key) == "iteration_step"]
+        updates = [key for key in dsk if name(key) == "reduced_update"]
+        assert len(steps) == 3 * len(data.groups)
+        assert len(updates) == (1 if replicas == 4 else 3)
+        after = {"iteration_step": 0, "reduced_update": 0}
+        for key in steps:
+            before = {name(dep) for dep in get_dependencies(dsk, key)}
+            assert before <= {"iteration_step", "reduced_update", "dict"}, before
+            for task in after:
+                after[task] += task in before
+        # Iterations 1 and 2 follow the steps (replicas) or an update task (one).
+        n = 2 * len(data.groups)
+        assert after == ({"iteration_step": n, "reduced_update": 0} if replicas == 4
+                         else {"iteration_step": 0, "reduced_update": n}), after
+        fit = _lloyd.run_lloyd(data, init.copy(), 3, 0.0, 1, 1, 0, chain=3)
+    ref = dynkm.KMeans(7, init=init, max_iter=3, tol=0, algorithm="lloyd").fit(X)
+    np.testing.assert_allclose(fit["centers"], ref.cluster_centers_, rtol=1e-10)
+    assert fit["n_iter"] == ref.n_iter_

@@ -1,11 +1,12 @@
 """dynkm.dask's bounded strategies (Yinyang's groups, Elkan's, Hamerly's) against in memory.
 
-Each chunk's bounds and labels stay on the worker holding the chunk, as the
-result of one iteration's task and an input of the next's: these tests check
-that the fit is still the in-memory one from the same init (labels, n_iter,
-centers and inertia to 1e-10 in float64), that a step task leaves its inputs
-as they were and gives the same arrays when run again (a retry, a lost
-worker's recompute), and that the memory budget falls back to Lloyd's pass.
+Each chunk's bounds and labels stay on the worker holding the chunk, in its
+process's store from one step to the next: these tests check that the fit is
+still the in-memory one from the same init (labels, n_iter, centers and
+inertia to 1e-10 in float64), that a step from kept bounds equals one from new
+bounds (what a retry or a lost worker's recompute falls back to) and leaves
+its other inputs as they were, and that the memory budget falls back to
+Lloyd's pass.
 """
 
 import time
@@ -193,53 +194,89 @@ def _assert_equal(a, b):
         assert a == b
 
 
+def _stats_without_distances(stats):
+    return {key: value for key, value in stats.items() if key != "distances"}
+
+
 @pytest.mark.parametrize("kind", ["yinyang", "hamerly"])
-def test_a_bounded_step_run_twice_gives_the_same_and_changes_nothing(kind):
-    """A step task run twice on the same inputs (what a retry or a recompute does):
-    bitwise the same stats and bounds, its inputs (the bounds of the step before, the
-    chunk, the centers, the drift) unchanged, and new arrays, not its inputs."""
+def test_a_bounded_step_from_kept_bounds_equals_one_from_new_bounds(kind):
+    """A step that goes on from the chunk's kept bounds (updated in place) and one from new
+    bounds (what a step run again elsewhere falls back to): bitwise the same labels and
+    stats, the exact nearest centers, fewer distances from the kept bounds; the chunk,
+    the centers and the drift unchanged."""
     X = blobs(n=3000, seed=12)
     w = np.random.RandomState(13).uniform(0.5, 2, X.shape[0])
     part = _part(X, w)
     c0 = _init(X, seed=14)
     groups = center_groups(c0, 4) if kind == "yinyang" else None
-    stats0, bounds0 = _chunks.chunk_bounded_step(part, c0, None, None, groups, 1)
-    labels = bounds0["labels"]
+    _, bounds = _chunks.chunk_bounded_step(part, c0, None, None, groups, 1)
+    labels = bounds.labels.copy()
     sums = np.zeros_like(c0)
     np.add.at(sums, labels, w[:, None] * X)
     weights = np.bincount(labels, weights=w, minlength=K)
     c1 = sums / weights[:, None]
     drift = np.sqrt(((c1 - c0) ** 2).sum(axis=1))
-    inputs = (part, c1, drift, bounds0, groups)
+    inputs = (part, c1, drift)
     saved = _copy(inputs)
-    first = _chunks.chunk_bounded_step(*inputs, 1)
-    _assert_equal(inputs, saved)  # nothing given was changed
-    second = _chunks.chunk_bounded_step(*inputs, 1)
-    _assert_equal(first, second)
+    kept, same = _chunks.chunk_bounded_step(*inputs, bounds, groups, 1)
+    _assert_equal(inputs, saved)  # nothing given was changed but the bounds
+    assert same is bounds  # updated in place
+    new, fresh = _chunks.chunk_bounded_step(*inputs, None, groups, 1)
     _assert_equal(inputs, saved)
-    for key, value in first[1].items():
-        assert not np.shares_memory(value, bounds0[key]), key
+    np.testing.assert_array_equal(same.labels, fresh.labels)
+    _assert_equal(_stats_without_distances(kept), _stats_without_distances(new))
     # The step is the exact one: labels of the nearest centers, sums from them.
     D = ((X[:, None, :] - c1[None]) ** 2).sum(axis=2)
-    np.testing.assert_array_equal(first[1]["labels"], D.argmin(axis=1))
-    assert first[0]["distances"] < X.shape[0] * K  # the bounds skipped some
+    np.testing.assert_array_equal(same.labels, D.argmin(axis=1))
+    assert new["distances"] == X.shape[0] * K
+    assert kept["distances"] < X.shape[0] * K  # the kept bounds skipped some
 
 
-def test_a_group_step_run_twice_gives_the_same_and_changes_nothing():
+def test_a_group_step_keeps_its_bounds_and_run_again_gives_the_same():
+    """A group's steps keep their chunks' bounds in the store under (fit, chunk,
+    iteration); the step of iteration 1 run again (its entry now that of iteration 1,
+    not 0) or after its fit's bounds were dropped (a lost worker) starts new bounds and
+    gives bitwise the same stats, its inputs unchanged; nothing is kept once dropped."""
     X = blobs(n=5000, seed=15)
     parts = [_part(X[:2000]), _part(X[2000:])]
     c0 = _init(X, seed=16)
     groups = center_groups(c0, 4)
-    args = ([0, 1], {"centers": c0}, None, groups, 2, 1, None, False)
-    before = _chunks.group_bounded_step(*args, *parts)
+    fit = "test-group-step"
+    store = _chunks.BOUNDS
+    before = store.held()
+    _chunks.group_bounded_step([0, 1], {"centers": c0}, fit, 0, groups, 2, 1, None, False,
+                               *parts)
+    assert store.held() == before + 2
     c1 = c0 * 0.999 + 0.001
     state = {"centers": c1, "drift": np.sqrt(((c1 - c0) ** 2).sum(axis=1))}
-    inputs = ([0, 1], state, before, groups, 2, 1, None, False, *parts)
+    inputs = ([0, 1], state, fit, 1, groups, 2, 1, None, False, *parts)
     saved = _copy(inputs)
-    first = _chunks.group_bounded_step(*inputs)
-    second = _chunks.group_bounded_step(*inputs)
-    _assert_equal(first, second)
+    kept = _chunks.group_bounded_step(*inputs)
+    again = _chunks.group_bounded_step(*inputs)
+    assert _chunks.drop_bounds(fit) == 2
+    dropped = _chunks.group_bounded_step(*inputs)
     _assert_equal(inputs, saved)
+    root = _chunks.root_level(2), 0
+    assert kept[root]["distances"] < again[root]["distances"] == X.shape[0] * K
+    for other in (again, dropped):
+        _assert_equal(_stats_without_distances(kept[root]),
+                      _stats_without_distances(other[root]))
+    assert _chunks.drop_bounds(fit) == 2 and store.held() == before
+
+
+def test_the_store_keeps_a_few_fits():
+    """The oldest fit's bounds go when a new fit would exceed MAX_FITS; a taken entry is
+    out of the store until put back; an entry of another iteration is not given."""
+    store = _chunks.BoundsStore()
+    for fit in range(store.MAX_FITS + 1):
+        store.put(fit, 0, 3, f"bounds {fit}")
+    assert store.held() == store.MAX_FITS
+    assert store.take(0, 0, 3) is None  # the oldest, dropped
+    assert store.take(1, 0, 2) is None  # another iteration's: not given, and dropped
+    assert store.take(1, 0, 3) is None
+    assert store.take(2, 0, 3) == "bounds 2"
+    assert store.take(2, 0, 3) is None  # taken out
+    assert store.held() == store.MAX_FITS - 2
 
 
 # ------------------------------------------------------------------ the rule and the budget
@@ -258,14 +295,14 @@ def test_the_strategy_is_the_in_memory_rule(algorithm, n, k, d):
 
 
 def test_over_the_budget_falls_back_to_lloyd(monkeypatch):
-    """The chunks' bounds, twice over, above the budget: Lloyd's pass, said why, the same
-    fit; at the budget, the bounds (whatever the chunks)."""
+    """The chunks' bounds (one copy: updated in place) above the budget: Lloyd's pass,
+    said why, the same fit; at the budget, the bounds (whatever the chunks)."""
     X = blobs(seed=17)
     init = _init(X, seed=18)
     per_row = bounds_nbytes(1, round(K / 10))
     ref = dynkm.KMeans(K, init=init, algorithm="lloyd").fit(X)
     fits = {}
-    for budget in (2 * X.shape[0] * per_row, 2 * X.shape[0] * per_row - 1):
+    for budget in (X.shape[0] * per_row, X.shape[0] * per_row - 1):
         monkeypatch.setattr(memory_lloyd, "BOUNDS_BUDGET", budget)
         fits[budget] = [dkd.KMeans(K, init=init).fit(da.from_array(X, chunks=(rows, 20)))
                         for rows in (6000, 1000)]
@@ -295,29 +332,33 @@ def _held_names(client):
                    for key in keys})
 
 
-def test_bounds_stay_between_graphs_and_are_released_after(cluster2, monkeypatch):
-    """The bounds of the last iteration read stay on the workers into the next graph
-    (one group result per group), and nothing of the fit is left after it."""
+def test_bounds_stay_between_graphs_and_are_dropped_after(cluster2, monkeypatch):
+    """The chunks' bounds stay in the workers' stores through the fit (one entry per
+    chunk, into the next graph too), never among dask's results, and nothing of the fit
+    is left after it."""
     X = blobs(seed=19)
     seen = []
     original = _lloyd.iteration_info
 
     def read_and_look(runner, handle):
-        seen.append(_held_names(client))
+        seen.append((_held_names(client), client.run(_chunks.held_bounds)))
         return original(runner, handle)
 
     monkeypatch.setattr(_lloyd, "iteration_info", read_and_look)
+    steps = {"iteration_step", "reduced_update", "pick_info", "pick", "dict"}
     with distributed.Client(cluster2) as client:
         model = dkd.KMeans(K, init=_init(X, seed=20), max_iter=6, tol=0, chain_length=2).fit(
             da.from_array(X, chunks=(1000, 20)))
         deadline = time.monotonic() + 10
-        steps = {"group_bounded_step", "update", "pick", "dict"}
         while steps & set(_held_names(client)) and time.monotonic() < deadline:
             time.sleep(0.05)
-        after = _held_names(client)
+        after = _held_names(client), client.run(_chunks.held_bounds)
     assert model.n_iter_ == 6 and model.history_["algorithm"] == "yinyang"
-    assert any("group_bounded_step" in names for names in seen)
-    assert not steps & set(after), after
+    # The workers are threads of this process: one store, 6 chunks' bounds in it.
+    assert any(set(held.values()) == {6} for _, held in seen[1:]), seen
+    assert not any("group_bounded_step" in names for names, _ in seen)
+    assert not steps & set(after[0]), after
+    assert set(after[1].values()) == {0}, after
 
 
 def test_worker_lost_in_a_bounded_fit_gives_the_same_result(monkeypatch):
@@ -396,6 +437,13 @@ def test_bounded_objective_from_the_sums_as_in_memory(monkeypatch, max_iter, far
     assert sorted(calls) == [1200] * 5  # once per chunk
 
 
+def _counted(method, calls, name):
+    def counted(*args, **kwargs):
+        calls.append(name)
+        return method(*args, **kwargs)
+    return counted
+
+
 def test_objective_terms_are_the_in_memory_ones():
     """The origin and sum w ||x - origin||^2 the objective is expanded with: the in-memory
     driver's for the same rows, computed once per data, the chunks left unchanged."""
@@ -405,16 +453,33 @@ def test_objective_terms_are_the_in_memory_ones():
     for shift in (0.0, 1e5):
         X = blobs(n=3001, seed=26) + shift
         w = np.random.RandomState(27).uniform(0, 2, X.shape[0])
-        data = ChunkedData(da.from_array(X, chunks=(700, 20)), da.from_array(w, chunks=700))
-        origin, wx2 = data.objective_terms()
-        expected_origin = data_origin(X)
+        terms = []
+        for objective in (False, True):
+            data = ChunkedData(da.from_array(X, chunks=(700, 20)), da.from_array(w, chunks=700),
+                               objective=objective)
+            passes = []
+            for name in ("rows", "reduce"):  # the graphs computed after the validation
+                setattr(data, name, _counted(getattr(data, name), passes, name))
+            terms.append(data.objective_terms())
+            origin, wx2 = terms[-1]
+            expected_origin = data_origin(X)
+            if shift:
+                np.testing.assert_array_equal(origin, expected_origin)
+            else:
+                assert origin is None and expected_origin is None
+            at = 0.0 if origin is None else origin
+            np.testing.assert_allclose(wx2, float(w @ ((X - at) ** 2).sum(axis=1)),
+                                       rtol=1e-12)
+            assert data.objective_terms() is data.objective_terms()
+            if objective:
+                # The validation kept the origin's rows and, for an origin at 0, the sum.
+                assert passes == ([] if origin is None else ["reduce"]), passes
+            else:
+                assert passes == ["rows", "reduce"], passes
+        # Bitwise the same terms either way.
+        assert terms[0][1] == terms[1][1]
         if shift:
-            np.testing.assert_array_equal(origin, expected_origin)
-        else:
-            assert origin is None and expected_origin is None
-        at = 0.0 if origin is None else origin
-        np.testing.assert_allclose(wx2, float(w @ ((X - at) ** 2).sum(axis=1)), rtol=1e-12)
-        assert data.objective_terms() is data.objective_terms()
+            np.testing.assert_array_equal(terms[0][0], terms[1][0])
     part = _part(X, w)
     saved = _copy(part)
     value = _chunks.chunk_sqnorm_sum(part, origin)["wx2"]

@@ -10,8 +10,12 @@ builds that tree as tasks; :func:`group_step` runs the Lloyd step of several
 chunks held by one worker in one task and adds, there, every subtree whose
 chunks it all holds (:func:`held_subtrees`), and :func:`update` adds the
 groups' subtrees into the root (:func:`add_subtrees`): the same additions in
-the same order whichever worker holds which chunk.
+the same order whichever worker holds which chunk (in the next iteration's
+task of every group, :func:`iteration_step`, or in a task of its own). The
+bounded steps keep each chunk's bounds in its process's :data:`BOUNDS`.
 """
+
+import threading
 
 import dask
 import numpy as np
@@ -30,13 +34,17 @@ from kmcore.yinyang import GroupBounds, labelled_inertia
 FAN_IN = 8
 
 
-def chunk_validate(x, w, index, shape, dtype):
+def chunk_validate(x, w, index, shape, dtype, sample=None, sqnorm_sum=False):
     """Check one chunk of X (and of sample_weight) and compute its squared row norms.
 
     Returns ``(x, x_sqnorms, w, stats)``: x C-contiguous in ``dtype``, the
     weights in ``dtype`` (None: unit weights), and stats (the float64 column
     sums, the total weight, the number of rows of positive weight) for the
-    mean and the first center.
+    mean and the first center. In the same pass, for a bounded fit's
+    objective (:meth:`dynkm.dask._data.ChunkedData.objective_terms`):
+    ``stats["sample"]``, the rows ``sample`` (local indices; None: none),
+    and with ``sqnorm_sum`` ``stats["wx2"]``, the chunk's float64 ``sum w
+    ||x||^2`` (:func:`chunk_sqnorm_sum` around 0).
     """
     name = f"X (chunk {index}, rows from its dask array)"
     x = np.asarray(x)
@@ -69,6 +77,10 @@ def chunk_validate(x, w, index, shape, dtype):
         "weight": float(x.shape[0]) if w is None else float(w.sum(dtype=np.float64)),
         "n_positive": x.shape[0] if w is None else int(np.count_nonzero(w > 0)),
     }
+    if sample is not None:
+        stats["sample"] = x[sample]
+    if sqnorm_sum:
+        stats["wx2"] = weighted_sqnorm_sum(x, w, None)
     return x, sqnorms, w, stats
 
 
@@ -114,18 +126,19 @@ def chunk_step(part, centers, offset, n_threads, previous=None):
             "n_positive": np.bincount(positive, minlength=k), "changed": changed, "far": far}
 
 
-def chunk_bounded_step(part, centers, drift, bounds_in, center_group, n_threads,
+def chunk_bounded_step(part, centers, drift, bounds, center_group, n_threads,
                        previous=None, direct=False):
-    """One bounded E-step on a validated chunk (Yinyang's or Hamerly's bounds), its
-    M-step partial results and the chunk's new bounds.
+    """One bounded E-step on a validated chunk (Yinyang's or Hamerly's bounds) and its
+    M-step partial results.
 
-    ``bounds_in``: the chunk's bounds after the step before (a dict of
-    ``labels``, ``upper``, ``lower``; None: none yet, every distance is
-    computed), ``drift`` how far each center moved since (float64, (k,)).
-    ``center_group``: the group of every center (Yinyang), None for Hamerly's
-    bounds. Nothing given is changed: the bounds are copied into a new
-    bounds object, so a task run twice (a retry, a lost worker's recompute)
-    returns the same arrays from the same inputs.
+    ``bounds``: the chunk's bounds object (kmcore's ``GroupBounds`` or
+    ``HamerlyBounds``) after the step before, updated in place with
+    ``drift``, how far each center moved since (float64, (k,)); None: new
+    bounds, every distance computed. ``center_group``: the group of every
+    center (Yinyang), None for Hamerly's bounds. The labels do not depend on
+    the bounds (they only skip distances that cannot win), so new bounds
+    give the same step as kept ones: what a step run again elsewhere (a
+    retry, a lost worker's recompute) falls back to.
 
     Returns ``(stats, bounds)``: stats as :func:`chunk_step`'s (``sums`` and
     ``weights`` summed from all the new labels; no ``far`` rows: a step that
@@ -138,14 +151,13 @@ def chunk_bounded_step(part, centers, drift, bounds_in, center_group, n_threads,
     """
     x, sqnorms, w, _ = part
     k = centers.shape[0]
-    if center_group is None:
-        bounds = HamerlyBounds(x, k, n_threads)
-    else:
-        bounds = GroupBounds(x, sqnorms, center_group, n_threads)
-    if bounds_in is not None:
-        for key in ("labels", "upper", "lower"):
-            np.copyto(getattr(bounds, key), bounds_in[key])
-    counts = bounds.assign(centers, None if bounds_in is None else drift)
+    if bounds is None:
+        drift = None
+        if center_group is None:
+            bounds = HamerlyBounds(x, k, n_threads)
+        else:
+            bounds = GroupBounds(x, sqnorms, center_group, n_threads)
+    counts = bounds.assign(centers, drift)
     labels = bounds.labels
     # The sums from every label, not moved incrementally: a function of the
     # labels alone, so equal labels give bitwise equal sums (the strict stop
@@ -161,7 +173,67 @@ def chunk_bounded_step(part, centers, drift, bounds_in, center_group, n_threads,
              "distances": int(counts[0])}
     if direct:
         stats["inertia"] = labelled_inertia(x, centers, labels, w, n_threads)
-    return stats, {"labels": labels, "upper": bounds.upper, "lower": bounds.lower}
+    return stats, bounds
+
+
+class BoundsStore:
+    """The chunks' bounds objects of the fits running here, kept from one step to the next.
+
+    One per process (:data:`BOUNDS`): a worker's steps find there the bounds
+    their chunks had after the step before, and update them in place (no
+    copy, no transfer: the bounds never leave the worker, nor appear among
+    dask's results). An entry is ``fit -> chunk -> (iteration, bounds)``;
+    a step takes its chunk's entry out while it runs and puts it back
+    after, so a step that fails leaves none. A step that finds no entry of
+    the iteration before (its worker lost and the step run elsewhere, a
+    step run twice, a fit started afresh) starts new bounds: the same
+    labels, more distances. At most ``MAX_FITS`` fits are kept (the oldest
+    dropped first): a fit whose client went away leaves no lasting memory.
+    """
+
+    MAX_FITS = 4
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._fits = {}
+
+    def take(self, fit, chunk, iteration):
+        """The bounds of ``chunk`` after the step of ``iteration`` (taken out), or None."""
+        with self._lock:
+            entry = self._fits.get(fit, {}).pop(chunk, None)
+        return entry[1] if entry is not None and entry[0] == iteration else None
+
+    def put(self, fit, chunk, iteration, bounds):
+        """Keep ``bounds``, those of ``chunk`` after the step of ``iteration``."""
+        with self._lock:
+            if fit not in self._fits:
+                while len(self._fits) >= self.MAX_FITS:
+                    self._fits.pop(next(iter(self._fits)))
+                self._fits[fit] = {}
+            self._fits[fit][chunk] = (iteration, bounds)
+
+    def drop(self, fit):
+        """Forget the fit's bounds; returns how many chunks' bounds were kept."""
+        with self._lock:
+            return len(self._fits.pop(fit, {}))
+
+    def held(self):
+        """The number of chunks' bounds kept, over all fits."""
+        with self._lock:
+            return sum(len(chunks) for chunks in self._fits.values())
+
+
+BOUNDS = BoundsStore()
+
+
+def drop_bounds(fit):
+    """:meth:`BoundsStore.drop` on this process's store (run on every worker at a fit's end)."""
+    return BOUNDS.drop(fit)
+
+
+def held_bounds():
+    """:meth:`BoundsStore.held` on this process's store."""
+    return BOUNDS.held()
 
 
 def farthest(dist, k):
@@ -376,29 +448,53 @@ def group_step(ids, state, offsets, n_chunks, n_threads, previous, *parts):
     return held_subtrees(leaves, n_chunks)
 
 
-def group_bounded_step(ids, state, before, center_group, n_chunks, n_threads, previous,
-                       direct, *parts):
+def group_bounded_step(ids, state, fit, iteration, center_group, n_chunks, n_threads,
+                       previous, direct, *parts):
     """:func:`chunk_bounded_step` on the chunks ``ids`` (``parts`` are theirs), added.
 
-    ``before``: this task's result for the iteration before (its chunks'
-    bounds), None to start the bounds afresh. Returns a dict: ``stats``, the
-    chunks' :func:`held_subtrees` (None when ``state`` says the iteration is
-    not run), and ``bounds``, a list of the chunks' new bounds. ``direct``:
-    the stats hold the inertia by direct distances (see
-    :func:`chunk_bounded_step`). The bounds
-    stay on the worker: only ``stats`` goes to :func:`update` (through
-    :func:`pick`), while the group's next step takes this whole result.
+    ``fit`` and ``iteration`` (the step's index in the run) name the
+    chunks' bounds in :data:`BOUNDS`: those of ``iteration - 1`` are taken
+    and updated in place with ``state["drift"]`` (None: new bounds), then
+    kept as those of ``iteration``. ``direct``: the stats hold the inertia
+    by direct distances (see :func:`chunk_bounded_step`). Returns the
+    chunks' :func:`held_subtrees`, or None when ``state`` says the iteration
+    is not run.
     """
     centers = state["centers"]
     if centers is None:
-        return {"stats": None, "bounds": None}
-    leaves, out = {}, []
-    for n, (j, part) in enumerate(zip(ids, parts, strict=True)):
-        bounds_in = None if before is None else before["bounds"][n]
-        leaves[j], bounds = chunk_bounded_step(part, centers, state.get("drift"), bounds_in,
-                                               center_group, n_threads, previous, direct)
-        out.append(bounds)
-    return {"stats": held_subtrees(leaves, n_chunks), "bounds": out}
+        return None
+    drift = state.get("drift")
+    leaves = {}
+    for j, part in zip(ids, parts, strict=True):
+        bounds = None if drift is None else BOUNDS.take(fit, j, iteration - 1)
+        leaves[j], bounds = chunk_bounded_step(part, centers, drift, bounds, center_group,
+                                               n_threads, previous, direct)
+        BOUNDS.put(fit, j, iteration, bounds)
+    return held_subtrees(leaves, n_chunks)
+
+
+def iteration_step(fn, prior, results, reduce_args, ids, *args):
+    """One group's step of an iteration (``fn``: :func:`group_step` or
+    :func:`group_bounded_step` with ``ids, state, *args``), after its centers.
+
+    ``results`` None: the centers are ``prior["state"]``'s (the graph's
+    first step, or a separate :func:`reduced_update`'s result). Otherwise
+    every group's result of the iteration before, in group order: this
+    task adds them itself (:func:`update` with ``reduce_args``), bitwise as
+    every other group's task does, so the next centers are computed where
+    they are used and no task sits between two iterations. Returns
+    ``{"state": the update used, "stats": the group's held subtrees}``.
+    """
+    if results is None:
+        state = prior["state"]
+    else:
+        state = update(results[0]["state"], *reduce_args, *[r["stats"] for r in results])
+    return {"state": state, "stats": fn(ids, state, *args)}
+
+
+def reduced_update(results, *reduce_args):
+    """:func:`update` of every group's :func:`iteration_step` result, as ``{"state": ...}``."""
+    return {"state": update(results[0]["state"], *reduce_args, *[r["stats"] for r in results])}
 
 
 def update(state, n_chunks, dtype, n_threads, expand, *groups):
@@ -454,3 +550,15 @@ def imbalance(weights):
 def pick(value, key):
     """``value[key]`` (a task: what the client fetches of a larger result)."""
     return value[key]
+
+
+def pick_info(value, with_centers=False):
+    """``value["state"]["info"]``: what the client reads of an iteration; ``with_centers``
+    (a graph's last iteration, from which the next graph goes on): with the state's
+    ``centers`` and ``drift`` (None when the iteration was not run or left a cluster
+    empty), so the client needs no call more for them."""
+    info = value["state"]["info"]
+    if not with_centers or info is None:
+        return info
+    state = value["state"]
+    return dict(info, centers=state["centers"], drift=state.get("drift"))

@@ -108,8 +108,11 @@ def _brief(chunks, shown=6):
 class ChunkedData:
     """The validated chunks of X, persisted, with their row offsets and stats."""
 
-    def __init__(self, X, sample_weight):
-        X = as_dask_array(X)
+    def __init__(self, X, sample_weight, objective=False, checked=False):
+        # checked: X is already as_dask_array's. objective: keep in the
+        # validation pass what objective_terms needs (for a bounded fit).
+        if not checked:
+            X = as_dask_array(X)
         self.dtype = working_dtype(X)
         self.n_samples, self.n_features = (int(s) for s in X.shape)
         self.sizes = [int(s) for s in X.chunks[0]]
@@ -118,7 +121,14 @@ class ChunkedData:
         xs = X.to_delayed().ravel()
         ws = weight_blocks(sample_weight, X)
         validate = dask.delayed(_chunks.chunk_validate, pure=True)
-        parts = [validate(x, w, i, (size, self.n_features), self.dtype)
+        # A bounded fit's objective terms (objective_terms) from the same pass:
+        # the rows the origin's rule reads, and each chunk's sum w ||x||^2.
+        self._sample = _origin_rows(self.n_samples, self.n_features) if objective else None
+        local = [None] * len(self.sizes)
+        if objective:
+            chunk = np.searchsorted(self.offsets, self._sample, side="right") - 1
+            local = [self._sample[chunk == j] - self.offsets[j] for j in range(len(self.sizes))]
+        parts = [validate(x, w, i, (size, self.n_features), self.dtype, local[i], objective)
                  for i, (x, w, size) in enumerate(zip(xs, ws, self.sizes, strict=True))]
         self.parts = list(dask.persist(*parts))
         stats = [dask.delayed(_chunks.part_stats, pure=True)(p) for p in self.parts]
@@ -192,9 +202,21 @@ class ChunkedData:
         """
         if self._objective_terms is None:
             origin = data_origin(_RowSample(self))
-            wx2 = self.reduce(self.map(_chunks.chunk_sqnorm_sum, broadcast(origin)))["wx2"]
+            if origin is None and all("wx2" in s for s in self.chunk_stats):
+                # Summed by the validation (around 0), added over the same tree.
+                wx2 = _sum_in_tree([s["wx2"] for s in self.chunk_stats])
+            else:
+                wx2 = self.reduce(self.map(_chunks.chunk_sqnorm_sum, broadcast(origin)))["wx2"]
             self._objective_terms = (origin, float(wx2))
         return self._objective_terms
+
+    def sampled_rows(self, rows):
+        """The rows of global indices ``rows`` if the validation kept them all (the origin's
+        sample), else None."""
+        if self._sample is None or not np.isin(rows, self._sample).all():
+            return None
+        sample = np.concatenate([s["sample"] for s in self.chunk_stats])
+        return sample[np.searchsorted(self._sample, rows)]
 
     def rows(self, rows):
         """The rows of global indices ``rows`` (and their weights), in the order given."""
@@ -222,7 +244,32 @@ class _RowSample:
         self.shape = (data.n_samples, data.n_features)
 
     def __getitem__(self, key):
-        return self.data.rows(np.arange(self.shape[0])[key])[0]
+        rows = np.arange(self.shape[0])[key]
+        kept = self.data.sampled_rows(rows)
+        return self.data.rows(rows)[0] if kept is None else kept
+
+
+class _RowRecorder:
+    """An array-like of a given shape that records which rows are read of it (zeros)."""
+
+    def __init__(self, shape):
+        self.shape = shape
+        self.rows = []
+
+    def __getitem__(self, key):
+        rows = np.arange(self.shape[0])[key]
+        self.rows.append(np.atleast_1d(rows))
+        return np.zeros((self.rows[-1].size, self.shape[1]))
+
+
+def _origin_rows(n_samples, n_features):
+    """The rows (sorted global indices) that :func:`kmcore.origin.data_origin` reads of
+    data of this shape: it reads a fixed sample, which the validation keeps."""
+    recorder = _RowRecorder((n_samples, n_features))
+    data_origin(recorder)
+    if not recorder.rows:
+        return np.empty(0, dtype=np.int64)
+    return np.unique(np.concatenate(recorder.rows)).astype(np.int64)
 
 
 def _homes(client, parts):

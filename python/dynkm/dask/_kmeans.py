@@ -3,17 +3,18 @@
 Each Lloyd iteration runs kmcore's E-step and float64 sums on every chunk
 where it lives (one task per worker's group of chunks), adds the chunks'
 partial results over a binary tree fixed by the chunk index and divides
-them into the next centers on a worker; several iterations go to the
-scheduler as one graph, the client reading only the numbers of the
-stopping rule (:mod:`dynkm.dask._lloyd`). The iterations and the stopping
+them into the next centers on the workers (each next step's task does it
+for itself); several iterations go to the scheduler as one graph, the
+client reading only the numbers of the stopping rule
+(:mod:`dynkm.dask._lloyd`). The iterations and the stopping
 rule are those of ``dynkm.KMeans`` (see ``dynkm._lloyd.run_lloyd``).
 
 The E-step is the one the in-memory rule picks for the data
 (:func:`dynkm.dask._lloyd.choose_strategy`): Lloyd's full pass, or
 Yinyang's group bounds or Hamerly's, kept per chunk on the worker that
-holds it. A chunk's bounds and labels are the result of one iteration's
-task and an input of the next's, never changed in place (a task that runs
-twice, a retry or a lost worker's recompute, gives the same arrays), and
+holds it. A chunk's bounds and labels stay in that worker's store from one
+step to the next, updated in place (a step that finds none, a retry or a
+lost worker's recompute elsewhere, starts new bounds: the same labels), and
 its sums are recomputed from all its labels (one pass over the chunk, no
 distances): a function of the labels alone, added in the same fixed tree,
 so the result does not depend on the strategy either; as in memory, a
@@ -103,9 +104,9 @@ default="k-means||"
         pass below 32 clusters or 4096 rows, Hamerly's bounds below 16
         features, else Yinyang's groups of about ten centers; "elkan" one
         group per center. The bounds of each chunk stay on its worker between
-        iterations; every chunk's bounds counted twice (a step's input and
-        output; ``16 + 4 t`` bytes per row for t groups, 24 for Hamerly's)
-        must fit ``dynkm._lloyd.BOUNDS_BUDGET`` (1 GiB), else Lloyd's pass.
+        iterations; all the chunks' bounds (``16 + 4 t`` bytes per row for t
+        groups, 24 for Hamerly's) must fit ``dynkm._lloyd.BOUNDS_BUDGET``
+        (1 GiB), as in memory, else Lloyd's pass.
         The result is the same whichever runs; ``history_`` says which ran.
     verbose : int, default=0
 
@@ -150,7 +151,12 @@ default="k-means||"
         """
         params = self._check_params()
         k = params.n_clusters
-        data = ChunkedData(X, sample_weight)
+        dX = as_dask_array(X)
+        # The strategy from the shape and chunks (the in-memory rule): a bounded
+        # one's objective terms are summed by the validation pass.
+        strategy = choose_strategy(params.algorithm, [int(s) for s in dX.chunks[0]], k,
+                                   int(dX.shape[1]))
+        data = ChunkedData(dX, sample_weight, objective=strategy[0] != "lloyd", checked=True)
         if data.n_samples < k:
             raise ValueError(f"n_samples={data.n_samples} should be >= n_clusters={k}.")
         init = self.init
@@ -161,7 +167,6 @@ default="k-means||"
             check_range(row_norms(init, n_threads=1, check_input=False), name="init")
         rng = check_random_state(self.random_state)
         tol = params.tol * data.mean_variance() if params.tol > 0 else 0.0
-        strategy = choose_strategy(params.algorithm, data.sizes, k, data.n_features)
         best = None
         for _ in range(1 if isinstance(init, np.ndarray) else params.n_init):
             t0 = time.perf_counter()
@@ -175,7 +180,7 @@ default="k-means||"
         assert best is not None  # at least one run
         # The final centers' labels, computed lazily from X when asked: nothing
         # of the fit stays held on the workers.
-        labels = lazy_labels(as_dask_array(X), best["centers"], data.n_features)
+        labels = lazy_labels(dX, best["centers"], data.n_features)
         self.n_features_in_ = data.n_features
         self.cluster_centers_ = best["centers"]
         self.labels_ = labels

@@ -3,23 +3,27 @@
 The iterations and the stopping rule are those of ``dynkm.KMeans``
 (``dynkm._lloyd.run_lloyd``). Each graph holds ``chain`` iterations:
 iteration i's tasks are one per group of chunks
-(:func:`dynkm.dask._chunks.group_step`, or with bounds
-:func:`dynkm.dask._chunks.group_bounded_step`, on the worker holding them)
-and :func:`dynkm.dask._chunks.update` (one per worker, or one: see
-:func:`chain_graph`), which adds the groups' results over the fixed tree and
-divides the sums into the next centers, the input of iteration i + 1's
-tasks. The centers stay on the workers; the client reads
-a few numbers per iteration as they come (the stopping rule's), while the
-next iterations already run, and drops what ran past the stop: the same
-iterations, n_iter and history as one graph per iteration, without a
-round trip through the client between them.
+(:func:`dynkm.dask._chunks.iteration_step` running
+:func:`dynkm.dask._chunks.group_step`, or with bounds
+:func:`dynkm.dask._chunks.group_bounded_step`, on the worker holding them).
+With a few workers, iteration i + 1's task of every group takes all the
+groups' results of iteration i, adds them over the fixed tree and divides
+the sums into its centers itself (:func:`dynkm.dask._chunks.update`, the
+same bits in every group): between two iterations the workers only
+exchange their partial results, one hop, with no task in between. With
+more workers, one update task per iteration (see :func:`chain_graph`). The
+centers stay on the workers; the client reads a few numbers per iteration
+as they come (the stopping rule's), while the next iterations already
+run, and drops what ran past the stop: the same iterations, n_iter and
+history as one graph per iteration, without a round trip through the
+client between them.
 
-With bounds (:func:`choose_strategy`), each group's step also takes the
-group's result of the iteration before (its chunks' bounds and labels, on
-the same worker) and returns new ones; the client keeps the futures of the
-last iteration it read, the next graph's starting point. Those futures
-have lineage: a lost worker's bounds are recomputed from the graphs
-before, bitwise the same (every task is a function of its inputs).
+With bounds (:func:`choose_strategy`), each chunk's bounds and labels stay
+in the store of the worker holding it (``dynkm.dask._chunks.BOUNDS``),
+from one iteration to the next and from one graph to the next, updated in
+place by its steps; a step that finds none of the iteration before (a
+lost worker's chunk recomputed elsewhere, a retry) starts new bounds,
+which give the same labels. The run's bounds are dropped when it ends.
 
 An iteration that leaves a cluster without weight ends its graph: the
 client fetches that iteration's reduced stats (with bounds, of the same
@@ -30,13 +34,13 @@ computed, the bounds afresh.
 """
 
 import time
+import uuid
 
 import dask
 import numpy as np
 
 from dynkm._history import new_history, record
-from dynkm import _lloyd as memory_rule
-from dynkm._lloyd import AUTO_MIN_SAMPLES, HISTORY_COLUMNS, choose_algorithm
+from dynkm._lloyd import HISTORY_COLUMNS, choose_algorithm
 from dynkm.dask import _chunks
 from dynkm.dask._data import broadcast
 from kmcore.yinyang import center_groups
@@ -55,25 +59,16 @@ def choose_strategy(algorithm, sizes, n_clusters, n_features):
 
     The in-memory rule (:func:`dynkm._lloyd.choose_algorithm`: "auto" picks
     Lloyd's pass for few clusters or rows, Hamerly's bounds for few features,
-    else Yinyang's groups; "elkan", "yinyang" and "lloyd" as asked), its
-    memory budget (``dynkm._lloyd.BOUNDS_BUDGET``) counting every chunk's
-    bounds twice: a step task holds its chunks' bounds of the iteration
-    before and its new ones at once (a task must not change its inputs).
-    The bounds of all the chunks, wherever they live, twice over, must fit
-    the budget; above it, Lloyd's pass (which keeps nothing per row).
+    else Yinyang's groups; "elkan", "yinyang" and "lloyd" as asked) with its
+    memory budget (``dynkm._lloyd.BOUNDS_BUDGET``): the bounds of all the
+    chunks, wherever they live, must fit it (each chunk's bounds are one
+    object, updated in place by its steps); above it, Lloyd's pass (which
+    keeps nothing per row).
     """
     if algorithm == "elkan" and n_clusters == 1:
         return "lloyd", 0, "dynkm.dask: elkan with a single cluster (lloyd)"
-    n = int(sum(sizes))
-    # The rule reads the number of rows twice: against auto's minimum (of
-    # the data) and for the bounds' memory (two copies here; data below
-    # that minimum keep one copy's count: a few hundred kB of bounds).
-    name, n_groups, reason = choose_algorithm(algorithm, n if n < AUTO_MIN_SAMPLES else 2 * n,
-                                              n_clusters, n_features)
-    if "budget" in reason:
-        reason = (f"{reason.split(':')[0]}: the chunks' bounds, twice over (a step's input "
-                  f"and output), would exceed the budget of "
-                  f"{memory_rule.BOUNDS_BUDGET / 2**20:.0f} MiB")
+    name, n_groups, reason = choose_algorithm(algorithm, int(sum(sizes)), n_clusters,
+                                              n_features)
     return name, n_groups, f"dynkm.dask: {reason}"
 
 
@@ -91,6 +86,13 @@ class Runner:
     def result(self, handle):
         return handle if self.client is None else handle.result()
 
+    def state(self, handle):
+        """The ``state`` of an update handle (a step's result holds its group's stats too,
+        which stay on the worker)."""
+        if self.client is None:
+            return handle["state"]
+        return self.client.submit(_chunks.pick, handle, "state", pure=False).result()
+
     def release(self, handles):
         """Forget the results (tasks no longer wanted and not yet run do not run).
 
@@ -101,93 +103,112 @@ class Runner:
             for handle in handles:
                 handle.release()
 
+    def drop_bounds(self, fit):
+        """Forget a run's bounds on every worker (here without a Client)."""
+        if self.client is None:
+            _chunks.drop_bounds(fit)
+            return
+        # A worker gone (its store with it) or failing is not the fit's error.
+        self.client.run(_chunks.drop_bounds, fit, on_error="ignore")
 
-def chain_graph(data, centers, previous, length, n_threads, plan=None, direct_last=False):
+
+def chain_graph(data, centers, previous, length, n_threads, plan=None, direct_last=False,
+                start=0):
     """``length`` iterations from ``centers`` as delayed objects: their updates and infos.
 
     ``previous`` (None or centers): the first iteration also counts its
-    labels that differ from those against ``previous``. With a few workers
-    every one computes the update from all the groups' results (bitwise the
-    same everywhere: the same inputs, the same additions), so its next
-    step's centers are already there: one hop between workers per
-    iteration, not two (to the reducing worker and back). With more, one
-    update, which every worker fetches.
+    labels that differ from those against ``previous``. Each group's step
+    is one task on the worker holding its chunks
+    (:func:`dynkm.dask._chunks.iteration_step`). With a few workers (up to
+    ``MAX_REPLICAS``), the step of iteration t + 1 takes every group's
+    result of iteration t and computes the update itself (bitwise the same
+    in every group: the same inputs, the same additions): between two
+    iterations each worker only fetches the others' results, no task runs
+    in between. With more, one update task per iteration, whose result
+    every group's next step fetches. The graph's last update is its own
+    task (:func:`dynkm.dask._chunks.reduced_update`).
 
     ``plan`` (None: Lloyd's pass) runs the bounded steps
-    (:func:`dynkm.dask._chunks.group_bounded_step`): a :class:`BoundedPlan`,
-    whose ``carry`` (each group's last result, or None) and ``drift`` the
-    first step starts from. Each group's step takes its own result of the
-    iteration before, on the worker holding both; the objective of a
-    bounded step is expanded from its reduced sums (``plan.expand``), the
-    last step's summed from direct distances with ``direct_last`` (the
-    inertia of the final centers). Returns ``(updates, infos,
-    lasts)``: ``lasts``, the groups' results of the last step (empty without
-    a plan), from which the next graph goes on.
+    (:func:`dynkm.dask._chunks.group_bounded_step`) of the run
+    ``plan.fit``, the graph's first step being the run's iteration
+    ``start``: each chunk's bounds are kept on its worker from one step to
+    the next, across graphs too (from the bounds of the iteration before
+    with ``plan.drift`` when ``plan.carry``, else new ones). The objective
+    of a bounded step is expanded from its reduced sums (``plan.expand``),
+    the last step's summed from direct distances with ``direct_last`` (the
+    inertia of the final centers). Returns ``(updates, infos)``:
+    ``updates[t]`` a result whose ``state`` is iteration t's update (read by
+    :meth:`Runner.state`), ``infos[t]`` its ``info``.
     """
     homes = sorted({home[0] for home, _ in data.groups if home is not None})
-    replicas = homes if 0 < len(homes) <= MAX_REPLICAS else [None]
+    fused = 0 < len(homes) <= MAX_REPLICAS
     first = {"centers": centers}
     if plan is not None:
-        first["drift"] = plan.drift if plan.carry is not None else None
-    first = broadcast(first)
-    state = {replica: first for replica in replicas}
+        first["drift"] = plan.drift if plan.carry else None
+    prior = broadcast({"state": first})
     sent_previous = None if previous is None else broadcast(previous)
-    step = dask.delayed(_chunks.group_step, pure=True)
-    bounded_step = dask.delayed(_chunks.group_bounded_step, pure=True)
-    update = dask.delayed(_chunks.update, pure=True)
-    pick = dask.delayed(_chunks.pick, pure=True)
+    step = dask.delayed(_chunks.iteration_step, pure=True)
+    reduced = dask.delayed(_chunks.reduced_update, pure=True)
+    info = dask.delayed(_chunks.pick_info, pure=True)
     n_chunks = len(data.parts)
-    # Each group's latest result (a copy: the plan's carry is released by the caller).
-    before = [None] * len(data.groups) if plan is None or plan.carry is None else list(plan.carry)
     center_group = None if plan is None else broadcast(plan.center_group)
     expand = None if plan is None else broadcast(plan.expand)
-    updates, infos = [], []
+    reduce_args = (n_chunks, data.dtype, n_threads, expand)
+    updates, results = [], None
     for t in range(length):
-        groups = []
-        for g, (home, ids) in enumerate(data.groups):
-            replica = home[0] if home is not None and home[0] in state else replicas[0]
+        prev = sent_previous if t == 0 else None
+        new = []
+        for home, ids in data.groups:
             parts = [data.parts[j] for j in ids]
-            prev = sent_previous if t == 0 else None
+            if plan is None:
+                fn, args = _chunks.group_step, (data.offsets, n_chunks, n_threads, prev)
+            else:
+                fn = _chunks.group_bounded_step
+                args = (plan.fit, start + t, center_group, n_chunks, n_threads, prev,
+                        direct_last and t == length - 1)
             with data.pinned(home):
-                if plan is None:
-                    groups.append(step(ids, state[replica], data.offsets, n_chunks, n_threads,
-                                       prev, *parts))
-                    continue
-                before[g] = bounded_step(ids, state[replica], before[g], center_group,
-                                         n_chunks, n_threads, prev,
-                                         direct_last and t == length - 1, *parts)
-                # Only the stats leave the worker; the bounds stay for the next step.
-                groups.append(pick(before[g], "stats"))
-        for replica in replicas:
-            with data.pinned(None if replica is None else [replica]):
-                state[replica] = update(state[replica], n_chunks, data.dtype, n_threads,
-                                        expand, *groups)
-        updates.append(state[replicas[0]])
-        infos.append(pick(updates[-1], "info"))
-    return updates, infos, (before if plan is not None else [])
+                new.append(step(fn, prior, results, reduce_args, ids, *args, *parts))
+        if results is not None:
+            updates.append(new[0])  # its state: the update of iteration t - 1
+        results = new
+        if not fused or t == length - 1:
+            with data.pinned(data.groups[0][0]):
+                prior = reduced(results, *reduce_args)
+            updates.append(prior)
+            results = None
+    # The last iteration the client reads of the graph (the one before its
+    # extra step, if it has one) brings the centers the next graph starts from.
+    read_last = length - 1 - (direct_last and length > 1)
+    infos = [info(u, t == read_last) for t, u in enumerate(updates)]
+    return updates, infos
 
 
 class BoundedPlan:
     """What a bounded run carries from one graph to the next.
 
     ``center_group``: Yinyang's group of every center (from the run's initial
-    centers, as in memory; None for Hamerly's bounds). ``carry``: the
-    groups' results of the last iteration read (futures on the workers, or
-    values with dask's local schedulers), None to start the bounds afresh
-    (the first graph, and after the client refilled an empty cluster);
-    ``drift``: how far each center moved in that iteration. ``expand``: the
-    data's ``(origin, sum w ||x - origin||^2)``, from which each iteration's
-    objective is expanded (:meth:`ChunkedData.objective_terms`).
+    centers, as in memory; None for Hamerly's bounds). ``fit``: the run's
+    name in the workers' bounds stores (``dynkm.dask._chunks.BOUNDS``).
+    ``carry``: whether the next graph's first step goes on from the bounds
+    of the iteration before (False: new bounds, at the run's start and after
+    the client refilled an empty cluster); ``drift``: how far each center
+    moved in that iteration. ``expand``: the data's ``(origin, sum w ||x -
+    origin||^2)``, from which each iteration's objective is expanded
+    (:meth:`ChunkedData.objective_terms`).
     """
 
     def __init__(self, center_group, expand):
         self.center_group = center_group
         self.expand = expand
-        self.carry = None
+        self.fit = uuid.uuid4().hex
+        self.carry = False
         self.drift = None
 
+    def go_on(self, drift):
+        self.carry, self.drift = True, drift
+
     def restart(self):
-        self.carry, self.drift = None, None
+        self.carry, self.drift = False, None
 
 
 def iteration_info(runner, handle):
@@ -207,8 +228,8 @@ def run_lloyd(data, centers, max_iter, tol, check_every, n_threads, verbose, cha
     equal the step before's with nothing relocated, and those labels can be
     compared without keeping them (see :func:`strict_stop`). With bounds,
     each chunk's bounds and labels stay on its worker from one iteration
-    to the next (task results, never changed in place), and are released
-    when the run ends.
+    to the next (in the worker's ``dynkm.dask._chunks.BOUNDS``), and are
+    dropped when the run ends.
 
     Returns a dict: centers, inertia (of the final centers), n_iter, history.
     """
@@ -239,17 +260,10 @@ def run_lloyd(data, centers, max_iter, tol, check_every, n_threads, verbose, cha
             # The run's last graph has one step more: its objective is the
             # inertia of the final centers.
             size = length + (length == max_iter - i)
-            updates, infos, lasts = chain_graph(data, centers, previous if compare else None,
-                                                size, n_threads, plan, size > length)
-            handles = runner.submit(updates + infos + lasts)
-            if plan is not None:
-                # The bounds carried in: the scheduler keeps them until the
-                # graph's first step has read them, then frees them.
-                runner.release(plan.carry or [])
-                plan.restart()
-            updates, infos, lasts = (handles[:size], handles[size:2 * size],
-                                     handles[2 * size:])
-            kept = False
+            updates, infos = chain_graph(data, centers, previous if compare else None,
+                                         size, n_threads, plan, size > length, start=i)
+            handles = runner.submit(updates + infos)
+            updates, infos = handles[:size], handles[size:]
             try:
                 t0 = time.perf_counter()
                 for t in range(length):
@@ -258,14 +272,16 @@ def run_lloyd(data, centers, max_iter, tol, check_every, n_threads, verbose, cha
                     fraction = 1.0 if plan is None else info["distances"] / n_distances
                     if refilled:
                         # Refilled on the client (the graph's later steps did not run).
-                        step = runner.result(updates[t])
+                        step = runner.state(updates[t])
                         if plan is not None:
                             # The bounded steps keep no far rows: the iteration again
-                            # by Lloyd's pass (the same labels), which has them.
+                            # by Lloyd's pass (the same labels), which has them; the
+                            # bounds start afresh after the refill.
                             step = _lloyd_again(runner, data, step["centers_in"],
                                                 previous if compare and t == 0 else None,
                                                 n_threads)
                             info, fraction = step["info"], fraction + 1.0
+                            plan.restart()
                         stats = step["stats"]
                         relocated = relocate_empty(data, stats)
                         centers, shift = _chunks.new_centers(stats["sums"], stats["weights"],
@@ -283,17 +299,16 @@ def run_lloyd(data, centers, max_iter, tol, check_every, n_threads, verbose, cha
                     i += 1
                     if stop is not None or refilled:
                         break
-                if stop is None:
-                    if not refilled:  # the graph ran to its end: on from its last centers
-                        last = runner.result(updates[t])
-                        centers = last["centers"]
-                        if plan is not None:
-                            # Its bounds go on into the next graph (kept on the workers).
-                            plan.carry, plan.drift = _carried(runner, lasts), last["drift"]
-                            kept = True
-                    continue
                 if not refilled:
-                    centers = runner.result(updates[t])["centers"]
+                    # The graph's last iteration read brought its centers along.
+                    last = info if "centers" in info else runner.state(updates[t])
+                    centers = last["centers"]
+                    if plan is not None:
+                        # The next graph's first step goes on from the bounds this
+                        # one left on the workers (those of iteration i - 1).
+                        plan.go_on(last["drift"])
+                if stop is None:
+                    continue
                 inertia = None
                 if stop == "strict" and plan is None:
                     # Same labels as the step before: the centers (sums of the same rows
@@ -305,24 +320,24 @@ def run_lloyd(data, centers, max_iter, tol, check_every, n_threads, verbose, cha
                     # bounds only the graph's last step's, summed from direct distances).
                     inertia = iteration_info(runner, infos[t + 1])["objective"]
             finally:
-                runner.release(handles if not kept else updates + infos)
+                runner.release(handles)
             if inertia is None:  # the stop ended a graph: one step more from the final centers
                 # By the run's own strategy: a bounded run's final inertia is summed from
                 # direct distances (as in memory), Lloyd's pass's from its expansion
                 # (even after a strict stop, where a bounded run's objectives are
-                # expanded from the sums), and the inertia
-                # must not depend on where the stop fell in a graph. The bounds start
-                # afresh there (the last graph's were released); the labels are exact.
-                final_plan = (None if plan is None
-                              else BoundedPlan(plan.center_group, plan.expand))
+                # expanded from the sums), and the inertia must not depend on where
+                # the stop fell in a graph. A bounded step goes on from the bounds of
+                # the stop's iteration when the workers still hold them (steps the
+                # graph ran past the stop moved them on: then new bounds; the labels
+                # are the same either way).
                 handles = runner.submit(
-                    chain_graph(data, centers, None, 1, n_threads, final_plan, True)[1])
+                    chain_graph(data, centers, None, 1, n_threads, plan, True, start=i)[1])
                 inertia = runner.result(handles[0])["objective"]
                 runner.release(handles)
             break
     finally:
         if plan is not None:
-            runner.release(plan.carry or [])
+            runner.drop_bounds(plan.fit)
     history.update(algorithm=name, n_groups=n_groups, algorithm_reason=reason)
     return {"centers": centers, "inertia": float(inertia), "n_iter": i, "history": history}
 
@@ -331,17 +346,9 @@ def _lloyd_again(runner, data, centers, previous, n_threads):
     """The update of one Lloyd iteration from ``centers`` (computed, released)."""
     handles = runner.submit(chain_graph(data, centers, previous, 1, n_threads)[0])
     try:
-        return runner.result(handles[0])
+        return runner.state(handles[0])
     finally:
         runner.release(handles)
-
-
-def _carried(runner, lasts):
-    """The groups' last results as the next graph's inputs: the futures themselves on a
-    Client (they stay on their workers), else the values as tasks of the next graph."""
-    if runner.client is not None:
-        return list(lasts)
-    return [broadcast(value) for value in lasts]
 
 
 def _checked(i, check_every, max_iter):
