@@ -261,7 +261,26 @@ def test_a_group_step_keeps_its_bounds_and_run_again_gives_the_same():
     for other in (again, dropped):
         _assert_equal(_stats_without_distances(kept[root]),
                       _stats_without_distances(other[root]))
-    assert _chunks.drop_bounds(fit) == 2 and store.held() == before
+    # The step after the drop (a step still running as its fit ended) put nothing back.
+    assert _chunks.drop_bounds(fit) == 0 and store.held() == before
+
+
+def test_the_store_refuses_a_dropped_fit_and_evicts_the_least_recently_used():
+    store = _chunks.BoundsStore()
+    store.put("a", 0, 1, "bounds a")
+    assert store.drop("a") == 1
+    store.put("a", 1, 2, "late")  # a step that ran on past its fit's end
+    assert store.held() == 0 and store.take("a", 1, 2) is None
+    for fit in range(store.MAX_FITS):
+        store.put(fit, 0, 1, f"bounds {fit}")
+    store.put(0, 1, 1, "used again")  # fit 0 is now the most recently used
+    store.put("new", 0, 1, "bounds new")
+    assert store.take(1, 0, 1) is None  # the least recently used went
+    assert store.take(0, 0, 1) == "bounds 0" and store.take(0, 1, 1) == "used again"
+    for fit in range(store.MAX_DROPPED + 1):
+        store.drop(("old", fit))
+    store.put(("old", 0), 0, 1, "forgotten id")  # only the last MAX_DROPPED are remembered
+    assert store.take(("old", 0), 0, 1) == "forgotten id"
 
 
 def test_the_store_keeps_a_few_fits():
@@ -507,3 +526,19 @@ def test_update_expands_the_objective_and_changes_nothing():
     _assert_equal(first, _chunks.update(*inputs))
     direct = float(((X - c[labels]) ** 2).sum())
     np.testing.assert_allclose(first["info"]["objective"], direct, rtol=1e-10)
+
+
+def test_dropping_bounds_never_raises_over_the_fits_error():
+    """The drop runs in a finally: a client that cannot reach its workers any more
+    (closed, disconnected) must not replace the error the fit is propagating."""
+    from dynkm.dask import _lloyd
+
+    class Gone:
+        def run(self, *args, **kwargs):
+            raise OSError("the client is closed")
+
+    with pytest.raises(ValueError, match="the fit's own"):
+        try:
+            raise ValueError("the fit's own error")
+        finally:
+            _lloyd.Runner(Gone()).drop_bounds("some fit")

@@ -187,15 +187,22 @@ class BoundsStore:
     after, so a step that fails leaves none. A step that finds no entry of
     the iteration before (its worker lost and the step run elsewhere, a
     step run twice, a fit started afresh) starts new bounds: the same
-    labels, more distances. At most ``MAX_FITS`` fits are kept (the oldest
-    dropped first): a fit whose client went away leaves no lasting memory.
+    labels, more distances. A fit's entries are dropped at its end (also
+    when it fails); a step still running then puts nothing back (the ids of
+    the last ``MAX_DROPPED`` dropped fits are remembered). At most
+    ``MAX_FITS`` fits are kept, the least recently used dropped first: a fit
+    whose client went away before it could drop its bounds holds memory
+    until newer fits push it out. The bounds are not dask's data: its memory
+    manager neither counts nor spills them.
     """
 
     MAX_FITS = 4
+    MAX_DROPPED = 64
 
     def __init__(self):
         self._lock = threading.Lock()
         self._fits = {}
+        self._dropped = {}  # fit -> None, oldest first (a bounded ordered set)
 
     def take(self, fit, chunk, iteration):
         """The bounds of ``chunk`` after the step of ``iteration`` (taken out), or None."""
@@ -206,15 +213,23 @@ class BoundsStore:
     def put(self, fit, chunk, iteration, bounds):
         """Keep ``bounds``, those of ``chunk`` after the step of ``iteration``."""
         with self._lock:
-            if fit not in self._fits:
+            if fit in self._dropped:
+                return  # the fit ended while this step ran: nothing will read them
+            chunks = self._fits.pop(fit, None)
+            if chunks is None:
                 while len(self._fits) >= self.MAX_FITS:
                     self._fits.pop(next(iter(self._fits)))
-                self._fits[fit] = {}
-            self._fits[fit][chunk] = (iteration, bounds)
+                chunks = {}
+            self._fits[fit] = chunks  # the most recently used last
+            chunks[chunk] = (iteration, bounds)
 
     def drop(self, fit):
-        """Forget the fit's bounds; returns how many chunks' bounds were kept."""
+        """Forget the fit's bounds, and refuse them from then on; returns how many
+        chunks' bounds were kept."""
         with self._lock:
+            self._dropped[fit] = None
+            while len(self._dropped) > self.MAX_DROPPED:
+                self._dropped.pop(next(iter(self._dropped)))
             return len(self._fits.pop(fit, {}))
 
     def held(self):

@@ -108,8 +108,13 @@ class Runner:
         if self.client is None:
             _chunks.drop_bounds(fit)
             return
-        # A worker gone (its store with it) or failing is not the fit's error.
-        self.client.run(_chunks.drop_bounds, fit, on_error="ignore")
+        # A worker gone (its store with it) or failing, or the client itself
+        # closed, is not the fit's error: this runs in a finally, where raising
+        # would replace the error the fit is propagating.
+        try:
+            self.client.run(_chunks.drop_bounds, fit, on_error="ignore")
+        except Exception:  # noqa: BLE001
+            pass
 
 
 def chain_graph(data, centers, previous, length, n_threads, plan=None, direct_last=False,
