@@ -467,7 +467,7 @@ def _hamerly_assign(
     if moved is not None:
         check_equal(moved.shape[0], n, K, "moved.shape[0] (rows of X)")
         check_equal(moved_from.shape[0], n, K, "moved_from.shape[0] (rows of X)")
-    if not init and not km_labels_in_range(&labels[0], n, k):
+    if not init and n > 0 and not km_labels_in_range(&labels[0], n, k):
         check_indices(labels, k, K, "labels")  # raises, naming the first bad one
     if not init:
         for c in range(k):

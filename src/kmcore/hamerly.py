@@ -69,16 +69,33 @@ def use_neighbours(n_samples: int, n_features: int, n_clusters: int, itemsize: i
 
 def weighted_sqnorm_sum(X: NDArray[np.floating], sample_weight: NDArray[np.floating] | None,
                         origin: NDArray[np.float64] | None, n_threads: int = 1) -> float:
-    """``sum(w * ||x - origin||^2)`` in float64 over the rows of X (C-contiguous float32/64).
+    """``sum(w * ||x - origin||^2)`` in float64 over the rows of X (float32/64).
 
-    ``sample_weight`` in X's dtype (None: 1), ``origin`` a float64 point (None:
-    0). Direct differences in one read of X, summed by fixed slices of rows:
-    the same value for any thread count.
+    ``sample_weight`` (n,) (None: 1; taken in X's dtype), ``origin`` a point
+    of d coordinates (None: 0), taken in float64. Direct differences in one
+    read of X, summed by fixed slices of rows: the same value for any thread
+    count.
     """
-    n_slices = -(-X.shape[0] // _SLICE_ROWS)
+    if not isinstance(X, np.ndarray) or X.ndim != 2 or X.dtype not in (np.float32, np.float64):
+        raise TypeError("weighted_sqnorm_sum: X must be a 2-D float32 or float64 array, got "
+                        f"{type(X).__name__} {getattr(X, 'dtype', '')} "
+                        f"{getattr(X, 'shape', '')}")
+    X = np.ascontiguousarray(X)
+    n, d = X.shape
+    weights = np.empty(0, dtype=X.dtype)
+    if sample_weight is not None:
+        weights = np.ascontiguousarray(sample_weight, dtype=X.dtype)
+        if weights.shape != (n,):
+            raise ValueError(f"weighted_sqnorm_sum: sample_weight must have shape ({n},) "
+                             f"(rows of X), got {weights.shape}")
+    at = np.empty(0)
+    if origin is not None:
+        at = np.ascontiguousarray(origin, dtype=np.float64)
+        if at.shape != (d,):
+            raise ValueError(f"weighted_sqnorm_sum: origin must have shape ({d},) "
+                             f"(columns of X), got {at.shape}")
+    n_slices = -(-n // _SLICE_ROWS)
     out = np.empty(n_slices)
-    weights = np.empty(0, dtype=X.dtype) if sample_weight is None else sample_weight
-    at = np.empty(0) if origin is None else np.ascontiguousarray(origin, dtype=np.float64)
     _hamerly._weighted_sqnorms(X, weights, at, out, _SLICE_ROWS, n_threads)
     return float(out.sum())
 

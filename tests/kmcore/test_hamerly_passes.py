@@ -160,3 +160,20 @@ def test_weighted_sqnorms_rejects_bad_arguments():
     ]:
         with pytest.raises(ValueError, match=match):
             _hamerly._weighted_sqnorms(X, weights, origin, out, SLICE, 1)
+
+
+def test_weighted_sqnorm_sum_names_bad_arguments_and_takes_other_layouts():
+    """The public wrapper: errors name the argument; weights of another dtype and
+    non-contiguous X are converted, not refused with a buffer error."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 6))
+    want = weighted_sqnorm_sum(np.ascontiguousarray(X[:, ::2]), np.arange(40.0), None)
+    assert weighted_sqnorm_sum(X[:, ::2], np.arange(40, dtype=np.int64), None) == want
+    for args, error, match in [
+        ((X.astype(np.int64), None, None), TypeError, "X"),
+        ((X[0], None, None), TypeError, "X"),
+        ((X, np.ones(39), None), ValueError, "sample_weight"),
+        ((X, None, np.zeros(5)), ValueError, "origin"),
+    ]:
+        with pytest.raises(error, match=match):
+            weighted_sqnorm_sum(*args)
