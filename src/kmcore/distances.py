@@ -157,6 +157,14 @@ def relative_error(n_features: int, dtype: DTypeLike) -> float:
     ``||x||^2 + ||c||^2``. The plain pass and the bound kernels use the same
     value, so they tell a near tie from a clear winner alike.
 
+    The value is a trusted size, not a worst case: it grows as sqrt(d), as
+    the rounding of a sum of d products does when its errors do not all go
+    the same way (any data seen so far). Sums built so that every addition
+    rounds up (each an error of half an ulp in the same direction) exceed it
+    several times at d in the hundreds, in BLAS's GEMM as in Yinyang's own
+    product kernel (``_yinyang_dots.h``); there a near tie could be taken for
+    a clear winner.
+
     Parameters
     ----------
     n_features : int
