@@ -1,8 +1,8 @@
 """Kernels of greedy k-means++ and farthest-first seeding.
 
 One call of ``_candidate_distances`` is one pass over X: the distances of all
-rows to the L candidate centers of one step come from one thin GEMM per chunk
-(memory-bound, the floor of a seeding step), fused with the min against the
+rows to the L candidate centers of one step come from one strip product per
+chunk (``_yinyang_dots.h``: memory-bound, the floor of a seeding step), fused with the min against the
 current closest distances and the weighted potential of each candidate.
 
 k-means++ skips the rows that no candidate can come closer to:
@@ -11,13 +11,14 @@ dimension, where that rarely proves anything, ``_filtered_distances`` from
 the rows' projections on a few directions of largest spread (a projected
 distance never exceeds the distance; ``_seeding_blocks._projection_block``).
 ``_filtered_distances`` runs a whole step in one parallel region: the
-projection test, the GEMM over the rows left (gathered) and the potentials,
+projection test, the products of the rows left (read in place) and the potentials,
 summed over every row in the full pass's chunks and order, so the
 potentials, and the rows picked, are those of the full pass.
 """
 
 from libc.math cimport sqrt
 from libc.stdint cimport int32_t, uint8_t, uint16_t
+from libc.stdlib cimport free
 
 from cython cimport floating
 from cython.parallel cimport prange, threadid
@@ -29,7 +30,12 @@ from kmcore._common cimport (
     check_optional,
     check_threads,
 )
-from kmcore._seeding_blocks cimport _chunk_distances, _chunk_potentials, _projection_block
+from kmcore._seeding_blocks cimport (
+    _candidate_panel,
+    _chunk_distances,
+    _chunk_potentials,
+    _projection_block,
+)
 
 ctypedef Py_ssize_t intp_t
 
@@ -98,12 +104,13 @@ def _candidate_distances(
     ``chunk_pots`` over chunks in order gives a potential that does not
     depend on the thread count.
 
-    The distance comes from the GEMM expansion, clamped at 0, except where it
+    The distance comes from the expansion ``||x||^2 - 2 x.c + ||c||^2``, clamped
+    at 0, except where it
     is below ``exact_below * (||x||^2 + ||cand||^2)``: there the expansion has
     cancelled most of its digits (a row at or near the candidate) and it is
     recomputed directly as sum((x - cand)^2); so a chosen row always gets
     distance 0 and is never drawn again. With an ``origin`` (data far from
-    the origin against their spread: the caller decides), the GEMM runs on
+    the origin against their spread: the caller decides), the products run on
     ``x - origin`` (each chunk copied into the thread's buffer, its norms
     summed directly; ``x_sqnorms`` is then not used) and on
     ``gemm_candidates = candidates - origin``.
@@ -122,7 +129,7 @@ def _candidate_distances(
         plus ``chunk_rows * (d + 1)`` with an origin
     dist : receives the updated closest distances, one row per candidate
     chunk_pots : receives the per-chunk potentials (at least n_chunks rows)
-    chunk_rows : rows of X per GEMM call
+    chunk_rows : rows of X per chunk (the unit of parallel work and of the sums)
     n_threads : int
         OpenMP threads; BLAS must be limited to one thread by the caller.
     exact_below : relative threshold of the direct recomputation
@@ -135,6 +142,7 @@ def _candidate_distances(
     cdef bint shifting = origin.shape[0] > 0
     cdef Py_ssize_t n_chunks, c, m, start
     cdef const double* org = NULL
+    cdef floating* panel
     _check_candidate_pass(K, X, x_sqnorms, candidates, cand_sqnorms, gemm_candidates, closest,
                           sample_weight, origin, dist, chunk_rows, n_threads)
     n_chunks = (n + chunk_rows - 1) // chunk_rows
@@ -147,13 +155,17 @@ def _candidate_distances(
                    K, "buffers.shape[1]")
     if shifting:
         org = &origin[0]
+    panel = _candidate_panel(gemm_candidates)
+    if panel == NULL:
+        raise MemoryError(f"{K}: no memory for the candidates' strips")
     with nogil:
         for c in prange(n_chunks, schedule="static", num_threads=n_threads):
             start = c * chunk_rows
             m = min(start + chunk_rows, n) - start
-            _chunk_distances(&X[0, 0], x_sqnorms, candidates, cand_sqnorms, gemm_candidates,
+            _chunk_distances(&X[0, 0], x_sqnorms, candidates, cand_sqnorms, panel,
                              closest, sample_weight, &buffers[threadid(), 0], dist,
                              NULL, start, m, chunk_rows, org, exact_below, &chunk_pots[c, 0])
+    free(panel)
 
 
 def _rows_to_compute(
@@ -316,8 +328,8 @@ def _filtered_distances(
     clears ``need`` for the rows it proves, looking only at rows where
     ``need`` is 1 if ``need_given`` (the triangle bounds filled it), else at
     every row (``need`` is then written, not read). When fewer than
-    ``gather_below`` of the tile's rows are left, they are gathered into
-    GEMMs of ``chunk_rows`` rows and the potentials summed afterwards
+    ``gather_below`` of the tile's rows are left, their products are computed
+    by lists of up to ``chunk_rows`` rows and the potentials summed afterwards
     (``_chunk_potentials``); else the tile's chunks are computed whole, with
     the potentials fused, as the full pass does (so is a partial last chunk
     of X, always). Either way every row's
@@ -325,14 +337,9 @@ def _filtered_distances(
     ``chunk_rows`` rows) are bitwise the full pass's, whatever the thread
     count: a row the bounds skip keeps its closest distance, which is what
     the full pass gives it, and a computed row's distances come from the
-    same code (``_chunk_distances``) and every gathered GEMM call has
-    ``chunk_rows`` rows: OpenBLAS rounds each element of a product of a
-    given shape the same wherever its row sits in the call (checked bitwise
-    by tests/kmcore/test_seeding_accel.py), but rounds the tail of a call
-    whose length is not a multiple of its kernel's width differently.
-    (With float32, few features and 12 candidates it was seen to round by
-    the row's place in the call too: there a gathered distance may differ
-    from the full pass's in the last bit.) One parallel region per step, the
+    same code (``_chunk_distances``), whose products sum each row over the
+    features in order, whatever rows share its call (checked bitwise by
+    tests/kmcore/test_seeding_accel.py). One parallel region per step, the
     tiles handed out dynamically: a thread the machine holds back delays
     the others by one tile at most.
 
@@ -375,6 +382,7 @@ def _filtered_distances(
     cdef bint shifting = origin.shape[0] > 0
     cdef const double* org = NULL
     cdef floating* buf
+    cdef floating* panel
     cdef intp_t* idx
     _check_candidate_pass(K, X, x_sqnorms, candidates, cand_sqnorms, gemm_candidates, closest,
                           sample_weight, origin, dist, chunk_rows, n_threads)
@@ -408,6 +416,9 @@ def _filtered_distances(
         check_at_least(thresholds.shape[0], n_workers, K, "thresholds.shape[0] (n_threads)")
     if shifting:
         org = &origin[0]
+    panel = _candidate_panel(gemm_candidates)
+    if panel == NULL:
+        raise MemoryError(f"{K}: no memory for the candidates' strips")
     with nogil:
         for t in prange(n_tiles, schedule="dynamic", num_threads=n_workers):
             buf = &buffers[threadid(), 0]
@@ -441,7 +452,7 @@ def _filtered_distances(
                 for c in range(tstart // chunk_rows, gend // chunk_rows):
                     s = c * chunk_rows
                     _chunk_distances(&X[0, 0], x_sqnorms, candidates, cand_sqnorms,
-                                     gemm_candidates, closest, sample_weight, buf, dist, NULL,
+                                     panel, closest, sample_weight, buf, dist, NULL,
                                      s, chunk_rows, chunk_rows, org, exact_below,
                                      &chunk_pots[c, 0])
                 n_computed += gend - tstart
@@ -449,7 +460,7 @@ def _filtered_distances(
                 for g in range((count + chunk_rows - 1) // chunk_rows):
                     s = g * chunk_rows
                     _chunk_distances(&X[0, 0], x_sqnorms, candidates, cand_sqnorms,
-                                     gemm_candidates, closest, sample_weight, buf, dist,
+                                     panel, closest, sample_weight, buf, dist,
                                      idx + s, 0, min(chunk_rows, count - s), chunk_rows, org,
                                      exact_below, NULL)
                 for c in range(tstart // chunk_rows, gend // chunk_rows):
@@ -458,8 +469,9 @@ def _filtered_distances(
                                       &chunk_pots[c, 0])
                 n_computed += count
             if gend < tend:
-                _chunk_distances(&X[0, 0], x_sqnorms, candidates, cand_sqnorms, gemm_candidates,
+                _chunk_distances(&X[0, 0], x_sqnorms, candidates, cand_sqnorms, panel,
                                  closest, sample_weight, buf, dist, NULL, gend, tend - gend,
                                  chunk_rows, org, exact_below, &chunk_pots[gend // chunk_rows, 0])
                 n_computed += tend - gend
+    free(panel)
     return n_left, n_computed

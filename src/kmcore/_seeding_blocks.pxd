@@ -9,17 +9,51 @@ agree bitwise.
 
 from libc.math cimport INFINITY, sqrt
 from libc.stdint cimport uint8_t, uint16_t
-from libc.string cimport memcpy
+from libc.stdlib cimport malloc
 
 from cython cimport floating
 
-from kmcore._common cimport gemm_abt, shift_rows, sqdist
+from kmcore._common cimport shift_rows, sqdist
 
 ctypedef Py_ssize_t intp_t
+
+cdef extern from "_yinyang_dots.h" nogil:
+    enum: KM_STRIP_BYTES  # a strip of candidates: this many bytes of each feature
+    void km_panel_dots_f32(const float* const*, Py_ssize_t, const float*, Py_ssize_t,
+                           Py_ssize_t, float*, Py_ssize_t)
+    void km_panel_dots_f64(const double* const*, Py_ssize_t, const double*, Py_ssize_t,
+                           Py_ssize_t, double*, Py_ssize_t)
+
+# Rows whose pointers one call of the strip products takes.
+cdef enum:
+    _DOT_TILE = 96
 
 cdef extern from "_projection.h" nogil:
     void km_projected_sqdist(const uint16_t* pt, Py_ssize_t stride, Py_ssize_t rows,
                              Py_ssize_t dims, const float* cand, float* acc)
+
+
+cdef inline floating* _candidate_panel(
+    const floating[:, ::1] gemm_candidates,         # IN  (L, d)
+) noexcept nogil:
+    """The candidates laid out in strips for the products (``_yinyang_dots.h``):
+    ``panel[(s * d + f) * W + l]`` is feature f of candidate ``s * W + l``, 0
+    past the last; W candidates fill 64 bytes. Allocated here (the caller
+    frees it); NULL if memory ran out."""
+    cdef Py_ssize_t L = gemm_candidates.shape[0], d = gemm_candidates.shape[1]
+    cdef Py_ssize_t W = KM_STRIP_BYTES // sizeof(floating)
+    cdef Py_ssize_t n_strips = (L + W - 1) // W, s, f, l
+    cdef floating* panel = <floating*> malloc((n_strips * d * W + 1) * sizeof(floating))
+    if panel == NULL:
+        return NULL
+    for s in range(n_strips):
+        for f in range(d):
+            for l in range(W):
+                if s * W + l < L:
+                    panel[(s * d + f) * W + l] = gemm_candidates[s * W + l, f]
+                else:
+                    panel[(s * d + f) * W + l] = 0
+    return panel
 
 
 cdef inline void _chunk_distances(
@@ -27,7 +61,7 @@ cdef inline void _chunk_distances(
     const floating[::1] x_sqnorms,                  # IN  (n,)
     const floating[:, ::1] candidates,              # IN  (L, d)
     const floating[::1] cand_sqnorms,               # IN  (L,)
-    const floating[:, ::1] gemm_candidates,         # IN  (L, d)
+    const floating* panel,                          # IN  gemm_candidates in strips
     const floating[::1] closest,                    # IN  (n,)
     const floating[::1] sample_weight,              # IN  (n,), or (0,) for unit weights
     floating* buf,                                  # OUT chunk_rows * (L + d + 1) scratch
@@ -40,31 +74,41 @@ cdef inline void _chunk_distances(
     double exact_below,
     double* pots,                                   # OUT (L,) the chunk's potentials, or NULL
 ) noexcept nogil:
-    """One chunk of ``_candidate_distances``: rows ``rows[:m]`` (gathered into
-    ``buf``), or without ``rows`` the m rows from ``start`` on; with ``pots``,
-    their weighted potentials summed in row order. Every caller computes a
-    row's distances here, so they are the same whichever pass reads it."""
-    cdef Py_ssize_t L = candidates.shape[0], i, l, r, width
+    """One chunk of ``_candidate_distances``: rows ``rows[:m]``, or without
+    ``rows`` the m rows from ``start`` on; with ``pots``, their weighted
+    potentials summed in row order. Every caller computes a row's distances
+    here, so they are the same whichever pass reads it.
+
+    The products come from the strip kernel of ``_yinyang_dots.h``, not from
+    a GEMM: with a handful of candidates a GEMM is a thin one, and the rows a
+    step's bounds leave would have to be copied for it; the kernel reads
+    them where they are. Each product sums over the features in order, so a
+    row's value does not depend on which rows share its call: a gathered row
+    gets the bits the full pass gives it.
+    """
+    cdef Py_ssize_t L = candidates.shape[0], i, l, r, q0, mq
     cdef int d = <int> candidates.shape[1]
     cdef bint weighted = sample_weight.shape[0] > 0
     cdef floating* xbuf = buf + chunk_rows * L
     cdef floating* row
-    cdef const floating* block
+    cdef const floating* block = NULL
     cdef const floating* norms
+    cdef const void* ptrs[_DOT_TILE]
     cdef floating v, cl, xs
     cdef double pot
     if m <= 0:
         return
     if rows != NULL:
-        # Copy the chunk's rows (shifted or not) and their norms.
+        # The rows' norms side by side; the rows themselves are read in place,
+        # or copied shifted when there is an origin.
         for i in range(m):
             r = rows[i]
             if org != NULL:
                 shift_rows(X + r * d, 1, d, org, xbuf + i * d, xbuf + chunk_rows * d + i)
             else:
-                memcpy(xbuf + i * d, X + r * d, d * sizeof(floating))
                 xbuf[chunk_rows * d + i] = x_sqnorms[r]
-        block = xbuf
+        if org != NULL:
+            block = xbuf
         norms = xbuf + chunk_rows * d
     elif org != NULL:
         shift_rows(X + start * d, m, d, org, xbuf, xbuf + chunk_rows * d)
@@ -73,21 +117,24 @@ cdef inline void _chunk_distances(
     else:
         block = X + start * d
         norms = &x_sqnorms[start]
-    # BLAS's rounding of an element depends on where its row falls in the
-    # call (the tail of a call that is not a multiple of the kernel's width
-    # goes through other code) and on the call's shape: gathered rows always
-    # go in calls of chunk_rows rows, as every chunk of the full pass but its
-    # last (which no caller gathers), the rows past m left as they are.
-    if rows != NULL:
-        width = chunk_rows
-    else:
-        width = m
-    # Center-major block, buf[l * width + i] = -2 cand_l . x_{start + i}, so
-    # the loop below runs contiguously over rows.
-    gemm_abt(&gemm_candidates[0, 0], <int> L, block, <int> width, d, -2.0, buf, <int> width)
+    # Center-major block, buf[l * m + i] = -2 cand_l . x_i, so the loop below
+    # runs contiguously over rows.
+    q0 = 0
+    while q0 < m:
+        mq = min(<Py_ssize_t> _DOT_TILE, m - q0)
+        for i in range(mq):
+            if block != NULL:
+                ptrs[i] = <const void*> (block + (q0 + i) * d)
+            else:
+                ptrs[i] = <const void*> (X + rows[q0 + i] * d)
+        if floating is float:
+            km_panel_dots_f32(<const float* const*> ptrs, mq, panel, d, L, buf + q0, m)
+        else:
+            km_panel_dots_f64(<const double* const*> ptrs, mq, panel, d, L, buf + q0, m)
+        q0 = q0 + mq
     for l in range(L):
         cl = cand_sqnorms[l]
-        row = buf + l * width
+        row = buf + l * m
         pot = 0.0
         for i in range(m):
             r = rows[i] if rows != NULL else start + i

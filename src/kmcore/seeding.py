@@ -33,8 +33,9 @@ def kmeans_plusplus(X: ArrayLike, n_clusters: int, sample_weight: ArrayLike | No
     probability proportional to ``weight * D(x)^2`` (D: distance to the
     nearest chosen center), the best being the one that lowers the weighted
     potential most. One step is at most one pass over X (one parallel
-    region): the distances to all trials come from one thin GEMM per block
-    of rows, fused with the potential sums. Rows that no trial can come
+    region): the distances to all trials come from one product of a block
+    of rows with the trials (a SIMD kernel reading the rows in place), fused
+    with the potential sums. Rows that no trial can come
     closer to than their closest center (proved by the triangle inequality,
     with a margin for rounding) are not read at all, the others are gathered
     into blocks of the same size: the same distances and potentials come
@@ -52,7 +53,7 @@ def kmeans_plusplus(X: ArrayLike, n_clusters: int, sample_weight: ArrayLike | No
     The draws use float64 cumulative sums, in the order scikit-learn's
     ``kmeans_plusplus`` uses its RandomState, so with float64 data and the
     same ``random_state`` both pick the same rows (up to ties in rounding).
-    Distances that the GEMM expansion cancels (a row at or near a candidate)
+    Distances that the expansion cancels (a row at or near a candidate)
     are recomputed directly, so a chosen row is never drawn again; data far
     from the origin against their spread are computed around the mean of
     evenly spaced rows (see ``kmcore._origin``).
@@ -112,9 +113,9 @@ _GATHER_BELOW = 0.9
 # are tried again.
 _RETRY_AFTER = 0.25
 # Rows per tile of the filtered pass: the work a thread takes at a time
-# (the rows of its chunks it filters, gathers and sums). Each tile pads its
-# last gathered GEMM call to a whole chunk, so a tile is made large enough
-# for _TILE_CALLS calls of the rows the bounds left at the previous step;
+# (the rows of its chunks it filters, lists and sums). A tile is made large
+# enough for _TILE_CALLS calls of a chunk's length over the rows the bounds
+# left at the previous step (few, long calls);
 # but at least _TILE_ROWS rows, and small enough that every thread gets
 # _TILES_PER_THREAD tiles: a thread the machine holds back delays the step
 # by that share at most. The tile never changes a result.
@@ -333,8 +334,7 @@ class _CandidatePass:
         # With an origin or gathered rows, each thread also holds its chunk of
         # (shifted or gathered) rows and their norms.
         width = max_candidates + (0 if self.origin is None and not gather else d + 1)
-        # Zeros: the rows a gathered GEMM call computes past its gathered ones
-        # are whatever the buffer holds, finite values (see _seeding).
+        # Zeros: scratch that holds finite values from the start.
         self.buffers = np.zeros((self.n_workers, self.chunk_rows * width), dtype=X.dtype)
         # The filtered pass's tiles: whole chunks, each thread's row list.
         self.min_tile = self.chunk_rows * max(1, _TILE_ROWS // self.chunk_rows)
@@ -345,7 +345,8 @@ class _CandidatePass:
         self.dist = self.dist_all
 
     def _candidates(self, candidate_rows):
-        """The candidates, those the GEMM runs on (shifted to the origin) and their norms."""
+        """The candidates, those the products run on (shifted to the origin) and their
+        norms."""
         cands = self.X[candidate_rows]
         if self.origin is None:
             origin, gemm_cands = NO_ORIGIN, cands

@@ -24,7 +24,9 @@ from kernel_reference import ref_sqdist
 SEED_THREADS = 1
 
 
-@pytest.mark.parametrize("n_local_trials", [None, 1, 5])
+# 9 and 17 trials: candidates over more than one strip of the products (8
+# float64 or 16 float32 lanes).
+@pytest.mark.parametrize("n_local_trials", [None, 1, 5, 9, 17])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("n,d,k", [(300, 4, 10), (1500, 16, 40), (2000, 3, 25)])

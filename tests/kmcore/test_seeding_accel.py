@@ -427,14 +427,15 @@ def test_rows_to_compute_checks_shapes():
 @pytest.mark.parametrize("shift", [False, True])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("n, d, L", [(5000, 784, 7), (3000, 8, 3), (2000, 40, 9), (130, 5, 1)])
+@pytest.mark.parametrize("n, d, L", [(5000, 784, 7), (3000, 8, 3), (2000, 40, 9), (130, 5, 1),
+                                     (700, 13, 17)])
 def test_filtered_pass_gives_the_full_pass_bitwise(n, d, L, dtype, weighted, shift):
     # Rows at closest 0 cannot come closer to anything: marked as skipped,
     # the full pass keeps their 0 too. Every other row is computed, gathered
     # into GEMMs of any length (tiles of one chunk to all rows, tails of one
     # row) or whole: the distances and the chunk potentials must be the full
-    # pass's bitwise, on 1 and 2 threads (each element of a BLAS product
-    # must not depend on the other rows of the call).
+    # pass's bitwise, on 1 and 2 threads (each product must not depend on the
+    # other rows of its call; 9 and 17 candidates fill more than one strip).
     rng = np.random.RandomState(n + d)
     X = mixture(n, d, 10, 1.0, dtype, offset=1e3 if shift else 0.0)
     xn = kmcore.row_norms(X)
