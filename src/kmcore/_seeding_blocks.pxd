@@ -14,15 +14,10 @@ from libc.stdlib cimport malloc
 from cython cimport floating
 
 from kmcore._common cimport shift_rows, sqdist
+from kmcore._dots cimport KM_STRIP_BYTES, km_panel_dots_f32, km_panel_dots_f64
 
 ctypedef Py_ssize_t intp_t
 
-cdef extern from "_yinyang_dots.h" nogil:
-    enum: KM_STRIP_BYTES  # a strip of candidates: this many bytes of each feature
-    void km_panel_dots_f32(const float* const*, Py_ssize_t, const float*, Py_ssize_t,
-                           Py_ssize_t, float*, Py_ssize_t)
-    void km_panel_dots_f64(const double* const*, Py_ssize_t, const double*, Py_ssize_t,
-                           Py_ssize_t, double*, Py_ssize_t)
 
 # Rows whose pointers one call of the strip products takes.
 cdef enum:

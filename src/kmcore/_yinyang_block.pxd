@@ -16,15 +16,11 @@ from libc.math cimport INFINITY, nextafterf
 from libc.stdint cimport int32_t, int64_t
 
 from kmcore._common cimport argmin_block, sqdist
+from kmcore._dots cimport KM_STRIP_BYTES, km_panel_dots_f32, km_panel_dots_f64
 
 ctypedef Py_ssize_t intp_t
 
 cdef extern from "_yinyang_dots.h" nogil:
-    enum: KM_STRIP_BYTES  # a strip of centers: this many bytes of each feature
-    void km_panel_dots_f32(const float* const*, Py_ssize_t, const float*, Py_ssize_t,
-                           Py_ssize_t, float*, Py_ssize_t)
-    void km_panel_dots_f64(const double* const*, Py_ssize_t, const double*, Py_ssize_t,
-                           Py_ssize_t, double*, Py_ssize_t)
     void km_sqdist_rows_f32(const float* const*, const float* const*, Py_ssize_t, Py_ssize_t,
                             double*)
     void km_sqdist_rows_f64(const double* const*, const double* const*, Py_ssize_t,

@@ -56,6 +56,22 @@ LAYOUTS = {
 }
 
 
+
+def _check_labels_and_upper(Xr, C, labels, upper, dtype):
+    """The rows' labels are NumPy float64's nearest centers wherever rounding
+    cannot decide otherwise, and their upper bounds reach the own distance;
+    returns the rows' distances with the own center's set to inf (the
+    rivals' distances, for the lower bounds' checks)."""
+    D = ref_sqdist(Xr, C)
+    clear = clear_rows(D, centered_tol(Xr, C, dtype))
+    assert clear.mean() > 0.9  # the check below is not vacuous
+    np.testing.assert_array_equal(labels[clear], D.argmin(axis=1)[clear])
+    dist = np.sqrt(D)
+    at = np.arange(Xr.shape[0])
+    assert (upper >= dist[at, labels]).all()
+    dist[at, labels] = np.inf  # the own center is not a rival
+    return dist
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
 @pytest.mark.parametrize("whole", [0.0, np.inf], ids=["whole_block", "group_products"])
@@ -74,15 +90,7 @@ def test_operands_give_exact_labels_and_valid_bounds(dtype, layout, whole, offse
     # Every group of every gathered row was computed (one distance more each:
     # the own center's exact distance that tightens u).
     assert counts[0] == rows.size * (K + 1)
-    Dl = ref_sqdist(X[lost], C)
-    clear = clear_rows(Dl, centered_tol(X[lost], C, dtype))
-    assert clear.mean() > 0.9  # the check below is not vacuous
-    np.testing.assert_array_equal(labels[lost][clear], Dl.argmin(axis=1)[clear])
-    dist = np.sqrt(Dl)
-    own = labels[lost]
-    at = np.arange(rows.size)
-    assert (upper[lost] >= dist[at, own]).all()
-    dist[at, own] = np.inf  # the own center is not a rival
+    dist = _check_labels_and_upper(X[lost], C, labels[lost], upper[lost], dtype)
     groups = bounds.center_group
     for g in range(bounds.n_groups):
         assert (lower[lost, g] <= dist[:, groups == g].min(axis=1)).all()
@@ -148,14 +156,7 @@ def test_group_products_across_strips(dtype, layout, offset, monkeypatch):
     assert_bitwise_equal(results[0], results[1])
     labels, upper, lower, counts = results[0]
     assert counts[0] == rows.size * (k + 1)
-    D = ref_sqdist(X[rows], C)
-    clear = clear_rows(D, centered_tol(X[rows], C, dtype))
-    assert clear.mean() > 0.9  # the check below is not vacuous
-    np.testing.assert_array_equal(labels[rows][clear], D.argmin(axis=1)[clear])
-    dist = np.sqrt(D)
-    at = np.arange(rows.size)
-    assert (upper[rows] >= dist[at, labels[rows]]).all()
-    dist[at, labels[rows]] = np.inf  # the own center is not a rival
+    dist = _check_labels_and_upper(X[rows], C, labels[rows], upper[rows], dtype)
     # The products' operands: rows and centers minus the origin, if any.
     origin = bounds.origin if bounds.origin.shape[0] else np.zeros(d)
     x2 = ((X[rows] - origin) ** 2).sum(axis=1)
