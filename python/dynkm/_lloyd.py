@@ -64,7 +64,8 @@ from dynkm import _rows
 from dynkm._history import new_history, record
 from kmcore import LloydStep
 from kmcore.assignment import assign_rows
-from kmcore.hamerly import HamerlyBounds, weighted_sqnorm_sum
+from kmcore.distances import weighted_sqnorm_sum
+from kmcore.hamerly import HamerlyBounds
 from kmcore.hamerly import bounds_nbytes as hamerly_nbytes
 from kmcore.origin import data_origin
 from kmcore.yinyang import (
@@ -83,9 +84,6 @@ AUTO_MIN_SAMPLES = 4096
 AUTO_MIN_FEATURES = 16
 # Centers per Yinyang group (Ding et al. suggest k / 10 groups).
 GROUP_SIZE = 10
-# Bytes of the float64 copy of a slice of rows when summing w * ||x||^2: the
-# copy stays in cache (larger slices spill it and run several times slower).
-_NORM_BYTES = 1 << 21
 # Centers x features from which the means are divided out in parallel.
 _PARALLEL_MEANS = 1 << 16
 # history's columns (dynkm._history), one element per iteration.
@@ -284,7 +282,7 @@ class BoundedSteps:
         # The objective is expanded around the bounds' origin (0 unless the
         # data sit far from it): around 0 its terms would cancel there.
         self._origin = self.bounds.origin if self.bounds.origin.shape[0] else None
-        self._wx2 = _weighted_sqnorm_sum(X, sample_weight, self._origin)
+        self._wx2 = weighted_sqnorm_sum(X, sample_weight, self._origin, n_threads)
 
     def step(self, centers):
         n, k = self.X.shape[0], centers.shape[0]
@@ -369,7 +367,7 @@ def sums_objective(centers, sums, weights, wx2, origin=None):
 
     ``sum w ||x||^2 - 2 sum_c c.S_c + sum_c W_c ||c||^2`` with ``S_c``, ``W_c``
     the per-cluster sums and weights of the labelling and ``wx2`` the first
-    term (:func:`_weighted_sqnorm_sum`); x, c and S_c taken relative to
+    term (:func:`kmcore.distances.weighted_sqnorm_sum`); x, c and S_c taken relative to
     ``origin`` (None: 0), where the terms do not cancel for data far from 0.
     """
     c = centers.astype(np.float64)
@@ -385,22 +383,6 @@ def _small_threads(shape, n_threads):
     """Threads for the per-iteration k x d passes (the means): one unless
     they are large enough to repay waking the others (same result either way)."""
     return n_threads if shape[0] * shape[1] >= _PARALLEL_MEANS else 1
-
-
-def _weighted_sqnorm_sum(X, sample_weight, origin=None):
-    """sum(w * ||x - origin||^2) in float64, by row slices (origin None: 0)."""
-    total = 0.0
-    rows = max(1, _NORM_BYTES // (8 * max(1, X.shape[1])))
-    for start in range(0, X.shape[0], rows):
-        block = X[start:start + rows].astype(np.float64)
-        if origin is not None:
-            block -= origin
-        norms = np.einsum("ij,ij->i", block, block)
-        if sample_weight is None:
-            total += float(norms.sum())
-        else:
-            total += float(norms @ sample_weight[start:start + rows].astype(np.float64))
-    return total
 
 
 def spherical_lloyd_step(X, x_sqnorms, centers, sample_weight, relocate_empty, n_threads):

@@ -13,3 +13,11 @@ def _pairwise_sqdist(
     origin: NDArray[np.float64],
     buffers: NDArray[np.floating],
 ) -> None: ...
+def _weighted_sqnorms(
+    X: NDArray[np.floating],
+    weights: NDArray[np.floating],
+    origin: NDArray[np.float64],
+    out: NDArray[np.float64],
+    slice_rows: int,
+    n_threads: int,
+) -> None: ...

@@ -155,3 +155,53 @@ def _pairwise_sqdist(
                 for j in range(m):
                     v = out[i, j] + norms[i - start] + y_sqnorms[j]
                     out[i, j] = v if v > 0 else 0
+
+
+def _weighted_sqnorms(
+    const floating[:, ::1] X not None,        # IN  (n, d)
+    const floating[::1] weights not None,     # IN  (n,), or (0,) for unit weights
+    const double[::1] origin not None,        # IN  (d,), or (0,) for the origin 0
+    double[::1] out not None,                 # OUT (n_slices,)
+    Py_ssize_t slice_rows,
+    int n_threads,
+):
+    """Per slice of ``slice_rows`` rows, ``sum(w * ||x - origin||^2)`` in float64.
+
+    The first term of an objective expanded from cluster sums, by direct
+    differences in one read of X (``weights`` in X's dtype, empty for 1;
+    ``origin`` empty for 0). Each slice sums its rows in order: the sum of
+    ``out`` in order does not depend on the thread count.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d), C-contiguous
+    weights, origin : as above
+    out : ndarray of shape (n_slices,), receives the sums
+    slice_rows, n_threads : int
+    """
+    cdef str K = "_weighted_sqnorms"
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1]
+    cdef Py_ssize_t n_slices, s, i, j, end
+    cdef bint weighted = weights.shape[0] != 0, shifted = origin.shape[0] != 0
+    cdef double total, row, diff
+    check_at_least(slice_rows, 1, K, "slice_rows")
+    if weighted:
+        check_equal(weights.shape[0], n, K, "weights.shape[0] (rows of X, or 0)")
+    if shifted:
+        check_equal(origin.shape[0], d, K, "origin.shape[0] (columns of X, or 0)")
+    n_slices = (n + slice_rows - 1) // slice_rows
+    check_equal(out.shape[0], n_slices, K, "out.shape[0] (n_slices)")
+    check_threads(n_threads, K)
+    if n == 0:
+        return
+    with nogil:
+        for s in prange(n_slices, schedule="static", num_threads=n_threads):
+            total = 0
+            end = min(n, (s + 1) * slice_rows)
+            for i in range(s * slice_rows, end):
+                row = 0
+                for j in range(d):
+                    diff = <double> X[i, j] - (origin[j] if shifted else 0)
+                    row = row + diff * diff
+                total = total + (row * weights[i] if weighted else row)
+            out[s] = total

@@ -33,12 +33,3 @@ def _center_distances(
     out: NDArray[np.float64],
     n_threads: int,
 ) -> None: ...
-
-def _weighted_sqnorms(
-    X: NDArray[np.floating],
-    weights: NDArray[np.floating],
-    origin: NDArray[np.float64],
-    out: NDArray[np.float64],
-    slice_rows: int,
-    n_threads: int,
-) -> None: ...

@@ -1,6 +1,8 @@
 """Row norms and pairwise squared Euclidean distances.
 
-Public: the kernels :func:`row_norms` and :func:`pairwise_sqdist`, and
+Public: the kernels :func:`row_norms`, :func:`pairwise_sqdist` and
+:func:`weighted_sqnorm_sum` (the first term of an objective expanded from
+cluster sums), and
 :data:`PAIRWISE_CHUNK_ROWS`, the rows of X per parallel unit of
 :func:`pairwise_sqdist` (a caller cutting X into blocks gives every thread
 equal shares with multiples of it).
@@ -14,7 +16,8 @@ from kmcore._origin import NO_ORIGIN, data_origin, shifted
 from kmcore._threads import blas_single_threaded, effective_n_threads
 from kmcore._validation import check_kernel_inputs
 
-__all__ = ["PAIRWISE_CHUNK_ROWS", "pairwise_sqdist", "relative_error", "row_norms"]
+__all__ = ["PAIRWISE_CHUNK_ROWS", "pairwise_sqdist", "relative_error", "row_norms",
+           "weighted_sqnorm_sum"]
 
 #: Rows of X per GEMM call in pairwise_sqdist: the unit of parallel work.
 PAIRWISE_CHUNK_ROWS = 256
@@ -175,3 +178,41 @@ def relative_error(n_features: int, dtype: DTypeLike) -> float:
     float
     """
     return (16 + 2 * np.sqrt(n_features)) * float(np.finfo(dtype).eps)
+
+
+# Rows per slice of weighted_sqnorm_sum: fixed, so that its value never
+# depends on the thread count.
+_SQNORM_SLICE_ROWS = 4096
+
+
+def weighted_sqnorm_sum(X: NDArray[np.floating], sample_weight: NDArray[np.floating] | None,
+                        origin: NDArray[np.float64] | None, n_threads: int = 1) -> float:
+    """``sum(w * ||x - origin||^2)`` in float64 over the rows of X (float32/64).
+
+    ``sample_weight`` (n,) (None: 1; taken in X's dtype), ``origin`` a point
+    of d coordinates (None: 0), taken in float64. Direct differences in one
+    read of X, summed by fixed slices of rows: the same value for any thread
+    count.
+    """
+    if not isinstance(X, np.ndarray) or X.ndim != 2 or X.dtype not in (np.float32, np.float64):
+        raise TypeError("weighted_sqnorm_sum: X must be a 2-D float32 or float64 array, got "
+                        f"{type(X).__name__} {getattr(X, 'dtype', '')} "
+                        f"{getattr(X, 'shape', '')}")
+    X = np.ascontiguousarray(X)
+    n, d = X.shape
+    weights = np.empty(0, dtype=X.dtype)
+    if sample_weight is not None:
+        weights = np.ascontiguousarray(sample_weight, dtype=X.dtype)
+        if weights.shape != (n,):
+            raise ValueError(f"weighted_sqnorm_sum: sample_weight must have shape ({n},) "
+                             f"(rows of X), got {weights.shape}")
+    at = np.empty(0)
+    if origin is not None:
+        at = np.ascontiguousarray(origin, dtype=np.float64)
+        if at.shape != (d,):
+            raise ValueError(f"weighted_sqnorm_sum: origin must have shape ({d},) "
+                             f"(columns of X), got {at.shape}")
+    n_slices = -(-n // _SQNORM_SLICE_ROWS)
+    out = np.empty(n_slices)
+    _distances._weighted_sqnorms(X, weights, at, out, _SQNORM_SLICE_ROWS, n_threads)
+    return float(out.sum())

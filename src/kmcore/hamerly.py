@@ -22,7 +22,7 @@ from kmcore import _hamerly
 from kmcore.yinyang import MovedRows
 
 __all__ = ["NEIGHBOUR_BYTES", "TABLE_WORK", "HamerlyBounds", "bounds_nbytes", "center_tables",
-           "neighbour_drifts", "use_neighbours", "weighted_sqnorm_sum"]
+           "neighbour_drifts", "use_neighbours"]
 
 # Rows per slice: the unit of parallel work, fixed so that results never
 # depend on the thread count.
@@ -65,39 +65,6 @@ def use_neighbours(n_samples: int, n_features: int, n_clusters: int, itemsize: i
     kp = -(-k // _LANES) * _LANES
     return (k > _LANES and k * kp * n_features * itemsize <= NEIGHBOUR_BYTES
             and n_samples * n_features >= TABLE_WORK * k * kp)
-
-
-def weighted_sqnorm_sum(X: NDArray[np.floating], sample_weight: NDArray[np.floating] | None,
-                        origin: NDArray[np.float64] | None, n_threads: int = 1) -> float:
-    """``sum(w * ||x - origin||^2)`` in float64 over the rows of X (float32/64).
-
-    ``sample_weight`` (n,) (None: 1; taken in X's dtype), ``origin`` a point
-    of d coordinates (None: 0), taken in float64. Direct differences in one
-    read of X, summed by fixed slices of rows: the same value for any thread
-    count.
-    """
-    if not isinstance(X, np.ndarray) or X.ndim != 2 or X.dtype not in (np.float32, np.float64):
-        raise TypeError("weighted_sqnorm_sum: X must be a 2-D float32 or float64 array, got "
-                        f"{type(X).__name__} {getattr(X, 'dtype', '')} "
-                        f"{getattr(X, 'shape', '')}")
-    X = np.ascontiguousarray(X)
-    n, d = X.shape
-    weights = np.empty(0, dtype=X.dtype)
-    if sample_weight is not None:
-        weights = np.ascontiguousarray(sample_weight, dtype=X.dtype)
-        if weights.shape != (n,):
-            raise ValueError(f"weighted_sqnorm_sum: sample_weight must have shape ({n},) "
-                             f"(rows of X), got {weights.shape}")
-    at = np.empty(0)
-    if origin is not None:
-        at = np.ascontiguousarray(origin, dtype=np.float64)
-        if at.shape != (d,):
-            raise ValueError(f"weighted_sqnorm_sum: origin must have shape ({d},) "
-                             f"(columns of X), got {at.shape}")
-    n_slices = -(-n // _SLICE_ROWS)
-    out = np.empty(n_slices)
-    _hamerly._weighted_sqnorms(X, weights, at, out, _SLICE_ROWS, n_threads)
-    return float(out.sum())
 
 
 def center_tables(

@@ -1,6 +1,7 @@
 """The per-row passes of kmcore._hamerly: the first scan by blocks of rows,
 the vectorised global filter of later calls, and the objective's
-``sum(w ||x - origin||^2)`` (``kmcore.hamerly.weighted_sqnorm_sum``).
+``sum(w ||x - origin||^2)`` (``kmcore.distances.weighted_sqnorm_sum``, the objective term
+Hamerly, Yinyang and dask share).
 
 Each is checked against what it replaces, bit for bit: the first scan of a
 whole array against the same rows scanned one at a time (a call of one row
@@ -13,8 +14,9 @@ import pytest
 from _bounds_cases import blobs
 from kernel_reference import f64, ref_sqdist
 
-from kmcore import _hamerly, hamerly
-from kmcore.hamerly import HamerlyBounds, center_tables, weighted_sqnorm_sum
+from kmcore import hamerly
+from kmcore.distances import weighted_sqnorm_sum
+from kmcore.hamerly import HamerlyBounds, center_tables
 
 # The kernel's slice of rows (hamerly._SLICE_ROWS): the cases cross it.
 SLICE = 4096
@@ -147,19 +149,6 @@ def test_weighted_sqnorm_sum_against_numpy(dtype, weighted, far):
     assert got[1] == got[2]  # fixed slices: thread-independent
     np.testing.assert_allclose(got[1], want, rtol=1e-12)
     assert weighted_sqnorm_sum(X[:0], None if w is None else w[:0], origin, 2) == 0.0
-
-
-def test_weighted_sqnorms_rejects_bad_arguments():
-    X = np.zeros((10, 3))
-    out = np.empty(1)
-    _hamerly._weighted_sqnorms(X, np.empty(0), np.empty(0), out, SLICE, 1)
-    for weights, origin, out, match in [
-        (np.ones(9), np.empty(0), np.empty(1), "weights"),
-        (np.empty(0), np.zeros(2), np.empty(1), "origin"),
-        (np.empty(0), np.empty(0), np.empty(2), "out"),
-    ]:
-        with pytest.raises(ValueError, match=match):
-            _hamerly._weighted_sqnorms(X, weights, origin, out, SLICE, 1)
 
 
 def test_weighted_sqnorm_sum_names_bad_arguments_and_takes_other_layouts():

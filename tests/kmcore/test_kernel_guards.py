@@ -156,8 +156,14 @@ def means_args():
                 shift=f(K), n_threads=2)
 
 
+def weighted_sqnorms_args():
+    return dict(X=f(N, D), weights=f(N), origin=f(D), out=f(-(-N // 8)), slice_rows=8,
+                n_threads=2)
+
+
 KERNELS = {
     "_row_sqnorms": (_distances._row_sqnorms, row_sqnorms_args),
+    "_weighted_sqnorms": (_distances._weighted_sqnorms, weighted_sqnorms_args),
     "_pairwise_sqdist": (_distances._pairwise_sqdist, pairwise_args),
     "_assign_chunked": (_assign._assign_chunked, assign_args),
     "_candidate_distances": (_seeding._candidate_distances, candidate_args),
@@ -314,6 +320,11 @@ BAD = [
     ("_means", {}, "weight_in_clusters", f(K + 1)),
     ("_means", {}, "shift", f(K - 1)),
     ("_means", {}, "n_threads", 0),
+    ("_weighted_sqnorms", {}, "weights", f(N - 1)),
+    ("_weighted_sqnorms", {}, "origin", f(D + 1)),
+    ("_weighted_sqnorms", {}, "out", f(-(-N // 8) + 1)),
+    ("_weighted_sqnorms", {}, "slice_rows", 0),
+    ("_weighted_sqnorms", {}, "n_threads", 0),
 ]
 
 

@@ -20,12 +20,12 @@ import threading
 import dask
 import numpy as np
 
-from dynkm._lloyd import _weighted_sqnorm_sum as weighted_sqnorm_sum
 from dynkm._lloyd import sums_objective
 from dynkm._validation import check_range
 from kmcore import pairwise_sqdist, row_norms
 from kmcore.assignment import assign_rows
 from kmcore.centers import means_from_sums, weighted_sums
+from kmcore.distances import weighted_sqnorm_sum
 from kmcore.hamerly import HamerlyBounds
 from kmcore.validation import check_data
 from kmcore.yinyang import GroupBounds, labelled_inertia
