@@ -14,7 +14,7 @@ from libc.stdlib cimport malloc
 from cython cimport floating
 
 from kmcore._common cimport shift_rows, sqdist
-from kmcore._dots cimport KM_STRIP_BYTES, km_panel_dots_f32, km_panel_dots_f64
+from kmcore._dots cimport KM_STRIP_BYTES, fill_strips, km_panel_dots_f32, km_panel_dots_f64
 
 ctypedef Py_ssize_t intp_t
 
@@ -31,23 +31,14 @@ cdef extern from "_projection.h" nogil:
 cdef inline floating* _candidate_panel(
     const floating[:, ::1] gemm_candidates,         # IN  (L, d)
 ) noexcept nogil:
-    """The candidates laid out in strips for the products (``_yinyang_dots.h``):
-    ``panel[(s * d + f) * W + l]`` is feature f of candidate ``s * W + l``, 0
-    past the last; W candidates fill 64 bytes. Allocated here (the caller
-    frees it); NULL if memory ran out."""
+    """The candidates laid out in strips for the products (``_dots.fill_strips``),
+    allocated here (the caller frees it); NULL if memory ran out."""
     cdef Py_ssize_t L = gemm_candidates.shape[0], d = gemm_candidates.shape[1]
     cdef Py_ssize_t W = KM_STRIP_BYTES // sizeof(floating)
-    cdef Py_ssize_t n_strips = (L + W - 1) // W, s, f, l
-    cdef floating* panel = <floating*> malloc((n_strips * d * W + 1) * sizeof(floating))
-    if panel == NULL:
-        return NULL
-    for s in range(n_strips):
-        for f in range(d):
-            for l in range(W):
-                if s * W + l < L:
-                    panel[(s * d + f) * W + l] = gemm_candidates[s * W + l, f]
-                else:
-                    panel[(s * d + f) * W + l] = 0
+    cdef floating* panel = <floating*> malloc((((L + W - 1) // W) * d * W + 1)
+                                              * sizeof(floating))
+    if panel != NULL:
+        fill_strips(gemm_candidates, 0, L, panel)
     return panel
 
 

@@ -54,6 +54,7 @@ from libc.math cimport INFINITY, sqrt
 from libc.stdlib cimport free, malloc
 from libc.stdint cimport int32_t, int64_t
 
+from kmcore._dots cimport fill_strips
 from kmcore._yinyang_block cimport (
     _C_AMBIGUOUS,
     _C_CHANGED,
@@ -454,7 +455,7 @@ def _yinyang_assign(
     cdef Py_ssize_t t = gstart.shape[0] - 1
     cdef Py_ssize_t B = block_rows
     cdef Py_ssize_t n_slices = slice_counts.shape[0]
-    cdef Py_ssize_t s, i, w, g, f, l, p0
+    cdef Py_ssize_t s, i, w, g
     cdef Py_ssize_t W = KM_STRIP_BYTES // sizeof(floating)
     cdef floating* panel = NULL
     cdef bint bad = False
@@ -529,12 +530,8 @@ def _yinyang_assign(
     with nogil:
         # Each group's centers in strips of W, feature-major, zero-padded.
         for g in range(t):
-            for s in range(geo.strip_start[g], geo.strip_start[g + 1]):
-                p0 = gstart[g] + (s - geo.strip_start[g]) * W
-                for f in range(d):
-                    for l in range(W):
-                        panel[(s * d + f) * W + l] = (gemm_centers[p0 + l, f]
-                                                      if p0 + l < gstart[g + 1] else 0)
+            fill_strips(gemm_centers, gstart[g], gstart[g + 1],
+                        panel + geo.strip_start[g] * d * W)
     for g in range(t):
         geo.group_sqmax[g] = 0
         for i in range(gstart[g], gstart[g + 1]):
